@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the guests' base initramfs from the trixie chroot's packages:
-# busybox (static) for the shell and coreutils, and the real tools the tests
+# dash as /bin/sh, busybox (static) for coreutils, and the real tools the tests
 # use (lspci/setpci, fio, nvme-cli, ip, ping, ethtool, kmod), each with the
 # shared libraries it loads, plus pci.ids and tools/guest-init as /init.
 #
@@ -17,7 +17,7 @@ trap 'rm -rf "$stage"' EXIT
 
 # Guest paths of the programs to ship.
 programs=(
-    /usr/bin/lspci /usr/bin/setpci /usr/bin/fio /usr/sbin/nvme /usr/bin/ip
+    /usr/bin/dash /usr/bin/lspci /usr/bin/setpci /usr/bin/fio /usr/sbin/nvme /usr/bin/ip
     /usr/bin/ping /usr/sbin/ethtool /usr/bin/kmod
 )
 
@@ -39,6 +39,10 @@ done
 # Copies a guest path from the chroot, following symlinks to real files.
 copy_from_chroot() {
     local p="$1" real
+    # /lib, /bin, ... are symlinks into /usr (merged /usr) in the image too.
+    case "$p" in
+    /lib/* | /lib64/* | /bin/* | /sbin/*) p="/usr$p" ;;
+    esac
     real="$(chroot "$chroot_dir" readlink -f "$p")"
     mkdir -p "$stage$(dirname "$real")"
     cp -L "$chroot_dir$real" "$stage$real"
@@ -49,6 +53,11 @@ copy_from_chroot() {
 }
 
 for prog in "${programs[@]}"; do
+    # Drop busybox's applet of the same name wherever it is on PATH.
+    for d in usr/bin usr/sbin; do
+        [[ "$(readlink "$stage/$d/$(basename "$prog")" 2>/dev/null)" == /usr/bin/busybox ]] &&
+            rm -f "$stage/$d/$(basename "$prog")"
+    done
     rm -f "$stage$prog"
     copy_from_chroot "$prog"
     # ldd inside the chroot resolves through the chroot's own ld.so.cache.
@@ -60,6 +69,9 @@ for tool in insmod rmmod lsmod modprobe modinfo depmod; do
     rm -f "$stage/usr/sbin/$tool" "$stage/usr/bin/$tool"
     ln -s /usr/bin/kmod "$stage/usr/sbin/$tool"
 done
+# /bin/sh is dash: Debian's static busybox sh prefers its own applets to the
+# real tools on PATH (ip, ping, ...), which tests must not silently get.
+ln -sf dash "$stage/usr/bin/sh"
 cp "$chroot_dir/usr/share/misc/pci.ids" "$stage/usr/share/misc/pci.ids"
 
 install -m 0755 "$here/guest-init" "$stage/init"

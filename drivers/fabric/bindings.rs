@@ -7,6 +7,7 @@
 #[allow(
     dead_code,
     unused_imports,
+    unreachable_pub,
     non_camel_case_types,
     non_upper_case_globals,
     non_snake_case,

@@ -28,7 +28,7 @@ impl MiscDevice for RsioFile {
     type Ptr = KBox<Self>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        KBox::new(RsioFile, GFP_KERNEL)
+        Ok(KBox::new(RsioFile, GFP_KERNEL)?)
     }
 
     fn ioctl(_me: &RsioFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {

@@ -13,7 +13,10 @@ mod ioctl;
 mod system;
 mod uapi_impls;
 
+// The ABI source is shared with user space, which uses all of it; the kernel
+// uses a subset and sees its `pub` items as crate-internal.
 #[path = "../../uapi/src/abi.rs"]
+#[allow(dead_code, unreachable_pub)]
 mod uapi;
 
 use kernel::prelude::*;

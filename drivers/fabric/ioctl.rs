@@ -19,7 +19,7 @@ pub(crate) struct Arg<T> {
 }
 
 fn to_error(e: ArgError) -> Error {
-    Error::from_errno(-e.errno()).unwrap_or(EINVAL)
+    Error::from_errno(-e.errno())
 }
 
 /// Returns whether `len` bytes of user memory from `ptr` are all zero.
