@@ -34,9 +34,11 @@ step_host() {
         DEBIAN_FRONTEND=noninteractive quiet "$RSIO_CACHE/apt-host.log" \
             apt-get install -y --no-install-recommends "${missing[@]}"
     fi
-    if ! command -v bindgen >/dev/null; then
-        log "installing bindgen-cli (cargo)"
-        quiet "$RSIO_CACHE/bindgen-install.log" cargo install --locked bindgen-cli
+    local bg
+    bg="$(pin_value "$PIN" BINDGEN_CLI_VERSION)"
+    if [[ "$(bindgen --version 2>/dev/null)" != "bindgen $bg" ]]; then
+        log "installing bindgen-cli $bg (cargo)"
+        quiet "$RSIO_CACHE/bindgen-install.log" cargo install --locked "bindgen-cli@$bg"
     fi
     if [[ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core" ]]; then
         log "installing the rust-src component"
@@ -218,20 +220,27 @@ step_kernel() {
 # drops options whose dependencies are missing, which would hide a broken
 # fragment until some test fails far away.
 check_config() {
-    local cfg="$1" bad=0
+    local cfg="$1" bad=0 opt want
     shift
+    declare -A effective=()
+    # Later fragments override earlier ones, as in merge_config.sh.
     while IFS= read -r line; do
         case "$line" in
-        CONFIG_*=*)
-            grep -qxF "$line" "$cfg" || { warn "config lost: $line (got: $(grep "^${line%%=*}=" "$cfg" || echo unset))"; bad=1; }
-            ;;
+        CONFIG_*=*) effective[${line%%=*}]="$line" ;;
         "# CONFIG_"*" is not set")
-            local opt="${line#\# }"
-            opt="${opt%% *}"
-            ! grep -q "^$opt=[ym]" "$cfg" || { warn "config not unset: $opt"; bad=1; }
+            opt="${line#\# }"
+            effective[${opt%% *}]="unset"
             ;;
         esac
     done < <(cat "$@")
+    for opt in "${!effective[@]}"; do
+        want="${effective[$opt]}"
+        if [[ "$want" == unset ]]; then
+            ! grep -q "^$opt=[ym]" "$cfg" || { warn "config not unset: $opt"; bad=1; }
+        else
+            grep -qxF "$want" "$cfg" || { warn "config lost: $want (got: $(grep "^$opt=" "$cfg" || echo unset))"; bad=1; }
+        fi
+    done
     ((bad == 0)) || die "the kernel config fragments did not apply cleanly"
 }
 
