@@ -1,7 +1,7 @@
 //! The rsio character device and its ioctls, with errors that say what went
 //! wrong in the caller's terms.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rsio_uapi as uapi;
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -22,7 +22,7 @@ impl Device {
             } else {
                 ""
             };
-            anyhow::anyhow!("cannot open {path}: {e}{hint}")
+            anyhow::anyhow!("cannot open {path}: {}{hint}", describe(&e))
         })?;
         Ok(Self { file, path: path.to_string() })
     }
@@ -38,7 +38,7 @@ impl Device {
         let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as libc::c_ulong, arg as *mut T) };
         if rc < 0 {
             let e = io::Error::last_os_error();
-            return Err(e).with_context(|| format!("{name} on {} failed", self.path));
+            bail!("{name} on {} failed: {}", self.path, describe(&e));
         }
         Ok(())
     }
@@ -58,5 +58,50 @@ impl Device {
             );
         }
         Ok(v)
+    }
+}
+
+/// An OS error as "Message (ENAME)", without std's "(os error N)" suffix.
+pub fn describe(e: &io::Error) -> String {
+    let Some(code) = e.raw_os_error() else {
+        return e.to_string();
+    };
+    let text = e.to_string();
+    let message = text.split(" (os error").next().unwrap_or(&text);
+    let name = match code {
+        libc::ENOENT => "ENOENT",
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::ENOTTY => "ENOTTY",
+        libc::EINVAL => "EINVAL",
+        libc::E2BIG => "E2BIG",
+        libc::EFAULT => "EFAULT",
+        libc::ENODEV => "ENODEV",
+        libc::ENXIO => "ENXIO",
+        libc::EBUSY => "EBUSY",
+        _ => return format!("{message} (errno {code})"),
+    };
+    format!("{message} ({name})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_are_described_by_message_and_errno_name() {
+        let e = io::Error::from_raw_os_error(libc::ENOTTY);
+        assert_eq!(describe(&e), "Inappropriate ioctl for device (ENOTTY)");
+        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(describe(&e), "No such file or directory (ENOENT)");
+    }
+
+    #[test]
+    fn opening_a_missing_device_says_which_module_to_load() {
+        let err = Device::open("/nonexistent/rsio").err().expect("open must fail");
+        assert_eq!(
+            err.to_string(),
+            "cannot open /nonexistent/rsio: No such file or directory (ENOENT) (is the rsio_fabric module loaded?)"
+        );
     }
 }

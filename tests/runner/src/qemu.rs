@@ -1,0 +1,499 @@
+//! QEMU for one node: its command line and its process.
+//!
+//! [`node_argv`] is a pure function of the scenario and the run directory,
+//! so the exact command line is unit-tested. [`Vm`] owns the running process
+//! and kills it when dropped: QEMU runs in its own process group (a Ctrl-C
+//! at the terminal reaches only the runner, which then shuts the nodes down)
+//! and with `PR_SET_PDEATHSIG(SIGKILL)`, so it dies even if the runner is
+//! killed outright.
+
+use std::fs::File;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::scenario::{Device, DeviceKind, Scenario};
+
+/// Where one node's files live in the run directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePaths {
+    pub console: PathBuf,
+    pub ctl: PathBuf,
+    pub qmp: PathBuf,
+    /// QEMU's own stdout and stderr.
+    pub qemu_log: PathBuf,
+}
+
+impl NodePaths {
+    pub fn new(run_dir: &Path, node: usize) -> NodePaths {
+        NodePaths {
+            console: run_dir.join(format!("node{node}.console.log")),
+            ctl: run_dir.join(format!("node{node}.ctl")),
+            qmp: run_dir.join(format!("node{node}.qmp")),
+            qemu_log: run_dir.join(format!("node{node}.qemu.log")),
+        }
+    }
+}
+
+/// The backing image of NVMe device `k` on `node`.
+pub fn nvme_image(run_dir: &Path, node: usize, k: usize) -> PathBuf {
+    run_dir.join(format!("node{node}-nvme{k}.img"))
+}
+
+/// The hub socket of e1000e segment `k`.
+pub fn net_hub(run_dir: &Path, k: usize) -> PathBuf {
+    run_dir.join(format!("net{k}.hub"))
+}
+
+/// Node `node`'s own socket on e1000e segment `k`.
+pub fn net_socket(run_dir: &Path, node: usize, k: usize) -> PathBuf {
+    run_dir.join(format!("node{node}-net{k}.sock"))
+}
+
+/// The MAC address of node `node` on e1000e segment `k`.
+pub fn mac(node: usize, k: usize) -> String {
+    format!("52:54:00:12:{k:02x}:{node:02x}")
+}
+
+/// Everything that shapes a node's command line besides the scenario.
+#[derive(Debug, Clone)]
+pub struct Boot<'a> {
+    pub kernel: &'a Path,
+    /// The single, concatenated initramfs in the run directory.
+    pub initrd: &'a Path,
+    pub run_dir: &'a Path,
+}
+
+/// The QEMU arguments (without the program) for node `node` of `scenario`.
+pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize) -> Vec<String> {
+    let run_dir = boot.run_dir;
+    let paths = NodePaths::new(run_dir, node);
+    let mib = scenario.memory_mib;
+    let mut append = format!(
+        "console=ttyS0 panic=-1 rsio.node={node} rsio.nodes={}",
+        scenario.nodes
+    );
+    if !scenario.cmdline.is_empty() {
+        append.push(' ');
+        append.push_str(&scenario.cmdline);
+    }
+
+    let mut argv = Argv::default();
+    argv.opt("-machine", "q35,memory-backend=ram")
+        .opt("-accel", "tcg")
+        .opt("-cpu", "max")
+        .opt("-smp", "1")
+        .opt("-m", format!("{mib}M"))
+        .opt(
+            "-object",
+            format!("memory-backend-memfd,id=ram,size={mib}M,share=on"),
+        )
+        .flag("-nodefaults")
+        .opt("-display", "none")
+        .flag("-no-reboot")
+        .opt("-kernel", boot.kernel.display().to_string())
+        .opt("-initrd", boot.initrd.display().to_string())
+        .opt("-append", append)
+        .opt(
+            "-chardev",
+            format!("file,id=con,path={}", opt_path(&paths.console)),
+        )
+        .opt("-serial", "chardev:con")
+        .opt("-device", "virtio-serial-pci,id=vser")
+        .opt(
+            "-chardev",
+            format!(
+                "socket,id=ctl,path={},server=on,wait=off",
+                opt_path(&paths.ctl)
+            ),
+        )
+        .opt(
+            "-device",
+            "virtserialport,bus=vser.0,chardev=ctl,name=rsio.ctl",
+        )
+        .opt(
+            "-qmp",
+            format!("unix:{},server=on,wait=off", opt_path(&paths.qmp)),
+        );
+
+    for device in scenario.devices.iter().filter(|d| d.nodes.contains(&node)) {
+        device_args(&mut argv, device, run_dir, node);
+    }
+
+    let run_dir_text = run_dir.display().to_string();
+    let node_text = node.to_string();
+    for extra in &scenario.qemu_args {
+        argv.flag(
+            extra
+                .replace("{rundir}", &run_dir_text)
+                .replace("{node}", &node_text),
+        );
+    }
+    argv.0
+}
+
+/// Adds the arguments that attach `device` to `node`.
+fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
+    let k = device.index;
+    match device.kind {
+        DeviceKind::Nvme { .. } => {
+            let image = opt_path(&nvme_image(run_dir, node, k));
+            argv.opt(
+                "-drive",
+                format!("if=none,id=nvme{k},file={image},format=raw"),
+            )
+            .opt(
+                "-device",
+                format!("nvme,serial=rsio{node}n{k},drive=nvme{k}"),
+            );
+        }
+        DeviceKind::E1000e => {
+            let local = opt_path(&net_socket(run_dir, node, k));
+            let hub = opt_path(&net_hub(run_dir, k));
+            argv.opt(
+                "-netdev",
+                format!(
+                    "dgram,id=net{k},local.type=unix,local.path={local},\
+                     remote.type=unix,remote.path={hub}"
+                ),
+            )
+            .opt(
+                "-device",
+                format!("e1000e,netdev=net{k},mac={}", mac(node, k)),
+            );
+        }
+    }
+}
+
+/// A command line under construction.
+#[derive(Debug, Default)]
+struct Argv(Vec<String>);
+
+impl Argv {
+    fn flag(&mut self, flag: impl Into<String>) -> &mut Self {
+        self.0.push(flag.into());
+        self
+    }
+
+    fn opt(&mut self, flag: &str, value: impl Into<String>) -> &mut Self {
+        self.0.push(flag.to_owned());
+        self.0.push(value.into());
+        self
+    }
+}
+
+/// A path as a QEMU option value, where a comma must be doubled.
+fn opt_path(path: &Path) -> String {
+    path.display().to_string().replace(',', ",,")
+}
+
+/// A running QEMU; killed and reaped when dropped.
+#[derive(Debug)]
+pub struct Vm {
+    child: Child,
+    exited: Option<ExitStatus>,
+}
+
+impl Vm {
+    /// Starts `qemu` with `argv`, its stdout and stderr going to `log`.
+    ///
+    /// Must be called from the main thread: the parent-death signal fires
+    /// when the *thread* that forked exits.
+    pub fn spawn(qemu: &Path, argv: &[String], log: &Path) -> Result<Vm> {
+        let out = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out
+            .try_clone()
+            .context("cannot duplicate the QEMU log file")?;
+        // SAFETY: getpid is async-signal-safe and called before the fork.
+        let runner = unsafe { libc::getpid() };
+        let mut command = Command::new(qemu);
+        command
+            .args(argv)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        // SAFETY: the closure runs between fork and exec and calls only
+        // async-signal-safe functions (prctl, getppid, setpgid).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The runner may have died before the prctl took effect.
+                if libc::getppid() != runner {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", qemu.display()))?;
+        Ok(Vm {
+            child,
+            exited: None,
+        })
+    }
+
+    /// QEMU's process id.
+    #[cfg(test)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status if QEMU has exited (it is reaped then).
+    pub fn try_exit(&mut self) -> Result<Option<ExitStatus>> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().context("cannot check on QEMU")?;
+        }
+        Ok(self.exited)
+    }
+
+    /// Waits up to `timeout` for QEMU to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.try_exit()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills QEMU's process group and reaps QEMU; a no-op once it exited.
+    pub fn kill(&mut self) {
+        if matches!(self.try_exit(), Ok(Some(_))) {
+            return;
+        }
+        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: QEMU is not reaped yet, so its pid is still its own
+            // process group's id (set in pre_exec).
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
+        if let Ok(status) = self.child.wait() {
+            self.exited = Some(status);
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Describes an exit status as "exit code N" or "killed by signal N".
+pub fn describe_exit(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        Scenario::parse(Path::new("s.toml"), text).unwrap()
+    }
+
+    fn argv(s: &Scenario, node: usize) -> Vec<String> {
+        let boot = Boot {
+            kernel: Path::new("/k/bzImage"),
+            initrd: Path::new("/run/r/initrd.img"),
+            run_dir: Path::new("/run/r"),
+        };
+        node_argv(s, &boot, node)
+    }
+
+    /// The value following each occurrence of `flag`.
+    fn values<'a>(argv: &'a [String], flag: &str) -> Vec<&'a str> {
+        argv.windows(2)
+            .filter(|w| w[0] == flag)
+            .map(|w| w[1].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_node_boots_tcg_with_shared_memfd_ram() {
+        let a = argv(&scenario("memory_mib = 512\n"), 0);
+        assert_eq!(values(&a, "-machine"), ["q35,memory-backend=ram"]);
+        assert_eq!(values(&a, "-accel"), ["tcg"]);
+        assert_eq!(values(&a, "-cpu"), ["max"]);
+        assert_eq!(values(&a, "-smp"), ["1"]);
+        assert_eq!(values(&a, "-m"), ["512M"]);
+        assert_eq!(
+            values(&a, "-object"),
+            ["memory-backend-memfd,id=ram,size=512M,share=on"]
+        );
+        for flag in ["-nodefaults", "-no-reboot"] {
+            assert!(a.iter().any(|x| x == flag), "{flag} missing");
+        }
+        assert_eq!(values(&a, "-display"), ["none"]);
+    }
+
+    #[test]
+    fn the_kernel_learns_its_node_and_the_scenario_cmdline() {
+        let s = scenario("nodes = 3\ncmdline = 'kmemleak=on rsio.debug=1'\n");
+        let a = argv(&s, 2);
+        assert_eq!(values(&a, "-kernel"), ["/k/bzImage"]);
+        assert_eq!(values(&a, "-initrd"), ["/run/r/initrd.img"]);
+        assert_eq!(
+            values(&a, "-append"),
+            ["console=ttyS0 panic=-1 rsio.node=2 rsio.nodes=3 kmemleak=on rsio.debug=1"]
+        );
+    }
+
+    #[test]
+    fn console_control_port_and_qmp_live_in_the_run_directory() {
+        let a = argv(&scenario("nodes = 2\n"), 1);
+        assert_eq!(
+            values(&a, "-chardev"),
+            [
+                "file,id=con,path=/run/r/node1.console.log",
+                "socket,id=ctl,path=/run/r/node1.ctl,server=on,wait=off",
+            ]
+        );
+        assert_eq!(values(&a, "-serial"), ["chardev:con"]);
+        assert_eq!(
+            values(&a, "-device"),
+            [
+                "virtio-serial-pci,id=vser",
+                "virtserialport,bus=vser.0,chardev=ctl,name=rsio.ctl"
+            ]
+        );
+        assert_eq!(
+            values(&a, "-qmp"),
+            ["unix:/run/r/node1.qmp,server=on,wait=off"]
+        );
+    }
+
+    #[test]
+    fn nvme_devices_get_a_per_node_image_and_serial() {
+        let s = scenario(
+            "nodes = 2\n[[device]]\nkind = 'nvme'\nnodes = [1]\n[[device]]\nkind = 'nvme'\n",
+        );
+        let node0 = argv(&s, 0);
+        assert_eq!(
+            values(&node0, "-drive"),
+            ["if=none,id=nvme1,file=/run/r/node0-nvme1.img,format=raw"]
+        );
+        let node1 = argv(&s, 1);
+        assert_eq!(
+            values(&node1, "-drive"),
+            [
+                "if=none,id=nvme0,file=/run/r/node1-nvme0.img,format=raw",
+                "if=none,id=nvme1,file=/run/r/node1-nvme1.img,format=raw",
+            ]
+        );
+        assert!(values(&node1, "-device").contains(&"nvme,serial=rsio1n0,drive=nvme0"));
+        assert!(values(&node1, "-device").contains(&"nvme,serial=rsio1n1,drive=nvme1"));
+    }
+
+    #[test]
+    fn e1000e_nics_talk_to_their_segments_hub() {
+        let s = scenario(
+            "nodes = 4\n[[device]]\nkind = 'e1000e'\n[[device]]\nkind = 'e1000e'\nnodes = [3]\n",
+        );
+        let a = argv(&s, 3);
+        assert_eq!(
+            values(&a, "-netdev"),
+            [
+                "dgram,id=net0,local.type=unix,local.path=/run/r/node3-net0.sock,\
+                 remote.type=unix,remote.path=/run/r/net0.hub",
+                "dgram,id=net1,local.type=unix,local.path=/run/r/node3-net1.sock,\
+                 remote.type=unix,remote.path=/run/r/net1.hub",
+            ]
+        );
+        assert!(values(&a, "-device").contains(&"e1000e,netdev=net0,mac=52:54:00:12:00:03"));
+        assert!(values(&a, "-device").contains(&"e1000e,netdev=net1,mac=52:54:00:12:01:03"));
+        assert!(
+            values(&argv(&s, 0), "-netdev").len() == 1,
+            "node 0 is only on segment 0"
+        );
+    }
+
+    #[test]
+    fn scenario_qemu_args_come_last_with_placeholders_filled_in() {
+        let s = scenario("nodes = 2\nqemu_args = ['-device', 'x,path={rundir}/n{node}.sock']\n");
+        let a = argv(&s, 1);
+        assert_eq!(a[a.len() - 2..], ["-device", "x,path=/run/r/n1.sock"]);
+    }
+
+    #[test]
+    fn commas_in_paths_are_escaped_in_option_values() {
+        let s = scenario("");
+        let boot = Boot {
+            kernel: Path::new("/k"),
+            initrd: Path::new("/i"),
+            run_dir: Path::new("/a,b"),
+        };
+        let a = node_argv(&s, &boot, 0);
+        assert_eq!(
+            values(&a, "-qmp"),
+            ["unix:/a,,b/node0.qmp,server=on,wait=off"]
+        );
+    }
+
+    #[test]
+    fn macs_encode_segment_and_node_in_hex() {
+        assert_eq!(mac(2, 0), "52:54:00:12:00:02");
+        assert_eq!(mac(3, 10), "52:54:00:12:0a:03");
+    }
+
+    #[test]
+    fn a_vm_is_killed_and_reaped_on_drop() {
+        let dir = crate::testutil::TempDir::new("vm");
+        let mut vm = Vm::spawn(
+            Path::new("/bin/sleep"),
+            &["30".into()],
+            &dir.path().join("log"),
+        )
+        .unwrap();
+        let pid = vm.child.id() as libc::pid_t;
+        assert_eq!(vm.try_exit().unwrap(), None);
+        // It runs in its own process group.
+        assert_eq!(unsafe { libc::getpgid(pid) }, pid);
+        drop(vm);
+        assert_ne!(unsafe { libc::kill(pid, 0) }, 0, "the process is gone");
+    }
+
+    #[test]
+    fn a_vm_that_exits_reports_its_status() {
+        let dir = crate::testutil::TempDir::new("vm-exit");
+        let mut vm = Vm::spawn(
+            Path::new("/bin/sh"),
+            &["-c".into(), "echo oops >&2; exit 3".into()],
+            &dir.path().join("log"),
+        )
+        .unwrap();
+        let status = vm
+            .wait_exit(Duration::from_secs(10))
+            .unwrap()
+            .expect("sh exits");
+        assert_eq!(describe_exit(status), "exit code 3");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("log")).unwrap(),
+            "oops\n"
+        );
+    }
+}

@@ -1,0 +1,647 @@
+//! Scenario files: the declarative TOML description of a cluster (nodes,
+//! memory, devices) and the steps to run on it.
+//!
+//! ```toml
+//! name = "boot"               # default: the file stem; [A-Za-z0-9._-]
+//! description = "..."         # optional
+//! nodes = 2                   # 1..=4, default 1
+//! memory_mib = 384            # 256..=1024, default 384
+//! cmdline = "kmemleak=on"     # extra kernel arguments, optional
+//! boot_timeout = 120          # seconds for every node to be ready, default 180
+//! qemu_args = []              # extra QEMU arguments; {rundir} and {node} are filled in
+//! console_reject = ["..."]    # regexes; replaces the default list (BUG:, WARNING:, ...)
+//!
+//! [[device]]
+//! kind = "nvme"               # "nvme" | "e1000e"
+//! nodes = [0]                 # default: all nodes
+//! size_mib = 64               # nvme only, default 64
+//!
+//! [[step]]
+//! name = "load module"        # default "step <n>"
+//! nodes = [0, 1]              # default: all nodes; or `node = 0`
+//! run = "insmod ..."          # a sh script, may be multi-line
+//! timeout = 30                # seconds, default 60
+//! expect_rc = 0               # default 0
+//! expect = ["regex"]          # every one must match the step's output
+//! reject = ["regex"]          # none may match
+//! parallel = false            # run on the nodes at once, else in list order
+//! ```
+//!
+//! All regexes are in multi-line mode (`^` and `$` match at line ends). The
+//! console patterns are checked against every node's console after boot,
+//! after each step and after shutdown.
+//!
+//! Parsing happens in two stages: serde reads the file into `Raw*` structs
+//! that mirror the TOML exactly (unknown keys are errors), then
+//! [`Scenario::from_raw`] applies defaults, checks ranges and node indices and
+//! compiles the regexes, so a [`Scenario`] is always valid.
+
+use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+pub const NODES: RangeInclusive<usize> = 1..=4;
+pub const MEMORY_MIB: RangeInclusive<u32> = 256..=1024;
+pub const NVME_SIZE_MIB: RangeInclusive<u64> = 1..=65536;
+pub const DEFAULT_MEMORY_MIB: u32 = 384;
+pub const DEFAULT_BOOT_TIMEOUT_SECS: u64 = 180;
+pub const DEFAULT_STEP_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_NVME_SIZE_MIB: u64 = 64;
+
+/// Console patterns that fail a scenario unless it lists its own.
+pub const DEFAULT_CONSOLE_REJECT: &[&str] = &[
+    "BUG:",
+    "WARNING:",
+    "Oops",
+    "Kernel panic",
+    "KASAN",
+    "UBSAN",
+    "possible circular locking",
+    "suspected memory leak",
+    "general protection fault",
+    "Call Trace",
+];
+
+/// A validated scenario.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Names log and run directories, so limited to `[A-Za-z0-9._-]`.
+    pub name: String,
+    pub description: Option<String>,
+    pub nodes: usize,
+    pub memory_mib: u32,
+    /// Extra kernel command line arguments.
+    pub cmdline: String,
+    /// Time for every node to boot and report ready.
+    pub boot_timeout: Duration,
+    /// Extra QEMU arguments for every node; `{rundir}` and `{node}` are
+    /// substituted.
+    pub qemu_args: Vec<String>,
+    /// Checked against every node's console after each step and at the end.
+    pub console_reject: Vec<Regex>,
+    pub devices: Vec<Device>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub kind: DeviceKind,
+    /// Its number among the scenario's devices of the same kind (the `k` in
+    /// `nvme<k>` and `net<k>`).
+    pub index: usize,
+    /// The nodes that get this device, ascending.
+    pub nodes: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// An NVMe controller backed by a sparse raw image per node.
+    Nvme { size_mib: u64 },
+    /// An e1000e NIC; all its nodes share one L2 segment.
+    E1000e,
+}
+
+#[derive(Debug)]
+pub struct Step {
+    pub name: String,
+    /// The nodes to run on, in the order given.
+    pub nodes: Vec<usize>,
+    /// A `sh` script.
+    pub run: String,
+    pub timeout: Duration,
+    pub expect_rc: i32,
+    /// Every one must match the output (multi-line mode: `^`/`$` match at
+    /// line boundaries).
+    pub expect: Vec<Regex>,
+    /// None may match the output.
+    pub reject: Vec<Regex>,
+    /// Run on all nodes at once instead of one after the other.
+    pub parallel: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    nodes: Option<usize>,
+    memory_mib: Option<u32>,
+    cmdline: Option<String>,
+    boot_timeout: Option<u64>,
+    #[serde(default)]
+    qemu_args: Vec<String>,
+    console_reject: Option<Vec<String>>,
+    #[serde(default, rename = "device")]
+    devices: Vec<RawDevice>,
+    #[serde(default, rename = "step")]
+    steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    kind: RawDeviceKind,
+    nodes: Option<Vec<usize>>,
+    size_mib: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawDeviceKind {
+    Nvme,
+    E1000e,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    name: Option<String>,
+    node: Option<usize>,
+    nodes: Option<Vec<usize>>,
+    run: String,
+    timeout: Option<u64>,
+    expect_rc: Option<i32>,
+    #[serde(default)]
+    expect: Vec<String>,
+    #[serde(default)]
+    reject: Vec<String>,
+    #[serde(default)]
+    parallel: bool,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file; errors name the file.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read scenario {}", path.display()))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates scenario text; `path` names it in errors and
+    /// gives the default name.
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
+        let raw: RawScenario = toml::from_str(text)
+            .with_context(|| format!("{}: not a valid scenario", path.display()))?;
+        Self::from_raw(path, raw).with_context(|| format!("{}: invalid scenario", path.display()))
+    }
+
+    fn from_raw(path: &Path, raw: RawScenario) -> Result<Scenario> {
+        let name = match raw.name {
+            Some(name) => name,
+            None => path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .context("the file name is not valid UTF-8; give the scenario a `name`")?
+                .to_owned(),
+        };
+        check_name(&name)?;
+
+        let nodes = raw.nodes.unwrap_or(1);
+        check_range("nodes", nodes, &NODES)?;
+        let memory_mib = raw.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB);
+        check_range("memory_mib", memory_mib, &MEMORY_MIB)?;
+        let boot_timeout = raw.boot_timeout.unwrap_or(DEFAULT_BOOT_TIMEOUT_SECS);
+        ensure!(boot_timeout > 0, "boot_timeout must be at least 1 second");
+
+        let console_reject = match raw.console_reject {
+            Some(patterns) => compile_all("console_reject", &patterns)?,
+            None => {
+                let defaults: Vec<String> = DEFAULT_CONSOLE_REJECT
+                    .iter()
+                    .map(|s| regex::escape(s))
+                    .collect();
+                compile_all("console_reject", &defaults)?
+            }
+        };
+
+        let devices = devices_from_raw(raw.devices, nodes)?;
+        let steps = raw
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let label = match &step.name {
+                    Some(name) => format!("step {} ({name:?})", i + 1),
+                    None => format!("step {}", i + 1),
+                };
+                Step::from_raw(i + 1, step, nodes).context(label)
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        Ok(Scenario {
+            path: path.to_owned(),
+            name,
+            description: raw.description,
+            nodes,
+            memory_mib,
+            cmdline: raw.cmdline.unwrap_or_default().trim().to_owned(),
+            boot_timeout: Duration::from_secs(boot_timeout),
+            qemu_args: raw.qemu_args,
+            console_reject,
+            devices,
+            steps,
+        })
+    }
+}
+
+impl Step {
+    fn from_raw(number: usize, raw: RawStep, scenario_nodes: usize) -> Result<Step> {
+        let nodes = match (raw.node, raw.nodes) {
+            (Some(_), Some(_)) => bail!("give either `node` or `nodes`, not both"),
+            (Some(node), None) => node_list(&[node], scenario_nodes)?,
+            (None, Some(nodes)) => node_list(&nodes, scenario_nodes)?,
+            (None, None) => (0..scenario_nodes).collect(),
+        };
+        ensure!(!raw.run.trim().is_empty(), "`run` is empty");
+        let timeout = raw.timeout.unwrap_or(DEFAULT_STEP_TIMEOUT_SECS);
+        ensure!(timeout > 0, "timeout must be at least 1 second");
+        let expect_rc = raw.expect_rc.unwrap_or(0);
+        check_range("expect_rc", expect_rc, &(0..=255))?;
+        Ok(Step {
+            name: raw.name.unwrap_or_else(|| format!("step {number}")),
+            nodes,
+            run: raw.run,
+            timeout: Duration::from_secs(timeout),
+            expect_rc,
+            expect: compile_all("expect", &raw.expect)?,
+            reject: compile_all("reject", &raw.reject)?,
+            parallel: raw.parallel,
+        })
+    }
+}
+
+fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<Device>> {
+    let mut nvme_count = 0;
+    let mut net_count = 0;
+    let mut devices = Vec::with_capacity(raw.len());
+    for (i, device) in raw.into_iter().enumerate() {
+        let label = || format!("device {} ({:?})", i + 1, device.kind);
+        let mut nodes = match &device.nodes {
+            Some(nodes) => node_list(nodes, scenario_nodes).with_context(label)?,
+            None => (0..scenario_nodes).collect(),
+        };
+        nodes.sort_unstable();
+        let (kind, counter) = match device.kind {
+            RawDeviceKind::Nvme => {
+                let size_mib = device.size_mib.unwrap_or(DEFAULT_NVME_SIZE_MIB);
+                check_range("size_mib", size_mib, &NVME_SIZE_MIB).with_context(label)?;
+                (DeviceKind::Nvme { size_mib }, &mut nvme_count)
+            }
+            RawDeviceKind::E1000e => {
+                ensure!(
+                    device.size_mib.is_none(),
+                    "{}: `size_mib` is for nvme only",
+                    label()
+                );
+                (DeviceKind::E1000e, &mut net_count)
+            }
+        };
+        devices.push(Device {
+            kind,
+            index: *counter,
+            nodes,
+        });
+        *counter += 1;
+    }
+    Ok(devices)
+}
+
+/// Checks a list of node indices: not empty, no duplicates, all in range.
+fn node_list(nodes: &[usize], scenario_nodes: usize) -> Result<Vec<usize>> {
+    ensure!(!nodes.is_empty(), "the node list is empty");
+    let mut seen = BTreeSet::new();
+    for &node in nodes {
+        ensure!(
+            node < scenario_nodes,
+            "node {node} does not exist (the scenario has {scenario_nodes} node{}: 0..={})",
+            if scenario_nodes == 1 { "" } else { "s" },
+            scenario_nodes - 1
+        );
+        ensure!(seen.insert(node), "node {node} is listed twice");
+    }
+    Ok(nodes.to_vec())
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    ensure!(
+        !name.is_empty() && !name.starts_with('.') && name.len() <= 48 && name.chars().all(valid),
+        "name {name:?} must be 1 to 48 characters of [A-Za-z0-9._-], not starting with '.' \
+         (it names log and run directories)"
+    );
+    Ok(())
+}
+
+fn check_range<T>(key: &str, value: T, range: &RangeInclusive<T>) -> Result<()>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    ensure!(
+        range.contains(&value),
+        "{key} = {value} is out of range {}..={}",
+        range.start(),
+        range.end()
+    );
+    Ok(())
+}
+
+/// Compiles regexes in multi-line mode, naming the key and pattern on error.
+fn compile_all(key: &str, patterns: &[String]) -> Result<Vec<Regex>> {
+    patterns
+        .iter()
+        .map(|pattern| {
+            RegexBuilder::new(pattern)
+                .multi_line(true)
+                .build()
+                .with_context(|| format!("bad regex in `{key}`: {pattern:?}"))
+        })
+        .collect()
+}
+
+/// Expands command-line arguments into scenario files: a file stands for
+/// itself, a directory for every `*.toml` in it, sorted by name.
+pub fn expand_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for arg in args {
+        let meta =
+            std::fs::metadata(arg).with_context(|| format!("no scenario at {}", arg.display()))?;
+        if !meta.is_dir() {
+            paths.push(arg.clone());
+            continue;
+        }
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(arg)
+            .with_context(|| format!("cannot list scenarios in {}", arg.display()))?
+        {
+            let path = entry
+                .with_context(|| format!("cannot list scenarios in {}", arg.display()))?
+                .path();
+            if path.extension().is_some_and(|ext| ext == "toml") && path.is_file() {
+                found.push(path);
+            }
+        }
+        ensure!(!found.is_empty(), "no *.toml scenario in {}", arg.display());
+        found.sort();
+        paths.extend(found);
+    }
+    Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario> {
+        Scenario::parse(Path::new("tests/cluster/example.toml"), text)
+    }
+
+    /// The full error chain, as the CLI prints it.
+    fn error(text: &str) -> String {
+        format!(
+            "{:#}",
+            parse(text).expect_err("the scenario should be rejected")
+        )
+    }
+
+    const MINIMAL: &str = "[[step]]\nrun = \"true\"\n";
+
+    #[test]
+    fn a_minimal_scenario_gets_every_default() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.name, "example", "the name defaults to the file stem");
+        assert_eq!(s.description, None);
+        assert_eq!(s.nodes, 1);
+        assert_eq!(s.memory_mib, 384);
+        assert_eq!(s.cmdline, "");
+        assert_eq!(s.boot_timeout, Duration::from_secs(180));
+        assert!(s.qemu_args.is_empty());
+        assert!(s.devices.is_empty());
+        let step = &s.steps[0];
+        assert_eq!(step.name, "step 1");
+        assert_eq!(step.nodes, vec![0]);
+        assert_eq!(step.timeout, Duration::from_secs(60));
+        assert_eq!(step.expect_rc, 0);
+        assert!(step.expect.is_empty() && step.reject.is_empty());
+        assert!(!step.parallel);
+    }
+
+    #[test]
+    fn the_default_console_reject_list_matches_literally() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.console_reject.len(), DEFAULT_CONSOLE_REJECT.len());
+        let hit = |line: &str| s.console_reject.iter().any(|r| r.is_match(line));
+        assert!(hit("[    3.1] BUG: KASAN: slab-out-of-bounds in foo"));
+        assert!(hit(
+            "[    3.2] WARNING: CPU: 0 PID: 1 at drivers/rsio/x.c:10"
+        ));
+        assert!(hit(" Call Trace:"));
+        assert!(!hit("[    1.0] rsio: fabric up"));
+    }
+
+    #[test]
+    fn a_given_console_reject_list_replaces_the_default() {
+        let s = parse("console_reject = ['^rsio: fatal']\n").unwrap();
+        assert_eq!(s.console_reject.len(), 1);
+        assert!(s.console_reject[0].is_match("ok\nrsio: fatal error"));
+        assert!(!s.console_reject[0].is_match("WARNING: something"));
+    }
+
+    #[test]
+    fn every_documented_key_is_read() {
+        let s = parse(
+            r#"
+            name = "boot"
+            description = "two nodes boot"
+            nodes = 2
+            memory_mib = 512
+            cmdline = "kmemleak=on "
+            boot_timeout = 120
+            qemu_args = ["-object", "x,id=y,path={rundir}/n{node}"]
+
+            [[device]]
+            kind = "nvme"
+            nodes = [1]
+            size_mib = 128
+
+            [[device]]
+            kind = "e1000e"
+
+            [[device]]
+            kind = "nvme"
+
+            [[step]]
+            name = "load module"
+            nodes = [1, 0]
+            run = "insmod /lib/modules/rsio/rsio_fabric.ko"
+            timeout = 30
+            expect_rc = 1
+            expect = ["^loaded$"]
+            reject = ["error"]
+            parallel = true
+
+            [[step]]
+            node = 1
+            run = "true"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.name, "boot");
+        assert_eq!(s.description.as_deref(), Some("two nodes boot"));
+        assert_eq!((s.nodes, s.memory_mib), (2, 512));
+        assert_eq!(s.cmdline, "kmemleak=on");
+        assert_eq!(s.boot_timeout, Duration::from_secs(120));
+        assert_eq!(s.qemu_args.len(), 2);
+        assert_eq!(
+            s.devices,
+            vec![
+                Device {
+                    kind: DeviceKind::Nvme { size_mib: 128 },
+                    index: 0,
+                    nodes: vec![1]
+                },
+                Device {
+                    kind: DeviceKind::E1000e,
+                    index: 0,
+                    nodes: vec![0, 1]
+                },
+                Device {
+                    kind: DeviceKind::Nvme { size_mib: 64 },
+                    index: 1,
+                    nodes: vec![0, 1]
+                },
+            ],
+            "devices are numbered per kind and default to all nodes"
+        );
+        let load = &s.steps[0];
+        assert_eq!(load.name, "load module");
+        assert_eq!(load.nodes, vec![1, 0], "steps keep the given node order");
+        assert_eq!(load.timeout, Duration::from_secs(30));
+        assert_eq!(load.expect_rc, 1);
+        assert!(
+            load.expect[0].is_match("insmod\nloaded\n"),
+            "regexes are multi-line"
+        );
+        assert!(load.parallel);
+        assert_eq!(s.steps[1].name, "step 2");
+        assert_eq!(s.steps[1].nodes, vec![1]);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_naming_the_file_and_key() {
+        let e = error("nodes = 1\nmemory = 512\n");
+        assert!(e.contains("tests/cluster/example.toml"), "{e}");
+        assert!(e.contains("memory"), "{e}");
+        let e = error("[[step]]\nrun = 'true'\ntimout = 5\n");
+        assert!(e.contains("timout"), "{e}");
+        let e = error("[[device]]\nkind = 'nvme'\nsize = 5\n");
+        assert!(e.contains("size"), "{e}");
+    }
+
+    #[test]
+    fn unknown_device_kinds_are_rejected() {
+        let e = error("[[device]]\nkind = 'virtio-blk'\n");
+        assert!(e.contains("virtio-blk") && e.contains("nvme"), "{e}");
+    }
+
+    #[test]
+    fn node_counts_are_limited_to_one_to_four() {
+        assert!(error("nodes = 0\n").contains("nodes = 0 is out of range 1..=4"));
+        assert!(error("nodes = 5\n").contains("nodes = 5 is out of range 1..=4"));
+        assert!(parse("nodes = 4\n").is_ok());
+    }
+
+    #[test]
+    fn memory_is_limited() {
+        assert!(error("memory_mib = 128\n").contains("memory_mib = 128 is out of range 256..=1024"));
+        assert!(error("memory_mib = 2048\n").contains("out of range"));
+    }
+
+    #[test]
+    fn steps_may_only_name_existing_nodes() {
+        let e = error("nodes = 2\n[[step]]\nnodes = [0, 2]\nrun = 'true'\n");
+        assert!(e.contains("step 1"), "{e}");
+        assert!(
+            e.contains("node 2 does not exist (the scenario has 2 nodes: 0..=1)"),
+            "{e}"
+        );
+        let e = error("nodes = 2\n[[step]]\nname = 'x'\nnode = 7\nrun = 'true'\n");
+        assert!(
+            e.contains("step 1 (\"x\")") && e.contains("node 7 does not exist"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn steps_reject_duplicate_empty_or_doubly_given_nodes() {
+        let e = error("nodes = 2\n[[step]]\nnodes = [1, 1]\nrun = 'true'\n");
+        assert!(e.contains("node 1 is listed twice"), "{e}");
+        let e = error("[[step]]\nnodes = []\nrun = 'true'\n");
+        assert!(e.contains("the node list is empty"), "{e}");
+        let e = error("[[step]]\nnode = 0\nnodes = [0]\nrun = 'true'\n");
+        assert!(e.contains("either `node` or `nodes`"), "{e}");
+    }
+
+    #[test]
+    fn devices_may_only_name_existing_nodes() {
+        let e = error("nodes = 2\n[[device]]\nkind = 'e1000e'\nnodes = [3]\n");
+        assert!(
+            e.contains("device 1") && e.contains("node 3 does not exist"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn size_is_for_nvme_only() {
+        let e = error("[[device]]\nkind = 'e1000e'\nsize_mib = 8\n");
+        assert!(e.contains("`size_mib` is for nvme only"), "{e}");
+        let e = error("[[device]]\nkind = 'nvme'\nsize_mib = 0\n");
+        assert!(e.contains("size_mib = 0 is out of range"), "{e}");
+    }
+
+    #[test]
+    fn bad_regexes_are_rejected_naming_the_key_and_pattern() {
+        let e = error("[[step]]\nrun = 'true'\nexpect = ['ok', '(unclosed']\n");
+        assert!(e.contains("bad regex in `expect`: \"(unclosed\""), "{e}");
+        let e = error("[[step]]\nrun = 'true'\nreject = ['[z-a]']\n");
+        assert!(e.contains("bad regex in `reject`"), "{e}");
+        let e = error("console_reject = ['*']\n");
+        assert!(e.contains("bad regex in `console_reject`"), "{e}");
+    }
+
+    #[test]
+    fn steps_need_a_script_and_sane_numbers() {
+        assert!(error("[[step]]\nname = 'x'\n").contains("run"));
+        assert!(error("[[step]]\nrun = '  '\n").contains("`run` is empty"));
+        assert!(error("[[step]]\nrun = 'true'\ntimeout = 0\n").contains("timeout"));
+        assert!(error("[[step]]\nrun = 'true'\nexpect_rc = 256\n").contains("expect_rc"));
+        assert!(error("boot_timeout = 0\n").contains("boot_timeout"));
+    }
+
+    #[test]
+    fn names_must_be_safe_in_paths() {
+        assert!(error("name = '../etc'\n").contains("must be 1 to 48 characters"));
+        assert!(error("name = ''\n").contains("must be"));
+        assert!(parse("name = 'nvme-io_2.x'\n").is_ok());
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file() {
+        let e = error("nodes = \n");
+        assert!(
+            e.contains("tests/cluster/example.toml: not a valid scenario"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_scenario_without_steps_only_boots() {
+        assert!(parse("nodes = 2\n").unwrap().steps.is_empty());
+    }
+}

@@ -1,0 +1,514 @@
+//! The `rsio-cluster` command line, end to end, against a fake QEMU
+//! (`tests/fake-qemu.py`) that speaks the guest protocol without a kernel.
+//!
+//! These tests need `python3` (tools/setup.sh installs it); without it they
+//! say so and pass vacuously.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rsio-cluster");
+const FAKE_QEMU: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-qemu.py");
+
+/// A private world for one test: scenarios, fake platform files, the run
+/// directory base and the log directory, all under one temp directory.
+struct World {
+    root: PathBuf,
+}
+
+impl World {
+    /// `None` (after saying why) if python3 is missing.
+    fn new() -> Option<World> {
+        if Command::new("python3").arg("--version").output().is_err() {
+            eprintln!("python3 is not installed: skipping the rsio-cluster CLI test");
+            return None;
+        }
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("rsio-cli-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for dir in ["scenarios", "run", "logs"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::fs::write(root.join("bzImage"), "kernel").unwrap();
+        std::fs::write(root.join("base.cpio"), "base").unwrap();
+        let qemu = root.join("qemu");
+        std::fs::write(
+            &qemu,
+            format!("#!/bin/sh\nexec python3 {FAKE_QEMU} \"$@\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&qemu, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Some(World { root })
+    }
+
+    fn scenario(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.root.join("scenarios").join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("RSIO_RUN_DIR", self.root.join("run"))
+            .env("RSIO_QEMU", self.root.join("qemu"))
+            .env("RSIO_KERNEL", self.root.join("bzImage"))
+            .env("RSIO_INITRD", self.root.join("base.cpio"))
+            .env_remove("RSIO_ROOTFS")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// `rsio-cluster run --log-dir <logs> <args>`.
+    fn run(&self, args: &[&str]) -> Run {
+        let logs = self.root.join("logs");
+        let mut all = vec!["run", "--log-dir", logs.to_str().unwrap()];
+        all.extend(args);
+        Run(self.command(&all).output().unwrap())
+    }
+
+    fn run_scenarios(&self) -> Run {
+        self.run(&[self.root.join("scenarios").to_str().unwrap()])
+    }
+
+    fn log(&self, scenario: &str, file: &str) -> String {
+        std::fs::read_to_string(self.root.join("logs").join(scenario).join(file))
+            .unwrap_or_default()
+    }
+
+    /// What is left in the run directory base.
+    fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.root.join("run"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Processes whose command line mentions this world (fake QEMUs).
+    fn processes(&self) -> Vec<String> {
+        let needle = self.root.to_string_lossy().into_owned();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                if cmdline.contains(&needle) && !cmdline.contains(BIN) {
+                    found.push(cmdline);
+                }
+            }
+        }
+        found
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// A finished `rsio-cluster` run.
+struct Run(Output);
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.0
+            .status
+            .code()
+            .expect("rsio-cluster was killed by a signal")
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.stdout().lines().map(str::to_owned).collect()
+    }
+
+    /// The step and verdict lines, without timings: `[node0] uname ... ok`.
+    fn verdicts(&self) -> Vec<String> {
+        self.lines()
+            .iter()
+            .filter(|l| l.starts_with("  [") || l.starts_with("PASS") || l.starts_with("FAIL"))
+            .map(|l| without_timing(l.trim()).to_owned())
+            .collect()
+    }
+}
+
+/// `line` without a trailing ` (1.2s)`.
+fn without_timing(line: &str) -> &str {
+    match line.rsplit_once(" (") {
+        Some((head, tail))
+            if tail
+                .strip_suffix("s)")
+                .is_some_and(|t| t.parse::<f64>().is_ok()) =>
+        {
+            head
+        }
+        _ => line,
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.0.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+#[test]
+fn a_passing_scenario_prints_each_step_and_a_summary_and_exits_0() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "pair",
+        r#"
+        description = "two nodes"
+        nodes = 2
+        [[device]]
+        kind = "e1000e"
+        [[device]]
+        kind = "nvme"
+        nodes = [1]
+        [[step]]
+        name = "hello"
+        run = "echo hello from $RSIO_NODE of $RSIO_NODES"
+        expect = ['^hello from \d of 2$']
+        [[step]]
+        name = "together"
+        parallel = true
+        nodes = [1, 0]
+        run = "sleep 0.2; echo done"
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.lines()[0], "RUN  pair: two nodes");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[node0] boot ... ok",
+            "[node1] boot ... ok",
+            "[node0] hello ... ok",
+            "[node1] hello ... ok",
+            "[node1] together ... ok",
+            "[node0] together ... ok",
+            "PASS pair",
+        ],
+        "{run:?}"
+    );
+    assert_eq!(run.lines().last().unwrap(), "cluster: 1 passed, 0 failed");
+
+    let steps = w.log("pair", "node1.steps.log");
+    assert!(
+        steps.contains(
+            "=== hello\n$ echo hello from $RSIO_NODE of $RSIO_NODES\nhello from 1 of 2\n=== rc 0"
+        ),
+        "{steps}"
+    );
+    assert!(steps.contains("# powered off (exit code 0)"), "{steps}");
+    assert!(w
+        .log("pair", "node0.console.log")
+        .contains("reboot: Power down"));
+    assert!(
+        w.leftovers().is_empty(),
+        "run directory left behind: {:?}",
+        w.leftovers()
+    );
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn a_failing_step_fails_its_scenario_with_an_excerpt_and_the_next_scenario_still_runs() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "a-fails",
+        r#"
+        [[step]]
+        name = "wrong rc"
+        run = "echo some output; exit 4"
+        [[step]]
+        name = "never runs"
+        run = "true"
+        "#,
+    );
+    w.scenario("b-passes", "[[step]]\nrun = 'true'\n");
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[node0] boot ... ok",
+            "[node0] wrong rc ... FAILED",
+            "FAIL a-fails: step \"wrong rc\" on node 0: exit code 4, expected 0",
+            "[node0] boot ... ok",
+            "[node0] step 1 ... ok",
+            "PASS b-passes",
+        ],
+        "{run:?}"
+    );
+    let out = run.stdout();
+    assert!(
+        out.contains("    --- node0 step output (last 1 lines) ---\n    some output\n"),
+        "{out}"
+    );
+    // The console excerpt may or may not include the fake guest's poweroff
+    // line yet, depending on when the runner reads it.
+    assert!(out.contains("    --- node0 console (last "), "{out}");
+    assert!(out.contains("\n    [    0.000000] Linux version 0.0-fake"), "{out}");
+    assert_eq!(run.lines().last().unwrap(), "cluster: 1 passed, 1 failed");
+    assert!(w.leftovers().is_empty(), "{:?}", w.leftovers());
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn a_step_that_overruns_its_timeout_fails_with_its_partial_output() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "slow",
+        "[[step]]\nname = 'hang'\ntimeout = 1\nrun = 'echo begun; sleep 30'\n",
+    );
+    let started = Instant::now();
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the timeout was not enforced"
+    );
+    assert!(
+        run.stdout()
+            .contains("FAIL slow: step \"hang\" on node 0: timed out after 1.0s"),
+        "{run:?}"
+    );
+    assert!(run.stdout().contains("    begun\n"), "{run:?}");
+    assert!(w
+        .log("slow", "node0.steps.log")
+        .contains("begun\n=== TIMED OUT"));
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn a_console_message_matching_console_reject_fails_the_scenario() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "warns",
+        r#"
+        [[step]]
+        run = "echo '[    1.5] WARNING: CPU: 0 PID: 1 at fake.c:1' >> $RSIO_CONSOLE"
+        [[step]]
+        name = "never runs"
+        run = "true"
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[node0] boot ... ok",
+            "[node0] step 1 ... ok",
+            "FAIL warns: node 0's console matches console_reject (1 line)",
+        ]
+    );
+    assert!(
+        run.stdout()
+            .contains("    console: [    1.5] WARNING: CPU: 0 PID: 1 at fake.c:1\n"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_qemu_that_exits_during_boot_is_reported_with_its_own_log() {
+    let Some(w) = World::new() else { return };
+    w.scenario("crash", "nodes = 2\ncmdline = 'fake.exit=3'\n");
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    let out = run.stdout();
+    // Both nodes fail; the first one noticed is reported.
+    assert!(
+        out.contains(": QEMU exited during boot (exit code 3)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    qemu: fake-qemu: exiting as asked\n"),
+        "{out}"
+    );
+    for node in 0..2 {
+        let log = w.log("crash", &format!("node{node}.qemu.log"));
+        assert!(log.contains("exiting as asked"), "node {node}: {log}");
+    }
+}
+
+#[test]
+fn a_node_that_never_gets_ready_fails_at_the_boot_timeout() {
+    let Some(w) = World::new() else { return };
+    w.scenario("mute", "boot_timeout = 1\ncmdline = 'fake.silent=1'\n");
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert!(
+        run.stdout()
+            .contains("FAIL mute: node 0 not ready within 1.0s"),
+        "{run:?}"
+    );
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn sigterm_cleans_up_and_exits_143() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "long",
+        "nodes = 2\n[[step]]\nrun = 'sleep 60'\ntimeout = 120\n",
+    );
+    let logs = w.root.join("logs");
+    let child: Child = w
+        .command(&[
+            "run",
+            "--log-dir",
+            logs.to_str().unwrap(),
+            w.root.join("scenarios").to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the step runs on node 0, then stop the runner.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !w.log("long", "node1.steps.log").contains("ready after") {
+        assert!(Instant::now() < deadline, "the nodes never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !w.processes().is_empty(),
+        "the fake QEMUs should be running"
+    );
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let run = Run(child.wait_with_output().unwrap());
+    assert_eq!(run.code(), 143, "{run:?}");
+    assert!(
+        run.stderr()
+            .contains("cluster: interrupted by SIGTERM; cleaned up"),
+        "{run:?}"
+    );
+    assert!(w.leftovers().is_empty(), "{:?}", w.leftovers());
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn the_filter_picks_scenarios_by_name() {
+    let Some(w) = World::new() else { return };
+    w.scenario("alpha", "[[step]]\nrun = 'true'\n");
+    w.scenario("beta", "[[step]]\nrun = 'true'\n");
+    let run = w.run(&[
+        "--filter",
+        "bet",
+        w.root.join("scenarios").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        ["[node0] boot ... ok", "[node0] step 1 ... ok", "PASS beta"]
+    );
+    let run = w.run(&[
+        "--filter",
+        "gamma",
+        w.root.join("scenarios").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), 2, "{run:?}");
+    assert!(
+        run.stderr().contains("no scenario name contains \"gamma\""),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn stale_run_directories_of_dead_runners_are_swept() {
+    let Some(w) = World::new() else { return };
+    let stale = w.root.join("run").join("run-2147483632-old");
+    std::fs::create_dir_all(&stale).unwrap();
+    w.scenario("one", "[[step]]\nrun = 'true'\n");
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert!(
+        run.stderr().contains("removed the stale run directory"),
+        "{run:?}"
+    );
+    assert!(!stale.exists());
+}
+
+#[test]
+fn configuration_errors_exit_2_before_anything_runs() {
+    let Some(w) = World::new() else { return };
+    let bad = w.scenario("bad", "nodes = 2\nmemory = 512\n");
+    let run = w.run(&[bad.to_str().unwrap()]);
+    assert_eq!(run.code(), 2, "{run:?}");
+    assert!(
+        run.stderr().contains("bad.toml: not a valid scenario"),
+        "{run:?}"
+    );
+    assert!(run.stderr().contains("unknown field `memory`"), "{run:?}");
+    assert!(run.stdout().is_empty(), "{run:?}");
+
+    let good = w.scenario("good", "[[step]]\nrun = 'true'\n");
+    let run = Run(w
+        .command(&["run", good.to_str().unwrap()])
+        .env("RSIO_KERNEL", "/nonexistent/bzImage")
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 2, "{run:?}");
+    assert!(
+        run.stderr()
+            .contains("kernel: /nonexistent/bzImage not found"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn check_validates_without_running() {
+    let Some(w) = World::new() else { return };
+    w.scenario("good", "nodes = 2\n[[step]]\nrun = 'true'\n");
+    let run = Run(w
+        .command(&["check", w.root.join("scenarios").to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert!(run.stdout().contains("good, 2 nodes, 1 step\n"), "{run:?}");
+    w.scenario("worse", "[[step]]\nrun = 'true'\nnode = 3\n");
+    let run = Run(w
+        .command(&["check", w.root.join("scenarios").to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 2, "{run:?}");
+    assert!(run.stdout().contains("node 3 does not exist"), "{run:?}");
+    assert!(
+        run.stdout().contains("check: 1 valid, 1 invalid"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn the_repositorys_scenarios_are_valid() {
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/../cluster");
+    if !Path::new(scenarios).is_dir() {
+        return;
+    }
+    let run = Run(Command::new(BIN)
+        .args(["check", scenarios])
+        .output()
+        .unwrap());
+    assert_eq!(run.code(), 0, "{run:?}");
+}
