@@ -12,7 +12,8 @@
 # KDIR defaults to the kernel tools/setup.sh built for $(RSIO_FLAVOUR).
 
 RSIO_FLAVOUR ?= default
-RSIO_ENV := $(HOME)/.cache/rsio/env-$(RSIO_FLAVOUR).sh
+RSIO_CACHE ?= $(HOME)/.cache/rsio
+RSIO_ENV := $(RSIO_CACHE)/env-$(RSIO_FLAVOUR).sh
 KDIR ?= $(shell [ -f $(RSIO_ENV) ] && . $(RSIO_ENV) && echo $$RSIO_KDIR)
 
 # Build with the toolchain the kernel was built with: LLVM=-NN for clang NN.
