@@ -1,6 +1,10 @@
-//! rsio-emu: emulated PCI devices for rsio's QEMU clusters.
+//! rsio-emu: the emulated NTB fabric for rsio's QEMU clusters.
 //!
-//! The devices live outside QEMU, in this crate's processes, and reach the
-//! guests through QEMU's `vfio-user-pci` device: see [`vfio_user`].
+//! - [`vfio_user`]: a vfio-user server, the transport to each node's QEMU.
+//! - [`fabric`]: the model of the switched fabric and every node's adapter
+//!   state (docs/adapter.md).
+//! - [`adapter`]: one node's adapter as a vfio-user device on top of both.
 
+pub mod adapter;
+pub mod fabric;
 pub mod vfio_user;

@@ -108,6 +108,22 @@ impl Mapping {
         Ok(())
     }
 
+    /// Copies `len` bytes from `src` to `dst` within the mapping; the two
+    /// ranges may overlap (memmove).
+    pub fn copy_within(&self, src: u64, dst: u64, len: usize) -> Result<(), Errno> {
+        if !self.writable {
+            return Err(Errno::EPERM);
+        }
+        let from = self.range(src, len)?;
+        let to = self.range(dst, len)?;
+        // SAFETY: `range` checked both spans lie inside the mapping, which
+        // stays mapped while `self` lives; `ptr::copy` allows overlap. The
+        // memory is shared with other processes, so it is only ever accessed
+        // as raw bytes, never through references.
+        unsafe { std::ptr::copy(from, to, len) };
+        Ok(())
+    }
+
     fn range(&self, offset: u64, len: usize) -> Result<*mut u8, Errno> {
         let start = usize::try_from(offset).map_err(|_| Errno::EFAULT)?;
         let end = start.checked_add(len).ok_or(Errno::EFAULT)?;
