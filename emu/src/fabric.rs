@@ -279,3 +279,6 @@ impl Fabric {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

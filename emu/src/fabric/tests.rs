@@ -1,0 +1,495 @@
+//! The fabric model against the datasheet, without QEMU: each test drives
+//! nodes' BAR0/BAR2 as a guest would and checks what the datasheet says
+//! happens, with a fake host standing in for each node's QEMU.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{BusError, Fabric, FabricConfig, NodeHost};
+use crate::adapter::regs::{self, desc, dma_ctrl, dma_status, lut, vector, Err};
+
+const BAR2: u64 = 0x80_0000_0000;
+const BAR4: u64 = 0x90_0000_0000;
+/// A node "device MMIO" address that is not RAM.
+const MMIO: u64 = 0xFE00_0000;
+
+/// Stands in for a node's QEMU: records interrupts, serves bus accesses
+/// from a byte map, and reports fixed BAR addresses.
+#[derive(Default)]
+struct FakeHost {
+    raised: Mutex<Vec<u16>>,
+    bus: Mutex<HashMap<u64, u8>>,
+    stall_reads: AtomicBool,
+}
+
+impl FakeHost {
+    fn raised(&self) -> Vec<u16> {
+        std::mem::take(&mut *self.raised.lock().unwrap())
+    }
+}
+
+impl NodeHost for FakeHost {
+    fn raise(&self, vector: u16) {
+        self.raised.lock().unwrap().push(vector);
+    }
+    fn bus_read(&self, addr: u64, buf: &mut [u8]) -> Result<(), BusError> {
+        if self.stall_reads.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let bus = self.bus.lock().unwrap();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = *bus.get(&(addr + i as u64)).ok_or(BusError)?;
+        }
+        Ok(())
+    }
+    fn bus_write(&self, addr: u64, data: &[u8]) -> Result<(), BusError> {
+        let mut bus = self.bus.lock().unwrap();
+        for (i, b) in data.iter().enumerate() {
+            bus.insert(addr + i as u64, *b);
+        }
+        Ok(())
+    }
+    fn bar_address(&self, bar: usize) -> Option<u64> {
+        match bar {
+            2 => Some(BAR2),
+            4 => Some(BAR4),
+            _ => None,
+        }
+    }
+}
+
+struct World {
+    f: Arc<Fabric>,
+    hosts: Vec<Arc<FakeHost>>,
+}
+
+impl World {
+    fn new(config: FabricConfig) -> World {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "rsio-fabric-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let f = Fabric::new(config, &path).unwrap();
+        let hosts: Vec<Arc<FakeHost>> = (0..f.config().nodes).map(|_| Arc::new(FakeHost::default())).collect();
+        for (i, h) in hosts.iter().enumerate() {
+            f.attach(i, h.clone());
+        }
+        World { f, hosts }
+    }
+
+    fn two() -> World {
+        World::new(FabricConfig { ram_bytes: 16 << 20, ..Default::default() })
+    }
+
+    fn r32(&self, node: usize, off: u64) -> u32 {
+        let mut b = [0u8; 4];
+        self.f.bar0_read(node, off, &mut b);
+        u32::from_le_bytes(b)
+    }
+    fn w32(&self, node: usize, off: u64, v: u32) {
+        self.f.bar0_write(node, off, &v.to_le_bytes());
+    }
+    fn w64(&self, node: usize, off: u64, v: u64) {
+        self.f.bar0_write(node, off, &v.to_le_bytes());
+    }
+    fn links_up(&self) {
+        for n in 0..self.f.config().nodes {
+            self.w32(n, regs::LINK_CTRL, regs::LINK_ENABLE);
+        }
+        for h in &self.hosts {
+            h.raised();
+        }
+    }
+    fn peer(p: usize, reg: u64) -> u64 {
+        regs::PEER_BASE + regs::PEER_STRIDE * p as u64 + reg
+    }
+    fn expose(&self, node: usize, w: usize, addr: u64, size: u64, peers: u32) {
+        let base = regs::IW_BASE + regs::IW_STRIDE * w as u64;
+        self.w64(node, base + regs::IW_ADDR, addr);
+        self.w64(node, base + regs::IW_SIZE, size);
+        self.w32(node, base + regs::IW_CTRL, regs::WIN_ENABLE | peers << regs::WIN_PEERS_SHIFT);
+    }
+    fn map(&self, node: usize, slot: usize, kind: u32, target: usize, index: usize, offset: u64) {
+        let base = regs::LUT_BASE + regs::LUT_STRIDE * slot as u64;
+        self.w64(node, base + regs::LUT_OFFSET, offset);
+        let ctrl = lut::VALID | kind << lut::KIND_SHIFT | (target as u32) << lut::NODE_SHIFT | (index as u32) << lut::INDEX_SHIFT;
+        self.w32(node, base + regs::LUT_CTRL, ctrl);
+    }
+    fn slot(&self, slot: usize) -> u64 {
+        (slot as u64) << self.f.config().slot_shift
+    }
+    fn ram(&self, node: usize, addr: u64, len: usize) -> Vec<u8> {
+        let mut v = vec![0; len];
+        self.f.memory().read(node, addr, &mut v).unwrap();
+        v
+    }
+    fn err(&self, node: usize) -> u32 {
+        self.r32(node, regs::ERR_STATUS)
+    }
+}
+
+#[test]
+fn identity_and_geometry_registers_read_as_documented() {
+    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, multicast: vec![0b011], ..Default::default() });
+    assert_eq!(w.r32(1, regs::ID), 0x4F49_5352);
+    assert_eq!(w.r32(1, regs::VERSION), 0x0001_0000);
+    assert_eq!(w.r32(2, regs::NODE_ID), 2);
+    assert_eq!(w.r32(0, regs::NUM_NODES), 3);
+    assert_eq!(w.r32(0, regs::LUT_SLOTS), 64);
+    assert_eq!(w.r32(0, regs::SLOT_SHIFT), 21);
+    assert_eq!(w.r32(0, regs::DMA_CHANNELS), 2);
+    assert_eq!(w.r32(0, regs::MC_GROUPS), 1);
+    assert_eq!(w.r32(0, regs::MC_MEMBERS), 0b011);
+    assert_eq!(w.r32(0, regs::DIRECT_SHIFT), 24);
+    assert_eq!(w.r32(0, regs::DIRECT_NODES), 0b111);
+    assert_eq!(w.r32(0, regs::CAPS), regs::caps::DMA | regs::caps::MULTICAST | regs::caps::DIRECT | regs::caps::REMOTE_MMIO);
+    assert_eq!(w.r32(0, regs::RMMIO_TIMEOUT), 10_000);
+}
+
+#[test]
+fn a_link_is_up_only_when_both_ends_enable_it_and_both_see_the_change() {
+    let w = World::two();
+    w.w32(0, regs::LINK_CTRL, regs::LINK_ENABLE);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b01, "own bit only");
+    assert!(w.hosts[0].raised().is_empty());
+    w.w32(1, regs::LINK_CTRL, regs::LINK_ENABLE);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b11);
+    assert_eq!(w.r32(1, regs::LINK_STATUS), 0b11);
+    assert_eq!(w.r32(0, regs::LINK_EVENT), 0b10);
+    assert_eq!(w.hosts[0].raised(), vec![vector::LINK]);
+    assert_eq!(w.hosts[1].raised(), vec![vector::LINK]);
+    w.w32(0, regs::LINK_EVENT, 0b10);
+    assert_eq!(w.r32(0, regs::LINK_EVENT), 0);
+}
+
+#[test]
+fn the_fabric_can_hold_a_link_down_and_peers_see_it() {
+    let w = World::two();
+    w.links_up();
+    w.f.set_link_down(1, true);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b01);
+    assert_eq!(w.r32(0, regs::LINK_EVENT), 0b10);
+    assert_eq!(w.hosts[0].raised(), vec![vector::LINK]);
+    w.f.set_link_down(1, false);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b11);
+}
+
+#[test]
+fn a_killed_adapter_reads_all_ones_and_its_peers_lose_the_link() {
+    let w = World::two();
+    w.links_up();
+    w.f.set_killed(1, true);
+    assert_eq!(w.r32(1, regs::ID), 0xFFFF_FFFF);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b01);
+    w.f.set_killed(1, false);
+    assert_eq!(w.r32(1, regs::ID), regs::ID_VALUE);
+}
+
+#[test]
+fn a_detached_node_goes_down_and_resets() {
+    let w = World::two();
+    w.links_up();
+    w.map(1, 0, lut::KIND_MEMORY, 0, 0, 0);
+    w.f.detach(1);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b01);
+    w.f.attach(1, w.hosts[1].clone());
+    assert_eq!(w.r32(1, regs::LUT_BASE), 0, "LUT cleared by the reset");
+    assert_eq!(w.r32(1, regs::LINK_CTRL), 0);
+}
+
+#[test]
+fn a_doorbell_sets_the_peers_bits_and_interrupts_it() {
+    let w = World::two();
+    w.links_up();
+    w.w32(0, World::peer(1, regs::PEER_PEER_DB), 0b101);
+    assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0b101);
+    assert_eq!(w.hosts[1].raised(), vec![vector::doorbell(0)]);
+    assert_eq!(w.r32(0, World::peer(1, regs::PEER_PEER_DB)), 0b101, "peer_db_read");
+    // Ringing a bit that is already set does not interrupt again.
+    w.w32(0, World::peer(1, regs::PEER_PEER_DB), 0b001);
+    assert!(w.hosts[1].raised().is_empty());
+    w.w32(1, World::peer(0, regs::PEER_DB), 0b001);
+    assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0b100, "write 1 to clear");
+}
+
+#[test]
+fn a_masked_doorbell_latches_and_interrupts_when_unmasked() {
+    let w = World::two();
+    w.links_up();
+    w.w32(1, World::peer(0, regs::PEER_DB_MASK), 0b1);
+    w.w32(0, World::peer(1, regs::PEER_PEER_DB), 0b1);
+    assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0b1);
+    assert!(w.hosts[1].raised().is_empty());
+    w.w32(1, World::peer(0, regs::PEER_DB_MASK), 0);
+    assert_eq!(w.hosts[1].raised(), vec![vector::doorbell(0)]);
+}
+
+#[test]
+fn a_doorbell_to_a_peer_whose_link_is_down_is_dropped_with_an_error() {
+    let w = World::two();
+    w.w32(0, World::peer(1, regs::PEER_PEER_DB), 1);
+    assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0);
+    assert_eq!(w.err(0), Err::TargetDown.bit());
+    assert_eq!(w.hosts[0].raised(), vec![vector::ERROR]);
+}
+
+#[test]
+fn injected_doorbell_drops_are_counted_not_delivered() {
+    let w = World::two();
+    w.links_up();
+    w.f.node(1).unwrap().faults.drop_doorbells.store(true, Ordering::SeqCst);
+    w.w32(0, World::peer(1, regs::PEER_PEER_DB), 1);
+    assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0);
+    assert_eq!(w.f.node(1).unwrap().counters.db_dropped.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn scratchpads_written_by_a_peer_are_read_locally() {
+    let w = World::two();
+    w.links_up();
+    w.w32(0, World::peer(1, regs::PEER_PEER_SPAD + 12), 0xCAFE);
+    assert_eq!(w.r32(1, World::peer(0, regs::PEER_SPAD + 12)), 0xCAFE);
+    assert_eq!(w.r32(0, World::peer(1, regs::PEER_PEER_SPAD + 12)), 0xCAFE);
+    w.w32(1, World::peer(0, regs::PEER_SPAD), 7);
+    assert_eq!(w.r32(0, World::peer(1, regs::PEER_PEER_SPAD)), 7);
+}
+
+#[test]
+fn a_write_through_a_lut_slot_lands_in_the_peers_exposed_ram() {
+    let w = World::two();
+    w.links_up();
+    w.expose(1, 3, 0x10_0000, 0x4000, 0b01);
+    w.map(0, 5, lut::KIND_MEMORY, 1, 3, 0x1000);
+    w.f.bar2_write(0, w.slot(5) + 0x10, &0x1122_3344_5566_7788u64.to_le_bytes());
+    assert_eq!(w.ram(1, 0x10_1010, 8), 0x1122_3344_5566_7788u64.to_le_bytes());
+    let mut back = [0u8; 8];
+    w.f.bar2_read(0, w.slot(5) + 0x10, &mut back);
+    assert_eq!(u64::from_le_bytes(back), 0x1122_3344_5566_7788);
+    assert_eq!(w.err(0), 0);
+}
+
+#[test]
+fn an_invalid_slot_reads_all_ones_and_flags_unmapped() {
+    let w = World::two();
+    w.links_up();
+    let mut b = [0u8; 4];
+    w.f.bar2_read(0, w.slot(2), &mut b);
+    assert_eq!(b, [0xFF; 4]);
+    assert_eq!(w.err(0), Err::Unmapped.bit());
+    assert_eq!(w.r32(0, regs::ERR_INFO) & 0xF, Err::Unmapped as u32);
+}
+
+#[test]
+fn the_target_refuses_peers_it_did_not_admit_and_counts_them() {
+    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, ..Default::default() });
+    w.links_up();
+    w.expose(1, 0, 0x10_0000, 0x1000, 0b100); // only node 2
+    w.map(0, 0, lut::KIND_MEMORY, 1, 0, 0);
+    w.f.bar2_write(0, w.slot(0), &[0xAB; 4]);
+    assert_eq!(w.ram(1, 0x10_0000, 4), [0; 4]);
+    assert_eq!(w.err(0), Err::Refused.bit());
+    assert_eq!(w.f.node(1).unwrap().counters.refused.load(Ordering::SeqCst), 1);
+    assert_eq!(w.r32(1, regs::CNT_REFUSED), 1);
+}
+
+#[test]
+fn an_access_past_the_end_of_an_inbound_window_is_refused() {
+    let w = World::two();
+    w.links_up();
+    w.expose(1, 0, 0x10_0000, 0x1000, 0b01);
+    w.map(0, 0, lut::KIND_MEMORY, 1, 0, 0);
+    w.f.bar2_write(0, w.slot(0) + 0xFFC, &[1; 8]);
+    assert_eq!(w.err(0), Err::Refused.bit());
+    w.w32(0, regs::ERR_STATUS, !0);
+    w.f.bar2_write(0, w.slot(0) + 0xFF8, &[1; 8]);
+    assert_eq!(w.err(0), 0);
+}
+
+#[test]
+fn a_window_onto_device_mmio_becomes_remote_mmio_on_the_target() {
+    let w = World::two();
+    w.links_up();
+    w.expose(1, 0, MMIO, 0x1000, 0b01);
+    w.map(0, 1, lut::KIND_MEMORY, 1, 0, 0);
+    w.f.bar2_write(0, w.slot(1) + 8, &0xDEAD_BEEFu32.to_le_bytes());
+    // The read queues behind the posted write, so it sees it.
+    let mut b = [0u8; 4];
+    w.f.bar2_read(0, w.slot(1) + 8, &mut b);
+    assert_eq!(u32::from_le_bytes(b), 0xDEAD_BEEF);
+    assert_eq!(w.r32(1, regs::CNT_RMMIO), 2);
+    assert_eq!(w.err(0), 0);
+}
+
+#[test]
+fn a_remote_mmio_read_that_does_not_complete_times_out_with_all_ones() {
+    let w = World::two();
+    w.links_up();
+    w.expose(1, 0, MMIO, 0x1000, 0b01);
+    w.map(0, 1, lut::KIND_MEMORY, 1, 0, 0);
+    w.hosts[1].stall_reads.store(true, Ordering::SeqCst);
+    w.w32(0, regs::RMMIO_TIMEOUT, 20_000);
+    let started = Instant::now();
+    let mut b = [0u8; 4];
+    w.f.bar2_read(0, w.slot(1), &mut b);
+    assert!(started.elapsed() < Duration::from_millis(150));
+    assert_eq!(b, [0xFF; 4]);
+    assert_eq!(w.err(0), Err::RmmioTimeout.bit());
+}
+
+#[test]
+fn a_remote_mmio_bus_error_reads_all_ones_with_rmmio_fail() {
+    let w = World::two();
+    w.links_up();
+    w.expose(1, 0, MMIO, 0x1000, 0b01);
+    w.map(0, 1, lut::KIND_MEMORY, 1, 0, 0);
+    let mut b = [0u8; 4];
+    w.f.bar2_read(0, w.slot(1) + 0x100, &mut b); // nothing on the fake bus there
+    assert_eq!(b, [0xFF; 4]);
+    assert_eq!(w.err(0), Err::RmmioFail.bit());
+}
+
+#[test]
+fn a_write_into_a_peers_interrupt_window_raises_its_user_vector() {
+    let w = World::two();
+    w.links_up();
+    w.w32(1, regs::INTWIN_CTRL, regs::WIN_ENABLE | 0b01 << regs::WIN_PEERS_SHIFT);
+    w.map(0, 7, lut::KIND_INTERRUPT, 1, 0, 0);
+    w.f.bar2_write(0, w.slot(7) + 4 * 3, &1u32.to_le_bytes());
+    assert_eq!(w.hosts[1].raised(), vec![vector::user(3)]);
+    w.w32(1, regs::INTWIN_CTRL, 0);
+    w.f.bar2_write(0, w.slot(7), &1u32.to_le_bytes());
+    assert!(w.hosts[1].raised().is_empty());
+    assert_eq!(w.err(0), Err::Refused.bit());
+}
+
+#[test]
+fn a_multicast_write_reaches_every_enabled_member() {
+    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, multicast: vec![0b110], ..Default::default() });
+    w.links_up();
+    for (n, addr) in [(1, 0x20_0000u64), (2, 0x30_0000)] {
+        w.w64(n, regs::MC_BASE + regs::MC_ADDR, addr);
+        w.w64(n, regs::MC_BASE + regs::MC_SIZE, 0x1000);
+        w.w32(n, regs::MC_BASE + regs::MC_CTRL, regs::WIN_ENABLE);
+    }
+    w.map(0, 0, lut::KIND_MULTICAST, 0, 0, 0x100);
+    w.f.bar2_write(0, w.slot(0) + 8, &[0x5A; 8]);
+    assert_eq!(w.ram(1, 0x20_0108, 8), [0x5A; 8]);
+    assert_eq!(w.ram(2, 0x30_0108, 8), [0x5A; 8]);
+    assert_eq!(w.err(0), 0);
+    // A member that stops receiving misses the next write: the sender knows.
+    w.w32(2, regs::MC_BASE + regs::MC_CTRL, 0);
+    w.f.bar2_write(0, w.slot(0), &[1; 4]);
+    assert_eq!(w.err(0), Err::Multicast.bit());
+}
+
+#[test]
+fn bad_register_accesses_are_flagged_and_ignored() {
+    let w = World::two();
+    w.w32(0, regs::ID, 5);
+    assert_eq!(w.err(0), Err::BadReg.bit());
+    w.w32(0, regs::ERR_STATUS, !0);
+    let mut b = [0u8; 2];
+    w.f.bar0_read(0, regs::NODE_ID, &mut b);
+    assert_eq!(b, [0, 0]);
+    assert_eq!(w.err(0), Err::BadReg.bit());
+    w.w32(0, regs::ERR_STATUS, !0);
+    w.w32(0, regs::LUT_BASE, 1 << 30); // undefined LUT_CTRL bit
+    assert_eq!(w.err(0), Err::BadReg.bit());
+}
+
+/// Writes a DMA descriptor into node 0's RAM.
+fn descriptor(w: &World, ring: u64, index: u64, src: u64, dst: u64, len: u32, flags: u32) {
+    let mut d = [0u8; 32];
+    d[desc::SRC..desc::SRC + 8].copy_from_slice(&src.to_le_bytes());
+    d[desc::DST..desc::DST + 8].copy_from_slice(&dst.to_le_bytes());
+    d[desc::LEN..desc::LEN + 4].copy_from_slice(&len.to_le_bytes());
+    d[desc::FLAGS..desc::FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
+    w.f.memory().write(0, ring + index * 32, &d).unwrap();
+}
+
+fn start_dma(w: &World, ring: u64, size: u32, head: u32) {
+    let ch = regs::DMA_BASE;
+    w.w64(0, ch + regs::DMA_RING, ring);
+    w.w32(0, ch + regs::DMA_RING_SIZE, size);
+    w.w32(0, ch + regs::DMA_CTRL, dma_ctrl::ENABLE | dma_ctrl::INT_ENABLE);
+    w.w32(0, ch + regs::DMA_HEAD, head);
+}
+
+fn wait_tail(w: &World, want: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if w.r32(0, regs::DMA_BASE + regs::DMA_TAIL) == want || w.r32(0, regs::DMA_BASE + regs::DMA_STATUS) & dma_status::ERROR != 0 {
+            return w.r32(0, regs::DMA_BASE + regs::DMA_TAIL) == want;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+#[test]
+fn the_dma_engine_copies_to_a_peer_through_both_windows_and_reports_completion() {
+    let w = World::two();
+    w.links_up();
+    let pattern: Vec<u8> = (0..8192u32).map(|i| (i * 7) as u8).collect();
+    w.f.memory().write(0, 0x40_0000, &pattern).unwrap();
+    w.expose(1, 0, 0x20_0000, 0x10000, 0b01);
+    w.map(0, 0, lut::KIND_MEMORY, 1, 0, 0);
+    let ring = 0x10_0000;
+    // Through the direct window (BAR4), then through the LUT (BAR2).
+    let b4 = BAR4 + (1 << w.f.config().direct_shift()) + 0x50_0000;
+    descriptor(&w, ring, 0, 0x40_0000, b4, 8192, 0);
+    descriptor(&w, ring, 1, 0x40_0000, BAR2 + 0x100, 8192, desc::FLAG_INTERRUPT);
+    start_dma(&w, ring, 4, 2);
+    assert!(wait_tail(&w, 2), "the ring must drain");
+    assert_eq!(w.ram(1, 0x50_0000, 8192), pattern);
+    assert_eq!(w.ram(1, 0x20_0100, 8192), pattern);
+    assert_eq!(w.ram(0, ring + 0x18, 4), desc::RESULT_OK.to_le_bytes());
+    assert_eq!(w.ram(0, ring + 32 + 0x18, 4), desc::RESULT_OK.to_le_bytes());
+    assert_eq!(w.r32(0, regs::DMA_BASE + regs::DMA_STATUS) & dma_status::DONE, dma_status::DONE);
+    assert_eq!(w.hosts[0].raised(), vec![vector::dma(0)]);
+    assert_eq!(w.r32(0, regs::CNT_DMA_BYTES), 16384);
+}
+
+#[test]
+fn a_failing_descriptor_stops_the_channel_with_its_index_and_code() {
+    let w = World::two();
+    w.links_up();
+    let ring = 0x10_0000;
+    descriptor(&w, ring, 0, 0x40_0000, 0x50_0000, 64, 0);
+    descriptor(&w, ring, 1, 0x40_0000, BAR2, 64, 0); // slot 0 not mapped
+    descriptor(&w, ring, 2, 0x40_0000, 0x50_0000, 64, 0);
+    start_dma(&w, ring, 4, 3);
+    assert!(!wait_tail(&w, 3));
+    let ch = regs::DMA_BASE;
+    assert_eq!(w.r32(0, ch + regs::DMA_TAIL), 1);
+    assert_eq!(w.r32(0, ch + regs::DMA_ERR_INDEX), 1);
+    assert_eq!(w.r32(0, ch + regs::DMA_ERR_CODE), regs::dma_err::DST);
+    assert_eq!(w.ram(0, ring + 32 + 0x18, 4), (desc::RESULT_ERR | regs::dma_err::DST).to_le_bytes());
+    assert_ne!(w.err(0) & Err::Dma.bit(), 0);
+}
+
+#[test]
+fn a_zero_length_descriptor_is_a_length_error() {
+    let w = World::two();
+    let ring = 0x10_0000;
+    descriptor(&w, ring, 0, 0x40_0000, 0x50_0000, 0, 0);
+    start_dma(&w, ring, 4, 1);
+    assert!(!wait_tail(&w, 1));
+    assert_eq!(w.r32(0, regs::DMA_BASE + regs::DMA_ERR_CODE), regs::dma_err::LEN);
+}
+
+#[test]
+fn a_device_reset_clears_the_translation_state() {
+    let w = World::two();
+    w.links_up();
+    w.expose(0, 1, 0x1000, 0x1000, 0b10);
+    w.map(0, 1, lut::KIND_MEMORY, 1, 0, 0);
+    w.f.reset(0);
+    assert_eq!(w.r32(0, regs::IW_BASE + regs::IW_STRIDE + regs::IW_CTRL), 0);
+    assert_eq!(w.r32(0, regs::LUT_BASE + regs::LUT_STRIDE), 0);
+    assert_eq!(w.r32(1, regs::LINK_STATUS), 0b10, "node 0 left the fabric");
+}
