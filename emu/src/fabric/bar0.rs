@@ -49,11 +49,12 @@ impl Fabric {
     pub fn bar0_read(&self, id: usize, off: u64, data: &mut [u8]) {
         let Some(node) = self.node(id) else { return data.fill(0xFF) };
         if node.faults.killed.load(Ordering::SeqCst) {
-            return data.fill(0xFF);
+            data.fill(0xFF);
+            return;
         }
         let value = match data.len() {
-            4 if off % 4 == 0 => u64::from(self.read32(node, off)),
-            8 if off % 8 == 0 => u64::from(self.read32(node, off)) | u64::from(self.read32(node, off + 4)) << 32,
+            4 if off.is_multiple_of(4) => u64::from(self.read32(node, off)),
+            8 if off.is_multiple_of(8) => u64::from(self.read32(node, off)) | u64::from(self.read32(node, off + 4)) << 32,
             _ => {
                 self.error(id, Err::BadReg, off, false, id);
                 0
@@ -71,11 +72,11 @@ impl Fabric {
         }
         let mut bytes = [0u8; 8];
         match data.len() {
-            4 if off % 4 == 0 => {
+            4 if off.is_multiple_of(4) => {
                 bytes[..4].copy_from_slice(data);
                 self.write32(node, off, u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()));
             }
-            8 if off % 8 == 0 => {
+            8 if off.is_multiple_of(8) => {
                 bytes.copy_from_slice(data);
                 let v = u64::from_le_bytes(bytes);
                 self.write32(node, off, lo(v));
@@ -100,20 +101,9 @@ impl Fabric {
             regs::IN_WINDOWS => c.in_windows,
             regs::DMA_CHANNELS => c.dma_channels,
             regs::MC_GROUPS => c.multicast.len() as u32,
-            regs::DIRECT_SHIFT => {
-                if c.direct {
-                    c.direct_shift()
-                } else {
-                    0
-                }
-            }
-            regs::DIRECT_NODES => {
-                if c.direct {
-                    (1u32 << c.nodes) - 1
-                } else {
-                    0
-                }
-            }
+            regs::DIRECT_SHIFT if c.direct => c.direct_shift(),
+            regs::DIRECT_NODES if c.direct => (1u32 << c.nodes) - 1,
+            regs::DIRECT_SHIFT | regs::DIRECT_NODES => 0,
             regs::LINK_CTRL => node.link_enabled.load(Ordering::SeqCst) as u32,
             regs::LINK_STATUS => self.link_status(id),
             regs::LINK_EVENT => node.regs().link_event,

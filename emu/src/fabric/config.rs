@@ -46,7 +46,7 @@ impl FabricConfig {
         if !(2..=regs::MAX_NODES).contains(&self.nodes) {
             return Err(format!("nodes must be 2..={}, not {}", regs::MAX_NODES, self.nodes));
         }
-        if self.ram_bytes < (16 << 20) || self.ram_bytes > (4 << 30) || self.ram_bytes % 4096 != 0 {
+        if self.ram_bytes < (16 << 20) || self.ram_bytes > (4 << 30) || !self.ram_bytes.is_multiple_of(4096) {
             return Err(format!("ram must be 16 MiB..4 GiB in pages, not {} bytes", self.ram_bytes));
         }
         if self.lut_slots == 0 || self.lut_slots as usize > regs::MAX_LUT_SLOTS {

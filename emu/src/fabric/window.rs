@@ -155,7 +155,7 @@ impl Fabric {
 
     fn remote_interrupt(&self, src: usize, t: usize, offset: u64, len: usize) -> Result<(), (Err, usize)> {
         let k = (offset / 4) as usize;
-        if len != 4 || offset % 4 != 0 || k >= regs::USER_VECTORS {
+        if len != 4 || !offset.is_multiple_of(4) || k >= regs::USER_VECTORS {
             return Err((Err::Refused, t));
         }
         let target = self.node(t).ok_or((Err::Refused, t))?;
