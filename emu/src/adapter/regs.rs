@@ -69,6 +69,24 @@ pub const CNT_RMMIO: u64 = 0x130;
 /// End of the counters.
 pub const CNT_END: u64 = 0x138;
 
+// 4.3 Message registers.
+/// Message registers per node.
+pub const MSGS: usize = 4;
+pub const MSG_STS: u64 = 0x200;
+pub const MSG_MASK: u64 = 0x204;
+/// `MSG_IN(i)` data at `MSG_IN + 8 i`, its source node at `+ 4`.
+pub const MSG_IN: u64 = 0x210;
+/// `MSG_STS` bit: message register `i` holds an unread message.
+pub const fn msg_in_bit(i: usize) -> u32 {
+    1 << i
+}
+/// `MSG_STS` bit: a message sent through register `i` was not delivered.
+pub const fn msg_out_fail_bit(i: usize) -> u32 {
+    1 << (16 + i)
+}
+/// All defined `MSG_STS` bits.
+pub const MSG_STS_BITS: u32 = 0x000F_000F;
+
 /// `CAPS` bits.
 pub mod caps {
     pub const DMA: u32 = 1 << 0;
@@ -113,6 +131,7 @@ pub const PEER_DB_SET: u64 = 0x08;
 pub const PEER_PEER_DB: u64 = 0x0C;
 pub const PEER_SPAD: u64 = 0x40;
 pub const PEER_PEER_SPAD: u64 = 0x80;
+pub const PEER_MSG: u64 = 0xC0;
 
 // 4.3 LUT.
 pub const LUT_BASE: u64 = 0x2000;
@@ -207,6 +226,7 @@ pub mod dma_err {
 pub mod vector {
     pub const LINK: u16 = 0;
     pub const ERROR: u16 = 1;
+    pub const MESSAGE: u16 = 6;
     pub const fn dma(channel: usize) -> u16 {
         2 + channel as u16
     }

@@ -111,6 +111,16 @@ impl Fabric {
             o if o == regs::ERR_ADDR || o == regs::ERR_ADDR + 4 => half(node.regs().err_addr, o),
             regs::ERR_INFO => node.regs().err_info,
             regs::RMMIO_TIMEOUT => node.regs().rmmio_timeout_us,
+            regs::MSG_STS => node.regs().msg_sts,
+            regs::MSG_MASK => node.regs().msg_mask,
+            o if (regs::MSG_IN..regs::MSG_IN + 8 * regs::MSGS as u64).contains(&o) => {
+                let (data, src) = node.regs().msg_in[((o - regs::MSG_IN) / 8) as usize];
+                if o % 8 == 0 {
+                    data
+                } else {
+                    src
+                }
+            }
             o if (regs::CNT_TX..regs::CNT_END).contains(&o) => {
                 let k = &node.counters;
                 match (o - regs::CNT_TX) / 8 {
@@ -220,6 +230,18 @@ impl Fabric {
             regs::LINK_EVENT => node.regs().link_event &= !v,
             regs::ERR_STATUS => node.regs().err_status &= !v,
             regs::RMMIO_TIMEOUT => node.regs().rmmio_timeout_us = v.clamp(1, 10_000_000),
+            regs::MSG_STS => node.regs().msg_sts &= !(v & regs::MSG_STS_BITS),
+            regs::MSG_MASK => {
+                let raise = {
+                    let mut g = node.regs();
+                    let unmasked = g.msg_mask & !v;
+                    g.msg_mask = v & regs::MSG_STS_BITS;
+                    unmasked & g.msg_sts != 0
+                };
+                if raise {
+                    node.raise(regs::vector::MESSAGE);
+                }
+            }
             o if (regs::PEER_BASE..regs::LUT_BASE).contains(&o) => self.write_peer_block(node, o, v),
             o if (regs::LUT_BASE..regs::IW_BASE).contains(&o) => {
                 let Some((s, r)) = element(o, regs::LUT_BASE, regs::LUT_STRIDE, c.lut_slots as usize) else {
@@ -312,6 +334,9 @@ impl Fabric {
         }
         match r {
             regs::PEER_DB => node.regs().db[p] &= !v,
+            r if (regs::PEER_MSG..regs::PEER_MSG + 4 * regs::MSGS as u64).contains(&r) => {
+                self.send_message(id, p, ((r - regs::PEER_MSG) / 4) as usize, v);
+            }
             regs::PEER_DB_MASK => {
                 let raise = {
                     let mut g = node.regs();
@@ -333,6 +358,39 @@ impl Fabric {
                 self.with_peer(id, p, |peer| peer.regs().spad[id][i] = v);
             }
             _ => self.error(id, Err::BadReg, off, false, id),
+        }
+    }
+
+    /// Node `from` sends `data` through message register `i` to node `to`:
+    /// delivered if `to`'s `MSG_IN(i)` is free, else `from` gets `OUT_FAIL(i)`.
+    fn send_message(&self, from: usize, to: usize, i: usize, data: u32) {
+        let delivered = self.link_up(from, to)
+            && self.node(to).is_some_and(|dst| {
+                let raise = {
+                    let mut g = dst.regs();
+                    if g.msg_sts & regs::msg_in_bit(i) != 0 {
+                        return false;
+                    }
+                    g.msg_in[i] = (data, from as u32);
+                    g.msg_sts |= regs::msg_in_bit(i);
+                    g.msg_mask & regs::msg_in_bit(i) == 0
+                };
+                if raise {
+                    dst.raise(regs::vector::MESSAGE);
+                }
+                true
+            });
+        if !delivered {
+            let Some(src) = self.node(from) else { return };
+            let raise = {
+                let mut g = src.regs();
+                let new = g.msg_sts & regs::msg_out_fail_bit(i) == 0;
+                g.msg_sts |= regs::msg_out_fail_bit(i);
+                new && g.msg_mask & regs::msg_out_fail_bit(i) == 0
+            };
+            if raise {
+                src.raise(regs::vector::MESSAGE);
+            }
         }
     }
 

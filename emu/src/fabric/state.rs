@@ -84,6 +84,10 @@ pub struct NodeRegs {
     pub err_addr: u64,
     pub err_info: u32,
     pub rmmio_timeout_us: u32,
+    pub msg_sts: u32,
+    pub msg_mask: u32,
+    /// `MSG_IN(i)`: (data, source node).
+    pub msg_in: [(u32, u32); regs::MSGS],
     /// `DB` per source peer.
     pub db: [u32; regs::MAX_NODES],
     /// `DB_MASK` per source peer.
@@ -107,6 +111,9 @@ impl NodeRegs {
             err_addr: 0,
             err_info: 0,
             rmmio_timeout_us: regs::RMMIO_TIMEOUT_DEFAULT_US,
+            msg_sts: 0,
+            msg_mask: 0,
+            msg_in: [(0, 0); regs::MSGS],
             db: [0; regs::MAX_NODES],
             db_mask: [0; regs::MAX_NODES],
             spad: [[0; regs::SPADS]; regs::MAX_NODES],

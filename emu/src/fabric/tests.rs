@@ -493,3 +493,38 @@ fn a_device_reset_clears_the_translation_state() {
     assert_eq!(w.r32(0, regs::LUT_BASE + regs::LUT_STRIDE), 0);
     assert_eq!(w.r32(1, regs::LINK_STATUS), 0b10, "node 0 left the fabric");
 }
+
+#[test]
+fn a_message_lands_in_the_peers_inbound_register_with_its_source() {
+    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, ..Default::default() });
+    w.links_up();
+    w.w32(2, World::peer(1, regs::PEER_MSG + 4), 0xABCD);
+    assert_eq!(w.r32(1, regs::MSG_STS), regs::msg_in_bit(1));
+    assert_eq!(w.r32(1, regs::MSG_IN + 8), 0xABCD);
+    assert_eq!(w.r32(1, regs::MSG_IN + 8 + 4), 2, "source node");
+    assert_eq!(w.hosts[1].raised(), vec![vector::MESSAGE]);
+    w.w32(1, regs::MSG_STS, regs::msg_in_bit(1));
+    assert_eq!(w.r32(1, regs::MSG_STS), 0);
+}
+
+#[test]
+fn a_message_to_a_full_register_fails_at_the_sender() {
+    let w = World::two();
+    w.links_up();
+    w.w32(0, World::peer(1, regs::PEER_MSG), 1);
+    w.w32(0, World::peer(1, regs::PEER_MSG), 2);
+    assert_eq!(w.r32(1, regs::MSG_IN), 1, "the first message is kept");
+    assert_eq!(w.r32(0, regs::MSG_STS), regs::msg_out_fail_bit(0));
+    assert_eq!(w.hosts[0].raised(), vec![vector::MESSAGE]);
+}
+
+#[test]
+fn a_masked_message_interrupts_when_unmasked() {
+    let w = World::two();
+    w.links_up();
+    w.w32(1, regs::MSG_MASK, regs::MSG_STS_BITS);
+    w.w32(0, World::peer(1, regs::PEER_MSG + 12), 9);
+    assert!(w.hosts[1].raised().is_empty());
+    w.w32(1, regs::MSG_MASK, 0);
+    assert_eq!(w.hosts[1].raised(), vec![vector::MESSAGE]);
+}
