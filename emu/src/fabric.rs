@@ -109,6 +109,11 @@ impl Node {
         !self.faults.killed.load(Ordering::SeqCst) && self.host.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
+    /// Whether the node's driver has set `LINK_CTRL.ENABLE`.
+    pub fn link_enabled(&self) -> bool {
+        self.link_enabled.load(Ordering::SeqCst)
+    }
+
     fn raise(&self, vector: u16) {
         if let Some(host) = self.host() {
             host.raise(vector);

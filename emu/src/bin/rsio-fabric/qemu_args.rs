@@ -1,0 +1,115 @@
+//! The QEMU arguments that put a VM on the fabric as one node.
+//!
+//! A node's VM takes its guest RAM from its span of the fabric memory file
+//! (so the emulator and BAR4 reach it at memory speed) and its adapter
+//! from the node's vfio-user socket:
+//!
+//! ```text
+//! -object
+//! memory-backend-file,id=ram,mem-path=DIR/fabric.mem,offset=OFFSET,size=MIBM,share=on
+//! -machine
+//! q35,memory-backend=ram
+//! -device
+//! {"driver":"vfio-user-pci","socket":{"path":"DIR/node<i>.sock","type":"unix"}}
+//! ```
+//!
+//! The VM's `-m` must be `MIBM` too. The file holds one argument per line.
+
+use std::path::Path;
+
+use serde_json::json;
+
+/// Where one node's VM finds its pieces.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeArgs<'a> {
+    /// The fabric memory file.
+    pub memory: &'a str,
+    /// The node's span in the file.
+    pub offset: u64,
+    /// The node's RAM in MiB.
+    pub ram_mib: u64,
+    /// The node's vfio-user socket.
+    pub socket: &'a str,
+}
+
+impl NodeArgs<'_> {
+    /// The arguments, in order.
+    pub fn args(&self) -> Vec<String> {
+        let backend = format!(
+            "memory-backend-file,id=ram,mem-path={},offset={},size={}M,share=on",
+            escape_option_value(self.memory),
+            self.offset,
+            self.ram_mib
+        );
+        let device =
+            json!({ "driver": "vfio-user-pci", "socket": { "path": self.socket, "type": "unix" } });
+        vec![
+            "-object".into(),
+            backend,
+            "-machine".into(),
+            "q35,memory-backend=ram".into(),
+            "-device".into(),
+            device.to_string(),
+        ]
+    }
+
+    /// The arguments file's contents: one argument per line.
+    pub fn file_contents(&self) -> String {
+        self.args().iter().map(|arg| format!("{arg}\n")).collect()
+    }
+
+    /// Writes the arguments file.
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        std::fs::write(path, self.file_contents())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// Escapes a value of a QEMU `key=value,...` option: a comma is doubled.
+fn escape_option_value(value: &str) -> String {
+    value.replace(',', ",,")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node1() -> NodeArgs<'static> {
+        NodeArgs {
+            memory: "/run/f/fabric.mem",
+            offset: 1 << 29,
+            ram_mib: 384,
+            socket: "/run/f/node1.sock",
+        }
+    }
+
+    #[test]
+    fn a_node_gets_its_span_of_the_memory_file_and_its_socket() {
+        assert_eq!(
+            node1().file_contents(),
+            "-object\n\
+             memory-backend-file,id=ram,mem-path=/run/f/fabric.mem,offset=536870912,size=384M,share=on\n\
+             -machine\n\
+             q35,memory-backend=ram\n\
+             -device\n\
+             {\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"/run/f/node1.sock\",\"type\":\"unix\"}}\n"
+        );
+    }
+
+    #[test]
+    fn commas_and_quotes_in_paths_survive_qemus_parsers() {
+        let args = NodeArgs {
+            memory: "/a,b/fabric.mem",
+            socket: "/a\"b/node1.sock",
+            ..node1()
+        }
+        .args();
+        assert!(
+            args[1].contains("mem-path=/a,,b/fabric.mem,offset="),
+            "{}",
+            args[1]
+        );
+        let device: serde_json::Value = serde_json::from_str(&args[5]).unwrap();
+        assert_eq!(device["socket"]["path"], "/a\"b/node1.sock");
+    }
+}
