@@ -29,7 +29,7 @@ for ko in "${kos[@]}"; do
     ln -sf "../$kver/extra/$(basename "$ko")" "$mods/rsio/$(basename "$ko")"
 done
 depmod -b "$stage/usr" "$kver"
-for b in rsio rsio-abi-test; do
+for b in rsio rsio-abi-test rsio-ntb-probe; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run cargo build --release)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
 done

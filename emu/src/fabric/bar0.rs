@@ -197,23 +197,24 @@ impl Fabric {
         match r {
             regs::PEER_DB => node.regs().db[p],
             regs::PEER_DB_MASK => node.regs().db_mask[p],
-            regs::PEER_PEER_DB => self.with_peer(node.id, p, |peer| peer.regs().db[node.id]).unwrap_or(!0),
+            regs::PEER_PEER_DB => self.with_peer(node.id, p, off, |peer| peer.regs().db[node.id]).unwrap_or(!0),
             r if (regs::PEER_SPAD..regs::PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
                 node.regs().spad[p][((r - regs::PEER_SPAD) / 4) as usize]
             }
             r if (regs::PEER_PEER_SPAD..regs::PEER_PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
                 let i = ((r - regs::PEER_PEER_SPAD) / 4) as usize;
-                self.with_peer(node.id, p, |peer| peer.regs().spad[node.id][i]).unwrap_or(!0)
+                self.with_peer(node.id, p, off, |peer| peer.regs().spad[node.id][i]).unwrap_or(!0)
             }
             _ => 0,
         }
     }
 
     /// Runs `f` on node `to` if the link from `from` is up; otherwise flags
-    /// `TARGET_DOWN` at `from` and returns `None`.
-    fn with_peer<T>(&self, from: usize, to: usize, f: impl FnOnce(&Node) -> T) -> Option<T> {
+    /// `TARGET_DOWN` at `from` for its access at BAR0 offset `off` and
+    /// returns `None`.
+    fn with_peer<T>(&self, from: usize, to: usize, off: u64, f: impl FnOnce(&Node) -> T) -> Option<T> {
         if !self.link_up(from, to) {
-            self.error(from, Err::TargetDown, 0, false, to);
+            self.error(from, Err::TargetDown, off, false, to);
             return None;
         }
         self.node(to).map(f)
@@ -349,13 +350,13 @@ impl Fabric {
                 }
             }
             regs::PEER_DB_SET => self.set_doorbell(id, p, v),
-            regs::PEER_PEER_DB => self.ring(id, p, v),
+            regs::PEER_PEER_DB => self.ring(id, p, v, off),
             r if (regs::PEER_SPAD..regs::PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
                 node.regs().spad[p][((r - regs::PEER_SPAD) / 4) as usize] = v;
             }
             r if (regs::PEER_PEER_SPAD..regs::PEER_PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
                 let i = ((r - regs::PEER_PEER_SPAD) / 4) as usize;
-                self.with_peer(id, p, |peer| peer.regs().spad[id][i] = v);
+                self.with_peer(id, p, off, |peer| peer.regs().spad[id][i] = v);
             }
             _ => self.error(id, Err::BadReg, off, false, id),
         }
@@ -394,12 +395,12 @@ impl Fabric {
         }
     }
 
-    /// Node `from` rings `bits` on node `to`.
-    pub(crate) fn ring(&self, from: usize, to: usize, bits: u32) {
+    /// Node `from` rings `bits` on node `to` (a write at BAR0 offset `off`).
+    pub(crate) fn ring(&self, from: usize, to: usize, bits: u32, off: u64) {
         let Some(src) = self.node(from) else { return };
         src.counters.db_tx.fetch_add(1, Ordering::Relaxed);
         if !self.link_up(from, to) {
-            return self.error(from, Err::TargetDown, 0, false, to);
+            return self.error(from, Err::TargetDown, off, false, to);
         }
         let Some(dst) = self.node(to) else { return };
         if dst.faults.drop_doorbells.load(Ordering::SeqCst) {

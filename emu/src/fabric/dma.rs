@@ -119,6 +119,9 @@ fn worker(fabric: Weak<Fabric>, node: usize, ch: usize, channel: Arc<Channel>) {
 /// One end of a copy.
 #[derive(Clone, Copy, Debug)]
 enum End {
+    /// RAM in the fabric memory file: the node's own, or any node's through
+    /// the direct window, which (docs/adapter.md 6) has no per-access checks
+    /// and does not follow link state, for the engine as for the CPU.
     Ram { node: usize, addr: u64 },
     /// An address in the node's own BAR2 at this offset.
     Window { off: u64 },
@@ -217,9 +220,11 @@ impl Fabric {
     fn dma_copy(&self, id: usize, src: u64, dst: u64, len: u64) -> Result<(), (u32, u64, usize)> {
         let (s, d) = (self.end(id, src, len), self.end(id, dst, len));
         if let (End::Ram { node: sn, addr: sa }, End::Ram { node: dn, addr: da }) = (s, d) {
-            if self.reachable_ram(id, sn) && self.reachable_ram(id, dn) {
-                return self.memory.copy((sn, sa), (dn, da), len).map_err(|_| (dma_err::SRC, src, sn));
-            }
+            // Both ends in the RAM file: one memmove, after checking each end
+            // so a failure names the right one.
+            self.memory.locate(sn, sa, len).map_err(|_| (dma_err::SRC, src, sn))?;
+            self.memory.locate(dn, da, len).map_err(|_| (dma_err::DST, dst, dn))?;
+            return self.memory.copy((sn, sa), (dn, da), len).map_err(|_| (dma_err::DST, dst, dn));
         }
         let mut buf = vec![0u8; CHUNK.min(len as usize)];
         let mut done = 0u64;
@@ -241,15 +246,9 @@ impl Fabric {
         Ok(())
     }
 
-    /// Whether node `id` may reach node `n`'s RAM directly (own, or link up).
-    fn reachable_ram(&self, id: usize, n: usize) -> bool {
-        n == id || self.link_up(id, n)
-    }
-
     fn dma_end_read(&self, id: usize, end: End, at: u64, buf: &mut [u8]) -> Result<(), usize> {
         match end {
-            End::Ram { node, addr } if self.reachable_ram(id, node) => self.memory.read(node, addr + at, buf).map_err(|_| node),
-            End::Ram { node, .. } => Err(node),
+            End::Ram { node, addr } => self.memory.read(node, addr + at, buf).map_err(|_| node),
             End::Window { off } => self.window_read(id, off + at, buf).map_err(|(_, t)| t),
             End::Bus { addr } => self.local_bus(id, |h| h.bus_read(addr + at, buf)),
         }
@@ -257,8 +256,7 @@ impl Fabric {
 
     fn dma_end_write(&self, id: usize, end: End, at: u64, data: &[u8]) -> Result<(), usize> {
         match end {
-            End::Ram { node, addr } if self.reachable_ram(id, node) => self.memory.write(node, addr + at, data).map_err(|_| node),
-            End::Ram { node, .. } => Err(node),
+            End::Ram { node, addr } => self.memory.write(node, addr + at, data).map_err(|_| node),
             End::Window { off } => match self.resolve(id, off + at, data.len() as u64) {
                 // Posted remote writes from the engine wait for nothing.
                 Ok(Resolved::Multicast { group, offset }) => self.multicast(id, group, offset, data).map_err(|(_, t)| t),

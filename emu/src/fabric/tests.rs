@@ -234,6 +234,9 @@ fn a_doorbell_to_a_peer_whose_link_is_down_is_dropped_with_an_error() {
     w.w32(0, World::peer(1, regs::PEER_PEER_DB), 1);
     assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0);
     assert_eq!(w.err(0), Err::TargetDown.bit());
+    let mut addr = [0u8; 8];
+    w.f.bar0_read(0, regs::ERR_ADDR, &mut addr);
+    assert_eq!(u64::from_le_bytes(addr), World::peer(1, regs::PEER_PEER_DB), "ERR_ADDR names the access");
     assert_eq!(w.hosts[0].raised(), vec![vector::ERROR]);
 }
 
@@ -527,4 +530,30 @@ fn a_masked_message_interrupts_when_unmasked() {
     assert!(w.hosts[1].raised().is_empty());
     w.w32(1, regs::MSG_MASK, 0);
     assert_eq!(w.hosts[1].raised(), vec![vector::MESSAGE]);
+}
+
+#[test]
+fn a_dma_past_the_end_of_a_peers_ram_is_a_destination_error_naming_the_peer() {
+    // 24 MiB of RAM in a 32 MiB span: the end of RAM is inside the window.
+    let w = World::new(FabricConfig { ram_bytes: 24 << 20, ..Default::default() });
+    w.links_up();
+    let ring = 0x10_0000;
+    let past = BAR4 + (1 << w.f.config().direct_shift()) + w.f.config().ram_bytes - 16;
+    descriptor(&w, ring, 0, 0x40_0000, past, 64, 0);
+    start_dma(&w, ring, 4, 1);
+    assert!(!wait_tail(&w, 1));
+    assert_eq!(w.r32(0, regs::DMA_BASE + regs::DMA_ERR_CODE), regs::dma_err::DST);
+    assert_eq!((w.r32(0, regs::ERR_INFO) >> 16) & 0xF, 1, "the target node");
+}
+
+#[test]
+fn the_dma_engine_ignores_link_state_in_the_direct_window_like_the_cpu() {
+    let w = World::two();
+    w.f.memory().write(0, 0x40_0000, &[9; 64]).unwrap();
+    let b4 = BAR4 + (1 << w.f.config().direct_shift()) + 0x50_0000;
+    let ring = 0x10_0000;
+    descriptor(&w, ring, 0, 0x40_0000, b4, 64, 0);
+    start_dma(&w, ring, 4, 1);
+    assert!(wait_tail(&w, 1), "links are down, the direct window still works");
+    assert_eq!(w.ram(1, 0x50_0000, 64), [9; 64]);
 }

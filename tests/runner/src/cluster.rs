@@ -1,27 +1,30 @@
-//! Running one scenario: set up the run directory, start the hubs and the
-//! QEMUs, wait for every node to be ready, run the steps, shut down, and
-//! keep the logs.
+//! Running one scenario: set up the run directory, start the hubs, the
+//! fabric emulator and the QEMUs, wait for every node to be ready, run the
+//! steps (in the guests or on the host), shut down, and keep the logs.
 //!
-//! Everything started is owned by a [`Cluster`] whose drop kills the QEMUs
-//! and stops the hubs, and the cluster lives inside the [`RunDir`] guard that
-//! removes the run directory; so every way out of a run (pass, failure,
-//! error, signal, panic) leaves nothing behind.
+//! Everything started is owned by a [`Cluster`] whose drop kills the QEMUs,
+//! then stops the fabric emulator and the hubs, and the cluster lives inside
+//! the [`RunDir`] guard that removes the run directory; so every way out of
+//! a run (pass, failure, error, signal, panic) leaves nothing behind.
 
+use std::ffi::OsString;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use crate::console::{read_lossy, rejected_lines, tail};
+use crate::fabric::{self, Emulator, Stopped};
+use crate::host;
 use crate::hub::Hub;
 use crate::logs::LogDir;
 use crate::node::{Ending, Node, StepRun};
 use crate::platform::Platform;
-use crate::qemu::{self, describe_exit, Boot, NodePaths, Vm};
+use crate::qemu::{self, describe_exit, Boot, NodePaths, Ram, Vm};
 use crate::report::{self, secs, Failure};
 use crate::rundir::RunDir;
-use crate::scenario::{DeviceKind, Scenario, Step};
+use crate::scenario::{DeviceKind, Fabric, Scenario, Step, Target};
 use crate::signals::{Cancel, Cancelled, Interrupted};
 use crate::verdict;
 
@@ -119,7 +122,9 @@ fn execute(
         scenario,
         logs,
         verbose: options.verbose,
+        dir: run_dir.path().to_owned(),
         nodes: Vec::new(),
+        fabric: None,
         hubs: Vec::new(),
     };
     let result = cluster
@@ -144,18 +149,23 @@ enum BootOutcome {
 }
 
 /// The running parts of a scenario. Dropping it kills the QEMUs and then
-/// stops the hubs (fields drop in declaration order).
+/// stops the fabric emulator and the hubs (fields drop in declaration
+/// order).
 struct Cluster<'a> {
     scenario: &'a Scenario,
     logs: &'a LogDir,
     verbose: bool,
+    /// The run directory (host steps run there).
+    dir: PathBuf,
     nodes: Vec<Node>,
+    fabric: Option<Emulator>,
     hubs: Vec<Hub>,
 }
 
 impl Cluster<'_> {
-    /// Prepares the run directory, starts hubs and QEMUs (from this thread,
-    /// for the parent-death signal) and waits until every node is ready.
+    /// Prepares the run directory, starts hubs, the fabric emulator and the
+    /// QEMUs (from this thread, for the parent-death signal) and waits until
+    /// every node is ready.
     fn start(&mut self, platform: &Platform, run_dir: &RunDir) -> Result<(), Abort> {
         let scenario = self.scenario;
         let dir = run_dir.path();
@@ -179,6 +189,10 @@ impl Cluster<'_> {
             }
         }
 
+        if let Some(fabric) = &scenario.fabric {
+            self.start_fabric(fabric, platform, run_dir)?;
+        }
+
         let boot = Boot {
             kernel: &platform.kernel,
             initrd: &initrd,
@@ -188,13 +202,60 @@ impl Cluster<'_> {
             let paths = NodePaths::new(dir, index);
             run_dir.socket(&format!("node{index}.ctl"))?;
             run_dir.socket(&format!("node{index}.qmp"))?;
-            let argv = qemu::node_argv(scenario, &boot, index);
+            let fabric_args = match &self.fabric {
+                Some(emulator) => Some(emulator.qemu_args(index)?),
+                None => None,
+            };
+            let ram = fabric_args.as_deref().map_or(Ram::Memfd, Ram::Fabric);
+            let argv = qemu::node_argv(scenario, &boot, index, ram);
             let vm = Vm::spawn(&platform.qemu, &argv, &paths.qemu_log)
                 .with_context(|| format!("node {index}"))?;
             self.nodes.push(Node::new(index, paths, vm));
         }
         self.wait_ready()?;
         self.check_consoles()
+    }
+
+    /// Starts the fabric emulator in `<run dir>/fabric` and waits until it
+    /// serves every node.
+    fn start_fabric(
+        &mut self,
+        fabric: &Fabric,
+        platform: &Platform,
+        run_dir: &RunDir,
+    ) -> Result<(), Abort> {
+        let scenario = self.scenario;
+        let binary = platform
+            .fabric
+            .as_deref()
+            .context("the scenario has a [fabric] but no rsio-fabric was found")?;
+        // Absolute: host steps get it in their environment, and run elsewhere.
+        let dir = std::path::absolute(run_dir.path().join("fabric"))
+            .context("cannot find the run directory")?;
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // The emulator's sockets must fit a unix socket path, too.
+        run_dir.socket("fabric/control.sock")?;
+        for index in 0..scenario.nodes {
+            run_dir.socket(&format!("fabric/node{index}.sock"))?;
+        }
+        let argv = fabric::serve_argv(fabric, &dir, scenario.nodes, scenario.memory_mib);
+        let log = self.logs.fabric();
+        let started = Instant::now();
+        let result = Emulator::start(
+            binary,
+            &argv,
+            &dir,
+            &log,
+            fabric::READY_TIMEOUT,
+            &Cancel::new(),
+        );
+        let ready = result.is_ok();
+        println!(
+            "{}",
+            report::step_line("fabric", "start", ready, started.elapsed())
+        );
+        self.fabric = Some(result.map_err(|e| fabric_failure(e, &log))?);
+        Ok(())
     }
 
     /// Waits for all nodes at once, then reports each node's boot.
@@ -217,7 +278,10 @@ impl Cluster<'_> {
                 BootOutcome::Cancelled => continue,
             };
             let ready = failure.is_none() && timed_out.last() != Some(&index);
-            println!("{}", report::step_line(index, "boot", ready, elapsed));
+            println!(
+                "{}",
+                report::step_line(&format!("node{index}"), "boot", ready, elapsed)
+            );
             let verb = if ready { "ready" } else { "not ready" };
             self.logs
                 .note(index, &format!("{verb} after {}", secs(elapsed)))?;
@@ -310,17 +374,46 @@ impl Cluster<'_> {
     fn run_steps(&mut self) -> Result<(), Abort> {
         let scenario = self.scenario;
         for step in &scenario.steps {
-            if step.parallel {
-                self.run_parallel(step)?;
-            } else {
-                for &index in &step.nodes {
-                    let run = self.nodes[index].run(&step.run, step.timeout, &Cancel::new())?;
-                    self.judge(step, index, run)?;
+            match &step.target {
+                Target::Host => self.run_host(step)?,
+                Target::Nodes(_) if step.parallel => self.run_parallel(step)?,
+                Target::Nodes(nodes) => {
+                    for &index in nodes {
+                        let run = self.nodes[index].run(&step.run, step.timeout, &Cancel::new())?;
+                        self.judge(step, Some(index), run)?;
+                    }
                 }
             }
+            self.check_fabric()?;
             self.check_consoles()?;
         }
         Ok(())
+    }
+
+    /// Runs a host step (from this thread, for the parent-death signal).
+    fn run_host(&mut self, step: &Step) -> Result<(), Abort> {
+        let env = self.host_env();
+        let shell = host::Shell {
+            dir: &self.dir,
+            env: &env,
+        };
+        let run = host::run(&step.run, step.timeout, &shell, &Cancel::new())?;
+        self.judge(step, None, run)
+    }
+
+    /// What host steps get besides the runner's environment: the node
+    /// count and, on a fabric, the emulator's directory and binary (for
+    /// `$RSIO_FABRIC ctl --dir $RSIO_FABRIC_DIR ...`).
+    fn host_env(&self) -> Vec<(String, OsString)> {
+        let mut env = vec![(
+            "RSIO_NODES".to_owned(),
+            self.scenario.nodes.to_string().into(),
+        )];
+        if let Some(emulator) = &self.fabric {
+            env.push(("RSIO_FABRIC_DIR".to_owned(), emulator.dir().into()));
+            env.push(("RSIO_FABRIC".to_owned(), emulator.binary().into()));
+        }
+        env
     }
 
     /// Runs a step on all its nodes at once; reports them in list order.
@@ -330,7 +423,7 @@ impl Cluster<'_> {
             let handles: Vec<_> = self
                 .nodes
                 .iter_mut()
-                .filter(|node| step.nodes.contains(&node.index))
+                .filter(|node| step.nodes().contains(&node.index))
                 .map(|node| {
                     let cancel = &cancel;
                     scope.spawn(move || (node.index, node.run(&step.run, step.timeout, cancel)))
@@ -341,12 +434,12 @@ impl Cluster<'_> {
                 .map(|h| h.join().expect("a step thread panicked"))
                 .collect()
         });
-        runs.sort_by_key(|(index, _)| step.nodes.iter().position(|n| n == index));
+        runs.sort_by_key(|(index, _)| step.nodes().iter().position(|n| n == index));
         let mut first_failure = None;
         for (index, run) in runs {
             let verdict = run
                 .map_err(Abort::from)
-                .and_then(|run| self.judge(step, index, run));
+                .and_then(|run| self.judge(step, Some(index), run));
             if let Err(abort @ Abort::Interrupted(_)) = verdict {
                 return Err(abort);
             }
@@ -357,13 +450,23 @@ impl Cluster<'_> {
         first_failure.map_or(Ok(()), Err)
     }
 
-    /// Logs and prints a step's run on one node, and fails if it failed.
-    fn judge(&self, step: &Step, index: usize, run: StepRun) -> Result<(), Abort> {
-        self.logs.step(index, &step.name, &step.run, &run)?;
+    /// Logs and prints a step's run on one node (`None`: on the host), and
+    /// fails if it failed.
+    fn judge(&self, step: &Step, node: Option<usize>, run: StepRun) -> Result<(), Abort> {
+        let place = match node {
+            Some(index) => {
+                self.logs.step(index, &step.name, &step.run, &run)?;
+                format!("node{index}")
+            }
+            None => {
+                self.logs.host_step(&step.name, &step.run, &run)?;
+                "host".to_owned()
+            }
+        };
         let problems = verdict::problems(step, &run);
         println!(
             "{}",
-            report::step_line(index, &step.name, problems.is_empty(), run.duration)
+            report::step_line(&place, &step.name, problems.is_empty(), run.duration)
         );
         if self.verbose {
             for line in String::from_utf8_lossy(&run.output).lines() {
@@ -373,15 +476,30 @@ impl Cluster<'_> {
         if problems.is_empty() {
             return Ok(());
         }
-        let reason = format!(
-            "step {:?} on node {index}: {}",
-            step.name,
-            problems.join("; ")
-        );
-        Err(Failure::new(reason)
-            .on(index)
-            .with_output(run.output)
-            .into())
+        let problems = problems.join("; ");
+        let failure = match node {
+            Some(index) => {
+                Failure::new(format!("step {:?} on node {index}: {problems}", step.name)).on(index)
+            }
+            None => Failure::new(format!("host step {:?}: {problems}", step.name)),
+        };
+        Err(failure.with_output(run.output).into())
+    }
+
+    /// Fails if the fabric emulator has died.
+    fn check_fabric(&mut self) -> Result<(), Abort> {
+        let Some(emulator) = &mut self.fabric else {
+            return Ok(());
+        };
+        match emulator.try_exit()? {
+            None => Ok(()),
+            Some(status) => Err(Failure::new(format!(
+                "rsio-fabric exited during the run ({})",
+                describe_exit(status)
+            ))
+            .with_details(fabric::log_tail(&self.logs.fabric()))
+            .into()),
+        }
     }
 
     /// Fails if any node's console matches a `console_reject` pattern.
@@ -438,15 +556,52 @@ impl Cluster<'_> {
             };
             self.logs.note(node.index, &note)?;
         }
-        self.check_consoles()
+        self.check_consoles()?;
+        self.stop_fabric()
     }
 
-    /// Kills whatever still runs (a no-op after a clean shutdown).
+    /// Stops the fabric emulator once the nodes are gone; it must exit
+    /// cleanly on SIGTERM.
+    fn stop_fabric(&mut self) -> Result<(), Abort> {
+        let Some(emulator) = &mut self.fabric else {
+            return Ok(());
+        };
+        let reason = match emulator.stop(fabric::STOP_GRACE) {
+            Stopped::Exited(status) if status.success() => return Ok(()),
+            Stopped::Exited(status) => {
+                format!(
+                    "rsio-fabric did not stop cleanly ({})",
+                    describe_exit(status)
+                )
+            }
+            Stopped::Killed => format!(
+                "rsio-fabric did not exit within {} of SIGTERM; killed",
+                secs(fabric::STOP_GRACE)
+            ),
+        };
+        Err(Failure::new(reason)
+            .with_details(fabric::log_tail(&self.logs.fabric()))
+            .into())
+    }
+
+    /// Kills whatever still runs (a no-op after a clean shutdown): the
+    /// QEMUs first, then what they used.
     fn kill(&mut self) {
         for node in &mut self.nodes {
             node.kill();
         }
+        if let Some(emulator) = &mut self.fabric {
+            emulator.stop(fabric::STOP_GRACE);
+        }
         self.hubs.clear();
+    }
+}
+
+/// A failed start of the fabric emulator, with the end of its log.
+fn fabric_failure(error: anyhow::Error, log: &Path) -> Abort {
+    match Abort::from(error) {
+        Abort::Failed(failure) => Abort::Failed(failure.with_details(fabric::log_tail(log))),
+        interrupted => interrupted,
     }
 }
 

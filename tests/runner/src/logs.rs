@@ -3,7 +3,10 @@
 //! - `node<i>.steps.log`: every step run on the node (script, output, exit
 //!   code, duration), appended as the steps finish;
 //! - `node<i>.console.log`: the node's serial console, copied at the end;
-//! - `node<i>.qemu.log`: QEMU's own stdout and stderr, copied at the end.
+//! - `node<i>.qemu.log`: QEMU's own stdout and stderr, copied at the end;
+//! - `host.steps.log`: every host step, like a node's steps log;
+//! - `fabric.log`: the fabric emulator's stdout and stderr (fabric
+//!   scenarios), written as it runs.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -26,8 +29,9 @@ pub struct LogDir {
 }
 
 impl LogDir {
-    /// Creates the directory and removes the node logs of an earlier run,
-    /// so that no stale log outlives a scenario that now has fewer nodes.
+    /// Creates the directory and removes the logs of an earlier run, so
+    /// that no stale log outlives a scenario that now has fewer nodes (or
+    /// no fabric, or no host steps).
     pub fn create(base: &Path, scenario: &str) -> Result<LogDir> {
         let path = base.join(scenario);
         std::fs::create_dir_all(&path)
@@ -36,7 +40,7 @@ impl LogDir {
             std::fs::read_dir(&path).with_context(|| format!("cannot list {}", path.display()))?
         {
             let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
-            if entry.file_name().to_str().is_some_and(is_node_log) {
+            if entry.file_name().to_str().is_some_and(is_run_log) {
                 std::fs::remove_file(entry.path()).with_context(|| {
                     format!("cannot remove the old log {}", entry.path().display())
                 })?;
@@ -57,14 +61,27 @@ impl LogDir {
         self.path.join(format!("node{node}.qemu.log"))
     }
 
+    pub fn host_steps(&self) -> PathBuf {
+        self.path.join(HOST_STEPS)
+    }
+
+    pub fn fabric(&self) -> PathBuf {
+        self.path.join(FABRIC)
+    }
+
     /// Appends a free-form note (boot, shutdown) to a node's steps log.
     pub fn note(&self, node: usize, text: &str) -> Result<()> {
-        self.append(node, &format!("# {text}\n"))
+        append(&self.steps(node), &format!("# {text}\n"))
     }
 
     /// Appends a step's run to a node's steps log.
     pub fn step(&self, node: usize, name: &str, script: &str, run: &StepRun) -> Result<()> {
-        self.append(node, &format_step(name, script, run))
+        append(&self.steps(node), &format_step(name, script, run))
+    }
+
+    /// Appends a host step's run to the host steps log.
+    pub fn host_step(&self, name: &str, script: &str, run: &StepRun) -> Result<()> {
+        append(&self.host_steps(), &format_step(name, script, run))
     }
 
     /// Copies a node's console and QEMU logs out of the run directory.
@@ -86,20 +103,27 @@ impl LogDir {
         }
         Ok(())
     }
-
-    fn append(&self, node: usize, text: &str) -> Result<()> {
-        let path = self.steps(node);
-        let mut file: File = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        file.write_all(text.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
 }
 
-/// `node<digits>.<anything>.log`: the files a run writes into a log dir.
+const HOST_STEPS: &str = "host.steps.log";
+const FABRIC: &str = "fabric.log";
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    let mut file: File = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The files a run writes into a log dir.
+fn is_run_log(name: &str) -> bool {
+    is_node_log(name) || name == HOST_STEPS || name == FABRIC
+}
+
+/// `node<digits>.<anything>.log`.
 fn is_node_log(name: &str) -> bool {
     let Some(rest) = name.strip_prefix("node") else {
         return false;
@@ -164,12 +188,19 @@ mod tests {
         let base = TempDir::new("logs");
         let old = base.path().join("smoke");
         std::fs::create_dir_all(&old).unwrap();
-        for name in ["node3.console.log", "node0.steps.log", "notes.txt"] {
+        for name in [
+            "node3.console.log",
+            "node0.steps.log",
+            "host.steps.log",
+            "fabric.log",
+            "notes.txt",
+        ] {
             std::fs::write(old.join(name), "old").unwrap();
         }
 
         let logs = LogDir::create(base.path(), "smoke").unwrap();
         assert!(!logs.console(3).exists() && !logs.steps(0).exists());
+        assert!(!logs.host_steps().exists() && !logs.fabric().exists());
         assert!(old.join("notes.txt").exists(), "only node logs are cleared");
 
         logs.note(0, "booted in 3.0s").unwrap();
@@ -180,6 +211,23 @@ mod tests {
             text.starts_with("# booted in 3.0s\n=== uname\n$ uname -a\nLinux\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn host_steps_have_a_log_of_their_own() {
+        let base = TempDir::new("logs-host");
+        let logs = LogDir::create(base.path(), "fabric").unwrap();
+        logs.host_step(
+            "link down",
+            "rsio-fabric ctl link-down 1",
+            &run("{\"ok\":true}\n", Ending::Finished(0)),
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(logs.host_steps()).unwrap(),
+            "=== link down\n$ rsio-fabric ctl link-down 1\n{\"ok\":true}\n=== rc 0, 1.5s\n\n"
+        );
+        assert!(!logs.steps(0).exists(), "node logs are untouched");
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! scenarios (`tests/cluster/*.toml`) on them.
 //!
 //! ```text
-//! rsio-cluster run [--kernel P] [--initrd P[:P...]] [--qemu P] [--log-dir D]
-//!                  [--keep] [--verbose] [--filter SUBSTR] <scenario.toml | dir>...
+//! rsio-cluster run [--kernel P] [--initrd P[:P...]] [--qemu P] [--fabric P]
+//!                  [--log-dir D] [--keep] [--verbose] [--filter SUBSTR]
+//!                  <scenario.toml | dir>...
 //! rsio-cluster check <scenario.toml | dir>...
 //! ```
 //!
@@ -12,10 +13,13 @@
 
 mod cluster;
 mod console;
+mod fabric;
+mod host;
 mod hub;
 mod logs;
 mod node;
 mod platform;
+mod process;
 mod protocol;
 mod qemu;
 mod report;
@@ -76,6 +80,10 @@ struct RunArgs {
     /// The QEMU launcher (default: $RSIO_QEMU).
     #[arg(long, value_name = "P")]
     qemu: Option<PathBuf>,
+    /// The fabric emulator, for scenarios with a [fabric] (default:
+    /// $RSIO_FABRIC, else rsio-fabric next to rsio-cluster).
+    #[arg(long, value_name = "P")]
+    fabric: Option<PathBuf>,
     /// Where to keep logs, in one subdirectory per scenario.
     #[arg(long, value_name = "D", default_value = logs::DEFAULT_BASE)]
     log_dir: PathBuf,
@@ -109,11 +117,16 @@ fn check(args: &[PathBuf]) -> ExitCode {
     for result in &results {
         match result {
             Ok(s) => println!(
-                "ok   {}: {}, {} node{}, {} step{}",
+                "ok   {}: {}, {} node{}{}, {} step{}",
                 s.path.display(),
                 s.name,
                 s.nodes,
                 plural(s.nodes),
+                if s.fabric.is_some() {
+                    " on the fabric"
+                } else {
+                    ""
+                },
                 s.steps.len(),
                 plural(s.steps.len())
             ),
@@ -157,15 +170,21 @@ fn run(args: RunArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let platform = match Platform::resolve(args.qemu, args.kernel, args.initrd, |key| {
-        std::env::var_os(key)
-    }) {
+    let env = |key: &str| std::env::var_os(key);
+    let mut platform = match Platform::resolve(args.qemu, args.kernel, args.initrd, env) {
         Ok(platform) => platform,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if scenarios.iter().any(|s| s.fabric.is_some()) {
+        let runner = std::env::current_exe().ok();
+        if let Err(e) = platform.resolve_fabric(args.fabric, env, runner.as_deref()) {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     if let Err(e) = signals::install() {
         eprintln!("error: {e:#}");
         return ExitCode::from(EXIT_USAGE);

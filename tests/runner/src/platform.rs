@@ -1,7 +1,8 @@
-//! The host-side inputs of a run: the QEMU launcher, the guest kernel and the
-//! initramfs parts. Each comes from a command-line option or, failing that,
-//! from the environment that `tools/setup.sh` writes
-//! (`~/.cache/rsio/env-<flavour>.sh`).
+//! The host-side inputs of a run: the QEMU launcher, the guest kernel, the
+//! initramfs parts and, for fabric scenarios, the fabric emulator. Each comes
+//! from a command-line option or, failing that, from the environment that
+//! `tools/setup.sh` writes (`~/.cache/rsio/env-<flavour>.sh`); the emulator
+//! is by default the `rsio-fabric` cargo builds next to the runner.
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -16,6 +17,9 @@ pub struct Platform {
     pub kernel: PathBuf,
     /// Concatenated in this order into one initramfs.
     pub initrd: Vec<PathBuf>,
+    /// `rsio-fabric`, resolved only if a scenario to run needs it
+    /// ([`Platform::resolve_fabric`]).
+    pub fabric: Option<PathBuf>,
 }
 
 const ENV_HINT: &str = "source ~/.cache/rsio/env-default.sh after tools/setup.sh";
@@ -55,9 +59,35 @@ impl Platform {
             qemu,
             kernel,
             initrd,
+            fabric: None,
         })
     }
+
+    /// Resolves the fabric emulator from its option, else `RSIO_FABRIC`,
+    /// else `rsio-fabric` in the directory of `runner` (this executable),
+    /// and checks it can be run.
+    pub fn resolve_fabric(
+        &mut self,
+        option: Option<PathBuf>,
+        env: impl Fn(&str) -> Option<OsString>,
+        runner: Option<&Path>,
+    ) -> Result<()> {
+        let fabric = option
+            .or_else(|| env("RSIO_FABRIC").map(PathBuf::from))
+            .or_else(|| Some(runner?.parent()?.join(FABRIC_BINARY)))
+            .with_context(|| {
+                format!("no {FABRIC_BINARY}: pass --fabric or set RSIO_FABRIC ({FABRIC_HINT})")
+            })?;
+        check_executable(&fabric)
+            .with_context(|| format!("the fabric emulator ({FABRIC_HINT})"))?;
+        // Absolute: host steps get it in their environment, and run elsewhere.
+        self.fabric = Some(std::path::absolute(&fabric).context("cannot resolve the fabric path")?);
+        Ok(())
+    }
 }
+
+const FABRIC_BINARY: &str = "rsio-fabric";
+const FABRIC_HINT: &str = "cargo build --release -p rsio-emu builds it next to rsio-cluster";
 
 /// Splits a `:`-separated list of initramfs parts.
 fn split_parts(list: &OsString) -> Result<Vec<PathBuf>> {
@@ -194,6 +224,57 @@ mod tests {
             format!("{e:#}").contains("kernel: ") && format!("{e:#}").contains("vmlinuz not found"),
             "{e:#}"
         );
+    }
+
+    fn platform(f: &Files) -> Platform {
+        let env = f.env(&[
+            ("RSIO_QEMU", "qemu"),
+            ("RSIO_KERNEL", "bzImage"),
+            ("RSIO_INITRD", "base.cpio"),
+        ]);
+        let p = Platform::resolve(None, None, None, env).unwrap();
+        assert_eq!(p.fabric, None, "the fabric is resolved only on demand");
+        p
+    }
+
+    #[test]
+    fn the_fabric_emulator_defaults_to_the_one_next_to_the_runner() {
+        let f = Files::new();
+        let mut p = platform(&f);
+        let fabric = f.path("rsio-fabric");
+        std::fs::write(&fabric, b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&fabric, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.resolve_fabric(None, f.env(&[]), Some(&f.path("rsio-cluster")))
+            .unwrap();
+        assert_eq!(p.fabric, Some(fabric));
+    }
+
+    #[test]
+    fn the_fabric_option_overrides_the_environment_which_overrides_the_default() {
+        let f = Files::new();
+        let mut p = platform(&f);
+        p.resolve_fabric(
+            Some(f.path("qemu")),
+            f.env(&[("RSIO_FABRIC", "nope")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.fabric, Some(f.path("qemu")));
+        p.resolve_fabric(None, f.env(&[("RSIO_FABRIC", "qemu")]), Some(&f.path("x")))
+            .unwrap();
+        assert_eq!(p.fabric, Some(f.path("qemu")));
+    }
+
+    #[test]
+    fn a_missing_fabric_emulator_says_how_to_build_it() {
+        let f = Files::new();
+        let mut p = platform(&f);
+        let e = p
+            .resolve_fabric(None, f.env(&[]), Some(&f.path("rsio-cluster")))
+            .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("rsio-fabric not found"), "{e}");
+        assert!(e.contains("cargo build --release -p rsio-emu"), "{e}");
     }
 
     #[test]

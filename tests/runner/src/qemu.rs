@@ -1,20 +1,20 @@
 //! QEMU for one node: its command line and its process.
 //!
-//! [`node_argv`] is a pure function of the scenario and the run directory,
-//! so the exact command line is unit-tested. [`Vm`] owns the running process
-//! and kills it when dropped: QEMU runs in its own process group (a Ctrl-C
-//! at the terminal reaches only the runner, which then shuts the nodes down)
-//! and with `PR_SET_PDEATHSIG(SIGKILL)`, so it dies even if the runner is
-//! killed outright.
+//! [`node_argv`] is a pure function of the scenario, the run directory and
+//! the node's RAM, so the exact command line is unit-tested. [`Vm`] owns the
+//! running process and kills it when dropped; like every child of the
+//! runner it is [guarded](crate::process) (own process group, dies with the
+//! runner).
 
 use std::fs::File;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::process;
 use crate::scenario::{Device, DeviceKind, Scenario};
 
 /// Where one node's files live in the run directory.
@@ -67,8 +67,19 @@ pub struct Boot<'a> {
     pub run_dir: &'a Path,
 }
 
+/// Where a node's RAM comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ram<'a> {
+    /// A shared memfd of the node's own.
+    Memfd,
+    /// The fabric emulator's arguments for the node (`node<i>.qemu-args`):
+    /// its RAM backend in the fabric memory, the machine that uses it and
+    /// its adapter. They replace the node's own `-machine` and RAM backend.
+    Fabric(&'a [String]),
+}
+
 /// The QEMU arguments (without the program) for node `node` of `scenario`.
-pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize) -> Vec<String> {
+pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec<String> {
     let run_dir = boot.run_dir;
     let paths = NodePaths::new(run_dir, node);
     let mib = scenario.memory_mib;
@@ -82,15 +93,17 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize) -> Vec<String> {
     }
 
     let mut argv = Argv::default();
-    argv.opt("-machine", "q35,memory-backend=ram")
-        .opt("-accel", "tcg")
+    match ram {
+        Ram::Memfd => argv.opt("-machine", "q35,memory-backend=ram").opt(
+            "-object",
+            format!("memory-backend-memfd,id=ram,size={mib}M,share=on"),
+        ),
+        Ram::Fabric(args) => argv.extend(args),
+    };
+    argv.opt("-accel", "tcg")
         .opt("-cpu", "max")
         .opt("-smp", "1")
         .opt("-m", format!("{mib}M"))
-        .opt(
-            "-object",
-            format!("memory-backend-memfd,id=ram,size={mib}M,share=on"),
-        )
         .flag("-nodefaults")
         .opt("-display", "none")
         .flag("-no-reboot")
@@ -183,6 +196,11 @@ impl Argv {
         self.0.push(value.into());
         self
     }
+
+    fn extend(&mut self, args: &[String]) -> &mut Self {
+        self.0.extend_from_slice(args);
+        self
+    }
 }
 
 /// A path as a QEMU option value, where a comma must be doubled.
@@ -207,38 +225,12 @@ impl Vm {
         let err = out
             .try_clone()
             .context("cannot duplicate the QEMU log file")?;
-        // SAFETY: getpid is async-signal-safe and called before the fork.
-        let runner = unsafe { libc::getpid() };
         let mut command = Command::new(qemu);
-        command
+        process::guard(&mut command)
             .args(argv)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        // SAFETY: the closure runs between fork and exec and calls only
-        // async-signal-safe functions (prctl, getppid, setpgid).
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The runner may have died before the prctl took effect.
-                if libc::getppid() != runner {
-                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-                }
-                if libc::setpgid(0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", qemu.display()))?;
@@ -281,11 +273,8 @@ impl Vm {
         if matches!(self.try_exit(), Ok(Some(_))) {
             return;
         }
-        if let Ok(pgid) = libc::pid_t::try_from(self.child.id()) {
-            // SAFETY: QEMU is not reaped yet, so its pid is still its own
-            // process group's id (set in pre_exec).
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        }
+        // QEMU is not reaped yet, so its pid still names its group.
+        process::signal_group(&self.child, libc::SIGKILL);
         let _ = self.child.kill();
         if let Ok(status) = self.child.wait() {
             self.exited = Some(status);
@@ -322,7 +311,7 @@ mod tests {
             initrd: Path::new("/run/r/initrd.img"),
             run_dir: Path::new("/run/r"),
         };
-        node_argv(s, &boot, node)
+        node_argv(s, &boot, node, Ram::Memfd)
     }
 
     /// The value following each occurrence of `flag`.
@@ -336,7 +325,7 @@ mod tests {
     #[test]
     fn a_node_boots_tcg_with_shared_memfd_ram() {
         let a = argv(&scenario("memory_mib = 512\n"), 0);
-        assert_eq!(values(&a, "-machine"), ["q35,memory-backend=ram"]);
+        assert_eq!(a[..2], ["-machine", "q35,memory-backend=ram"]);
         assert_eq!(values(&a, "-accel"), ["tcg"]);
         assert_eq!(values(&a, "-cpu"), ["max"]);
         assert_eq!(values(&a, "-smp"), ["1"]);
@@ -349,6 +338,50 @@ mod tests {
             assert!(a.iter().any(|x| x == flag), "{flag} missing");
         }
         assert_eq!(values(&a, "-display"), ["none"]);
+    }
+
+    #[test]
+    fn on_the_fabric_the_emulators_arguments_replace_machine_and_ram() {
+        let s = scenario("nodes = 2\nmemory_mib = 512\n[fabric]\n");
+        let fabric: Vec<String> = [
+            "-object",
+            "memory-backend-file,id=ram,mem-path=/run/r/fabric/fabric.mem,offset=1073741824,\
+             size=512M,share=on",
+            "-machine",
+            "q35,memory-backend=ram",
+            "-device",
+            r#"{"driver":"vfio-user-pci","socket":{"path":"/run/r/fabric/node1.sock","type":"unix"}}"#,
+        ]
+        .map(String::from)
+        .to_vec();
+        let boot = Boot {
+            kernel: Path::new("/k/bzImage"),
+            initrd: Path::new("/run/r/initrd.img"),
+            run_dir: Path::new("/run/r"),
+        };
+        let a = node_argv(&s, &boot, 1, Ram::Fabric(&fabric));
+        assert_eq!(
+            a[..fabric.len()],
+            fabric[..],
+            "the fabric's arguments come first, as given"
+        );
+        assert_eq!(
+            values(&a, "-machine"),
+            ["q35,memory-backend=ram"],
+            "only the fabric's"
+        );
+        assert_eq!(
+            values(&a, "-object").len(),
+            1,
+            "no memfd backend of our own"
+        );
+        assert_eq!(values(&a, "-accel"), ["tcg"]);
+        assert_eq!(values(&a, "-m"), ["512M"]);
+        assert!(values(&a, "-device").contains(&fabric[5].as_str()));
+        assert!(
+            values(&a, "-device").contains(&"virtio-serial-pci,id=vser"),
+            "the rest of the node is unchanged"
+        );
     }
 
     #[test]
@@ -447,7 +480,7 @@ mod tests {
             initrd: Path::new("/i"),
             run_dir: Path::new("/a,b"),
         };
-        let a = node_argv(&s, &boot, 0);
+        let a = node_argv(&s, &boot, 0, Ram::Memfd);
         assert_eq!(
             values(&a, "-qmp"),
             ["unix:/a,,b/node0.qmp,server=on,wait=off"]

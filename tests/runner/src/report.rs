@@ -53,10 +53,11 @@ pub fn secs(duration: Duration) -> String {
     format!("{:.1}s", duration.as_secs_f64())
 }
 
-/// `  [node0] load module ... ok (1.2s)` or `... FAILED (1.2s)`.
-pub fn step_line(node: usize, step: &str, passed: bool, duration: Duration) -> String {
+/// `  [node0] load module ... ok (1.2s)` or `... FAILED (1.2s)`; `place`
+/// is `node<i>` or `host`.
+pub fn step_line(place: &str, step: &str, passed: bool, duration: Duration) -> String {
     let verdict = if passed { "ok" } else { "FAILED" };
-    format!("  [node{node}] {step} ... {verdict} ({})", secs(duration))
+    format!("  [{place}] {step} ... {verdict} ({})", secs(duration))
 }
 
 /// `RUN  <name>: <description>`, printed before a scenario starts; the
@@ -76,17 +77,22 @@ pub fn pass_line(name: &str, duration: Duration) -> String {
 }
 
 /// `FAIL <name>: <reason>`, then the evidence, indented: further details,
-/// the tail of the failing step's output and the tail of the node's console.
+/// the tail of the failing step's output and the tail of the node's console
+/// (a failure of no particular node, e.g. a host step's, has no console).
 pub fn fail_report(name: &str, failure: &Failure, console: &str, logs: &Path) -> String {
     let mut text = format!("FAIL {name}: {}\n", failure.reason);
     for detail in &failure.details {
         let _ = writeln!(text, "{INDENT}{detail}");
     }
+    if let Some(output) = &failure.output {
+        let place = match failure.node {
+            Some(node) => format!("node{node}"),
+            None => "host".to_owned(),
+        };
+        let output = String::from_utf8_lossy(output);
+        excerpt(&mut text, &format!("{place} step output"), &output);
+    }
     if let Some(node) = failure.node {
-        if let Some(output) = &failure.output {
-            let output = String::from_utf8_lossy(output);
-            excerpt(&mut text, &format!("node{node} step output"), &output);
-        }
         excerpt(&mut text, &format!("node{node} console"), console);
     }
     let _ = writeln!(text, "{INDENT}logs: {}", logs.display());
@@ -117,12 +123,16 @@ mod tests {
     #[test]
     fn step_lines_name_node_step_verdict_and_time() {
         assert_eq!(
-            step_line(0, "uname", true, Duration::from_millis(1234)),
+            step_line("node0", "uname", true, Duration::from_millis(1234)),
             "  [node0] uname ... ok (1.2s)"
         );
         assert_eq!(
-            step_line(3, "load", false, Duration::from_secs(30)),
+            step_line("node3", "load", false, Duration::from_secs(30)),
             "  [node3] load ... FAILED (30.0s)"
+        );
+        assert_eq!(
+            step_line("host", "link down", true, Duration::from_millis(80)),
+            "  [host] link down ... ok (0.1s)"
         );
     }
 
@@ -175,6 +185,18 @@ mod tests {
         assert_eq!(
             text,
             "FAIL s: console matches\n    BUG: x\n    --- node0 console: empty ---\n    logs: l\n"
+        );
+    }
+
+    #[test]
+    fn a_failed_host_step_shows_its_output_but_no_console() {
+        let failure = Failure::new("host step \"link down\": exit code 2, expected 0")
+            .with_output(b"rsio-fabric: no such node 7\n".to_vec());
+        let text = fail_report("s", &failure, "ignored", Path::new("l"));
+        assert_eq!(
+            text,
+            "FAIL s: host step \"link down\": exit code 2, expected 0\n    \
+             --- host step output (last 1 lines) ---\n    rsio-fabric: no such node 7\n    logs: l\n"
         );
     }
 

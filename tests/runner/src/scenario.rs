@@ -16,6 +16,13 @@
 //! nodes = [0]                 # default: all nodes
 //! size_mib = 64               # nvme only, default 64
 //!
+//! [fabric]                    # the nodes sit on the emulated NTB fabric
+//! multicast = [[0, 1]]        # multicast groups (member nodes), default none
+//! lut_slots = 64              # adapter geometry, each optional: the
+//! slot_shift = 21             #   emulator's defaults otherwise
+//! in_windows = 32
+//! dma_channels = 2
+//!
 //! [[step]]
 //! name = "load module"        # default "step <n>"
 //! nodes = [0, 1]              # default: all nodes; or `node = 0`
@@ -25,7 +32,14 @@
 //! expect = ["regex"]          # every one must match the step's output
 //! reject = ["regex"]          # none may match
 //! parallel = false            # run on the nodes at once, else in list order
+//!
+//! [[step]]
+//! name = "take node 1's link down"
+//! host = "\"$RSIO_FABRIC\" ctl --dir \"$RSIO_FABRIC_DIR\" link-down 1"
 //! ```
+//!
+//! A step has either `run`, a script for the guests, or `host`, a script the
+//! runner runs once on the host (no `node`, `nodes` or `parallel` then).
 //!
 //! All regexes are in multi-line mode (`^` and `$` match at line ends). The
 //! console patterns are checked against every node's console after boot,
@@ -52,6 +66,15 @@ pub const DEFAULT_MEMORY_MIB: u32 = 384;
 pub const DEFAULT_BOOT_TIMEOUT_SECS: u64 = 180;
 pub const DEFAULT_STEP_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_NVME_SIZE_MIB: u64 = 64;
+
+/// The adapter's limits (docs/adapter.md, section 4.1): checked here so a
+/// bad value fails at load time, not when the emulator refuses it.
+pub const FABRIC_NODES: RangeInclusive<usize> = 2..=4;
+pub const LUT_SLOTS: RangeInclusive<u32> = 1..=256;
+pub const SLOT_SHIFT: RangeInclusive<u32> = 12..=30;
+pub const IN_WINDOWS: RangeInclusive<u32> = 1..=64;
+pub const DMA_CHANNELS: RangeInclusive<u32> = 0..=4;
+pub const MAX_MULTICAST_GROUPS: usize = 8;
 
 /// Console patterns that fail a scenario unless it lists its own.
 pub const DEFAULT_CONSOLE_REJECT: &[&str] = &[
@@ -87,7 +110,22 @@ pub struct Scenario {
     /// Checked against every node's console after each step and at the end.
     pub console_reject: Vec<Regex>,
     pub devices: Vec<Device>,
+    /// The emulated NTB fabric all nodes sit on, if the scenario has one.
+    pub fabric: Option<Fabric>,
     pub steps: Vec<Step>,
+}
+
+/// The `[fabric]` table: every node gets an RSIO-NTB1 adapter served by
+/// `rsio-fabric`, which also holds the nodes' RAM. Geometry left out is the
+/// emulator's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fabric {
+    /// Multicast groups, each its member nodes, ascending.
+    pub multicast: Vec<Vec<usize>>,
+    pub lut_slots: Option<u32>,
+    pub slot_shift: Option<u32>,
+    pub in_windows: Option<u32>,
+    pub dma_channels: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +149,8 @@ pub enum DeviceKind {
 #[derive(Debug)]
 pub struct Step {
     pub name: String,
-    /// The nodes to run on, in the order given.
-    pub nodes: Vec<usize>,
+    /// Where the script runs.
+    pub target: Target,
     /// A `sh` script.
     pub run: String,
     pub timeout: Duration,
@@ -124,6 +162,25 @@ pub struct Step {
     pub reject: Vec<Regex>,
     /// Run on all nodes at once instead of one after the other.
     pub parallel: bool,
+}
+
+/// Where a step's script runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// In these guests, in the order given (`run`).
+    Nodes(Vec<usize>),
+    /// Once, on the host (`host`).
+    Host,
+}
+
+impl Step {
+    /// The nodes the step runs on; none for a host step.
+    pub fn nodes(&self) -> &[usize] {
+        match &self.target {
+            Target::Nodes(nodes) => nodes,
+            Target::Host => &[],
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,8 +197,20 @@ struct RawScenario {
     console_reject: Option<Vec<String>>,
     #[serde(default, rename = "device")]
     devices: Vec<RawDevice>,
+    fabric: Option<RawFabric>,
     #[serde(default, rename = "step")]
     steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFabric {
+    #[serde(default)]
+    multicast: Vec<Vec<usize>>,
+    lut_slots: Option<u32>,
+    slot_shift: Option<u32>,
+    in_windows: Option<u32>,
+    dma_channels: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,15 +234,15 @@ struct RawStep {
     name: Option<String>,
     node: Option<usize>,
     nodes: Option<Vec<usize>>,
-    run: String,
+    run: Option<String>,
+    host: Option<String>,
     timeout: Option<u64>,
     expect_rc: Option<i32>,
     #[serde(default)]
     expect: Vec<String>,
     #[serde(default)]
     reject: Vec<String>,
-    #[serde(default)]
-    parallel: bool,
+    parallel: Option<bool>,
 }
 
 impl Scenario {
@@ -222,6 +291,11 @@ impl Scenario {
         };
 
         let devices = devices_from_raw(raw.devices, nodes)?;
+        let fabric = raw
+            .fabric
+            .map(|fabric| Fabric::from_raw(fabric, nodes))
+            .transpose()
+            .context("[fabric]")?;
         let steps = raw
             .steps
             .into_iter()
@@ -246,33 +320,93 @@ impl Scenario {
             qemu_args: raw.qemu_args,
             console_reject,
             devices,
+            fabric,
             steps,
+        })
+    }
+}
+
+impl Fabric {
+    fn from_raw(raw: RawFabric, scenario_nodes: usize) -> Result<Fabric> {
+        ensure!(
+            FABRIC_NODES.contains(&scenario_nodes),
+            "the fabric needs {}..={} nodes, the scenario has {scenario_nodes}",
+            FABRIC_NODES.start(),
+            FABRIC_NODES.end()
+        );
+        ensure!(
+            raw.multicast.len() <= MAX_MULTICAST_GROUPS,
+            "at most {MAX_MULTICAST_GROUPS} multicast groups, not {}",
+            raw.multicast.len()
+        );
+        let multicast = raw
+            .multicast
+            .iter()
+            .enumerate()
+            .map(|(g, members)| {
+                let mut members = node_list(members, scenario_nodes)
+                    .with_context(|| format!("multicast group {g}"))?;
+                members.sort_unstable();
+                Ok(members)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let optional = |key: &str, value: Option<u32>, range: &RangeInclusive<u32>| {
+            value.map(|v| check_range(key, v, range)).transpose()
+        };
+        optional("lut_slots", raw.lut_slots, &LUT_SLOTS)?;
+        optional("slot_shift", raw.slot_shift, &SLOT_SHIFT)?;
+        optional("in_windows", raw.in_windows, &IN_WINDOWS)?;
+        optional("dma_channels", raw.dma_channels, &DMA_CHANNELS)?;
+        Ok(Fabric {
+            multicast,
+            lut_slots: raw.lut_slots,
+            slot_shift: raw.slot_shift,
+            in_windows: raw.in_windows,
+            dma_channels: raw.dma_channels,
         })
     }
 }
 
 impl Step {
     fn from_raw(number: usize, raw: RawStep, scenario_nodes: usize) -> Result<Step> {
-        let nodes = match (raw.node, raw.nodes) {
-            (Some(_), Some(_)) => bail!("give either `node` or `nodes`, not both"),
-            (Some(node), None) => node_list(&[node], scenario_nodes)?,
-            (None, Some(nodes)) => node_list(&nodes, scenario_nodes)?,
-            (None, None) => (0..scenario_nodes).collect(),
+        let (target, script) = match (raw.run, raw.host) {
+            (Some(_), Some(_)) => bail!("give either `run` or `host`, not both"),
+            (None, None) => {
+                bail!("give `run` (a script for the nodes) or `host` (a script for the host)")
+            }
+            (Some(run), None) => {
+                let nodes = match (raw.node, raw.nodes) {
+                    (Some(_), Some(_)) => bail!("give either `node` or `nodes`, not both"),
+                    (Some(node), None) => node_list(&[node], scenario_nodes)?,
+                    (None, Some(nodes)) => node_list(&nodes, scenario_nodes)?,
+                    (None, None) => (0..scenario_nodes).collect(),
+                };
+                ensure!(!run.trim().is_empty(), "`run` is empty");
+                (Target::Nodes(nodes), run)
+            }
+            (None, Some(host)) => {
+                ensure!(
+                    raw.node.is_none() && raw.nodes.is_none() && raw.parallel.is_none(),
+                    "`node`, `nodes` and `parallel` are for `run` steps; a `host` step runs \
+                     once, on the host"
+                );
+                ensure!(!host.trim().is_empty(), "`host` is empty");
+                (Target::Host, host)
+            }
         };
-        ensure!(!raw.run.trim().is_empty(), "`run` is empty");
         let timeout = raw.timeout.unwrap_or(DEFAULT_STEP_TIMEOUT_SECS);
         ensure!(timeout > 0, "timeout must be at least 1 second");
         let expect_rc = raw.expect_rc.unwrap_or(0);
         check_range("expect_rc", expect_rc, &(0..=255))?;
         Ok(Step {
             name: raw.name.unwrap_or_else(|| format!("step {number}")),
-            nodes,
-            run: raw.run,
+            target,
+            run: script,
             timeout: Duration::from_secs(timeout),
             expect_rc,
             expect: compile_all("expect", &raw.expect)?,
             reject: compile_all("reject", &raw.reject)?,
-            parallel: raw.parallel,
+            parallel: raw.parallel.unwrap_or(false),
         })
     }
 }
@@ -423,9 +557,10 @@ mod tests {
         assert_eq!(s.boot_timeout, Duration::from_secs(180));
         assert!(s.qemu_args.is_empty());
         assert!(s.devices.is_empty());
+        assert_eq!(s.fabric, None);
         let step = &s.steps[0];
         assert_eq!(step.name, "step 1");
-        assert_eq!(step.nodes, vec![0]);
+        assert_eq!(step.target, Target::Nodes(vec![0]));
         assert_eq!(step.timeout, Duration::from_secs(60));
         assert_eq!(step.expect_rc, 0);
         assert!(step.expect.is_empty() && step.reject.is_empty());
@@ -521,7 +656,11 @@ mod tests {
         );
         let load = &s.steps[0];
         assert_eq!(load.name, "load module");
-        assert_eq!(load.nodes, vec![1, 0], "steps keep the given node order");
+        assert_eq!(
+            load.target,
+            Target::Nodes(vec![1, 0]),
+            "steps keep the given node order"
+        );
         assert_eq!(load.timeout, Duration::from_secs(30));
         assert_eq!(load.expect_rc, 1);
         assert!(
@@ -530,7 +669,7 @@ mod tests {
         );
         assert!(load.parallel);
         assert_eq!(s.steps[1].name, "step 2");
-        assert_eq!(s.steps[1].nodes, vec![1]);
+        assert_eq!(s.steps[1].target, Target::Nodes(vec![1]));
     }
 
     #[test]
@@ -643,5 +782,123 @@ mod tests {
     #[test]
     fn a_scenario_without_steps_only_boots() {
         assert!(parse("nodes = 2\n").unwrap().steps.is_empty());
+    }
+
+    #[test]
+    fn a_fabric_table_puts_the_nodes_on_the_emulated_fabric() {
+        let s = parse("nodes = 2\n[fabric]\n").unwrap();
+        assert_eq!(
+            s.fabric,
+            Some(Fabric::default()),
+            "an empty table takes every default"
+        );
+        let s = parse(
+            r#"
+            nodes = 3
+            [fabric]
+            multicast = [[2, 0], [1]]
+            lut_slots = 16
+            slot_shift = 20
+            in_windows = 8
+            dma_channels = 1
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.fabric,
+            Some(Fabric {
+                multicast: vec![vec![0, 2], vec![1]],
+                lut_slots: Some(16),
+                slot_shift: Some(20),
+                in_windows: Some(8),
+                dma_channels: Some(1),
+            }),
+            "multicast members are sorted"
+        );
+    }
+
+    #[test]
+    fn the_fabric_needs_two_nodes_and_the_adapters_limits() {
+        let e = error("[fabric]\n");
+        assert!(
+            e.contains("[fabric]: the fabric needs 2..=4 nodes, the scenario has 1"),
+            "{e}"
+        );
+        for (key, bad) in [
+            ("lut_slots", "0"),
+            ("lut_slots", "257"),
+            ("slot_shift", "11"),
+            ("slot_shift", "31"),
+            ("in_windows", "0"),
+            ("in_windows", "65"),
+            ("dma_channels", "5"),
+        ] {
+            let e = error(&format!("nodes = 2\n[fabric]\n{key} = {bad}\n"));
+            assert!(e.contains(&format!("{key} = {bad} is out of range")), "{e}");
+        }
+        assert!(parse("nodes = 2\n[fabric]\ndma_channels = 0\n").is_ok());
+    }
+
+    #[test]
+    fn multicast_groups_name_existing_nodes_once_each() {
+        let e = error("nodes = 2\n[fabric]\nmulticast = [[0, 2]]\n");
+        assert!(
+            e.contains("multicast group 0") && e.contains("node 2 does not exist"),
+            "{e}"
+        );
+        let e = error("nodes = 2\n[fabric]\nmulticast = [[0], [1, 1]]\n");
+        assert!(
+            e.contains("multicast group 1") && e.contains("node 1 is listed twice"),
+            "{e}"
+        );
+        let e = error("nodes = 2\n[fabric]\nmulticast = [[]]\n");
+        assert!(e.contains("the node list is empty"), "{e}");
+        let e = error(
+            "nodes = 2\n[fabric]\nmulticast = [[0], [0], [0], [0], [0], [0], [0], [0], [0]]\n",
+        );
+        assert!(e.contains("at most 8 multicast groups, not 9"), "{e}");
+        let e = error("nodes = 2\n[fabric]\nmulticast_groups = 1\n");
+        assert!(
+            e.contains("multicast_groups"),
+            "unknown keys are errors: {e}"
+        );
+    }
+
+    #[test]
+    fn a_host_step_runs_once_on_the_host() {
+        let s = parse(
+            r#"
+            nodes = 2
+            [[step]]
+            name = "link down"
+            host = "rsio-fabric ctl link-down 1"
+            timeout = 5
+            expect = ['"ok"']
+            "#,
+        )
+        .unwrap();
+        let step = &s.steps[0];
+        assert_eq!(step.target, Target::Host);
+        assert!(step.nodes().is_empty());
+        assert_eq!(step.run, "rsio-fabric ctl link-down 1");
+        assert_eq!(step.timeout, Duration::from_secs(5));
+        assert_eq!(step.expect.len(), 1);
+        assert!(!step.parallel);
+    }
+
+    #[test]
+    fn a_step_has_either_a_guest_or_a_host_script() {
+        let e = error("[[step]]\nrun = 'true'\nhost = 'true'\n");
+        assert!(e.contains("either `run` or `host`, not both"), "{e}");
+        let e = error("[[step]]\nname = 'x'\n");
+        assert!(
+            e.contains("give `run` (a script for the nodes) or `host`"),
+            "{e}"
+        );
+        assert!(error("[[step]]\nhost = ' '\n").contains("`host` is empty"));
+        for placement in ["node = 0", "nodes = [0]", "parallel = false"] {
+            let e = error(&format!("[[step]]\nhost = 'true'\n{placement}\n"));
+            assert!(e.contains("are for `run` steps"), "{placement}: {e}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The `rsio-cluster` command line, end to end, against a fake QEMU
-//! (`tests/fake-qemu.py`) that speaks the guest protocol without a kernel.
+//! (`tests/fake-qemu.py`) that speaks the guest protocol without a kernel,
+//! and a fake fabric emulator (`tests/fake-fabric.sh`).
 //!
 //! These tests need `python3` (tools/setup.sh installs it); without it they
 //! say so and pass vacuously.
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rsio-cluster");
 const FAKE_QEMU: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-qemu.py");
+const FAKE_FABRIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake-fabric.sh");
 
 /// A private world for one test: scenarios, fake platform files, the run
 /// directory base and the log directory, all under one temp directory.
@@ -59,6 +61,7 @@ impl World {
             .env("RSIO_QEMU", self.root.join("qemu"))
             .env("RSIO_KERNEL", self.root.join("bzImage"))
             .env("RSIO_INITRD", self.root.join("base.cpio"))
+            .env("RSIO_FABRIC", FAKE_FABRIC)
             .env_remove("RSIO_ROOTFS")
             .stdin(Stdio::null());
         command
@@ -268,7 +271,10 @@ fn a_failing_step_fails_its_scenario_with_an_excerpt_and_the_next_scenario_still
     // The console excerpt may or may not include the fake guest's poweroff
     // line yet, depending on when the runner reads it.
     assert!(out.contains("    --- node0 console (last "), "{out}");
-    assert!(out.contains("\n    [    0.000000] Linux version 0.0-fake"), "{out}");
+    assert!(
+        out.contains("\n    [    0.000000] Linux version 0.0-fake"),
+        "{out}"
+    );
     assert_eq!(run.lines().last().unwrap(), "cluster: 1 passed, 1 failed");
     assert!(w.leftovers().is_empty(), "{:?}", w.leftovers());
     assert!(w.processes().is_empty(), "{:?}", w.processes());
@@ -511,4 +517,137 @@ fn the_repositorys_scenarios_are_valid() {
         .output()
         .unwrap());
     assert_eq!(run.code(), 0, "{run:?}");
+}
+
+#[test]
+fn a_fabric_scenario_boots_its_nodes_on_the_emulator_and_runs_host_steps() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "fab",
+        r#"
+        nodes = 2
+        [fabric]
+        multicast = [[0, 1]]
+        lut_slots = 32
+        [[step]]
+        name = "ram"
+        node = 1
+        run = "echo \"$RSIO_QEMU_ARGS\""
+        expect = ['^memory-backend-file,id=ram,mem-path=.*/fabric/fabric\.mem,', 'node1\.sock']
+        reject = ['memory-backend-memfd']
+        [[step]]
+        name = "link down"
+        host = '"$RSIO_FABRIC" ctl --dir "$RSIO_FABRIC_DIR" link-down 1 && echo "nodes $RSIO_NODES"'
+        expect = ['"ok":true', '^nodes 2$']
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[fabric] start ... ok",
+            "[node0] boot ... ok",
+            "[node1] boot ... ok",
+            "[node1] ram ... ok",
+            "[host] link down ... ok",
+            "PASS fab",
+        ],
+        "{run:?}"
+    );
+    let fabric = w.log("fab", "fabric.log");
+    assert!(
+        fabric.contains("--nodes 2 --ram-mib 384 --multicast 0,1 --lut-slots 32"),
+        "{fabric}"
+    );
+    assert!(
+        fabric.contains("rsio-fabric: ready\n"),
+        "stdout is logged too: {fabric}"
+    );
+    assert!(
+        fabric.contains("fake-fabric: SIGTERM, stopping"),
+        "stopped with SIGTERM: {fabric}"
+    );
+    let host = w.log("fab", "host.steps.log");
+    assert!(
+        host.contains("=== link down\n$ \"$RSIO_FABRIC\" ctl"),
+        "{host}"
+    );
+    assert!(host.contains("nodes 2\n=== rc 0"), "{host}");
+    assert!(w.leftovers().is_empty(), "{:?}", w.leftovers());
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn a_fabric_that_fails_to_start_fails_its_scenario_with_the_end_of_its_log() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "unlucky",
+        "nodes = 2\n[fabric]\nlut_slots = 13\n[[step]]\nrun = 'true'\n",
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[fabric] start ... FAILED",
+            "FAIL unlucky: rsio-fabric exited before it was ready (exit code 2)",
+        ],
+        "no QEMU starts: {run:?}"
+    );
+    assert!(
+        run.stdout()
+            .contains("    fabric: rsio-fabric: lut_slots 13 is unlucky\n"),
+        "{run:?}"
+    );
+    assert!(w.leftovers().is_empty(), "{:?}", w.leftovers());
+}
+
+#[test]
+fn a_failing_host_step_fails_its_scenario_with_its_output() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "hosted",
+        r#"
+        [[step]]
+        name = "inject"
+        host = "echo 'no such node' >&2; exit 3"
+        [[step]]
+        name = "never runs"
+        run = "true"
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[node0] boot ... ok",
+            "[host] inject ... FAILED",
+            "FAIL hosted: host step \"inject\": exit code 3, expected 0",
+        ],
+        "{run:?}"
+    );
+    assert!(
+        run.stdout()
+            .contains("    --- host step output (last 1 lines) ---\n    no such node\n"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_fabric_scenario_needs_the_emulator() {
+    let Some(w) = World::new() else { return };
+    let s = w.scenario("fab", "nodes = 2\n[fabric]\n");
+    let run = w.run(&["--fabric", "/nonexistent/rsio-fabric", s.to_str().unwrap()]);
+    assert_eq!(run.code(), 2, "{run:?}");
+    assert!(
+        run.stderr().contains("/nonexistent/rsio-fabric not found"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr().contains("cargo build --release -p rsio-emu"),
+        "{run:?}"
+    );
+    assert!(run.stdout().is_empty(), "nothing ran: {run:?}");
 }

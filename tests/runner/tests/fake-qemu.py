@@ -6,8 +6,9 @@ serial console file, serves the control socket like tools/guest-init does
 (READY, then run each base64 script with sh, output to the port, DONE) and
 exits when the runner hangs up or sends `poweroff -f`.
 
-Scripts see RSIO_NODE, RSIO_NODES and RSIO_CONSOLE (the console log, so a
-scenario can fake a kernel message). Kernel command line switches:
+Scripts see RSIO_NODE, RSIO_NODES, RSIO_CONSOLE (the console log, so a
+scenario can fake a kernel message) and RSIO_QEMU_ARGS (the arguments, one
+per line). Kernel command line switches:
   fake.exit=N       exit with code N before becoming ready
   fake.silent=1     never say READY
 """
@@ -54,7 +55,8 @@ def main():
     if cmdline.get("fake.silent") != "1":
         port.sendall(f"@@RSIO-READY {node}\n".encode())
 
-    env = dict(os.environ, RSIO_NODE=node, RSIO_NODES=cmdline["rsio.nodes"], RSIO_CONSOLE=console)
+    env = dict(os.environ, RSIO_NODE=node, RSIO_NODES=cmdline["rsio.nodes"], RSIO_CONSOLE=console,
+               RSIO_QEMU_ARGS="\n".join(args))
     for line in port.makefile("rb"):
         seq, payload = line.decode().split(" ", 1)
         script = base64.b64decode(payload)
