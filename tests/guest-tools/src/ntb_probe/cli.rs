@@ -93,6 +93,24 @@ pub enum Command {
         #[arg(value_parser = parse::nodes)]
         peers: u32,
     },
+    /// Open inbound WINDOW onto local bus range ADDR..ADDR+SIZE (device
+    /// MMIO, e.g. a BAR) for PEERS: their accesses become remote MMIO (daemon).
+    ExposeMmio {
+        window: usize,
+        #[arg(value_parser = parse::number)]
+        addr: u64,
+        #[arg(value_parser = parse::size)]
+        size: u64,
+        #[arg(value_parser = parse::nodes)]
+        peers: u32,
+    },
+    /// Read COUNT 32-bit words at PLACE and print them (through a window:
+    /// BAR2 slot or the direct window).
+    Peek {
+        place: Place,
+        #[arg(default_value_t = 1)]
+        count: usize,
+    },
     /// Program LUT slot SLOT (daemon).
     Lut {
         slot: usize,
@@ -194,6 +212,7 @@ impl Command {
             self,
             Command::Alloc { .. }
                 | Command::Expose { .. }
+                | Command::ExposeMmio { .. }
                 | Command::Lut { .. }
                 | Command::McJoin { .. }
                 | Command::Intwin { .. }

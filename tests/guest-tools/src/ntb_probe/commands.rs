@@ -64,6 +64,13 @@ pub fn run(session: &mut Session, command: &Command, out: &mut dyn Write) -> Res
             buffer,
             peers,
         } => expose(session, *window, buffer, *peers, out),
+        Command::ExposeMmio {
+            window,
+            addr,
+            size,
+            peers,
+        } => expose_mmio(&session.adapter, *window, *addr, *size, *peers, out),
+        Command::Peek { place, count } => peek(session, place, *count, out),
         Command::Lut { slot, target } => lut(&session.adapter, *slot, target, out),
         Command::McJoin { group, buffer } => mc_join(session, *group, buffer, out),
         Command::Intwin { peers } => {
@@ -560,6 +567,38 @@ fn write(s: &mut Session, place: &Place, seed: u64, len: u64, out: &mut dyn Writ
         "wrote {len} bytes of pattern {seed:#x} to {place} in {}",
         took(started.elapsed())
     )?;
+    Ok(())
+}
+
+/// Opens an inbound window onto local bus addresses that are not RAM.
+fn expose_mmio(a: &Adapter, window: usize, addr: u64, size: u64, peers: u32, out: &mut dyn Write) -> Result<()> {
+    let g = a.geometry;
+    ensure!(window < g.in_windows, "no inbound window {window} (the adapter has {})", g.in_windows);
+    ensure!(peers & !g.all_nodes() == 0, "peers {} are not all in the fabric", nodes(peers));
+    ensure!(addr % 4096 == 0 && size % 4096 == 0 && size > 0, "the range must be whole 4 KiB pages");
+    a.set_window(window, addr, size, peers)?;
+    writeln!(out, "window {window}: bus {addr:#x} ({}) open to {}", human(size), nodes(peers))?;
+    Ok(())
+}
+
+/// Reads `count` 32-bit words through a window place and prints them.
+fn peek(s: &mut Session, place: &Place, count: usize, out: &mut dyn Write) -> Result<()> {
+    ensure!((1..=64).contains(&count), "peek 1..=64 words");
+    ensure!(!matches!(place, Place::Buffer { .. }), "peek reads through a window: slot:S or peer:P");
+    let w = place::window(&s.adapter, place)?;
+    ensure!(4 * count as u64 <= w.room, "{count} words do not fit {place}");
+    clear_errors(&s.adapter)?;
+    let started = Instant::now();
+    let mut words = Vec::with_capacity(count);
+    for i in 0..count as u64 {
+        words.push(w.map.read32(w.offset + 4 * i)?);
+    }
+    let elapsed = started.elapsed();
+    check_errors(&s.adapter, &format!("read of {place}"))?;
+    for (i, v) in words.iter().enumerate() {
+        writeln!(out, "{place} +{:#x}: {v:#010x}", 4 * i)?;
+    }
+    writeln!(out, "peeked {count} words in {}", took(elapsed))?;
     Ok(())
 }
 
