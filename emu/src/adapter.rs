@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::fabric::{BusError, Fabric, NodeHost};
 use crate::vfio_user::{
-    irq_index, region_index, Bar, ConfigSpace, Device, DmaRegion, Errno, MsixLayout, PciIds, Peer, Region,
-    SparseArea, CONFIG_SPACE_SIZE,
+    irq_index, region_index, Bar, ConfigSpace, Device, DmaRegion, Errno, MsixLayout, PciIds, Peer,
+    Region, SparseArea, CONFIG_SPACE_SIZE,
 };
 
 /// The adapter of node `node` in `fabric`.
@@ -53,7 +53,11 @@ impl Adapter {
                 pba_offset: regs::MSIX_PBA,
             })
             .map_err(|e| format!("{e}"))?;
-        Ok(Arc::new(Adapter { fabric, node, config: Arc::new(Mutex::new(config)) }))
+        Ok(Arc::new(Adapter {
+            fabric,
+            node,
+            config: Arc::new(Mutex::new(config)),
+        }))
     }
 }
 
@@ -99,7 +103,10 @@ impl Device for Adapter {
                 Ok(fd) => {
                     // Map every node's span; the rest of the power-of-two
                     // BAR stays trapped and reads all-ones.
-                    let area = SparseArea { offset: 0, size: self.fabric.memory().len() };
+                    let area = SparseArea {
+                        offset: 0,
+                        size: self.fabric.memory().len(),
+                    };
                     Region::trapped(c.bar4_size()).mappable(fd, 0, vec![area])
                 }
                 Err(_) => Region::trapped(c.bar4_size()),
@@ -116,7 +123,13 @@ impl Device for Adapter {
         }
     }
 
-    fn region_read(&self, peer: &Peer, index: u32, offset: u64, data: &mut [u8]) -> Result<(), Errno> {
+    fn region_read(
+        &self,
+        peer: &Peer,
+        index: u32,
+        offset: u64,
+        data: &mut [u8],
+    ) -> Result<(), Errno> {
         match index {
             region_index::CONFIG => lock(&self.config).read(offset, data),
             region_index::BAR0 => {
@@ -143,7 +156,13 @@ impl Device for Adapter {
         }
     }
 
-    fn region_write(&self, _peer: &Peer, index: u32, offset: u64, data: &[u8]) -> Result<(), Errno> {
+    fn region_write(
+        &self,
+        _peer: &Peer,
+        index: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), Errno> {
         match index {
             region_index::CONFIG => lock(&self.config).write(offset, data),
             region_index::BAR0 => {
@@ -168,7 +187,10 @@ impl Device for Adapter {
     }
 
     fn connected(&self, peer: &Peer) {
-        let host = VfioHost { peer: peer.clone(), config: self.config.clone() };
+        let host = VfioHost {
+            peer: peer.clone(),
+            config: self.config.clone(),
+        };
         self.fabric.attach(self.node, Arc::new(host));
     }
 

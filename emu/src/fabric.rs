@@ -106,7 +106,12 @@ impl Node {
     /// Whether the adapter is in the fabric: a host is attached and it has
     /// not been killed.
     pub fn present(&self) -> bool {
-        !self.faults.killed.load(Ordering::SeqCst) && self.host.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        !self.faults.killed.load(Ordering::SeqCst)
+            && self
+                .host
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
     }
 
     /// Whether the node's driver has set `LINK_CTRL.ENABLE`.
@@ -137,8 +142,18 @@ impl Fabric {
     /// Builds a fabric whose RAM file is `memory_path`.
     pub fn new(config: FabricConfig, memory_path: &Path) -> Result<Arc<Fabric>, String> {
         config.validate()?;
-        let memory = FabricMemory::create(memory_path, config.nodes, config.ram_bytes, config.direct_shift())
-            .map_err(|e| format!("cannot create the fabric memory {}: {e}", memory_path.display()))?;
+        let memory = FabricMemory::create(
+            memory_path,
+            config.nodes,
+            config.ram_bytes,
+            config.direct_shift(),
+        )
+        .map_err(|e| {
+            format!(
+                "cannot create the fabric memory {}: {e}",
+                memory_path.display()
+            )
+        })?;
         let fabric = Arc::new_cyclic(|weak| {
             let nodes = (0..config.nodes)
                 .map(|id| Node {
@@ -152,7 +167,11 @@ impl Fabric {
                     dma: dma::Engine::new(weak.clone(), id, config.dma_channels as usize),
                 })
                 .collect();
-            Fabric { config, memory, nodes }
+            Fabric {
+                config,
+                memory,
+                nodes,
+            }
         });
         Ok(fabric)
     }
@@ -206,8 +225,14 @@ impl Fabric {
 
     /// Whether the link between `a` and `b` is up (docs/adapter.md 3).
     pub fn link_up(&self, a: usize, b: usize) -> bool {
-        let (Some(na), Some(nb)) = (self.node(a), self.node(b)) else { return false };
-        let up = |n: &Node| n.present() && n.link_enabled.load(Ordering::SeqCst) && !n.faults.link_down.load(Ordering::SeqCst);
+        let (Some(na), Some(nb)) = (self.node(a), self.node(b)) else {
+            return false;
+        };
+        let up = |n: &Node| {
+            n.present()
+                && n.link_enabled.load(Ordering::SeqCst)
+                && !n.faults.link_down.load(Ordering::SeqCst)
+        };
         a != b && up(na) && up(nb)
     }
 

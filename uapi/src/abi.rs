@@ -176,7 +176,11 @@ pub fn check_arg(
     if header.flags & !layout.valid_flags != 0 {
         return Err(ArgError::UnknownFlags);
     }
-    Ok(if size < layout.known_size { size } else { layout.known_size })
+    Ok(if size < layout.known_size {
+        size
+    } else {
+        layout.known_size
+    })
 }
 
 // --- RSIO_IOC_VERSION
@@ -219,7 +223,10 @@ impl RsioVersion {
     /// A request as user space sends it.
     pub const fn request() -> Self {
         RsioVersion {
-            header: ArgHeader { size: core::mem::size_of::<RsioVersion>() as u32, flags: 0 },
+            header: ArgHeader {
+                size: core::mem::size_of::<RsioVersion>() as u32,
+                flags: 0,
+            },
             abi_major: 0,
             abi_minor: 0,
             features: 0,
@@ -241,7 +248,11 @@ pub const RSIO_IOC_VERSION: u32 = rsio_iowr(0x00, core::mem::size_of::<RsioVersi
 
 /// Copies `src` into `dst` as a NUL-terminated string, truncating if needed.
 pub fn copy_cstr(dst: &mut [u8], src: &[u8]) {
-    let n = if src.len() < dst.len() { src.len() } else { dst.len().saturating_sub(1) };
+    let n = if src.len() < dst.len() {
+        src.len()
+    } else {
+        dst.len().saturating_sub(1)
+    };
     dst[..n].copy_from_slice(&src[..n]);
     for b in &mut dst[n..] {
         *b = 0;

@@ -5,7 +5,10 @@ use rsio_uapi::*;
 const V1: ArgLayout = RsioVersion::LAYOUT;
 
 fn header(size: usize, flags: u32) -> ArgHeader {
-    ArgHeader { size: size as u32, flags }
+    ArgHeader {
+        size: size as u32,
+        flags,
+    }
 }
 
 #[test]
@@ -34,7 +37,10 @@ fn a_size_field_that_disagrees_with_the_ioctl_number_is_einval() {
 #[test]
 fn a_struct_smaller_than_the_first_version_is_einval() {
     let cmd = rsio_iowr(0x00, 64);
-    assert_eq!(check_arg(cmd, header(64, 0), V1, |_| true), Err(ArgError::TooSmall));
+    assert_eq!(
+        check_arg(cmd, header(64, 0), V1, |_| true),
+        Err(ArgError::TooSmall)
+    );
 }
 
 #[test]
@@ -68,7 +74,10 @@ fn undefined_flags_are_einval() {
 fn a_version_request_carries_its_own_size_and_no_flags() {
     let r = RsioVersion::request();
     assert_eq!(r.header, header(128, 0));
-    assert_eq!(check_arg(RSIO_IOC_VERSION, r.header, V1, |_| false), Ok(128));
+    assert_eq!(
+        check_arg(RSIO_IOC_VERSION, r.header, V1, |_| false),
+        Ok(128)
+    );
 }
 
 #[test]

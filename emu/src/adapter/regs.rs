@@ -152,7 +152,8 @@ pub mod lut {
     pub const INDEX_SHIFT: u32 = 16;
     pub const INDEX_MASK: u32 = 0x3F;
     /// Bits that may be set.
-    pub const DEFINED: u32 = VALID | KIND_MASK << KIND_SHIFT | NODE_MASK << NODE_SHIFT | INDEX_MASK << INDEX_SHIFT;
+    pub const DEFINED: u32 =
+        VALID | KIND_MASK << KIND_SHIFT | NODE_MASK << NODE_SHIFT | INDEX_MASK << INDEX_SHIFT;
 }
 
 // 4.4 Inbound windows.

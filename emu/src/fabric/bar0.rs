@@ -47,14 +47,18 @@ fn element(off: u64, base: u64, stride: u64, count: usize) -> Option<(usize, u64
 impl Fabric {
     /// A guest read of BAR0 at `off` (`data.len()` bytes) on node `id`.
     pub fn bar0_read(&self, id: usize, off: u64, data: &mut [u8]) {
-        let Some(node) = self.node(id) else { return data.fill(0xFF) };
+        let Some(node) = self.node(id) else {
+            return data.fill(0xFF);
+        };
         if node.faults.killed.load(Ordering::SeqCst) {
             data.fill(0xFF);
             return;
         }
         let value = match data.len() {
             4 if off.is_multiple_of(4) => u64::from(self.read32(node, off)),
-            8 if off.is_multiple_of(8) => u64::from(self.read32(node, off)) | u64::from(self.read32(node, off + 4)) << 32,
+            8 if off.is_multiple_of(8) => {
+                u64::from(self.read32(node, off)) | u64::from(self.read32(node, off + 4)) << 32
+            }
             _ => {
                 self.error(id, Err::BadReg, off, false, id);
                 0
@@ -74,7 +78,11 @@ impl Fabric {
         match data.len() {
             4 if off.is_multiple_of(4) => {
                 bytes[..4].copy_from_slice(data);
-                self.write32(node, off, u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()));
+                self.write32(
+                    node,
+                    off,
+                    u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()),
+                );
             }
             8 if off.is_multiple_of(8) => {
                 bytes.copy_from_slice(data);
@@ -135,7 +143,11 @@ impl Fabric {
             }
             o if (regs::PEER_BASE..regs::LUT_BASE).contains(&o) => self.read_peer_block(node, o),
             o if (regs::LUT_BASE..regs::IW_BASE).contains(&o) => {
-                let Some((s, r)) = element(o, regs::LUT_BASE, regs::LUT_STRIDE, c.lut_slots as usize) else { return 0 };
+                let Some((s, r)) =
+                    element(o, regs::LUT_BASE, regs::LUT_STRIDE, c.lut_slots as usize)
+                else {
+                    return 0;
+                };
                 let e = node.regs().lut[s];
                 match r {
                     regs::LUT_CTRL => e.ctrl,
@@ -144,7 +156,11 @@ impl Fabric {
                 }
             }
             o if (regs::IW_BASE..regs::INTWIN_CTRL).contains(&o) => {
-                let Some((w, r)) = element(o, regs::IW_BASE, regs::IW_STRIDE, c.in_windows as usize) else { return 0 };
+                let Some((w, r)) =
+                    element(o, regs::IW_BASE, regs::IW_STRIDE, c.in_windows as usize)
+                else {
+                    return 0;
+                };
                 let win = node.regs().inbound[w];
                 match r {
                     regs::IW_CTRL => win.ctrl,
@@ -155,7 +171,10 @@ impl Fabric {
             }
             regs::INTWIN_CTRL => node.regs().intwin.ctrl,
             o if (regs::MC_BASE..regs::MC_MEMBERS).contains(&o) => {
-                let Some((g, r)) = element(o, regs::MC_BASE, regs::MC_STRIDE, c.multicast.len()) else { return 0 };
+                let Some((g, r)) = element(o, regs::MC_BASE, regs::MC_STRIDE, c.multicast.len())
+                else {
+                    return 0;
+                };
                 let win = node.regs().mc[g];
                 match r {
                     regs::MC_CTRL => win.ctrl,
@@ -164,14 +183,27 @@ impl Fabric {
                     _ => 0,
                 }
             }
-            o if (regs::MC_MEMBERS..regs::MC_MEMBERS + 4 * regs::MAX_MC_GROUPS as u64).contains(&o) => {
+            o if (regs::MC_MEMBERS..regs::MC_MEMBERS + 4 * regs::MAX_MC_GROUPS as u64)
+                .contains(&o) =>
+            {
                 let g = ((o - regs::MC_MEMBERS) / 4) as usize;
                 c.multicast.get(g).map_or(0, |&m| u32::from(m))
             }
-            o if (regs::DMA_BASE..regs::DMA_BASE + regs::DMA_STRIDE * regs::MAX_DMA_CHANNELS as u64).contains(&o) => {
-                let Some((ch, r)) = element(o, regs::DMA_BASE, regs::DMA_STRIDE, c.dma_channels as usize) else { return 0 };
+            o if (regs::DMA_BASE
+                ..regs::DMA_BASE + regs::DMA_STRIDE * regs::MAX_DMA_CHANNELS as u64)
+                .contains(&o) =>
+            {
+                let Some((ch, r)) =
+                    element(o, regs::DMA_BASE, regs::DMA_STRIDE, c.dma_channels as usize)
+                else {
+                    return 0;
+                };
                 let d = node.regs().dma[ch];
-                let busy = if node.dma.busy(ch) { regs::dma_status::BUSY } else { 0 };
+                let busy = if node.dma.busy(ch) {
+                    regs::dma_status::BUSY
+                } else {
+                    0
+                };
                 match r {
                     regs::DMA_CTRL => d.ctrl,
                     regs::DMA_STATUS => d.status | busy,
@@ -190,20 +222,28 @@ impl Fabric {
 
     /// Reads in the per-peer block (4.2).
     fn read_peer_block(&self, node: &Node, off: u64) -> u32 {
-        let Some((p, r)) = element(off, regs::PEER_BASE, regs::PEER_STRIDE, self.config.nodes) else { return 0 };
+        let Some((p, r)) = element(off, regs::PEER_BASE, regs::PEER_STRIDE, self.config.nodes)
+        else {
+            return 0;
+        };
         if p == node.id {
             return 0;
         }
         match r {
             regs::PEER_DB => node.regs().db[p],
             regs::PEER_DB_MASK => node.regs().db_mask[p],
-            regs::PEER_PEER_DB => self.with_peer(node.id, p, off, |peer| peer.regs().db[node.id]).unwrap_or(!0),
+            regs::PEER_PEER_DB => self
+                .with_peer(node.id, p, off, |peer| peer.regs().db[node.id])
+                .unwrap_or(!0),
             r if (regs::PEER_SPAD..regs::PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
                 node.regs().spad[p][((r - regs::PEER_SPAD) / 4) as usize]
             }
-            r if (regs::PEER_PEER_SPAD..regs::PEER_PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
+            r if (regs::PEER_PEER_SPAD..regs::PEER_PEER_SPAD + 4 * regs::SPADS as u64)
+                .contains(&r) =>
+            {
                 let i = ((r - regs::PEER_PEER_SPAD) / 4) as usize;
-                self.with_peer(node.id, p, off, |peer| peer.regs().spad[node.id][i]).unwrap_or(!0)
+                self.with_peer(node.id, p, off, |peer| peer.regs().spad[node.id][i])
+                    .unwrap_or(!0)
             }
             _ => 0,
         }
@@ -212,7 +252,13 @@ impl Fabric {
     /// Runs `f` on node `to` if the link from `from` is up; otherwise flags
     /// `TARGET_DOWN` at `from` for its access at BAR0 offset `off` and
     /// returns `None`.
-    fn with_peer<T>(&self, from: usize, to: usize, off: u64, f: impl FnOnce(&Node) -> T) -> Option<T> {
+    fn with_peer<T>(
+        &self,
+        from: usize,
+        to: usize,
+        off: u64,
+        f: impl FnOnce(&Node) -> T,
+    ) -> Option<T> {
         if !self.link_up(from, to) {
             self.error(from, Err::TargetDown, off, false, to);
             return None;
@@ -225,7 +271,8 @@ impl Fabric {
         let id = node.id;
         match off {
             regs::LINK_CTRL => {
-                node.link_enabled.store(v & regs::LINK_ENABLE != 0, Ordering::SeqCst);
+                node.link_enabled
+                    .store(v & regs::LINK_ENABLE != 0, Ordering::SeqCst);
                 self.update_links();
             }
             regs::LINK_EVENT => node.regs().link_event &= !v,
@@ -243,9 +290,13 @@ impl Fabric {
                     node.raise(regs::vector::MESSAGE);
                 }
             }
-            o if (regs::PEER_BASE..regs::LUT_BASE).contains(&o) => self.write_peer_block(node, o, v),
+            o if (regs::PEER_BASE..regs::LUT_BASE).contains(&o) => {
+                self.write_peer_block(node, o, v)
+            }
             o if (regs::LUT_BASE..regs::IW_BASE).contains(&o) => {
-                let Some((s, r)) = element(o, regs::LUT_BASE, regs::LUT_STRIDE, c.lut_slots as usize) else {
+                let Some((s, r)) =
+                    element(o, regs::LUT_BASE, regs::LUT_STRIDE, c.lut_slots as usize)
+                else {
                     return self.error(id, Err::BadReg, o, false, id);
                 };
                 match r {
@@ -255,13 +306,17 @@ impl Fabric {
                 }
             }
             o if (regs::IW_BASE..regs::INTWIN_CTRL).contains(&o) => {
-                let Some((w, r)) = element(o, regs::IW_BASE, regs::IW_STRIDE, c.in_windows as usize) else {
+                let Some((w, r)) =
+                    element(o, regs::IW_BASE, regs::IW_STRIDE, c.in_windows as usize)
+                else {
                     return self.error(id, Err::BadReg, o, false, id);
                 };
                 let mut regs_ = node.regs();
                 let win = &mut regs_.inbound[w];
                 match r {
-                    regs::IW_CTRL => win.ctrl = v & (regs::WIN_ENABLE | 0xFFFF << regs::WIN_PEERS_SHIFT),
+                    regs::IW_CTRL => {
+                        win.ctrl = v & (regs::WIN_ENABLE | 0xFFFF << regs::WIN_PEERS_SHIFT)
+                    }
                     8 | 12 => set_half(&mut win.addr, r, v),
                     16 | 20 => set_half(&mut win.size, r, v),
                     _ => {
@@ -270,9 +325,12 @@ impl Fabric {
                     }
                 }
             }
-            regs::INTWIN_CTRL => node.regs().intwin.ctrl = v & (regs::WIN_ENABLE | 0xFFFF << regs::WIN_PEERS_SHIFT),
+            regs::INTWIN_CTRL => {
+                node.regs().intwin.ctrl = v & (regs::WIN_ENABLE | 0xFFFF << regs::WIN_PEERS_SHIFT)
+            }
             o if (regs::MC_BASE..regs::MC_MEMBERS).contains(&o) => {
-                let Some((g, r)) = element(o, regs::MC_BASE, regs::MC_STRIDE, c.multicast.len()) else {
+                let Some((g, r)) = element(o, regs::MC_BASE, regs::MC_STRIDE, c.multicast.len())
+                else {
                     return self.error(id, Err::BadReg, o, false, id);
                 };
                 let mut regs_ = node.regs();
@@ -287,8 +345,13 @@ impl Fabric {
                     }
                 }
             }
-            o if (regs::DMA_BASE..regs::DMA_BASE + regs::DMA_STRIDE * regs::MAX_DMA_CHANNELS as u64).contains(&o) => {
-                let Some((ch, r)) = element(o, regs::DMA_BASE, regs::DMA_STRIDE, c.dma_channels as usize) else {
+            o if (regs::DMA_BASE
+                ..regs::DMA_BASE + regs::DMA_STRIDE * regs::MAX_DMA_CHANNELS as u64)
+                .contains(&o) =>
+            {
+                let Some((ch, r)) =
+                    element(o, regs::DMA_BASE, regs::DMA_STRIDE, c.dma_channels as usize)
+                else {
                     return self.error(id, Err::BadReg, o, false, id);
                 };
                 self.write_dma(node, ch, r, v);
@@ -305,7 +368,11 @@ impl Fabric {
                     node.dma.reset_channel(ch);
                     let mut g = node.regs();
                     let d = &mut g.dma[ch];
-                    *d = super::state::DmaRegs { ring: d.ring, ring_size: d.ring_size, ..Default::default() };
+                    *d = super::state::DmaRegs {
+                        ring: d.ring,
+                        ring_size: d.ring_size,
+                        ..Default::default()
+                    };
                     return;
                 }
                 node.regs().dma[ch].ctrl = v & (ENABLE | INT_ENABLE);
@@ -313,21 +380,31 @@ impl Fabric {
                     node.dma.kick(ch);
                 }
             }
-            regs::DMA_STATUS => node.regs().dma[ch].status &= !(v & (regs::dma_status::ERROR | regs::dma_status::DONE)),
+            regs::DMA_STATUS => {
+                node.regs().dma[ch].status &=
+                    !(v & (regs::dma_status::ERROR | regs::dma_status::DONE))
+            }
             8 | 12 => set_half(&mut node.regs().dma[ch].ring, r, v),
             regs::DMA_RING_SIZE => node.regs().dma[ch].ring_size = v,
             regs::DMA_HEAD => {
                 node.regs().dma[ch].head = v;
                 node.dma.kick(ch);
             }
-            _ => self.error(node.id, Err::BadReg, regs::DMA_BASE + regs::DMA_STRIDE * ch as u64 + r, false, node.id),
+            _ => self.error(
+                node.id,
+                Err::BadReg,
+                regs::DMA_BASE + regs::DMA_STRIDE * ch as u64 + r,
+                false,
+                node.id,
+            ),
         }
     }
 
     /// Writes in the per-peer block (4.2).
     fn write_peer_block(&self, node: &Node, off: u64, v: u32) {
         let id = node.id;
-        let Some((p, r)) = element(off, regs::PEER_BASE, regs::PEER_STRIDE, self.config.nodes) else {
+        let Some((p, r)) = element(off, regs::PEER_BASE, regs::PEER_STRIDE, self.config.nodes)
+        else {
             return self.error(id, Err::BadReg, off, false, id);
         };
         if p == id {
@@ -354,7 +431,9 @@ impl Fabric {
             r if (regs::PEER_SPAD..regs::PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
                 node.regs().spad[p][((r - regs::PEER_SPAD) / 4) as usize] = v;
             }
-            r if (regs::PEER_PEER_SPAD..regs::PEER_PEER_SPAD + 4 * regs::SPADS as u64).contains(&r) => {
+            r if (regs::PEER_PEER_SPAD..regs::PEER_PEER_SPAD + 4 * regs::SPADS as u64)
+                .contains(&r) =>
+            {
                 let i = ((r - regs::PEER_PEER_SPAD) / 4) as usize;
                 self.with_peer(id, p, off, |peer| peer.regs().spad[id][i] = v);
             }

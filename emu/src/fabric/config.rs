@@ -44,10 +44,20 @@ impl FabricConfig {
     /// Checks every field against the adapter's limits.
     pub fn validate(&self) -> Result<(), String> {
         if !(2..=regs::MAX_NODES).contains(&self.nodes) {
-            return Err(format!("nodes must be 2..={}, not {}", regs::MAX_NODES, self.nodes));
+            return Err(format!(
+                "nodes must be 2..={}, not {}",
+                regs::MAX_NODES,
+                self.nodes
+            ));
         }
-        if self.ram_bytes < (16 << 20) || self.ram_bytes > (4 << 30) || !self.ram_bytes.is_multiple_of(4096) {
-            return Err(format!("ram must be 16 MiB..4 GiB in pages, not {} bytes", self.ram_bytes));
+        if self.ram_bytes < (16 << 20)
+            || self.ram_bytes > (4 << 30)
+            || !self.ram_bytes.is_multiple_of(4096)
+        {
+            return Err(format!(
+                "ram must be 16 MiB..4 GiB in pages, not {} bytes",
+                self.ram_bytes
+            ));
         }
         if self.lut_slots == 0 || self.lut_slots as usize > regs::MAX_LUT_SLOTS {
             return Err(format!("lut_slots must be 1..={}", regs::MAX_LUT_SLOTS));
@@ -59,14 +69,19 @@ impl FabricConfig {
             return Err(format!("in_windows must be 1..={}", regs::MAX_IN_WINDOWS));
         }
         if self.dma_channels as usize > regs::MAX_DMA_CHANNELS {
-            return Err(format!("dma_channels must be 0..={}", regs::MAX_DMA_CHANNELS));
+            return Err(format!(
+                "dma_channels must be 0..={}",
+                regs::MAX_DMA_CHANNELS
+            ));
         }
         if self.multicast.len() > regs::MAX_MC_GROUPS {
             return Err(format!("at most {} multicast groups", regs::MAX_MC_GROUPS));
         }
         for (g, members) in self.multicast.iter().enumerate() {
             if *members == 0 || (*members as u32) >> self.nodes != 0 {
-                return Err(format!("multicast group {g}: members must be nodes of the fabric"));
+                return Err(format!(
+                    "multicast group {g}: members must be nodes of the fabric"
+                ));
             }
         }
         Ok(())
@@ -114,7 +129,11 @@ mod tests {
 
     #[test]
     fn geometry_follows_from_the_config() {
-        let c = FabricConfig { nodes: 3, ram_bytes: 384 << 20, ..Default::default() };
+        let c = FabricConfig {
+            nodes: 3,
+            ram_bytes: 384 << 20,
+            ..Default::default()
+        };
         assert_eq!(c.direct_shift(), 29); // 384 MiB rounds up to 512 MiB
         assert_eq!(c.bar4_size(), 4 << 29); // 3 nodes round up to 4
         assert_eq!(c.bar2_size(), 64 << 21);
@@ -123,13 +142,34 @@ mod tests {
     #[test]
     fn out_of_range_configs_are_refused() {
         let bad = [
-            FabricConfig { nodes: 1, ..Default::default() },
-            FabricConfig { nodes: 17, ..Default::default() },
-            FabricConfig { lut_slots: 0, ..Default::default() },
-            FabricConfig { slot_shift: 11, ..Default::default() },
-            FabricConfig { dma_channels: 5, ..Default::default() },
-            FabricConfig { multicast: vec![0b100], ..Default::default() },
-            FabricConfig { ram_bytes: 1000, ..Default::default() },
+            FabricConfig {
+                nodes: 1,
+                ..Default::default()
+            },
+            FabricConfig {
+                nodes: 17,
+                ..Default::default()
+            },
+            FabricConfig {
+                lut_slots: 0,
+                ..Default::default()
+            },
+            FabricConfig {
+                slot_shift: 11,
+                ..Default::default()
+            },
+            FabricConfig {
+                dma_channels: 5,
+                ..Default::default()
+            },
+            FabricConfig {
+                multicast: vec![0b100],
+                ..Default::default()
+            },
+            FabricConfig {
+                ram_bytes: 1000,
+                ..Default::default()
+            },
         ];
         for c in bad {
             assert!(c.validate().is_err(), "{c:?}");

@@ -44,9 +44,18 @@ impl Engine {
     /// first use.
     pub fn new(fabric: Weak<Fabric>, node: usize, channels: usize) -> Self {
         let channels = (0..channels)
-            .map(|_| Arc::new(Channel { state: Mutex::new(ChannelState::default()), wake: Condvar::new() }))
+            .map(|_| {
+                Arc::new(Channel {
+                    state: Mutex::new(ChannelState::default()),
+                    wake: Condvar::new(),
+                })
+            })
             .collect();
-        Engine { fabric, node, channels }
+        Engine {
+            fabric,
+            node,
+            channels,
+        }
     }
 
     fn lock(ch: &Channel) -> std::sync::MutexGuard<'_, ChannelState> {
@@ -60,7 +69,9 @@ impl Engine {
 
     /// Software wrote `DMA_HEAD` or enabled the channel.
     pub fn kick(&self, ch: usize) {
-        let Some(c) = self.channels.get(ch) else { return };
+        let Some(c) = self.channels.get(ch) else {
+            return;
+        };
         let mut s = Self::lock(c);
         s.kicked = true;
         if !s.started {
@@ -99,7 +110,10 @@ fn worker(fabric: Weak<Fabric>, node: usize, ch: usize, channel: Arc<Channel>) {
             let mut s = Engine::lock(&channel);
             while !s.kicked {
                 // Wake up now and then to notice the fabric is gone.
-                let (g, _) = channel.wake.wait_timeout(s, std::time::Duration::from_secs(1)).unwrap_or_else(|e| e.into_inner());
+                let (g, _) = channel
+                    .wake
+                    .wait_timeout(s, std::time::Duration::from_secs(1))
+                    .unwrap_or_else(|e| e.into_inner());
                 s = g;
                 if fabric.strong_count() == 0 {
                     return;
@@ -136,7 +150,11 @@ impl Fabric {
         let Some(node) = self.node(id) else { return };
         loop {
             let d = node.regs().dma[ch];
-            if !current() || d.ctrl & dma_ctrl::ENABLE == 0 || d.status & dma_status::ERROR != 0 || d.head == d.tail {
+            if !current()
+                || d.ctrl & dma_ctrl::ENABLE == 0
+                || d.status & dma_status::ERROR != 0
+                || d.head == d.tail
+            {
                 return;
             }
             if !d.ring_size.is_power_of_two() || d.ring_size > desc::MAX_RING || d.ring % 32 != 0 {
@@ -147,9 +165,16 @@ impl Fabric {
             if self.memory.read(id, at, &mut raw).is_err() {
                 return self.dma_fail(id, ch, d.tail, dma_err::RING, at, None);
             }
-            let u64_at = |o: usize| u64::from_le_bytes(raw[o..o + 8].try_into().unwrap_or_default());
-            let u32_at = |o: usize| u32::from_le_bytes(raw[o..o + 4].try_into().unwrap_or_default());
-            let (src, dst, len, flags) = (u64_at(desc::SRC), u64_at(desc::DST), u32_at(desc::LEN), u32_at(desc::FLAGS));
+            let u64_at =
+                |o: usize| u64::from_le_bytes(raw[o..o + 8].try_into().unwrap_or_default());
+            let u32_at =
+                |o: usize| u32::from_le_bytes(raw[o..o + 4].try_into().unwrap_or_default());
+            let (src, dst, len, flags) = (
+                u64_at(desc::SRC),
+                u64_at(desc::DST),
+                u32_at(desc::LEN),
+                u32_at(desc::FLAGS),
+            );
             if len == 0 || len > desc::MAX_LEN {
                 return self.dma_fail(id, ch, d.tail, dma_err::LEN, at, Some(at));
             }
@@ -160,8 +185,12 @@ impl Fabric {
             if !current() {
                 return;
             }
-            let _ = self.memory.write(id, at + desc::RESULT as u64, &desc::RESULT_OK.to_le_bytes());
-            node.counters.dma_bytes.fetch_add(u64::from(len), Ordering::Relaxed);
+            let _ = self
+                .memory
+                .write(id, at + desc::RESULT as u64, &desc::RESULT_OK.to_le_bytes());
+            node.counters
+                .dma_bytes
+                .fetch_add(u64::from(len), Ordering::Relaxed);
             let interrupt = {
                 let mut r = node.regs();
                 let c = &mut r.dma[ch];
@@ -178,10 +207,22 @@ impl Fabric {
         }
     }
 
-    fn dma_fail(&self, id: usize, ch: usize, index: u32, code: u32, addr: u64, desc_at: Option<u64>) {
+    fn dma_fail(
+        &self,
+        id: usize,
+        ch: usize,
+        index: u32,
+        code: u32,
+        addr: u64,
+        desc_at: Option<u64>,
+    ) {
         let Some(node) = self.node(id) else { return };
         if let Some(at) = desc_at {
-            let _ = self.memory.write(id, at + desc::RESULT as u64, &(desc::RESULT_ERR | code).to_le_bytes());
+            let _ = self.memory.write(
+                id,
+                at + desc::RESULT as u64,
+                &(desc::RESULT_ERR | code).to_le_bytes(),
+            );
         }
         {
             let mut r = node.regs();
@@ -199,14 +240,20 @@ impl Fabric {
     fn end(&self, id: usize, addr: u64, len: u64) -> End {
         let host = self.node(id).and_then(|n| n.host());
         let bar = |b: usize| host.as_ref().and_then(|h| h.bar_address(b));
-        let within = |base: Option<u64>, size: u64| base.and_then(|b| addr.checked_sub(b)).filter(|&o| o.saturating_add(len) <= size);
+        let within = |base: Option<u64>, size: u64| {
+            base.and_then(|b| addr.checked_sub(b))
+                .filter(|&o| o.saturating_add(len) <= size)
+        };
         if let Some(off) = within(bar(2), self.config.bar2_size()) {
             return End::Window { off };
         }
         if self.config.direct {
             if let Some(off) = within(bar(4), self.config.bar4_size()) {
                 let shift = self.config.direct_shift();
-                return End::Ram { node: (off >> shift) as usize, addr: off & ((1 << shift) - 1) };
+                return End::Ram {
+                    node: (off >> shift) as usize,
+                    addr: off & ((1 << shift) - 1),
+                };
             }
         }
         if self.memory.locate(id, addr, len).is_ok() {
@@ -222,9 +269,16 @@ impl Fabric {
         if let (End::Ram { node: sn, addr: sa }, End::Ram { node: dn, addr: da }) = (s, d) {
             // Both ends in the RAM file: one memmove, after checking each end
             // so a failure names the right one.
-            self.memory.locate(sn, sa, len).map_err(|_| (dma_err::SRC, src, sn))?;
-            self.memory.locate(dn, da, len).map_err(|_| (dma_err::DST, dst, dn))?;
-            return self.memory.copy((sn, sa), (dn, da), len).map_err(|_| (dma_err::DST, dst, dn));
+            self.memory
+                .locate(sn, sa, len)
+                .map_err(|_| (dma_err::SRC, src, sn))?;
+            self.memory
+                .locate(dn, da, len)
+                .map_err(|_| (dma_err::DST, dst, dn))?;
+            return self
+                .memory
+                .copy((sn, sa), (dn, da), len)
+                .map_err(|_| (dma_err::DST, dst, dn));
         }
         let mut buf = vec![0u8; CHUNK.min(len as usize)];
         let mut done = 0u64;
@@ -239,8 +293,10 @@ impl Fabric {
                 }
             }
             let chunk = &mut buf[..n as usize];
-            self.dma_end_read(id, s, done, chunk).map_err(|t| (dma_err::SRC, src + done, t))?;
-            self.dma_end_write(id, d, done, chunk).map_err(|t| (dma_err::DST, dst + done, t))?;
+            self.dma_end_read(id, s, done, chunk)
+                .map_err(|t| (dma_err::SRC, src + done, t))?;
+            self.dma_end_write(id, d, done, chunk)
+                .map_err(|t| (dma_err::DST, dst + done, t))?;
             done += n;
         }
         Ok(())
@@ -259,7 +315,9 @@ impl Fabric {
             End::Ram { node, addr } => self.memory.write(node, addr + at, data).map_err(|_| node),
             End::Window { off } => match self.resolve(id, off + at, data.len() as u64) {
                 // Posted remote writes from the engine wait for nothing.
-                Ok(Resolved::Multicast { group, offset }) => self.multicast(id, group, offset, data).map_err(|(_, t)| t),
+                Ok(Resolved::Multicast { group, offset }) => {
+                    self.multicast(id, group, offset, data).map_err(|(_, t)| t)
+                }
                 Ok(_) => self.window_write(id, off + at, data).map_err(|(_, t)| t),
                 Err((_, t)) => Err(t),
             },
@@ -267,7 +325,11 @@ impl Fabric {
         }
     }
 
-    fn local_bus(&self, id: usize, f: impl FnOnce(&dyn super::NodeHost) -> Result<(), super::BusError>) -> Result<(), usize> {
+    fn local_bus(
+        &self,
+        id: usize,
+        f: impl FnOnce(&dyn super::NodeHost) -> Result<(), super::BusError>,
+    ) -> Result<(), usize> {
         let host = self.node(id).and_then(|n| n.host()).ok_or(id)?;
         f(host.as_ref()).map_err(|_| id)
     }

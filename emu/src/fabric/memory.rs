@@ -36,11 +36,23 @@ impl FabricMemory {
     /// bytes with `ram` bytes of RAM each, and maps it. The file is sparse:
     /// it costs host memory only as guests touch it.
     pub fn create(path: &Path, nodes: usize, ram: u64, shift: u32) -> io::Result<FabricMemory> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
         let len = (nodes as u64) << shift;
         file.set_len(len)?;
         let map = Mapping::new(file.as_fd(), 0, len, true)?;
-        Ok(FabricMemory { path: path.to_path_buf(), file, map, nodes, ram, shift })
+        Ok(FabricMemory {
+            path: path.to_path_buf(),
+            file,
+            map,
+            nodes,
+            ram,
+            shift,
+        })
     }
 
     /// The file's path, for QEMU's `mem-path`.
@@ -139,7 +151,11 @@ mod tests {
     use super::*;
 
     fn memory() -> FabricMemory {
-        let path = std::env::temp_dir().join(format!("rsio-fabric-mem-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let path = std::env::temp_dir().join(format!(
+            "rsio-fabric-mem-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         FabricMemory::create(&path, 2, 1 << 20, 21).unwrap()
     }
 

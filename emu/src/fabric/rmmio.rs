@@ -17,8 +17,15 @@ use super::{BusError, NodeHost};
 type Host = Arc<Mutex<Option<Arc<dyn NodeHost>>>>;
 
 enum Job {
-    Write { addr: u64, data: Vec<u8> },
-    Read { addr: u64, len: usize, reply: SyncSender<Result<Vec<u8>, BusError>> },
+    Write {
+        addr: u64,
+        data: Vec<u8>,
+    },
+    Read {
+        addr: u64,
+        len: usize,
+        reply: SyncSender<Result<Vec<u8>, BusError>>,
+    },
 }
 
 /// Why a remote read produced no data.
@@ -46,7 +53,10 @@ impl RmmioQueue {
             .name(format!("rmmio-{node}"))
             .spawn(move || serve(rx, worker_host))
             .expect("spawn a remote-MMIO worker");
-        RmmioQueue { jobs: Mutex::new(tx), host }
+        RmmioQueue {
+            jobs: Mutex::new(tx),
+            host,
+        }
     }
 
     /// Sets (or clears) the host the worker performs accesses on.
@@ -56,14 +66,31 @@ impl RmmioQueue {
 
     /// Posts a write.
     pub fn write(&self, addr: u64, data: &[u8]) {
-        let _ = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).send(Job::Write { addr, data: data.to_vec() });
+        let _ = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Job::Write {
+                addr,
+                data: data.to_vec(),
+            });
     }
 
     /// Reads `buf.len()` bytes, after every write posted before it.
     pub fn read(&self, addr: u64, buf: &mut [u8], timeout: Duration) -> Result<(), RmmioError> {
         let (reply, result) = mpsc::sync_channel(1);
-        let job = Job::Read { addr, len: buf.len(), reply };
-        if self.jobs.lock().unwrap_or_else(|e| e.into_inner()).send(job).is_err() {
+        let job = Job::Read {
+            addr,
+            len: buf.len(),
+            reply,
+        };
+        if self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .is_err()
+        {
             return Err(RmmioError::Bus);
         }
         match result.recv_timeout(timeout) {

@@ -14,7 +14,11 @@ pub struct LutEntry {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LutTarget {
     /// Node `node`'s inbound window `window`, from `offset`.
-    Memory { node: usize, window: usize, offset: u64 },
+    Memory {
+        node: usize,
+        window: usize,
+        offset: u64,
+    },
     /// Node `node`'s interrupt window.
     Interrupt { node: usize },
     /// Multicast group `group`, from `offset` in each member's buffer.
@@ -31,9 +35,16 @@ impl LutEntry {
         let node = ((self.ctrl >> NODE_SHIFT) & NODE_MASK) as usize;
         let index = ((self.ctrl >> INDEX_SHIFT) & INDEX_MASK) as usize;
         match (self.ctrl >> KIND_SHIFT) & KIND_MASK {
-            KIND_MEMORY => Some(LutTarget::Memory { node, window: index, offset: self.offset }),
+            KIND_MEMORY => Some(LutTarget::Memory {
+                node,
+                window: index,
+                offset: self.offset,
+            }),
             KIND_INTERRUPT => Some(LutTarget::Interrupt { node }),
-            KIND_MULTICAST => Some(LutTarget::Multicast { group: index, offset: self.offset }),
+            KIND_MULTICAST => Some(LutTarget::Multicast {
+                group: index,
+                offset: self.offset,
+            }),
             _ => None,
         }
     }

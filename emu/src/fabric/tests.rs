@@ -74,7 +74,9 @@ impl World {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         let f = Fabric::new(config, &path).unwrap();
-        let hosts: Vec<Arc<FakeHost>> = (0..f.config().nodes).map(|_| Arc::new(FakeHost::default())).collect();
+        let hosts: Vec<Arc<FakeHost>> = (0..f.config().nodes)
+            .map(|_| Arc::new(FakeHost::default()))
+            .collect();
         for (i, h) in hosts.iter().enumerate() {
             f.attach(i, h.clone());
         }
@@ -82,7 +84,10 @@ impl World {
     }
 
     fn two() -> World {
-        World::new(FabricConfig { ram_bytes: 16 << 20, ..Default::default() })
+        World::new(FabricConfig {
+            ram_bytes: 16 << 20,
+            ..Default::default()
+        })
     }
 
     fn r32(&self, node: usize, off: u64) -> u32 {
@@ -111,12 +116,19 @@ impl World {
         let base = regs::IW_BASE + regs::IW_STRIDE * w as u64;
         self.w64(node, base + regs::IW_ADDR, addr);
         self.w64(node, base + regs::IW_SIZE, size);
-        self.w32(node, base + regs::IW_CTRL, regs::WIN_ENABLE | peers << regs::WIN_PEERS_SHIFT);
+        self.w32(
+            node,
+            base + regs::IW_CTRL,
+            regs::WIN_ENABLE | peers << regs::WIN_PEERS_SHIFT,
+        );
     }
     fn map(&self, node: usize, slot: usize, kind: u32, target: usize, index: usize, offset: u64) {
         let base = regs::LUT_BASE + regs::LUT_STRIDE * slot as u64;
         self.w64(node, base + regs::LUT_OFFSET, offset);
-        let ctrl = lut::VALID | kind << lut::KIND_SHIFT | (target as u32) << lut::NODE_SHIFT | (index as u32) << lut::INDEX_SHIFT;
+        let ctrl = lut::VALID
+            | kind << lut::KIND_SHIFT
+            | (target as u32) << lut::NODE_SHIFT
+            | (index as u32) << lut::INDEX_SHIFT;
         self.w32(node, base + regs::LUT_CTRL, ctrl);
     }
     fn slot(&self, slot: usize) -> u64 {
@@ -134,7 +146,12 @@ impl World {
 
 #[test]
 fn identity_and_geometry_registers_read_as_documented() {
-    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, multicast: vec![0b011], ..Default::default() });
+    let w = World::new(FabricConfig {
+        nodes: 3,
+        ram_bytes: 16 << 20,
+        multicast: vec![0b011],
+        ..Default::default()
+    });
     assert_eq!(w.r32(1, regs::ID), 0x4F49_5352);
     assert_eq!(w.r32(1, regs::VERSION), 0x0001_0000);
     assert_eq!(w.r32(2, regs::NODE_ID), 2);
@@ -146,7 +163,10 @@ fn identity_and_geometry_registers_read_as_documented() {
     assert_eq!(w.r32(0, regs::MC_MEMBERS), 0b011);
     assert_eq!(w.r32(0, regs::DIRECT_SHIFT), 24);
     assert_eq!(w.r32(0, regs::DIRECT_NODES), 0b111);
-    assert_eq!(w.r32(0, regs::CAPS), regs::caps::DMA | regs::caps::MULTICAST | regs::caps::DIRECT | regs::caps::REMOTE_MMIO);
+    assert_eq!(
+        w.r32(0, regs::CAPS),
+        regs::caps::DMA | regs::caps::MULTICAST | regs::caps::DIRECT | regs::caps::REMOTE_MMIO
+    );
     assert_eq!(w.r32(0, regs::RMMIO_TIMEOUT), 10_000);
 }
 
@@ -208,12 +228,20 @@ fn a_doorbell_sets_the_peers_bits_and_interrupts_it() {
     w.w32(0, World::peer(1, regs::PEER_PEER_DB), 0b101);
     assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0b101);
     assert_eq!(w.hosts[1].raised(), vec![vector::doorbell(0)]);
-    assert_eq!(w.r32(0, World::peer(1, regs::PEER_PEER_DB)), 0b101, "peer_db_read");
+    assert_eq!(
+        w.r32(0, World::peer(1, regs::PEER_PEER_DB)),
+        0b101,
+        "peer_db_read"
+    );
     // Ringing a bit that is already set does not interrupt again.
     w.w32(0, World::peer(1, regs::PEER_PEER_DB), 0b001);
     assert!(w.hosts[1].raised().is_empty());
     w.w32(1, World::peer(0, regs::PEER_DB), 0b001);
-    assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0b100, "write 1 to clear");
+    assert_eq!(
+        w.r32(1, World::peer(0, regs::PEER_DB)),
+        0b100,
+        "write 1 to clear"
+    );
 }
 
 #[test]
@@ -236,7 +264,11 @@ fn a_doorbell_to_a_peer_whose_link_is_down_is_dropped_with_an_error() {
     assert_eq!(w.err(0), Err::TargetDown.bit());
     let mut addr = [0u8; 8];
     w.f.bar0_read(0, regs::ERR_ADDR, &mut addr);
-    assert_eq!(u64::from_le_bytes(addr), World::peer(1, regs::PEER_PEER_DB), "ERR_ADDR names the access");
+    assert_eq!(
+        u64::from_le_bytes(addr),
+        World::peer(1, regs::PEER_PEER_DB),
+        "ERR_ADDR names the access"
+    );
     assert_eq!(w.hosts[0].raised(), vec![vector::ERROR]);
 }
 
@@ -244,10 +276,21 @@ fn a_doorbell_to_a_peer_whose_link_is_down_is_dropped_with_an_error() {
 fn injected_doorbell_drops_are_counted_not_delivered() {
     let w = World::two();
     w.links_up();
-    w.f.node(1).unwrap().faults.drop_doorbells.store(true, Ordering::SeqCst);
+    w.f.node(1)
+        .unwrap()
+        .faults
+        .drop_doorbells
+        .store(true, Ordering::SeqCst);
     w.w32(0, World::peer(1, regs::PEER_PEER_DB), 1);
     assert_eq!(w.r32(1, World::peer(0, regs::PEER_DB)), 0);
-    assert_eq!(w.f.node(1).unwrap().counters.db_dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        w.f.node(1)
+            .unwrap()
+            .counters
+            .db_dropped
+            .load(Ordering::SeqCst),
+        1
+    );
 }
 
 #[test]
@@ -268,7 +311,10 @@ fn a_write_through_a_lut_slot_lands_in_the_peers_exposed_ram() {
     w.expose(1, 3, 0x10_0000, 0x4000, 0b01);
     w.map(0, 5, lut::KIND_MEMORY, 1, 3, 0x1000);
     w.f.bar2_write(0, w.slot(5) + 0x10, &0x1122_3344_5566_7788u64.to_le_bytes());
-    assert_eq!(w.ram(1, 0x10_1010, 8), 0x1122_3344_5566_7788u64.to_le_bytes());
+    assert_eq!(
+        w.ram(1, 0x10_1010, 8),
+        0x1122_3344_5566_7788u64.to_le_bytes()
+    );
     let mut back = [0u8; 8];
     w.f.bar2_read(0, w.slot(5) + 0x10, &mut back);
     assert_eq!(u64::from_le_bytes(back), 0x1122_3344_5566_7788);
@@ -288,14 +334,21 @@ fn an_invalid_slot_reads_all_ones_and_flags_unmapped() {
 
 #[test]
 fn the_target_refuses_peers_it_did_not_admit_and_counts_them() {
-    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, ..Default::default() });
+    let w = World::new(FabricConfig {
+        nodes: 3,
+        ram_bytes: 16 << 20,
+        ..Default::default()
+    });
     w.links_up();
     w.expose(1, 0, 0x10_0000, 0x1000, 0b100); // only node 2
     w.map(0, 0, lut::KIND_MEMORY, 1, 0, 0);
     w.f.bar2_write(0, w.slot(0), &[0xAB; 4]);
     assert_eq!(w.ram(1, 0x10_0000, 4), [0; 4]);
     assert_eq!(w.err(0), Err::Refused.bit());
-    assert_eq!(w.f.node(1).unwrap().counters.refused.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        w.f.node(1).unwrap().counters.refused.load(Ordering::SeqCst),
+        1
+    );
     assert_eq!(w.r32(1, regs::CNT_REFUSED), 1);
 }
 
@@ -359,7 +412,11 @@ fn a_remote_mmio_bus_error_reads_all_ones_with_rmmio_fail() {
 fn a_write_into_a_peers_interrupt_window_raises_its_user_vector() {
     let w = World::two();
     w.links_up();
-    w.w32(1, regs::INTWIN_CTRL, regs::WIN_ENABLE | 0b01 << regs::WIN_PEERS_SHIFT);
+    w.w32(
+        1,
+        regs::INTWIN_CTRL,
+        regs::WIN_ENABLE | 0b01 << regs::WIN_PEERS_SHIFT,
+    );
     w.map(0, 7, lut::KIND_INTERRUPT, 1, 0, 0);
     w.f.bar2_write(0, w.slot(7) + 4 * 3, &1u32.to_le_bytes());
     assert_eq!(w.hosts[1].raised(), vec![vector::user(3)]);
@@ -371,7 +428,12 @@ fn a_write_into_a_peers_interrupt_window_raises_its_user_vector() {
 
 #[test]
 fn a_multicast_write_reaches_every_enabled_member() {
-    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, multicast: vec![0b110], ..Default::default() });
+    let w = World::new(FabricConfig {
+        nodes: 3,
+        ram_bytes: 16 << 20,
+        multicast: vec![0b110],
+        ..Default::default()
+    });
     w.links_up();
     for (n, addr) in [(1, 0x20_0000u64), (2, 0x30_0000)] {
         w.w64(n, regs::MC_BASE + regs::MC_ADDR, addr);
@@ -418,14 +480,20 @@ fn start_dma(w: &World, ring: u64, size: u32, head: u32) {
     let ch = regs::DMA_BASE;
     w.w64(0, ch + regs::DMA_RING, ring);
     w.w32(0, ch + regs::DMA_RING_SIZE, size);
-    w.w32(0, ch + regs::DMA_CTRL, dma_ctrl::ENABLE | dma_ctrl::INT_ENABLE);
+    w.w32(
+        0,
+        ch + regs::DMA_CTRL,
+        dma_ctrl::ENABLE | dma_ctrl::INT_ENABLE,
+    );
     w.w32(0, ch + regs::DMA_HEAD, head);
 }
 
 fn wait_tail(w: &World, want: u32) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if w.r32(0, regs::DMA_BASE + regs::DMA_TAIL) == want || w.r32(0, regs::DMA_BASE + regs::DMA_STATUS) & dma_status::ERROR != 0 {
+        if w.r32(0, regs::DMA_BASE + regs::DMA_TAIL) == want
+            || w.r32(0, regs::DMA_BASE + regs::DMA_STATUS) & dma_status::ERROR != 0
+        {
             return w.r32(0, regs::DMA_BASE + regs::DMA_TAIL) == want;
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -445,14 +513,25 @@ fn the_dma_engine_copies_to_a_peer_through_both_windows_and_reports_completion()
     // Through the direct window (BAR4), then through the LUT (BAR2).
     let b4 = BAR4 + (1 << w.f.config().direct_shift()) + 0x50_0000;
     descriptor(&w, ring, 0, 0x40_0000, b4, 8192, 0);
-    descriptor(&w, ring, 1, 0x40_0000, BAR2 + 0x100, 8192, desc::FLAG_INTERRUPT);
+    descriptor(
+        &w,
+        ring,
+        1,
+        0x40_0000,
+        BAR2 + 0x100,
+        8192,
+        desc::FLAG_INTERRUPT,
+    );
     start_dma(&w, ring, 4, 2);
     assert!(wait_tail(&w, 2), "the ring must drain");
     assert_eq!(w.ram(1, 0x50_0000, 8192), pattern);
     assert_eq!(w.ram(1, 0x20_0100, 8192), pattern);
     assert_eq!(w.ram(0, ring + 0x18, 4), desc::RESULT_OK.to_le_bytes());
     assert_eq!(w.ram(0, ring + 32 + 0x18, 4), desc::RESULT_OK.to_le_bytes());
-    assert_eq!(w.r32(0, regs::DMA_BASE + regs::DMA_STATUS) & dma_status::DONE, dma_status::DONE);
+    assert_eq!(
+        w.r32(0, regs::DMA_BASE + regs::DMA_STATUS) & dma_status::DONE,
+        dma_status::DONE
+    );
     assert_eq!(w.hosts[0].raised(), vec![vector::dma(0)]);
     assert_eq!(w.r32(0, regs::CNT_DMA_BYTES), 16384);
 }
@@ -471,7 +550,10 @@ fn a_failing_descriptor_stops_the_channel_with_its_index_and_code() {
     assert_eq!(w.r32(0, ch + regs::DMA_TAIL), 1);
     assert_eq!(w.r32(0, ch + regs::DMA_ERR_INDEX), 1);
     assert_eq!(w.r32(0, ch + regs::DMA_ERR_CODE), regs::dma_err::DST);
-    assert_eq!(w.ram(0, ring + 32 + 0x18, 4), (desc::RESULT_ERR | regs::dma_err::DST).to_le_bytes());
+    assert_eq!(
+        w.ram(0, ring + 32 + 0x18, 4),
+        (desc::RESULT_ERR | regs::dma_err::DST).to_le_bytes()
+    );
     assert_ne!(w.err(0) & Err::Dma.bit(), 0);
 }
 
@@ -482,7 +564,10 @@ fn a_zero_length_descriptor_is_a_length_error() {
     descriptor(&w, ring, 0, 0x40_0000, 0x50_0000, 0, 0);
     start_dma(&w, ring, 4, 1);
     assert!(!wait_tail(&w, 1));
-    assert_eq!(w.r32(0, regs::DMA_BASE + regs::DMA_ERR_CODE), regs::dma_err::LEN);
+    assert_eq!(
+        w.r32(0, regs::DMA_BASE + regs::DMA_ERR_CODE),
+        regs::dma_err::LEN
+    );
 }
 
 #[test]
@@ -499,7 +584,11 @@ fn a_device_reset_clears_the_translation_state() {
 
 #[test]
 fn a_message_lands_in_the_peers_inbound_register_with_its_source() {
-    let w = World::new(FabricConfig { nodes: 3, ram_bytes: 16 << 20, ..Default::default() });
+    let w = World::new(FabricConfig {
+        nodes: 3,
+        ram_bytes: 16 << 20,
+        ..Default::default()
+    });
     w.links_up();
     w.w32(2, World::peer(1, regs::PEER_MSG + 4), 0xABCD);
     assert_eq!(w.r32(1, regs::MSG_STS), regs::msg_in_bit(1));
@@ -535,14 +624,20 @@ fn a_masked_message_interrupts_when_unmasked() {
 #[test]
 fn a_dma_past_the_end_of_a_peers_ram_is_a_destination_error_naming_the_peer() {
     // 24 MiB of RAM in a 32 MiB span: the end of RAM is inside the window.
-    let w = World::new(FabricConfig { ram_bytes: 24 << 20, ..Default::default() });
+    let w = World::new(FabricConfig {
+        ram_bytes: 24 << 20,
+        ..Default::default()
+    });
     w.links_up();
     let ring = 0x10_0000;
     let past = BAR4 + (1 << w.f.config().direct_shift()) + w.f.config().ram_bytes - 16;
     descriptor(&w, ring, 0, 0x40_0000, past, 64, 0);
     start_dma(&w, ring, 4, 1);
     assert!(!wait_tail(&w, 1));
-    assert_eq!(w.r32(0, regs::DMA_BASE + regs::DMA_ERR_CODE), regs::dma_err::DST);
+    assert_eq!(
+        w.r32(0, regs::DMA_BASE + regs::DMA_ERR_CODE),
+        regs::dma_err::DST
+    );
     assert_eq!((w.r32(0, regs::ERR_INFO) >> 16) & 0xF, 1, "the target node");
 }
 
@@ -554,6 +649,9 @@ fn the_dma_engine_ignores_link_state_in_the_direct_window_like_the_cpu() {
     let ring = 0x10_0000;
     descriptor(&w, ring, 0, 0x40_0000, b4, 64, 0);
     start_dma(&w, ring, 4, 1);
-    assert!(wait_tail(&w, 1), "links are down, the direct window still works");
+    assert!(
+        wait_tail(&w, 1),
+        "links are down, the direct window still works"
+    );
     assert_eq!(w.ram(1, 0x50_0000, 64), [9; 64]);
 }

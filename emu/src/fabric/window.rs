@@ -37,9 +37,18 @@ impl Fabric {
             return Err((Err::Unmapped, src));
         }
         let node = self.node(src).ok_or((Err::Unmapped, src))?;
-        let entry = node.regs().lut.get(slot).copied().ok_or((Err::Unmapped, src))?;
+        let entry = node
+            .regs()
+            .lut
+            .get(slot)
+            .copied()
+            .ok_or((Err::Unmapped, src))?;
         match entry.target().ok_or((Err::Unmapped, src))? {
-            LutTarget::Memory { node: t, window, offset } => {
+            LutTarget::Memory {
+                node: t,
+                window,
+                offset,
+            } => {
                 self.reachable(src, t)?;
                 let target = self.node(t).ok_or((Err::Unmapped, src))?;
                 let win = target.regs().inbound.get(window).copied();
@@ -64,7 +73,10 @@ impl Fabric {
                 if group >= self.config.multicast.len() {
                     return Err((Err::Unmapped, src));
                 }
-                Ok(Resolved::Multicast { group, offset: offset.wrapping_add(o) })
+                Ok(Resolved::Multicast {
+                    group,
+                    offset: offset.wrapping_add(o),
+                })
             }
         }
     }
@@ -103,7 +115,9 @@ impl Fabric {
     /// Applies injected faults and counts the access; false if the source
     /// adapter is dead.
     fn window_prologue(&self, src: usize) -> bool {
-        let Some(node) = self.node(src) else { return false };
+        let Some(node) = self.node(src) else {
+            return false;
+        };
         if node.faults.killed.load(Ordering::SeqCst) {
             return false;
         }
@@ -116,9 +130,17 @@ impl Fabric {
     }
 
     /// Reads through BAR2 (within one slot).
-    pub(crate) fn window_read(&self, src: usize, off: u64, data: &mut [u8]) -> Result<(), (Err, usize)> {
+    pub(crate) fn window_read(
+        &self,
+        src: usize,
+        off: u64,
+        data: &mut [u8],
+    ) -> Result<(), (Err, usize)> {
         match self.resolve(src, off, data.len() as u64)? {
-            Resolved::Ram { node, addr } => self.memory.read(node, addr, data).map_err(|_| (Err::Refused, node)),
+            Resolved::Ram { node, addr } => self
+                .memory
+                .read(node, addr, data)
+                .map_err(|_| (Err::Refused, node)),
             Resolved::Mmio { node, addr } => self.remote_read(src, node, addr, data),
             // Write-only targets read as all-ones, without an error.
             Resolved::Interrupt { .. } | Resolved::Multicast { .. } => {
@@ -129,31 +151,58 @@ impl Fabric {
     }
 
     /// Writes through BAR2 (within one slot).
-    pub(crate) fn window_write(&self, src: usize, off: u64, data: &[u8]) -> Result<(), (Err, usize)> {
+    pub(crate) fn window_write(
+        &self,
+        src: usize,
+        off: u64,
+        data: &[u8],
+    ) -> Result<(), (Err, usize)> {
         match self.resolve(src, off, data.len() as u64)? {
-            Resolved::Ram { node, addr } => self.memory.write(node, addr, data).map_err(|_| (Err::Refused, node)),
+            Resolved::Ram { node, addr } => self
+                .memory
+                .write(node, addr, data)
+                .map_err(|_| (Err::Refused, node)),
             Resolved::Mmio { node, addr } => {
                 let target = self.node(node).ok_or((Err::RmmioFail, node))?;
                 target.counters.rmmio.fetch_add(1, Ordering::Relaxed);
                 target.rmmio.write(addr, data);
                 Ok(())
             }
-            Resolved::Interrupt { node, offset } => self.remote_interrupt(src, node, offset, data.len()),
+            Resolved::Interrupt { node, offset } => {
+                self.remote_interrupt(src, node, offset, data.len())
+            }
             Resolved::Multicast { group, offset } => self.multicast(src, group, offset, data),
         }
     }
 
-    fn remote_read(&self, src: usize, t: usize, addr: u64, data: &mut [u8]) -> Result<(), (Err, usize)> {
-        let timeout = self.node(src).map_or(regs::RMMIO_TIMEOUT_DEFAULT_US, |n| n.regs().rmmio_timeout_us);
+    fn remote_read(
+        &self,
+        src: usize,
+        t: usize,
+        addr: u64,
+        data: &mut [u8],
+    ) -> Result<(), (Err, usize)> {
+        let timeout = self.node(src).map_or(regs::RMMIO_TIMEOUT_DEFAULT_US, |n| {
+            n.regs().rmmio_timeout_us
+        });
         let target = self.node(t).ok_or((Err::RmmioFail, t))?;
         target.counters.rmmio.fetch_add(1, Ordering::Relaxed);
-        target.rmmio.read(addr, data, Duration::from_micros(timeout.into())).map_err(|e| match e {
-            RmmioError::Bus => (Err::RmmioFail, t),
-            RmmioError::Timeout => (Err::RmmioTimeout, t),
-        })
+        target
+            .rmmio
+            .read(addr, data, Duration::from_micros(timeout.into()))
+            .map_err(|e| match e {
+                RmmioError::Bus => (Err::RmmioFail, t),
+                RmmioError::Timeout => (Err::RmmioTimeout, t),
+            })
     }
 
-    fn remote_interrupt(&self, src: usize, t: usize, offset: u64, len: usize) -> Result<(), (Err, usize)> {
+    fn remote_interrupt(
+        &self,
+        src: usize,
+        t: usize,
+        offset: u64,
+        len: usize,
+    ) -> Result<(), (Err, usize)> {
         let k = (offset / 4) as usize;
         if len != 4 || !offset.is_multiple_of(4) || k >= regs::USER_VECTORS {
             return Err((Err::Refused, t));
@@ -168,7 +217,13 @@ impl Fabric {
     }
 
     /// Delivers a multicast write to every enabled member.
-    pub(crate) fn multicast(&self, src: usize, group: usize, offset: u64, data: &[u8]) -> Result<(), (Err, usize)> {
+    pub(crate) fn multicast(
+        &self,
+        src: usize,
+        group: usize,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), (Err, usize)> {
         let members = self.config.multicast[group];
         let mut missed = None;
         for m in (0..self.config.nodes).filter(|m| members & (1 << m) != 0) {

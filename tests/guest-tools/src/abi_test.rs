@@ -46,8 +46,14 @@ fn errname(e: i32) -> String {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| RSIO_DEVICE_PATH.to_string());
-    let file = match std::fs::OpenOptions::new().read(true).write(true).open(&path) {
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| RSIO_DEVICE_PATH.to_string());
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+    {
         Ok(f) => f,
         Err(e) => {
             eprintln!("rsio-abi-test: cannot open {path}: {e}");
@@ -59,20 +65,92 @@ fn main() {
     let nr = ioc_nr(v);
     // (name, cmd, buffer or bad pointer, expected errno; 0 = success)
     let cases: Vec<(&str, u32, Option<Buf>, usize, i32)> = vec![
-        ("unknown ioctl number", rsio_iowr(0x7f, 128), Some(request(128, 0, 0)), 0, libc::ENOTTY),
-        ("foreign ioctl type", ioc(IOC_READ | IOC_WRITE, 0x42, nr, 128), Some(request(128, 0, 0)), 0, libc::ENOTTY),
-        ("wrong direction", ioc(IOC_READ, RSIO_IOC_MAGIC, nr, 128), Some(request(128, 0, 0)), 0, libc::ENOTTY),
-        ("size field differs from ioctl size", v, Some(request(120, 0, 0)), 0, libc::EINVAL),
-        ("struct smaller than version 1", rsio_iowr(nr, 64), Some(request(64, 0, 0)), 0, libc::EINVAL),
-        ("header-only struct", rsio_iowr(nr, 8), Some(request(8, 0, 0)), 0, libc::EINVAL),
-        ("ioctl size below the header", rsio_iowr(nr, 4), Some(request(4, 0, 0)), 0, libc::EINVAL),
-        ("undefined flags", v, Some(request(128, 1 << 31, 0)), 0, libc::EINVAL),
-        ("newer struct, non-zero tail", rsio_iowr(nr, 256), Some(request(256, 0, 0xaa)), 0, libc::E2BIG),
-        ("newer struct, zero tail", rsio_iowr(nr, 256), Some(request(256, 0, 0)), 0, 0),
+        (
+            "unknown ioctl number",
+            rsio_iowr(0x7f, 128),
+            Some(request(128, 0, 0)),
+            0,
+            libc::ENOTTY,
+        ),
+        (
+            "foreign ioctl type",
+            ioc(IOC_READ | IOC_WRITE, 0x42, nr, 128),
+            Some(request(128, 0, 0)),
+            0,
+            libc::ENOTTY,
+        ),
+        (
+            "wrong direction",
+            ioc(IOC_READ, RSIO_IOC_MAGIC, nr, 128),
+            Some(request(128, 0, 0)),
+            0,
+            libc::ENOTTY,
+        ),
+        (
+            "size field differs from ioctl size",
+            v,
+            Some(request(120, 0, 0)),
+            0,
+            libc::EINVAL,
+        ),
+        (
+            "struct smaller than version 1",
+            rsio_iowr(nr, 64),
+            Some(request(64, 0, 0)),
+            0,
+            libc::EINVAL,
+        ),
+        (
+            "header-only struct",
+            rsio_iowr(nr, 8),
+            Some(request(8, 0, 0)),
+            0,
+            libc::EINVAL,
+        ),
+        (
+            "ioctl size below the header",
+            rsio_iowr(nr, 4),
+            Some(request(4, 0, 0)),
+            0,
+            libc::EINVAL,
+        ),
+        (
+            "undefined flags",
+            v,
+            Some(request(128, 1 << 31, 0)),
+            0,
+            libc::EINVAL,
+        ),
+        (
+            "newer struct, non-zero tail",
+            rsio_iowr(nr, 256),
+            Some(request(256, 0, 0xaa)),
+            0,
+            libc::E2BIG,
+        ),
+        (
+            "newer struct, zero tail",
+            rsio_iowr(nr, 256),
+            Some(request(256, 0, 0)),
+            0,
+            0,
+        ),
         ("NULL argument", v, None, 0, libc::EFAULT),
         ("unmapped argument", v, None, 0x10, libc::EFAULT),
-        ("kernel-space argument", v, None, 0xffff_ffff_8100_0000, libc::EFAULT),
-        ("good request after the bad ones", v, Some(request(128, 0, 0)), 0, 0),
+        (
+            "kernel-space argument",
+            v,
+            None,
+            0xffff_ffff_8100_0000,
+            libc::EFAULT,
+        ),
+        (
+            "good request after the bad ones",
+            v,
+            Some(request(128, 0, 0)),
+            0,
+            0,
+        ),
     ];
     let mut failed = 0;
     for (name, cmd, buf, bad_ptr, want) in cases {
@@ -84,7 +162,12 @@ fn main() {
         if !ok {
             failed += 1;
         }
-        println!("{} {name}: got {}, want {}", if ok { "ok  " } else { "FAIL" }, errname(got), errname(want));
+        println!(
+            "{} {name}: got {}, want {}",
+            if ok { "ok  " } else { "FAIL" },
+            errname(got),
+            errname(want)
+        );
     }
     println!("abi-test: {failed} unexpected");
     std::process::exit(if failed == 0 { 0 } else { 1 });

@@ -16,15 +16,22 @@ pub struct Device {
 impl Device {
     /// Opens the device read-write.
     pub fn open(path: &str) -> Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| {
-            let hint = if e.kind() == io::ErrorKind::NotFound {
-                " (is the rsio_fabric module loaded?)"
-            } else {
-                ""
-            };
-            anyhow::anyhow!("cannot open {path}: {}{hint}", describe(&e))
-        })?;
-        Ok(Self { file, path: path.to_string() })
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                let hint = if e.kind() == io::ErrorKind::NotFound {
+                    " (is the rsio_fabric module loaded?)"
+                } else {
+                    ""
+                };
+                anyhow::anyhow!("cannot open {path}: {}{hint}", describe(&e))
+            })?;
+        Ok(Self {
+            file,
+            path: path.to_string(),
+        })
     }
 
     /// Issues `cmd` with `arg` as its argument struct.
@@ -98,7 +105,9 @@ mod tests {
 
     #[test]
     fn opening_a_missing_device_says_which_module_to_load() {
-        let err = Device::open("/nonexistent/rsio").err().expect("open must fail");
+        let err = Device::open("/nonexistent/rsio")
+            .err()
+            .expect("open must fail");
         assert_eq!(
             err.to_string(),
             "cannot open /nonexistent/rsio: No such file or directory (ENOENT) (is the rsio_fabric module loaded?)"

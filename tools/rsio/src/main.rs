@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use rsio_uapi as uapi;
 
 #[derive(Parser)]
-#[command(name = "rsio", version, about = "Share PCIe devices across an NTB cluster")]
+#[command(
+    name = "rsio",
+    version,
+    about = "Share PCIe devices across an NTB cluster"
+)]
 struct Cli {
     /// The rsio character device.
     #[arg(long, global = true, default_value = uapi::RSIO_DEVICE_PATH)]
@@ -58,8 +62,16 @@ fn version(cli: &Cli) -> Result<()> {
         });
         println!("{j}");
     } else {
-        println!("rsio modules {release} (ABI {}.{}) on kernel {kernel}", v.abi_major, v.abi_minor);
-        println!("rsio tool    {} (ABI {}.{})", env!("CARGO_PKG_VERSION"), uapi::RSIO_ABI_MAJOR, uapi::RSIO_ABI_MINOR);
+        println!(
+            "rsio modules {release} (ABI {}.{}) on kernel {kernel}",
+            v.abi_major, v.abi_minor
+        );
+        println!(
+            "rsio tool    {} (ABI {}.{})",
+            env!("CARGO_PKG_VERSION"),
+            uapi::RSIO_ABI_MAJOR,
+            uapi::RSIO_ABI_MINOR
+        );
         println!("features     {}", features.join(" "));
     }
     Ok(())
@@ -67,7 +79,11 @@ fn version(cli: &Cli) -> Result<()> {
 
 fn feature_names(bits: u64) -> Vec<String> {
     let known = [(uapi::RSIO_FEATURE_FABRIC, "fabric")];
-    let mut names: Vec<String> = known.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| n.to_string()).collect();
+    let mut names: Vec<String> = known
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| n.to_string())
+        .collect();
     let unknown = bits & !known.iter().fold(0, |a, (b, _)| a | b);
     if unknown != 0 {
         names.push(format!("unknown:{unknown:#x}"));

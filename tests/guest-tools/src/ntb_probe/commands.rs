@@ -571,22 +571,51 @@ fn write(s: &mut Session, place: &Place, seed: u64, len: u64, out: &mut dyn Writ
 }
 
 /// Opens an inbound window onto local bus addresses that are not RAM.
-fn expose_mmio(a: &Adapter, window: usize, addr: u64, size: u64, peers: u32, out: &mut dyn Write) -> Result<()> {
+fn expose_mmio(
+    a: &Adapter,
+    window: usize,
+    addr: u64,
+    size: u64,
+    peers: u32,
+    out: &mut dyn Write,
+) -> Result<()> {
     let g = a.geometry;
-    ensure!(window < g.in_windows, "no inbound window {window} (the adapter has {})", g.in_windows);
-    ensure!(peers & !g.all_nodes() == 0, "peers {} are not all in the fabric", nodes(peers));
-    ensure!(addr % 4096 == 0 && size % 4096 == 0 && size > 0, "the range must be whole 4 KiB pages");
+    ensure!(
+        window < g.in_windows,
+        "no inbound window {window} (the adapter has {})",
+        g.in_windows
+    );
+    ensure!(
+        peers & !g.all_nodes() == 0,
+        "peers {} are not all in the fabric",
+        nodes(peers)
+    );
+    ensure!(
+        addr.is_multiple_of(4096) && size.is_multiple_of(4096) && size > 0,
+        "the range must be whole 4 KiB pages"
+    );
     a.set_window(window, addr, size, peers)?;
-    writeln!(out, "window {window}: bus {addr:#x} ({}) open to {}", human(size), nodes(peers))?;
+    writeln!(
+        out,
+        "window {window}: bus {addr:#x} ({}) open to {}",
+        human(size),
+        nodes(peers)
+    )?;
     Ok(())
 }
 
 /// Reads `count` 32-bit words through a window place and prints them.
 fn peek(s: &mut Session, place: &Place, count: usize, out: &mut dyn Write) -> Result<()> {
     ensure!((1..=64).contains(&count), "peek 1..=64 words");
-    ensure!(!matches!(place, Place::Buffer { .. }), "peek reads through a window: slot:S or peer:P");
+    ensure!(
+        !matches!(place, Place::Buffer { .. }),
+        "peek reads through a window: slot:S or peer:P"
+    );
     let w = place::window(&s.adapter, place)?;
-    ensure!(4 * count as u64 <= w.room, "{count} words do not fit {place}");
+    ensure!(
+        4 * count as u64 <= w.room,
+        "{count} words do not fit {place}"
+    );
     clear_errors(&s.adapter)?;
     let started = Instant::now();
     let mut words = Vec::with_capacity(count);
