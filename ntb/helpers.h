@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Declarations rsio_ntb binds with bindgen (bindings.rs): the NTB core's API
+ * from <linux/ntb.h>, and C helpers for what that header only has as inline
+ * functions (no symbol Rust could call).
+ */
+#ifndef RSIO_NTB_HELPERS_H
+#define RSIO_NTB_HELPERS_H
+
+#include <linux/ntb.h>
+
+/*
+ * ntb_dev_ops_is_valid(): whether @ops has every callback the NTB core
+ * requires (ntb_register_device() only checks it under a WARN).
+ */
+bool rsio_ntb_helper_ops_is_valid(const struct ntb_dev_ops *ops);
+
+#endif

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rsio NTB hardware driver (`rsio_ntb`): the PCI driver of the RSIO-NTB1
+//! host adapter (docs/adapter.md) and a safe Rust layer over the kernel's NTB
+//! core (`<linux/ntb.h>`). See docs/ntb-driver.md for the structure.
+
+mod bindings;
+mod driver;
+mod enable;
+mod hw;
+mod irq;
+#[expect(
+    dead_code,
+    reason = "the NTB layer is not registered yet (docs/ntb-driver.md)"
+)]
+mod ntb_dev;
+#[expect(
+    dead_code,
+    reason = "the NTB layer is not registered yet (docs/ntb-driver.md)"
+)]
+mod ntb_ops;
+mod pci_raw;
+mod regs;
+
+kernel::module_pci_driver! {
+    type: driver::NtbHwDriver,
+    name: "rsio_ntb",
+    authors: ["rsio developers"],
+    description: "rsio NTB hardware driver for the RSIO-NTB1 host adapter",
+    license: "GPL",
+}
