@@ -10,8 +10,12 @@
 use crate::{
     enable::Enabled,
     hw::{Geometry, Regs},
-    irq::{ErrorIrq, LinkIrq},
-    pci_raw, regs,
+    irq::{DbIrq, ErrorIrq, LinkIrq, MsgIrq, PeerDev},
+    ntb_dev::NtbDev,
+    ntb_ops::Topology,
+    pci_raw,
+    peer::{Fabric, PeerNtb},
+    regs,
 };
 use kernel::{
     bindings,
@@ -54,21 +58,33 @@ impl BarInfo {
 ///
 /// # Invariants
 ///
-/// The link (`LINK_CTRL.ENABLE`) is enabled only while both IRQ handlers are
-/// registered. Fields drop in declaration order: the handlers first, then the
-/// vectors they use, then the BAR0 mapping they read, then the PCI enable.
-#[pin_data(PinnedDrop)]
+/// Fields drop in declaration order: the IRQ handlers first (they use the
+/// NTB device, the vectors and the registers), then the per-peer NTB device
+/// (unregistering it runs its client's remove, which may still use the
+/// registers and the fabric state), then the fabric state (which leaves the
+/// fabric), then the vectors, the BAR0 mapping and the PCI enable. The link
+/// is enabled only by a per-peer device's `link_enable` (an NTB client's
+/// request) and is always disabled when `fabric` drops.
+#[pin_data]
 pub(crate) struct NtbHw<'bound> {
     #[pin]
     link_irq: irq::Registration<'bound, LinkIrq<'bound>>,
     #[pin]
     error_irq: irq::Registration<'bound, ErrorIrq<'bound>>,
+    /// `MESSAGE` and `DB(peer)` handlers, if an NTB device is registered.
+    msg_irq: Option<Pin<KBox<irq::Registration<'bound, MsgIrq<'bound>>>>>,
+    db_irq: Option<Pin<KBox<irq::Registration<'bound, DbIrq<'bound>>>>>,
+    /// The NTB device of the peer, on a two-node fabric.
+    ntb: Option<Pin<KBox<PeerDev<'bound>>>>,
+    #[pin]
+    fabric: Fabric<'bound>,
     vectors: pci::IrqVectorRegistration<'bound>,
     regs: Regs<'bound>,
     geometry: Geometry,
-    /// The translated window (BAR2), not mapped yet.
+    /// The translated window (BAR2): not mapped, NTB clients map the ranges
+    /// `peer_mw_get_addr` reports themselves.
     bar2: BarInfo,
-    /// The direct window (BAR4), not mapped yet.
+    /// The direct window (BAR4), not mapped.
     bar4: BarInfo,
     _enabled: Enabled<'bound>,
     pdev: &'bound pci::Device<Bound>,
@@ -112,6 +128,8 @@ impl pci::Driver for NtbHwDriver {
             let msix = pci::IrqTypes::default().with(pci::IrqType::MsiX);
             let vectors = pdev.alloc_irq_vectors(regs::MSIX_VECTORS, regs::MSIX_VECTORS, msix)?;
 
+            let bar0 = BarInfo::of(pdev, regs::BAR0)?;
+
             Ok(try_pin_init!(NtbHw {
                 pdev,
                 _enabled: enabled,
@@ -120,27 +138,101 @@ impl pci::Driver for NtbHwDriver {
                 bar4,
                 regs,
                 vectors,
-                link_irq <- {
-                    // SAFETY: See `bound_refs`; `vectors` and `regs` are
-                    // initialized (written above in this initializer).
-                    let (vecs, hw) = unsafe { bound_refs(vectors, regs) };
-                    let request = vecs.index(regs::VEC_LINK)?.into();
-                    // SAFETY: The registration is not leaked: it is a pinned
-                    // field of the driver data, dropped on unbind.
-                    unsafe {
-                        irq::Registration::new(
-                            request,
-                            irq::Flags::TRIGGER_NONE,
-                            c"rsio_ntb-link",
-                            Ok::<_, Error>(LinkIrq::new(pdev, hw, g.node_id)),
-                        )
+                fabric <- {
+                    // SAFETY: See `bound`; `regs` is initialized above.
+                    let hw = unsafe { bound(regs) };
+                    Fabric::new(pdev, hw, g.node_id)
+                },
+                ntb: {
+                    // SAFETY: See `bound`; `regs` and `fabric` are
+                    // initialized above.
+                    let (hw, fab) = unsafe { (bound(regs), bound(&*fabric)) };
+                    if g.num_nodes == 2 {
+                        let peer = 1 - g.node_id;
+                        let dev = KBox::pin_init(
+                            NtbDev::register(
+                                pdev,
+                                Topology::Switch,
+                                PeerNtb::new(
+                                    pdev,
+                                    hw,
+                                    fab,
+                                    &g,
+                                    peer,
+                                    bar0.start,
+                                    (bar2.start, bar2.len),
+                                ),
+                            ),
+                            GFP_KERNEL,
+                        )?;
+                        dev_info!(
+                            pdev,
+                            "node {}: NTB device for peer node {} registered\n",
+                            g.node_id,
+                            peer
+                        );
+                        Some(dev)
+                    } else {
+                        // `ntb_register_device()` names every device after
+                        // the PCI function: a second one would collide
+                        // (docs/ntb-driver.md, open items).
+                        dev_warn!(
+                            pdev,
+                            "node {}: {} nodes: no NTB device registered (only two-node fabrics are supported)\n",
+                            g.node_id,
+                            g.num_nodes
+                        );
+                        None
                     }
                 },
+                db_irq: match ntb.as_deref() {
+                    Some(dev) => {
+                        // SAFETY: See `bound`; `vectors` and `ntb` are
+                        // initialized above, and the device is boxed (its
+                        // address does not change when the box moves).
+                        let (vecs, dev) = unsafe { (bound(vectors), bound(dev)) };
+                        let peer = dev.hw().peer();
+                        let request = vecs.index(regs::vec_db(peer))?.into();
+                        // SAFETY: The registration is not leaked: it is owned
+                        // by the driver data, dropped on unbind.
+                        let reg = unsafe {
+                            irq::Registration::new(
+                                request,
+                                irq::Flags::TRIGGER_NONE,
+                                c"rsio_ntb-db",
+                                Ok::<_, Error>(DbIrq::new(dev)),
+                            )
+                        };
+                        Some(KBox::pin_init(reg, GFP_KERNEL)?)
+                    }
+                    None => None,
+                },
+                msg_irq: match ntb.as_deref() {
+                    Some(dev) => {
+                        // SAFETY: As for `db_irq`; `regs` is initialized.
+                        let (vecs, hw, dev) =
+                            unsafe { (bound(vectors), bound(regs), bound(dev)) };
+                        let request = vecs.index(regs::VEC_MESSAGE)?.into();
+                        // SAFETY: As for `db_irq`.
+                        let reg = unsafe {
+                            irq::Registration::new(
+                                request,
+                                irq::Flags::TRIGGER_NONE,
+                                c"rsio_ntb-msg",
+                                Ok::<_, Error>(MsgIrq::new(hw, dev)),
+                            )
+                        };
+                        Some(KBox::pin_init(reg, GFP_KERNEL)?)
+                    }
+                    None => None,
+                },
                 error_irq <- {
-                    // SAFETY: As for `link_irq`.
-                    let (vecs, hw) = unsafe { bound_refs(vectors, regs) };
+                    // SAFETY: See `bound`; `vectors` and `regs` are
+                    // initialized above.
+                    let (vecs, hw) = unsafe { (bound(vectors), bound(regs)) };
                     let request = vecs.index(regs::VEC_ERROR)?.into();
-                    // SAFETY: As for `link_irq`.
+                    // SAFETY: The registration is not leaked: it is a pinned
+                    // field of the driver data, dropped on unbind.
                     unsafe {
                         irq::Registration::new(
                             request,
@@ -150,51 +242,48 @@ impl pci::Driver for NtbHwDriver {
                         )
                     }
                 },
-                _: {
-                    // INVARIANT: both handlers are registered now.
-                    regs.set_link(true);
-                    dev_info!(pdev, "node {}: link enabled\n", g.node_id);
+                link_irq <- {
+                    // SAFETY: As for `db_irq`.
+                    let (vecs, hw) = unsafe { (bound(vectors), bound(regs)) };
+                    let dev = match ntb.as_deref() {
+                        // SAFETY: As for `db_irq`.
+                        Some(dev) => Some(unsafe { bound(dev) }),
+                        None => None,
+                    };
+                    let request = vecs.index(regs::VEC_LINK)?.into();
+                    // SAFETY: As for `error_irq`.
+                    unsafe {
+                        irq::Registration::new(
+                            request,
+                            irq::Flags::TRIGGER_NONE,
+                            c"rsio_ntb-link",
+                            Ok::<_, Error>(LinkIrq::new(pdev, hw, g.node_id, dev)),
+                        )
+                    }
                 },
             }))
         })
     }
 }
 
-/// Extends the borrows of the `vectors` and `regs` fields of an [`NtbHw`]
-/// being initialized to `'bound`, for the IRQ registrations in the same
-/// object.
+/// Extends a borrow of a field of an [`NtbHw`] being initialized (or of an
+/// object such a field owns in a box) to `'bound`, for the objects in the
+/// same `NtbHw` that keep references to it.
 ///
 /// # Safety
 ///
-/// `vectors` and `regs` must be fields of an `NtbHw<'bound>` under pinned
-/// initialization, already initialized, and the returned references may only
-/// be stored in that object's `link_irq`/`error_irq`. Then they are valid for
-/// as long as they are used: both fields live at the pinned, stable address
-/// of the driver data, and are dropped after the registrations (declaration
-/// order; on a failed init, reverse order of initialization, and
-/// `try_pin_init!()` initializes in the order written). A registration frees
-/// its IRQ, waiting for a running handler, before it is gone.
-unsafe fn bound_refs<'bound>(
-    vectors: &pci::IrqVectorRegistration<'bound>,
-    regs: &Regs<'bound>,
-) -> (
-    &'bound pci::IrqVectorRegistration<'bound>,
-    &'bound Regs<'bound>,
-) {
+/// `r` must be a field of an `NtbHw<'bound>` under pinned initialization that
+/// is already initialized, or the content of a `Pin<KBox<_>>` such a field
+/// holds, and the returned reference may only be stored in fields of that
+/// object that drop before it (declaration order) and are initialized after
+/// it (on a failed init, pin-init drops the initialized fields in reverse
+/// order of initialization, which `try_pin_init!()` does in the order
+/// written). Then it is valid for as long as it is used: the driver data has
+/// a pinned, stable address, a box's content does not move with the box, and
+/// an IRQ registration frees its IRQ, waiting for a running handler, before
+/// it is gone; an NTB device is unregistered (no callback runs any more)
+/// before it is gone.
+unsafe fn bound<'bound, T: ?Sized>(r: &T) -> &'bound T {
     // SAFETY: Valid for `'bound` as the caller guarantees (see above).
-    unsafe { (&*core::ptr::from_ref(vectors), &*core::ptr::from_ref(regs)) }
-}
-
-#[pinned_drop]
-impl PinnedDrop for NtbHw<'_> {
-    fn drop(self: Pin<&mut Self>) {
-        // Leave the fabric while the handlers are still registered (type
-        // invariant); the fields then drop in declaration order.
-        self.regs.set_link(false);
-        dev_info!(
-            self.pdev,
-            "node {}: link disabled, adapter released\n",
-            self.geometry.node_id
-        );
-    }
+    unsafe { &*core::ptr::from_ref(r) }
 }

@@ -15,4 +15,10 @@
  */
 bool rsio_ntb_helper_ops_is_valid(const struct ntb_dev_ops *ops);
 
+/*
+ * Whether an ERROR interrupt may log now: a ratelimit state shared by every
+ * adapter (the default interval and burst of printk_ratelimit()).
+ */
+bool rsio_ntb_helper_err_ratelimit(void);
+
 #endif

@@ -136,6 +136,25 @@ impl<'bound> Regs<'bound> {
         events
     }
 
+    /// Reads the 32-bit register at runtime offset `off` (bounds- and
+    /// alignment-checked).
+    pub(crate) fn read(&self, off: usize) -> Result<u32> {
+        self.bar.try_read32(off)
+    }
+
+    /// Writes the 32-bit register at runtime offset `off` (bounds- and
+    /// alignment-checked).
+    pub(crate) fn write(&self, off: usize, val: u32) -> Result {
+        self.bar.try_write32(val, off)
+    }
+
+    /// Writes the 64-bit register pair at `off`, low word first (section 4).
+    pub(crate) fn write64(&self, off: usize, val: u64) -> Result {
+        // Truncation intended: the two halves.
+        self.write(off, val as u32)?;
+        self.write(off + 4, (val >> 32) as u32)
+    }
+
     /// Reads `ERR_STATUS`, `ERR_ADDR` and `ERR_INFO`, then clears the status
     /// bits it saw (RW1C). `None` if no error was flagged.
     pub(crate) fn take_errors(&self) -> Option<ErrorReport> {

@@ -2,31 +2,39 @@
 
 //! The adapter's interrupt handlers (docs/adapter.md, section 9).
 //!
-//! Each handler runs in hard-IRQ context on its own MSI-X vector, only reads
-//! and clears its cause register and logs; nothing it reads can make it
-//! panic.
+//! Each handler runs in hard-IRQ context on its own MSI-X vector, reads and
+//! clears its cause register (or leaves that to the NTB client, for doorbells
+//! and messages), logs, and forwards the event to the per-peer NTB device if
+//! there is one; nothing it reads can make it panic.
 
-use crate::{hw::Regs, regs};
+use crate::{bindings, hw::Regs, ntb_dev::NtbDev, peer::PeerNtb, regs};
 use kernel::{device::Bound, irq, pci, prelude::*};
+
+/// The registered NTB device of one peer, as the handlers see it.
+pub(crate) type PeerDev<'bound> = NtbDev<PeerNtb<'bound>>;
 
 /// Vector `LINK`: reports link changes to peers from `LINK_EVENT`.
 pub(crate) struct LinkIrq<'bound> {
     pdev: &'bound pci::Device<Bound>,
     regs: &'bound Regs<'bound>,
     node_id: u32,
+    ntb: Option<&'bound PeerDev<'bound>>,
 }
 
 impl<'bound> LinkIrq<'bound> {
-    /// A handler for the adapter behind `regs`, which is node `node_id`.
+    /// A handler for the adapter behind `regs`, which is node `node_id`;
+    /// link changes of `ntb`'s peer are forwarded to `ntb`.
     pub(crate) fn new(
         pdev: &'bound pci::Device<Bound>,
         regs: &'bound Regs<'bound>,
         node_id: u32,
+        ntb: Option<&'bound PeerDev<'bound>>,
     ) -> Self {
         Self {
             pdev,
             regs,
             node_id,
+            ntb,
         }
     }
 }
@@ -56,6 +64,59 @@ impl irq::Handler for LinkIrq<'_> {
                 );
             }
         }
+        if let Some(ntb) = self.ntb {
+            if events & (1u32 << (ntb.hw().peer() % regs::MAX_NODES)) != 0 {
+                ntb.link_event();
+            }
+        }
+        irq::IrqReturn::Handled
+    }
+}
+
+/// Vector `DB(p)`: forwards to peer `p`'s NTB device, whose client reads
+/// and clears `DB` itself.
+pub(crate) struct DbIrq<'bound> {
+    ntb: &'bound PeerDev<'bound>,
+}
+
+impl<'bound> DbIrq<'bound> {
+    /// A handler for the doorbells of `ntb`'s peer.
+    pub(crate) fn new(ntb: &'bound PeerDev<'bound>) -> Self {
+        Self { ntb }
+    }
+}
+
+impl irq::Handler for DbIrq<'_> {
+    fn handle(&self) -> irq::IrqReturn {
+        // One doorbell vector per device: vector 0 of `db_vector_count`.
+        self.ntb.db_event(0);
+        irq::IrqReturn::Handled
+    }
+}
+
+/// Vector `MESSAGE`: forwards to the NTB device (of a two-node fabric, the
+/// only one; its `msg_read_sts` reports only its peer's messages).
+pub(crate) struct MsgIrq<'bound> {
+    regs: &'bound Regs<'bound>,
+    ntb: &'bound PeerDev<'bound>,
+}
+
+impl<'bound> MsgIrq<'bound> {
+    /// A handler for the message registers behind `regs`.
+    pub(crate) fn new(regs: &'bound Regs<'bound>, ntb: &'bound PeerDev<'bound>) -> Self {
+        Self { regs, ntb }
+    }
+}
+
+impl irq::Handler for MsgIrq<'_> {
+    fn handle(&self) -> irq::IrqReturn {
+        let sts =
+            self.regs.read(regs::MSG_STS).unwrap_or(0) & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS);
+        if sts == 0 {
+            return irq::IrqReturn::None;
+        }
+        // The client reads the messages and clears `MSG_STS`.
+        self.ntb.msg_event();
         irq::IrqReturn::Handled
     }
 }
@@ -78,6 +139,12 @@ impl irq::Handler for ErrorIrq<'_> {
         let Some(report) = self.regs.take_errors() else {
             return irq::IrqReturn::None;
         };
+        // A peer that keeps faulting must not flood the log.
+        //
+        // SAFETY: A plain C function without arguments or preconditions.
+        if !unsafe { bindings::rsio_ntb_helper_err_ratelimit() } {
+            return irq::IrqReturn::Handled;
+        }
         for (bit, name) in regs::ERR_NAMES.iter().enumerate() {
             if report.status & (1 << bit) != 0 {
                 dev_err!(self.pdev, "fabric error {}\n", name);

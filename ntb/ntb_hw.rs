@@ -9,17 +9,10 @@ mod driver;
 mod enable;
 mod hw;
 mod irq;
-#[expect(
-    dead_code,
-    reason = "the NTB layer is not registered yet (docs/ntb-driver.md)"
-)]
 mod ntb_dev;
-#[expect(
-    dead_code,
-    reason = "the NTB layer is not registered yet (docs/ntb-driver.md)"
-)]
 mod ntb_ops;
 mod pci_raw;
+mod peer;
 mod regs;
 
 kernel::module_pci_driver! {

@@ -16,8 +16,16 @@ use kernel::{bindings, error::VTABLE_DEFAULT_ERROR, prelude::*};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Topology {
     /// On the primary side of a local NTB.
+    #[expect(
+        dead_code,
+        reason = "complete mapping of enum ntb_topo; rsio_ntb uses Switch"
+    )]
     Primary,
     /// On the secondary side of a remote NTB.
+    #[expect(
+        dead_code,
+        reason = "complete mapping of enum ntb_topo; rsio_ntb uses Switch"
+    )]
     Secondary,
     /// Connected through a switch that supports NTB (several peers).
     Switch,

@@ -69,3 +69,118 @@ pub(crate) const MSIX_VECTORS: u32 = 64;
 pub(crate) const VEC_LINK: usize = 0;
 /// Vector `ERROR`: an `ERR_STATUS` bit went 0 -> 1.
 pub(crate) const VEC_ERROR: usize = 1;
+
+// 4.1.1 Message registers.
+/// `MSG_STS`: bits 3:0 `IN(i)`, bits 19:16 `OUT_FAIL(i)` (RW1C).
+pub(crate) const MSG_STS: usize = 0x200;
+/// `MSG_MASK`: bits as `MSG_STS`.
+pub(crate) const MSG_MASK: usize = 0x204;
+/// Message registers.
+pub(crate) const MSG_COUNT: u32 = 4;
+/// `MSG_STS` bits meaning "message received".
+pub(crate) const MSG_IN_BITS: u32 = 0xF;
+/// `MSG_STS` bits meaning "a message sent from here was not delivered".
+pub(crate) const MSG_OUT_BITS: u32 = 0xF_0000;
+
+/// `MSG_IN(i)`: message `i`'s data.
+pub(crate) const fn msg_in(i: u32) -> usize {
+    0x210 + 8 * i as usize
+}
+
+/// `MSG_SRC(i)`: the node that sent message `i`.
+pub(crate) const fn msg_src(i: u32) -> usize {
+    0x214 + 8 * i as usize
+}
+
+// 4.2 Per-peer block of node `p`.
+const fn peer_block(p: u32) -> usize {
+    0x1000 + 0x100 * p as usize
+}
+
+/// `DB` of peer block `p` (RW1C).
+pub(crate) const fn db(p: u32) -> usize {
+    peer_block(p)
+}
+
+/// `DB_MASK` of peer block `p`.
+pub(crate) const fn db_mask(p: u32) -> usize {
+    peer_block(p) + 0x04
+}
+
+/// `PEER_DB` of peer block `p`.
+pub(crate) const fn peer_db(p: u32) -> usize {
+    peer_block(p) + 0x0C
+}
+
+/// Scratchpads per peer block.
+pub(crate) const SPAD_COUNT: u32 = 16;
+
+/// `SPAD[i]` of peer block `p`.
+pub(crate) const fn spad(p: u32, i: u32) -> usize {
+    peer_block(p) + 0x40 + 4 * i as usize
+}
+
+/// `PEER_SPAD[i]` of peer block `p`.
+pub(crate) const fn peer_spad(p: u32, i: u32) -> usize {
+    peer_block(p) + 0x80 + 4 * i as usize
+}
+
+/// `PEER_MSG(i)` of peer block `p`.
+pub(crate) const fn peer_msg(p: u32, i: u32) -> usize {
+    peer_block(p) + 0xC0 + 4 * i as usize
+}
+
+/// Doorbell bits per peer block.
+pub(crate) const DB_BITS: u32 = 0xFFFF_FFFF;
+
+// 4.3 LUT entry of BAR2 slot `s`.
+/// `LUT_CTRL` of slot `s`.
+pub(crate) const fn lut_ctrl(s: u32) -> usize {
+    0x2000 + 0x10 * s as usize
+}
+
+/// `LUT_OFFSET` (64-bit) of slot `s`.
+pub(crate) const fn lut_offset(s: u32) -> usize {
+    0x2000 + 0x10 * s as usize + 0x8
+}
+
+/// `LUT_CTRL.VALID`.
+pub(crate) const LUT_VALID: u32 = 1;
+/// Most slots the LUT has.
+pub(crate) const MAX_LUT_SLOTS: u32 = 256;
+
+/// `LUT_CTRL` of a valid `MEMORY` entry to inbound window `window` of `node`.
+pub(crate) const fn lut_memory(node: u32, window: u32) -> u32 {
+    LUT_VALID | ((node & 0xF) << 8) | ((window & 0x3F) << 16)
+}
+
+// 4.4 Inbound window `w`.
+/// `IW_CTRL` of window `w`.
+pub(crate) const fn iw_ctrl(w: u32) -> usize {
+    0x3000 + 0x20 * w as usize
+}
+
+/// `IW_BASE` (64-bit) of window `w`.
+pub(crate) const fn iw_base(w: u32) -> usize {
+    0x3000 + 0x20 * w as usize + 0x08
+}
+
+/// `IW_SIZE` (64-bit) of window `w`.
+pub(crate) const fn iw_size(w: u32) -> usize {
+    0x3000 + 0x20 * w as usize + 0x10
+}
+
+/// `IW_CTRL.ENABLE`.
+pub(crate) const IW_ENABLE: u32 = 1;
+/// Most inbound windows the adapter has.
+pub(crate) const MAX_IN_WINDOWS: u32 = 64;
+/// Alignment of `IW_BASE` and granularity of `IW_SIZE`.
+pub(crate) const IW_ALIGN: u64 = 4096;
+
+/// Vector `MESSAGE`: an unmasked `MSG_STS` bit was set.
+pub(crate) const VEC_MESSAGE: usize = 6;
+
+/// Vector `DB(p)`: an unmasked doorbell bit from node `p` was set.
+pub(crate) const fn vec_db(p: u32) -> usize {
+    8 + p as usize
+}
