@@ -9,9 +9,9 @@ use kernel::str::CStrExt;
 
 /// The running kernel's release string, as `uname -r` prints it.
 pub(crate) fn kernel_release() -> &'static CStr {
-    // SAFETY: `rsio_helper_kernel_release` returns `init_utsname()->release`, a
-    // NUL-terminated array inside the static initial UTS namespace. Its storage
-    // lives as long as the kernel; the string may be rewritten only through
-    // `uname` changes to the *nodename*/domainname, never the release.
+    // The helper returns `init_utsname()->release`: a NUL-terminated array in
+    // the static initial UTS namespace, which lives as long as the kernel and
+    // whose release field is never rewritten (only nodename/domainname are).
+    // SAFETY: A valid NUL-terminated string that lives and stays unchanged forever (above).
     unsafe { CStr::from_char_ptr(bindings::rsio_helper_kernel_release()) }
 }

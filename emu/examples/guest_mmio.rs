@@ -35,8 +35,9 @@ impl Bar {
     fn map(path: &str) -> std::io::Result<Bar> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let len = file.metadata()?.len() as usize;
-        // SAFETY: a fresh shared mapping of the file, checked for failure;
-        // only accessed with volatile loads and stores below.
+        // The mapping is checked for failure and only accessed with volatile
+        // loads and stores below.
+        // SAFETY: mmap of a fresh shared mapping of our own open file.
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -78,22 +79,26 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     let out_of_range = || format!("{op}: offset out of range or unaligned");
     match op.as_str() {
-        // SAFETY (all arms): `at` returned an aligned pointer inside the
-        // live mapping; volatile keeps each access a single MMIO access.
+        // In every arm `at` returned an aligned pointer inside the live
+        // mapping; volatile keeps each access a single MMIO access.
         "read32" => {
             let p = bar.at::<u32>(arg(0)?).ok_or_else(out_of_range)?;
+            // SAFETY: `p` is aligned and inside the live mapping (`at`).
             println!("{:#010x}", unsafe { p.read_volatile() });
         }
         "read64" => {
             let p = bar.at::<u64>(arg(0)?).ok_or_else(out_of_range)?;
+            // SAFETY: `p` is aligned and inside the live mapping (`at`).
             println!("{:#018x}", unsafe { p.read_volatile() });
         }
         "write32" => {
             let p = bar.at::<u32>(arg(0)?).ok_or_else(out_of_range)?;
+            // SAFETY: `p` is aligned and inside the live mapping (`at`).
             unsafe { p.write_volatile(arg(1)? as u32) };
         }
         "write64" => {
             let p = bar.at::<u64>(arg(0)?).ok_or_else(out_of_range)?;
+            // SAFETY: `p` is aligned and inside the live mapping (`at`).
             unsafe { p.write_volatile(arg(1)?) };
         }
         "bench-read32" => {
@@ -101,6 +106,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let n = arg(1)?.max(1);
             let start = Instant::now();
             for _ in 0..n {
+                // SAFETY: `p` is aligned and inside the live mapping (`at`).
                 unsafe { p.read_volatile() };
             }
             let ns = start.elapsed().as_nanos() as u64;
@@ -111,6 +117,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let mut buf = vec![0u64; len / 8];
             let start = Instant::now();
             for (i, word) in buf.iter_mut().enumerate() {
+                // SAFETY: word `i` < len / 8 lies inside the live, 8-byte aligned mapping.
                 *word = unsafe { bar.base.cast::<u64>().add(i).read_volatile() };
             }
             let ns = start.elapsed().as_nanos() as u64;

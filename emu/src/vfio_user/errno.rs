@@ -30,7 +30,7 @@ impl Errno {
     pub const EINVAL: Errno = Errno(libc::EINVAL);
     /// Out of space (e.g. too many DMA mappings).
     pub const ENOSPC: Errno = Errno(libc::ENOSPC);
-    /// The command is not implemented.
+    /// The command is unknown to this server (ENOSYS).
     pub const ENOSYS: Errno = Errno(libc::ENOSYS);
     /// The command is known but not supported by this server or device.
     pub const ENOTSUP: Errno = Errno(libc::ENOTSUP);

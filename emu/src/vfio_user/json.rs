@@ -193,7 +193,7 @@ impl Parser<'_> {
         }
     }
 
-    /// The code point of a `\uXXXX` escape (the `\u` already read),
+    /// The code point of a `\u` escape with four hex digits (the `\u` already read),
     /// combining surrogate pairs; lone surrogates become U+FFFD.
     fn unicode_escape(&mut self) -> Option<char> {
         let high = self.hex4()?;

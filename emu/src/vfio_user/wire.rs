@@ -143,6 +143,7 @@ fn sendmsg(socket: &UnixStream, a: &[u8], b: &[u8], fds: &[RawFd]) -> io::Result
     let space = if fds.is_empty() {
         0
     } else {
+        // SAFETY: CMSG_SPACE only computes a size from an integer.
         (unsafe { libc::CMSG_SPACE(fd_bytes as u32) }) as usize
     };
     // u64 elements keep the control buffer aligned for `cmsghdr`.

@@ -440,6 +440,7 @@ while :; do sleep 0.05; done"#,
             .trim()
             .parse()
             .unwrap();
+        // SAFETY: kill(2) with signal 0 only probes whether `pid` exists.
         assert_ne!(unsafe { libc::kill(pid, 0) }, 0, "the emulator is gone");
     }
 

@@ -449,6 +449,7 @@ mod tests {
                 .read_line(&mut line)
                 .unwrap();
             stream.write_all(b"last words\n").unwrap();
+            // SAFETY: kill(2) of the test's own stand-in child; no memory is involved.
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
         });
         f.ready();

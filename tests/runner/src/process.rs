@@ -94,6 +94,7 @@ mod tests {
     fn a_guarded_child_leads_its_own_process_group() {
         let mut child = guard(&mut Command::new("sleep")).arg("30").spawn().unwrap();
         let pid = child.id() as libc::pid_t;
+        // SAFETY: getpgid(2) only reads the process group of a live child.
         assert_eq!(unsafe { libc::getpgid(pid) }, pid);
         signal_group(&child, libc::SIGKILL);
         let status = child.wait().unwrap();
@@ -124,6 +125,7 @@ mod tests {
         child.wait().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         // The grandchild is re-parented and reaped by init (or a subreaper).
+        // SAFETY: kill(2) with signal 0 only probes whether the process exists.
         while unsafe { libc::kill(grandchild, 0) } == 0 && !is_zombie(grandchild) {
             assert!(Instant::now() < deadline, "the grandchild survived");
             std::thread::sleep(Duration::from_millis(10));

@@ -505,8 +505,10 @@ mod tests {
         let pid = vm.child.id() as libc::pid_t;
         assert_eq!(vm.try_exit().unwrap(), None);
         // It runs in its own process group.
+        // SAFETY: getpgid(2) only reads the process group of a live child.
         assert_eq!(unsafe { libc::getpgid(pid) }, pid);
         drop(vm);
+        // SAFETY: kill(2) with signal 0 only probes whether `pid` exists.
         assert_ne!(unsafe { libc::kill(pid, 0) }, 0, "the process is gone");
     }
 

@@ -402,6 +402,7 @@ fn sigterm_cleans_up_and_exits_143() {
         !w.processes().is_empty(),
         "the fake QEMUs should be running"
     );
+    // SAFETY: kill(2) of the runner this test started; no memory is involved.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let run = Run(child.wait_with_output().unwrap());
     assert_eq!(run.code(), 143, "{run:?}");

@@ -61,8 +61,9 @@ impl ControlServer {
 impl Drop for ControlServer {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
-        // SAFETY: shutdown(2) on a listening socket we own wakes the blocked
-        // accept(2) (it fails with EINVAL) without closing the descriptor.
+        // shutdown(2) wakes the blocked accept(2) (it fails with EINVAL)
+        // without closing the descriptor.
+        // SAFETY: shutdown(2) on a listening socket we own; no memory is involved.
         unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

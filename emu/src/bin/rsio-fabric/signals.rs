@@ -35,8 +35,7 @@ pub fn watch(on_signal: impl Fn(&'static str) + Send + 'static) -> io::Result<()
 /// The set of [`STOP_SIGNALS`].
 fn stop_set() -> io::Result<libc::sigset_t> {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initializes the set it is given; sigaddset then
-    // only touches that initialized set.
+    // SAFETY: sigemptyset initializes the set it is given; sigaddset then only touches it.
     unsafe {
         if libc::sigemptyset(set.as_mut_ptr()) != 0 {
             return Err(io::Error::last_os_error());
