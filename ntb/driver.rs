@@ -10,11 +10,12 @@
 use crate::{
     enable::Enabled,
     hw::{Geometry, Regs},
-    irq::{DbIrq, ErrorIrq, LinkIrq, MsgIrq, PeerDev},
+    fabric::Fabric,
+    fabric_ntb::{FabricNtb, Layout},
+    irq::{DbIrq, ErrorIrq, FabricDev, LinkIrq, MsgIrq},
     ntb_dev::NtbDev,
     ntb_ops::Topology,
     pci_raw,
-    peer::{Fabric, PeerNtb},
     regs,
 };
 use kernel::{
@@ -59,12 +60,12 @@ impl BarInfo {
 /// # Invariants
 ///
 /// Fields drop in declaration order: the IRQ handlers first (they use the
-/// NTB device, the vectors and the registers), then the per-peer NTB device
+/// NTB device, the vectors and the registers), then the NTB device
 /// (unregistering it runs its client's remove, which may still use the
 /// registers and the fabric state), then the fabric state (which leaves the
 /// fabric), then the vectors, the BAR0 mapping and the PCI enable. The link
-/// is enabled only by a per-peer device's `link_enable` (an NTB client's
-/// request) and is always disabled when `fabric` drops.
+/// is enabled only by a link user (the NTB device's `link_enable`: an NTB
+/// client's request) and is always disabled when `fabric` drops.
 #[pin_data]
 pub(crate) struct NtbHw<'bound> {
     #[pin]
@@ -73,9 +74,9 @@ pub(crate) struct NtbHw<'bound> {
     error_irq: irq::Registration<'bound, ErrorIrq<'bound>>,
     /// `MESSAGE` and `DB(peer)` handlers, if an NTB device is registered.
     msg_irq: Option<Pin<KBox<irq::Registration<'bound, MsgIrq<'bound>>>>>,
-    db_irq: Option<Pin<KBox<irq::Registration<'bound, DbIrq<'bound>>>>>,
-    /// The NTB device of the peer, on a two-node fabric.
-    ntb: Option<Pin<KBox<PeerDev<'bound>>>>,
+    db_irqs: KVec<Pin<KBox<irq::Registration<'bound, DbIrq<'bound>>>>>,
+    /// The NTB device, unless the geometry leaves no room for one.
+    ntb: Option<Pin<KBox<FabricDev<'bound>>>>,
     #[pin]
     fabric: Fabric<'bound>,
     vectors: pci::IrqVectorRegistration<'bound>,
@@ -147,73 +148,71 @@ impl pci::Driver for NtbHwDriver {
                     // SAFETY: See `bound`; `regs` and `fabric` are
                     // initialized above.
                     let (hw, fab) = unsafe { (bound(regs), bound(&*fabric)) };
-                    if g.num_nodes == 2 {
-                        let peer = 1 - g.node_id;
-                        let dev = KBox::pin_init(
-                            NtbDev::register(
-                                pdev,
-                                Topology::Switch,
-                                PeerNtb::new(
+                    match Layout::new(&g, bar2.len) {
+                        Ok(layout) => {
+                            let dev = KBox::pin_init(
+                                NtbDev::register(
                                     pdev,
-                                    hw,
-                                    fab,
-                                    &g,
-                                    peer,
-                                    bar0.start,
-                                    (bar2.start, bar2.len),
+                                    Topology::Switch,
+                                    FabricNtb::new(hw, fab, layout, bar0.start, bar2.start),
                                 ),
-                            ),
-                            GFP_KERNEL,
-                        )?;
-                        dev_info!(
-                            pdev,
-                            "node {}: NTB device for peer node {} registered\n",
-                            g.node_id,
-                            peer
-                        );
-                        Some(dev)
-                    } else {
-                        // `ntb_register_device()` names every device after
-                        // the PCI function: a second one would collide
-                        // (docs/ntb-driver.md, open items).
-                        dev_warn!(
-                            pdev,
-                            "node {}: {} nodes: no NTB device registered (only two-node fabrics are supported)\n",
-                            g.node_id,
-                            g.num_nodes
-                        );
-                        None
+                                GFP_KERNEL,
+                            )?;
+                            dev_info!(
+                                pdev,
+                                "node {}: NTB device registered: port {} of {}, {} memory windows of {:#x} bytes\n",
+                                g.node_id,
+                                g.node_id,
+                                g.num_nodes,
+                                layout.mws,
+                                layout.mw_size()
+                            );
+                            Some(dev)
+                        }
+                        Err(why) => {
+                            dev_warn!(
+                                pdev,
+                                "node {}: no NTB device: {} ({} nodes, {} LUT slots of 2^{}, {} inbound windows, BAR2 {:#x} bytes)\n",
+                                g.node_id, why, g.num_nodes, g.lut_slots, g.slot_shift,
+                                g.in_windows, bar2.len
+                            );
+                            None
+                        }
                     }
                 },
-                db_irq: match ntb.as_deref() {
-                    Some(dev) => {
+                db_irqs: {
+                    let mut irqs = KVec::new();
+                    if let Some(dev) = ntb.as_deref() {
                         // SAFETY: See `bound`; `vectors` and `ntb` are
                         // initialized above, and the device is boxed (its
                         // address does not change when the box moves).
                         let (vecs, dev) = unsafe { (bound(vectors), bound(dev)) };
-                        let peer = dev.hw().peer();
-                        let request = vecs.index(regs::vec_db(peer))?.into();
-                        // SAFETY: The registration is not leaked: it is owned
-                        // by the driver data, dropped on unbind.
-                        let reg = unsafe {
-                            irq::Registration::new(
-                                request,
-                                irq::Flags::TRIGGER_NONE,
-                                c"rsio_ntb-db",
-                                Ok::<_, Error>(DbIrq::new(dev)),
-                            )
-                        };
-                        Some(KBox::pin_init(reg, GFP_KERNEL)?)
+                        let layout = *dev.hw().layout();
+                        for pidx in 0..layout.peers() {
+                            let peer = layout.peer_node(pidx)?;
+                            let request = vecs.index(regs::vec_db(peer))?.into();
+                            // SAFETY: The registration is not leaked: it is
+                            // owned by the driver data, dropped on unbind.
+                            let reg = unsafe {
+                                irq::Registration::new(
+                                    request,
+                                    irq::Flags::TRIGGER_NONE,
+                                    c"rsio_ntb-db",
+                                    Ok::<_, Error>(DbIrq::new(dev, pidx)),
+                                )
+                            };
+                            irqs.push(KBox::pin_init(reg, GFP_KERNEL)?, GFP_KERNEL)?;
+                        }
                     }
-                    None => None,
+                    irqs
                 },
                 msg_irq: match ntb.as_deref() {
                     Some(dev) => {
-                        // SAFETY: As for `db_irq`; `regs` is initialized.
+                        // SAFETY: As for `db_irqs`; `regs` is initialized.
                         let (vecs, hw, dev) =
                             unsafe { (bound(vectors), bound(regs), bound(dev)) };
                         let request = vecs.index(regs::VEC_MESSAGE)?.into();
-                        // SAFETY: As for `db_irq`.
+                        // SAFETY: As for `db_irqs`.
                         let reg = unsafe {
                             irq::Registration::new(
                                 request,
@@ -243,10 +242,10 @@ impl pci::Driver for NtbHwDriver {
                     }
                 },
                 link_irq <- {
-                    // SAFETY: As for `db_irq`.
+                    // SAFETY: As for `db_irqs`.
                     let (vecs, hw) = unsafe { (bound(vectors), bound(regs)) };
                     let dev = match ntb.as_deref() {
-                        // SAFETY: As for `db_irq`.
+                        // SAFETY: As for `db_irqs`.
                         Some(dev) => Some(unsafe { bound(dev) }),
                         None => None,
                     };

@@ -4,31 +4,31 @@
 //!
 //! Each handler runs in hard-IRQ context on its own MSI-X vector, reads and
 //! clears its cause register (or leaves that to the NTB client, for doorbells
-//! and messages), logs, and forwards the event to the per-peer NTB device if
-//! there is one; nothing it reads can make it panic.
+//! and messages), logs, and forwards the event to the NTB device if there
+//! is one; nothing it reads can make it panic.
 
-use crate::{bindings, hw::Regs, ntb_dev::NtbDev, peer::PeerNtb, regs};
+use crate::{bindings, fabric_ntb::FabricNtb, hw::Regs, ntb_dev::NtbDev, regs};
 use kernel::{device::Bound, irq, pci, prelude::*};
 
-/// The registered NTB device of one peer, as the handlers see it.
-pub(crate) type PeerDev<'bound> = NtbDev<PeerNtb<'bound>>;
+/// The registered NTB device of the adapter, as the handlers see it.
+pub(crate) type FabricDev<'bound> = NtbDev<FabricNtb<'bound>>;
 
 /// Vector `LINK`: reports link changes to peers from `LINK_EVENT`.
 pub(crate) struct LinkIrq<'bound> {
     pdev: &'bound pci::Device<Bound>,
     regs: &'bound Regs<'bound>,
     node_id: u32,
-    ntb: Option<&'bound PeerDev<'bound>>,
+    ntb: Option<&'bound FabricDev<'bound>>,
 }
 
 impl<'bound> LinkIrq<'bound> {
     /// A handler for the adapter behind `regs`, which is node `node_id`;
-    /// link changes of `ntb`'s peer are forwarded to `ntb`.
+    /// link changes of other nodes are forwarded to `ntb`.
     pub(crate) fn new(
         pdev: &'bound pci::Device<Bound>,
         regs: &'bound Regs<'bound>,
         node_id: u32,
-        ntb: Option<&'bound PeerDev<'bound>>,
+        ntb: Option<&'bound FabricDev<'bound>>,
     ) -> Self {
         Self {
             pdev,
@@ -65,7 +65,7 @@ impl irq::Handler for LinkIrq<'_> {
             }
         }
         if let Some(ntb) = self.ntb {
-            if events & (1u32 << (ntb.hw().peer() % regs::MAX_NODES)) != 0 {
+            if events & !crate::fabric::node_bit(self.node_id) != 0 {
                 ntb.link_event();
             }
         }
@@ -73,37 +73,37 @@ impl irq::Handler for LinkIrq<'_> {
     }
 }
 
-/// Vector `DB(p)`: forwards to peer `p`'s NTB device, whose client reads
-/// and clears `DB` itself.
+/// Vector `DB(p)`: forwards to the NTB device as doorbell vector `pidx`
+/// (the peer index of node `p`); the client reads and clears `DB` itself.
 pub(crate) struct DbIrq<'bound> {
-    ntb: &'bound PeerDev<'bound>,
+    ntb: &'bound FabricDev<'bound>,
+    pidx: u32,
 }
 
 impl<'bound> DbIrq<'bound> {
-    /// A handler for the doorbells of `ntb`'s peer.
-    pub(crate) fn new(ntb: &'bound PeerDev<'bound>) -> Self {
-        Self { ntb }
+    /// A handler for the doorbells of `ntb`'s peer `pidx`.
+    pub(crate) fn new(ntb: &'bound FabricDev<'bound>, pidx: u32) -> Self {
+        Self { ntb, pidx }
     }
 }
 
 impl irq::Handler for DbIrq<'_> {
     fn handle(&self) -> irq::IrqReturn {
-        // One doorbell vector per device: vector 0 of `db_vector_count`.
-        self.ntb.db_event(0);
+        self.ntb.db_event(self.pidx);
         irq::IrqReturn::Handled
     }
 }
 
-/// Vector `MESSAGE`: forwards to the NTB device (of a two-node fabric, the
-/// only one; its `msg_read_sts` reports only its peer's messages).
+/// Vector `MESSAGE`: forwards to the NTB device, which reads the messages
+/// and their sources.
 pub(crate) struct MsgIrq<'bound> {
     regs: &'bound Regs<'bound>,
-    ntb: &'bound PeerDev<'bound>,
+    ntb: &'bound FabricDev<'bound>,
 }
 
 impl<'bound> MsgIrq<'bound> {
     /// A handler for the message registers behind `regs`.
-    pub(crate) fn new(regs: &'bound Regs<'bound>, ntb: &'bound PeerDev<'bound>) -> Self {
+    pub(crate) fn new(regs: &'bound Regs<'bound>, ntb: &'bound FabricDev<'bound>) -> Self {
         Self { regs, ntb }
     }
 }

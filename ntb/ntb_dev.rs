@@ -147,6 +147,10 @@ impl<T: NtbOps> Vtable<T> {
             "NtbOps: implement all port methods or none"
         );
         assert!(
+            T::HAS_PEER_MW_SET_TRANS == T::HAS_PEER_MW_CLEAR_TRANS,
+            "NtbOps: implement peer_mw_set_trans and peer_mw_clear_trans, or neither"
+        );
+        assert!(
             T::HAS_DB_VECTOR_COUNT == T::HAS_DB_VECTOR_MASK,
             "NtbOps: implement db_vector_count and db_vector_mask, or neither"
         );
@@ -181,6 +185,8 @@ impl<T: NtbOps> Vtable<T> {
             mw_clear_trans: Some(mw_clear_trans::<T>),
             peer_mw_count: Some(peer_mw_count::<T>),
             peer_mw_get_addr: Some(peer_mw_get_addr::<T>),
+            peer_mw_set_trans: opt(T::HAS_PEER_MW_SET_TRANS, peer_mw_set_trans::<T>),
+            peer_mw_clear_trans: opt(T::HAS_PEER_MW_CLEAR_TRANS, peer_mw_clear_trans::<T>),
             db_valid_mask: Some(db_valid_mask::<T>),
             db_vector_count: opt(T::HAS_DB_VECTOR_COUNT, db_vector_count::<T>),
             db_vector_mask: opt(T::HAS_DB_VECTOR_MASK, db_vector_mask::<T>),
@@ -205,7 +211,7 @@ impl<T: NtbOps> Vtable<T> {
             msg_read: opt(T::HAS_MSG_READ, msg_read::<T>),
             peer_msg_write: opt(T::HAS_PEER_MSG_WRITE, peer_msg_write::<T>),
             // Not offered: `db_is_unsafe`, `db_set`, `db_read_mask`, the
-            // `peer_mw_*_trans` and `peer_db_*` variants other than
+            // `peer_db_*` variants other than
             // `peer_db_set`/`peer_db_addr`, `spad_is_unsafe`,
             // `peer_spad_addr`, `get_dma_dev`; all optional in the core.
             //
@@ -456,6 +462,34 @@ unsafe extern "C" fn peer_mw_get_addr<T: NtbOps>(
         }
         Err(e) => e.to_errno(),
     }
+}
+
+/// # Safety
+///
+/// See [`hw`].
+unsafe extern "C" fn peer_mw_set_trans<T: NtbOps>(
+    ntb: *mut bindings::ntb_dev,
+    pidx: c_int,
+    widx: c_int,
+    addr: u64,
+    size: resource_size_t,
+) -> c_int {
+    // SAFETY: The NTB core passes a registered device (see above).
+    let hw = unsafe { hw::<T>(ntb) };
+    status(index(pidx).and_then(|p| hw.peer_mw_set_trans(p, index(widx)?, addr, size)))
+}
+
+/// # Safety
+///
+/// See [`hw`].
+unsafe extern "C" fn peer_mw_clear_trans<T: NtbOps>(
+    ntb: *mut bindings::ntb_dev,
+    pidx: c_int,
+    widx: c_int,
+) -> c_int {
+    // SAFETY: The NTB core passes a registered device (see above).
+    let hw = unsafe { hw::<T>(ntb) };
+    status(index(pidx).and_then(|p| hw.peer_mw_clear_trans(p, index(widx)?)))
 }
 
 /// # Safety

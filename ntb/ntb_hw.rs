@@ -7,12 +7,13 @@
 mod bindings;
 mod driver;
 mod enable;
+mod fabric;
+mod fabric_ntb;
 mod hw;
 mod irq;
 mod ntb_dev;
 mod ntb_ops;
 mod pci_raw;
-mod peer;
 mod regs;
 
 kernel::module_pci_driver! {

@@ -171,6 +171,15 @@ pub(crate) trait NtbOps: Send + Sync {
     fn peer_mw_count(&self) -> u32;
     /// Where outbound window `widx` is.
     fn peer_mw_get_addr(&self, widx: u32) -> Result<PeerMw>;
+    /// Points outbound window `widx` at peer `pidx`'s memory at its DMA
+    /// address `addr`, `size` bytes. Optional, with `peer_mw_clear_trans`.
+    fn peer_mw_set_trans(&self, _pidx: u32, _widx: u32, _addr: u64, _size: u64) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+    /// Undoes `peer_mw_set_trans` for outbound window `widx` of peer `pidx`.
+    fn peer_mw_clear_trans(&self, _pidx: u32, _widx: u32) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 
     // Doorbells: required, except the vector pair (both or none) and
     // `peer_db_addr`.
