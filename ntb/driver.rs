@@ -8,21 +8,23 @@
 //! `Drop`, so a probe that fails half-way and a remove unwind the same way.
 
 use crate::{
+    adapter::{Adapter, Published},
     enable::Enabled,
-    hw::{Geometry, Regs},
-    fabric::Fabric,
     fabric_ntb::{FabricNtb, Layout},
-    irq::{DbIrq, ErrorIrq, FabricDev, LinkIrq, MsgIrq},
+    hw::Regs,
+    irq::{DbIrq, DmaIrq, ErrorIrq, FabricDev, LinkIrq, MsgIrq, UserIrq},
     ntb_dev::NtbDev,
     ntb_ops::Topology,
     pci_raw,
     regs,
 };
 use kernel::{
-    bindings,
+    bindings, debugfs,
+    dma::{Device as _, DmaMask},
     device::{Bound, Core},
     irq, pci,
     prelude::*,
+    sync::Arc,
 };
 
 /// The driver.
@@ -59,36 +61,63 @@ impl BarInfo {
 ///
 /// # Invariants
 ///
-/// Fields drop in declaration order: the IRQ handlers first (they use the
-/// NTB device, the vectors and the registers), then the NTB device
-/// (unregistering it runs its client's remove, which may still use the
-/// registers and the fabric state), then the fabric state (which leaves the
-/// fabric), then the vectors, the BAR0 mapping and the PCI enable. The link
-/// is enabled only by a link user (the NTB device's `link_enable`: an NTB
-/// client's request) and is always disabled when `fabric` drops.
+/// Fields drop in declaration order: the adapter's entry for the fabric
+/// core first (its `remove` runs while everything works), the debugfs
+/// files, the IRQ handlers (they use the NTB device, the vectors and the
+/// registers), then the NTB device (unregistering it runs its client's
+/// remove, which may still use the registers), then `LeaveFabric` (which
+/// takes the node out of the fabric whatever a client left enabled), then
+/// the vectors, the registers and the adapter (which owns the BAR0
+/// mapping), and the PCI enable.
 #[pin_data]
 pub(crate) struct NtbHw<'bound> {
+    _published: Published,
+    _debugfs: Option<Pin<KBox<debugfs::Scope<Arc<Adapter>>>>>,
     #[pin]
     link_irq: irq::Registration<'bound, LinkIrq<'bound>>,
     #[pin]
     error_irq: irq::Registration<'bound, ErrorIrq<'bound>>,
+    user_irqs: KVec<Pin<KBox<irq::Registration<'bound, UserIrq>>>>,
+    dma_irqs: KVec<Pin<KBox<irq::Registration<'bound, DmaIrq<'bound>>>>>,
     /// `MESSAGE` and `DB(peer)` handlers, if an NTB device is registered.
     msg_irq: Option<Pin<KBox<irq::Registration<'bound, MsgIrq<'bound>>>>>,
     db_irqs: KVec<Pin<KBox<irq::Registration<'bound, DbIrq<'bound>>>>>,
     /// The NTB device, unless the geometry leaves no room for one.
     ntb: Option<Pin<KBox<FabricDev<'bound>>>>,
-    #[pin]
-    fabric: Fabric<'bound>,
+    _leave: LeaveFabric<'bound>,
     vectors: pci::IrqVectorRegistration<'bound>,
     regs: Regs<'bound>,
-    geometry: Geometry,
-    /// The translated window (BAR2): not mapped, NTB clients map the ranges
-    /// `peer_mw_get_addr` reports themselves.
-    bar2: BarInfo,
-    /// The direct window (BAR4), not mapped.
-    bar4: BarInfo,
+    adapter: Arc<Adapter>,
     _enabled: Enabled<'bound>,
     pdev: &'bound pci::Device<Bound>,
+}
+
+/// Takes the node out of the fabric when dropped.
+struct LeaveFabric<'bound> {
+    adapter: &'bound Adapter,
+    regs: Regs<'bound>,
+}
+
+impl Drop for LeaveFabric<'_> {
+    fn drop(&mut self) {
+        self.adapter.leave(self.regs);
+    }
+}
+
+/// Requests `vector` of `vecs` for `handler`, in a box of its own.
+fn request<'bound, T: irq::Handler + 'bound>(
+    vecs: &'bound pci::IrqVectorRegistration<'bound>,
+    vector: usize,
+    name: &'static CStr,
+    handler: T,
+) -> Result<Pin<KBox<irq::Registration<'bound, T>>>> {
+    let request = vecs.index(vector)?.into();
+    // SAFETY: The registration is not leaked: every caller stores it in the
+    // driver data, which drops it on unbind.
+    let reg = unsafe {
+        irq::Registration::new(request, irq::Flags::TRIGGER_NONE, name, Ok::<_, Error>(handler))
+    };
+    KBox::pin_init(reg, GFP_KERNEL)
 }
 
 impl pci::Driver for NtbHwDriver {
@@ -103,13 +132,20 @@ impl pci::Driver for NtbHwDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
             let enabled = Enabled::new(pdev)?;
+            // The DMA engine and the inbound windows take any 64-bit
+            // address of this node.
+            //
+            // SAFETY: Nothing allocates or maps DMA memory for this device
+            // concurrently: probe runs before anything else uses it.
+            unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
             let pdev: &'bound pci::Device<Bound> = pdev;
-            let bar =
-                pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(regs::BAR0, c"rsio_ntb/bar0")?;
-            let regs = Regs::new(bar);
-            let g = regs.identify(pdev)?;
+            let bar = pdev
+                .iomap_region_sized::<{ regs::BAR0_SIZE }>(regs::BAR0, c"rsio_ntb/bar0")?
+                .into_devres()?;
             let bar2 = BarInfo::of(pdev, regs::BAR2)?;
             let bar4 = BarInfo::of(pdev, regs::BAR4)?;
+            let bar0 = BarInfo::of(pdev, regs::BAR0)?;
+            let g = Regs::new(bar.access(pdev.as_ref())?).identify(pdev)?;
             dev_info!(
                 pdev,
                 "RSIO-NTB1 v1.{}: node {} of {}, caps {:#x}, {} LUT slots of 2^{}, {} inbound windows, {} DMA channels, {} multicast groups, direct shift {} nodes {:#x}\n",
@@ -124,37 +160,56 @@ impl pci::Driver for NtbHwDriver {
                 bar4.start,
                 bar4.len
             );
+            let adapter = Arc::pin_init(
+                Adapter::new(pdev, bar, &g, (bar2.start, bar2.len), (bar4.start, bar4.len))?,
+                GFP_KERNEL,
+            )?;
             // MSI-X only: the adapter has no INTx, and MSI cannot give the
             // per-cause vectors of section 9.
             let msix = pci::IrqTypes::default().with(pci::IrqType::MsiX);
             let vectors = pdev.alloc_irq_vectors(regs::MSIX_VECTORS, regs::MSIX_VECTORS, msix)?;
 
-            let bar0 = BarInfo::of(pdev, regs::BAR0)?;
-
             Ok(try_pin_init!(NtbHw {
                 pdev,
                 _enabled: enabled,
-                geometry: g,
-                bar2,
-                bar4,
-                regs,
+                adapter,
+                regs: {
+                    // SAFETY: See `bound`; `adapter` is initialized above
+                    // (its content does not move with the `Arc`).
+                    let a = unsafe { bound(&**adapter) };
+                    Regs::new(a.bar(pdev)?)
+                },
                 vectors,
-                fabric <- {
-                    // SAFETY: See `bound`; `regs` is initialized above.
-                    let hw = unsafe { bound(regs) };
-                    Fabric::new(pdev, hw, g.node_id)
+                _leave: {
+                    // SAFETY: See `bound`; `adapter` and `regs` are
+                    // initialized above.
+                    let (a, r) = unsafe { (bound(&**adapter), *bound(regs)) };
+                    LeaveFabric { adapter: a, regs: r }
                 },
                 ntb: {
-                    // SAFETY: See `bound`; `regs` and `fabric` are
+                    // SAFETY: See `bound`; `adapter` and `regs` are
                     // initialized above.
-                    let (hw, fab) = unsafe { (bound(regs), bound(&*fabric)) };
+                    let (a, r) = unsafe { (bound(&**adapter), *bound(regs)) };
                     match Layout::new(&g, bar2.len) {
                         Ok(layout) => {
+                            {
+                                let mut pools = a.pools.lock();
+                                let slots = layout.mws * layout.slots_per_mw;
+                                pools.take_lut(slots, slots).ok_or(EBUSY)?;
+                                pools.ntb_lut = (0, slots);
+                                for p in 0..layout.peers() {
+                                    for w in 0..layout.mws {
+                                        let iw = layout.in_window(p, w)?;
+                                        pools.inbound |= 1u64 << iw;
+                                        pools.ntb_inbound |= 1u64 << iw;
+                                    }
+                                }
+                            }
                             let dev = KBox::pin_init(
                                 NtbDev::register(
                                     pdev,
                                     Topology::Switch,
-                                    FabricNtb::new(hw, fab, layout, bar0.start, bar2.start),
+                                    FabricNtb::new(r, a, layout, bar0.start, bar2.start),
                                 ),
                                 GFP_KERNEL,
                             )?;
@@ -190,18 +245,13 @@ impl pci::Driver for NtbHwDriver {
                         let layout = *dev.hw().layout();
                         for pidx in 0..layout.peers() {
                             let peer = layout.peer_node(pidx)?;
-                            let request = vecs.index(regs::vec_db(peer))?.into();
-                            // SAFETY: The registration is not leaked: it is
-                            // owned by the driver data, dropped on unbind.
-                            let reg = unsafe {
-                                irq::Registration::new(
-                                    request,
-                                    irq::Flags::TRIGGER_NONE,
-                                    c"rsio_ntb-db",
-                                    Ok::<_, Error>(DbIrq::new(dev, pidx)),
-                                )
-                            };
-                            irqs.push(KBox::pin_init(reg, GFP_KERNEL)?, GFP_KERNEL)?;
+                            let reg = request(
+                                vecs,
+                                regs::vec_db(peer),
+                                c"rsio_ntb-db",
+                                DbIrq::new(dev, pidx),
+                            )?;
+                            irqs.push(reg, GFP_KERNEL)?;
                         }
                     }
                     irqs
@@ -209,26 +259,36 @@ impl pci::Driver for NtbHwDriver {
                 msg_irq: match ntb.as_deref() {
                     Some(dev) => {
                         // SAFETY: As for `db_irqs`; `regs` is initialized.
-                        let (vecs, hw, dev) =
-                            unsafe { (bound(vectors), bound(regs), bound(dev)) };
-                        let request = vecs.index(regs::VEC_MESSAGE)?.into();
-                        // SAFETY: As for `db_irqs`.
-                        let reg = unsafe {
-                            irq::Registration::new(
-                                request,
-                                irq::Flags::TRIGGER_NONE,
-                                c"rsio_ntb-msg",
-                                Ok::<_, Error>(MsgIrq::new(hw, dev)),
-                            )
-                        };
-                        Some(KBox::pin_init(reg, GFP_KERNEL)?)
+                        let (vecs, r, dev) = unsafe { (bound(vectors), *bound(regs), bound(dev)) };
+                        Some(request(vecs, regs::VEC_MESSAGE, c"rsio_ntb-msg", MsgIrq::new(r, dev))?)
                     }
                     None => None,
+                },
+                dma_irqs: {
+                    // SAFETY: See `bound`; `vectors` and `regs` are
+                    // initialized above.
+                    let (vecs, r) = unsafe { (bound(vectors), *bound(regs)) };
+                    let mut irqs = KVec::new();
+                    for c in 0..adapter.info().dma_channels {
+                        let h = DmaIrq::new(r, adapter.clone(), c);
+                        irqs.push(request(vecs, regs::vec_dma(c), c"rsio_ntb-dma", h)?, GFP_KERNEL)?;
+                    }
+                    irqs
+                },
+                user_irqs: {
+                    // SAFETY: See `bound`; `vectors` is initialized above.
+                    let vecs = unsafe { bound(vectors) };
+                    let mut irqs = KVec::new();
+                    for k in 0..regs::USER_VECTORS {
+                        let h = UserIrq::new(adapter.clone(), k);
+                        irqs.push(request(vecs, regs::vec_user(k), c"rsio_ntb-user", h)?, GFP_KERNEL)?;
+                    }
+                    irqs
                 },
                 error_irq <- {
                     // SAFETY: See `bound`; `vectors` and `regs` are
                     // initialized above.
-                    let (vecs, hw) = unsafe { (bound(vectors), bound(regs)) };
+                    let (vecs, r) = unsafe { (bound(vectors), *bound(regs)) };
                     let request = vecs.index(regs::VEC_ERROR)?.into();
                     // SAFETY: The registration is not leaked: it is a pinned
                     // field of the driver data, dropped on unbind.
@@ -237,13 +297,13 @@ impl pci::Driver for NtbHwDriver {
                             request,
                             irq::Flags::TRIGGER_NONE,
                             c"rsio_ntb-error",
-                            Ok::<_, Error>(ErrorIrq::new(pdev, hw)),
+                            Ok::<_, Error>(ErrorIrq::new(pdev, r, adapter.clone())),
                         )
                     }
                 },
                 link_irq <- {
-                    // SAFETY: As for `db_irqs`.
-                    let (vecs, hw) = unsafe { (bound(vectors), bound(regs)) };
+                    // SAFETY: As for `error_irq`.
+                    let (vecs, r) = unsafe { (bound(vectors), *bound(regs)) };
                     let dev = match ntb.as_deref() {
                         // SAFETY: As for `db_irqs`.
                         Some(dev) => Some(unsafe { bound(dev) }),
@@ -256,10 +316,12 @@ impl pci::Driver for NtbHwDriver {
                             request,
                             irq::Flags::TRIGGER_NONE,
                             c"rsio_ntb-link",
-                            Ok::<_, Error>(LinkIrq::new(pdev, hw, g.node_id, dev)),
+                            Ok::<_, Error>(LinkIrq::new(pdev, r, adapter.clone(), dev)),
                         )
                     }
                 },
+                _debugfs: crate::adapter::debugfs_dir(adapter)?,
+                _published: Published::new(adapter.clone())?,
             }))
         })
     }

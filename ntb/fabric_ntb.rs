@@ -35,7 +35,7 @@
 //! an NTB client.
 
 use crate::{
-    fabric::{self, Fabric},
+    adapter::{Adapter, LinkUser},
     hw::{Geometry, Regs},
     ntb_ops::{LinkState, Message, MwAlign, NtbOps, PeerDbAddr, PeerMw, Speed, Width},
     regs,
@@ -44,6 +44,12 @@ use kernel::{bindings, new_mutex, prelude::*, sync::Mutex};
 
 /// Most outbound windows (and inbound windows per peer) the device offers.
 const MAX_MWS: u32 = 16;
+
+/// The bit of node `node` in the adapter's node masks (`LINK_STATUS`,
+/// `IW_CTRL.PEERS` >> 16).
+fn node_bit(node: u32) -> u32 {
+    1u32 << (node % regs::MAX_NODES)
+}
 
 /// Index of node `x` among the peers of node `y` (`x != y`): `x`'s peer
 /// index on node `y`.
@@ -65,7 +71,8 @@ pub(crate) struct Layout {
     pub(crate) nodes: u32,
     /// Outbound windows, and inbound windows per peer.
     pub(crate) mws: u32,
-    /// LUT slots per outbound window (>= 1).
+    /// LUT slots per outbound window (>= 1); the windows take slots
+    /// `0..mws * slots_per_mw`.
     pub(crate) slots_per_mw: u32,
     /// log2 of a LUT slot's size.
     pub(crate) slot_shift: u32,
@@ -79,8 +86,10 @@ impl Layout {
             return Err("node id or node count out of range");
         }
         let peers = g.num_nodes - 1;
-        let in_windows = g.in_windows.min(regs::MAX_IN_WINDOWS);
-        let lut_slots = g.lut_slots.min(regs::MAX_LUT_SLOTS);
+        // The NTB device's share: the first half of the LUT slots and of
+        // the inbound windows; the fabric core allocates from the rest.
+        let in_windows = g.in_windows.min(regs::MAX_IN_WINDOWS) / 2;
+        let lut_slots = g.lut_slots.min(regs::MAX_LUT_SLOTS) / 2;
         // One window per port is what ntb_perf needs on a multi-port device
         // (it uses window number "global port index"), two at least (what
         // ntb_transport and ntb_msi want on two nodes), fewer if the
@@ -138,7 +147,7 @@ impl Layout {
     }
 
     /// The inbound window that backs memory window `widx` of peer `pidx`.
-    fn in_window(&self, pidx: u32, widx: u32) -> Result<u32> {
+    pub(crate) fn in_window(&self, pidx: u32, widx: u32) -> Result<u32> {
         if pidx >= self.peers() || widx >= self.mws {
             return Err(EINVAL);
         }
@@ -174,8 +183,8 @@ impl Layout {
 /// on drop).
 #[pin_data(PinnedDrop)]
 pub(crate) struct FabricNtb<'bound> {
-    regs: &'bound Regs<'bound>,
-    fabric: &'bound Fabric<'bound>,
+    regs: Regs<'bound>,
+    adapter: &'bound Adapter,
     layout: Layout,
     /// Peer index each outbound window targets; serializes LUT changes.
     #[pin]
@@ -190,8 +199,8 @@ impl<'bound> FabricNtb<'bound> {
     /// The device of the adapter behind `regs`, laid out as `layout`;
     /// programs the LUT slots of its outbound windows.
     pub(crate) fn new(
-        regs: &'bound Regs<'bound>,
-        fabric: &'bound Fabric<'bound>,
+        regs: Regs<'bound>,
+        adapter: &'bound Adapter,
         layout: Layout,
         bar0_start: u64,
         bar2_start: u64,
@@ -203,7 +212,7 @@ impl<'bound> FabricNtb<'bound> {
         }
         try_pin_init!(Self {
             regs,
-            fabric,
+            adapter,
             layout,
             targets <- new_mutex!(targets, "rsio_ntb_mw_targets"),
             bar2_start,
@@ -212,9 +221,9 @@ impl<'bound> FabricNtb<'bound> {
                 // INVARIANT: the targets above, programmed here. A failure
                 // half-way does not run `drop`: undo it here.
                 let programmed = (0..layout.mws)
-                    .try_for_each(|w| program_window(regs, &layout, w, layout.default_target(w)));
+                    .try_for_each(|w| program_window(*regs, &layout, w, layout.default_target(w)));
                 if let Err(e) = programmed {
-                    clear_windows(regs, &layout);
+                    clear_windows(*regs, &layout);
                     return Err(e);
                 }
             },
@@ -258,7 +267,7 @@ impl<'bound> FabricNtb<'bound> {
 
 /// Points the LUT slots of outbound window `widx` at peer `pidx`'s inbound
 /// window for (this node, `widx`).
-fn program_window(regs: &Regs<'_>, layout: &Layout, widx: u32, pidx: u32) -> Result {
+fn program_window(regs: Regs<'_>, layout: &Layout, widx: u32, pidx: u32) -> Result {
     let peer = layout.peer_node(pidx)?;
     let window_at_peer = rank(layout.node, peer) * layout.mws + widx;
     for (i, s) in layout.slots(widx).enumerate() {
@@ -285,7 +294,7 @@ impl PinnedDrop for FabricNtb<'_> {
 /// Invalidates the LUT slots of every outbound window and disables every
 /// inbound window of `layout`. Best effort: an offset is only out of range
 /// if `layout` does not fit the adapter.
-fn clear_windows(regs: &Regs<'_>, layout: &Layout) {
+fn clear_windows(regs: Regs<'_>, layout: &Layout) {
     for w in 0..layout.mws {
         for s in layout.slots(w) {
             let _ = regs.write(regs::lut_ctrl(s), 0);
@@ -323,7 +332,7 @@ impl NtbOps for FabricNtb<'_> {
         let mut peers_up = 0u64;
         for p in 0..self.layout.peers() {
             if let Ok(n) = self.layout.peer_node(p) {
-                if status & fabric::node_bit(n) != 0 {
+                if status & node_bit(n) != 0 {
                     peers_up |= 1 << p;
                 }
             }
@@ -348,13 +357,11 @@ impl NtbOps for FabricNtb<'_> {
 
     fn link_enable(&self, _max_speed: Speed, _max_width: Width) -> Result {
         // No speed or width to limit on this fabric.
-        self.fabric.set_link_user(fabric::user::NTB, true);
-        Ok(())
+        self.adapter.set_link(LinkUser::Ntb, true)
     }
 
     fn link_disable(&self) -> Result {
-        self.fabric.set_link_user(fabric::user::NTB, false);
-        Ok(())
+        self.adapter.set_link(LinkUser::Ntb, false)
     }
 
     fn mw_count(&self, pidx: u32) -> Result<u32> {
@@ -388,7 +395,7 @@ impl NtbOps for FabricNtb<'_> {
         self.regs.write64(regs::iw_base(w), addr)?;
         self.regs.write64(regs::iw_size(w), size)?;
         self.regs
-            .write(regs::iw_ctrl(w), regs::IW_ENABLE | (fabric::node_bit(peer) << 16))
+            .write(regs::iw_ctrl(w), regs::IW_ENABLE | (node_bit(peer) << 16))
     }
 
     fn mw_clear_trans(&self, pidx: u32, widx: u32) -> Result {
@@ -483,7 +490,7 @@ impl NtbOps for FabricNtb<'_> {
     fn db_set_mask(&self, bits: u64) -> Result {
         let bits = Self::db_bits(bits)?;
         for n in self.peer_nodes() {
-            self.fabric.update(regs::db_mask(n), bits, 0)?;
+            self.adapter.update(self.regs, regs::db_mask(n), bits, 0)?;
         }
         Ok(())
     }
@@ -491,7 +498,7 @@ impl NtbOps for FabricNtb<'_> {
     fn db_clear_mask(&self, bits: u64) -> Result {
         let bits = Self::db_bits(bits)?;
         for n in self.peer_nodes() {
-            self.fabric.update(regs::db_mask(n), 0, bits)?;
+            self.adapter.update(self.regs, regs::db_mask(n), 0, bits)?;
         }
         Ok(())
     }
@@ -502,7 +509,7 @@ impl NtbOps for FabricNtb<'_> {
         // `TARGET_DOWN`: skip them (their client resynchronizes on link-up).
         let up = self.regs.link_status();
         for n in self.peer_nodes() {
-            if up & fabric::node_bit(n) != 0 {
+            if up & node_bit(n) != 0 {
                 self.regs.write(regs::peer_db(n), bits)?;
             }
         }
@@ -590,8 +597,7 @@ impl NtbOps for FabricNtb<'_> {
 
     fn msg_set_mask(&self, bits: u64) -> Result {
         let bits = u32::try_from(bits).map_err(|_| EINVAL)?;
-        self.fabric.update(
-            regs::MSG_MASK,
+        self.adapter.update(self.regs, regs::MSG_MASK,
             bits & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS),
             0,
         )
@@ -599,8 +605,7 @@ impl NtbOps for FabricNtb<'_> {
 
     fn msg_clear_mask(&self, bits: u64) -> Result {
         let bits = u32::try_from(bits).map_err(|_| EINVAL)?;
-        self.fabric.update(
-            regs::MSG_MASK,
+        self.adapter.update(self.regs, regs::MSG_MASK,
             0,
             bits & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS),
         )

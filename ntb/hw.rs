@@ -2,8 +2,9 @@
 
 //! Register-level access to one RSIO-NTB1 adapter (docs/adapter.md).
 //!
-//! [`Regs`] owns the BAR0 mapping and exposes the registers as typed, safe
-//! operations; every offset comes from `regs.rs`. Register values read from
+//! [`Regs`] borrows the BAR0 mapping (owned by the [`crate::adapter::Adapter`])
+//! and exposes the registers as typed, safe operations; every offset comes
+//! from `regs.rs`. Register values read from
 //! the device are treated as untrusted: nothing here can panic on them.
 
 use crate::regs;
@@ -41,23 +42,25 @@ pub(crate) struct Geometry {
 
 /// A report of `ERR_STATUS` and the first error's details (section 4.1).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct ErrorReport {
+pub struct ErrorReport {
     /// The `ERR_STATUS` bits that were set (and are now cleared).
-    pub(crate) status: u32,
+    pub status: u32,
     /// `ERR_ADDR`: the offset or bus address of the first error.
-    pub(crate) addr: u64,
-    /// `ERR_INFO` of the first error.
-    pub(crate) info: u32,
+    pub addr: u64,
+    /// `ERR_INFO` of the first error: bits 3:0 its bit number, 8 set for a
+    /// DMA access, 19:16 the target node.
+    pub info: u32,
 }
 
 /// The adapter's BAR0 registers.
-pub(crate) struct Regs<'bound> {
-    bar: Bar0<'bound>,
+#[derive(Clone, Copy)]
+pub(crate) struct Regs<'a> {
+    bar: &'a Bar0<'a>,
 }
 
-impl<'bound> Regs<'bound> {
+impl<'a> Regs<'a> {
     /// Wraps the mapping of BAR0.
-    pub(crate) fn new(bar: Bar0<'bound>) -> Self {
+    pub(crate) fn new(bar: &'a Bar0<'a>) -> Self {
         Self { bar }
     }
 
@@ -67,7 +70,7 @@ impl<'bound> Regs<'bound> {
     /// not major 1, or the topology registers are out of their documented
     /// ranges (a device that does not behave as the datasheet says).
     pub(crate) fn identify(&self, pdev: &pci::Device<Bound>) -> Result<Geometry> {
-        let bar = &self.bar;
+        let bar = self.bar;
         let id = bar.read32(regs::ID);
         if id != regs::ID_VALUE {
             dev_err!(
@@ -153,6 +156,13 @@ impl<'bound> Regs<'bound> {
         // Truncation intended: the two halves.
         self.write(off, val as u32)?;
         self.write(off + 4, (val >> 32) as u32)
+    }
+
+    /// Reads the 64-bit register pair at `off`, low word first (section 4).
+    pub(crate) fn read64(&self, off: usize) -> Result<u64> {
+        let lo = self.read(off)?;
+        let hi = self.read(off + 4)?;
+        Ok(u64::from(lo) | (u64::from(hi) << 32))
     }
 
     /// Reads `ERR_STATUS`, `ERR_ADDR` and `ERR_INFO`, then clears the status

@@ -7,8 +7,8 @@
 //! and messages), logs, and forwards the event to the NTB device if there
 //! is one; nothing it reads can make it panic.
 
-use crate::{bindings, fabric_ntb::FabricNtb, hw::Regs, ntb_dev::NtbDev, regs};
-use kernel::{device::Bound, irq, pci, prelude::*};
+use crate::{adapter::Adapter, bindings, fabric_ntb::FabricNtb, hw::Regs, ntb_dev::NtbDev, regs};
+use kernel::{device::Bound, irq, pci, prelude::*, sync::Arc};
 
 /// The registered NTB device of the adapter, as the handlers see it.
 pub(crate) type FabricDev<'bound> = NtbDev<FabricNtb<'bound>>;
@@ -16,24 +16,24 @@ pub(crate) type FabricDev<'bound> = NtbDev<FabricNtb<'bound>>;
 /// Vector `LINK`: reports link changes to peers from `LINK_EVENT`.
 pub(crate) struct LinkIrq<'bound> {
     pdev: &'bound pci::Device<Bound>,
-    regs: &'bound Regs<'bound>,
-    node_id: u32,
+    regs: Regs<'bound>,
+    adapter: Arc<Adapter>,
     ntb: Option<&'bound FabricDev<'bound>>,
 }
 
 impl<'bound> LinkIrq<'bound> {
-    /// A handler for the adapter behind `regs`, which is node `node_id`;
-    /// link changes of other nodes are forwarded to `ntb`.
+    /// A handler for `adapter`, whose registers are `regs`; link changes
+    /// of other nodes are forwarded to `ntb` and to the fabric core.
     pub(crate) fn new(
         pdev: &'bound pci::Device<Bound>,
-        regs: &'bound Regs<'bound>,
-        node_id: u32,
+        regs: Regs<'bound>,
+        adapter: Arc<Adapter>,
         ntb: Option<&'bound FabricDev<'bound>>,
     ) -> Self {
         Self {
             pdev,
             regs,
-            node_id,
+            adapter,
             ntb,
         }
     }
@@ -46,28 +46,26 @@ impl irq::Handler for LinkIrq<'_> {
             return irq::IrqReturn::None;
         }
         let status = self.regs.link_status();
+        let node_id = self.adapter.info().node_id;
         for node in 0..regs::MAX_NODES {
             let bit = 1u32 << node;
             if events & bit == 0 {
                 continue;
             }
             let state = if status & bit != 0 { "up" } else { "down" };
-            if node == self.node_id {
-                dev_info!(self.pdev, "node {}: own link {}\n", self.node_id, state);
+            if node == node_id {
+                dev_info!(self.pdev, "node {}: own link {}\n", node_id, state);
             } else {
-                dev_info!(
-                    self.pdev,
-                    "node {}: link to node {} {}\n",
-                    self.node_id,
-                    node,
-                    state
-                );
+                dev_info!(self.pdev, "node {}: link to node {} {}\n", node_id, node, state);
             }
         }
         if let Some(ntb) = self.ntb {
-            if events & !crate::fabric::node_bit(self.node_id) != 0 {
+            if events & !(1u32 << (node_id % regs::MAX_NODES)) != 0 {
                 ntb.link_event();
             }
+        }
+        if let Some(client) = self.adapter.client() {
+            client.link_changed(&self.adapter, status, events);
         }
         irq::IrqReturn::Handled
     }
@@ -97,13 +95,13 @@ impl irq::Handler for DbIrq<'_> {
 /// Vector `MESSAGE`: forwards to the NTB device, which reads the messages
 /// and their sources.
 pub(crate) struct MsgIrq<'bound> {
-    regs: &'bound Regs<'bound>,
+    regs: Regs<'bound>,
     ntb: &'bound FabricDev<'bound>,
 }
 
 impl<'bound> MsgIrq<'bound> {
     /// A handler for the message registers behind `regs`.
-    pub(crate) fn new(regs: &'bound Regs<'bound>, ntb: &'bound FabricDev<'bound>) -> Self {
+    pub(crate) fn new(regs: Regs<'bound>, ntb: &'bound FabricDev<'bound>) -> Self {
         Self { regs, ntb }
     }
 }
@@ -121,16 +119,22 @@ impl irq::Handler for MsgIrq<'_> {
     }
 }
 
-/// Vector `ERROR`: logs and clears `ERR_STATUS`.
+/// Vector `ERROR`: logs, counts and clears `ERR_STATUS`, and tells the
+/// fabric core.
 pub(crate) struct ErrorIrq<'bound> {
     pdev: &'bound pci::Device<Bound>,
-    regs: &'bound Regs<'bound>,
+    regs: Regs<'bound>,
+    adapter: Arc<Adapter>,
 }
 
 impl<'bound> ErrorIrq<'bound> {
-    /// A handler for the adapter behind `regs`.
-    pub(crate) fn new(pdev: &'bound pci::Device<Bound>, regs: &'bound Regs<'bound>) -> Self {
-        Self { pdev, regs }
+    /// A handler for `adapter`, whose registers are `regs`.
+    pub(crate) fn new(
+        pdev: &'bound pci::Device<Bound>,
+        regs: Regs<'bound>,
+        adapter: Arc<Adapter>,
+    ) -> Self {
+        Self { pdev, regs, adapter }
     }
 }
 
@@ -139,6 +143,10 @@ impl irq::Handler for ErrorIrq<'_> {
         let Some(report) = self.regs.take_errors() else {
             return irq::IrqReturn::None;
         };
+        self.adapter.count_errors(&report);
+        if let Some(client) = self.adapter.client() {
+            client.error(&self.adapter, &report);
+        }
         // A peer that keeps faulting must not flood the log.
         //
         // SAFETY: A plain C function without arguments or preconditions.
@@ -163,6 +171,64 @@ impl irq::Handler for ErrorIrq<'_> {
             (report.info >> 16) & 0xf,
             report.addr
         );
+        irq::IrqReturn::Handled
+    }
+}
+
+/// Vector `USER(k)`: a peer raised remote interrupt `k` (docs/adapter.md,
+/// section 5); forwarded to the fabric core.
+pub(crate) struct UserIrq {
+    adapter: Arc<Adapter>,
+    vector: u32,
+}
+
+impl UserIrq {
+    /// A handler for remote interrupt `vector` of `adapter`.
+    pub(crate) fn new(adapter: Arc<Adapter>, vector: u32) -> Self {
+        Self { adapter, vector }
+    }
+}
+
+impl irq::Handler for UserIrq {
+    fn handle(&self) -> irq::IrqReturn {
+        self.adapter.count_remote_irq();
+        if let Some(client) = self.adapter.client() {
+            client.remote_interrupt(&self.adapter, self.vector);
+        }
+        irq::IrqReturn::Handled
+    }
+}
+
+/// Vector `DMA(c)`: clears `DMA_STATUS.DONE` and tells the fabric core.
+pub(crate) struct DmaIrq<'bound> {
+    regs: Regs<'bound>,
+    adapter: Arc<Adapter>,
+    channel: u32,
+}
+
+impl<'bound> DmaIrq<'bound> {
+    /// A handler for DMA channel `channel` of `adapter`.
+    pub(crate) fn new(regs: Regs<'bound>, adapter: Arc<Adapter>, channel: u32) -> Self {
+        Self {
+            regs,
+            adapter,
+            channel,
+        }
+    }
+}
+
+impl irq::Handler for DmaIrq<'_> {
+    fn handle(&self) -> irq::IrqReturn {
+        let status = self.regs.read(regs::dma_status(self.channel)).unwrap_or(0);
+        if status & regs::DMA_STATUS_DONE == 0 {
+            return irq::IrqReturn::None;
+        }
+        let _ = self
+            .regs
+            .write(regs::dma_status(self.channel), regs::DMA_STATUS_DONE);
+        if let Some(client) = self.adapter.client() {
+            client.dma_done(&self.adapter, self.channel);
+        }
         irq::IrqReturn::Handled
     }
 }

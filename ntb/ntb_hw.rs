@@ -4,20 +4,48 @@
 //! host adapter (docs/adapter.md) and a safe Rust layer over the kernel's NTB
 //! core (`<linux/ntb.h>`). See docs/ntb-driver.md for the structure.
 
+pub mod adapter;
 mod bindings;
+pub mod dma;
 mod driver;
 mod enable;
-mod fabric;
 mod fabric_ntb;
 mod hw;
+pub mod inbound;
 mod irq;
+pub mod lut;
+pub mod multicast;
 mod ntb_dev;
 mod ntb_ops;
 mod pci_raw;
 mod regs;
 
-kernel::module_pci_driver! {
-    type: driver::NtbHwDriver,
+use kernel::prelude::*;
+
+/// The module: the adapter registry, then the PCI driver. Fields drop in
+/// declaration order: the driver is unregistered (every adapter unbound)
+/// before the registry is emptied.
+#[pin_data]
+struct RsioNtb {
+    #[pin]
+    driver: kernel::driver::Registration<kernel::pci::Adapter<driver::NtbHwDriver>>,
+    _registry: adapter::RegistryGuard,
+}
+
+impl kernel::InPlaceModule for RsioNtb {
+    fn init(module: &'static kernel::ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: Module init runs once, and nothing uses the registry
+        // before the driver is registered (below).
+        let registry = unsafe { adapter::RegistryGuard::init() };
+        try_pin_init!(Self {
+            _registry: registry,
+            driver <- kernel::driver::Registration::new(c"rsio_ntb", module),
+        })
+    }
+}
+
+module! {
+    type: RsioNtb,
     name: "rsio_ntb",
     authors: ["rsio developers"],
     description: "rsio NTB hardware driver for the RSIO-NTB1 host adapter",

@@ -184,3 +184,112 @@ pub(crate) const VEC_MESSAGE: usize = 6;
 pub(crate) const fn vec_db(p: u32) -> usize {
     8 + p as usize
 }
+
+/// Vector `DMA(c)`: channel `c` completed a descriptor with `INTERRUPT`.
+pub(crate) const fn vec_dma(c: u32) -> usize {
+    2 + c as usize
+}
+
+/// Vector `USER(k)`: remote interrupt `k` (section 5, `INTERRUPT` slots).
+pub(crate) const fn vec_user(k: u32) -> usize {
+    32 + k as usize
+}
+
+/// Remote interrupts (`USER` vectors) per node.
+pub(crate) const USER_VECTORS: u32 = 32;
+
+// 4.1 Counters (64-bit, RO).
+/// `CNT_TX`, the first counter; the others follow at 8-byte steps.
+pub(crate) const CNT_BASE: usize = 0x100;
+
+// 4.3 `LUT_CTRL` kinds (bits 3:1).
+/// `LUT_CTRL` of a valid `INTERRUPT` entry to node `node`.
+pub(crate) const fn lut_interrupt(node: u32) -> u32 {
+    LUT_VALID | (1 << 1) | ((node & 0xF) << 8)
+}
+
+/// `LUT_CTRL` of a valid `MULTICAST` entry to group `group`.
+pub(crate) const fn lut_multicast(group: u32) -> u32 {
+    LUT_VALID | (2 << 1) | ((group & 0x3F) << 16)
+}
+
+// 4.5 Interrupt window and multicast receive.
+/// `INTWIN_CTRL`: bit 0 `ENABLE`, bits 31:16 the peers allowed.
+pub(crate) const INTWIN_CTRL: usize = 0x3800;
+
+/// `MC_CTRL(g)`.
+pub(crate) const fn mc_ctrl(g: u32) -> usize {
+    0x3900 + 0x20 * g as usize
+}
+
+/// `MC_BASE(g)` (64-bit).
+pub(crate) const fn mc_base(g: u32) -> usize {
+    0x3908 + 0x20 * g as usize
+}
+
+/// `MC_SIZE(g)` (64-bit).
+pub(crate) const fn mc_size(g: u32) -> usize {
+    0x3910 + 0x20 * g as usize
+}
+
+/// `MC_MEMBERS(g)`.
+pub(crate) const fn mc_members(g: u32) -> usize {
+    0x3A00 + 4 * g as usize
+}
+
+/// Most multicast groups the adapter has.
+pub(crate) const MAX_MC_GROUPS: u32 = 8;
+
+// 4.6 DMA channel `c`.
+/// `DMA_CTRL` of channel `c`: bit 0 `ENABLE`, 1 `RESET`, 2 `INT_ENABLE`.
+pub(crate) const fn dma_ctrl(c: u32) -> usize {
+    0x4000 + 0x40 * c as usize
+}
+
+/// `DMA_STATUS` of channel `c`: bit 0 `BUSY`, 1 `ERROR`, 2 `DONE`.
+pub(crate) const fn dma_status(c: u32) -> usize {
+    dma_ctrl(c) + 0x04
+}
+
+/// `DMA_RING` (64-bit) of channel `c`.
+pub(crate) const fn dma_ring(c: u32) -> usize {
+    dma_ctrl(c) + 0x08
+}
+
+/// `DMA_RING_SIZE` of channel `c`.
+pub(crate) const fn dma_ring_size(c: u32) -> usize {
+    dma_ctrl(c) + 0x10
+}
+
+/// `DMA_HEAD` of channel `c`.
+pub(crate) const fn dma_head(c: u32) -> usize {
+    dma_ctrl(c) + 0x14
+}
+
+/// `DMA_TAIL` of channel `c`.
+pub(crate) const fn dma_tail(c: u32) -> usize {
+    dma_ctrl(c) + 0x18
+}
+
+/// `DMA_ERR_INDEX` of channel `c`.
+pub(crate) const fn dma_err_index(c: u32) -> usize {
+    dma_ctrl(c) + 0x1C
+}
+
+/// `DMA_ERR_CODE` of channel `c`.
+pub(crate) const fn dma_err_code(c: u32) -> usize {
+    dma_ctrl(c) + 0x20
+}
+
+/// `DMA_CTRL` bits.
+pub(crate) const DMA_ENABLE: u32 = 1;
+/// `DMA_CTRL.RESET`.
+pub(crate) const DMA_RESET: u32 = 2;
+/// `DMA_CTRL.INT_ENABLE`.
+pub(crate) const DMA_INT_ENABLE: u32 = 4;
+/// `DMA_STATUS.ERROR`.
+pub(crate) const DMA_STATUS_ERROR: u32 = 2;
+/// `DMA_STATUS.DONE`.
+pub(crate) const DMA_STATUS_DONE: u32 = 4;
+/// Most DMA channels the adapter has.
+pub(crate) const MAX_DMA_CHANNELS: u32 = 4;

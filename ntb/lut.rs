@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`LutRange`]: a run of the adapter's BAR2 slots (docs/adapter.md,
+//! section 4.3), each translated to a peer's inbound window (`MEMORY`), a
+//! peer's interrupt window (`INTERRUPT`) or a multicast group
+//! (`MULTICAST`).
+
+use crate::{adapter::Adapter, regs};
+use kernel::{prelude::*, sync::Arc};
+
+/// Contiguous LUT slots owned by the fabric core; invalidated and returned
+/// to the pool on drop.
+///
+/// # Invariants
+///
+/// Slots `first..first + count` are below `info().lut_slots` and taken in
+/// the adapter's pool by this object.
+pub struct LutRange {
+    adapter: Arc<Adapter>,
+    first: u32,
+    count: u32,
+}
+
+impl LutRange {
+    /// Takes `count` contiguous free slots (`ENOSPC` if there are none).
+    /// They start invalid: accesses read all-ones and set `ERR.UNMAPPED`.
+    pub fn alloc(adapter: &Arc<Adapter>, count: u32) -> Result<Self> {
+        let limit = adapter.info().lut_slots;
+        let first = adapter
+            .pools
+            .lock()
+            .take_lut(count, limit)
+            .ok_or(ENOSPC)?;
+        // INVARIANT: taken just above, below `lut_slots`.
+        let this = Self {
+            adapter: adapter.clone(),
+            first,
+            count,
+        };
+        // A previous owner left nothing valid (its drop invalidated the
+        // slots), but the adapter may have been reset in between: make
+        // sure.
+        for i in 0..count {
+            this.unmap(i)?;
+        }
+        Ok(this)
+    }
+
+    /// The first slot's number.
+    pub fn first_slot(&self) -> u32 {
+        self.first
+    }
+
+    /// The number of slots.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Size of one slot in bytes.
+    pub fn slot_size(&self) -> u64 {
+        1u64 << self.adapter.info().slot_shift
+    }
+
+    /// Bus (and CPU physical) address of the first slot in BAR2.
+    pub fn bus_addr(&self) -> u64 {
+        self.adapter.info().bar2.0 + (u64::from(self.first) << self.adapter.info().slot_shift)
+    }
+
+    /// Length of the range in bytes.
+    pub fn len(&self) -> u64 {
+        u64::from(self.count) << self.adapter.info().slot_shift
+    }
+
+    fn slot(&self, i: u32) -> Result<u32> {
+        if i < self.count {
+            Ok(self.first + i)
+        } else {
+            Err(EINVAL)
+        }
+    }
+
+    fn check_node(&self, node: u32) -> Result {
+        if node < self.adapter.info().num_nodes {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
+    }
+
+    fn program(&self, i: u32, offset: u64, ctrl: u32) -> Result {
+        let s = self.slot(i)?;
+        self.adapter.with_regs(|r| {
+            // Offset first, control last (section 4.3).
+            r.write64(regs::lut_offset(s), offset)?;
+            r.write(regs::lut_ctrl(s), ctrl)
+        })?
+    }
+
+    /// Slot `i` reaches `node`'s inbound window `window` at byte `offset`.
+    pub fn map_memory(&self, i: u32, node: u32, window: u32, offset: u64) -> Result {
+        self.check_node(node)?;
+        if window >= regs::MAX_IN_WINDOWS {
+            return Err(EINVAL);
+        }
+        self.program(i, offset, regs::lut_memory(node, window))
+    }
+
+    /// Slot `i` raises remote interrupts on `node`: a 4-byte write at slot
+    /// offset `4 k` raises its `USER(k)`.
+    pub fn map_interrupt(&self, i: u32, node: u32) -> Result {
+        self.check_node(node)?;
+        self.program(i, 0, regs::lut_interrupt(node))
+    }
+
+    /// Slot `i` writes to multicast group `group`, at byte `offset` of the
+    /// members' receive buffers.
+    pub fn map_multicast(&self, i: u32, group: u32, offset: u64) -> Result {
+        if group >= self.adapter.info().mc_groups {
+            return Err(EINVAL);
+        }
+        self.program(i, offset, regs::lut_multicast(group))
+    }
+
+    /// Slot `i` becomes invalid.
+    pub fn unmap(&self, i: u32) -> Result {
+        let s = self.slot(i)?;
+        self.adapter.with_regs(|r| r.write(regs::lut_ctrl(s), 0))?
+    }
+}
+
+impl Drop for LutRange {
+    fn drop(&mut self) {
+        for i in 0..self.count {
+            // Fails only once the adapter is gone (nothing to undo then).
+            let _ = self.unmap(i);
+        }
+        self.adapter.pools.lock().free_lut(self.first, self.count);
+    }
+}
