@@ -24,15 +24,14 @@ use crate::{
     regs,
 };
 use kernel::{
-    debugfs, device,
-    new_spinlock, new_spinlock_irq,
+    debugfs, device, new_mutex, new_spinlock, new_spinlock_irq,
     pci::{self, DevresBar},
     prelude::*,
     str::CString,
     sync::{
         atomic::{Atomic, Relaxed},
         rcu::synchronize_rcu,
-        Arc, SpinLock, SpinLockIrq,
+        Arc, Mutex, SpinLock, SpinLockIrq,
     },
     sync::aref::ARef,
 };
@@ -256,6 +255,9 @@ pub struct Adapter {
     errors_seen: [Atomic<u64>; 8],
     /// Remote interrupts received.
     remote_irqs: Atomic<u64>,
+    /// The driver is bound (set from publication to withdrawal).
+    #[pin]
+    bound: Mutex<bool>,
     /// The DMA channels' descriptor rings...
     dma_rings: Rings,
     /// ... and the producer index of each (serializes submissions).
@@ -299,6 +301,7 @@ impl Adapter {
             errors_seen: [const { Atomic::new(0) }; 8],
             remote_irqs: Atomic::new(0),
             dma_rings,
+            bound <- new_mutex!(false, "rsio_ntb_bound"),
             dma_heads <- new_spinlock_irq!([0; regs::MAX_DMA_CHANNELS as usize], "rsio_ntb_dma"),
         }? Error))
     }
@@ -402,6 +405,24 @@ impl Adapter {
         let _guard = self.link.lock();
         let v = regs.read(off)?;
         regs.write(off, (v | set) & !clear)
+    }
+
+    /// Runs `f` with the adapter's device while it is bound (`ENODEV`
+    /// otherwise), for allocations that need a bound device.
+    pub(crate) fn with_bound_device<R>(
+        &self,
+        f: impl FnOnce(&device::Device<device::Bound>) -> R,
+    ) -> Result<R> {
+        let bound = self.bound.lock();
+        if !*bound {
+            return Err(ENODEV);
+        }
+        // SAFETY: `bound` is set while the adapter is published, and
+        // `Published::drop` (in the driver's remove, before the device is
+        // unbound) clears it under this lock, which is held until `f`
+        // returns: the device is bound for as long as the reference lives.
+        let dev = unsafe { self.dev.as_bound() };
+        Ok(f(dev))
     }
 
     /// The DMA channels' rings.
@@ -673,6 +694,7 @@ impl Published {
     pub(crate) fn new(adapter: Arc<Adapter>) -> Result<Self> {
         let mut reg = REGISTRY.lock();
         reg.adapters.push(adapter.clone(), GFP_KERNEL)?;
+        *adapter.bound.lock() = true;
         if let Some(client) = reg.client.clone() {
             match client.add(&adapter) {
                 Ok(()) => *adapter.client.lock() = Some(client),
@@ -698,5 +720,6 @@ impl Drop for Published {
             client.remove(&self.adapter);
         }
         self.adapter.reset_client_resources();
+        *self.adapter.bound.lock() = false;
     }
 }

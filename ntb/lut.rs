@@ -6,7 +6,12 @@
 //! (`MULTICAST`).
 
 use crate::{adapter::Adapter, regs};
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    bindings,
+    io::{Io, Mmio, MmioRaw, Region},
+    prelude::*,
+    sync::Arc,
+};
 
 /// Contiguous LUT slots owned by the fabric core; invalidated and returned
 /// to the pool on drop.
@@ -135,5 +140,109 @@ impl Drop for LutRange {
             let _ = self.unmap(i);
         }
         self.adapter.pools.lock().free_lut(self.first, self.count);
+    }
+}
+
+impl LutRange {
+    /// Maps the range for CPU access (uncached: every access is one
+    /// transaction on the fabric, in order).
+    pub fn map_cpu(&self) -> Result<LutMapping<'_>> {
+        let len = usize::try_from(self.len()).map_err(|_| ENOMEM)?;
+        // SAFETY: `ioremap` maps a physical range it is given; the range
+        // is this adapter's BAR2 slots (invariant), whatever it decodes.
+        let ptr = unsafe { bindings::ioremap(self.bus_addr(), len) };
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: just mapped, `len` bytes.
+        Ok(LutMapping {
+            range: self,
+            addr: ptr.addr(),
+            len,
+        })
+    }
+}
+
+/// A CPU mapping of a [`LutRange`]; unmapped on drop.
+///
+/// # Invariants
+///
+/// `addr..addr + len` is an `ioremap` mapping of the range's BAR2 slots,
+/// owned by this object.
+pub struct LutMapping<'a> {
+    range: &'a LutRange,
+    addr: usize,
+    len: usize,
+}
+
+impl LutMapping<'_> {
+    /// Runs `f` on the mapping while the adapter is bound (`ENODEV`
+    /// otherwise).
+    fn with_io<R>(&self, f: impl FnOnce(Mmio<'_, Region>) -> Result<R>) -> Result<R> {
+        let raw = MmioRaw::<Region>::new_region(self.addr, self.len)?;
+        self.range.adapter.with_regs(|_| {
+            // SAFETY: `raw` is the mapping this object owns (invariant),
+            // valid until drop, which cannot run during this borrow.
+            let io = unsafe { Mmio::from_raw(raw) };
+            f(io)
+        })?
+    }
+
+    /// Reads the 32-bit word at `offset` (`EINVAL` if out of range or
+    /// misaligned).
+    pub fn read32(&self, offset: usize) -> Result<u32> {
+        self.with_io(|io| io.try_read32(offset))
+    }
+
+    /// Writes the 32-bit word at `offset`.
+    pub fn write32(&self, offset: usize, val: u32) -> Result {
+        self.with_io(|io| io.try_write32(val, offset))
+    }
+
+    /// Copies `data` to `offset`, in 32-bit words where aligned.
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result {
+        self.with_io(|io| {
+            let mut i = 0;
+            while i < data.len() {
+                let at = offset.checked_add(i).ok_or(ERANGE)?;
+                match data.get(i..i + 4) {
+                    Some(w) if at % 4 == 0 => {
+                        io.try_write32(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), at)?;
+                        i += 4;
+                    }
+                    _ => {
+                        io.try_write8(data[i], at)?;
+                        i += 1;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Copies from `offset` into `data`, in 32-bit words where aligned.
+    pub fn read(&self, offset: usize, data: &mut [u8]) -> Result {
+        self.with_io(|io| {
+            let mut i = 0;
+            while i < data.len() {
+                let at = offset.checked_add(i).ok_or(ERANGE)?;
+                if at % 4 == 0 && i + 4 <= data.len() {
+                    let w = io.try_read32(at)?.to_le_bytes();
+                    data[i..i + 4].copy_from_slice(&w);
+                    i += 4;
+                } else {
+                    data[i] = io.try_read8(at)?;
+                    i += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Drop for LutMapping<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The mapping this object owns (invariant), no longer used.
+        unsafe { bindings::iounmap(core::ptr::without_provenance_mut(self.addr)) };
     }
 }

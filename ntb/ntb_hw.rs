@@ -6,6 +6,7 @@
 
 pub mod adapter;
 mod bindings;
+pub mod buffer;
 pub mod dma;
 mod driver;
 mod enable;
