@@ -33,7 +33,7 @@ check-kdir:
 	@grep -q '^CONFIG_RUST=y' "$(KDIR)/.config" || { echo "rsio: $(KDIR) is not a Rust-enabled kernel (CONFIG_RUST)" >&2; exit 1; }
 
 modules: check-kdir
-	$(KMAKE) modules
+	+$(KMAKE) modules
 
 userspace:
 	cargo build --release --workspace

@@ -22,13 +22,28 @@ mkdir -p "$mods" "$stage/usr/bin"
 cp -a "$RSIO_KMODROOT/lib/modules/$kver" "$mods/"
 rm -f "$mods/$kver/build" "$mods/$kver/source"
 mkdir -p "$mods/$kver/extra" "$mods/rsio"
-mapfile -t kos < <(cd "$RSIO_ROOT" && find drivers ntb lending nvme_share sisci -name '*.ko' 2>/dev/null | sort)
+# The modules the last build made: Kbuild's modules.order (one object per
+# module, paths from the repository root; stale .ko files elsewhere are not
+# picked up).
+[[ -f "$RSIO_ROOT/modules.order" ]] || die "no rsio modules built (run make)"
+mapfile -t kos < <(sed -n 's/\.o$/.ko/p' "$RSIO_ROOT/modules.order")
 ((${#kos[@]})) || die "no rsio modules built (run make)"
 for ko in "${kos[@]}"; do
+    [[ -f "$RSIO_ROOT/$ko" ]] || die "$ko is in modules.order but not built (run make)"
     cp "$RSIO_ROOT/$ko" "$mods/$kver/extra/"
     ln -sf "../$kver/extra/$(basename "$ko")" "$mods/rsio/$(basename "$ko")"
 done
+# modules.dep lets modprobe load a module's dependencies first, e.g.
+# rsio_ntb for rsio_fabric, which uses its Rust API (docs/build.md,
+# "Cross-module Rust"): check that it has every module modpost recorded.
 depmod -b "$stage/usr" "$kver"
+for ko in "${kos[@]}"; do
+    name="$(basename "$ko")"
+    for dep in $(modinfo -F depends "$RSIO_ROOT/$ko" | tr ',' ' '); do
+        grep -Eq "^extra/$name:.* ([^ ]*/)?$dep\.ko( |\$)" "$mods/$kver/modules.dep" ||
+            die "depmod: no $dep in $name's line of modules.dep"
+    done
+done
 for b in rsio rsio-abi-test rsio-ntb-probe; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run cargo build --release)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
