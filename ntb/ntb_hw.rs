@@ -5,6 +5,7 @@
 //! core (`<linux/ntb.h>`). See docs/ntb-driver.md for the structure.
 
 pub mod adapter;
+pub mod api;
 mod bindings;
 pub mod buffer;
 pub mod dma;

@@ -48,6 +48,8 @@ impl kernel::InPlaceModule for FabricModule {
             uapi::RSIO_ABI_MINOR,
             system::kernel_release()
         );
+        // A call into rsio_ntb's Rust API (docs/build.md, "Cross-module Rust").
+        pr_info!("rsio_ntb has {} adapter(s) bound\n", rsio_ntb::api::adapter_count());
         try_pin_init!(Self {
             chardev <- chardev::register(),
         })
