@@ -9,7 +9,6 @@
 
 use crate::{
     adapter::{Adapter, Published},
-    api,
     enable::Enabled,
     fabric_ntb::{FabricNtb, Layout},
     hw::Regs,
@@ -72,8 +71,6 @@ impl BarInfo {
 /// mapping), and the PCI enable.
 #[pin_data]
 pub(crate) struct NtbHw<'bound> {
-    /// Counts the adapter in `api::adapter_count()` (first to drop).
-    _counted: api::Counted,
     _published: Published,
     _debugfs: Option<Pin<KBox<debugfs::Scope<Arc<Adapter>>>>>,
     #[pin]
@@ -326,7 +323,6 @@ impl pci::Driver for NtbHwDriver {
                 _debugfs: crate::adapter::debugfs_dir(adapter)?,
                 _published: Published::new(adapter.clone())?,
                 // Last: counts only a fully probed adapter.
-                _counted: api::Counted::new(),
             }))
         })
     }

@@ -5,7 +5,6 @@
 //! core (`<linux/ntb.h>`). See docs/ntb-driver.md for the structure.
 
 pub mod adapter;
-pub mod api;
 mod bindings;
 pub mod buffer;
 pub mod dma;

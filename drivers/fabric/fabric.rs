@@ -49,7 +49,10 @@ impl kernel::InPlaceModule for FabricModule {
             system::kernel_release()
         );
         // A call into rsio_ntb's Rust API (docs/build.md, "Cross-module Rust").
-        pr_info!("rsio_ntb has {} adapter(s) bound\n", rsio_ntb::api::adapter_count());
+        pr_info!(
+            "rsio_ntb has {} adapter(s) bound\n",
+            rsio_ntb::adapter::adapters().map_or(0, |a| a.len())
+        );
         try_pin_init!(Self {
             chardev <- chardev::register(),
         })
