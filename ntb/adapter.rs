@@ -612,11 +612,12 @@ impl Drop for RegistryGuard {
     }
 }
 
+/// An adapter's debugfs directory (see [`debugfs_dir`]).
+pub(crate) type DebugfsDir = Pin<KBox<debugfs::Scope<Arc<Adapter>>>>;
+
 /// The adapter's debugfs directory, `rsio_ntb/<PCI function>/`, with the
 /// file `state` (docs/ntb-driver.md); removed when the scope drops.
-pub(crate) fn debugfs_dir(
-    adapter: &Arc<Adapter>,
-) -> Result<Option<Pin<KBox<debugfs::Scope<Arc<Adapter>>>>>> {
+pub(crate) fn debugfs_dir(adapter: &Arc<Adapter>) -> Result<Option<DebugfsDir>> {
     fn state(a: &Arc<Adapter>, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         a.write_state(f)
     }

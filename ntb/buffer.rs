@@ -42,6 +42,11 @@ impl DmaBuffer {
         self.mem.len()
     }
 
+    /// Never: a buffer has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.mem.len() == 0
+    }
+
     /// Copies `data` into the buffer at `offset` (`ERANGE` past the end).
     pub fn write(&self, offset: usize, data: &[u8]) -> Result {
         let end = offset.checked_add(data.len()).ok_or(ERANGE)?;

@@ -8,7 +8,7 @@
 //! `Drop`, so a probe that fails half-way and a remove unwind the same way.
 
 use crate::{
-    adapter::{Adapter, Published},
+    adapter::{Adapter, DebugfsDir, Published},
     enable::Enabled,
     fabric_ntb::{FabricNtb, Layout},
     hw::Regs,
@@ -19,7 +19,7 @@ use crate::{
     regs,
 };
 use kernel::{
-    bindings, debugfs,
+    bindings,
     dma::{Device as _, DmaMask},
     device::{Bound, Core},
     irq, pci,
@@ -72,7 +72,7 @@ impl BarInfo {
 #[pin_data]
 pub(crate) struct NtbHw<'bound> {
     _published: Published,
-    _debugfs: Option<Pin<KBox<debugfs::Scope<Arc<Adapter>>>>>,
+    _debugfs: Option<DebugfsDir>,
     #[pin]
     link_irq: irq::Registration<'bound, LinkIrq<'bound>>,
     #[pin]

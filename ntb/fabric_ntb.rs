@@ -221,9 +221,9 @@ impl<'bound> FabricNtb<'bound> {
                 // INVARIANT: the targets above, programmed here. A failure
                 // half-way does not run `drop`: undo it here.
                 let programmed = (0..layout.mws)
-                    .try_for_each(|w| program_window(*regs, &layout, w, layout.default_target(w)));
+                    .try_for_each(|w| program_window(*regs, layout, w, layout.default_target(w)));
                 if let Err(e) = programmed {
-                    clear_windows(*regs, &layout);
+                    clear_windows(*regs, layout);
                     return Err(e);
                 }
             },

@@ -76,6 +76,11 @@ impl LutRange {
         u64::from(self.count) << self.adapter.info().slot_shift
     }
 
+    /// Whether the range has no slots (never: `alloc` takes at least one).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     fn slot(&self, i: u32) -> Result<u32> {
         if i < self.count {
             Ok(self.first + i)
