@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the guests' base initramfs from the trixie chroot's packages:
 # dash as /bin/sh, busybox (static) for coreutils, and the real tools the tests
-# use (lspci/setpci, fio, nvme-cli, ip, ping, ethtool, kmod), each with the
-# shared libraries it loads, plus pci.ids and tools/guest-init as /init.
+# use (lspci/setpci, fio, nvme-cli, ip, ping, ethtool, kmod; bash, GNU dd and
+# cmp, ssh and sshd for the kernel's NTB selftest), each with the shared
+# libraries it loads, plus pci.ids, the ssh configuration and tools/guest-init
+# as /init.
+# The ssh keys are not here: tools/mkoverlay.sh makes them per build.
 #
 # Usage: mkrootfs.sh CHROOT OUT.cpio
 # The archive is uncompressed on purpose: under TCG the guest unpacks a
@@ -16,9 +19,15 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
 # Guest paths of the programs to ship.
+# GNU dd and cmp, not busybox's, for ntb_test.sh: it fills debugfs files
+# with "dd if=/dev/urandom of=FILE", which ends when a write returns 0 at the
+# end of the file (busybox dd retries such a write forever), and compares
+# windows with "cmp -n 0x...", a hex count busybox cmp rejects.
 programs=(
     /usr/bin/dash /usr/bin/lspci /usr/bin/setpci /usr/bin/fio /usr/sbin/nvme /usr/bin/ip
     /usr/bin/ping /usr/sbin/ethtool /usr/bin/kmod
+    /usr/bin/bash /usr/bin/dd /usr/bin/cmp /usr/bin/ssh /usr/sbin/sshd
+    /usr/lib/openssh/sshd-session /usr/lib/openssh/sshd-auth
 )
 
 mkdir -p "$stage"/{usr/bin,usr/sbin,usr/lib,usr/lib64,usr/share/misc,proc,sys,dev,tmp,run,root,etc,mnt,var/log}
@@ -75,9 +84,60 @@ ln -sf dash "$stage/usr/bin/sh"
 cp "$chroot_dir/usr/share/misc/pci.ids" "$stage/usr/share/misc/pci.ids"
 
 install -m 0755 "$here/guest-init" "$stage/init"
-echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
-echo "root:x:0:" >"$stage/etc/group"
+# root's login shell is bash: ssh runs remote commands with it, and
+# ntb_test.sh's remote commands use bash syntax ("[[ -e ... ]]"). The runner's
+# steps still run with /bin/sh (dash). sshd is the privilege separation user.
+cat >"$stage/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/bash
+sshd:x:100:65534:sshd:/run/sshd:/usr/sbin/nologin
+EOF
+cat >"$stage/etc/group" <<'EOF'
+root:x:0:
+nogroup:x:65534:
+EOF
+printf '/bin/sh\n/bin/bash\n' >"$stage/etc/shells"
 printf '127.0.0.1 localhost\n' >"$stage/etc/hosts"
+
+# ssh between the nodes, as root, with the per-build key of the overlay. The
+# host key also comes from the overlay (generating one at boot is slow under
+# TCG). sshd is not started at boot: a scenario that needs it runs
+# "mkdir -p /run/sshd && /usr/sbin/sshd".
+mkdir -p "$stage/etc/ssh"
+cat >"$stage/etc/ssh/sshd_config" <<'EOF'
+# rsio guests (tools/mkrootfs.sh): root logs in with the build's key only.
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+AuthorizedKeysFile .ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+UseDNS no
+PrintMotd no
+# ntb_test.sh runs a few hundred short commands over one multiplexed
+# connection.
+MaxSessions 64
+MaxStartups 64
+PerSourcePenalties no
+EOF
+cat >"$stage/etc/ssh/ssh_config" <<'EOF'
+# rsio guests (tools/mkrootfs.sh): the cluster's nodes (scenarios address them
+# as 10.77.0.<node + 1> or node<i>) reach each other as root with the build's
+# key. Host keys change with every build: no checks, no known_hosts. One
+# master connection per peer carries every command (a new key exchange per
+# command is slow under TCG).
+Host 10.77.0.* node*
+    User root
+    IdentityFile /root/.ssh/id_ed25519
+    BatchMode yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    LogLevel ERROR
+    ConnectTimeout 60
+    ServerAliveInterval 30
+    ControlMaster auto
+    ControlPath /run/ssh-%C
+    ControlPersist 1800
+EOF
 
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$out.tmp"
 mv "$out.tmp" "$out"

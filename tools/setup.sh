@@ -3,7 +3,8 @@
 #
 #   host    Debian build packages, bindgen-cli, the rust-src component
 #   chroot  a Debian trixie chroot with QEMU 11.1 (vfio-user-pci) and the
-#           guest userland packages (busybox, pciutils, fio, nvme-cli, ...)
+#           guest userland packages (busybox, pciutils, fio, nvme-cli, bash,
+#           openssh, ...)
 #   source  the kernel source package, unpacked
 #   kernel  the kernel, built for $RSIO_FLAVOUR (default | debug)
 #   rootfs  the guests' base initramfs
@@ -20,7 +21,7 @@ SUITE="$(pin_value "$PIN" CHROOT_SUITE)"
 HOST_PACKAGES=(
     "clang$RSIO_LLVM_SUFFIX" "lld$RSIO_LLVM_SUFFIX" "llvm$RSIO_LLVM_SUFFIX" "libclang$RSIO_LLVM_SUFFIX-dev"
     flex bison bc libelf-dev libssl-dev cpio debootstrap kmod rsync xz-utils zstd
-    python3 util-linux gzip
+    python3 util-linux gzip patch
 )
 
 step_host() {
@@ -48,7 +49,11 @@ step_host() {
 
 # -------------------------------------------------------------- chroot -------
 # Userland for the guests and QEMU for the host, all from the chroot's suite.
-CHROOT_PACKAGES=(busybox-static pciutils pci.ids fio nvme-cli iproute2 iputils-ping kmod ethtool)
+# bash, coreutils (GNU dd), diffutils (GNU cmp), openssh-client and
+# openssh-server are for the kernel's NTB selftest (ntb_test.sh: a bash
+# script reaching the peer by ssh).
+CHROOT_PACKAGES=(busybox-static pciutils pci.ids fio nvme-cli iproute2 iputils-ping kmod ethtool
+    bash coreutils diffutils openssh-client openssh-server)
 
 CHROOT="$RSIO_CACHE/chroot-$SUITE-$(content_hash "${CHROOT_PACKAGES[*]}" v1)"
 
@@ -100,6 +105,9 @@ EOF
         cp "$f" "$tmp/etc/apt/apt.conf.d/"
     done
     cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+    # Packages with services (openssh-server) must not start them in the chroot.
+    printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+    chmod 0755 "$tmp/usr/sbin/policy-rc.d"
     CHROOT="$tmp" quiet "$RSIO_CACHE/chroot-apt.log" in_chroot apt-get update
     log "installing QEMU from $SUITE-backports and guest packages in the chroot"
     CHROOT="$tmp" quiet "$RSIO_CACHE/chroot-apt.log" in_chroot apt-get install -y --no-install-recommends \

@@ -15,6 +15,7 @@
 //! rsio-ntb-probe wait-doorbell 0 0x1        # (on node 1) the MSI-X vector fires
 //! rsio-ntb-probe check rx 0xa5 4K           # (on node 1) the pattern landed
 //! rsio-ntb-probe bench --peer 1             # latency and bandwidth vs memcpy
+//! rsio-ntb-probe memcpy-bench --size 1M     # this node's memcpy alone (no adapter)
 //! ```
 //!
 //! Exit codes: 0 success, 1 the command failed, 2 usage error.
@@ -68,6 +69,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Start => daemon::start(cli.device.as_deref()).map(|()| 0),
+        // Nothing of the adapter's: not even the daemon is asked.
+        command if !command.needs_adapter() => {
+            commands::run_local(command, &mut std::io::stdout().lock()).map(|()| 0)
+        }
         command => match daemon::forward(&args) {
             Some(result) => result,
             None => in_process(cli.device.as_deref(), command),

@@ -307,6 +307,56 @@ fn measure_all(
     Ok(())
 }
 
+/// `memcpy-bench`: the guest's own memcpy between two ordinary buffers of
+/// `size` bytes, repeated for about `budget`, then checked. No adapter is
+/// involved: it is the baseline NTB figures are set against (ntb_perf's, in
+/// `tests/cluster/ntb_perf_bench.toml`). Prints one line:
+///
+/// ```text
+/// memcpy-bench: 1M per copy, 1234 copies in 0.50 s: 2468.0 MiB/s
+/// ```
+pub fn memcpy(size: u64, budget: Duration, out: &mut dyn Write) -> Result<()> {
+    let len = usize::try_from(size).context("size too large")?;
+    ensure!(len > 0, "the size must be at least one byte");
+    let mut src = vec![0u8; len];
+    pattern::fill(SEED, &mut src);
+    // One copy before the clock starts, so that faulting in the
+    // destination's pages is not measured.
+    let mut dst = src.clone();
+    dst.fill(0);
+    let (copies, bytes, elapsed) = copy_for(&src, &mut dst, budget)?;
+    ensure!(
+        pattern::check(SEED, &dst).is_none(),
+        "the last copy differs from its source"
+    );
+    writeln!(
+        out,
+        "memcpy-bench: {} per copy, {copies} copies in {:.2} s: {:.1} MiB/s",
+        human(size),
+        elapsed.as_secs_f64(),
+        mib_per_s(bytes, elapsed)
+    )?;
+    Ok(())
+}
+
+/// Copies `src` into `dst` until `budget` is spent, at least once: the
+/// number of copies, the bytes moved and the time taken.
+fn copy_for(src: &[u8], dst: &mut [u8], budget: Duration) -> Result<(u64, u64, Duration)> {
+    let mut copies = 0u64;
+    let (bytes, elapsed) = measure(budget, || {
+        dst.copy_from_slice(std::hint::black_box(src));
+        std::hint::black_box(&mut *dst);
+        copies += 1;
+        Ok(src.len() as u64)
+    })?;
+    Ok((copies, bytes, elapsed))
+}
+
+/// Bytes over time in MiB/s (2^20 bytes per second).
+fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / elapsed.as_secs_f64().max(1e-9) / f64::from(1u32 << 20)
+}
+
 /// Three significant digits, in plain or scientific notation.
 fn figure(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
@@ -333,6 +383,36 @@ mod tests {
         assert_eq!(figure(12.3456), "12.346");
         assert_eq!(figure(0.5), "0.5");
         assert_eq!(figure(0.000_012_34), "1.23e-5");
+    }
+
+    #[test]
+    fn memcpy_bench_copies_every_byte_and_counts_them() {
+        let src: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let mut dst = vec![0u8; src.len()];
+        let (copies, bytes, elapsed) = copy_for(&src, &mut dst, Duration::from_millis(20)).unwrap();
+        assert_eq!(dst, src);
+        assert!(copies >= 1);
+        assert_eq!(bytes, copies * src.len() as u64);
+        assert!(elapsed >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn mib_per_s_is_binary_megabytes_per_second() {
+        assert_eq!(mib_per_s(3 << 20, Duration::from_secs(2)), 1.5);
+    }
+
+    #[test]
+    fn memcpy_bench_prints_one_line_with_a_positive_figure() {
+        let mut out = Vec::new();
+        memcpy(64 * 1024, Duration::from_millis(10), &mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        let figure: f64 = line
+            .strip_prefix("memcpy-bench: 64K per copy, ")
+            .and_then(|rest| rest.strip_suffix(" MiB/s\n"))
+            .and_then(|rest| rest.rsplit(": ").next())
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        assert!(figure > 0.0, "{line}");
     }
 
     #[test]

@@ -167,6 +167,17 @@ pub enum Command {
         #[arg(long)]
         clear: bool,
     },
+    /// Measure this node's own memcpy bandwidth between two ordinary
+    /// buffers; needs no adapter (a baseline for NTB figures, e.g.
+    /// ntb_perf's, taken in the same VM).
+    MemcpyBench {
+        /// Bytes per copy.
+        #[arg(long, default_value = "1M", value_parser = parse::size)]
+        size: u64,
+        /// Roughly how long the measurement runs.
+        #[arg(long, default_value = "0.5", value_parser = parse::seconds)]
+        seconds: Duration,
+    },
     /// Measure register latency, window and DMA bandwidth against memcpy.
     Bench {
         /// Use the window this peer exposed and advertised (default: a
@@ -205,6 +216,13 @@ pub enum LutTarget {
 }
 
 impl Command {
+    /// Whether the command uses the adapter at all (else it runs on its
+    /// own, even with the adapter bound to a kernel driver or held by the
+    /// daemon).
+    pub fn needs_adapter(&self) -> bool {
+        !matches!(self, Command::MemcpyBench { .. })
+    }
+
     /// Whether the command sets up state that must outlive it, so that it
     /// only makes sense in the daemon.
     pub fn needs_daemon(&self) -> bool {
@@ -295,5 +313,17 @@ mod tests {
             .needs_daemon());
         assert!(!parse(&["info"]).unwrap().command.needs_daemon());
         assert!(!parse(&["bench"]).unwrap().command.needs_daemon());
+    }
+
+    #[test]
+    fn memcpy_bench_takes_a_size_and_needs_no_adapter() {
+        let cli = parse(&["memcpy-bench", "--size", "4M", "--seconds", "0.25"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::MemcpyBench { size: 0x40_0000, seconds } if seconds == Duration::from_millis(250)
+        ));
+        assert!(!cli.command.needs_adapter());
+        assert!(!cli.command.needs_daemon());
+        assert!(parse(&["info"]).unwrap().command.needs_adapter());
     }
 }

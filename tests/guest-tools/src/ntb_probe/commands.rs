@@ -104,6 +104,15 @@ pub fn run(session: &mut Session, command: &Command, out: &mut dyn Write) -> Res
             bytes,
             seconds,
         } => bench::run(session, *peer, *bytes, *seconds, out),
+        Command::MemcpyBench { .. } => run_local(command, out),
+    }
+}
+
+/// Runs a command that needs no adapter (`Command::needs_adapter`).
+pub fn run_local(command: &Command, out: &mut dyn Write) -> Result<()> {
+    match command {
+        Command::MemcpyBench { size, seconds } => bench::memcpy(*size, *seconds, out),
+        _ => bail!("this command needs the adapter"),
     }
 }
 
