@@ -763,3 +763,29 @@ fn a_kill_step_fails_if_its_node_had_already_died() {
     );
     assert!(w.processes().is_empty(), "{:?}", w.processes());
 }
+
+#[test]
+fn list_names_the_scenarios_a_filter_picks_and_an_empty_list_is_no_error() {
+    let Some(w) = World::new() else { return };
+    w.scenario("alpha", "[[step]]\nrun = 'true'\n");
+    w.scenario("beta", "name = 'beta-renamed'\n[[step]]\nrun = 'true'\n");
+    let dir = w.root.join("scenarios");
+    let list = |args: &[&str]| {
+        let mut all = vec!["list"];
+        all.extend(args);
+        all.push(dir.to_str().unwrap());
+        Run(w.command(&all).output().unwrap())
+    };
+    let run = list(&[]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.lines(), ["alpha", "beta-renamed"]);
+    let run = list(&["--filter", "renamed"]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.lines(), ["beta-renamed"]);
+    let run = list(&["--filter", "gamma"]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert!(run.stdout().is_empty(), "{run:?}");
+    w.scenario("broken", "nodes = 9\n");
+    let run = list(&[]);
+    assert_eq!(run.code(), 2, "invalid scenarios are still errors: {run:?}");
+}
