@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The README's test command: sets up and builds everything, then runs
-#   1. the host unit tests of every user-space crate (cargo test), and
+#   1. the host unit tests of every user-space crate (cargo test),
 #   2. the cluster tests (tests/cluster/*.toml) on QEMU VMs via rsio-cluster,
-# and ends with one line "N passed, N failed" over both.
+#      on the $RSIO_FLAVOUR kernel (default: the default flavour), and
+#   3. the fault tests (tests/cluster-debug/*.toml), always on the debug
+#      kernel (KASAN, lockdep, kmemleak): setup builds it if the cache lacks
+#      it, and rsio's modules are rebuilt against it,
+# and ends with one line "N passed, N failed" over all three.
 #
-# Options (environment): RSIO_FLAVOUR=debug picks the debug kernel;
-# RSIO_TEST_FILTER=substr runs only the cluster scenarios whose name has it.
+# Options (environment): RSIO_FLAVOUR=debug runs part 2 on the debug kernel
+# too; RSIO_TEST_FILTER=substr runs only the cluster scenarios whose name has
+# it (a part the filter leaves empty is skipped, kernel build included).
 source "$(dirname "$0")/lib.sh"
 source "$RSIO_ROOT/tools/build.sh"
 
@@ -13,6 +18,7 @@ passed=0
 failed=0
 logdir="$RSIO_ROOT/target/test-logs"
 mkdir -p "$logdir"
+runner="$RSIO_ROOT/target/release/rsio-cluster"
 
 log "host unit tests (cargo test --workspace)"
 set +e
@@ -25,18 +31,53 @@ if ((cargo_rc != 0 && f == 0)); then f=1; fi # a crate that failed to build
 passed=$((passed + p))
 failed=$((failed + f))
 
-log "cluster tests (tests/cluster, kernel flavour $RSIO_FLAVOUR)"
-set +e
-"$RSIO_ROOT/target/release/rsio-cluster" run --log-dir "$logdir/cluster" \
-    ${RSIO_TEST_FILTER:+--filter "$RSIO_TEST_FILTER"} "$RSIO_ROOT/tests/cluster" 2>&1 | tee "$logdir/cluster.log"
-cluster_rc=${PIPESTATUS[0]}
-set -e
-read -r p f < <(sed -n 's/^cluster: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$logdir/cluster.log" | tail -n1)
-p=${p:-0}
-f=${f:-0}
-if ((cluster_rc != 0 && f == 0)); then f=1; fi # the runner itself failed
-passed=$((passed + p))
-failed=$((failed + f))
+# Whether the filter leaves any scenario of directory $1 (an invalid
+# scenario counts: the run reports it).
+has_scenarios() {
+    local names
+    names="$("$runner" list ${RSIO_TEST_FILTER:+--filter "$RSIO_TEST_FILTER"} "$1" 2>/dev/null)" || return 0
+    [[ -n "$names" ]]
+}
+
+# Runs the scenarios of directory $1 on the platform in the environment,
+# logging under $logdir/$2, and adds their counts.
+run_cluster() {
+    local dir="$1" name="$2" rc p f
+    set +e
+    "$runner" run --log-dir "$logdir/$name" \
+        ${RSIO_TEST_FILTER:+--filter "$RSIO_TEST_FILTER"} "$dir" 2>&1 | tee "$logdir/$name.log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    read -r p f < <(sed -n 's/^cluster: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$logdir/$name.log" | tail -n1)
+    p=${p:-0}
+    f=${f:-0}
+    if ((rc != 0 && f == 0)); then f=1; fi # the runner itself failed
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+if has_scenarios "$RSIO_ROOT/tests/cluster"; then
+    log "cluster tests (tests/cluster, kernel flavour $RSIO_FLAVOUR)"
+    t0=$SECONDS
+    run_cluster "$RSIO_ROOT/tests/cluster" cluster
+    log "cluster tests took $((SECONDS - t0)) s"
+else
+    log "no scenario of tests/cluster matches '$RSIO_TEST_FILTER'"
+fi
+
+if has_scenarios "$RSIO_ROOT/tests/cluster-debug"; then
+    if [[ "$RSIO_FLAVOUR" != debug ]]; then
+        log "switching to the debug kernel for the fault tests"
+        export RSIO_FLAVOUR=debug
+        source "$RSIO_ROOT/tools/build.sh"
+    fi
+    log "fault tests (tests/cluster-debug, kernel flavour $RSIO_FLAVOUR)"
+    t0=$SECONDS
+    run_cluster "$RSIO_ROOT/tests/cluster-debug" cluster-debug
+    log "fault tests took $((SECONDS - t0)) s"
+else
+    log "no scenario of tests/cluster-debug matches '$RSIO_TEST_FILTER'"
+fi
 
 echo "logs: $logdir"
 echo "$passed passed, $failed failed"

@@ -522,3 +522,107 @@ fn a_directory_is_served_by_one_fabric_at_a_time() {
     assert_eq!(served.status()["ok"], true, "the first one serves on");
     assert!(served.file("node0.sock").exists());
 }
+
+/// A non-blocking eventfd for an interrupt vector.
+fn eventfd() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: eventfd returns a new descriptor or -1.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    assert!(fd >= 0, "eventfd: {}", std::io::Error::last_os_error());
+    // SAFETY: fd is new and ours.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+}
+
+/// Reads and resets an eventfd counter; 0 if it was never signalled.
+fn take_events(fd: &std::os::fd::OwnedFd) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 8];
+    // SAFETY: reads at most 8 bytes into a live 8-byte buffer.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+    if n == 8 {
+        u64::from_ne_bytes(buf)
+    } else {
+        0
+    }
+}
+
+/// Gives node `vm` an eventfd for its `LINK` vector, as QEMU does when the
+/// guest enables MSI-X.
+fn watch_link_vector(vm: &Client) -> std::os::fd::OwnedFd {
+    use rsio_emu::vfio_user::irq_index;
+    use rsio_emu::vfio_user::protocol::irq_set_flags::{ACTION_TRIGGER, DATA_EVENTFD};
+    use std::os::fd::AsFd;
+    let fd = eventfd();
+    vm.set_irqs(
+        irq_index::MSIX,
+        DATA_EVENTFD | ACTION_TRIGGER,
+        u32::from(regs::vector::LINK),
+        1,
+        &[],
+        &[fd.as_fd()],
+    )
+    .unwrap();
+    fd
+}
+
+#[test]
+fn a_vm_that_vanishes_takes_its_link_down_and_its_peers_get_the_link_interrupt() {
+    // What the cluster runner's `kill` step does to a node: its QEMU dies
+    // without a word and its socket closes.
+    let served = Served::start("--nodes 2");
+    let vm0 = connect_vm(&served, 0);
+    let vm1 = connect_vm(&served, 1);
+    let link = watch_link_vector(&vm0);
+    let enable = |vm: &Client| {
+        vm.region_write(region_index::BAR0, regs::LINK_CTRL, &1u32.to_le_bytes())
+            .unwrap()
+    };
+    let ack_link_event = |vm: &Client| {
+        let event = bar0_read(vm, regs::LINK_EVENT);
+        vm.region_write(region_index::BAR0, regs::LINK_EVENT, &event.to_le_bytes())
+            .unwrap();
+        event
+    };
+    enable(&vm0);
+    enable(&vm1);
+    assert_eq!(bar0_read(&vm0, regs::LINK_STATUS), 0b11);
+    assert_eq!(ack_link_event(&vm0), 0b10, "node 0 saw node 1 come up");
+    assert!(take_events(&link) >= 1, "with a LINK interrupt");
+
+    drop(vm1);
+    eventually("node 0 sees node 1's link go down", || {
+        bar0_read(&vm0, regs::LINK_STATUS) == 0b01
+    });
+    assert_eq!(ack_link_event(&vm0), 0b10, "LINK_EVENT latched node 1");
+    eventually("node 0 gets a LINK interrupt", || take_events(&link) >= 1);
+    let status = served.status();
+    assert_eq!(status["nodes"][1]["present"], false);
+    assert_eq!(status["nodes"][1]["link_enabled"], false, "reset");
+    assert_eq!(status["nodes"][0]["link_status"], 0b01);
+    // Node 0's writes to node 1's scratchpads now fail as TARGET_DOWN.
+    vm0.region_write(
+        region_index::BAR0,
+        regs::ERR_STATUS,
+        &u32::MAX.to_le_bytes(),
+    )
+    .unwrap();
+    let peer_spad0 = regs::PEER_BASE + regs::PEER_STRIDE + regs::PEER_PEER_SPAD;
+    vm0.region_write(region_index::BAR0, peer_spad0, &7u32.to_le_bytes())
+        .unwrap();
+    assert_eq!(
+        bar0_read(&vm0, regs::ERR_STATUS) & regs::Err::TargetDown.bit(),
+        regs::Err::TargetDown.bit()
+    );
+
+    // A new VM takes node 1's place and enables its link: node 0 sees it
+    // come back, with an interrupt.
+    let vm1 = connect_vm(&served, 1);
+    enable(&vm1);
+    eventually("node 0 sees node 1 again", || {
+        bar0_read(&vm0, regs::LINK_STATUS) == 0b11
+    });
+    assert_eq!(ack_link_event(&vm0), 0b10);
+    eventually("node 0 gets another LINK interrupt", || {
+        take_events(&link) >= 1
+    });
+}

@@ -30,6 +30,8 @@ use crate::verdict;
 
 /// How long the nodes get to power off before they are killed.
 const POWEROFF_GRACE: Duration = Duration::from_secs(15);
+/// How long a QEMU may take to die of a `kill` step's SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(10);
 /// How many console lines matching a reject pattern a failure lists.
 const MAX_REJECTED_LINES: usize = 20;
 /// How many lines of QEMU's own log a failed boot shows.
@@ -124,6 +126,7 @@ fn execute(
         verbose: options.verbose,
         dir: run_dir.path().to_owned(),
         nodes: Vec::new(),
+        killed: Vec::new(),
         fabric: None,
         hubs: Vec::new(),
     };
@@ -158,6 +161,9 @@ struct Cluster<'a> {
     /// The run directory (host steps run there).
     dir: PathBuf,
     nodes: Vec<Node>,
+    /// The nodes `kill` steps have killed: no more steps, no poweroff, and
+    /// their death is no failure.
+    killed: Vec<usize>,
     fabric: Option<Emulator>,
     hubs: Vec<Hub>,
 }
@@ -376,6 +382,7 @@ impl Cluster<'_> {
         for step in &scenario.steps {
             match &step.target {
                 Target::Host => self.run_host(step)?,
+                Target::Kill(index) => self.kill_node(step, *index)?,
                 Target::Nodes(_) if step.parallel => self.run_parallel(step)?,
                 Target::Nodes(nodes) => {
                     for &index in nodes {
@@ -399,6 +406,62 @@ impl Cluster<'_> {
         };
         let run = host::run(&step.run, step.timeout, &shell, &Cancel::new())?;
         self.judge(step, None, run)
+    }
+
+    /// Runs a `kill` step: SIGKILLs the node's QEMU (and its process
+    /// group) and reaps it. The node must still be running: one that died
+    /// on its own before is a failure, not something to hide behind the
+    /// kill.
+    fn kill_node(&mut self, step: &Step, index: usize) -> Result<(), Abort> {
+        let started = Instant::now();
+        let node = &mut self.nodes[index];
+        if let Some(status) = node.wait_exit(Duration::ZERO)? {
+            println!(
+                "{}",
+                report::step_line(
+                    &format!("node{index}"),
+                    &step.name,
+                    false,
+                    started.elapsed()
+                )
+            );
+            let reason = format!(
+                "step {:?}: node {index}'s QEMU had already exited ({}) before the kill",
+                step.name,
+                describe_exit(status)
+            );
+            return Err(Failure::new(reason).on(index).into());
+        }
+        node.kill();
+        let status = node.wait_exit(KILL_GRACE)?;
+        let killed = status.is_some();
+        println!(
+            "{}",
+            report::step_line(
+                &format!("node{index}"),
+                &step.name,
+                killed,
+                started.elapsed()
+            )
+        );
+        let Some(status) = status else {
+            let reason = format!(
+                "step {:?}: node {index}'s QEMU did not die within {} of SIGKILL",
+                step.name,
+                secs(KILL_GRACE)
+            );
+            return Err(Failure::new(reason).on(index).into());
+        };
+        self.logs.note(
+            index,
+            &format!(
+                "killed by step {:?} ({}); no more steps run here",
+                step.name,
+                describe_exit(status)
+            ),
+        )?;
+        self.killed.push(index);
+        Ok(())
     }
 
     /// What host steps get besides the runner's environment: the node
@@ -538,14 +601,15 @@ impl Cluster<'_> {
     /// Powers the nodes off, kills those that do not exit in time, and
     /// checks the complete consoles.
     fn shut_down(&mut self) -> Result<(), Abort> {
-        for node in &mut self.nodes {
+        let killed = &self.killed;
+        for node in self.nodes.iter_mut().filter(|n| !killed.contains(&n.index)) {
             if let Err(e) = node.request_poweroff() {
                 self.logs
                     .note(node.index, &format!("poweroff request failed: {e:#}"))?;
             }
         }
         let deadline = Instant::now() + POWEROFF_GRACE;
-        for node in &mut self.nodes {
+        for node in self.nodes.iter_mut().filter(|n| !killed.contains(&n.index)) {
             let left = deadline.saturating_duration_since(Instant::now());
             let note = match node.wait_exit(left)? {
                 Some(status) => format!("powered off ({})", describe_exit(status)),

@@ -6,6 +6,7 @@
 //!                  [--log-dir D] [--keep] [--verbose] [--filter SUBSTR]
 //!                  <scenario.toml | dir>...
 //! rsio-cluster check <scenario.toml | dir>...
+//! rsio-cluster list [--filter SUBSTR] <scenario.toml | dir>...
 //! ```
 //!
 //! Exit codes: 0 all scenarios passed, 1 some failed, 2 usage or
@@ -66,6 +67,17 @@ enum Command {
         #[arg(required = true, value_name = "SCENARIO")]
         scenarios: Vec<PathBuf>,
     },
+    /// Print the names of the scenarios `run` would run, one per line
+    /// (none is no error: scripts use it to skip a set that the filter
+    /// leaves empty).
+    List {
+        /// Only scenarios whose name contains SUBSTR.
+        #[arg(long, value_name = "SUBSTR")]
+        filter: Option<String>,
+        /// Scenario files, or directories of them (every *.toml, sorted).
+        #[arg(required = true, value_name = "SCENARIO")]
+        scenarios: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +118,28 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Check { scenarios } => check(&scenarios),
+        Command::List { filter, scenarios } => list(filter.as_deref(), &scenarios),
+    }
+}
+
+fn list(filter: Option<&str>, args: &[PathBuf]) -> ExitCode {
+    let Some(scenarios) = load_all(args) else {
+        return ExitCode::from(EXIT_USAGE);
+    };
+    for scenario in filtered(scenarios, filter) {
+        println!("{}", scenario.name);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The scenarios whose name contains `filter` (all without one).
+fn filtered(scenarios: Vec<Scenario>, filter: Option<&str>) -> Vec<Scenario> {
+    match filter {
+        Some(filter) => scenarios
+            .into_iter()
+            .filter(|s| s.name.contains(filter))
+            .collect(),
+        None => scenarios,
     }
 }
 
@@ -156,13 +190,7 @@ fn run(args: RunArgs) -> ExitCode {
     let Some(scenarios) = load_all(&args.scenarios) else {
         return ExitCode::from(EXIT_USAGE);
     };
-    let scenarios: Vec<Scenario> = match &args.filter {
-        Some(filter) => scenarios
-            .into_iter()
-            .filter(|s| s.name.contains(filter.as_str()))
-            .collect(),
-        None => scenarios,
-    };
+    let scenarios = filtered(scenarios, args.filter.as_deref());
     if scenarios.is_empty() {
         eprintln!(
             "error: no scenario name contains {:?}",

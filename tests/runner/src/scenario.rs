@@ -36,10 +36,18 @@
 //! [[step]]
 //! name = "take node 1's link down"
 //! host = "\"$RSIO_FABRIC\" ctl --dir \"$RSIO_FABRIC_DIR\" link-down 1"
+//!
+//! [[step]]
+//! name = "node 1 dies"
+//! kill = 1                    # SIGKILL node 1's QEMU, here and now
 //! ```
 //!
-//! A step has either `run`, a script for the guests, or `host`, a script the
-//! runner runs once on the host (no `node`, `nodes` or `parallel` then).
+//! A step has either `run`, a script for the guests, `host`, a script the
+//! runner runs once on the host (no `node`, `nodes` or `parallel` then), or
+//! `kill`, a node whose QEMU the runner kills (only `name` besides). A killed
+//! node is gone for the rest of the scenario: later steps without `node` or
+//! `nodes` run on the nodes still alive, and naming a killed node is an
+//! error, so this is checked when the file is loaded.
 //!
 //! All regexes are in multi-line mode (`^` and `$` match at line ends). The
 //! console patterns are checked against every node's console after boot,
@@ -171,14 +179,17 @@ pub enum Target {
     Nodes(Vec<usize>),
     /// Once, on the host (`host`).
     Host,
+    /// No script: the runner kills this node's QEMU (`kill`), which takes
+    /// the node out of the rest of the scenario.
+    Kill(usize),
 }
 
 impl Step {
-    /// The nodes the step runs on; none for a host step.
+    /// The nodes the step runs on; none for a host or kill step.
     pub fn nodes(&self) -> &[usize] {
         match &self.target {
             Target::Nodes(nodes) => nodes,
-            Target::Host => &[],
+            Target::Host | Target::Kill(_) => &[],
         }
     }
 }
@@ -236,6 +247,7 @@ struct RawStep {
     nodes: Option<Vec<usize>>,
     run: Option<String>,
     host: Option<String>,
+    kill: Option<usize>,
     timeout: Option<u64>,
     expect_rc: Option<i32>,
     #[serde(default)]
@@ -296,6 +308,7 @@ impl Scenario {
             .map(|fabric| Fabric::from_raw(fabric, nodes))
             .transpose()
             .context("[fabric]")?;
+        let mut living = Living::new(nodes);
         let steps = raw
             .steps
             .into_iter()
@@ -305,7 +318,7 @@ impl Scenario {
                     Some(name) => format!("step {} ({name:?})", i + 1),
                     None => format!("step {}", i + 1),
                 };
-                Step::from_raw(i + 1, step, nodes).context(label)
+                Step::from_raw(i + 1, step, &mut living).context(label)
             })
             .collect::<Result<Vec<_>>>()?;
 
@@ -368,23 +381,21 @@ impl Fabric {
 }
 
 impl Step {
-    fn from_raw(number: usize, raw: RawStep, scenario_nodes: usize) -> Result<Step> {
-        let (target, script) = match (raw.run, raw.host) {
-            (Some(_), Some(_)) => bail!("give either `run` or `host`, not both"),
-            (None, None) => {
-                bail!("give `run` (a script for the nodes) or `host` (a script for the host)")
-            }
-            (Some(run), None) => {
+    /// Builds step `number`; `living` says which nodes are still alive at
+    /// this point of the scenario, and a `kill` step updates it.
+    fn from_raw(number: usize, raw: RawStep, living: &mut Living) -> Result<Step> {
+        let (target, script) = match (raw.run, raw.host, raw.kill) {
+            (Some(run), None, None) => {
                 let nodes = match (raw.node, raw.nodes) {
                     (Some(_), Some(_)) => bail!("give either `node` or `nodes`, not both"),
-                    (Some(node), None) => node_list(&[node], scenario_nodes)?,
-                    (None, Some(nodes)) => node_list(&nodes, scenario_nodes)?,
-                    (None, None) => (0..scenario_nodes).collect(),
+                    (Some(node), None) => living.check(&node_list(&[node], living.nodes)?)?,
+                    (None, Some(nodes)) => living.check(&node_list(&nodes, living.nodes)?)?,
+                    (None, None) => living.alive()?,
                 };
                 ensure!(!run.trim().is_empty(), "`run` is empty");
                 (Target::Nodes(nodes), run)
             }
-            (None, Some(host)) => {
+            (None, Some(host), None) => {
                 ensure!(
                     raw.node.is_none() && raw.nodes.is_none() && raw.parallel.is_none(),
                     "`node`, `nodes` and `parallel` are for `run` steps; a `host` step runs \
@@ -393,6 +404,25 @@ impl Step {
                 ensure!(!host.trim().is_empty(), "`host` is empty");
                 (Target::Host, host)
             }
+            (None, None, Some(node)) => {
+                ensure!(
+                    raw.node.is_none()
+                        && raw.nodes.is_none()
+                        && raw.parallel.is_none()
+                        && raw.timeout.is_none()
+                        && raw.expect_rc.is_none()
+                        && raw.expect.is_empty()
+                        && raw.reject.is_empty(),
+                    "a `kill` step takes only a `name`: it runs no script"
+                );
+                living.kill(node, number)?;
+                (Target::Kill(node), String::new())
+            }
+            (None, None, None) => bail!(
+                "give `run` (a script for the nodes), `host` (a script for the host) or `kill` \
+                 (a node to kill)"
+            ),
+            _ => bail!("give only one of `run`, `host` and `kill`"),
         };
         let timeout = raw.timeout.unwrap_or(DEFAULT_STEP_TIMEOUT_SECS);
         ensure!(timeout > 0, "timeout must be at least 1 second");
@@ -408,6 +438,50 @@ impl Step {
             reject: compile_all("reject", &raw.reject)?,
             parallel: raw.parallel.unwrap_or(false),
         })
+    }
+}
+
+/// The nodes still alive at a point of the scenario, and which step killed
+/// each of the others.
+struct Living {
+    /// The scenario's node count.
+    nodes: usize,
+    /// Killed node -> the number of the step that killed it.
+    killed: std::collections::BTreeMap<usize, usize>,
+}
+
+impl Living {
+    fn new(nodes: usize) -> Living {
+        Living {
+            nodes,
+            killed: Default::default(),
+        }
+    }
+
+    /// Every node still alive, ascending; an error if none is.
+    fn alive(&self) -> Result<Vec<usize>> {
+        let alive: Vec<usize> = (0..self.nodes)
+            .filter(|node| !self.killed.contains_key(node))
+            .collect();
+        ensure!(!alive.is_empty(), "every node has been killed by now");
+        Ok(alive)
+    }
+
+    /// `nodes`, if all of them are still alive.
+    fn check(&self, nodes: &[usize]) -> Result<Vec<usize>> {
+        for node in nodes {
+            if let Some(step) = self.killed.get(node) {
+                bail!("node {node} was killed by step {step}");
+            }
+        }
+        Ok(nodes.to_vec())
+    }
+
+    /// Takes `node` out, killed by step `step`.
+    fn kill(&mut self, node: usize, step: usize) -> Result<()> {
+        self.check(&node_list(&[node], self.nodes)?)?;
+        self.killed.insert(node, step);
+        Ok(())
     }
 }
 
@@ -889,16 +963,101 @@ mod tests {
     #[test]
     fn a_step_has_either_a_guest_or_a_host_script() {
         let e = error("[[step]]\nrun = 'true'\nhost = 'true'\n");
-        assert!(e.contains("either `run` or `host`, not both"), "{e}");
+        assert!(e.contains("only one of `run`, `host` and `kill`"), "{e}");
+        let e = error("nodes = 2\n[[step]]\nhost = 'true'\nkill = 1\n");
+        assert!(e.contains("only one of `run`, `host` and `kill`"), "{e}");
         let e = error("[[step]]\nname = 'x'\n");
         assert!(
-            e.contains("give `run` (a script for the nodes) or `host`"),
+            e.contains(
+                "give `run` (a script for the nodes), `host` (a script for the host) or `kill`"
+            ),
             "{e}"
         );
         assert!(error("[[step]]\nhost = ' '\n").contains("`host` is empty"));
         for placement in ["node = 0", "nodes = [0]", "parallel = false"] {
             let e = error(&format!("[[step]]\nhost = 'true'\n{placement}\n"));
             assert!(e.contains("are for `run` steps"), "{placement}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_kill_step_takes_its_node_out_of_the_rest_of_the_scenario() {
+        let s = parse(
+            r#"
+            nodes = 3
+            [[step]]
+            run = "true"
+            [[step]]
+            name = "node 1 dies"
+            kill = 1
+            [[step]]
+            run = "true"
+            [[step]]
+            nodes = [2, 0]
+            parallel = true
+            run = "true"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.steps[0].target, Target::Nodes(vec![0, 1, 2]));
+        assert_eq!(s.steps[1].name, "node 1 dies");
+        assert_eq!(s.steps[1].target, Target::Kill(1));
+        assert!(s.steps[1].nodes().is_empty(), "a kill step runs no script");
+        assert_eq!(
+            s.steps[2].target,
+            Target::Nodes(vec![0, 2]),
+            "steps without a node list run on the nodes still alive"
+        );
+        assert_eq!(s.steps[3].target, Target::Nodes(vec![2, 0]));
+    }
+
+    #[test]
+    fn a_killed_node_cannot_be_named_again() {
+        let e = error("nodes = 2\n[[step]]\nkill = 1\n[[step]]\nnode = 1\nrun = 'true'\n");
+        assert!(
+            e.contains("step 2") && e.contains("node 1 was killed by step 1"),
+            "{e}"
+        );
+        let e = error("nodes = 2\n[[step]]\nkill = 0\n[[step]]\nnodes = [1, 0]\nrun = 'x'\n");
+        assert!(e.contains("node 0 was killed by step 1"), "{e}");
+        let e = error("nodes = 2\n[[step]]\nkill = 1\n[[step]]\nkill = 1\n");
+        assert!(
+            e.contains("step 2") && e.contains("node 1 was killed by step 1"),
+            "{e}"
+        );
+        let e = error("nodes = 2\n[[step]]\nkill = 2\n");
+        assert!(e.contains("node 2 does not exist"), "{e}");
+    }
+
+    #[test]
+    fn when_every_node_is_killed_no_guest_step_may_follow() {
+        let s =
+            parse("nodes = 2\n[[step]]\nkill = 0\n[[step]]\nkill = 1\n[[step]]\nhost = 'true'\n")
+                .unwrap();
+        assert_eq!(s.steps.len(), 3, "host steps still run");
+        let e = error("nodes = 2\n[[step]]\nkill = 0\n[[step]]\nkill = 1\n[[step]]\nrun = 'x'\n");
+        assert!(
+            e.contains("step 3") && e.contains("every node has been killed by now"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_kill_step_takes_nothing_but_a_name() {
+        for key in [
+            "node = 1",
+            "nodes = [1]",
+            "parallel = true",
+            "timeout = 5",
+            "expect_rc = 0",
+            "expect = ['x']",
+            "reject = ['x']",
+        ] {
+            let e = error(&format!("nodes = 2\n[[step]]\nkill = 1\n{key}\n"));
+            assert!(
+                e.contains("a `kill` step takes only a `name`"),
+                "{key}: {e}"
+            );
         }
     }
 }

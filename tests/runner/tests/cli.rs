@@ -509,15 +509,17 @@ fn check_validates_without_running() {
 
 #[test]
 fn the_repositorys_scenarios_are_valid() {
-    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/../cluster");
-    if !Path::new(scenarios).is_dir() {
-        return;
+    for dir in ["/../cluster", "/../cluster-debug"] {
+        let scenarios = format!("{}{dir}", env!("CARGO_MANIFEST_DIR"));
+        if !Path::new(&scenarios).is_dir() {
+            continue;
+        }
+        let run = Run(Command::new(BIN)
+            .args(["check", &scenarios])
+            .output()
+            .unwrap());
+        assert_eq!(run.code(), 0, "{scenarios}: {run:?}");
     }
-    let run = Run(Command::new(BIN)
-        .args(["check", scenarios])
-        .output()
-        .unwrap());
-    assert_eq!(run.code(), 0, "{run:?}");
 }
 
 #[test]
@@ -651,4 +653,139 @@ fn a_fabric_scenario_needs_the_emulator() {
         "{run:?}"
     );
     assert!(run.stdout().is_empty(), "nothing ran: {run:?}");
+}
+
+#[test]
+fn a_kill_step_kills_a_node_which_then_gets_no_more_steps_and_does_not_fail_the_run() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "dies",
+        r#"
+        nodes = 3
+        [fabric]
+        [[step]]
+        name = "before"
+        run = "echo alive"
+        [[step]]
+        name = "node 1 dies"
+        kill = 1
+        [[step]]
+        name = "after"
+        run = "echo still here: $RSIO_NODE"
+        expect = ['^still here: [02]$']
+        [[step]]
+        name = "the host sees it"
+        host = '"$RSIO_FABRIC" ctl --dir "$RSIO_FABRIC_DIR" status'
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[fabric] start ... ok",
+            "[node0] boot ... ok",
+            "[node1] boot ... ok",
+            "[node2] boot ... ok",
+            "[node0] before ... ok",
+            "[node1] before ... ok",
+            "[node2] before ... ok",
+            "[node1] node 1 dies ... ok",
+            "[node0] after ... ok",
+            "[node2] after ... ok",
+            "[host] the host sees it ... ok",
+            "PASS dies",
+        ],
+        "{run:?}"
+    );
+    let steps = w.log("dies", "node1.steps.log");
+    assert!(
+        steps.contains(
+            "# killed by step \"node 1 dies\" (killed by signal 9); no more steps run here"
+        ),
+        "{steps}"
+    );
+    assert!(!steps.contains("=== after"), "{steps}");
+    assert!(
+        !steps.contains("powered off"),
+        "no poweroff for the dead: {steps}"
+    );
+    assert!(
+        !w.log("dies", "node1.console.log")
+            .contains("reboot: Power down"),
+        "node 1 died, it did not power off"
+    );
+    for node in [0, 2] {
+        let steps = w.log("dies", &format!("node{node}.steps.log"));
+        assert!(steps.contains("=== after"), "{steps}");
+        assert!(steps.contains("# powered off (exit code 0)"), "{steps}");
+    }
+    assert!(w.leftovers().is_empty(), "{:?}", w.leftovers());
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn a_kill_step_fails_if_its_node_had_already_died() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "died-before",
+        r#"
+        nodes = 2
+        [[step]]
+        name = "node 1 crashes soon"
+        node = 1
+        run = "(sleep 0.3; kill -9 $PPID) >/dev/null 2>&1 &"
+        [[step]]
+        name = "wait for it"
+        host = "sleep 2"
+        [[step]]
+        name = "node 1 dies"
+        kill = 1
+        [[step]]
+        name = "never runs"
+        run = "true"
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[node0] boot ... ok",
+            "[node1] boot ... ok",
+            "[node1] node 1 crashes soon ... ok",
+            "[host] wait for it ... ok",
+            "[node1] node 1 dies ... FAILED",
+            "FAIL died-before: step \"node 1 dies\": node 1's QEMU had already exited \
+             (killed by signal 9) before the kill",
+        ],
+        "{run:?}"
+    );
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn list_names_the_scenarios_a_filter_picks_and_an_empty_list_is_no_error() {
+    let Some(w) = World::new() else { return };
+    w.scenario("alpha", "[[step]]\nrun = 'true'\n");
+    w.scenario("beta", "name = 'beta-renamed'\n[[step]]\nrun = 'true'\n");
+    let dir = w.root.join("scenarios");
+    let list = |args: &[&str]| {
+        let mut all = vec!["list"];
+        all.extend(args);
+        all.push(dir.to_str().unwrap());
+        Run(w.command(&all).output().unwrap())
+    };
+    let run = list(&[]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.lines(), ["alpha", "beta-renamed"]);
+    let run = list(&["--filter", "renamed"]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.lines(), ["beta-renamed"]);
+    let run = list(&["--filter", "gamma"]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert!(run.stdout().is_empty(), "{run:?}");
+    w.scenario("broken", "nodes = 9\n");
+    let run = list(&[]);
+    assert_eq!(run.code(), 2, "invalid scenarios are still errors: {run:?}");
 }
