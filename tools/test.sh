@@ -10,15 +10,20 @@
 #
 # Options (environment): RSIO_FLAVOUR=debug runs part 2 on the debug kernel
 # too; RSIO_TEST_FILTER=substr runs only the cluster scenarios whose name has
-# it (a part the filter leaves empty is skipped, kernel build included).
+# it (a part the filter leaves empty is skipped, its kernel build included).
 source "$(dirname "$0")/lib.sh"
-source "$RSIO_ROOT/tools/build.sh"
 
 passed=0
 failed=0
 logdir="$RSIO_ROOT/target/test-logs"
 mkdir -p "$logdir"
 runner="$RSIO_ROOT/target/release/rsio-cluster"
+
+# The host packages (python3 for the runner's CLI tests among them), then
+# the user-space workspace: the unit tests and the runner need no kernel.
+"$RSIO_ROOT/tools/setup.sh" host
+log "building rsio's user-space programs"
+quiet "$RSIO_ROOT/target/cargo-build.log" cargo build --release --workspace --manifest-path "$RSIO_ROOT/Cargo.toml"
 
 log "host unit tests (cargo test --workspace)"
 set +e
@@ -31,8 +36,8 @@ if ((cargo_rc != 0 && f == 0)); then f=1; fi # a crate that failed to build
 passed=$((passed + p))
 failed=$((failed + f))
 
-# Whether the filter leaves any scenario of directory $1 (an invalid
-# scenario counts: the run reports it).
+# Whether the filter leaves any scenario of directory $1 (if the directory
+# does not load, say yes: the run reports why).
 has_scenarios() {
     local names
     names="$("$runner" list ${RSIO_TEST_FILTER:+--filter "$RSIO_TEST_FILTER"} "$1" 2>/dev/null)" || return 0
@@ -42,7 +47,7 @@ has_scenarios() {
 # Runs the scenarios of directory $1 on the platform in the environment,
 # logging under $logdir/$2, and adds their counts.
 run_cluster() {
-    local dir="$1" name="$2" rc p f
+    local dir="$1" name="$2" rc p f t0=$SECONDS
     set +e
     "$runner" run --log-dir "$logdir/$name" \
         ${RSIO_TEST_FILTER:+--filter "$RSIO_TEST_FILTER"} "$dir" 2>&1 | tee "$logdir/$name.log"
@@ -54,27 +59,24 @@ run_cluster() {
     if ((rc != 0 && f == 0)); then f=1; fi # the runner itself failed
     passed=$((passed + p))
     failed=$((failed + f))
+    log "$name: $p passed, $f failed in $((SECONDS - t0)) s"
 }
 
 if has_scenarios "$RSIO_ROOT/tests/cluster"; then
+    source "$RSIO_ROOT/tools/build.sh"
     log "cluster tests (tests/cluster, kernel flavour $RSIO_FLAVOUR)"
-    t0=$SECONDS
     run_cluster "$RSIO_ROOT/tests/cluster" cluster
-    log "cluster tests took $((SECONDS - t0)) s"
 else
     log "no scenario of tests/cluster matches '$RSIO_TEST_FILTER'"
 fi
 
 if has_scenarios "$RSIO_ROOT/tests/cluster-debug"; then
-    if [[ "$RSIO_FLAVOUR" != debug ]]; then
-        log "switching to the debug kernel for the fault tests"
-        export RSIO_FLAVOUR=debug
-        source "$RSIO_ROOT/tools/build.sh"
-    fi
+    # Set up (if need be) and build for the debug kernel; a no-op switch
+    # when part 2 already ran on it.
+    export RSIO_FLAVOUR=debug
+    source "$RSIO_ROOT/tools/build.sh"
     log "fault tests (tests/cluster-debug, kernel flavour $RSIO_FLAVOUR)"
-    t0=$SECONDS
     run_cluster "$RSIO_ROOT/tests/cluster-debug" cluster-debug
-    log "fault tests took $((SECONDS - t0)) s"
 else
     log "no scenario of tests/cluster-debug matches '$RSIO_TEST_FILTER'"
 fi

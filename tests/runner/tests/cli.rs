@@ -509,7 +509,7 @@ fn check_validates_without_running() {
 
 #[test]
 fn the_repositorys_scenarios_are_valid() {
-    for dir in ["/../cluster", "/../cluster-debug"] {
+    for dir in ["/../cluster", "/../cluster-debug", "/../upstream-bugs"] {
         let scenarios = format!("{}{dir}", env!("CARGO_MANIFEST_DIR"));
         if !Path::new(&scenarios).is_dir() {
             continue;
