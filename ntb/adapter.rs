@@ -220,6 +220,16 @@ impl Pools {
         (0..limit).filter(|&s| !self.lut_taken(s)).count() as u32
     }
 
+    /// Takes bit `i` of `mask`: `EBUSY` if it is taken already.
+    pub(crate) fn claim_bit(mask: &mut u32, i: u32) -> Result {
+        let bit = 1u32.checked_shl(i).ok_or(EINVAL)?;
+        if *mask & bit != 0 {
+            return Err(EBUSY);
+        }
+        *mask |= bit;
+        Ok(())
+    }
+
     /// Takes the lowest free bit below `limit` of `mask`.
     pub(crate) fn take_bit(mask: &mut u64, limit: u32) -> Option<u32> {
         let i = (0..limit.min(64)).find(|&i| *mask & (1u64 << i) == 0)?;

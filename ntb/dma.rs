@@ -10,7 +10,10 @@
 //! `DMA_TAIL` and writes each descriptor's result; a descriptor that asked
 //! for it raises `DMA(c)`, delivered to `Client::dma_done`.
 
-use crate::{adapter::Adapter, regs};
+use crate::{
+    adapter::{Adapter, Pools},
+    regs,
+};
 use kernel::{
     device,
     dma::Coherent,
@@ -103,13 +106,7 @@ impl DmaChannel {
         if channel >= adapter.info().dma_channels {
             return Err(EINVAL);
         }
-        {
-            let mut pools = adapter.pools.lock();
-            if pools.dma & (1 << channel) != 0 {
-                return Err(EBUSY);
-            }
-            pools.dma |= 1 << channel;
-        }
+        Pools::claim_bit(&mut adapter.pools.lock().dma, channel)?;
         let this = Self {
             adapter: adapter.clone(),
             channel,

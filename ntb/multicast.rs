@@ -5,7 +5,10 @@
 //! every receiving member's buffer. Membership is fabric configuration
 //! (`MC_MEMBERS`); a node chooses whether and where it receives.
 
-use crate::{adapter::Adapter, regs};
+use crate::{
+    adapter::{Adapter, Pools},
+    regs,
+};
 use kernel::{prelude::*, sync::Arc};
 
 /// Multicast group `group` of this adapter, owned by the fabric core;
@@ -26,13 +29,7 @@ impl McGroup {
         if group >= adapter.info().mc_groups {
             return Err(EINVAL);
         }
-        {
-            let mut pools = adapter.pools.lock();
-            if pools.mc & (1 << group) != 0 {
-                return Err(EBUSY);
-            }
-            pools.mc |= 1 << group;
-        }
+        Pools::claim_bit(&mut adapter.pools.lock().mc, group)?;
         // INVARIANT: checked and taken above.
         let this = Self {
             adapter: adapter.clone(),
