@@ -25,9 +25,9 @@ runner="$RSIO_ROOT/target/release/rsio-cluster"
 log "building rsio's user-space programs"
 quiet "$RSIO_ROOT/target/cargo-build.log" cargo build --release --workspace --manifest-path "$RSIO_ROOT/Cargo.toml"
 
-log "host unit tests (cargo test --workspace)"
+log "host unit tests (cargo test --workspace, every crate even if one fails)"
 set +e
-cargo test --release --workspace --manifest-path "$RSIO_ROOT/Cargo.toml" 2>&1 | tee "$logdir/cargo-test.log"
+cargo test --release --no-fail-fast --workspace --manifest-path "$RSIO_ROOT/Cargo.toml" 2>&1 | tee "$logdir/cargo-test.log"
 cargo_rc=${PIPESTATUS[0]}
 set -e
 read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }

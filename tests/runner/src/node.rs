@@ -149,10 +149,13 @@ impl Node {
         self.vm.wait_exit(timeout)
     }
 
-    /// Kills QEMU (a no-op if it has exited).
+    /// Kills QEMU (a no-op if it has exited), then drops the control
+    /// connection: closing it first would let the guest start an orderly
+    /// poweroff (its init powers off when the host hangs up), which a kill
+    /// must not allow.
     pub fn kill(&mut self) {
-        self.control = None;
         self.vm.kill();
+        self.control = None;
     }
 
     fn connect(&mut self, deadline: Instant, cancel: &Cancel) -> Result<Ending<()>> {
