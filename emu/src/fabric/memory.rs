@@ -123,8 +123,8 @@ impl FabricMemory {
     /// its span reads as zeroes afterwards.
     pub fn discard(&self, node: usize) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        // SAFETY: fallocate on our own file descriptor with a range inside
-        // the file; it cannot affect memory safety (mappings keep valid pages).
+        // Mappings of the range keep valid (zeroed) pages.
+        // SAFETY: fallocate on our own fd, range inside the file.
         let rc = unsafe {
             libc::fallocate(
                 self.file.as_raw_fd(),

@@ -48,8 +48,8 @@ impl Mapping {
             .ok_or_else(invalid)?;
         let file_offset = libc::off_t::try_from(offset - skew as u64).map_err(|_| invalid())?;
         let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
-        // SAFETY: a fresh shared mapping chosen by the kernel (addr NULL),
-        // so it cannot alias any Rust object; failure is checked.
+        // Failure is checked below.
+        // SAFETY: a fresh mapping at a kernel-chosen address aliases nothing.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -90,8 +90,8 @@ impl Mapping {
     /// range is not entirely inside the mapping.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let src = self.range(offset, buf.len())?;
-        // SAFETY: `range` checked that [src, src + len) is inside the live
-        // mapping; `buf` is a distinct, caller-owned buffer.
+        // `buf` is a distinct, caller-owned buffer.
+        // SAFETY: `range` checked that [src, src + len) is in the live mapping.
         unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
         Ok(())
     }
@@ -116,10 +116,10 @@ impl Mapping {
         }
         let from = self.range(src, len)?;
         let to = self.range(dst, len)?;
-        // SAFETY: `range` checked both spans lie inside the mapping, which
-        // stays mapped while `self` lives; `ptr::copy` allows overlap. The
-        // memory is shared with other processes, so it is only ever accessed
-        // as raw bytes, never through references.
+        // The mapping stays mapped while `self` lives; `ptr::copy` allows
+        // overlap. The memory is shared with other processes, so it is only
+        // ever accessed as raw bytes, never through references.
+        // SAFETY: `range` checked that both spans lie inside the mapping.
         unsafe { std::ptr::copy(from, to, len) };
         Ok(())
     }
@@ -137,8 +137,8 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: base/map_len are exactly what mmap returned and nothing
-        // else unmaps them; no references into the mapping exist.
+        // No references into the mapping exist.
+        // SAFETY: base/map_len are what mmap returned; nothing else unmaps them.
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.map_len) };
     }
 }

@@ -286,8 +286,9 @@ impl Listening {
 
     fn stop_now(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // SAFETY: shutdown(2) on a listening socket we own wakes the
-        // blocked accept(2) (it fails with EINVAL) without closing the fd.
+        // shutdown(2) wakes the blocked accept(2) (EINVAL) without closing
+        // the fd.
+        // SAFETY: a plain syscall on a listening socket we own.
         unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

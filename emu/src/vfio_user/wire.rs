@@ -156,9 +156,9 @@ fn sendmsg(socket: &UnixStream, a: &[u8], b: &[u8], fds: &[RawFd]) -> io::Result
     if !fds.is_empty() {
         msg.msg_control = control.as_mut_ptr().cast();
         msg.msg_controllen = space;
-        // SAFETY: msg_control points at `space` bytes, enough for one
-        // header carrying `fds.len()` descriptors, so the first header
-        // and its data area are inside the buffer.
+        // msg_control points at `space` bytes, enough for one header
+        // carrying `fds.len()` descriptors.
+        // SAFETY: so the first header and its data area are in the buffer.
         unsafe {
             let cmsg = libc::CMSG_FIRSTHDR(&msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
@@ -172,8 +172,8 @@ fn sendmsg(socket: &UnixStream, a: &[u8], b: &[u8], fds: &[RawFd]) -> io::Result
         }
     }
     loop {
-        // SAFETY: msg points at live iovecs and control buffer; the kernel
-        // only reads them. MSG_NOSIGNAL turns SIGPIPE into EPIPE.
+        // MSG_NOSIGNAL turns SIGPIPE into EPIPE.
+        // SAFETY: msg points at live iovecs and control buffer, only read.
         let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
         if n >= 0 {
             return Ok(n as usize);
@@ -233,9 +233,9 @@ fn recvmsg(
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
+    let fd_bytes = (MAX_FDS_PER_RECV * mem::size_of::<RawFd>()) as u32;
     // SAFETY: CMSG_SPACE only computes a size.
-    let space =
-        (unsafe { libc::CMSG_SPACE((MAX_FDS_PER_RECV * mem::size_of::<RawFd>()) as u32) }) as usize;
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes) } as usize;
     let mut control = vec![0u64; space.div_ceil(8)];
     // SAFETY: an all-zero msghdr is a valid, empty one.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
@@ -245,9 +245,8 @@ fn recvmsg(
     msg.msg_controllen = space;
 
     let n = loop {
-        // SAFETY: msg points at a live, writable buffer and control area of
-        // the advertised sizes. MSG_CMSG_CLOEXEC keeps received descriptors
-        // out of any child process.
+        // MSG_CMSG_CLOEXEC keeps received descriptors out of child processes.
+        // SAFETY: msg points at a live, writable buffer and control area.
         let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
         if n >= 0 {
             break n as usize;
