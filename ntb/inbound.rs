@@ -34,6 +34,31 @@ impl InboundWindow {
         Ok(this)
     }
 
+    /// Takes inbound window `index` (`EBUSY` if taken or the NTB
+    /// device's, `EINVAL` beyond the adapter's windows): for a window
+    /// every node must find at the same place (the fabric core's
+    /// mailbox). It starts closed.
+    pub fn alloc_at(adapter: &Arc<Adapter>, index: u32) -> Result<Self> {
+        if index >= adapter.info().in_windows {
+            return Err(EINVAL);
+        }
+        {
+            let mut pools = adapter.pools.lock();
+            let bit = 1u64 << index;
+            if (pools.inbound | pools.ntb_inbound) & bit != 0 {
+                return Err(EBUSY);
+            }
+            pools.inbound |= bit;
+        }
+        // INVARIANT: taken just above, below `in_windows`.
+        let this = Self {
+            adapter: adapter.clone(),
+            index,
+        };
+        this.close()?;
+        Ok(this)
+    }
+
     /// The window's number, which peers put in their LUT entries.
     pub fn index(&self) -> u32 {
         self.index

@@ -6,6 +6,7 @@
 //! (`MULTICAST`).
 
 use crate::{adapter::Adapter, regs};
+use core::borrow::Borrow;
 use kernel::{
     bindings,
     io::{Io, Mmio, MmioRaw, Region},
@@ -151,20 +152,14 @@ impl Drop for LutRange {
 impl LutRange {
     /// Maps the range for CPU access (uncached: every access is one
     /// transaction on the fabric, in order).
-    pub fn map_cpu(&self) -> Result<LutMapping<'_>> {
-        let len = usize::try_from(self.len()).map_err(|_| ENOMEM)?;
-        // SAFETY: `ioremap` maps a physical range it is given; the range
-        // is this adapter's BAR2 slots (invariant), whatever it decodes.
-        let ptr = unsafe { bindings::ioremap(self.bus_addr(), len) };
-        if ptr.is_null() {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: just mapped, `len` bytes.
-        Ok(LutMapping {
-            range: self,
-            addr: ptr.addr(),
-            len,
-        })
+    pub fn map_cpu(&self) -> Result<LutMapping<&LutRange>> {
+        LutMapping::new(self)
+    }
+
+    /// Like [`LutRange::map_cpu`], but the mapping owns the range (and
+    /// drops it after unmapping).
+    pub fn into_cpu(self) -> Result<LutMapping<LutRange>> {
+        LutMapping::new(self)
     }
 }
 
@@ -174,18 +169,40 @@ impl LutRange {
 ///
 /// `addr..addr + len` is an `ioremap` mapping of the range's BAR2 slots,
 /// owned by this object.
-pub struct LutMapping<'a> {
-    range: &'a LutRange,
+pub struct LutMapping<R: Borrow<LutRange>> {
+    range: R,
     addr: usize,
     len: usize,
 }
 
-impl LutMapping<'_> {
+impl<R: Borrow<LutRange>> LutMapping<R> {
+    fn new(range: R) -> Result<Self> {
+        let r: &LutRange = range.borrow();
+        let len = usize::try_from(r.len()).map_err(|_| ENOMEM)?;
+        // SAFETY: `ioremap` maps a physical range it is given; the range
+        // is this adapter's BAR2 slots (invariant), whatever it decodes.
+        let ptr = unsafe { bindings::ioremap(r.bus_addr(), len) };
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: just mapped, `len` bytes.
+        Ok(Self {
+            range,
+            addr: ptr.addr(),
+            len,
+        })
+    }
+
+    /// The mapped range.
+    pub fn range(&self) -> &LutRange {
+        self.range.borrow()
+    }
+
     /// Runs `f` on the mapping while the adapter is bound (`ENODEV`
     /// otherwise).
-    fn with_io<R>(&self, f: impl FnOnce(Mmio<'_, Region>) -> Result<R>) -> Result<R> {
+    fn with_io<T>(&self, f: impl FnOnce(Mmio<'_, Region>) -> Result<T>) -> Result<T> {
         let raw = MmioRaw::<Region>::new_region(self.addr, self.len)?;
-        self.range.adapter.with_regs(|_| {
+        self.range.borrow().adapter.with_regs(|_| {
             // SAFETY: `raw` is the mapping this object owns (invariant),
             // valid until drop, which cannot run during this borrow.
             let io = unsafe { Mmio::from_raw(raw) };
@@ -245,7 +262,7 @@ impl LutMapping<'_> {
     }
 }
 
-impl Drop for LutMapping<'_> {
+impl<R: Borrow<LutRange>> Drop for LutMapping<R> {
     fn drop(&mut self) {
         // SAFETY: The mapping this object owns (invariant), no longer used.
         unsafe { bindings::iounmap(core::ptr::without_provenance_mut(self.addr)) };

@@ -4,11 +4,15 @@
 //! every rsio feature, and its ioctl dispatch.
 
 use crate::ioctl::Arg;
+use crate::ioctl_fabric;
+use crate::registry;
 use crate::system;
+use crate::windows::Owner;
 use crate::uapi::{self, RsioVersion};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
 
 /// The registration of `/dev/rsio`; deregisters on drop.
 pub(crate) type Registration = MiscDeviceRegistration<RsioFile>;
@@ -18,30 +22,61 @@ pub(crate) fn register() -> impl PinInit<Registration, Error> {
     MiscDeviceRegistration::register(MiscDeviceOptions { name: c"rsio" })
 }
 
-/// Per-open-file state of `/dev/rsio`. Empty for now: later features keep
-/// what a file owns here (segments, borrowed devices), so closing the file
-/// releases them.
-pub(crate) struct RsioFile;
+/// Per-open-file state of `/dev/rsio`. What the file creates (grants,
+/// mappings) is kept by the core under the file's tag (unique per open)
+/// and released when the file is: on close, crash or
+/// kill alike.
+pub(crate) struct RsioFile {
+    tag: Owner,
+}
+
+/// The next file's tag (0 is the kernel's, `windows::KERNEL`).
+static NEXT_TAG: Atomic<usize> = Atomic::new(1);
+
+impl RsioFile {
+    fn tag(&self) -> Owner {
+        self.tag
+    }
+}
+
+impl Drop for RsioFile {
+    fn drop(&mut self) {
+        if let Ok(c) = registry::cluster() {
+            let mine = c.windows.lock().take_owner(self.tag());
+            // Released outside the table's lock.
+            drop(mine);
+        }
+    }
+}
 
 #[vtable]
 impl MiscDevice for RsioFile {
     type Ptr = KBox<Self>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(RsioFile, GFP_KERNEL)?)
+        let tag = NEXT_TAG.fetch_add(1, Relaxed);
+        Ok(KBox::new(RsioFile { tag }, GFP_KERNEL)?)
     }
 
-    fn ioctl(_me: &RsioFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if uapi::ioc_type(cmd) != uapi::RSIO_IOC_MAGIC {
+    fn ioctl(me: &RsioFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        if uapi::ioc_type(cmd) != uapi::RSIO_IOC_MAGIC || uapi::ioc_dir(cmd) != uapi::IOC_READ | uapi::IOC_WRITE {
             return Err(ENOTTY);
         }
-        // Dispatch on the number and direction only: the size bits vary with
-        // the caller's struct version and are checked by `Arg::read`.
-        let dir = uapi::ioc_dir(cmd);
-        match (uapi::ioc_nr(cmd), dir) {
-            (n, d) if n == uapi::ioc_nr(uapi::RSIO_IOC_VERSION) && d == uapi::ioc_dir(uapi::RSIO_IOC_VERSION) => {
-                version(cmd, arg)
-            }
+        // Dispatch on the number only: the size bits vary with the caller's
+        // struct version and are checked by `Arg::read`.
+        let owner = me.tag();
+        let nr = |c: u32| uapi::ioc_nr(c);
+        match uapi::ioc_nr(cmd) {
+            n if n == nr(uapi::RSIO_IOC_VERSION) => version(cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_STATUS) => ioctl_fabric::status(cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_NODES) => ioctl_fabric::nodes(cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_WINDOWS) => ioctl_fabric::windows(cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_PING) => ioctl_fabric::ping(cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_GRANT) => ioctl_fabric::grant(owner, cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_REVOKE) => ioctl_fabric::revoke(owner, cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_MAP) => ioctl_fabric::map(owner, cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_UNMAP) => ioctl_fabric::unmap(owner, cmd, arg),
+            n if n == nr(uapi::RSIO_IOC_WINDOW_IO) => ioctl_fabric::window_io(owner, cmd, arg),
             _ => Err(ENOTTY),
         }
     }

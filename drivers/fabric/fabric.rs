@@ -2,16 +2,28 @@
 
 //! rsio fabric core (`rsio_fabric`).
 //!
-//! The one subsystem every rsio feature module shares. For now it owns the
-//! `/dev/rsio` character device and answers the version ioctl; cluster
-//! membership, the window allocator and the message protocol grow here (see
-//! docs/ARCHITECTURE.md).
+//! The one subsystem every rsio feature module shares (docs/fabric.md):
+//! cluster membership, messages between the cores of the nodes, windows
+//! (grants and mappings), the `/dev/rsio` ioctl ABI, and a Rust API for the
+//! feature modules ([`api`]). It runs on an rsio adapter as rsio_ntb's
+//! fabric client (`adapter_transport`).
 
+mod adapter_transport;
+pub mod api;
 mod bindings;
 mod chardev;
+mod cluster;
+mod debugfs;
+mod features;
 mod ioctl;
+mod ioctl_fabric;
+mod kthread;
+mod logic;
+mod registry;
 mod system;
+mod transport;
 mod uapi_impls;
+mod windows;
 
 // The ABI source is shared with user space, which uses all of it; the kernel
 // uses a subset and sees its `pub` items as crate-internal.
@@ -29,14 +41,17 @@ module! {
     license: "GPL",
 }
 
-/// The loaded module: owns the registration of `/dev/rsio`.
-///
-/// Dropping it (module unload) deregisters the device; the misc core keeps
-/// the module pinned while any file is open, so no open file outlives it.
+/// The loaded module. Fields drop in order: the transport client first
+/// (its cluster stops, telling peers and features), then the device, then
+/// debugfs.
 #[pin_data]
 struct FabricModule {
+    client: Option<rsio_ntb::adapter::ClientRegistration>,
     #[pin]
     chardev: chardev::Registration,
+    #[pin]
+    state_file: kernel::debugfs::File<debugfs::StateFile>,
+    _debugfs: kernel::debugfs::Dir,
 }
 
 impl kernel::InPlaceModule for FabricModule {
@@ -48,13 +63,38 @@ impl kernel::InPlaceModule for FabricModule {
             uapi::RSIO_ABI_MINOR,
             system::kernel_release()
         );
-        // A call into rsio_ntb's Rust API (docs/build.md, "Cross-module Rust").
+        // SAFETY: The module initializer runs once, before anything else uses the registry.
+        unsafe { registry::init() };
         pr_info!(
             "rsio_ntb has {} adapter(s) bound\n",
             rsio_ntb::adapter::adapters().map_or(0, |a| a.len())
         );
+        let dir = kernel::debugfs::Dir::new(c"rsio_fabric");
         try_pin_init!(Self {
+            client: register_adapter_client(),
             chardev <- chardev::register(),
+            state_file <- dir.read_only_file(c"state", debugfs::StateFile),
+            _debugfs: dir,
         })
+    }
+}
+
+/// Becomes rsio_ntb's fabric client: the core starts on the first adapter
+/// (now or when one is bound). Without it (another client holds rsio_ntb)
+/// the core stays idle; the device still answers.
+fn register_adapter_client() -> Option<rsio_ntb::adapter::ClientRegistration> {
+    let client = match adapter_transport::AdapterClient::new() {
+        Ok(c) => c,
+        Err(e) => {
+            pr_err!("cannot allocate the adapter client: {:?}\n", e);
+            return None;
+        }
+    };
+    match rsio_ntb::adapter::register_client(client) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            pr_warn!("rsio_ntb's fabric interface is taken ({:?}): no transport\n", e);
+            None
+        }
     }
 }

@@ -7,7 +7,28 @@
 #ifndef RSIO_FABRIC_HELPERS_H
 #define RSIO_FABRIC_HELPERS_H
 
+#include <linux/types.h>
+
 /* The running kernel's release string (init_utsname()->release). */
 const char *rsio_helper_kernel_release(void);
+/* Copies the node name (hostname) into buf, NUL-terminated, under uts_sem. */
+void rsio_helper_nodename(char *buf, size_t len);
+/* capable(CAP_SYS_ADMIN) for the current task. */
+bool rsio_helper_capable_admin(void);
+/* ktime_get_ns(): monotonic nanoseconds. */
+u64 rsio_helper_ktime_ns(void);
+/* get_random_u32(). */
+u32 rsio_helper_random_u32(void);
+/* The current process's pid (thread group id) in its pid namespace. */
+int rsio_helper_current_pid(void);
+/*
+ * Creates and starts kernel thread `name` running fn(data), holding a
+ * reference on it; returns the task (opaque), NULL on failure. Stop it with rsio_helper_kthread_stop().
+ */
+void *rsio_helper_kthread_run(int (*fn)(void *), void *data, const char *name);
+/* kthread_stop() then drop the reference taken at creation (t: the task). */
+void rsio_helper_kthread_stop(void *t);
+/* kthread_should_stop() for the current kernel thread. */
+bool rsio_helper_kthread_should_stop(void);
 
 #endif

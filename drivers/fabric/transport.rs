@@ -78,6 +78,21 @@ pub(crate) trait Mapping: Send + Sync {
     fn write(&self, offset: usize, data: &[u8]) -> Result;
 }
 
+/// Where the core's own message rings live, for listings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MailboxInfo {
+    /// The fabric address peers write to.
+    pub(crate) fabric_addr: u64,
+    /// Its local bus address.
+    pub(crate) bus_addr: u64,
+    /// Bytes.
+    pub(crate) len: u64,
+    /// Nodes allowed in.
+    pub(crate) peers: u32,
+    /// The inbound window backing it.
+    pub(crate) hw_index: u32,
+}
+
 /// The hardware below the core.
 pub(crate) trait Transport: Send + Sync {
     /// Facts about it.
@@ -88,6 +103,11 @@ pub(crate) trait Transport: Send + Sync {
     fn link_mask(&self) -> u32;
     /// Adapter counters: (refused accesses, errors); zeros if unknown.
     fn error_counters(&self) -> (u64, u64);
+
+    /// The mailbox, if the transport has one inbound window for all rings.
+    fn mailbox(&self) -> Option<MailboxInfo> {
+        None
+    }
 
     /// Reads our receive ring from `peer` (local memory).
     fn rx_read(&self, peer: u32, offset: usize, buf: &mut [u8]) -> Result;

@@ -4,24 +4,31 @@
 //! boundary by value. They live here because `uapi/src/abi.rs` is shared with
 //! user space and must not depend on the `kernel` crate.
 
-use crate::uapi::{ArgHeader, RsioVersion};
+use crate::uapi::*;
 use kernel::prelude::*;
 use kernel::transmute::{AsBytes, FromBytes};
 
-// SAFETY: `ArgHeader` is `repr(C)` with two `u32` fields: it has no padding,
-// every bit pattern is a valid value, and all-zeroes is a valid value.
-unsafe impl FromBytes for ArgHeader {}
-// SAFETY: As above; no uninitialized bytes and no interior mutability.
-unsafe impl AsBytes for ArgHeader {}
-// SAFETY: As above.
-unsafe impl Zeroable for ArgHeader {}
+macro_rules! abi_struct {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: `$t` is `repr(C)` of integers and integer arrays laid out without padding (its size is asserted to be the sum of its fields in `abi.rs` and by the C header test), so every bit pattern is a valid value.
+        unsafe impl FromBytes for $t {}
+        // SAFETY: As above: no padding means no uninitialized bytes, and it has no interior mutability.
+        unsafe impl AsBytes for $t {}
+        // SAFETY: As above; all-zeroes is a valid value.
+        unsafe impl Zeroable for $t {}
+    )*};
+}
 
-// SAFETY: `RsioVersion` is `repr(C)` of integers and byte arrays laid out
-// without padding (size asserted to be the sum of its fields in `abi.rs`), so
-// every bit pattern is a valid value.
-unsafe impl FromBytes for RsioVersion {}
-// SAFETY: As above; no padding means no uninitialized bytes, and it has no
-// interior mutability.
-unsafe impl AsBytes for RsioVersion {}
-// SAFETY: As above; all-zeroes is a valid value.
-unsafe impl Zeroable for RsioVersion {}
+abi_struct!(
+    ArgHeader,
+    RsioVersion,
+    RsioStatus,
+    RsioList,
+    RsioNodeEntry,
+    RsioWindowEntry,
+    RsioPing,
+    RsioGrant,
+    RsioId,
+    RsioMap,
+    RsioWindowIo,
+);

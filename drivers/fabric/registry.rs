@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module's global state: the running cluster (one transport at a
+//! time) and the registered feature modules.
+
+use crate::cluster::Cluster;
+use crate::features::Feature;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized by the module initializer (`crate::FabricModule`) before anything else uses it.
+    unsafe(uninit) static STATE: Mutex<State> = State::new();
+}
+
+/// See the module documentation.
+pub(crate) struct State {
+    pub(crate) cluster: Option<Arc<Cluster>>,
+    pub(crate) features: KVec<Arc<dyn Feature>>,
+}
+
+impl State {
+    const fn new() -> Self {
+        Self {
+            cluster: None,
+            features: KVec::new(),
+        }
+    }
+}
+
+/// Initializes the state.
+///
+/// # Safety
+///
+/// Called once, by the module initializer, before anything else uses it.
+pub(crate) unsafe fn init() {
+    // SAFETY: As the caller guarantees.
+    unsafe { STATE.init() };
+}
+
+/// Runs `f` with the state locked. `f` must not call into a cluster (its
+/// locks come after this one only through `attach`/`detach`).
+pub(crate) fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    f(&mut STATE.lock())
+}
+
+/// The running cluster (`ENODEV` without a transport).
+pub(crate) fn cluster() -> Result<Arc<Cluster>> {
+    with(|s| s.cluster.clone()).ok_or(ENODEV)
+}
+
+/// Makes `c` the running cluster (`EBUSY` if there is one).
+pub(crate) fn attach(c: &Arc<Cluster>) -> Result {
+    with(|s| {
+        if s.cluster.is_some() {
+            return Err(EBUSY);
+        }
+        s.cluster = Some(c.clone());
+        Ok(())
+    })
+}
+
+/// Stops `c` and forgets it if it is the running cluster.
+pub(crate) fn detach(c: &Arc<Cluster>) {
+    with(|s| {
+        if s.cluster.as_ref().is_some_and(|x| Arc::ptr_eq(x, c)) {
+            s.cluster = None;
+        }
+    });
+    c.stop();
+}
