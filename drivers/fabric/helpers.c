@@ -19,9 +19,12 @@ const char *rsio_helper_kernel_release(void)
 
 void rsio_helper_nodename(char *buf, size_t len)
 {
-	down_read(&uts_sem);
+	/*
+	 * uts_sem is not exported: like most readers of the node name, copy
+	 * it unlocked (a concurrent sethostname() can only tear the copy; it
+	 * stays NUL-terminated).
+	 */
 	strscpy(buf, init_utsname()->nodename, len);
-	up_read(&uts_sem);
 }
 
 bool rsio_helper_capable_admin(void)

@@ -11,7 +11,7 @@
 
 /* The running kernel's release string (init_utsname()->release). */
 const char *rsio_helper_kernel_release(void);
-/* Copies the node name (hostname) into buf, NUL-terminated, under uts_sem. */
+/* Copies the node name (hostname) into buf, NUL-terminated. */
 void rsio_helper_nodename(char *buf, size_t len);
 /* capable(CAP_SYS_ADMIN) for the current task. */
 bool rsio_helper_capable_admin(void);
