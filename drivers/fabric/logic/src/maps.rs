@@ -18,7 +18,10 @@ pub const fn fabric_addr(window: u32, offset: u64) -> u64 {
 
 /// Splits a fabric address into (window, offset).
 pub const fn split(addr: u64) -> (u32, u64) {
-    ((addr >> WINDOW_SHIFT) as u32, addr & ((1 << WINDOW_SHIFT) - 1))
+    (
+        (addr >> WINDOW_SHIFT) as u32,
+        addr & ((1 << WINDOW_SHIFT) - 1),
+    )
 }
 
 /// Why a window request is refused.
@@ -61,9 +64,11 @@ impl Range {
         let (w, off) = split(self.addr);
         let ok = self.len != 0
             && self.len <= max
-            && self.addr % align == 0
-            && self.len % align == 0
-            && off.checked_add(self.len).is_some_and(|e| e <= 1 << WINDOW_SHIFT)
+            && self.addr.is_multiple_of(align)
+            && self.len.is_multiple_of(align)
+            && off
+                .checked_add(self.len)
+                .is_some_and(|e| e <= 1 << WINDOW_SHIFT)
             && split(self.end() - 1).0 == w;
         if ok {
             Ok(())
@@ -85,7 +90,10 @@ pub enum Placement {
 
 /// Places `want` among the `existing` mappings (primary ones: those that
 /// own translation entries).
-pub fn place<'a>(existing: impl Iterator<Item = &'a Range>, want: &Range) -> Result<Placement, WindowError> {
+pub fn place<'a>(
+    existing: impl Iterator<Item = &'a Range>,
+    want: &Range,
+) -> Result<Placement, WindowError> {
     let mut inside = None;
     for (i, r) in existing.enumerate() {
         if r.contains(want) {

@@ -113,7 +113,9 @@ impl Peer {
         match self.state {
             State::Down if link_up && now >= self.next_try => Action::Connect,
             State::Down => Action::None,
-            State::Hello if !link_up || now.saturating_sub(self.hello_sent_at) > HELLO_TIMEOUT_MS => {
+            State::Hello
+                if !link_up || now.saturating_sub(self.hello_sent_at) > HELLO_TIMEOUT_MS =>
+            {
                 self.retry_later(now);
                 Action::Reset
             }

@@ -157,7 +157,12 @@ pub fn encode(h: &Header, payload: &[u8], slot: &mut [u8; SLOT_SIZE]) -> Option<
 /// Decodes and validates the message in `slot`, read from the ring of
 /// `sender` at index `seq` on node `me`. Returns the header; the payload
 /// is `slot[HEADER_SIZE..HEADER_SIZE + len]`.
-pub fn decode(slot: &[u8; SLOT_SIZE], sender: u32, me: u32, seq: u32) -> Result<Header, DecodeError> {
+pub fn decode(
+    slot: &[u8; SLOT_SIZE],
+    sender: u32,
+    me: u32,
+    seq: u32,
+) -> Result<Header, DecodeError> {
     if get_u32(slot, 0x00) != MSG_MAGIC {
         return Err(DecodeError::Magic);
     }
@@ -253,7 +258,11 @@ impl Hello {
     /// The protocol version two nodes use, if they have one in common.
     pub fn common_version(&self) -> Option<u32> {
         let ours = u32::from(PROTO_VERSION);
-        let v = if self.version < ours { self.version } else { ours };
+        let v = if self.version < ours {
+            self.version
+        } else {
+            ours
+        };
         (v >= self.min_version && v >= u32::from(PROTO_MIN_VERSION)).then_some(v)
     }
 }

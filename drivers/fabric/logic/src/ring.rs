@@ -10,7 +10,7 @@
 //! 0x0c heartbeat  u32  sender:   bumped every heartbeat period
 //! 0x10 consumer   u32  receiver: messages consumed (the sender reads it
 //!                      only when the ring looks full)
-//! 0x40 slots      SLOTS x SLOT_SIZE bytes: a message each
+//! 0x40 slots      SLOTS (16) x SLOT_SIZE (240) bytes: a message each
 //! ```
 //!
 //! The sender writes a message's slot, then the producer index, then
@@ -33,14 +33,16 @@ pub const HEARTBEAT_OFF: usize = 0x0c;
 pub const CONSUMER_OFF: usize = 0x10;
 /// Offset of the first slot.
 pub const SLOTS_OFF: usize = 0x40;
-/// Bytes of one slot.
-pub const SLOT_SIZE: usize = 256;
+/// Bytes of one slot (sized for a power-of-two number of slots).
+pub const SLOT_SIZE: usize = 240;
 /// Slots in a ring.
 pub const SLOTS: u32 = ((RING_SIZE - SLOTS_OFF) / SLOT_SIZE) as u32;
 /// "RSRX": the receiver's core has opened the ring.
 pub const RING_MAGIC: u32 = 0x5852_5352;
 
-const _: () = assert!(SLOTS == 15);
+// The indices are u32s that wrap at 2^32, so SLOTS must divide 2^32:
+// otherwise messages u32::MAX and 0 would share a slot.
+const _: () = assert!(SLOTS == 16 && SLOTS.is_power_of_two());
 
 /// Byte offset of message number `n`'s slot.
 pub const fn slot_offset(n: u32) -> usize {
