@@ -475,7 +475,7 @@ impl Cluster {
     // --- The thread.
 
     /// Carries out what the membership machine asked for.
-    fn act(&self, p: u32, action: Action, now: u64) {
+    fn act(&self, p: u32, action: Action, now: u64, why: &str) {
         match action {
             Action::None => {}
             Action::Connect => match self.connect(p) {
@@ -505,21 +505,25 @@ impl Cluster {
                 features::peer_up(self, p);
             }
             Action::Died => {
-                pr_info!("node {} is gone\n", p);
+                pr_info!("node {} is gone ({})\n", p, why);
                 features::peer_down(self, p);
                 self.fail_requests(Some(p), 2);
                 self.disconnect(p);
                 self.peers.lock()[p as usize].m.cleaned(now);
             }
-            Action::Reset => self.disconnect(p),
+            Action::Reset => {
+                pr_debug!("node {}: hello abandoned ({})\n", p, why);
+                self.disconnect(p);
+            }
         }
     }
 
     fn tick(&self, now: u64) {
         let link = self.transport.link_mask();
         for p in self.peer_ids() {
-            let a = self.peers.lock()[p as usize].m.tick(now, link & (1 << p) != 0);
-            self.act(p, a, now);
+            let up = link & (1 << p) != 0;
+            let a = self.peers.lock()[p as usize].m.tick(now, up);
+            self.act(p, a, now, if up { "silent" } else { "link down" });
         }
     }
 
@@ -551,12 +555,15 @@ impl Cluster {
         };
         if check == RxCheck::NewSession {
             pr_debug!("node {} opened a new session {:#x}\n", p, session);
-            let a = self.peers.lock()[p as usize].m.new_session(now);
-            self.act(p, a, now);
+            let a = self.peers.lock()[p as usize].m.new_session(now, session);
+            self.act(p, a, now, "new session");
             check = self.peers.lock()[p as usize].rx.check(session, producer);
         }
         let n = match check {
             RxCheck::Pending(n) => n,
+            // A sender reconnecting writes `producer = 0` before its new
+            // session: seen in between, that is no corruption.
+            RxCheck::Corrupt if producer == 0 => 0,
             RxCheck::Corrupt => {
                 self.stats.bad.fetch_add(1, Relaxed);
                 pr_warn!("node {}: impossible ring index {}, resynchronized\n", p, producer);
@@ -607,12 +614,12 @@ impl Cluster {
                     return;
                 };
                 let a = self.peers.lock()[p as usize].m.hello_received(now, &hello);
-                self.act(p, a, now);
+                self.act(p, a, now, "hello from a new session");
                 if a == Action::Died {
                     // A restarted core: what we knew is cleaned up; now
                     // connect to its new incarnation at once.
                     let a = self.peers.lock()[p as usize].m.hello_received(now, &hello);
-                    self.act(p, a, now);
+                    self.act(p, a, now, "hello");
                 }
                 let session = self.tx.lock()[p as usize].session;
                 self.reply(p, h, 0, &self.hello(session));
@@ -623,7 +630,7 @@ impl Cluster {
                     return;
                 };
                 let a = self.peers.lock()[p as usize].m.hello_answered(now, h.req_id, &hello);
-                self.act(p, a, now);
+                self.act(p, a, now, "incompatible version");
             }
             (Kind::Request, _) if self.peers.lock()[p as usize].m.state != State::Up => {
                 self.reply(p, h, -errno_of(EHOSTUNREACH), &[]);
@@ -653,7 +660,7 @@ impl Cluster {
             }
             (Kind::Event, proto::MT_BYE) => {
                 let a = self.peers.lock()[p as usize].m.bye(now);
-                self.act(p, a, now);
+                self.act(p, a, now, "it said bye");
             }
             (Kind::Event, t) if t >= proto::MT_FEATURE_BASE => features::event(self, p, t, payload),
             (Kind::Event, _) => {

@@ -201,17 +201,15 @@ impl Peer {
         }
     }
 
-    /// The peer's ring shows a new session (its core restarted).
-    pub fn new_session(&mut self, now: u64) -> Action {
+    /// The peer's ring shows session `session`, new to the ring. The
+    /// first session of a connection is expected (its hello carries it);
+    /// a different one while up means the peer reconnected: it restarted,
+    /// or declared us dead and dropped what it knew.
+    pub fn new_session(&mut self, _now: u64, session: u32) -> Action {
         match self.state {
-            State::Up => {
+            State::Up if session != self.session => {
                 self.state = State::Dead;
                 Action::Died
-            }
-            State::Hello => {
-                self.retry_later(now);
-                self.next_try = now;
-                Action::Reset
             }
             _ => Action::None,
         }

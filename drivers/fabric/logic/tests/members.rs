@@ -321,20 +321,25 @@ fn bye() {
 
 #[test]
 fn new_session() {
+    // Up with session 0xabc: the same session is no news, another one is
+    // a reconnected peer.
     let mut p = up_at(0);
-    assert_eq!(p.new_session(10), Action::Died);
+    assert_eq!(p.new_session(10, 0xabc), Action::None);
+    assert_eq!(p.state, State::Up);
+    assert_eq!(p.new_session(10, 0xdef), Action::Died);
     assert_eq!(p.state, State::Dead);
-    assert_eq!(p.new_session(11), Action::None);
+    assert_eq!(p.new_session(11, 0x123), Action::None);
 
-    // During the hello: reset and retry at once.
+    // During the hello the peer's first session is expected: its hello
+    // answer brings it.
     let mut p = Peer::new();
     p.hello_sent(0, 1);
-    assert_eq!(p.new_session(10), Action::Reset);
-    assert_eq!(p.state, State::Down);
-    assert_eq!(p.tick(10, true), Action::Connect);
+    assert_eq!(p.new_session(10, 0xabc), Action::None);
+    assert_eq!(p.state, State::Hello);
+    assert_eq!(p.hello_answered(20, 1, &hello(0xabc)), Action::CameUp);
 
     let mut p = Peer::new();
-    assert_eq!(p.new_session(0), Action::None);
+    assert_eq!(p.new_session(0, 0xabc), Action::None);
 }
 
 #[test]
