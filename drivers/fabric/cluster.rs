@@ -30,6 +30,10 @@ use kernel::{new_condvar, new_mutex, new_spinlock_irq};
 
 /// Most nodes a fabric has.
 pub(crate) const MAX_NODES: usize = uapi::RSIO_MAX_NODES as usize;
+/// Test hook (debugfs `pause_ms`): the thread stops this long, like a
+/// hung node: no heartbeats, no messages handled.
+pub(crate) static PAUSE_MS: Atomic<u64> = Atomic::new(0);
+
 /// The thread's period when nothing happens.
 pub(crate) const TICK_MS: u64 = 100;
 /// How long a sender waits for room in a full ring.
@@ -674,6 +678,15 @@ impl ThreadMain for Cluster {
     fn run(&self) {
         let mut next_hb = 0;
         while !kthread::should_stop() {
+            let mut pause = PAUSE_MS.xchg(0, Relaxed);
+            if pause > 0 {
+                pr_info!("test hook: pausing for {} ms\n", pause);
+            }
+            while pause > 0 && !kthread::should_stop() {
+                let ms = pause.min(TICK_MS);
+                kernel::time::delay::fsleep(kernel::time::Delta::from_millis(ms as i64));
+                pause -= ms;
+            }
             let ev = self.sink.wait(TICK_MS);
             let now = system::now_ms();
             self.tick(now);

@@ -2,7 +2,8 @@
 
 //! `/sys/kernel/debug/rsio_fabric/state`: the core's state as text (the
 //! transport, every node's membership and ring indexes, windows, message
-//! counters). The protocol's own trace is `pr_debug` (dynamic debug:
+//! counters); `pause_ms` (write-only): a test hook that stops the core's
+//! thread for that many milliseconds, as if the node hung. The protocol's own trace is `pr_debug` (dynamic debug:
 //! `echo 'module rsio_fabric +p' > /sys/kernel/debug/dynamic_debug/control`).
 
 use crate::logic::members::State;
@@ -89,4 +90,21 @@ impl fmt::Debug for StateFile {
         }
         Ok(())
     }
+}
+
+/// Parses a `pause_ms` write (decimal milliseconds, at most 60000).
+pub(crate) fn write_pause(_: &(), r: &mut kernel::uaccess::UserSliceReader) -> kernel::error::Result {
+    let mut buf = [0u8; 16];
+    let n = r.len();
+    if n == 0 || n > buf.len() {
+        return Err(kernel::error::code::EINVAL);
+    }
+    r.read_slice(&mut buf[..n])?;
+    let s = core::str::from_utf8(&buf[..n]).map_err(|_| kernel::error::code::EINVAL)?;
+    let ms: u64 = s.trim().parse().map_err(|_| kernel::error::code::EINVAL)?;
+    if ms > 60000 {
+        return Err(kernel::error::code::EINVAL);
+    }
+    crate::cluster::PAUSE_MS.store(ms, Relaxed);
+    Ok(())
 }

@@ -51,6 +51,8 @@ struct FabricModule {
     chardev: chardev::Registration,
     #[pin]
     state_file: kernel::debugfs::File<debugfs::StateFile>,
+    #[pin]
+    pause_file: kernel::debugfs::File<()>,
     _debugfs: kernel::debugfs::Dir,
 }
 
@@ -74,6 +76,7 @@ impl kernel::InPlaceModule for FabricModule {
             client: register_adapter_client(),
             chardev <- chardev::register(),
             state_file <- dir.read_only_file(c"state", debugfs::StateFile),
+            pause_file <- dir.write_callback_file(c"pause_ms", (), &debugfs::write_pause),
             _debugfs: dir,
         })
     }
