@@ -1837,3 +1837,212 @@ fn main() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fuzzer(privileged: bool) -> Fuzzer {
+        Fuzzer {
+            device: "/dev/null".into(),
+            file: open_device("/dev/null").expect("/dev/null opens"),
+            rng: Rng::new(1),
+            mem: Mem::new(),
+            stats: Stats::default(),
+            privileged,
+            self_id: Some(0),
+            peer: 1,
+            nodes: 2,
+            max_ping: 3,
+            verbose: false,
+            pool: vec![Window {
+                id: 5,
+                grant: true,
+                size: 8192,
+                fabric_addr: 0,
+            }],
+            stale: vec![9],
+            child: false,
+            iteration: 0,
+        }
+    }
+
+    fn call(fz: &Fuzzer, op: Op, edit: impl FnOnce(&mut Vec<u8>)) -> Call {
+        let mut bytes = fz.request(op);
+        edit(&mut bytes);
+        Call {
+            cmd: known(op).cmd,
+            bytes,
+            arg: Ptr::Valid,
+            emb: Some(Ptr::Valid),
+            what: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_prng_is_deterministic() {
+        let (mut a, mut b) = (Rng::new(42), Rng::new(42));
+        assert!((0..1000).all(|_| a.next() == b.next()));
+        assert_ne!(Rng::new(1).next(), Rng::new(2).next());
+    }
+
+    #[test]
+    fn header_rules() {
+        let fz = fuzzer(true);
+        assert_eq!(fz.must_fail(&call(&fz, Op::Version, |_| {})), None);
+        assert!(fz
+            .must_fail(&call(&fz, Op::Version, |b| put(b, 4, 4, 1)))
+            .is_some());
+        assert!(fz
+            .must_fail(&call(&fz, Op::Version, |b| put(b, 0, 4, 120)))
+            .is_some());
+        // A newer struct: accepted with a zero tail, refused with another.
+        let mut c = call(&fz, Op::Version, |b| {
+            b.resize(136, 0);
+            put(b, 0, 4, 136);
+        });
+        c.cmd = rsio_iowr(0, 136);
+        assert_eq!(fz.must_fail(&c), None);
+        c.bytes[135] = 1;
+        assert!(fz.must_fail(&c).is_some());
+        c.cmd = ioc(IOC_READ, RSIO_IOC_MAGIC, 0, 136);
+        assert!(fz.must_fail(&c).is_some());
+    }
+
+    #[test]
+    fn pointer_rules() {
+        let fz = fuzzer(true);
+        for arg in [
+            Ptr::Null,
+            Ptr::Unmapped,
+            Ptr::KernelText,
+            Ptr::Straddle(100),
+            Ptr::ReadOnly,
+        ] {
+            let mut c = call(&fz, Op::Version, |_| {});
+            c.arg = arg;
+            assert!(fz.must_fail(&c).is_some(), "{arg:?}");
+        }
+        // REVOKE writes nothing back: a read-only argument may succeed.
+        let mut c = call(&fz, Op::Revoke, |b| put(b, ID_ID, 4, 5));
+        c.arg = Ptr::ReadOnly;
+        assert_eq!(fz.must_fail(&c), None);
+        c.arg = Ptr::Misaligned;
+        assert_eq!(fz.must_fail(&c), None);
+    }
+
+    #[test]
+    fn field_rules() {
+        let fz = fuzzer(true);
+        let grant = |len: u64, peers: u64| {
+            call(&fz, Op::Grant, |b| {
+                put(b, GRANT_LEN, 8, len);
+                put(b, GRANT_PEERS, 4, peers);
+            })
+        };
+        assert_eq!(fz.must_fail(&grant(4096, 2)), None);
+        assert!(fz.must_fail(&grant(4095, 2)).is_some());
+        assert!(fz
+            .must_fail(&grant(RSIO_MAX_WINDOW_SIZE + 4096, 2))
+            .is_some());
+        assert!(fz.must_fail(&grant(4096, 1)).is_some(), "this node");
+        assert!(fz.must_fail(&grant(4096, 0)).is_some());
+        let revoke = |id: u64| call(&fz, Op::Revoke, |b| put(b, ID_ID, 4, id));
+        assert_eq!(fz.must_fail(&revoke(5)), None);
+        assert!(fz.must_fail(&revoke(9)).is_some(), "stale id");
+        assert!(
+            fz.must_fail(&call(&fz, Op::Unmap, |b| put(b, ID_ID, 4, 5)))
+                .is_some(),
+            "a grant"
+        );
+        let io = |off: u64, len: u64, flags: u64, buf: Ptr| {
+            let mut c = call(&fz, Op::WindowIo, |b| {
+                put(b, 4, 4, flags);
+                put(b, IO_ID, 4, 5);
+                put(b, IO_OFFSET, 8, off);
+                put(b, IO_LEN, 8, len);
+            });
+            c.emb = Some(buf);
+            c
+        };
+        assert_eq!(fz.must_fail(&io(4096, 4096, 0, Ptr::Valid)), None);
+        assert!(fz.must_fail(&io(4096, 4100, 0, Ptr::Valid)).is_some());
+        assert!(fz.must_fail(&io(u64::MAX - 3, 8, 0, Ptr::Valid)).is_some());
+        assert!(fz.must_fail(&io(0, 8, 0, Ptr::Null)).is_some());
+        assert!(fz.must_fail(&io(0, 8, 0, Ptr::ReadOnly)).is_some());
+        assert_eq!(
+            fz.must_fail(&io(0, 8, RSIO_IO_WRITE as u64, Ptr::ReadOnly)),
+            None
+        );
+        assert!(
+            fz.must_fail(&io(0, 8, 2, Ptr::Valid)).is_some(),
+            "unknown flag"
+        );
+        let ping = |node: u64, count: u64| {
+            call(&fz, Op::Ping, |b| {
+                put(b, PING_NODE, 4, node);
+                put(b, PING_COUNT, 4, count);
+            })
+        };
+        assert_eq!(fz.must_fail(&ping(1, 1)), None);
+        assert!(fz.must_fail(&ping(0, 1)).is_some(), "this node");
+        assert!(fz.must_fail(&ping(1, 0)).is_some());
+        assert!(fz.must_fail(&ping(1, 10001)).is_some());
+        let list = |es: u64, cap: u64| {
+            call(&fz, Op::Nodes, |b| {
+                put(b, LIST_ENTRY_SIZE, 4, es);
+                put(b, LIST_CAPACITY, 4, cap);
+            })
+        };
+        assert_eq!(fz.must_fail(&list(RSIO_NODE_ENTRY_SIZE_V1 as u64, 4)), None);
+        assert!(fz
+            .must_fail(&list(RSIO_NODE_ENTRY_SIZE_V1 as u64 - 1, 4))
+            .is_some());
+        assert!(fz.must_fail(&list(4096, 1025)).is_some());
+    }
+
+    #[test]
+    fn unprivileged_admin_ioctls_must_fail() {
+        let fz = fuzzer(false);
+        assert!(fz
+            .must_fail(&call(&fz, Op::Revoke, |b| put(b, ID_ID, 4, 5)))
+            .is_some());
+        assert_eq!(fz.must_fail(&call(&fz, Op::Status, |_| {})), None);
+    }
+
+    #[test]
+    fn valid_operations_pass_the_model() {
+        let mut fz = fuzzer(true);
+        for op in [
+            Op::Version,
+            Op::Status,
+            Op::Nodes,
+            Op::Windows,
+            Op::Ping,
+            Op::Grant,
+            Op::Map,
+        ] {
+            for _ in 0..50 {
+                let (mut b, emb) = fz.valid_args(op);
+                if let Some(p) = emb {
+                    fz.set_emb(op, &mut b, p);
+                }
+                let c = Call {
+                    cmd: known(op).cmd,
+                    bytes: b,
+                    arg: Ptr::Valid,
+                    emb,
+                    what: String::new(),
+                };
+                // Valid operations name any node now and then, this one too.
+                let why = fz.must_fail(&c);
+                assert!(
+                    why.as_deref()
+                        .is_none_or(|w| w.contains("(this node or none)")),
+                    "{}: {why:?}",
+                    known(op).name
+                );
+            }
+        }
+    }
+}
