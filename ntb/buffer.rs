@@ -23,12 +23,14 @@ pub struct DmaBuffer {
 
 impl DmaBuffer {
     /// Allocates `size` bytes (`ENODEV` once the adapter is unbound,
-    /// `EINVAL` for 0).
+    /// `EINVAL` for 0, `ENOMEM` without memory: the buffer is physically
+    /// contiguous, so sizes beyond the page allocator's largest block
+    /// fail, quietly, as sizes from user space may).
     pub fn alloc(adapter: &Arc<Adapter>, size: usize) -> Result<Self> {
         if size == 0 {
             return Err(EINVAL);
         }
-        let mem = adapter.with_bound_device(|dev| Coherent::zeroed_slice(dev, size, GFP_KERNEL))??;
+        let mem = adapter.with_bound_device(|dev| Coherent::zeroed_slice(dev, size, GFP_KERNEL | __GFP_NOWARN))??;
         Ok(Self { mem })
     }
 
