@@ -509,7 +509,9 @@ impl Cluster {
                 features::peer_up(self, p);
             }
             Action::Died => {
-                pr_info!("node {} is gone ({})\n", p, why);
+                let heard = self.peers.lock()[p as usize].m.last_heard;
+                let ago = heard.map_or(0, |t| now.saturating_sub(t));
+                pr_info!("node {} is gone ({}; last heard {} ms ago)\n", p, why, ago);
                 features::peer_down(self, p);
                 self.fail_requests(Some(p), 2);
                 self.disconnect(p);
