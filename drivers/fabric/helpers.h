@@ -31,4 +31,64 @@ void rsio_helper_kthread_stop(void *t);
 /* kthread_should_stop() for the current kernel thread. */
 bool rsio_helper_kthread_should_stop(void);
 
+/*
+ * The generic NTB path (ntb_client.rs): <linux/ntb.h>'s inline wrappers of
+ * the ntb_dev_ops, and the ntb_register_client() macro, as functions. Each
+ * takes a probed, still registered ntb_dev (the caller guarantees it).
+ *
+ * The NTB objects are passed as void *: Rust's improper_ctypes lint rejects
+ * extern declarations that reach struct device (it has an empty member in
+ * this configuration), and bindings.rs does not silence it.
+ */
+#include <linux/ntb.h>
+
+/* __ntb_register_client(client, THIS_MODULE, KBUILD_MODNAME). */
+int rsio_helper_ntb_register_client(void *client);
+void rsio_helper_ntb_unregister_client(void *client);
+/* ntb_set_ctx() and ntb_clear_ctx(). */
+int rsio_helper_ntb_set_ctx(void *ntb, void *ctx,
+			    const struct ntb_ctx_ops *ctx_ops);
+void rsio_helper_ntb_clear_ctx(void *ntb);
+/* The NTB device's own struct device, and its PCI device's. */
+void *rsio_helper_ntb_device(void *ntb);
+void *rsio_helper_ntb_pci_device(void *ntb);
+
+int rsio_helper_ntb_port_number(void *ntb);
+int rsio_helper_ntb_peer_port_count(void *ntb);
+int rsio_helper_ntb_peer_port_number(void *ntb, int pidx);
+int rsio_helper_ntb_peer_port_idx(void *ntb, int port);
+
+/* ntb_link_is_up() without speed and width: bit pidx = link to peer pidx. */
+u64 rsio_helper_ntb_link_is_up(void *ntb);
+/* ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO). */
+int rsio_helper_ntb_link_enable(void *ntb);
+int rsio_helper_ntb_link_disable(void *ntb);
+
+int rsio_helper_ntb_mw_count(void *ntb, int pidx);
+int rsio_helper_ntb_mw_get_align(void *ntb, int pidx, int widx,
+				 resource_size_t *addr_align,
+				 resource_size_t *size_align,
+				 resource_size_t *size_max);
+int rsio_helper_ntb_mw_set_trans(void *ntb, int pidx, int widx,
+				 dma_addr_t addr, resource_size_t size);
+int rsio_helper_ntb_mw_clear_trans(void *ntb, int pidx, int widx);
+
+int rsio_helper_ntb_peer_mw_count(void *ntb);
+int rsio_helper_ntb_peer_mw_get_addr(void *ntb, int widx,
+				     phys_addr_t *base, resource_size_t *size);
+/* Whether the device has the optional peer_mw_set_trans op. */
+bool rsio_helper_ntb_has_peer_mw_set_trans(void *ntb);
+int rsio_helper_ntb_peer_mw_set_trans(void *ntb, int pidx, int widx,
+				      u64 addr, resource_size_t size);
+int rsio_helper_ntb_peer_mw_clear_trans(void *ntb, int pidx,
+					int widx);
+
+u64 rsio_helper_ntb_db_valid_mask(void *ntb);
+u64 rsio_helper_ntb_db_read(void *ntb);
+int rsio_helper_ntb_db_clear(void *ntb, u64 db_bits);
+int rsio_helper_ntb_db_set_mask(void *ntb, u64 db_bits);
+int rsio_helper_ntb_db_clear_mask(void *ntb, u64 db_bits);
+int rsio_helper_ntb_peer_db_set(void *ntb, u64 db_bits);
+
+
 #endif
