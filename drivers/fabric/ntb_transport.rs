@@ -159,6 +159,9 @@ struct Peer {
     /// Its peer index.
     pidx: u32,
     inbound: Arc<Inbound>,
+    /// The inbound window translates to `inbound` (set once, by `expose`).
+    #[pin]
+    exposed: Mutex<bool>,
     /// Set up by `connect`/`map`, dropped by `disconnect`.
     #[pin]
     outbound: Mutex<Option<Arc<Outbound>>>,
@@ -230,8 +233,9 @@ pub(crate) struct NtbTransport {
 }
 
 impl NtbTransport {
-    /// Sets the transport up on `dev`: inbound buffers exposed, events to
-    /// `events`, doorbells unmasked, link enabled.
+    /// Sets the transport up on `dev`: inbound buffers allocated (and
+    /// exposed to the peers whose link is up already), events to `events`,
+    /// doorbells unmasked, link enabled.
     ///
     /// # Errors
     ///
@@ -283,49 +287,38 @@ impl NtbTransport {
             return Err(ENODEV);
         }
         let peer_mws = dev.peer_mw_count()?;
-        // The buffer size: what every window on both sides can take.
+        // The buffer size: what every outbound window can reach, as a power
+        // of two (the coherent allocation is then aligned to it). The
+        // inbound limits (`ntb_mw_get_align()`) are only known while the
+        // link is up: `expose` checks them.
         let mut size = BUF_SIZE as u64;
-        let mut align = PAGE as u64;
         for (pidx, &port) in ports.iter().enumerate() {
-            let pidx = pidx as u32;
-            if dev.mw_count(pidx)? <= in_widx || peer_mws <= out_widx(port) {
+            let mws = dev.mw_count(pidx as u32)?;
+            if mws <= in_widx || peer_mws <= out_widx(port) {
                 pr_err!(
-                    "{}: needs inbound window {} for peer {} and outbound window {} ({} and {} there)\n",
+                    "{}: needs inbound window {} for peer {} and outbound window {} \
+                     ({} and {} there)\n",
                     &*name,
                     in_widx,
                     port,
                     out_widx(port),
-                    dev.mw_count(pidx)?,
+                    mws,
                     peer_mws
                 );
                 return Err(ENODEV);
             }
-            let a = dev.mw_get_align(pidx, in_widx)?;
-            let out = dev.peer_mw_get_addr(out_widx(port))?;
-            size = size.min(a.size_max).min(out.size);
-            align = align.max(a.size_align).max(a.addr_align);
+            size = size.min(dev.peer_mw_get_addr(out_widx(port))?.size);
         }
-        if !align.is_power_of_two() {
+        if size < (RING_SIZE + PAGE) as u64 {
             pr_err!(
-                "{}: window alignment {:#x} is not a power of two\n",
+                "{}: outbound windows too small ({:#x} bytes)\n",
                 &*name,
-                align
-            );
-            return Err(ENODEV);
-        }
-        // Multiples of the alignment; the allocation is aligned to its size
-        // rounded up to a power of two, so an alignment above that fails.
-        size &= !(align - 1);
-        let buf_size = usize::try_from(size).map_err(|_| EINVAL)?;
-        if buf_size < RING_SIZE + PAGE || align > size.next_power_of_two() {
-            pr_err!(
-                "{}: windows too small or too aligned (size {:#x}, alignment {:#x})\n",
-                &*name,
-                size,
-                align
+                size
             );
             return Err(ENOSPC);
         }
+        // >= RING_SIZE + PAGE and <= BUF_SIZE: fits.
+        let buf_size = 1usize << size.ilog2();
         let pool_pages = (buf_size - RING_SIZE) / PAGE;
         // Doorbells: bit n rings node n.
         let valid = dev.db_valid_mask()?;
@@ -347,15 +340,6 @@ impl NtbTransport {
         let mut peers = KVec::with_capacity(ports.len(), GFP_KERNEL)?;
         for (pidx, &port) in ports.iter().enumerate() {
             let buf = dev.alloc_dma(buf_size)?;
-            if buf.dma_addr() & (align - 1) != 0 {
-                pr_err!(
-                    "{}: buffer {:#x} misaligned for {:#x}\n",
-                    &*name,
-                    buf.dma_addr(),
-                    align
-                );
-                return Err(ENOMEM);
-            }
             let inbound = Arc::pin_init(
                 pin_init!(Inbound {
                     buf,
@@ -368,6 +352,7 @@ impl NtbTransport {
                     node: port,
                     pidx: pidx as u32,
                     inbound,
+                    exposed <- new_mutex!(false, "rsio_fabric_ntb_exposed"),
                     outbound <- new_mutex!(None, "rsio_fabric_ntb_outbound"),
                     connected: Atomic::new(false),
                 }),
@@ -393,8 +378,14 @@ impl NtbTransport {
             },
             GFP_KERNEL,
         )?;
-        for p in this.peers.iter() {
-            dev.mw_set_trans(p.pidx, in_widx, &p.inbound.buf, buf_size)?;
+        // Peers whose link is up get their window now, the others on their
+        // first `connect`.
+        let up = dev.link_is_up()?;
+        for p in this.peers.iter().filter(|p| up & (1 << p.pidx) != 0) {
+            match this.expose(p) {
+                Ok(()) | Err(EAGAIN) => {}
+                Err(e) => return Err(e),
+            }
         }
         dev.set_ctx(Arc::new(CtxEvents { events, peer_bits }, GFP_KERNEL)?)?;
         dev.db_clear(peer_bits)?;
@@ -427,10 +418,54 @@ impl NtbTransport {
             bits |= 1 << p.node;
             p.connected.store(false, Release);
             drop(p.outbound.lock().take());
-            let _ = self.dev.mw_clear_trans(p.pidx, self.in_widx);
+            let mut exposed = p.exposed.lock();
+            if *exposed {
+                let _ = self.dev.mw_clear_trans(p.pidx, self.in_widx);
+                *exposed = false;
+            }
         }
         let _ = self.dev.db_set_mask(bits);
         let _ = self.dev.link_disable();
+    }
+
+    /// Exposes `p`'s inbound buffer to it through inbound window
+    /// `in_widx`, once. `EAGAIN` while the link is down (`ntb.h` gives the
+    /// window's limits only then); `ENOSPC` if the window cannot take the
+    /// buffer (logged).
+    fn expose(&self, p: &Peer) -> Result {
+        if self.down.load(Relaxed) {
+            return Err(ENODEV);
+        }
+        let mut exposed = p.exposed.lock();
+        if *exposed {
+            return Ok(());
+        }
+        let a = match self.dev.mw_get_align(p.pidx, self.in_widx) {
+            Err(ENOTCONN) => return Err(EAGAIN),
+            r => r?,
+        };
+        let size = self.buf_size as u64;
+        let addr = p.inbound.buf.dma_addr();
+        // An alignment of 0: no constraint.
+        if a.size_max < size || size % a.size_align.max(1) != 0 || addr % a.addr_align.max(1) != 0 {
+            pr_err!(
+                "{}: inbound window {} for node {} cannot take {:#x} bytes at {:#x} \
+                 (max {:#x}, alignment {:#x}/{:#x})\n",
+                &*self.name,
+                self.in_widx,
+                p.node,
+                size,
+                addr,
+                a.size_max,
+                a.addr_align,
+                a.size_align
+            );
+            return Err(ENOSPC);
+        }
+        self.dev
+            .mw_set_trans(p.pidx, self.in_widx, &p.inbound.buf, self.buf_size)?;
+        *exposed = true;
+        Ok(())
     }
 
     /// The peer with node id `node` (`EINVAL` if none).
@@ -553,6 +588,8 @@ impl Transport for NtbTransport {
         if self.dev.link_is_up()? & (1 << p.pidx) == 0 {
             return Err(EAGAIN);
         }
+        // Our side first: the peer's core connects to it.
+        self.expose(p)?;
         let out = self.outbound(p)?;
         // Before the peer exposes its buffer the read fails or returns junk
         // (all-ones on rsio_ntb, which also logs the refused access).
