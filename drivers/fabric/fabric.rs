@@ -19,6 +19,8 @@ mod ioctl;
 mod ioctl_fabric;
 mod kthread;
 mod logic;
+mod ntb_client;
+mod ntb_transport;
 mod registry;
 mod system;
 mod transport;
@@ -39,14 +41,21 @@ module! {
     authors: ["rsio developers"],
     description: "rsio fabric core: cluster, windows, and the /dev/rsio ioctl ABI",
     license: "GPL",
+    params: {
+        generic_ntb: bool {
+            default: false,
+            description: "Run over the generic NTB API (the first ntb_dev, e.g. rsio_ntb's NTB device) instead of the rsio adapter's fabric interface",
+        },
+    },
 }
 
-/// The loaded module. Fields drop in order: the transport client first
+/// The loaded module. Fields drop in order: the transport's client first
 /// (its cluster stops, telling peers and features), then the device, then
 /// debugfs.
 #[pin_data]
 struct FabricModule {
     client: Option<rsio_ntb::adapter::ClientRegistration>,
+    ntb_client: Option<ntb_transport::NtbClientRegistration>,
     #[pin]
     chardev: chardev::Registration,
     #[pin]
@@ -72,8 +81,10 @@ impl kernel::InPlaceModule for FabricModule {
             rsio_ntb::adapter::adapters().map_or(0, |a| a.len())
         );
         let dir = kernel::debugfs::Dir::new(c"rsio_fabric");
+        let generic = module_parameters::generic_ntb.value();
         try_pin_init!(Self {
-            client: register_adapter_client(),
+            client: if generic { None } else { register_adapter_client() },
+            ntb_client: if generic { register_ntb_client() } else { None },
             chardev <- chardev::register(),
             state_file <- dir.read_only_file(c"state", debugfs::StateFile),
             pause_file <- dir.write_callback_file(c"pause_ms", (), &debugfs::write_pause),
@@ -97,6 +108,26 @@ fn register_adapter_client() -> Option<rsio_ntb::adapter::ClientRegistration> {
         Ok(r) => Some(r),
         Err(e) => {
             pr_warn!("rsio_ntb's fabric interface is taken ({:?}): no transport\n", e);
+            None
+        }
+    }
+}
+
+/// Becomes an NTB client (module parameter `generic_ntb`): the core starts
+/// on the first `ntb_dev` no other client holds.
+fn register_ntb_client() -> Option<ntb_transport::NtbClientRegistration> {
+    pr_info!("generic NTB path: waiting for an ntb_dev\n");
+    let hooks = match cluster::NtbHooks::new() {
+        Ok(h) => h,
+        Err(e) => {
+            pr_err!("cannot allocate the NTB client: {:?}\n", e);
+            return None;
+        }
+    };
+    match ntb_transport::register(hooks) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            pr_err!("cannot register as an NTB client: {:?}\n", e);
             None
         }
     }

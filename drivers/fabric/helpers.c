@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 #include <linux/err.h>
 #include <linux/kthread.h>
+#include <linux/pci.h>
 #include <linux/pid.h>
 #include <linux/random.h>
 #include <linux/sched.h>
@@ -66,9 +67,9 @@ void rsio_helper_kthread_stop(void *t)
 bool rsio_helper_kthread_should_stop(void)
 {
 	return kthread_should_stop();
-/* The generic NTB path; see helpers.h. */
+}
 
-#include <linux/pci.h>
+/* The generic NTB path; see helpers.h. */
 
 int rsio_helper_ntb_register_client(void *client)
 {

@@ -42,12 +42,7 @@ use kernel::{
     },
 };
 
-// from logic::ring
-/// Offset of the receiver's magic in a ring.
-const MAGIC_OFF: usize = 0x00;
-// from logic::ring
-/// "RSRX": the receiver's core has opened the ring.
-const RING_MAGIC: u32 = 0x5852_5352;
+use crate::logic::ring::{MAGIC_OFF, RING_MAGIC};
 
 /// Bytes of one peer's inbound buffer (ring + grant pool), at most: a power
 /// of two, so that the coherent allocation is naturally aligned to it.
