@@ -457,6 +457,9 @@ impl NtbTransport {
             );
             return Err(ENOSPC);
         }
+        // The magic tells the peer's core that ours accepts mail here
+        // (`logic::ring`): written before the window opens.
+        p.inbound.buf.write(MAGIC_OFF, &RING_MAGIC.to_le_bytes())?;
         self.dev
             .mw_set_trans(p.pidx, self.in_widx, &p.inbound.buf, self.buf_size)?;
         *exposed = true;
