@@ -156,7 +156,7 @@ impl Transport for AdapterTransport {
         if self.peers.lock()[p].is_some() {
             return Ok(());
         }
-        let me = self.info.node_id as u64;
+        let me = u64::from(self.info.node_id);
         let rr = LutRange::alloc(&self.adapter, 1)?;
         rr.map_memory(0, peer, self.mailbox_window.index(), me * RING_SIZE as u64)?;
         let ring = rr.into_cpu()?;

@@ -39,6 +39,12 @@ unsafe impl<T: ThreadMain> Send for KThread<T> {}
 // SAFETY: `&KThread` allows nothing.
 unsafe impl<T: ThreadMain> Sync for KThread<T> {}
 
+/// The kernel thread's entry point.
+///
+/// # Safety
+///
+/// `data` must be the `Arc::into_raw` pointer of a `T`, kept alive until
+/// the thread has been stopped (as [`KThread::spawn`] passes it).
 unsafe extern "C" fn trampoline<T: ThreadMain>(data: *mut c_void) -> core::ffi::c_int {
     // SAFETY: `data` is the `Arc::into_raw` pointer `spawn` passed, kept alive until after the thread is stopped (type invariant).
     let t = unsafe { &*data.cast::<T>() };
