@@ -45,7 +45,7 @@ EXAMPLES:
     received 0xcafe at offset 0x10 after 153 ms
 
     # rsio grant --peers 0x2 --size 4K --fill 0xa5 --hold 30 --json
-    {\"id\":5,\"peers\":[1],\"size\":4096,\"fabric_addr\":2162688,\"bus_addr\":2134835200}
+    {\"bus_addr\":2134835200,\"fabric_addr\":2162688,\"id\":5,\"peers\":[1],\"size\":4096}
 
 EXIT STATUS:
     0   held for --hold seconds or until SIGINT/SIGTERM, or the expected value
@@ -70,7 +70,8 @@ EXAMPLES:
     node 0 0x200010: wrote 0xcafe, read back 0xcafe
 
     # rsio poke 0 0x900000 1 --json
-    {\"node\":0,\"fabric_addr\":9437184,\"wrote\":1,\"read\":4294967295,\"map_id\":7,...}
+    {\"bus_addr\":3758096384,\"fabric_addr\":9437184,\"map_id\":7,\"node\":0,
+     \"read\":4294967295,\"wrote\":1}
 
 EXIT STATUS:
     0   the word read back is the word written
@@ -92,7 +93,8 @@ EXAMPLES:
     node 0 0x200010: 0xcafe
 
     # rsio peek 0 0x200000 --offset 16 --json
-    {\"node\":0,\"fabric_addr\":2097168,\"value\":51966,\"map_id\":8,...}
+    {\"bus_addr\":3758096400,\"fabric_addr\":2097168,\"map_id\":8,\"node\":0,
+     \"value\":51966}
 
 EXIT STATUS:
     0   the word was read

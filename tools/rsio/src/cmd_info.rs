@@ -19,7 +19,7 @@ EXAMPLES:
     features     fabric
 
     $ rsio version --json
-    {\"abi\":{\"major\":1,\"minor\":0},\"features\":[\"fabric\"],...}
+    {\"abi\":{\"major\":1,\"minor\":0},\"features\":[\"fabric\"],\"kernel_release\":...}
 
 EXIT STATUS:
     0   the modules answered and speak this tool's ABI major version

@@ -24,10 +24,10 @@ Needs only access to /dev/rsio.";
 pub const AFTER: &str = "\
 EXAMPLES:
     $ rsio nodes
-    NODE  STATE  LINK  NAME   VERSION  UP-FOR  LAST-HEARD   TX   RX
-       0  up     up    node0        1   5m03s   40ms ago  3120 3118
-       1  self   up    node1        1       -          -     0    0
-       2  down   down  -            -       -      never     0    0
+    NODE  STATE  LINK  NAME   VERSION  UP-FOR  LAST-HEARD    TX    RX
+       0  up     up    node0        1   5m03s    40ms ago  3120  3118
+       1  self   up    node1        1       -           -     0     0
+       2  down   down  -            -       -       never     0     0
 
     $ rsio nodes --json | jq -r '.[] | select(.state == \"up\") | .node'
     0
@@ -233,5 +233,15 @@ NODE  STATE  LINK  NAME   VERSION  UP-FOR  LAST-HEARD    TX    RX
                 "up_ms"
             ]
         );
+    }
+
+    #[test]
+    fn the_help_example_is_real_output() {
+        for line in nodes_table(&sample()).lines() {
+            assert!(
+                AFTER.contains(&format!("    {line}\n")),
+                "help lacks: {line}"
+            );
+        }
     }
 }

@@ -37,8 +37,9 @@ EXAMPLES:
     rtt min/avg/max = 0.118/0.127/0.142 ms
 
     $ rsio ping 2 -c 1000 -i 0 --json
-    {\"node\":2,\"name\":\"node2\",\"payload\":56,\"sent\":1000,\"received\":1000,\"lost\":0,
-     \"rtt_min_ns\":98012,\"rtt_avg_ns\":110530,\"rtt_max_ns\":190211,\"time_ms\":116}
+    {\"lost\":0,\"name\":\"node2\",\"node\":2,\"payload\":56,\"received\":1000,
+     \"rtt_avg_ns\":110530,\"rtt_max_ns\":190211,\"rtt_min_ns\":98012,\"sent\":1000,
+     \"time_ms\":116}
 
     $ rsio ping 2 -c 10000 --batch -s 200
 

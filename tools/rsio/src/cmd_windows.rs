@@ -27,10 +27,10 @@ Needs only access to /dev/rsio.";
 pub const AFTER: &str = "\
 EXAMPLES:
     $ rsio windows
-    ID  KIND     NODE  PEERS  FABRIC-ADDR  SIZE  BUS-ADDR    HW       REFS  PID
+    ID  KIND     NODE  PEERS  FABRIC-ADDR  SIZE  BUS-ADDR    HW       REFS     PID
      0  mailbox     1  0,2    0x0            4K  0xfe000000  in 0        -  kernel
-     3  grant       1  2      0x200000      64K  0x7f3e0000  in 1        -  812
-     4  map         0  -      0x100000       4K  0xe0100000  lut 0-1     1  815
+     3  grant       1  2      0x200000      64K  0x7f3e0000  in 1        -     812
+     4  map         0  -      0x100000       4K  0xe0100000  lut 0-1     1     815
 
     $ rsio windows --json | jq '.[] | select(.kind == \"grant\") | .fabric_addr'
     2097152
@@ -211,5 +211,15 @@ ID  KIND     NODE  PEERS  FABRIC-ADDR  SIZE  BUS-ADDR    HW       REFS     PID
         assert_eq!(j[2]["kind"], "map");
         assert_eq!(j[2]["peers"], json!([]));
         assert_eq!(j[2]["hw_count"], 2);
+    }
+
+    #[test]
+    fn the_help_example_is_real_output() {
+        for line in windows_table(&sample()).lines() {
+            assert!(
+                AFTER.contains(&format!("    {line}\n")),
+                "help lacks: {line}"
+            );
+        }
     }
 }
