@@ -20,6 +20,9 @@
 #define RSIO_ABI_MINOR 0
 #define RSIO_DEVICE_PATH "/dev/rsio"
 
+/* The largest argument struct (and list element) the kernel looks at. */
+#define RSIO_MAX_ARG_SIZE 4096
+
 /**
  * struct rsio_arg_header - first member of every rsio ioctl argument
  * @size:  size of the whole struct as the caller knows it
@@ -31,6 +34,10 @@ struct rsio_arg_header {
 };
 
 #define RSIO_FEATURE_FABRIC (1ULL << 0)
+
+#define RSIO_RELEASE_LEN 32
+#define RSIO_KERNEL_RELEASE_LEN 72
+#define RSIO_VERSION_SIZE_V1 128
 
 /**
  * struct rsio_version - argument of RSIO_IOC_VERSION
@@ -46,13 +53,332 @@ struct rsio_version {
 	__u32 abi_major;
 	__u32 abi_minor;
 	__u64 features;
-	char release[32];
-	char kernel_release[72];
+	char release[RSIO_RELEASE_LEN];
+	char kernel_release[RSIO_KERNEL_RELEASE_LEN];
 };
 
 #define RSIO_IOC_VERSION _IOWR(RSIO_IOC_MAGIC, 0x00, struct rsio_version)
 
+/*
+ * The fabric core's ioctls (RSIO_FEATURE_FABRIC).
+ *
+ * VERSION, STATUS, NODES, WINDOWS and PING need only an open /dev/rsio;
+ * GRANT, REVOKE, MAP, UNMAP and WINDOW_IO also need CAP_SYS_ADMIN (EPERM
+ * otherwise). Windows created through a file belong to it: closing the file
+ * revokes its grants and removes its mappings. docs/abi.md lists every
+ * ioctl's errors.
+ */
+
+#define RSIO_NAME_LEN 64
+#define RSIO_ADAPTER_NAME_LEN 32
+/* Highest node id + 1 the ABI can express. */
+#define RSIO_MAX_NODES 16
+
+/* struct rsio_status.transport */
+#define RSIO_TRANSPORT_NONE 0
+#define RSIO_TRANSPORT_ADAPTER 1
+#define RSIO_TRANSPORT_NTB 2
+
+/**
+ * struct rsio_status - argument of RSIO_IOC_STATUS: this node's view of the fabric
+ * @header:        in: size = sizeof(struct rsio_status), flags = 0
+ * @transport:     out: RSIO_TRANSPORT_*
+ * @node_id:       out: this node's fabric node id (undefined without a transport)
+ * @num_nodes:     out: nodes in the fabric (ids 0..num_nodes-1)
+ * @link_mask:     out: bit n: the link to node n is up
+ * @up_mask:       out: bit n: node n's core answered our hello and is alive
+ * @proto_version: out: the message protocol version this core speaks
+ * @caps:          out: adapter CAPS bits (docs/adapter.md 4.1), 0 for ntb
+ * @heartbeat_ms:  out: heartbeat period, ms
+ * @dead_after_ms: out: a silent peer is declared dead after this many ms
+ * @lut_total:     out: outbound translation entries (LUT slots) the core may use
+ * @lut_used:      out: of which in use
+ * @inbound_total: out: inbound windows the core may use
+ * @inbound_used:  out: of which in use
+ * @reserved:      zero
+ * @msgs_tx:       out: messages sent
+ * @msgs_rx:       out: messages received and accepted
+ * @msgs_bad:      out: messages received and rejected
+ * @timeouts:      out: requests that timed out
+ * @refused:       out: peer accesses to this node refused by its inbound checks
+ * @errors:        out: errors the adapter flagged
+ * @adapter:       out: the adapter's PCI name, NUL-terminated
+ * @node_name:     out: this node's name (hostname), NUL-terminated
+ */
+struct rsio_status {
+	struct rsio_arg_header header;
+	__u32 transport;
+	__u32 node_id;
+	__u32 num_nodes;
+	__u32 link_mask;
+	__u32 up_mask;
+	__u32 proto_version;
+	__u32 caps;
+	__u32 heartbeat_ms;
+	__u32 dead_after_ms;
+	__u32 lut_total;
+	__u32 lut_used;
+	__u32 inbound_total;
+	__u32 inbound_used;
+	__u32 reserved;
+	__u64 msgs_tx;
+	__u64 msgs_rx;
+	__u64 msgs_bad;
+	__u64 timeouts;
+	__u64 refused;
+	__u64 errors;
+	char adapter[RSIO_ADAPTER_NAME_LEN];
+	char node_name[RSIO_NAME_LEN];
+};
+
+#define RSIO_STATUS_SIZE_V1 208
+
+/**
+ * struct rsio_list - argument of the listing ioctls (RSIO_IOC_NODES, RSIO_IOC_WINDOWS)
+ * @header:     in: size = sizeof(struct rsio_list), flags = 0
+ * @entries:    in: user address of the element array (may be 0 if @capacity is 0)
+ * @capacity:   in: elements the array holds, at most RSIO_MAX_LIST
+ * @entry_size: in: size of one element as the caller knows it: at least the
+ *              element's first version, at most RSIO_MAX_ARG_SIZE
+ * @count:      out: elements that exist; min(@count, @capacity) were
+ *              written, each @entry_size bytes (zero beyond what the kernel
+ *              knows). Call with @capacity = 0 to size the array, then with
+ *              room to spare: the list can grow in between.
+ * @reserved:   zero
+ */
+struct rsio_list {
+	struct rsio_arg_header header;
+	__u64 entries;
+	__u32 capacity;
+	__u32 entry_size;
+	__u32 count;
+	__u32 reserved;
+};
+
+#define RSIO_LIST_SIZE_V1 32
+#define RSIO_MAX_LIST 1024
+
+/* struct rsio_node_entry.state */
+#define RSIO_NODE_SELF 0
+#define RSIO_NODE_DOWN 1
+#define RSIO_NODE_HELLO 2
+#define RSIO_NODE_UP 3
+#define RSIO_NODE_DEAD 4
+
+/* struct rsio_node_entry.caps */
+#define RSIO_PEER_CAP_GRANTS (1U << 0)
+
+/**
+ * struct rsio_node_entry - one element of RSIO_IOC_NODES: a node of the fabric
+ * @node_id:       fabric node id
+ * @state:         RSIO_NODE_*
+ * @link_up:       the link to it is up (1) or not (0); 1 for this node
+ * @proto_version: protocol version from its hello (0 before)
+ * @caps:          capability bits from its hello (RSIO_PEER_CAP_*)
+ * @up_count:      how many times it came up since this core started
+ * @up_ms:         ms since it came up (0 unless RSIO_NODE_UP)
+ * @last_heard_ms: ms since a message or heartbeat from it was last seen
+ *                 (~0ULL: never)
+ * @msgs_tx:       messages sent to it
+ * @msgs_rx:       messages received from it and accepted
+ * @name:          its node name from its hello, NUL-terminated
+ */
+struct rsio_node_entry {
+	__u32 node_id;
+	__u32 state;
+	__u32 link_up;
+	__u32 proto_version;
+	__u32 caps;
+	__u32 up_count;
+	__u64 up_ms;
+	__u64 last_heard_ms;
+	__u64 msgs_tx;
+	__u64 msgs_rx;
+	char name[RSIO_NAME_LEN];
+};
+
+#define RSIO_NODE_ENTRY_SIZE_V1 120
+
+/* struct rsio_window_entry.kind */
+#define RSIO_WINDOW_MAP 1
+#define RSIO_WINDOW_GRANT 2
+#define RSIO_WINDOW_MAILBOX 3
+
+/**
+ * struct rsio_window_entry - one element of RSIO_IOC_WINDOWS: a mapping or a grant
+ * @id:          its id (what UNMAP/REVOKE/WINDOW_IO take); 0 for the mailbox
+ * @kind:        RSIO_WINDOW_*
+ * @node:        MAP: the peer node; GRANT/MAILBOX: this node
+ * @peers:       GRANT/MAILBOX: the nodes allowed (bit n: node n); MAP: 0
+ * @refcount:    MAP: handles sharing the translation (1 + other maps inside it)
+ * @owner_pid:   the pid of the process that created it (0: the kernel)
+ * @fabric_addr: MAP: the address in the peer's space; GRANT: what peers pass
+ *               to RSIO_IOC_MAP
+ * @size:        size in bytes
+ * @bus_addr:    local bus address: MAP: where local devices and the CPU reach
+ *               the peer memory; GRANT: the local memory peers reach
+ * @hw_index:    MAP: first outbound translation entry (LUT slot); GRANT: the
+ *               inbound window index
+ * @hw_count:    MAP: translation entries used; GRANT: 1
+ */
+struct rsio_window_entry {
+	__u32 id;
+	__u32 kind;
+	__u32 node;
+	__u32 peers;
+	__u32 refcount;
+	__u32 owner_pid;
+	__u64 fabric_addr;
+	__u64 size;
+	__u64 bus_addr;
+	__u32 hw_index;
+	__u32 hw_count;
+};
+
+#define RSIO_WINDOW_ENTRY_SIZE_V1 56
+
+#define RSIO_PING_MAX_PAYLOAD 200
+#define RSIO_PING_MAX_COUNT 10000
+#define RSIO_MAX_TIMEOUT_MS 60000
+#define RSIO_DEFAULT_TIMEOUT_MS 1000
+
+/**
+ * struct rsio_ping - argument of RSIO_IOC_PING: message round trips with a peer's core
+ * @header:      in: size = sizeof(struct rsio_ping), flags = 0
+ * @node:        in: the peer (this node: EINVAL; not up: EHOSTUNREACH)
+ * @count:       in: round trips, 1..RSIO_PING_MAX_COUNT
+ * @payload_len: in: payload bytes per message, 0..RSIO_PING_MAX_PAYLOAD
+ *               (the peer echoes it; a mismatch is EIO)
+ * @timeout_ms:  in: per round trip, 0..RSIO_MAX_TIMEOUT_MS (0: the default,
+ *               RSIO_DEFAULT_TIMEOUT_MS)
+ * @rtt_min_ns:  out: fastest round trip, ns
+ * @rtt_avg_ns:  out: mean round trip, ns
+ * @rtt_max_ns:  out: slowest round trip, ns
+ */
+struct rsio_ping {
+	struct rsio_arg_header header;
+	__u32 node;
+	__u32 count;
+	__u32 payload_len;
+	__u32 timeout_ms;
+	__u64 rtt_min_ns;
+	__u64 rtt_avg_ns;
+	__u64 rtt_max_ns;
+};
+
+#define RSIO_PING_SIZE_V1 48
+
+/* The largest grant or mapping, and their granularity. */
+#define RSIO_MAX_WINDOW_SIZE (64ULL << 20)
+#define RSIO_WINDOW_ALIGN 4096ULL
+
+/**
+ * struct rsio_grant - argument of RSIO_IOC_GRANT (admin): local memory peers may reach
+ * @header:      in: size = sizeof(struct rsio_grant), flags = 0
+ * @peers:       in: bit n lets node n in (not 0, only fabric nodes other
+ *               than this one)
+ * @id:          out: the grant's id
+ * @len:         in: bytes, a multiple of RSIO_WINDOW_ALIGN, at most
+ *               RSIO_MAX_WINDOW_SIZE; the memory starts zeroed
+ * @fabric_addr: out: the fabric address peers pass to RSIO_IOC_MAP
+ * @bus_addr:    out: the local bus address of the memory
+ */
+struct rsio_grant {
+	struct rsio_arg_header header;
+	__u32 peers;
+	__u32 id;
+	__u64 len;
+	__u64 fabric_addr;
+	__u64 bus_addr;
+};
+
+#define RSIO_GRANT_SIZE_V1 40
+
+/**
+ * struct rsio_id - argument of the ioctls naming one window (RSIO_IOC_REVOKE, RSIO_IOC_UNMAP)
+ * @header:   in: size = sizeof(struct rsio_id), flags = 0
+ * @id:       in: the id (ENOENT if this file holds no such window of that kind)
+ * @reserved: zero
+ */
+struct rsio_id {
+	struct rsio_arg_header header;
+	__u32 id;
+	__u32 reserved;
+};
+
+#define RSIO_ID_SIZE_V1 16
+
+/**
+ * struct rsio_map - argument of RSIO_IOC_MAP (admin): reach peer memory
+ * @header:      in: size = sizeof(struct rsio_map), flags = 0
+ * @node:        in: the peer node (not this one)
+ * @id:          out: the mapping's id
+ * @fabric_addr: in: fabric address in the peer's space (from its grant),
+ *               plus an offset; RSIO_WINDOW_ALIGN aligned
+ * @len:         in: bytes, a multiple of RSIO_WINDOW_ALIGN, at most
+ *               RSIO_MAX_WINDOW_SIZE
+ * @bus_addr:    out: the local bus address where the CPU and local devices
+ *               reach it
+ */
+struct rsio_map {
+	struct rsio_arg_header header;
+	__u32 node;
+	__u32 id;
+	__u64 fabric_addr;
+	__u64 len;
+	__u64 bus_addr;
+};
+
+#define RSIO_MAP_SIZE_V1 40
+
+/* struct rsio_window_io flags: write the buffer into the window (else read). */
+#define RSIO_IO_WRITE (1U << 0)
+/* The largest struct rsio_window_io.len. */
+#define RSIO_MAX_IO (1ULL << 20)
+
+/**
+ * struct rsio_window_io - argument of RSIO_IOC_WINDOW_IO (admin): CPU access to a window
+ * @header:   in: size = sizeof(struct rsio_window_io), flags: RSIO_IO_WRITE or 0
+ * @id:       in: a window of this file (a mapping: through the fabric; a
+ *            grant: the local memory)
+ * @reserved: zero
+ * @offset:   in: byte offset in the window
+ * @len:      in: bytes, 1..RSIO_MAX_IO, @offset + @len inside the window;
+ *            mappings move 4-byte words: @offset and @len multiples of 4
+ * @buf:      in: user buffer address
+ */
+struct rsio_window_io {
+	struct rsio_arg_header header;
+	__u32 id;
+	__u32 reserved;
+	__u64 offset;
+	__u64 len;
+	__u64 buf;
+};
+
+#define RSIO_WINDOW_IO_SIZE_V1 40
+
+#define RSIO_IOC_STATUS _IOWR(RSIO_IOC_MAGIC, 0x01, struct rsio_status)
+#define RSIO_IOC_NODES _IOWR(RSIO_IOC_MAGIC, 0x02, struct rsio_list)
+#define RSIO_IOC_WINDOWS _IOWR(RSIO_IOC_MAGIC, 0x03, struct rsio_list)
+#define RSIO_IOC_PING _IOWR(RSIO_IOC_MAGIC, 0x04, struct rsio_ping)
+#define RSIO_IOC_GRANT _IOWR(RSIO_IOC_MAGIC, 0x05, struct rsio_grant)
+#define RSIO_IOC_REVOKE _IOWR(RSIO_IOC_MAGIC, 0x06, struct rsio_id)
+#define RSIO_IOC_MAP _IOWR(RSIO_IOC_MAGIC, 0x07, struct rsio_map)
+#define RSIO_IOC_UNMAP _IOWR(RSIO_IOC_MAGIC, 0x08, struct rsio_id)
+#define RSIO_IOC_WINDOW_IO _IOWR(RSIO_IOC_MAGIC, 0x09, struct rsio_window_io)
+
 _Static_assert(sizeof(struct rsio_arg_header) == 8, "rsio_arg_header size");
-_Static_assert(sizeof(struct rsio_version) == 128, "rsio_version size");
+_Static_assert(sizeof(struct rsio_version) == RSIO_VERSION_SIZE_V1, "rsio_version size");
+_Static_assert(sizeof(struct rsio_status) == RSIO_STATUS_SIZE_V1, "rsio_status size");
+_Static_assert(sizeof(struct rsio_list) == RSIO_LIST_SIZE_V1, "rsio_list size");
+_Static_assert(sizeof(struct rsio_node_entry) == RSIO_NODE_ENTRY_SIZE_V1, "rsio_node_entry size");
+_Static_assert(sizeof(struct rsio_window_entry) == RSIO_WINDOW_ENTRY_SIZE_V1,
+	       "rsio_window_entry size");
+_Static_assert(sizeof(struct rsio_ping) == RSIO_PING_SIZE_V1, "rsio_ping size");
+_Static_assert(sizeof(struct rsio_grant) == RSIO_GRANT_SIZE_V1, "rsio_grant size");
+_Static_assert(sizeof(struct rsio_id) == RSIO_ID_SIZE_V1, "rsio_id size");
+_Static_assert(sizeof(struct rsio_map) == RSIO_MAP_SIZE_V1, "rsio_map size");
+_Static_assert(sizeof(struct rsio_window_io) == RSIO_WINDOW_IO_SIZE_V1, "rsio_window_io size");
 
 #endif /* _UAPI_RSIO_H */

@@ -1,18 +1,46 @@
 //! `rsio`: the command-line tool of the rsio suite.
 //!
-//! Exit codes: 0 success, 1 the operation failed, 2 usage errors (clap).
+//! Exit codes: 0 success, 1 the operation failed, 2 usage errors.
 
+mod cmd_debug;
+mod cmd_info;
+mod cmd_nodes;
+mod cmd_ping;
+mod cmd_windows;
 mod device;
+mod format;
+mod signal;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 use rsio_uapi as uapi;
+use std::fmt;
+
+const LONG_ABOUT: &str = "\
+Share PCIe devices across an NTB cluster.
+
+rsio talks to the rsio kernel modules through their character device
+(/dev/rsio, created by rsio_fabric). The information commands (version,
+status, nodes, windows, ping) need only access to the device; the test and
+debug commands (grant, poke, peek) also need CAP_SYS_ADMIN.";
+
+const AFTER_LONG_HELP: &str = "\
+EXIT STATUS:
+    0   success
+    1   the operation failed (the message says why)
+    2   usage error (bad option or value)
+
+Every command takes --json for machine-readable output and --device to use
+another device node. `rsio help COMMAND` explains a command.";
 
 #[derive(Parser)]
 #[command(
     name = "rsio",
     version,
-    about = "Share PCIe devices across an NTB cluster"
+    about = "Share PCIe devices across an NTB cluster",
+    long_about = LONG_ABOUT,
+    after_long_help = AFTER_LONG_HELP
 )]
 struct Cli {
     /// The rsio character device.
@@ -28,65 +56,232 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Show the loaded modules' ABI version, release and features.
+    #[command(long_about = cmd_info::VERSION_LONG, after_long_help = cmd_info::VERSION_AFTER)]
     Version,
+    /// Show this node's view of the fabric.
+    #[command(long_about = cmd_info::STATUS_LONG, after_long_help = cmd_info::STATUS_AFTER)]
+    Status,
+    /// List the fabric's nodes and their state.
+    #[command(long_about = cmd_nodes::LONG, after_long_help = cmd_nodes::AFTER)]
+    Nodes,
+    /// List the fabric core's mappings and grants.
+    #[command(long_about = cmd_windows::LONG, after_long_help = cmd_windows::AFTER)]
+    Windows,
+    /// Measure message round trips with a peer's fabric core.
+    #[command(long_about = cmd_ping::LONG, after_long_help = cmd_ping::AFTER)]
+    Ping(cmd_ping::PingArgs),
+    /// Grant local memory to peers and hold it (test/debug, root).
+    #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
+    Grant(cmd_debug::GrantArgs),
+    /// Write a word of a peer's granted memory and read it back (test/debug, root).
+    #[command(long_about = cmd_debug::POKE_LONG, after_long_help = cmd_debug::POKE_AFTER)]
+    Poke(cmd_debug::PokeArgs),
+    /// Read a word of a peer's granted memory (test/debug, root).
+    #[command(long_about = cmd_debug::PEEK_LONG, after_long_help = cmd_debug::PEEK_AFTER)]
+    Peek(cmd_debug::PeekArgs),
 }
+
+/// What every command gets: the global options.
+pub struct Ctx {
+    /// The device path (`--device`).
+    pub device: String,
+    /// Print JSON (`--json`).
+    pub json: bool,
+}
+
+impl Ctx {
+    /// Opens the device.
+    pub fn open(&self) -> Result<device::Device> {
+        device::Device::open(&self.device)
+    }
+}
+
+/// A usage error found after parsing (exit status 2, like clap's own).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Ends the program with this status; the command already said why.
+#[derive(Debug)]
+pub struct Exit(pub i32);
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(&cli) {
-        eprintln!("rsio: {e:#}");
-        std::process::exit(1);
+    let ctx = Ctx {
+        device: cli.device.clone(),
+        json: cli.json,
+    };
+    let Err(e) = run(&ctx, &cli.command) else {
+        return;
+    };
+    if let Some(Exit(code)) = e.downcast_ref::<Exit>() {
+        std::process::exit(*code);
+    }
+    if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
+        usage_error(cli.command.name(), msg);
+    }
+    eprintln!("rsio: {e:#}");
+    std::process::exit(1);
+}
+
+/// Exits with status 2 and clap's usage error format for `subcommand`.
+fn usage_error(subcommand: &str, msg: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(ErrorKind::InvalidValue, msg).exit(),
+        None => cli.error(ErrorKind::InvalidValue, msg).exit(),
     }
 }
 
-fn run(cli: &Cli) -> Result<()> {
-    match cli.command {
-        Command::Version => version(cli),
+impl Command {
+    /// The subcommand's name on the command line.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Version => "version",
+            Command::Status => "status",
+            Command::Nodes => "nodes",
+            Command::Windows => "windows",
+            Command::Ping(_) => "ping",
+            Command::Grant(_) => "grant",
+            Command::Poke(_) => "poke",
+            Command::Peek(_) => "peek",
+        }
     }
 }
 
-fn version(cli: &Cli) -> Result<()> {
-    let dev = device::Device::open(&cli.device)?;
-    let v = dev.version()?;
-    let release = String::from_utf8_lossy(uapi::cstr_bytes(&v.release)).into_owned();
-    let kernel = String::from_utf8_lossy(uapi::cstr_bytes(&v.kernel_release)).into_owned();
-    let features = feature_names(v.features);
-    if cli.json {
-        let j = serde_json::json!({
-            "abi": { "major": v.abi_major, "minor": v.abi_minor },
-            "release": release,
-            "kernel_release": kernel,
-            "features": features,
-            "tool": { "release": env!("CARGO_PKG_VERSION"),
-                      "abi": { "major": uapi::RSIO_ABI_MAJOR, "minor": uapi::RSIO_ABI_MINOR } },
-        });
-        println!("{j}");
-    } else {
-        println!(
-            "rsio modules {release} (ABI {}.{}) on kernel {kernel}",
-            v.abi_major, v.abi_minor
-        );
-        println!(
-            "rsio tool    {} (ABI {}.{})",
-            env!("CARGO_PKG_VERSION"),
-            uapi::RSIO_ABI_MAJOR,
-            uapi::RSIO_ABI_MINOR
-        );
-        println!("features     {}", features.join(" "));
+fn run(ctx: &Ctx, command: &Command) -> Result<()> {
+    match command {
+        Command::Version => cmd_info::version(ctx),
+        Command::Status => cmd_info::status(ctx),
+        Command::Nodes => cmd_nodes::run(ctx),
+        Command::Windows => cmd_windows::run(ctx),
+        Command::Ping(args) => cmd_ping::run(ctx, args),
+        Command::Grant(args) => cmd_debug::grant(ctx, args),
+        Command::Poke(args) => cmd_debug::poke(ctx, args),
+        Command::Peek(args) => cmd_debug::peek(ctx, args),
     }
-    Ok(())
 }
 
-fn feature_names(bits: u64) -> Vec<String> {
-    let known = [(uapi::RSIO_FEATURE_FABRIC, "fabric")];
-    let mut names: Vec<String> = known
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|(_, n)| n.to_string())
-        .collect();
-    let unknown = bits & !known.iter().fold(0, |a, (b, _)| a | b);
-    if unknown != 0 {
-        names.push(format!("unknown:{unknown:#x}"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
-    names
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("rsio").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_with_exit_status_2() {
+        for args in [
+            &["ping"][..],
+            &["ping", "16"],
+            &["ping", "1", "-c", "0"],
+            &["ping", "1", "-s", "201"],
+            &["ping", "1", "--timeout", "60001"],
+            &["grant", "--size", "4K"],
+            &["grant", "--peers", "1", "--size", "4X"],
+            &["grant", "--peers", "1", "--size", "4K", "--fill", "256"],
+            &[
+                "grant",
+                "--peers",
+                "1",
+                "--size",
+                "4K",
+                "--expect-u32",
+                "16",
+            ],
+            &["poke", "1", "0x1000"],
+            &["peek", "1", "nowhere"],
+        ] {
+            let err = parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn every_command_knows_its_name() {
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name();
+            if name == "help" {
+                continue;
+            }
+            let mut args = vec![name];
+            args.extend(match name {
+                "ping" => &["1"][..],
+                "grant" => &["--peers", "1", "--size", "4K"],
+                "poke" => &["1", "0x1000", "1"],
+                "peek" => &["1", "0x1000"],
+                _ => &[],
+            });
+            let cli = parse(&args).unwrap();
+            assert_eq!(cli.command.name(), name);
+        }
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        let cli = parse(&["--json", "nodes", "--device", "/dev/x"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.device, "/dev/x");
+    }
+
+    #[test]
+    fn grant_options_are_parsed_with_suffixes_and_masks() {
+        let cli = parse(&[
+            "grant",
+            "--peers",
+            "0x6",
+            "--size",
+            "64K",
+            "--fill",
+            "0xa5",
+            "--expect-u32",
+            "0x10=0xcafe",
+            "--hold",
+            "2.5",
+        ])
+        .unwrap();
+        let Command::Grant(g) = cli.command else {
+            panic!("not grant");
+        };
+        assert_eq!(g.peers, 0b110);
+        assert_eq!(g.size, 64 << 10);
+        assert_eq!(g.fill, Some(0xa5));
+        assert_eq!(g.expect_u32, Some((16, 0xcafe)));
+        assert_eq!(g.hold, Some(std::time::Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn every_command_has_examples_and_an_exit_status_in_its_help() {
+        let mut cmd = Cli::command();
+        for sub in cmd.get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            let help = sub.render_long_help().to_string();
+            assert!(help.contains("EXAMPLES:"), "{name}: no examples");
+            assert!(help.contains("EXIT STATUS:"), "{name}: no exit status");
+        }
+    }
 }
