@@ -662,7 +662,15 @@ macro_rules! request {
         }
     )*};
 }
-request!(RsioStatus, RsioList, RsioPing, RsioGrant, RsioId, RsioMap, RsioWindowIo);
+request!(
+    RsioStatus,
+    RsioList,
+    RsioPing,
+    RsioGrant,
+    RsioId,
+    RsioMap,
+    RsioWindowIo
+);
 
 /// Validates a listing request's element size against the element's
 /// first version (`min`): returns how many bytes of each element to write.

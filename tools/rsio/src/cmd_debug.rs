@@ -52,7 +52,8 @@ EXIT STATUS:
         arrived
     1   the grant failed (EPERM: not root; ENOSPC: no free inbound window;
         ENODEV: no transport), or the expected value did not arrive in time
-    2   usage error (size not a multiple of 4K, offset outside the grant...)";
+    2   usage error (size not a multiple of 4K, --peers includes this node or a
+        node outside the fabric, offset outside the grant...)";
 
 pub const POKE_LONG: &str = "\
 Write a 32-bit word of a peer's memory and read it back: rsio maps the 4 KiB
@@ -206,6 +207,7 @@ pub fn grant(ctx: &Ctx, args: &GrantArgs) -> Result<()> {
     }
     signal::install()?;
     let dev = ctx.open()?;
+    check_peers(&dev, args.peers)?;
     let g = dev
         .grant(args.peers, args.size)
         .map_err(|e| explain(e, None))?;
@@ -240,6 +242,39 @@ pub fn grant(ctx: &Ctx, args: &GrantArgs) -> Result<()> {
         eprintln!("rsio: warning: {e}");
     }
     result
+}
+
+/// Checks a grant's peers against this node's status (the kernel would
+/// say `EINVAL`): other nodes of the fabric only.
+fn check_peers(dev: &Device, peers: u32) -> Result<()> {
+    let s = dev.status()?;
+    if s.transport == uapi::RSIO_TRANSPORT_NONE {
+        return Err(anyhow!(
+            "the fabric core has no transport: no rsio adapter or NTB device is bound (rsio status)"
+        ));
+    }
+    Ok(peers_in_fabric(peers, s.node_id, s.num_nodes)?)
+}
+
+/// Whether `peers` names only nodes of a `num_nodes` fabric other than
+/// `self_id`.
+pub fn peers_in_fabric(peers: u32, self_id: u32, num_nodes: u32) -> Result<(), UsageError> {
+    if self_id < 32 && peers & (1 << self_id) != 0 {
+        return Err(UsageError(format!(
+            "--peers {} includes this node ({self_id}): grant to other nodes",
+            node_list(peers)
+        )));
+    }
+    let all = 1u32.checked_shl(num_nodes).map_or(u32::MAX, |b| b - 1);
+    if peers & !all != 0 {
+        return Err(UsageError(format!(
+            "--peers {}: node {} is not in the fabric (nodes 0..{})",
+            node_list(peers),
+            (peers & !all).trailing_zeros(),
+            num_nodes.saturating_sub(1)
+        )));
+    }
+    Ok(())
 }
 
 /// The line `rsio grant` prints: `key=value` pairs a test can parse.
@@ -467,6 +502,19 @@ mod tests {
         assert!(check_word_offset(4096, 4096).is_err());
         assert!(check_word_offset(2, 4096).is_err());
         assert!(check_word_offset(u64::MAX - 3, 4096).is_err());
+    }
+
+    #[test]
+    fn grant_peers_are_other_nodes_of_the_fabric() {
+        assert!(peers_in_fabric(0b101, 1, 3).is_ok());
+        let e = peers_in_fabric(0b011, 1, 3).unwrap_err();
+        assert_eq!(
+            e.0,
+            "--peers 0,1 includes this node (1): grant to other nodes"
+        );
+        let e = peers_in_fabric(0b1001, 1, 3).unwrap_err();
+        assert_eq!(e.0, "--peers 0,3: node 3 is not in the fabric (nodes 0..2)");
+        assert!(peers_in_fabric(1 << 15, 0, 16).is_ok());
     }
 
     #[test]

@@ -19,8 +19,10 @@ mailboxes, the peer's core echoes it, and the kernel times the round trip.
 By default rsio sends one round trip per second until interrupted (SIGINT or
 SIGTERM) and prints each like ping(8), then a summary. --batch makes all
 COUNT round trips in one ioctl and prints only the summary the kernel
-measured. A round trip that is not answered within --timeout ms, or whose
-echo does not match, is counted as lost and the next one is tried.
+measured. A round trip that is not answered within --timeout ms (ETIMEDOUT),
+whose echo does not match (EIO), or that cannot be sent because the peer's
+ring is full (EAGAIN) is counted as lost and the next one is tried; if the
+peer goes down meanwhile (EHOSTUNREACH, ECONNRESET) rsio stops.
 
 Needs only access to /dev/rsio. The peer must be up (see rsio nodes).";
 
@@ -313,10 +315,17 @@ fn one_by_one(ctx: &Ctx, dev: &Device, args: &PingArgs, who: &str) -> Result<Sta
                         );
                     }
                 }
-                Some(libc::EHOSTUNREACH) if stats.sent > 0 => {
+                Some(libc::EAGAIN) => {
                     stats.lost();
                     if !ctx.json {
-                        println!("{who} went down: seq={seq} (EHOSTUNREACH)");
+                        println!("not sent to {who}: seq={seq} (its message ring is full, EAGAIN)");
+                    }
+                }
+                Some(code @ (libc::EHOSTUNREACH | libc::ECONNRESET)) if stats.sent > 0 => {
+                    stats.lost();
+                    if !ctx.json {
+                        let name = crate::device::errno_name(code).unwrap_or("?");
+                        println!("{who} went down: seq={seq} ({name})");
                     }
                     break;
                 }

@@ -380,6 +380,7 @@ pub fn errno_name(code: i32) -> Option<&'static str> {
         libc::ENOTCONN => "ENOTCONN",
         libc::ETIMEDOUT => "ETIMEDOUT",
         libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ECONNRESET => "ECONNRESET",
         libc::EHOSTDOWN => "EHOSTDOWN",
         libc::EHOSTUNREACH => "EHOSTUNREACH",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
@@ -430,6 +431,7 @@ mod tests {
             (libc::EEXIST, "EEXIST"),
             (libc::ENOMEM, "ENOMEM"),
             (libc::EAGAIN, "EAGAIN"),
+            (libc::ECONNRESET, "ECONNRESET"),
         ] {
             assert_eq!(errno_name(code), Some(name));
             let d = describe(&io::Error::from_raw_os_error(code));
