@@ -159,7 +159,7 @@ struct rsio_list {
 #define RSIO_MAX_LIST 1024
 
 /* struct rsio_node_entry.state */
-#define RSIO_NODE_SELF 0
+#define RSIO_NODE_SELF 5
 #define RSIO_NODE_DOWN 1
 #define RSIO_NODE_HELLO 2
 #define RSIO_NODE_UP 3

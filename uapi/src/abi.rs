@@ -365,7 +365,7 @@ const _: () = assert!(core::mem::size_of::<RsioList>() == RSIO_LIST_SIZE_V1);
 pub const RSIO_MAX_LIST: u32 = 1024;
 
 /// [`RsioNodeEntry::state`]: this node itself.
-pub const RSIO_NODE_SELF: u32 = 0;
+pub const RSIO_NODE_SELF: u32 = 5;
 /// No link, or the link is up but no core answered yet.
 pub const RSIO_NODE_DOWN: u32 = 1;
 /// Hello sent, waiting for the peer's core to answer.

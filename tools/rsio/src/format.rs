@@ -411,7 +411,7 @@ mod tests {
     #[test]
     fn node_states_have_names() {
         let names: Vec<String> = (0..=5).map(state_name).collect();
-        assert_eq!(names, ["self", "down", "hello", "up", "dead", "unknown(5)"]);
+        assert_eq!(names, ["unknown(0)", "down", "hello", "up", "dead", "self"]);
     }
 
     #[test]
