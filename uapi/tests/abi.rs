@@ -357,7 +357,8 @@ fn node_states_window_kinds_and_transports_are_distinct() {
         RSIO_NODE_UP,
         RSIO_NODE_DEAD,
     ];
-    assert_eq!(states, [0, 1, 2, 3, 4]);
+    // 0 is no state: a zeroed entry is invalid.
+    assert_eq!(states, [5, 1, 2, 3, 4]);
     let kinds = [RSIO_WINDOW_MAP, RSIO_WINDOW_GRANT, RSIO_WINDOW_MAILBOX];
     assert_eq!(kinds, [1, 2, 3]);
     let transports = [
