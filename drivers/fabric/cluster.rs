@@ -24,9 +24,9 @@ use crate::uapi;
 use crate::windows::Windows;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
-use kernel::sync::{Arc, CondVar, Mutex, SpinLockIrq};
+use kernel::sync::{Arc, CondVar, Mutex, SpinLock, SpinLockIrq};
 use kernel::time::msecs_to_jiffies;
-use kernel::{new_condvar, new_mutex, new_spinlock_irq};
+use kernel::{new_condvar, new_mutex, new_spinlock, new_spinlock_irq};
 
 /// Most nodes a fabric has.
 pub(crate) const MAX_NODES: usize = uapi::RSIO_MAX_NODES as usize;
@@ -136,6 +136,28 @@ impl Stats {
     }
 }
 
+/// One message in the protocol trace (debugfs `trace`).
+#[derive(Clone, Copy)]
+pub(crate) struct TraceEntry {
+    /// Monotonic time, microseconds.
+    pub(crate) at_us: u64,
+    /// Sent (else received).
+    pub(crate) tx: bool,
+    /// The peer.
+    pub(crate) peer: u32,
+    /// The header.
+    pub(crate) h: Header,
+}
+
+/// Messages the trace keeps.
+pub(crate) const TRACE_LEN: usize = 64;
+
+/// The last [`TRACE_LEN`] messages sent and received, oldest overwritten.
+pub(crate) struct Trace {
+    pub(crate) entries: [Option<TraceEntry>; TRACE_LEN],
+    pub(crate) next: usize,
+}
+
 /// A request waiting for its response.
 struct Waiting {
     peer: u32,
@@ -179,6 +201,8 @@ pub(crate) struct Cluster {
     #[pin]
     pub(crate) windows: Mutex<Windows>,
     #[pin]
+    pub(crate) trace: SpinLock<Trace>,
+    #[pin]
     thread: Mutex<Option<KThread<Cluster>>>,
 }
 
@@ -218,6 +242,7 @@ impl Cluster {
                 heartbeat: Atomic::new(0),
                 stats: Stats::new(),
                 windows <- new_mutex!(Windows::new(), "rsio_fabric::Cluster::windows"),
+                trace <- new_spinlock!(Trace { entries: [None; TRACE_LEN], next: 0 }, "rsio_fabric::Cluster::trace"),
                 thread <- new_mutex!(None, "rsio_fabric::Cluster::thread"),
             }),
             GFP_KERNEL,
@@ -292,7 +317,7 @@ impl Cluster {
             return Err(EINVAL);
         }
         let mut slot = [0u8; ring::SLOT_SIZE];
-        {
+        let h_sent = {
             let mut tx = self.tx.lock();
             let t = &mut tx[peer as usize];
             if !t.connected {
@@ -326,7 +351,9 @@ impl Cluster {
             t.ring.producer = seq.wrapping_add(1);
             self.transport
                 .tx_write(peer, ring::PRODUCER_OFF, &t.ring.producer.to_le_bytes())?;
-        }
+            h
+        };
+        self.record(true, peer, &h_sent);
         self.transport.notify(peer)?;
         self.stats.tx.fetch_add(1, Relaxed);
         self.stats.peer_tx[peer as usize].fetch_add(1, Relaxed);
@@ -610,7 +637,22 @@ impl Cluster {
         }
     }
 
+    /// Adds a message to the trace.
+    fn record(&self, tx: bool, peer: u32, h: &Header) {
+        let e = TraceEntry {
+            at_us: system::now_ns() / 1000,
+            tx,
+            peer,
+            h: *h,
+        };
+        let mut t = self.trace.lock();
+        let i = t.next % TRACE_LEN;
+        t.entries[i] = Some(e);
+        t.next = t.next.wrapping_add(1);
+    }
+
     fn handle(&self, p: u32, h: &Header, payload: &[u8], now: u64) {
+        self.record(false, p, h);
         pr_debug!("rx {:?} type {:#x} req {} from node {}\n", h.kind, h.mtype, h.req_id, p);
         self.peers.lock()[p as usize].m.heard(now);
         match (h.kind, h.mtype) {

@@ -2,7 +2,9 @@
 
 //! `/sys/kernel/debug/rsio_fabric/state`: the core's state as text (the
 //! transport, every node's membership and ring indexes, windows, message
-//! counters); `pause_ms` (write-only): a test hook that stops the core's
+//! counters); `trace`: the last messages sent and received (time,
+//! direction, peer, kind, type, request id, status, length); `pause_ms`
+//! (write-only): a test hook that stops the core's
 //! thread for that many milliseconds, as if the node hung. The protocol's own trace is `pr_debug` (dynamic debug:
 //! `echo 'module rsio_fabric +p' > /sys/kernel/debug/dynamic_debug/control`).
 
@@ -107,4 +109,38 @@ pub(crate) fn write_pause(_: &(), r: &mut kernel::uaccess::UserSliceReader) -> k
     }
     crate::cluster::PAUSE_MS.store(ms, Relaxed);
     Ok(())
+}
+
+/// The contents of the `trace` file.
+pub(crate) struct TraceFile;
+
+impl fmt::Debug for TraceFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Ok(c) = registry::cluster() else {
+            return Ok(());
+        };
+        let (entries, next) = {
+            let t = c.trace.lock();
+            (t.entries, t.next)
+        };
+        for k in 0..crate::cluster::TRACE_LEN {
+            let Some(e) = entries[(next + k) % crate::cluster::TRACE_LEN] else {
+                continue;
+            };
+            writeln!(
+                f,
+                "{}.{:06} {} node {} {:?} type {:#x} req {} status {} len {}",
+                e.at_us / 1_000_000,
+                e.at_us % 1_000_000,
+                if e.tx { "tx" } else { "rx" },
+                e.peer,
+                e.h.kind,
+                e.h.mtype,
+                e.h.req_id,
+                e.h.status,
+                e.h.len
+            )?;
+        }
+        Ok(())
+    }
 }

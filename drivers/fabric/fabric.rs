@@ -61,6 +61,8 @@ struct FabricModule {
     #[pin]
     state_file: kernel::debugfs::File<debugfs::StateFile>,
     #[pin]
+    trace_file: kernel::debugfs::File<debugfs::TraceFile>,
+    #[pin]
     pause_file: kernel::debugfs::File<()>,
     _debugfs: kernel::debugfs::Dir,
 }
@@ -87,6 +89,7 @@ impl kernel::InPlaceModule for FabricModule {
             ntb_client: if generic { register_ntb_client() } else { None },
             chardev <- chardev::register(),
             state_file <- dir.read_only_file(c"state", debugfs::StateFile),
+            trace_file <- dir.read_only_file(c"trace", debugfs::TraceFile),
             pause_file <- dir.write_callback_file(c"pause_ms", (), &debugfs::write_pause),
             _debugfs: dir,
         })
