@@ -364,6 +364,15 @@ impl Adapter {
         })
     }
 
+    /// The fabric core's share of the adapter: (LUT slots, inbound
+    /// windows) not held by the NTB device.
+    pub fn core_share(&self) -> (u32, u32) {
+        let p = self.pools.lock();
+        let lut = self.info.lut_slots.saturating_sub(p.ntb_lut.1);
+        let inbound = self.info.in_windows.saturating_sub(p.ntb_inbound.count_ones());
+        (lut, inbound)
+    }
+
     /// Errors the driver has seen, per `ERR_STATUS` bit (names:
     /// docs/adapter.md, section 4.1).
     pub fn errors_seen(&self) -> [u64; 8] {

@@ -66,8 +66,9 @@ impl AdapterTransport {
             node_id: a.node_id,
             num_nodes: a.num_nodes,
             caps: a.caps,
-            map_entries: a.lut_slots - a.lut_slots / 2,
-            grant_windows: a.in_windows - a.in_windows / 2 - 1,
+            // What the NTB device leaves; the mailbox takes a window.
+            map_entries: adapter.core_share().0,
+            grant_windows: adapter.core_share().1.saturating_sub(1),
         };
         Arc::pin_init(
             try_pin_init!(Self {
