@@ -32,7 +32,22 @@ fn die(what: &str, e: std::io::Error) -> ! {
 }
 
 fn windows(f: &File) -> Vec<RsioWindowEntry> {
-    let mut entries = vec![RsioWindowEntry { id: 0, kind: 0, node: 0, peers: 0, refcount: 0, owner_pid: 0, fabric_addr: 0, size: 0, bus_addr: 0, hw_index: 0, hw_count: 0 }; 64];
+    let mut entries = vec![
+        RsioWindowEntry {
+            id: 0,
+            kind: 0,
+            node: 0,
+            peers: 0,
+            refcount: 0,
+            owner_pid: 0,
+            fabric_addr: 0,
+            size: 0,
+            bus_addr: 0,
+            hw_index: 0,
+            hw_count: 0
+        };
+        64
+    ];
     let mut l = RsioList::request();
     l.entries = entries.as_mut_ptr() as u64;
     l.capacity = entries.len() as u32;
@@ -96,7 +111,10 @@ fn main() {
     let rtt = p.rtt_avg_ns as f64;
 
     // The peer's mailbox is where ours is (the geometry is symmetric).
-    let Some(mb) = windows(&f).into_iter().find(|w| w.kind == RSIO_WINDOW_MAILBOX) else {
+    let Some(mb) = windows(&f)
+        .into_iter()
+        .find(|w| w.kind == RSIO_WINDOW_MAILBOX)
+    else {
         eprintln!("rsio-fabric-bench: no mailbox window (not the adapter transport?)");
         std::process::exit(1);
     };
@@ -120,11 +138,29 @@ fn main() {
     let local = read_ns(&f, g.id, rounds);
 
     println!("rounds: {rounds}");
-    println!("message round trip: {:.1} us (min {:.1}, max {:.1})", rtt / 1e3, p.rtt_min_ns as f64 / 1e3, p.rtt_max_ns as f64 / 1e3);
-    println!("map+unmap 4 KiB: {:.1} us ({:.0} per second)", map_unmap / 1e3, 1e9 / map_unmap);
-    println!("trapped fabric read (4 B through a mapping): {:.1} us", remote / 1e3);
-    println!("local read (4 B of a grant, same ioctl): {:.1} us", local / 1e3);
-    println!("ratio message round trip / trapped read: {:.2}", rtt / remote);
+    println!(
+        "message round trip: {:.1} us (min {:.1}, max {:.1})",
+        rtt / 1e3,
+        p.rtt_min_ns as f64 / 1e3,
+        p.rtt_max_ns as f64 / 1e3
+    );
+    println!(
+        "map+unmap 4 KiB: {:.1} us ({:.0} per second)",
+        map_unmap / 1e3,
+        1e9 / map_unmap
+    );
+    println!(
+        "trapped fabric read (4 B through a mapping): {:.1} us",
+        remote / 1e3
+    );
+    println!(
+        "local read (4 B of a grant, same ioctl): {:.1} us",
+        local / 1e3
+    );
+    println!(
+        "ratio message round trip / trapped read: {:.2}",
+        rtt / remote
+    );
     println!("ratio map+unmap / trapped read: {:.2}", map_unmap / remote);
     println!("ratio trapped read / local read: {:.2}", remote / local);
 }

@@ -16,12 +16,19 @@ fn main() {
         die("usage: rsio-runas UID:GID[:GROUP,...] -- COMMAND [ARGS...]");
     }
     let mut parts = args[1].split(':');
-    let num = |s: Option<&str>| -> u32 { s.and_then(|v| v.parse().ok()).unwrap_or_else(|| die("bad UID:GID")) };
+    let num = |s: Option<&str>| -> u32 {
+        s.and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| die("bad UID:GID"))
+    };
     let uid = num(parts.next());
     let gid = num(parts.next());
     let groups: Vec<libc::gid_t> = parts
         .next()
-        .map(|g| g.split(',').map(|x| x.parse().unwrap_or_else(|_| die("bad group list"))).collect())
+        .map(|g| {
+            g.split(',')
+                .map(|x| x.parse().unwrap_or_else(|_| die("bad group list")))
+                .collect()
+        })
         .unwrap_or_default();
     let argv: Vec<CString> = args[3..]
         .iter()
@@ -43,5 +50,9 @@ fn main() {
     }
     // SAFETY: `ptrs` is a NULL-terminated array of pointers to live NUL-terminated strings (`argv`).
     unsafe { libc::execvp(ptrs[0], ptrs.as_ptr()) };
-    die(&format!("exec {}: {}", args[3], std::io::Error::last_os_error()));
+    die(&format!(
+        "exec {}: {}",
+        args[3],
+        std::io::Error::last_os_error()
+    ));
 }
