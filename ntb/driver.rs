@@ -112,8 +112,7 @@ fn request<'bound, T: irq::Handler + 'bound>(
     handler: T,
 ) -> Result<Pin<KBox<irq::Registration<'bound, T>>>> {
     let request = vecs.index(vector)?.into();
-    // SAFETY: The registration is not leaked: every caller stores it in the
-    // driver data, which drops it on unbind.
+    // SAFETY: The registration is not leaked: every caller stores it in the driver data, which drops it on unbind.
     let reg = unsafe {
         irq::Registration::new(request, irq::Flags::TRIGGER_NONE, name, Ok::<_, Error>(handler))
     };
@@ -135,8 +134,7 @@ impl pci::Driver for NtbHwDriver {
             // The DMA engine and the inbound windows take any 64-bit
             // address of this node.
             //
-            // SAFETY: Nothing allocates or maps DMA memory for this device
-            // concurrently: probe runs before anything else uses it.
+            // SAFETY: Nothing allocates or maps DMA memory for this device concurrently: probe runs before anything else uses it.
             unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
             let pdev: &'bound pci::Device<Bound> = pdev;
             let bar = pdev
@@ -174,21 +172,18 @@ impl pci::Driver for NtbHwDriver {
                 _enabled: enabled,
                 adapter,
                 regs: {
-                    // SAFETY: See `bound`; `adapter` is initialized above
-                    // (its content does not move with the `Arc`).
+                    // SAFETY: See `bound`; `adapter` is initialized above (its content does not move with the `Arc`).
                     let a = unsafe { bound(&**adapter) };
                     Regs::new(a.bar(pdev)?)
                 },
                 vectors,
                 _leave: {
-                    // SAFETY: See `bound`; `adapter` and `regs` are
-                    // initialized above.
+                    // SAFETY: See `bound`; `adapter` and `regs` are initialized above.
                     let (a, r) = unsafe { (bound(&**adapter), *bound(regs)) };
                     LeaveFabric { adapter: a, regs: r }
                 },
                 ntb: {
-                    // SAFETY: See `bound`; `adapter` and `regs` are
-                    // initialized above.
+                    // SAFETY: See `bound`; `adapter` and `regs` are initialized above.
                     let (a, r) = unsafe { (bound(&**adapter), *bound(regs)) };
                     match Layout::new(&g, bar2.len) {
                         Ok(layout) => {
@@ -238,9 +233,7 @@ impl pci::Driver for NtbHwDriver {
                 db_irqs: {
                     let mut irqs = KVec::new();
                     if let Some(dev) = ntb.as_deref() {
-                        // SAFETY: See `bound`; `vectors` and `ntb` are
-                        // initialized above, and the device is boxed (its
-                        // address does not change when the box moves).
+                        // SAFETY: See `bound`; `vectors` and `ntb` are initialized above, and the device is boxed (its address does not change when the box moves).
                         let (vecs, dev) = unsafe { (bound(vectors), bound(dev)) };
                         let layout = *dev.hw().layout();
                         for pidx in 0..layout.peers() {
@@ -265,8 +258,7 @@ impl pci::Driver for NtbHwDriver {
                     None => None,
                 },
                 dma_irqs: {
-                    // SAFETY: See `bound`; `vectors` and `regs` are
-                    // initialized above.
+                    // SAFETY: See `bound`; `vectors` and `regs` are initialized above.
                     let (vecs, r) = unsafe { (bound(vectors), *bound(regs)) };
                     let mut irqs = KVec::new();
                     for c in 0..adapter.info().dma_channels {
@@ -286,12 +278,10 @@ impl pci::Driver for NtbHwDriver {
                     irqs
                 },
                 error_irq <- {
-                    // SAFETY: See `bound`; `vectors` and `regs` are
-                    // initialized above.
+                    // SAFETY: See `bound`; `vectors` and `regs` are initialized above.
                     let (vecs, r) = unsafe { (bound(vectors), *bound(regs)) };
                     let request = vecs.index(regs::VEC_ERROR)?.into();
-                    // SAFETY: The registration is not leaked: it is a pinned
-                    // field of the driver data, dropped on unbind.
+                    // SAFETY: The registration is not leaked: it is a pinned field of the driver data, dropped on unbind.
                     unsafe {
                         irq::Registration::new(
                             request,

@@ -37,9 +37,7 @@ impl<'bound> Enabled<'bound> {
 
 impl Drop for Enabled<'_> {
     fn drop(&mut self) {
-        // SAFETY: `self.pdev` is a valid, bound `struct pci_dev` (it outlives
-        // `'bound`); by the type invariant this object enabled it and set
-        // bus mastering, so disabling both balances exactly that.
+        // SAFETY: `self.pdev` is a valid, bound `struct pci_dev` (it outlives `'bound`); by the type invariant this object enabled it and set bus mastering, so disabling both balances exactly that.
         unsafe {
             bindings::pci_clear_master(pci_raw::pci_dev(self.pdev));
             bindings::pci_disable_device(pci_raw::pci_dev(self.pdev));

@@ -179,8 +179,7 @@ impl<R: Borrow<LutRange>> LutMapping<R> {
     fn new(range: R) -> Result<Self> {
         let r: &LutRange = range.borrow();
         let len = usize::try_from(r.len()).map_err(|_| ENOMEM)?;
-        // SAFETY: `ioremap` maps a physical range it is given; the range
-        // is this adapter's BAR2 slots (invariant), whatever it decodes.
+        // SAFETY: `ioremap` maps a physical range it is given; the range is this adapter's BAR2 slots (invariant), whatever it decodes.
         let ptr = unsafe { bindings::ioremap(r.bus_addr(), len) };
         if ptr.is_null() {
             return Err(ENOMEM);
@@ -203,8 +202,7 @@ impl<R: Borrow<LutRange>> LutMapping<R> {
     fn with_io<T>(&self, f: impl FnOnce(Mmio<'_, Region>) -> Result<T>) -> Result<T> {
         let raw = MmioRaw::<Region>::new_region(self.addr, self.len)?;
         self.range.borrow().adapter.with_regs(|_| {
-            // SAFETY: `raw` is the mapping this object owns (invariant),
-            // valid until drop, which cannot run during this borrow.
+            // SAFETY: `raw` is the mapping this object owns (invariant), valid until drop, which cannot run during this borrow.
             let io = unsafe { Mmio::from_raw(raw) };
             f(io)
         })?

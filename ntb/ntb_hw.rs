@@ -35,8 +35,7 @@ struct RsioNtb {
 
 impl kernel::InPlaceModule for RsioNtb {
     fn init(module: &'static kernel::ThisModule) -> impl PinInit<Self, Error> {
-        // SAFETY: Module init runs once, and nothing uses the registry
-        // before the driver is registered (below).
+        // SAFETY: Module init runs once, and nothing uses the registry before the driver is registered (below).
         let registry = unsafe { adapter::RegistryGuard::init() };
         try_pin_init!(Self {
             _registry: registry,

@@ -12,10 +12,7 @@ use kernel::{bindings, device::DeviceContext, pci};
 
 /// The [`pci::Vendor`] of a raw vendor id.
 pub(crate) const fn vendor(id: u16) -> pci::Vendor {
-    // SAFETY: `pci::Vendor` is `#[repr(transparent)]` over `u16`, so every
-    // `u16` is a valid bit pattern; its one invariant, "a PCI vendor id",
-    // holds for any 16-bit value (it is what `Vendor::from_raw()` builds from
-    // config space without checks).
+    // SAFETY: `pci::Vendor` is `#[repr(transparent)]` over `u16`, so every `u16` is a valid bit pattern; its one invariant, "a PCI vendor id", holds for any 16-bit value (it is what `Vendor::from_raw()` builds from config space without checks).
     unsafe { core::mem::transmute::<u16, pci::Vendor>(id) }
 }
 

@@ -653,8 +653,7 @@ macro_rules! request {
     ($($t:ident),*) => {$(
         impl Request for $t {
             fn request() -> Self {
-                // SAFETY: Every ABI struct is `repr(C)` of integers and
-                // integer arrays: all-zeroes is a valid value.
+                // SAFETY: Every ABI struct is `repr(C)` of integers and integer arrays: all-zeroes is a valid value.
                 let mut v: Self = unsafe { core::mem::zeroed() };
                 v.header.size = core::mem::size_of::<$t>() as u32;
                 v

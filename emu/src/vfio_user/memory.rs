@@ -28,8 +28,7 @@ pub struct Mapping {
     writable: bool,
 }
 
-// SAFETY: a Mapping is a plain region of shared memory; all accesses go
-// through raw copies, so it may be used and dropped from any thread.
+// SAFETY: a Mapping is a plain region of shared memory; all accesses go through raw copies, so it may be used and dropped from any thread.
 unsafe impl Send for Mapping {}
 // SAFETY: as above; `&Mapping` only allows raw copies.
 unsafe impl Sync for Mapping {}

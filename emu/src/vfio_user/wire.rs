@@ -262,11 +262,7 @@ fn recvmsg(
     if msg.msg_flags & libc::MSG_CTRUNC != 0 {
         *truncated = true;
     }
-    // SAFETY: the kernel filled `msg_controllen` bytes of `control` with
-    // well-formed cmsg headers; CMSG_FIRSTHDR/NXTHDR stay within them, and
-    // each SCM_RIGHTS payload holds `(cmsg_len - CMSG_LEN(0)) / 4`
-    // descriptors that this process now owns (read unaligned, as the data
-    // area carries no alignment guarantee).
+    // SAFETY: the kernel filled `msg_controllen` bytes of `control` with well-formed cmsg headers; CMSG_FIRSTHDR/NXTHDR stay within them, and each SCM_RIGHTS payload holds `(cmsg_len - CMSG_LEN(0)) / 4` descriptors that this process now owns (read unaligned, as the data area carries no alignment guarantee).
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
         while !cmsg.is_null() {

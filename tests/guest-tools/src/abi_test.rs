@@ -11,9 +11,7 @@ use std::os::fd::AsRawFd;
 struct Buf([u8; 512]);
 
 fn ioctl_raw(fd: i32, cmd: u32, ptr: *mut u8) -> Result<(), i32> {
-    // SAFETY: Every pointer passed is either into a live `Buf` of 512 bytes
-    // (larger than any size encoded in the cases below) or a deliberately
-    // invalid user address that the kernel must reject with EFAULT.
+    // SAFETY: Every pointer passed is either into a live `Buf` of 512 bytes (larger than any size encoded in the cases below) or a deliberately invalid user address that the kernel must reject with EFAULT.
     let rc = unsafe { libc::ioctl(fd, cmd as libc::c_ulong, ptr) };
     if rc < 0 {
         Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))

@@ -112,8 +112,7 @@ struct Output {
 
 impl Output {
     fn new(pipe: PipeReader) -> Result<Output> {
-        // SAFETY: fcntl on a descriptor we own; O_NONBLOCK only changes how
-        // reads behave.
+        // SAFETY: fcntl on a descriptor we own; O_NONBLOCK only changes how reads behave.
         let rc = unsafe {
             let flags = libc::fcntl(pipe.as_raw_fd(), libc::F_GETFL);
             libc::fcntl(pipe.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK)

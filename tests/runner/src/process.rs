@@ -15,8 +15,7 @@ use std::process::{Child, Command};
 pub fn guard(command: &mut Command) -> &mut Command {
     // SAFETY: getpid is async-signal-safe and called before the fork.
     let runner = unsafe { libc::getpid() };
-    // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (prctl, getppid, setpgid).
+    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe functions (prctl, getppid, setpgid).
     unsafe {
         command.pre_exec(move || {
             if libc::prctl(
@@ -47,8 +46,7 @@ pub fn guard(command: &mut Command) -> &mut Command {
 /// id). Processes of the group that are already gone are no error.
 pub fn signal_group(child: &Child, signal: libc::c_int) {
     if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill has no memory-safety preconditions; the caller
-        // guarantees the group id is still ours (the leader is not reaped).
+        // SAFETY: kill has no memory-safety preconditions; the caller guarantees the group id is still ours (the leader is not reaped).
         unsafe { libc::kill(-pgid, signal) };
     }
 }
@@ -68,8 +66,7 @@ pub fn has_exited(child: &Child) -> std::io::Result<bool> {
     let pid = libc::id_t::from(child.id());
     // SAFETY: a zeroed siginfo_t is valid; waitid only writes into it.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves the child
-    // waitable, WNOHANG makes this a check.
+    // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves the child waitable, WNOHANG makes this a check.
     let rc = unsafe {
         libc::waitid(
             libc::P_PID,

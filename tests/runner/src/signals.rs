@@ -24,9 +24,7 @@ extern "C" fn record(signal: libc::c_int) {
 /// Installs the SIGINT and SIGTERM handlers.
 pub fn install() -> Result<()> {
     for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is a valid starting point; the handler
-        // only stores to an atomic, which is async-signal-safe. No
-        // SA_RESTART, so blocking calls return EINTR and loops notice soon.
+        // SAFETY: a zeroed sigaction is a valid starting point; the handler only stores to an atomic, which is async-signal-safe. No SA_RESTART, so blocking calls return EINTR and loops notice soon.
         let rc = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = record as extern "C" fn(libc::c_int) as libc::sighandler_t;

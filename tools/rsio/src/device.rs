@@ -86,16 +86,14 @@ pub unsafe trait ListEntry: Copy {
     const GUESS: u32;
 }
 
-// SAFETY: `RsioNodeEntry` is `repr(C)` of integers and a byte array, and
-// RSIO_IOC_NODES lists `RsioNodeEntry` elements.
+// SAFETY: `RsioNodeEntry` is `repr(C)` of integers and a byte array, and RSIO_IOC_NODES lists `RsioNodeEntry` elements.
 unsafe impl ListEntry for uapi::RsioNodeEntry {
     const CMD: u32 = uapi::RSIO_IOC_NODES;
     const NAME: &'static str = "RSIO_IOC_NODES";
     const GUESS: u32 = uapi::RSIO_MAX_NODES;
 }
 
-// SAFETY: `RsioWindowEntry` is `repr(C)` of integers, and RSIO_IOC_WINDOWS
-// lists `RsioWindowEntry` elements.
+// SAFETY: `RsioWindowEntry` is `repr(C)` of integers, and RSIO_IOC_WINDOWS lists `RsioWindowEntry` elements.
 unsafe impl ListEntry for uapi::RsioWindowEntry {
     const CMD: u32 = uapi::RSIO_IOC_WINDOWS;
     const NAME: &'static str = "RSIO_IOC_WINDOWS";
@@ -136,9 +134,7 @@ impl Device {
     /// place, and every user pointer inside `arg` must be valid for what
     /// the ioctl does with it.
     unsafe fn ioctl<T>(&self, cmd: u32, name: &'static str, arg: &mut T) -> Result<(), IoctlError> {
-        // SAFETY: The fd is open; `arg` is a valid, exclusive `T` of the size
-        // the caller promises `cmd` encodes, and the caller vouches for the
-        // pointers it holds.
+        // SAFETY: The fd is open; `arg` is a valid, exclusive `T` of the size the caller promises `cmd` encodes, and the caller vouches for the pointers it holds.
         let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as libc::c_ulong, arg as *mut T) };
         if rc < 0 {
             return Err(IoctlError {
@@ -170,8 +166,7 @@ impl Device {
     /// `RSIO_IOC_STATUS`: this node's view of the fabric.
     pub fn status(&self) -> Result<uapi::RsioStatus, IoctlError> {
         let mut s = <uapi::RsioStatus as uapi::Request>::request();
-        // SAFETY: RSIO_IOC_STATUS takes an `RsioStatus` in and out; it holds
-        // no pointers.
+        // SAFETY: RSIO_IOC_STATUS takes an `RsioStatus` in and out; it holds no pointers.
         unsafe { self.ioctl(uapi::RSIO_IOC_STATUS, "RSIO_IOC_STATUS", &mut s)? };
         Ok(s)
     }
@@ -183,9 +178,7 @@ impl Device {
         l.entries = buf.as_mut_ptr() as u64;
         l.capacity = buf.len() as u32;
         l.entry_size = size_of::<T>() as u32;
-        // SAFETY: `T::CMD` takes an `RsioList` (the `ListEntry` contract);
-        // `entries` points at `capacity` writable elements of `entry_size`
-        // bytes, exclusively borrowed for the call.
+        // SAFETY: `T::CMD` takes an `RsioList` (the `ListEntry` contract); `entries` points at `capacity` writable elements of `entry_size` bytes, exclusively borrowed for the call.
         unsafe { self.ioctl(T::CMD, T::NAME, &mut l)? };
         Ok(l.count)
     }
@@ -227,8 +220,7 @@ impl Device {
         p.count = count;
         p.payload_len = payload_len;
         p.timeout_ms = timeout_ms;
-        // SAFETY: RSIO_IOC_PING takes an `RsioPing` in and out; it holds no
-        // pointers.
+        // SAFETY: RSIO_IOC_PING takes an `RsioPing` in and out; it holds no pointers.
         unsafe { self.ioctl(uapi::RSIO_IOC_PING, "RSIO_IOC_PING", &mut p)? };
         Ok(p)
     }
@@ -239,8 +231,7 @@ impl Device {
         let mut g = <uapi::RsioGrant as uapi::Request>::request();
         g.peers = peers;
         g.len = len;
-        // SAFETY: RSIO_IOC_GRANT takes an `RsioGrant` in and out; it holds no
-        // pointers.
+        // SAFETY: RSIO_IOC_GRANT takes an `RsioGrant` in and out; it holds no pointers.
         unsafe { self.ioctl(uapi::RSIO_IOC_GRANT, "RSIO_IOC_GRANT", &mut g)? };
         Ok(g)
     }
@@ -249,8 +240,7 @@ impl Device {
     pub fn revoke(&self, id: u32) -> Result<(), IoctlError> {
         let mut a = <uapi::RsioId as uapi::Request>::request();
         a.id = id;
-        // SAFETY: RSIO_IOC_REVOKE takes an `RsioId` in and out; it holds no
-        // pointers.
+        // SAFETY: RSIO_IOC_REVOKE takes an `RsioId` in and out; it holds no pointers.
         unsafe { self.ioctl(uapi::RSIO_IOC_REVOKE, "RSIO_IOC_REVOKE", &mut a) }
     }
 
@@ -260,8 +250,7 @@ impl Device {
         m.node = node;
         m.fabric_addr = fabric_addr;
         m.len = len;
-        // SAFETY: RSIO_IOC_MAP takes an `RsioMap` in and out; it holds no
-        // pointers.
+        // SAFETY: RSIO_IOC_MAP takes an `RsioMap` in and out; it holds no pointers.
         unsafe { self.ioctl(uapi::RSIO_IOC_MAP, "RSIO_IOC_MAP", &mut m)? };
         Ok(m)
     }
@@ -270,8 +259,7 @@ impl Device {
     pub fn unmap(&self, id: u32) -> Result<(), IoctlError> {
         let mut a = <uapi::RsioId as uapi::Request>::request();
         a.id = id;
-        // SAFETY: RSIO_IOC_UNMAP takes an `RsioId` in and out; it holds no
-        // pointers.
+        // SAFETY: RSIO_IOC_UNMAP takes an `RsioId` in and out; it holds no pointers.
         unsafe { self.ioctl(uapi::RSIO_IOC_UNMAP, "RSIO_IOC_UNMAP", &mut a) }
     }
 
@@ -282,9 +270,7 @@ impl Device {
         io.offset = offset;
         io.len = buf.len() as u64;
         io.buf = buf.as_mut_ptr() as u64;
-        // SAFETY: RSIO_IOC_WINDOW_IO takes an `RsioWindowIo`; without
-        // RSIO_IO_WRITE the kernel writes `len` bytes at `buf`, which is
-        // exclusively borrowed and that long.
+        // SAFETY: RSIO_IOC_WINDOW_IO takes an `RsioWindowIo`; without RSIO_IO_WRITE the kernel writes `len` bytes at `buf`, which is exclusively borrowed and that long.
         unsafe { self.ioctl(uapi::RSIO_IOC_WINDOW_IO, "RSIO_IOC_WINDOW_IO", &mut io) }
     }
 
@@ -296,9 +282,7 @@ impl Device {
         io.offset = offset;
         io.len = buf.len() as u64;
         io.buf = buf.as_ptr() as u64;
-        // SAFETY: RSIO_IOC_WINDOW_IO takes an `RsioWindowIo`; with
-        // RSIO_IO_WRITE the kernel only reads `len` bytes at `buf`, which is
-        // borrowed and that long.
+        // SAFETY: RSIO_IOC_WINDOW_IO takes an `RsioWindowIo`; with RSIO_IO_WRITE the kernel only reads `len` bytes at `buf`, which is borrowed and that long.
         unsafe { self.ioctl(uapi::RSIO_IOC_WINDOW_IO, "RSIO_IOC_WINDOW_IO", &mut io) }
     }
 

@@ -18,13 +18,11 @@ extern "C" fn on_signal(_sig: libc::c_int) {
 /// Installs the SIGINT and SIGTERM handlers.
 pub fn install() -> io::Result<()> {
     for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: An all-zeroes `sigaction` is a valid value (empty mask,
-        // no flags) that is completed below.
+        // SAFETY: An all-zeroes `sigaction` is a valid value (empty mask, no flags) that is completed below.
         let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
         sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         sa.sa_flags = 0;
-        // SAFETY: `sa` is a valid, initialised sigaction whose handler only
-        // stores to an atomic; the old action is not wanted (null).
+        // SAFETY: `sa` is a valid, initialised sigaction whose handler only stores to an atomic; the old action is not wanted (null).
         let rc = unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) };
         if rc != 0 {
             return Err(io::Error::last_os_error());

@@ -164,8 +164,7 @@ pub fn start(device: Option<&str>) -> Result<()> {
     // SAFETY: fresh descriptors we own.
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: the probe is single-threaded here, so the child may go on
-    // running ordinary Rust code.
+    // SAFETY: the probe is single-threaded here, so the child may go on running ordinary Rust code.
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()).context("fork"),
         0 => {
@@ -232,8 +231,7 @@ static SIGNAL_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_signal(signal: libc::c_int) {
     let byte = signal as u8;
-    // SAFETY: write is async-signal-safe; the descriptor stays open for
-    // the daemon's life.
+    // SAFETY: write is async-signal-safe; the descriptor stays open for the daemon's life.
     unsafe {
         libc::write(
             SIGNAL_FD.load(Ordering::SeqCst),

@@ -72,8 +72,7 @@ impl DmaBuffer {
         } else {
             let target = Anon::reserve(len)?;
             for (i, &page) in run.iter().enumerate() {
-                // SAFETY: moves one page of our pool to a page of our
-                // reservation (MREMAP_FIXED replaces what is there).
+                // SAFETY: moves one page of our pool to a page of our reservation (MREMAP_FIXED replaces what is there).
                 let moved = unsafe {
                     libc::mremap(
                         area.base.add(page * PAGE).cast(),
@@ -195,8 +194,7 @@ impl Drop for Anon {
             Some((offset, len)) => (offset, offset + len),
             None => (self.len, self.len),
         };
-        // SAFETY: unmapping parts of our own mapping (holes left by mremap
-        // are fine to unmap).
+        // SAFETY: unmapping parts of our own mapping (holes left by mremap are fine to unmap).
         unsafe {
             if start > 0 {
                 libc::munmap(self.base.cast(), start);

@@ -14,9 +14,9 @@ pub struct Mmio {
     len: usize,
 }
 
-// SAFETY: the mapping is plain device memory owned by this value; every
-// access is a volatile load or store, safe from any thread.
+// SAFETY: the mapping is plain device memory owned by this value; every access is a volatile load or store, safe from any thread.
 unsafe impl Send for Mmio {}
+// SAFETY: As above: shared references only perform volatile accesses.
 unsafe impl Sync for Mmio {}
 
 impl Mmio {
@@ -115,8 +115,7 @@ impl Mmio {
     /// the direct window's fast path.
     pub fn copy_in(&self, offset: u64, data: &[u8]) -> Result<()> {
         let p = self.range(offset, data.len())?;
-        // SAFETY: `range` checked the span; `data` cannot overlap device
-        // memory we mapped.
+        // SAFETY: `range` checked the span; `data` cannot overlap device memory we mapped.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
         Ok(())
     }

@@ -96,8 +96,7 @@ pub struct Device {
 }
 
 fn ioctl(fd: RawFd, request: libc::c_ulong, arg: libc::c_ulong) -> std::io::Result<libc::c_int> {
-    // SAFETY: every caller passes a request whose argument is either a
-    // plain integer or a pointer to a live, correctly sized structure.
+    // SAFETY: every caller passes a request whose argument is either a plain integer or a pointer to a live, correctly sized structure.
     let rc = unsafe { libc::ioctl(fd, request, arg) };
     if rc < 0 {
         Err(std::io::Error::last_os_error())
