@@ -72,7 +72,15 @@ pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration
 
 impl Drop for FeatureRegistration {
     fn drop(&mut self) {
-        registry::with(|s| s.features.retain(|f| !Arc::ptr_eq(f, &self.feature)));
+        registry::with(|s| {
+            s.features.retain(|f| !Arc::ptr_eq(f, &self.feature));
+            if s.features.is_empty() {
+                // The registry is a static, never dropped: free the
+                // vector's buffer with the last feature, or unloading the
+                // core would leak it.
+                s.features = KVec::new();
+            }
+        });
     }
 }
 
