@@ -22,13 +22,21 @@ pub fn local_node() -> Result<u32> {
     Ok(registry::cluster()?.info.node_id)
 }
 
-/// Bit n: node n's core is up.
+/// Nodes in the fabric (ids `0..num_nodes`).
+pub fn num_nodes() -> Result<u32> {
+    Ok(registry::cluster()?.info.num_nodes)
+}
+
+/// Bit n: peer node n's core is up (never this node's bit).
 pub fn up_nodes() -> Result<u32> {
     Ok(registry::cluster()?.up_mask())
 }
 
 /// Sends request `mtype` (a feature's type) to `node` and waits up to
-/// `timeout_ms` for its response (see `Cluster::request`).
+/// `timeout_ms` for its response: `EHOSTUNREACH` if the node is not up,
+/// `ETIMEDOUT`, `EINTR` (signal), `ECONNRESET` (the node went away),
+/// `EDEADLK` from a feature callback (the core's thread would wait for
+/// itself), or the peer's error.
 pub fn request(node: u32, mtype: u16, payload: &[u8], timeout_ms: u32) -> Result<Reply> {
     registry::cluster()?.request(node, mtype, payload, timeout_ms)
 }

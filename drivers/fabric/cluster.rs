@@ -177,6 +177,13 @@ pub struct Reply {
     pub data: [u8; proto::MAX_PAYLOAD],
 }
 
+impl Reply {
+    /// The payload's bytes.
+    pub fn payload(&self) -> &[u8] {
+        &self.data[..self.len.min(self.data.len())]
+    }
+}
+
 /// The core over one transport.
 #[pin_data]
 pub(crate) struct Cluster {
@@ -196,6 +203,9 @@ pub(crate) struct Cluster {
     answered: CondVar,
     next_req: Atomic<u32>,
     connects: Atomic<u32>,
+    /// The core thread's task (0 before it runs): requests from it would
+    /// wait for responses only it can receive.
+    thread_task: Atomic<usize>,
     heartbeat: Atomic<u32>,
     pub(crate) stats: Stats,
     #[pin]
@@ -215,8 +225,9 @@ pub(crate) fn transport_name(kind: u32) -> &'static str {
     }
 }
 
+/// The positive errno of `e` (responses carry its negation).
 fn errno_of(e: Error) -> i32 {
-    e.to_errno()
+    -e.to_errno()
 }
 
 impl Cluster {
@@ -239,6 +250,7 @@ impl Cluster {
                 answered <- new_condvar!("rsio_fabric::Cluster::answered"),
                 next_req: Atomic::new(1),
                 connects: Atomic::new(0),
+                thread_task: Atomic::new(0),
                 heartbeat: Atomic::new(0),
                 stats: Stats::new(),
                 windows <- new_mutex!(Windows::new(), "rsio_fabric::Cluster::windows"),
@@ -276,7 +288,7 @@ impl Cluster {
                 let _ = self.send(p, Kind::Event, proto::MT_BYE, 0, 0, &[]);
             }
             if was_up {
-                features::peer_down(self, p);
+                features::peer_down(p);
             }
             self.fail_requests(Some(p), 2);
             self.disconnect(p);
@@ -368,6 +380,9 @@ impl Cluster {
     pub(crate) fn request(&self, peer: u32, mtype: u16, payload: &[u8], timeout_ms: u32) -> Result<Reply> {
         if !self.is_peer(peer) || payload.len() > proto::MAX_PAYLOAD {
             return Err(EINVAL);
+        }
+        if self.thread_task.load(Relaxed) == system::current_task() {
+            return Err(EDEADLK);
         }
         if self.peers.lock()[peer as usize].m.state != State::Up {
             return Err(EHOSTUNREACH);
@@ -533,13 +548,13 @@ impl Cluster {
                 let name = self.peers.lock()[p as usize].m.name;
                 let name = core::str::from_utf8(uapi::cstr_bytes(&name)).unwrap_or("?");
                 pr_info!("node {} ({}) is up\n", p, name);
-                features::peer_up(self, p);
+                features::peer_up(p);
             }
             Action::Died => {
                 let heard = self.peers.lock()[p as usize].m.last_heard;
                 let ago = heard.map_or(0, |t| now.saturating_sub(t));
                 pr_info!("node {} is gone ({}; last heard {} ms ago)\n", p, why, ago);
-                features::peer_down(self, p);
+                features::peer_down(p);
                 self.fail_requests(Some(p), 2);
                 self.disconnect(p);
                 self.peers.lock()[p as usize].m.cleaned(now);
@@ -686,7 +701,7 @@ impl Cluster {
             (Kind::Request, proto::MT_PING) => self.reply(p, h, 0, payload),
             (Kind::Request, t) if t >= proto::MT_FEATURE_BASE => {
                 let mut out = [0u8; proto::MAX_PAYLOAD];
-                match features::request(self, p, t, payload, &mut out) {
+                match features::request(p, t, payload, &mut out) {
                     Ok(n) => self.reply(p, h, 0, &out[..n.min(out.len())]),
                     Err(e) => self.reply(p, h, -errno_of(e), &[]),
                 }
@@ -710,7 +725,7 @@ impl Cluster {
                 let a = self.peers.lock()[p as usize].m.bye(now);
                 self.act(p, a, now, "it said bye");
             }
-            (Kind::Event, t) if t >= proto::MT_FEATURE_BASE => features::event(self, p, t, payload),
+            (Kind::Event, t) if t >= proto::MT_FEATURE_BASE => features::event(p, t, payload),
             (Kind::Event, _) => {
                 self.stats.bad.fetch_add(1, Relaxed);
             }
@@ -720,6 +735,7 @@ impl Cluster {
 
 impl ThreadMain for Cluster {
     fn run(&self) {
+        self.thread_task.store(system::current_task(), Relaxed);
         let mut next_hb = 0;
         while !kthread::should_stop() {
             let mut pause = PAUSE_MS.xchg(0, Relaxed);

@@ -2,15 +2,26 @@
 
 //! The feature modules' side of the core: the [`Feature`] trait they
 //! implement (peer events, their messages) and its registration.
+//!
+//! Every callback runs with the callback lock held ([`CALLBACKS`]), so a
+//! registration's drop, which takes it after removing the feature, returns
+//! only once no callback of that feature runs or can start: the feature's
+//! module may then go. Each feature remembers which peers it was told are
+//! up, so it hears `peer_up` and `peer_down` exactly once each, in order,
+//! whoever reports them (the core's thread, or `register_feature` for the
+//! peers already up).
 
-use crate::cluster::Cluster;
 use crate::registry;
 use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::Arc;
 
-/// A feature module (SISCI, lending, ...) as the core sees it. Every
-/// method runs on the core's thread, may sleep, and must not block for
-/// long (other peers wait).
+/// A feature module (SISCI, lending, ...) as the core sees it. Callbacks
+/// run on the core's thread (`peer_up` also in `register_feature`), may
+/// sleep, and must not block for long (other peers wait). They must not
+/// register or drop a feature registration, nor wait for a response
+/// (`api::request` from a callback fails with `EDEADLK`: the core's thread
+/// is the one that would receive it); `api::send_event` is fine.
 pub trait Feature: Send + Sync {
     /// A short name for logs.
     fn name(&self) -> &'static CStr;
@@ -31,11 +42,31 @@ pub trait Feature: Send + Sync {
     fn event(&self, _node: u32, _mtype: u16, _payload: &[u8]) {}
 }
 
-/// A feature's registration; dropping it unregisters the feature (no
-/// callback runs after the drop returns... once the core's thread is done
-/// with the current one).
-pub struct FeatureRegistration {
+/// A registered feature and the peers it was told are up.
+pub(crate) struct Slot {
     feature: Arc<dyn Feature>,
+    told_up: Atomic<u32>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized by the module initializer (`registry::init`) before anything else uses it.
+    unsafe(uninit) static CALLBACKS: Mutex<()> = ();
+}
+
+/// Initializes the callback lock.
+///
+/// # Safety
+///
+/// Called once, by the module initializer, before anything else uses it.
+pub(crate) unsafe fn init() {
+    // SAFETY: As the caller guarantees.
+    unsafe { CALLBACKS.init() };
+}
+
+/// A feature's registration; dropping it unregisters the feature and
+/// returns once none of its callbacks runs (so its module may unload).
+pub struct FeatureRegistration {
+    slot: Arc<Slot>,
 }
 
 fn range(f: &dyn Feature) -> (u32, u32) {
@@ -43,37 +74,66 @@ fn range(f: &dyn Feature) -> (u32, u32) {
     (u32::from(first), u32::from(first) + u32::from(count))
 }
 
+impl Slot {
+    // Both run with the callback lock held: load and store do not race.
+    fn up(&self, node: u32) {
+        let bit = 1u32 << node;
+        let told = self.told_up.load(Relaxed);
+        if told & bit == 0 {
+            self.told_up.store(told | bit, Relaxed);
+            self.feature.peer_up(node);
+        }
+    }
+
+    fn down(&self, node: u32) {
+        let bit = 1u32 << node;
+        let told = self.told_up.load(Relaxed);
+        if told & bit != 0 {
+            self.told_up.store(told & !bit, Relaxed);
+            self.feature.peer_down(node);
+        }
+    }
+}
+
 /// Registers `feature`: `EINVAL` for message types below the feature
 /// range, `EBUSY` if they overlap another feature's. Peers already up are
-/// reported through `peer_up` at once.
+/// reported through `peer_up` before this returns.
 pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration> {
     let (a, b) = range(&*feature);
-    if a < u32::from(crate::logic::proto::MT_FEATURE_BASE) || b > 0x10000 {
+    if a < u32::from(crate::logic::proto::MT_FEATURE_BASE) || b > 0x10000 || a == b {
         return Err(EINVAL);
     }
+    let slot = Arc::new(
+        Slot {
+            feature,
+            told_up: Atomic::new(0),
+        },
+        GFP_KERNEL,
+    )?;
+    let _cb = CALLBACKS.lock();
     let cluster = registry::with(|s| -> Result<_> {
         for f in s.features.iter() {
-            let (c, d) = range(&**f);
+            let (c, d) = range(&*f.feature);
             if a < d && c < b {
                 return Err(EBUSY);
             }
         }
-        s.features.push(feature.clone(), GFP_KERNEL)?;
+        s.features.push(slot.clone(), GFP_KERNEL)?;
         Ok(s.cluster.clone())
     })?;
     if let Some(c) = cluster {
         let up = c.up_mask();
         for n in c.peer_ids().filter(|n| up & (1 << n) != 0) {
-            feature.peer_up(n);
+            slot.up(n);
         }
     }
-    Ok(FeatureRegistration { feature })
+    Ok(FeatureRegistration { slot })
 }
 
 impl Drop for FeatureRegistration {
     fn drop(&mut self) {
         registry::with(|s| {
-            s.features.retain(|f| !Arc::ptr_eq(f, &self.feature));
+            s.features.retain(|f| !Arc::ptr_eq(f, &self.slot));
             if s.features.is_empty() {
                 // The registry is a static, never dropped: free the
                 // vector's buffer with the last feature, or unloading the
@@ -81,52 +141,66 @@ impl Drop for FeatureRegistration {
                 s.features = KVec::new();
             }
         });
+        // Waits for a callback in flight; none can start after: the
+        // feature is no longer listed, and callers list under this lock.
+        drop(CALLBACKS.lock());
     }
 }
 
-fn snapshot() -> KVec<Arc<dyn Feature>> {
-    registry::with(|s| {
+/// Runs `f` on every registered feature with the callback lock held.
+fn each(f: impl Fn(&Slot)) {
+    let _cb = CALLBACKS.lock();
+    let slots = registry::with(|s| {
         let mut v = KVec::new();
-        for f in s.features.iter() {
+        for slot in s.features.iter() {
             // On allocation failure a feature misses the callback; logged.
-            if v.push(f.clone(), GFP_ATOMIC).is_err() {
-                pr_warn!("out of memory: feature {} misses a peer event\n", f.name());
+            if v.push(slot.clone(), GFP_KERNEL).is_err() {
+                pr_warn!("out of memory: feature {} misses a peer event\n", slot.feature.name());
             }
         }
         v
-    })
+    });
+    for s in slots.iter() {
+        f(s);
+    }
 }
 
-fn owner(mtype: u16) -> Option<Arc<dyn Feature>> {
+/// The feature owning `mtype`, with the callback lock held by the caller.
+fn owner(mtype: u16) -> Option<Arc<Slot>> {
     registry::with(|s| {
         s.features
             .iter()
             .find(|f| {
-                let (a, b) = range(&***f);
+                let (a, b) = range(&*f.feature);
                 (a..b).contains(&u32::from(mtype))
             })
             .cloned()
     })
 }
 
-pub(crate) fn peer_up(_c: &Cluster, node: u32) {
-    for f in snapshot().iter() {
-        f.peer_up(node);
-    }
+/// Node `node` came up: tell every feature.
+pub(crate) fn peer_up(node: u32) {
+    each(|s| s.up(node));
 }
 
-pub(crate) fn peer_down(_c: &Cluster, node: u32) {
-    for f in snapshot().iter() {
-        f.peer_down(node);
-    }
+/// Node `node` went away: tell every feature that knew it up.
+pub(crate) fn peer_down(node: u32) {
+    each(|s| s.down(node));
 }
 
-pub(crate) fn request(_c: &Cluster, node: u32, mtype: u16, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
-    owner(mtype).ok_or(EOPNOTSUPP)?.request(node, mtype, payload, reply)
+/// A feature request from `node`.
+pub(crate) fn request(node: u32, mtype: u16, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+    let _cb = CALLBACKS.lock();
+    owner(mtype)
+        .ok_or(EOPNOTSUPP)?
+        .feature
+        .request(node, mtype, payload, reply)
 }
 
-pub(crate) fn event(_c: &Cluster, node: u32, mtype: u16, payload: &[u8]) {
-    if let Some(f) = owner(mtype) {
-        f.event(node, mtype, payload);
+/// A feature event from `node`.
+pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) {
+    let _cb = CALLBACKS.lock();
+    if let Some(s) = owner(mtype) {
+        s.feature.event(node, mtype, payload);
     }
 }

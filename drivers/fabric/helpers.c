@@ -43,6 +43,11 @@ u32 rsio_helper_random_u32(void)
 	return get_random_u32();
 }
 
+const void *rsio_helper_current_task(void)
+{
+	return current;
+}
+
 int rsio_helper_current_pid(void)
 {
 	return task_tgid_vnr(current);

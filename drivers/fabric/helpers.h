@@ -19,6 +19,8 @@ bool rsio_helper_capable_admin(void);
 u64 rsio_helper_ktime_ns(void);
 /* get_random_u32(). */
 u32 rsio_helper_random_u32(void);
+/* The current task (its address identifies it). */
+const void *rsio_helper_current_task(void);
 /* The current process's pid (thread group id) in its pid namespace. */
 int rsio_helper_current_pid(void);
 /*

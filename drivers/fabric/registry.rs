@@ -4,7 +4,7 @@
 //! time) and the registered feature modules.
 
 use crate::cluster::Cluster;
-use crate::features::Feature;
+use crate::features::Slot;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -16,7 +16,7 @@ kernel::sync::global_lock! {
 /// See the module documentation.
 pub(crate) struct State {
     pub(crate) cluster: Option<Arc<Cluster>>,
-    pub(crate) features: KVec<Arc<dyn Feature>>,
+    pub(crate) features: KVec<Arc<Slot>>,
 }
 
 impl State {
@@ -36,6 +36,8 @@ impl State {
 pub(crate) unsafe fn init() {
     // SAFETY: As the caller guarantees.
     unsafe { STATE.init() };
+    // SAFETY: As the caller guarantees.
+    unsafe { crate::features::init() };
 }
 
 /// Runs `f` with the state locked. `f` must not call into a cluster (its

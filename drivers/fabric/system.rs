@@ -53,3 +53,9 @@ pub(crate) fn current_pid() -> u32 {
     let pid = unsafe { bindings::rsio_helper_current_pid() };
     u32::try_from(pid).unwrap_or(0)
 }
+
+/// The current task, as an address (identity only).
+pub(crate) fn current_task() -> usize {
+    // SAFETY: Reads the `current` pointer; no preconditions.
+    unsafe { bindings::rsio_helper_current_task() }.addr()
+}
