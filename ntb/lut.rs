@@ -219,12 +219,21 @@ impl<R: Borrow<LutRange>> LutMapping<R> {
         self.with_io(|io| io.try_write32(val, offset))
     }
 
-    /// Copies `data` to `offset`, in 32-bit words where aligned.
+    /// Copies `data` to `offset`, in 64-bit words where aligned (each
+    /// access is one fabric transaction: fewer, larger ones are faster),
+    /// then 32-bit words, then bytes.
     pub fn write(&self, offset: usize, data: &[u8]) -> Result {
         self.with_io(|io| {
             let mut i = 0;
             while i < data.len() {
                 let at = offset.checked_add(i).ok_or(ERANGE)?;
+                if let Some(d) = data.get(i..i + 8).filter(|_| at % 8 == 0) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(d);
+                    io.try_write64(u64::from_le_bytes(b), at)?;
+                    i += 8;
+                    continue;
+                }
                 match data.get(i..i + 4) {
                     Some(w) if at % 4 == 0 => {
                         io.try_write32(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), at)?;
@@ -240,13 +249,18 @@ impl<R: Borrow<LutRange>> LutMapping<R> {
         })
     }
 
-    /// Copies from `offset` into `data`, in 32-bit words where aligned.
+    /// Copies from `offset` into `data`, in 64-bit words where aligned,
+    /// then 32-bit words, then bytes.
     pub fn read(&self, offset: usize, data: &mut [u8]) -> Result {
         self.with_io(|io| {
             let mut i = 0;
             while i < data.len() {
                 let at = offset.checked_add(i).ok_or(ERANGE)?;
-                if at % 4 == 0 && i + 4 <= data.len() {
+                if at % 8 == 0 && i + 8 <= data.len() {
+                    let w = io.try_read64(at)?.to_le_bytes();
+                    data[i..i + 8].copy_from_slice(&w);
+                    i += 8;
+                } else if at % 4 == 0 && i + 4 <= data.len() {
                     let w = io.try_read32(at)?.to_le_bytes();
                     data[i..i + 4].copy_from_slice(&w);
                     i += 4;
