@@ -86,8 +86,12 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
     // no_timer_check: under TCG on a loaded host the kernel's IO-APIC
     // timer check can miss its ticks and panic ("IO-APIC + timer doesn't
     // work!"); the check is for broken chipsets, not this one.
+    // no5lvl: QEMU's TCG CPU has LA57, and the debug kernel (5-level page
+    // tables, KASAN) can take an early timer interrupt whose irq_desc, in
+    // the 5-level direct map, KASAN reports as a wild access (a boot flake
+    // before any rsio code runs); the guests need no 5-level paging.
     let mut append = format!(
-        "console=ttyS0 panic=-1 no_timer_check rsio.node={node} rsio.nodes={}",
+        "console=ttyS0 panic=-1 no_timer_check no5lvl rsio.node={node} rsio.nodes={}",
         scenario.nodes
     );
     if !scenario.cmdline.is_empty() {
@@ -395,7 +399,7 @@ mod tests {
         assert_eq!(values(&a, "-initrd"), ["/run/r/initrd.img"]);
         assert_eq!(
             values(&a, "-append"),
-            ["console=ttyS0 panic=-1 no_timer_check rsio.node=2 rsio.nodes=3 kmemleak=on rsio.debug=1"]
+            ["console=ttyS0 panic=-1 no_timer_check no5lvl rsio.node=2 rsio.nodes=3 kmemleak=on rsio.debug=1"]
         );
     }
 
