@@ -14,7 +14,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 pub use crate::cluster::Reply;
-pub use crate::features::{register_feature, Feature, FeatureRegistration};
+pub use crate::features::{register_feature, Feature, FeatureRegistration, FEATURE_IOCTL_END, FEATURE_IOCTL_FIRST};
 pub use crate::logic::proto::{MAX_PAYLOAD, MT_FEATURE_BASE};
 
 /// This node's fabric node id (`ENODEV` without a transport).

@@ -4,6 +4,7 @@
 //! every rsio feature, and its ioctl dispatch.
 
 use crate::ioctl::Arg;
+use crate::features;
 use crate::ioctl_fabric;
 use crate::registry;
 use crate::system;
@@ -28,6 +29,8 @@ pub(crate) fn register() -> impl PinInit<Registration, Error> {
 /// kill alike.
 pub(crate) struct RsioFile {
     tag: Owner,
+    /// The feature modules whose ioctls this file used.
+    uses: Pin<KBox<features::FileUses>>,
 }
 
 /// The next file's tag (0 is the kernel's, `windows::KERNEL`).
@@ -41,6 +44,7 @@ impl RsioFile {
 
 impl Drop for RsioFile {
     fn drop(&mut self) {
+        features::file_closed(&self.uses, self.tag as u64);
         if let Ok(c) = registry::cluster() {
             let mine = c.windows.lock().take_owner(self.tag());
             // Released outside the table's lock.
@@ -55,7 +59,8 @@ impl MiscDevice for RsioFile {
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         let tag = NEXT_TAG.fetch_add(1, Relaxed);
-        Ok(KBox::new(RsioFile { tag }, GFP_KERNEL)?)
+        let uses = KBox::pin_init(kernel::new_mutex!(KVec::new(), "rsio_fabric::RsioFile::uses"), GFP_KERNEL)?;
+        Ok(KBox::new(RsioFile { tag, uses }, GFP_KERNEL)?)
     }
 
     fn ioctl(me: &RsioFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
@@ -77,6 +82,9 @@ impl MiscDevice for RsioFile {
             n if n == nr(uapi::RSIO_IOC_MAP) => ioctl_fabric::map(owner, cmd, arg),
             n if n == nr(uapi::RSIO_IOC_UNMAP) => ioctl_fabric::unmap(owner, cmd, arg),
             n if n == nr(uapi::RSIO_IOC_WINDOW_IO) => ioctl_fabric::window_io(owner, cmd, arg),
+            n if (features::FEATURE_IOCTL_FIRST..features::FEATURE_IOCTL_END).contains(&n) => {
+                features::ioctl(&me.uses, owner as u64, cmd, arg)
+            }
             _ => Err(ENOTTY),
         }
     }

@@ -14,7 +14,7 @@
 use crate::registry;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
-use kernel::sync::Arc;
+use kernel::sync::{Arc, Mutex};
 
 /// A feature module (SISCI, lending, ...) as the core sees it. Callbacks
 /// run on the core's thread (`peer_up` also in `register_feature`), may
@@ -40,13 +40,47 @@ pub trait Feature: Send + Sync {
     }
     /// An event of one of its types from `node` (untrusted input).
     fn event(&self, _node: u32, _mtype: u16, _payload: &[u8]) {}
+    /// The `/dev/rsio` ioctl numbers it owns: `first..first + count`,
+    /// inside [`FEATURE_IOCTL_FIRST`]`..`[`FEATURE_IOCTL_END`] (`(0, 0)`:
+    /// none). Owning ioctls needs [`Feature::module`].
+    fn ioctl_range(&self) -> (u32, u32) {
+        (0, 0)
+    }
+    /// The module implementing the feature: an open file that used one of
+    /// its ioctls holds a reference on it until the file is released.
+    fn module(&self) -> Option<&'static ThisModule> {
+        None
+    }
+    /// One of its ioctls (`_IOWR`, the rsio magic, a number in its range)
+    /// on the open file `file` (a tag unique per open). Runs in the
+    /// caller's context, with no core lock held: it may block.
+    fn ioctl(&self, _file: u64, _cmd: u32, _arg: usize) -> Result<isize> {
+        Err(ENOTTY)
+    }
+    /// The open file `file`, which used its ioctls, is released (closed,
+    /// or its process died): free what it held.
+    fn file_closed(&self, _file: u64) {}
 }
+
+/// The first ioctl number feature modules may own (the core's are below).
+pub const FEATURE_IOCTL_FIRST: u32 = 0x40;
+/// One past the last ioctl number feature modules may own.
+pub const FEATURE_IOCTL_END: u32 = 0x100;
 
 /// A registered feature and the peers it was told are up.
 pub(crate) struct Slot {
     feature: Arc<dyn Feature>,
     told_up: Atomic<u32>,
+    /// Its ioctl numbers (`first..end`; empty: none).
+    ioctls: (u32, u32),
+    /// Its module, read once at registration (never called into after).
+    module: usize,
 }
+
+// SAFETY: `module` is only an address handed to try_module_get/module_put; the rest is `Send + Sync`.
+unsafe impl Send for Slot {}
+// SAFETY: As above; shared access only reads the address.
+unsafe impl Sync for Slot {}
 
 kernel::sync::global_lock! {
     // SAFETY: Initialized by the module initializer (`registry::init`) before anything else uses it.
@@ -103,10 +137,18 @@ pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration
     if a < u32::from(crate::logic::proto::MT_FEATURE_BASE) || b > 0x10000 || a == b {
         return Err(EINVAL);
     }
+    let (first, count) = feature.ioctl_range();
+    let ioctls = (first, first.saturating_add(count));
+    let module = feature.module().map_or(0, |m| m.as_ptr().expose_provenance());
+    if count > 0 && (first < FEATURE_IOCTL_FIRST || ioctls.1 > FEATURE_IOCTL_END || module == 0) {
+        return Err(EINVAL);
+    }
     let slot = Arc::new(
         Slot {
             feature,
             told_up: Atomic::new(0),
+            ioctls,
+            module,
         },
         GFP_KERNEL,
     )?;
@@ -114,7 +156,8 @@ pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration
     let cluster = registry::with(|s| -> Result<_> {
         for f in s.features.iter() {
             let (c, d) = range(&*f.feature);
-            if a < d && c < b {
+            let (e, g) = f.ioctls;
+            if (a < d && c < b) || (ioctls.0 < g && e < ioctls.1) {
                 return Err(EBUSY);
             }
         }
@@ -202,5 +245,64 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) {
     let _cb = CALLBACKS.lock();
     if let Some(s) = owner(mtype) {
         s.feature.event(node, mtype, payload);
+    }
+}
+
+/// The features an open file used through their ioctls; each holds a
+/// reference on its module (so it cannot unload under the file).
+pub(crate) type FileUses = Mutex<KVec<Arc<Slot>>>;
+
+/// Routes ioctl `cmd` of the open file `file` to the feature owning its
+/// number (`ENOTTY` if none); takes a reference on the feature's module
+/// the first time this file calls it (`ENODEV` if it is unloading).
+pub(crate) fn ioctl(uses: &FileUses, file: u64, cmd: u32, arg: usize) -> Result<isize> {
+    let nr = crate::uapi::ioc_nr(cmd);
+    let slot = {
+        let mut u = uses.lock();
+        let found = u.iter().find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr)).cloned();
+        match found {
+            Some(s) => s,
+            None => {
+                // Under the registry lock the registration cannot finish
+                // dropping: the module is at least alive, maybe going.
+                let s = registry::with(|st| -> Result<Arc<Slot>> {
+                    let s = st
+                        .features
+                        .iter()
+                        .find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr))
+                        .cloned()
+                        .ok_or(ENOTTY)?;
+                    // SAFETY: `s.module` is the live module of a listed registration (checked non-zero at registration).
+                    if !unsafe { crate::bindings::rsio_helper_try_module_get(core::ptr::with_exposed_provenance_mut(s.module)) } {
+                        return Err(ENODEV);
+                    }
+                    Ok(s)
+                })?;
+                if let Err(e) = u.push(s.clone(), GFP_KERNEL) {
+                    let m = s.module;
+                    drop(s);
+                    // SAFETY: The reference taken just above.
+                    unsafe { crate::bindings::rsio_helper_module_put(core::ptr::with_exposed_provenance_mut(m)) };
+                    return Err(e.into());
+                }
+                s
+            }
+        }
+    };
+    slot.feature.ioctl(file, cmd, arg)
+}
+
+/// The open file `file` is released: tells each feature it used, then
+/// drops the module references.
+pub(crate) fn file_closed(uses: &FileUses, file: u64) {
+    let slots = core::mem::take(&mut *uses.lock());
+    for s in slots {
+        s.feature.file_closed(file);
+        let m = s.module;
+        // The feature's last reference may go here: its code must still be
+        // there, so the module reference is dropped after.
+        drop(s);
+        // SAFETY: The reference this file took in `ioctl`.
+        unsafe { crate::bindings::rsio_helper_module_put(core::ptr::with_exposed_provenance_mut(m)) };
     }
 }

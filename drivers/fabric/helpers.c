@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 #include <linux/err.h>
 #include <linux/kthread.h>
+#include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/pid.h>
 #include <linux/random.h>
@@ -46,6 +47,16 @@ u32 rsio_helper_random_u32(void)
 const void *rsio_helper_current_task(void)
 {
 	return current;
+}
+
+bool rsio_helper_try_module_get(void *module)
+{
+	return try_module_get(module);
+}
+
+void rsio_helper_module_put(void *module)
+{
+	module_put(module);
 }
 
 int rsio_helper_current_pid(void)

@@ -21,6 +21,9 @@ u64 rsio_helper_ktime_ns(void);
 u32 rsio_helper_random_u32(void);
 /* The current task (its address identifies it). */
 const void *rsio_helper_current_task(void);
+/* try_module_get() / module_put() of a struct module (opaque). */
+bool rsio_helper_try_module_get(void *module);
+void rsio_helper_module_put(void *module);
 /* The current process's pid (thread group id) in its pid namespace. */
 int rsio_helper_current_pid(void);
 /*

@@ -44,7 +44,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         Arc, Mutex,
     },
-    uaccess::UserSliceReader,
+    uaccess::{UserPtr, UserSlice, UserSliceReader},
 };
 use rsio_fabric::api::{self, Feature, FeatureRegistration, KernelWindow};
 
@@ -200,9 +200,76 @@ struct Tester {
     last_down: Atomic<u32>,
     requests: Atomic<u64>,
     events: Atomic<u64>,
+    /// This module: files that used its ioctl hold it.
+    this_module: &'static ThisModule,
+    /// Per open file: (file tag, calls of the counting ioctl).
+    #[pin]
+    files: Mutex<KVec<(u64, u64)>>,
+    /// Files released after using the ioctl.
+    closed_files: Atomic<u64>,
+}
+
+/// The test ioctl's number: the first feature number.
+const IOC_COUNT_NR: u32 = api::FEATURE_IOCTL_FIRST;
+/// Its argument: `{ u32 size (= 24), u32 flags (= 0), u64 value, u64 calls }`;
+/// the reply is `value + 1` and how many times this file called it.
+const IOC_COUNT_SIZE: usize = 24;
+
+impl Tester {
+    /// The counting ioctl: per-file state the core releases on close.
+    fn count_ioctl(&self, file: u64, cmd: u32, arg: usize) -> Result<isize> {
+        let dir_rw = 3u32;
+        if cmd != (dir_rw << 30) | ((IOC_COUNT_SIZE as u32) << 16) | (0xD1 << 8) | IOC_COUNT_NR {
+            return Err(ENOTTY);
+        }
+        let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(arg), IOC_COUNT_SIZE).reader_writer();
+        let mut b = [0u8; IOC_COUNT_SIZE];
+        r.read_slice(&mut b)?;
+        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        if word(0) as usize != IOC_COUNT_SIZE || word(4) != 0 {
+            return Err(EINVAL);
+        }
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&b[8..16]);
+        let value = u64::from_le_bytes(v).wrapping_add(1);
+        let calls = {
+            let mut files = self.files.lock();
+            match files.iter_mut().find(|(f, _)| *f == file) {
+                Some(e) => {
+                    e.1 += 1;
+                    e.1
+                }
+                None => {
+                    files.push((file, 1), GFP_KERNEL)?;
+                    1
+                }
+            }
+        };
+        b[8..16].copy_from_slice(&value.to_le_bytes());
+        b[16..24].copy_from_slice(&calls.to_le_bytes());
+        w.write_slice(&b)?;
+        Ok(0)
+    }
 }
 
 impl Feature for Tester {
+    fn ioctl_range(&self) -> (u32, u32) {
+        (IOC_COUNT_NR, 1)
+    }
+
+    fn module(&self) -> Option<&'static ThisModule> {
+        Some(self.this_module)
+    }
+
+    fn ioctl(&self, file: u64, cmd: u32, arg: usize) -> Result<isize> {
+        self.count_ioctl(file, cmd, arg)
+    }
+
+    fn file_closed(&self, file: u64) {
+        self.files.lock().retain(|(f, _)| *f != file);
+        self.closed_files.fetch_add(1, Relaxed);
+    }
+
     fn name(&self) -> &'static CStr {
         c"fabric_test"
     }
@@ -360,6 +427,13 @@ impl Tester {
             who(self.last_up.load(Relaxed)),
             self.peer_downs.load(Relaxed),
             who(self.last_down.load(Relaxed))
+        )
+        .map_err(oom)?;
+        writeln!(
+            out,
+            "ioctl files open {} closed {}",
+            self.files.lock().len(),
+            self.closed_files.load(Relaxed)
         )
         .map_err(oom)?;
         writeln!(
@@ -546,7 +620,7 @@ struct FabricTest {
 }
 
 impl kernel::Module for FabricTest {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
         let tester = Arc::pin_init(
             pin_init!(Tester {
                 state <- new_mutex!(State::default()),
@@ -557,6 +631,9 @@ impl kernel::Module for FabricTest {
                 last_down: Atomic::new(u32::MAX),
                 requests: Atomic::new(0),
                 events: Atomic::new(0),
+                this_module: module,
+                files <- new_mutex!(KVec::new()),
+                closed_files: Atomic::new(0),
             }),
             GFP_KERNEL,
         )?;
