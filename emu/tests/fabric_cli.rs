@@ -111,10 +111,8 @@ impl Served {
 
     fn signal(&self, signal: libc::c_int) {
         // SAFETY: kill(2) on our own child's pid.
-        assert_eq!(
-            unsafe { libc::kill(self.child.id() as libc::pid_t, signal) },
-            0
-        );
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0);
     }
 
     fn wait_exit(&mut self) -> ExitStatus {

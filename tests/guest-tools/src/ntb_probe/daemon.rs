@@ -161,9 +161,10 @@ pub fn start(device: Option<&str>) -> Result<()> {
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(io::Error::last_os_error()).context("pipe");
     }
-    // SAFETY: fresh descriptors we own.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: a fresh descriptor we own.
+    let read_end = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+    // SAFETY: a fresh descriptor we own.
+    let write_end = unsafe { OwnedFd::from_raw_fd(fds[1]) };
     // SAFETY: the probe is single-threaded here, so the child may go on running ordinary Rust code.
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()).context("fork"),
