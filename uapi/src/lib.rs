@@ -8,5 +8,6 @@
 #![deny(missing_docs)]
 
 mod abi;
+pub mod sisci;
 
 pub use abi::*;
