@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Segment memory: zeroed pages in equal, physically contiguous chunks,
+//! DMA-mapped for the adapter.
+//!
+//! Chunks rather than one block: a 64 MiB segment is beyond the page
+//! allocator's largest block (4 MiB), and the direct window (BAR4) needs no
+//! contiguity: a peer maps each chunk at `(owner << DIRECT_SHIFT) + bus`.
+//! The chunk size is the largest power of two up to 4 MiB that the
+//! allocator gives for every chunk; it is sent to peers with the chunks'
+//! bus addresses.
+
+use crate::sys::{Chunk, Vma};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use rsio_ntb::adapter::Adapter;
+
+/// log2 of the largest chunk (4 MiB, the page allocator's largest block).
+pub(crate) const MAX_CHUNK_SHIFT: u32 = 22;
+/// log2 of a page.
+const PAGE_SHIFT: u32 = 12;
+
+/// A segment's memory.
+pub(crate) struct SegMemory {
+    chunks: KVec<Chunk>,
+    /// log2 of every chunk's size.
+    pub(crate) chunk_shift: u32,
+    /// Bytes (a multiple of the page size; the last chunk may extend past).
+    pub(crate) size: u64,
+}
+
+impl SegMemory {
+    /// Allocates `size` bytes (a multiple of the page size, not 0), in the
+    /// largest chunks the allocator gives. `ENOMEM`.
+    pub(crate) fn alloc(adapter: &Arc<Adapter>, size: u64, max_shift: u32) -> Result<Self> {
+        if size == 0 || size % (1 << PAGE_SHIFT) != 0 {
+            return Err(EINVAL);
+        }
+        // The smallest power of two covering `size`, capped.
+        let mut shift = (64 - (size - 1).leading_zeros()).clamp(PAGE_SHIFT, max_shift.min(MAX_CHUNK_SHIFT));
+        loop {
+            match Self::alloc_in(adapter, size, shift) {
+                Ok(m) => return Ok(m),
+                Err(e) if e == ENOMEM && shift > PAGE_SHIFT => shift -= 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn alloc_in(adapter: &Arc<Adapter>, size: u64, shift: u32) -> Result<Self> {
+        let n = size.div_ceil(1 << shift) as usize;
+        let mut chunks = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            chunks.push(Chunk::alloc(adapter, shift - PAGE_SHIFT)?, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            chunks,
+            chunk_shift: shift,
+            size,
+        })
+    }
+
+    /// The chunks' bus addresses, in order.
+    pub(crate) fn bus_addrs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.chunks.iter().map(|c| c.bus())
+    }
+
+    /// Number of chunks.
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The bus address of byte `offset` and the bytes from there to the end
+    /// of its chunk (`None` outside the segment).
+    pub(crate) fn bus_at(&self, offset: u64) -> Option<(u64, u64)> {
+        if offset >= self.size {
+            return None;
+        }
+        let c = self.chunks.get((offset >> self.chunk_shift) as usize)?;
+        let within = offset & ((1 << self.chunk_shift) - 1);
+        Some((c.bus() + within, (1u64 << self.chunk_shift) - within))
+    }
+
+    /// Maps `[offset, offset + len)` of the memory (page-aligned, inside)
+    /// at user address `addr` of `vma`.
+    pub(crate) fn map_into(&self, vma: &Vma<'_>, mut addr: usize, mut offset: u64, mut len: u64) -> Result {
+        while len > 0 {
+            let c = self.chunks.get((offset >> self.chunk_shift) as usize).ok_or(EINVAL)?;
+            let within = offset & ((1 << self.chunk_shift) - 1);
+            let n = ((1u64 << self.chunk_shift) - within).min(len);
+            c.map_into(vma, addr, within as usize, n as usize)?;
+            addr += n as usize;
+            offset += n;
+            len -= n;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module's state: the tables of segments, connections, interrupts and
+//! DMA queues, handle allocation, event queues and waiting.
+//!
+//! One mutex guards the tables; one condition variable wakes every waiter
+//! (interrupt and event waits re-check their own object). Lock order: the
+//! fabric core's callback lock, then `Shared::st`, then a DMA queue's lock.
+//! Nothing sends a message or sleeps on the fabric while holding `st`:
+//! operations collect what to send and send it after unlocking.
+
+use crate::dma::Queue;
+use crate::memory::SegMemory;
+use crate::sisci_abi as abi;
+use crate::sys::{EventFd, Mappers};
+use kernel::new_condvar;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::{Arc, CondVar, Mutex};
+use kernel::time::{msecs_to_jiffies, Jiffies};
+use rsio_ntb::adapter::{Adapter, Info};
+use rsio_ntb::dma::DmaChannel;
+use rsio_ntb::lut::LutRange;
+use rsio_ntb::multicast::McGroup;
+
+/// An open file of `/dev/sisci` (unique per open).
+pub(crate) type FileTag = u64;
+
+/// Handles are below this (their mmap offsets must fit 64 bits).
+const HANDLE_LIMIT: u32 = 1 << 23;
+/// Events kept per object (the oldest is dropped beyond).
+const EVENTS_MAX: usize = 32;
+/// Data interrupts queued per interrupt before triggers get `ENOBUFS`.
+pub(crate) const INTR_QUEUE_MAX: usize = 64;
+
+/// A bounded queue of `(SISCI_EVENT_*, node)`.
+#[derive(Default)]
+pub(crate) struct Events(KVec<(u32, u32)>);
+
+impl Events {
+    pub(crate) fn push(&mut self, event: u32, node: u32) {
+        if self.0.len() >= EVENTS_MAX {
+            self.0.remove(0).ok();
+        }
+        // Pushing into room kept above cannot fail but for memory; an event
+        // lost to ENOMEM leaves the object's state (lost flags) in force.
+        let _ = self.0.push((event, node), GFP_ATOMIC);
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<(u32, u32)> {
+        if self.0.is_empty() {
+            None
+        } else {
+            self.0.remove(0).ok()
+        }
+    }
+}
+
+/// A local segment.
+pub(crate) struct LocalSeg {
+    pub(crate) handle: u32,
+    pub(crate) file: FileTag,
+    pub(crate) id: u32,
+    /// `SISCI_SEG_*` create flags.
+    pub(crate) flags: u32,
+    pub(crate) uid: u32,
+    pub(crate) pid: u32,
+    pub(crate) mem: Arc<SegMemory>,
+    pub(crate) prepared: bool,
+    pub(crate) available: bool,
+    /// The peers' connections: (node, their connection handle).
+    pub(crate) conns: KVec<(u32, u32)>,
+    pub(crate) events: Events,
+    pub(crate) mappers: Mappers,
+    /// Multicast segments: the group this node receives.
+    pub(crate) mc: Option<McGroup>,
+}
+
+/// [`Conn::lost`]: alive.
+pub(crate) const CONN_OK: u32 = 0;
+/// The owner removed the segment or made it unavailable.
+pub(crate) const CONN_REVOKED: u32 = 1;
+/// The owner node died (or its link went down).
+pub(crate) const CONN_DEAD: u32 = 2;
+/// The connection is being set up.
+pub(crate) const CONN_CONNECTING: u32 = 3;
+
+/// A connection to a remote segment (or to a multicast group).
+pub(crate) struct Conn {
+    pub(crate) handle: u32,
+    pub(crate) file: FileTag,
+    pub(crate) node: u32,
+    pub(crate) seg_id: u32,
+    pub(crate) uid: u32,
+    pub(crate) pid: u32,
+    pub(crate) size: u64,
+    pub(crate) chunk_shift: u32,
+    /// The owner's chunks' bus addresses.
+    pub(crate) bus: KVec<u64>,
+    /// `CONN_*`, read by DMA without the state lock.
+    pub(crate) lost: Arc<Atomic<u32>>,
+    pub(crate) events: Events,
+    pub(crate) mappers: Mappers,
+    /// Multicast: the translated-window slots that write to the group.
+    pub(crate) mc: Option<LutRange>,
+}
+
+/// A local interrupt.
+pub(crate) struct LocalIntr {
+    pub(crate) handle: u32,
+    pub(crate) file: FileTag,
+    pub(crate) no: u32,
+    pub(crate) data: bool,
+    pub(crate) flags: u32,
+    pub(crate) uid: u32,
+    /// Plain: triggers not yet taken, and the last sender.
+    pub(crate) pending: u32,
+    pub(crate) last_node: u32,
+    /// Data: payloads not yet taken, oldest first.
+    pub(crate) msgs: KVec<IntrMsg>,
+    /// Connected peers (node per connection).
+    pub(crate) conns: KVec<u32>,
+    pub(crate) efd: Option<EventFd>,
+}
+
+/// A queued data interrupt.
+pub(crate) struct IntrMsg {
+    pub(crate) node: u32,
+    pub(crate) len: u32,
+    pub(crate) data: [u8; abi::SISCI_MAX_INTR_DATA as usize],
+}
+
+/// A connection to a peer's interrupt.
+pub(crate) struct RemoteIntr {
+    pub(crate) handle: u32,
+    pub(crate) file: FileTag,
+    pub(crate) node: u32,
+    pub(crate) no: u32,
+    pub(crate) data: bool,
+    /// The owner removed it or died.
+    pub(crate) gone: bool,
+}
+
+/// A DMA queue.
+pub(crate) struct QueueEntry {
+    pub(crate) handle: u32,
+    pub(crate) file: FileTag,
+    pub(crate) q: Arc<Queue>,
+}
+
+/// Memory of removed or revoked segments that peers may still reach until
+/// they acknowledge (`SEG_GONE_ACK`) or die.
+pub(crate) struct Quarantined {
+    /// Held, not used: freed when the last peer let go.
+    pub(crate) _mem: Arc<SegMemory>,
+    pub(crate) seg_id: u32,
+    pub(crate) pending: KVec<(u32, u32)>,
+}
+
+/// The tables.
+pub(crate) struct State {
+    next_handle: u32,
+    pub(crate) segs: KVec<LocalSeg>,
+    pub(crate) conns: KVec<Conn>,
+    pub(crate) lintrs: KVec<LocalIntr>,
+    pub(crate) rintrs: KVec<RemoteIntr>,
+    pub(crate) queues: KVec<QueueEntry>,
+    pub(crate) quarantine: KVec<Quarantined>,
+    /// DMA channels not used by a queue.
+    pub(crate) free_chans: KVec<DmaChannel>,
+}
+
+impl State {
+    fn handle_used(&self, h: u32) -> bool {
+        self.segs.iter().any(|x| x.handle == h)
+            || self.conns.iter().any(|x| x.handle == h)
+            || self.lintrs.iter().any(|x| x.handle == h)
+            || self.rintrs.iter().any(|x| x.handle == h)
+            || self.queues.iter().any(|x| x.handle == h)
+    }
+
+    /// A handle no object has (never 0).
+    pub(crate) fn new_handle(&mut self) -> Result<u32> {
+        for _ in 0..HANDLE_LIMIT {
+            let h = self.next_handle;
+            self.next_handle = if h + 1 >= HANDLE_LIMIT { 1 } else { h + 1 };
+            if !self.handle_used(h) {
+                return Ok(h);
+            }
+        }
+        Err(ENOSPC)
+    }
+
+    /// The local segment `handle` of `file` (`EBADF`... `EINVAL` otherwise).
+    pub(crate) fn seg_mut(&mut self, file: FileTag, handle: u32) -> Result<&mut LocalSeg> {
+        self.segs.iter_mut().find(|s| s.handle == handle && s.file == file).ok_or(EINVAL)
+    }
+
+    pub(crate) fn conn_mut(&mut self, file: FileTag, handle: u32) -> Result<&mut Conn> {
+        self.conns.iter_mut().find(|s| s.handle == handle && s.file == file).ok_or(EINVAL)
+    }
+
+    /// Drops quarantined memory nobody may reach any more.
+    pub(crate) fn release_quarantine(&mut self) {
+        self.quarantine.retain(|q| !q.pending.is_empty());
+    }
+}
+
+/// The module's shared state.
+#[pin_data]
+pub(crate) struct Shared {
+    pub(crate) adapter: Arc<Adapter>,
+    pub(crate) info: Info,
+    pub(crate) node: u32,
+    /// DMA channels this module took (one per queue).
+    pub(crate) dma_channels: u32,
+    #[pin]
+    pub(crate) st: Mutex<State>,
+    #[pin]
+    pub(crate) wake: CondVar,
+}
+
+impl Shared {
+    pub(crate) fn new(adapter: Arc<Adapter>, node: u32, chans: KVec<DmaChannel>) -> impl PinInit<Self, Error> {
+        let info = *adapter.info();
+        let dma_channels = chans.len() as u32;
+        try_pin_init!(Self {
+            adapter,
+            info,
+            node,
+            dma_channels,
+            st <- new_mutex!(State {
+                next_handle: 1,
+                segs: KVec::new(),
+                conns: KVec::new(),
+                lintrs: KVec::new(),
+                rintrs: KVec::new(),
+                queues: KVec::new(),
+                quarantine: KVec::new(),
+                free_chans: chans,
+            }, "rsio_sisci::Shared::st"),
+            wake <- new_condvar!("rsio_sisci::Shared::wake"),
+        })
+    }
+
+    /// Waits on `wake` (`guard` is `st`'s) until `ready` returns `Some`,
+    /// the timeout passes (`ETIMEDOUT`) or a signal comes (`EINTR`).
+    pub(crate) fn wait_for<R>(
+        &self,
+        guard: &mut kernel::sync::lock::Guard<'_, State, kernel::sync::lock::mutex::MutexBackend>,
+        timeout_ms: u32,
+        nonblock: bool,
+        mut ready: impl FnMut(&mut State) -> Result<Option<R>>,
+    ) -> Result<R> {
+        let mut left: Jiffies = if timeout_ms == abi::SISCI_INFINITE {
+            Jiffies::MAX
+        } else {
+            msecs_to_jiffies(timeout_ms)
+        };
+        loop {
+            if let Some(r) = ready(&mut *guard)? {
+                return Ok(r);
+            }
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            if left == 0 {
+                return Err(ETIMEDOUT);
+            }
+            match self.wake.wait_interruptible_timeout(guard, left) {
+                kernel::sync::CondVarTimeoutResult::Timeout => left = 0,
+                kernel::sync::CondVarTimeoutResult::Woken { jiffies } => {
+                    if left != Jiffies::MAX {
+                        left = jiffies
+                    }
+                }
+                kernel::sync::CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+            }
+        }
+    }
+
+    /// A new connection-state flag.
+    pub(crate) fn new_lost(v: u32) -> Result<Arc<Atomic<u32>>> {
+        Ok(Arc::new(Atomic::new(v), GFP_KERNEL)?)
+    }
+
+    /// The connection flag's value.
+    pub(crate) fn lost(f: &Atomic<u32>) -> u32 {
+        f.load(Relaxed)
+    }
+}
