@@ -16,6 +16,9 @@
 //! - `intr-serve NO COUNT [--data] [--timeout MS]`: takes COUNT triggers,
 //!   prints how many arrived and whether data came in order.
 //! - `intr-trigger NODE NO COUNT [--data]`.
+//! - `mc-join GROUP SIZE --expect OFF=VAL [--hold S]`: a multicast segment
+//!   of group GROUP; waits for the value.
+//! - `mc-send GROUP OFF=VAL`: writes the value into the group.
 //! - `bench NODE ID`: PIO write bandwidth into the mapped remote segment vs
 //!   local memcpy, DMA bandwidth, trapped read latency vs mapped read.
 
@@ -518,6 +521,44 @@ fn bench(args: &[String]) {
     println!("pio write into remote segment {pio:.0} MB/s ratio {:.2}", pio / memcpy);
 }
 
+fn mc_join(args: &[String]) {
+    let group = num(&args[0]) as u32;
+    let size = num(&args[1]);
+    let f = open();
+    let mut a = SisciSegCreate::request();
+    a.header.flags = SISCI_SEG_MULTICAST;
+    a.segment_id = group;
+    a.size = size;
+    ioctl(&f, SISCI_IOC_SEG_CREATE, &mut a).unwrap_or_else(|e| die(format!("create: {}", ename(e))));
+    let m = Map::new(&f, a.mmap_offset, a.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+    println!("joined group {group} size={}", a.size);
+    let (o, v) = offval(&opt(args, "--expect").unwrap_or_else(|| die("--expect OFF=VAL".into())));
+    let hold = opt(args, "--hold").map_or(10, |s| num(&s));
+    let start = Instant::now();
+    while m.read32(o) != v && start.elapsed() < Duration::from_secs(hold) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = m.read32(o);
+    if got != v {
+        die(format!("group {group}: {got:#x} at {o:#x}, expected {v:#x}"));
+    }
+    println!("received {v:#x} at {o:#x}");
+}
+
+fn mc_send(args: &[String]) {
+    let group = num(&args[0]) as u32;
+    let (o, v) = offval(&args[1]);
+    let f = open();
+    let mut a = SisciConnect::request();
+    a.header.flags = SISCI_SEG_MULTICAST;
+    a.segment_id = group;
+    a.size = 64 * 1024;
+    ioctl(&f, SISCI_IOC_SEG_CONNECT, &mut a).unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
+    let m = Map::new(&f, a.mmap_offset, a.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+    m.write32(o, v);
+    println!("sent {v:#x} at {o:#x} to group {group}");
+}
+
 fn info() {
     let f = open();
     let mut a = SisciInfo::request();
@@ -542,6 +583,8 @@ fn main() {
         "intr-serve" => intr_serve(rest),
         "intr-trigger" => intr_trigger(rest),
         "bench" => bench(rest),
+        "mc-join" => mc_join(rest),
+        "mc-send" => mc_send(rest),
         _ => die(format!("unknown command {cmd}")),
     }
 }

@@ -6,6 +6,7 @@ mod cmd_debug;
 mod cmd_info;
 mod cmd_nodes;
 mod cmd_ping;
+mod cmd_segments;
 mod cmd_windows;
 mod device;
 mod format;
@@ -70,6 +71,9 @@ enum Command {
     /// Measure message round trips with a peer's fabric core.
     #[command(long_about = cmd_ping::LONG, after_long_help = cmd_ping::AFTER)]
     Ping(cmd_ping::PingArgs),
+    /// List this node's SISCI segments and connections (rsio_sisci).
+    #[command(long_about = cmd_segments::LONG, after_long_help = cmd_segments::AFTER)]
+    Segments,
     /// Grant local memory to peers and hold it (test/debug, root).
     #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
     Grant(cmd_debug::GrantArgs),
@@ -157,6 +161,7 @@ impl Command {
             Command::Status => "status",
             Command::Nodes => "nodes",
             Command::Windows => "windows",
+            Command::Segments => "segments",
             Command::Ping(_) => "ping",
             Command::Grant(_) => "grant",
             Command::Poke(_) => "poke",
@@ -171,6 +176,7 @@ fn run(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Status => cmd_info::status(ctx),
         Command::Nodes => cmd_nodes::run(ctx),
         Command::Windows => cmd_windows::run(ctx),
+        Command::Segments => cmd_segments::run(ctx),
         Command::Ping(args) => cmd_ping::run(ctx, args),
         Command::Grant(args) => cmd_debug::grant(ctx, args),
         Command::Poke(args) => cmd_debug::poke(ctx, args),
