@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DMA queues.
+
+use crate::desc::desc;
+use crate::errors::{from_errno, from_rs};
+use crate::ffi::*;
+use crate::segment::{LocalSeg, RemoteSeg};
+use crate::types::*;
+use std::ffi::{c_uint, c_void};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// The queue's state as the C API reports it.
+#[derive(Clone, Copy)]
+struct St {
+    state: sci_dma_queue_state_t,
+    error: sci_error_t,
+}
+
+/// `sci_dma_queue_t`.
+#[repr(C)]
+pub struct Queue {
+    magic: u32,
+    q: Arc<rs::DmaQueue>,
+    st: Arc<Mutex<St>>,
+    cb: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Object for Queue {
+    const MAGIC: u32 = 0x5C1_D3A0;
+    fn magic(&self) -> u32 {
+        self.magic
+    }
+}
+
+fn lock(m: &Mutex<St>) -> std::sync::MutexGuard<'_, St> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `SCICreateDMAQueue` (`max_entries` is not limited beyond the ABI's
+/// 256 entries per transfer).
+///
+/// # Safety
+///
+/// `sd` a live descriptor; `dq` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn SCICreateDMAQueue(
+    sd: Handle,
+    dq: *mut Handle,
+    adapter: c_uint,
+    _max_entries: c_uint,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    call(error, (), || {
+        // SAFETY: caller's contract.
+        let d = unsafe { desc(sd)? };
+        if dq.is_null() {
+            return Err(SCI_ERR_ILLEGAL_PARAMETER);
+        }
+        check_adapter(adapter)?;
+        check_flags(flags, 0)?;
+        let q = rs::DmaQueue::create(&d.sd).map_err(|e| {
+            if e.errno() == libc::ENODEV {
+                SCI_ERR_NOT_SUPPORTED
+            } else {
+                from_rs(e)
+            }
+        })?;
+        let h = into_handle(Queue {
+            magic: Queue::MAGIC,
+            q: Arc::new(q),
+            st: Arc::new(Mutex::new(St {
+                state: SCI_DMAQUEUE_IDLE,
+                error: SCI_ERR_OK,
+            })),
+            cb: Mutex::new(None),
+        });
+        // SAFETY: checked not NULL.
+        unsafe { out(dq, h) }
+    })
+}
+
+fn join_callback(q: &Queue) {
+    let t = q.cb.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(t) = t {
+        if t.thread().id() != std::thread::current().id() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `SCIRemoveDMAQueue`: `SCI_ERR_BUSY` while a transfer runs.
+///
+/// # Safety
+///
+/// `dq` must be NULL or a live `sci_dma_queue_t`.
+#[no_mangle]
+pub unsafe extern "C" fn SCIRemoveDMAQueue(dq: Handle, flags: c_uint, error: *mut sci_error_t) {
+    call(error, (), || {
+        // SAFETY: caller's contract.
+        let q = unsafe { borrow::<Queue>(dq)? };
+        check_flags(flags, 0)?;
+        // SAFETY: same handle.
+        if unsafe { SCIDMAQueueState(dq) } == SCI_DMAQUEUE_POSTED {
+            return Err(SCI_ERR_BUSY);
+        }
+        join_callback(q);
+        // SAFETY: checked; not used afterwards.
+        drop(unsafe { take::<Queue>(dq) });
+        Ok(())
+    })
+}
+
+/// Records the end of a transfer; returns the SISCI status.
+fn finish(st: &Mutex<St>, r: rs::Result<()>) -> sci_error_t {
+    let (state, error) = match r {
+        Ok(()) => (SCI_DMAQUEUE_DONE, SCI_ERR_OK),
+        Err(e) if e.is_timeout() => return SCI_ERR_TIMEOUT,
+        Err(e) if e.failed_entry().is_some() => (
+            SCI_DMAQUEUE_ERROR,
+            match e.errno() {
+                libc::EIO => SCI_ERR_TRANSFER_FAILED,
+                n => from_errno(n),
+            },
+        ),
+        Err(e) => (SCI_DMAQUEUE_ERROR, from_rs(e)),
+    };
+    *lock(st) = St { state, error };
+    error
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn start(
+    dq: Handle,
+    local: Handle,
+    remote: Handle,
+    entries: Vec<rs::DmaEntry>,
+    callback: sci_cb_dma_t,
+    arg: *mut c_void,
+    flags: c_uint,
+) -> CResult<()> {
+    // SAFETY: caller's contract (all three handles).
+    let (q, l, r) = unsafe {
+        (
+            borrow::<Queue>(dq)?,
+            borrow::<LocalSeg>(local)?,
+            borrow::<RemoteSeg>(remote)?,
+        )
+    };
+    check_flags(
+        flags,
+        SCI_FLAG_DMA_READ
+            | SCI_FLAG_DMA_WAIT
+            | SCI_FLAG_USE_CALLBACK
+            | SCI_FLAG_DMA_GLOBAL
+            | SCI_FLAG_DMA_SYSDMA
+            | SCI_FLAG_DMA_PHDMA
+            | SCI_FLAG_DMA_ADAPTER
+            | SCI_FLAG_DMA_SOURCE_ONLY,
+    )?;
+    let cb = if flags & SCI_FLAG_USE_CALLBACK != 0 {
+        Some(callback.ok_or(SCI_ERR_ILLEGAL_PARAMETER)?)
+    } else {
+        None
+    };
+    if entries.is_empty() {
+        return Err(SCI_ERR_ILLEGAL_PARAMETER);
+    }
+    if entries.len() > rs::abi::SISCI_MAX_DMA_ENTRIES as usize {
+        return Err(SCI_ERR_MAX_ENTRIES);
+    }
+    join_callback(q);
+    q.q.start(&l.seg, &r.seg, &entries)
+        .map_err(|e| match e.errno() {
+            libc::ERANGE => SCI_ERR_OUT_OF_RANGE,
+            _ => from_rs(e),
+        })?;
+    *lock(&q.st) = St {
+        state: SCI_DMAQUEUE_POSTED,
+        error: SCI_ERR_OK,
+    };
+    if let Some(cb) = cb {
+        let (qq, st, h, a) = (q.q.clone(), q.st.clone(), SendPtr(dq), SendPtr(arg));
+        let t = std::thread::Builder::new()
+            .name("sisci-dma-callback".into())
+            .spawn(move || {
+                let status = finish(&st, qq.wait(None));
+                // SAFETY: the application's callback with its own argument.
+                unsafe { cb(a.get(), h.get(), status) };
+            })
+            .map_err(|_| SCI_ERR_NOSPC)?;
+        *q.cb.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+        return Ok(());
+    }
+    if flags & SCI_FLAG_DMA_WAIT != 0 {
+        let e = finish(&q.st, q.q.wait(None));
+        if e != SCI_ERR_OK {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn direction(flags: c_uint) -> rs::Direction {
+    if flags & SCI_FLAG_DMA_READ != 0 {
+        rs::Direction::FromRemote
+    } else {
+        rs::Direction::ToRemote
+    }
+}
+
+/// `SCIStartDmaTransfer`. Flags: `SCI_FLAG_DMA_READ`, `SCI_FLAG_DMA_WAIT`,
+/// `SCI_FLAG_USE_CALLBACK`; `GLOBAL`/`SYSDMA`/`PHDMA`/`ADAPTER`/
+/// `SOURCE_ONLY` are accepted and ignored.
+///
+/// # Safety
+///
+/// Handles NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn SCIStartDmaTransfer(
+    dq: Handle,
+    local: Handle,
+    remote: Handle,
+    local_offset: usize,
+    size: usize,
+    remote_offset: usize,
+    callback: sci_cb_dma_t,
+    callback_arg: *mut c_void,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    call(error, (), || {
+        let e = rs::DmaEntry {
+            local_offset: local_offset as u64,
+            remote_offset: remote_offset as u64,
+            len: size as u64,
+            direction: direction(flags),
+        };
+        // SAFETY: caller's contract.
+        unsafe { start(dq, local, remote, vec![e], callback, callback_arg, flags) }
+    })
+}
+
+/// `SCIStartDmaTransferVec`: entry flags may hold `SCI_FLAG_DMA_READ` too.
+///
+/// # Safety
+///
+/// Handles NULL or live; `vec` NULL or valid for `vec_length` elements.
+#[no_mangle]
+pub unsafe extern "C" fn SCIStartDmaTransferVec(
+    dq: Handle,
+    local: Handle,
+    remote: Handle,
+    vec_length: usize,
+    vec: *mut dis_dma_vec_t,
+    callback: sci_cb_dma_t,
+    callback_arg: *mut c_void,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    call(error, (), || {
+        if vec.is_null() || vec_length == 0 {
+            return Err(SCI_ERR_ILLEGAL_PARAMETER);
+        }
+        if vec_length > rs::abi::SISCI_MAX_DMA_ENTRIES as usize {
+            return Err(SCI_ERR_MAX_ENTRIES);
+        }
+        // SAFETY: `vec` holds `vec_length` elements per the contract.
+        let v = unsafe { std::slice::from_raw_parts(vec, vec_length) };
+        let entries = v
+            .iter()
+            .map(|e| rs::DmaEntry {
+                local_offset: e.local_offset as u64,
+                remote_offset: e.remote_offset as u64,
+                len: e.size as u64,
+                direction: direction(flags | e.flags),
+            })
+            .collect();
+        // SAFETY: caller's contract.
+        unsafe { start(dq, local, remote, entries, callback, callback_arg, flags) }
+    })
+}
+
+/// `SCIWaitForDMAQueue`: the queue's state once the transfer ended
+/// (`SCI_ERR_TIMEOUT` and `SCI_DMAQUEUE_POSTED` if it did not in time).
+///
+/// # Safety
+///
+/// `dq` must be NULL or a live `sci_dma_queue_t`.
+#[no_mangle]
+pub unsafe extern "C" fn SCIWaitForDMAQueue(
+    dq: Handle,
+    timeout_ms: c_uint,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) -> sci_dma_queue_state_t {
+    call(error, SCI_DMAQUEUE_ERROR, || {
+        // SAFETY: caller's contract.
+        let q = unsafe { borrow::<Queue>(dq)? };
+        check_flags(flags, 0)?;
+        if q.cb.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return Err(SCI_ERR_ILLEGAL_OPERATION);
+        }
+        let s = *lock(&q.st);
+        if s.state != SCI_DMAQUEUE_POSTED {
+            return if s.error == SCI_ERR_OK {
+                Ok(s.state)
+            } else {
+                Err(s.error)
+            };
+        }
+        match finish(&q.st, q.q.wait(timeout(timeout_ms))) {
+            SCI_ERR_OK => Ok(SCI_DMAQUEUE_DONE),
+            SCI_ERR_TIMEOUT => Err(SCI_ERR_TIMEOUT),
+            e => Err(e),
+        }
+    })
+}
+
+/// `SCIDMAQueueState`: `SCI_DMAQUEUE_IDLE`, `POSTED`, `DONE` or `ERROR`.
+///
+/// # Safety
+///
+/// `dq` must be NULL or a live `sci_dma_queue_t`.
+#[no_mangle]
+pub unsafe extern "C" fn SCIDMAQueueState(dq: Handle) -> sci_dma_queue_state_t {
+    call_quiet(SCI_DMAQUEUE_ERROR, || {
+        // SAFETY: caller's contract.
+        let q = unsafe { borrow::<Queue>(dq) }.ok()?;
+        let s = *lock(&q.st);
+        if s.state != SCI_DMAQUEUE_POSTED || q.cb.lock().map(|c| c.is_some()).unwrap_or(true) {
+            return Some(s.state);
+        }
+        match q.q.poll() {
+            Ok(rs::DmaState::Posted) => Some(SCI_DMAQUEUE_POSTED),
+            Ok(rs::DmaState::Done) | Ok(rs::DmaState::Idle) => {
+                finish(&q.st, Ok(()));
+                Some(SCI_DMAQUEUE_DONE)
+            }
+            Ok(rs::DmaState::Failed { entry, errno }) => {
+                finish(&q.st, Err(rs::Error::dma(errno, entry)));
+                Some(SCI_DMAQUEUE_ERROR)
+            }
+            Err(_) => Some(SCI_DMAQUEUE_ERROR),
+        }
+    })
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rsio libsisci: the SISCI C API over rsio's /dev/sisci.
+ *
+ * Written for rsio. Function names, parameter lists, flag names and error
+ * codes follow the public SISCI API so that SISCI programs build against
+ * libsisci from source unchanged. docs/sisci.md lists which calls and flags
+ * are supported; the others return SCI_ERR_NOT_IMPLEMENTED (functions) or
+ * SCI_ERR_FLAG_NOT_IMPLEMENTED (flags). Every call validates its pointer
+ * arguments and reports through its sci_error_t *error argument.
+ */
+#ifndef RSIO_SISCI_API_H
+#define RSIO_SISCI_API_H
+
+#include "sisci_types.h"
+#include "sisci_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- General values ---------------------------------------------------- */
+
+#define SCI_INFINITE_TIMEOUT 0xffffffffu
+#define DIS_BROADCAST_NODEID_GROUP_ALL 252
+
+#ifndef NO_FLAGS
+#define NO_FLAGS 0
+#endif
+#ifndef NO_CALLBACK
+#define NO_CALLBACK NULL
+#endif
+#ifndef NO_ARG
+#define NO_ARG NULL
+#endif
+#ifndef NO_OFFSET
+#define NO_OFFSET 0
+#endif
+
+/* ---- Flags (each call documents which it takes) ------------------------ */
+
+/* Segments, interrupts, DMA: run a library thread that calls the callback. */
+#define SCI_FLAG_USE_CALLBACK 0x00000001u
+#define SCI_FLAG_EMPTY 0x00000002u
+#define SCI_FLAG_PRIVATE 0x00000004u
+#define SCI_FLAG_DMA_SOURCE_ONLY 0x00000008u
+#define SCI_FLAG_PHYSICAL 0x00001000u
+#define SCI_FLAG_AUTO_ID 0x20000000u
+#define SCI_FLAG_CUDA_BUFFER 0x00002000u
+#define SCI_FLAG_SCIF_BUFFER 0x00004000u
+
+/* DMA. */
+#define SCI_FLAG_DMA_WAIT 0x00000004u
+#define SCI_FLAG_DMA_READ 0x00000010u
+#define SCI_FLAG_DMA_PHDMA 0x00000020u
+#define SCI_FLAG_DMA_GLOBAL 0x00000040u
+#define SCI_FLAG_DMA_SYSDMA 0x00000100u
+#define SCI_FLAG_DMA_USER_MEM 0x00000200u
+#define SCI_FLAG_DMA_ADAPTER 0x00000800u
+#define SCI_FLAG_DMA_CHANNEL_SHARED 0x00000001u
+#define SCI_DMA_CHANNEL_ID_DONTCARE 0xFFFFFFFFu
+
+/* Segment removal and connection. */
+#define SCI_FLAG_FORCE_REMOVE 0x00000020u
+#define SCI_FLAG_ALLOW_UNICAST 0x00000080u
+#define SCI_FLAG_LOCK_USER_MEM 0x00000400u
+#define SCI_FLAG_BROADCAST 0x00040000u
+#define SCI_FLAG_ASYNCHRONOUS_CONNECT 0x00400000u
+#define SCI_FLAG_FORCE_DISCONNECT 0x00800000u
+#define SCI_FLAG_NOTIFY 0x00010000u
+
+/* Interrupts. */
+#define SCI_FLAG_FIXED_INTNO 0x00000002u
+#define SCI_FLAG_SHARED_INT 0x00000004u
+#define SCI_FLAG_CONDITIONAL_INTERRUPT 0x00000008u
+#define SCI_FLAG_COUNTING_INT 0x00000020u
+#define SCI_FLAG_SHARE_EXTERNAL 0x00000040u
+
+/* Mapping. */
+#define SCI_FLAG_FIXED_MAP_ADDR 0x00000001u
+#define SCI_FLAG_READONLY_MAP 0x00000002u
+#define SCI_FLAG_LOCK_OPERATION 0x00000004u
+#define SCI_FLAG_CONDITIONAL_INTERRUPT_MAP 0x00000008u
+#define SCI_FLAG_UNCONDITIONAL_DATA_INTERRUPT_MAP 0x00000010u
+#define SCI_FLAG_IO_MAP_IOSPACE 0x00000080u
+#define SCI_FLAG_NO_MEMORY_LOOPBACK 0x00000800u
+#define SCI_FLAG_NO_MEMORY_LOOPBACK_MAP SCI_FLAG_NO_MEMORY_LOOPBACK
+#define SCI_FLAG_SHARED_MAP 0x00002000u
+#define SCI_FLAG_WRITE_BACK_CACHE_MAP 0x08000000u
+
+/* SCIOpen(). */
+#define SCI_FLAG_THREAD_SAFE 0x00000008u
+
+/* SCIMemCpy(), SCIFlush(), SCICacheSync(). */
+#define SCI_FLAG_FAST_BARRIER 0x00000001u
+#define SCI_FLAG_BLOCK_READ 0x00000100u
+#define SCI_FLAG_ERROR_CHECK 0x00008000u
+#define SCI_FLAG_NO_FLUSH 0x00020000u
+#define SCI_FLAG_NO_STORE_BARRIER 0x00080000u
+#define SCI_FLAG_FLUSH_CPU_BUFFERS_ONLY 0x00004000u
+#define FLUSH_CPU_BUFFERS_ONLY SCI_FLAG_FLUSH_CPU_BUFFERS_ONLY
+#define SCI_FLAG_CACHE_FLUSH 0x00100000u
+#define SCI_FLAG_CACHE_INVALIDATE 0x00200000u
+
+/* ---- SCIQuery() commands ------------------------------------------------ */
+
+#define SCI_Q_VENDORID 1u
+#define SCI_Q_API 2u
+#define SCI_Q_ADAPTER 3u
+#define SCI_Q_SYSTEM 4u
+#define SCI_Q_LOCAL_SEGMENT 5u
+#define SCI_Q_REMOTE_SEGMENT 6u
+#define SCI_Q_MAP 7u
+
+/* SCI_Q_ADAPTER subcommands: data points to an unsigned int. */
+#define SCI_Q_ADAPTER_DMA_SIZE_ALIGNMENT 1u
+#define SCI_Q_ADAPTER_DMA_OFFSET_ALIGNMENT 2u
+#define SCI_Q_ADAPTER_DMA_MTU 3u
+#define SCI_Q_ADAPTER_SUGGESTED_MIN_DMA_SIZE 4u
+#define SCI_Q_ADAPTER_SUGGESTED_MIN_BLOCK_SIZE 5u
+#define SCI_Q_ADAPTER_NODEID 6u
+#define SCI_Q_ADAPTER_SERIAL_NUMBER 7u
+#define SCI_Q_ADAPTER_CARD_TYPE 8u
+#define SCI_Q_ADAPTER_NUMBER_OF_STREAMS 9u
+#define SCI_Q_ADAPTER_STREAM_BUFFER_SIZE 10u
+#define SCI_Q_ADAPTER_CONFIGURED 11u
+#define SCI_Q_ADAPTER_LINK_OPERATIONAL 12u
+#define SCI_Q_ADAPTER_HW_LINK_STATUS_IS_OK 13u
+#define SCI_Q_ADAPTER_NUMBER 14u
+#define SCI_Q_ADAPTER_INSTANCE_NUMBER 15u
+#define SCI_Q_ADAPTER_FIRMWARE_OK 16u
+#define SCI_Q_ADAPTER_CONNECTED_TO_SWITCH 17u
+#define SCI_Q_ADAPTER_ATT_PAGE_SIZE 21u
+#define SCI_Q_ADAPTER_ATT_NUMBER_OF_ENTRIES 22u
+#define SCI_Q_ADAPTER_ATT_AVAILABLE_ENTRIES 23u
+#define SCI_Q_ADAPTER_DMA_CHANNELS 30u
+#define SCI_Q_ADAPTER_MULTICAST_GROUPS 31u
+#define SCI_Q_ADAPTER_NUMBER_OF_NODES 32u
+
+/* SCI_Q_SYSTEM subcommands. */
+#define SCI_Q_SYSTEM_HOSTBRIDGE 1u
+#define SCI_Q_SYSTEM_WRITE_POSTING_ENABLED 2u
+#define SCI_Q_SYSTEM_WRITE_COMBINING_ENABLED 3u
+
+/* SCI_Q_LOCAL_SEGMENT / SCI_Q_REMOTE_SEGMENT / SCI_Q_MAP subcommands. */
+#define SCI_Q_LOCAL_SEGMENT_IOADDR 1u
+#define SCI_Q_LOCAL_SEGMENT_PHYS_ADDR 2u
+#define SCI_Q_REMOTE_SEGMENT_IOADDR 1u
+#define SCI_Q_MAP_MAPPED_TO_LOCAL_TARGET 1u
+#define SCI_Q_MAP_QUERY_REMOTE_MAPPED_TO_LOCAL_TARGET 2u
+
+/* ---- Library, descriptors, nodes --------------------------------------- */
+
+void SCIInitialize(unsigned int flags, sci_error_t *error);
+void SCITerminate(void);
+void SCIOpen(sci_desc_t *sd, unsigned int flags, sci_error_t *error);
+void SCIClose(sci_desc_t sd, unsigned int flags, sci_error_t *error);
+const char *SCIGetErrorString(sci_error_t error);
+void SCIGetLocalNodeId(unsigned int adapterNo, unsigned int *nodeId,
+		unsigned int flags, sci_error_t *error);
+int SCIProbeNode(sci_desc_t sd, unsigned int localAdapterNo,
+		unsigned int nodeId, unsigned int flags, sci_error_t *error);
+void SCIQuery(unsigned int command, void *data, unsigned int flags,
+		sci_error_t *error);
+
+/* ---- Local segments ------------------------------------------------------ */
+
+void SCICreateSegment(sci_desc_t sd, sci_local_segment_t *segment,
+		unsigned int segmentId, size_t size,
+		sci_cb_local_segment_t callback, void *callbackArg,
+		unsigned int flags, sci_error_t *error);
+void SCIRemoveSegment(sci_local_segment_t segment, unsigned int flags,
+		sci_error_t *error);
+void SCIPrepareSegment(sci_local_segment_t segment,
+		unsigned int localAdapterNo, unsigned int flags,
+		sci_error_t *error);
+void SCISetSegmentAvailable(sci_local_segment_t segment,
+		unsigned int localAdapterNo, unsigned int flags,
+		sci_error_t *error);
+void SCISetSegmentUnavailable(sci_local_segment_t segment,
+		unsigned int localAdapterNo, unsigned int flags,
+		sci_error_t *error);
+sci_segment_cb_reason_t SCIWaitForLocalSegmentEvent(
+		sci_local_segment_t segment, unsigned int *sourcenodeId,
+		unsigned int *localAdapterNo, unsigned int timeout,
+		unsigned int flags, sci_error_t *error);
+unsigned int SCIGetLocalSegmentId(sci_local_segment_t segment);
+size_t SCIGetLocalSegmentSize(sci_local_segment_t segment);
+void *SCIMapLocalSegment(sci_local_segment_t segment, sci_map_t *map,
+		size_t offset, size_t size, void *addr, unsigned int flags,
+		sci_error_t *error);
+
+/* ---- Remote segments ----------------------------------------------------- */
+
+void SCIConnectSegment(sci_desc_t sd, sci_remote_segment_t *segment,
+		unsigned int nodeId, unsigned int segmentId,
+		unsigned int localAdapterNo, sci_cb_remote_segment_t callback,
+		void *callbackArg, unsigned int timeout, unsigned int flags,
+		sci_error_t *error);
+void SCIDisconnectSegment(sci_remote_segment_t segment, unsigned int flags,
+		sci_error_t *error);
+size_t SCIGetRemoteSegmentSize(sci_remote_segment_t segment);
+unsigned int SCIGetRemoteSegmentId(sci_remote_segment_t segment);
+unsigned int SCIGetRemoteSegmentNodeId(sci_remote_segment_t segment);
+sci_segment_cb_reason_t SCIWaitForRemoteSegmentEvent(
+		sci_remote_segment_t segment, sci_error_t *status,
+		unsigned int timeout, unsigned int flags, sci_error_t *error);
+volatile void *SCIMapRemoteSegment(sci_remote_segment_t segment,
+		sci_map_t *map, size_t offset, size_t size, void *addr,
+		unsigned int flags, sci_error_t *error);
+
+/* ---- Mappings, sequences, PIO ------------------------------------------- */
+
+void SCIUnmapSegment(sci_map_t map, unsigned int flags, sci_error_t *error);
+void *SCIGetMapPointer(sci_map_t map);
+void SCICreateMapSequence(sci_map_t map, sci_sequence_t *sequence,
+		unsigned int flags, sci_error_t *error);
+void SCIRemoveSequence(sci_sequence_t sequence, unsigned int flags,
+		sci_error_t *error);
+sci_sequence_status_t SCIStartSequence(sci_sequence_t sequence,
+		unsigned int flags, sci_error_t *error);
+sci_sequence_status_t SCICheckSequence(sci_sequence_t sequence,
+		unsigned int flags, sci_error_t *error);
+void SCIStoreBarrier(sci_sequence_t sequence, unsigned int flags);
+void SCIFlush(sci_sequence_t sequence, unsigned int flags);
+void SCIMemCpy(sci_sequence_t sequence, void *memAddr, sci_map_t remoteMap,
+		size_t remoteOffset, size_t size, unsigned int flags,
+		sci_error_t *error);
+void SCIMemWrite(void *memAddr, volatile void *remoteAddr, size_t size,
+		unsigned int flags, sci_error_t *error);
+void SCICacheSync(sci_map_t map, void *addr, size_t length,
+		unsigned int flags, sci_error_t *error);
+
+/* ---- DMA ----------------------------------------------------------------- */
+
+void SCICreateDMAQueue(sci_desc_t sd, sci_dma_queue_t *dq,
+		unsigned int localAdapterNo, unsigned int maxEntries,
+		unsigned int flags, sci_error_t *error);
+void SCIRemoveDMAQueue(sci_dma_queue_t dq, unsigned int flags,
+		sci_error_t *error);
+void SCIStartDmaTransfer(sci_dma_queue_t dq, sci_local_segment_t localSegment,
+		sci_remote_segment_t remoteSegment, size_t localOffset,
+		size_t size, size_t remoteOffset, sci_cb_dma_t callback,
+		void *callbackArg, unsigned int flags, sci_error_t *error);
+void SCIStartDmaTransferVec(sci_dma_queue_t dq,
+		sci_local_segment_t localSegment,
+		sci_remote_segment_t remoteSegment, size_t vecLength,
+		dis_dma_vec_t *disDmaVec, sci_cb_dma_t callback,
+		void *callbackArg, unsigned int flags, sci_error_t *error);
+void SCIStartDmaTransferMem(sci_dma_queue_t dq, void *localAddress,
+		sci_remote_segment_t remoteSegment, size_t size,
+		size_t remoteOffset, sci_cb_dma_t callback, void *callbackArg,
+		unsigned int flags, sci_error_t *error);
+sci_dma_queue_state_t SCIWaitForDMAQueue(sci_dma_queue_t dq,
+		unsigned int timeout, unsigned int flags, sci_error_t *error);
+sci_dma_queue_state_t SCIDMAQueueState(sci_dma_queue_t dq);
+void SCIRequestDMAChannel(sci_desc_t sd, sci_dma_channel_t *channel,
+		unsigned int localAdapterNo, sci_dma_type_t type,
+		unsigned int channelId, unsigned int flags, sci_error_t *error);
+void SCIReturnDMAChannel(sci_dma_channel_t channel, sci_error_t *error);
+void SCIAssignDMAChannel(sci_dma_channel_t channel, sci_dma_queue_t dq,
+		unsigned int flags, sci_error_t *error);
+
+/* ---- Interrupts ---------------------------------------------------------- */
+
+void SCICreateInterrupt(sci_desc_t sd, sci_local_interrupt_t *interrupt,
+		unsigned int localAdapterNo, unsigned int *interruptNo,
+		sci_cb_interrupt_t callback, void *callbackArg,
+		unsigned int flags, sci_error_t *error);
+void SCIRemoveInterrupt(sci_local_interrupt_t interrupt, unsigned int flags,
+		sci_error_t *error);
+void SCIWaitForInterrupt(sci_local_interrupt_t interrupt,
+		unsigned int timeout, unsigned int flags, sci_error_t *error);
+void SCIConnectInterrupt(sci_desc_t sd, sci_remote_interrupt_t *interrupt,
+		unsigned int nodeId, unsigned int localAdapterNo,
+		unsigned int interruptNo, unsigned int timeout,
+		unsigned int flags, sci_error_t *error);
+void SCIDisconnectInterrupt(sci_remote_interrupt_t interrupt,
+		unsigned int flags, sci_error_t *error);
+void SCITriggerInterrupt(sci_remote_interrupt_t interrupt, unsigned int flags,
+		sci_error_t *error);
+void SCIRegisterInterruptFlag(unsigned int localAdapterNo,
+		sci_local_interrupt_t *interrupt, sci_local_segment_t segment,
+		size_t offset, sci_cb_interrupt_t callback, void *callbackArg,
+		unsigned int flags, sci_error_t *error);
+void SCIEnableConditionalInterrupt(sci_local_interrupt_t interrupt,
+		unsigned int flags, sci_error_t *error);
+void SCIDisableConditionalInterrupt(sci_local_interrupt_t interrupt,
+		unsigned int flags, sci_error_t *error);
+void SCIGetConditionalInterruptTrigCounter(sci_local_interrupt_t interrupt,
+		unsigned int *interruptTrigCounter, unsigned int flags,
+		sci_error_t *error);
+
+void SCICreateDataInterrupt(sci_desc_t sd,
+		sci_local_data_interrupt_t *interrupt,
+		unsigned int localAdapterNo, unsigned int *interruptNo,
+		sci_cb_data_interrupt_t callback, void *callbackArg,
+		unsigned int flags, sci_error_t *error);
+void SCIRemoveDataInterrupt(sci_local_data_interrupt_t interrupt,
+		unsigned int flags, sci_error_t *error);
+void SCIWaitForDataInterrupt(sci_local_data_interrupt_t interrupt,
+		void *data, unsigned int *length, unsigned int timeout,
+		unsigned int flags, sci_error_t *error);
+void SCIConnectDataInterrupt(sci_desc_t sd,
+		sci_remote_data_interrupt_t *interrupt, unsigned int nodeId,
+		unsigned int localAdapterNo, unsigned int interruptNo,
+		unsigned int timeout, unsigned int flags, sci_error_t *error);
+void SCIDisconnectDataInterrupt(sci_remote_data_interrupt_t interrupt,
+		unsigned int flags, sci_error_t *error);
+void SCITriggerDataInterrupt(sci_remote_data_interrupt_t interrupt,
+		void *data, unsigned int length, unsigned int flags,
+		sci_error_t *error);
+
+/* ---- Memory the adapter does not own ------------------------------------ */
+
+void SCIAttachPhysicalMemory(sci_ioaddr_t ioaddress, void *address,
+		unsigned int busNo, size_t size, sci_local_segment_t segment,
+		unsigned int flags, sci_error_t *error);
+void SCIRegisterSegmentMemory(void *address, size_t size,
+		sci_local_segment_t segment, unsigned int flags,
+		sci_error_t *error);
+void SCIAttachLocalSegment(sci_desc_t sd, sci_local_segment_t *segment,
+		unsigned int segmentId, size_t *size,
+		sci_cb_local_segment_t callback, void *callbackArg,
+		unsigned int flags, sci_error_t *error);
+void SCIShareSegment(sci_local_segment_t segment, unsigned int flags,
+		sci_error_t *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSIO_SISCI_API_H */

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DMA queues: the adapter's engine copies between a local segment and a
+//! connected remote segment.
+
+use crate::device::Sisci;
+use crate::error::{Error, Result};
+use crate::segment::{LocalSegment, RemoteSegment};
+use crate::sys::{ioctl, ioctl_handle, timeout_ms, Fd};
+use rsio_uapi::sisci::*;
+use rsio_uapi::Request;
+use std::time::Duration;
+
+/// Which way an entry copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Local segment to remote segment.
+    ToRemote,
+    /// Remote segment to local segment.
+    FromRemote,
+}
+
+/// One element of a (vectored) transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaEntry {
+    /// Offset in the local segment.
+    pub local_offset: u64,
+    /// Offset in the remote segment.
+    pub remote_offset: u64,
+    /// Bytes.
+    pub len: u64,
+    /// Direction.
+    pub direction: Direction,
+}
+
+impl DmaEntry {
+    /// Local to remote.
+    pub fn write(local_offset: u64, remote_offset: u64, len: u64) -> Self {
+        DmaEntry {
+            local_offset,
+            remote_offset,
+            len,
+            direction: Direction::ToRemote,
+        }
+    }
+
+    /// Remote to local.
+    pub fn read(local_offset: u64, remote_offset: u64, len: u64) -> Self {
+        DmaEntry {
+            direction: Direction::FromRemote,
+            ..Self::write(local_offset, remote_offset, len)
+        }
+    }
+
+    fn abi(&self) -> SisciDmaEntry {
+        SisciDmaEntry {
+            local_offset: self.local_offset,
+            remote_offset: self.remote_offset,
+            len: self.len,
+            flags: match self.direction {
+                Direction::ToRemote => 0,
+                Direction::FromRemote => SISCI_DMA_FROM_REMOTE,
+            },
+            reserved: 0,
+        }
+    }
+}
+
+/// A queue's state as [`DmaQueue::poll`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaState {
+    /// No transfer started (or its end was already taken).
+    Idle,
+    /// Running.
+    Posted,
+    /// Completed (the queue is idle again).
+    Done,
+    /// Failed at `entry` with `errno` (the queue is idle again).
+    Failed {
+        /// The first entry that failed.
+        entry: u32,
+        /// Positive errno (`EIO`, `ENOTCONN`, `ECONNRESET`).
+        errno: i32,
+    },
+}
+
+/// A DMA queue: one transfer at a time. Removed on drop (after its
+/// transfer ends).
+pub struct DmaQueue {
+    fd: Fd,
+    handle: u32,
+}
+
+impl DmaQueue {
+    /// Creates a queue (`ENODEV` without a DMA engine).
+    pub fn create(sisci: &Sisci) -> Result<Self> {
+        let a = ioctl_handle(
+            &sisci.fd,
+            SISCI_IOC_DMA_QUEUE_CREATE,
+            0,
+            0,
+            0,
+            "DMA_QUEUE_CREATE",
+        )?;
+        Ok(DmaQueue {
+            fd: sisci.fd.clone(),
+            handle: a.handle,
+        })
+    }
+
+    /// The kernel handle.
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    /// Starts a transfer of `entries` between `local` and `remote`.
+    pub fn start(
+        &self,
+        local: &LocalSegment,
+        remote: &RemoteSegment,
+        entries: &[DmaEntry],
+    ) -> Result<()> {
+        if entries.is_empty() || entries.len() > SISCI_MAX_DMA_ENTRIES as usize {
+            return Err(Error::new("DMA_START", libc::EINVAL));
+        }
+        let v: Vec<SisciDmaEntry> = entries.iter().map(DmaEntry::abi).collect();
+        let mut a = SisciDmaStart::request();
+        a.queue = self.handle;
+        a.local = local.handle();
+        a.remote = remote.handle();
+        a.count = v.len() as u32;
+        a.entries = v.as_ptr() as u64;
+        ioctl(&self.fd, SISCI_IOC_DMA_START, &mut a, "DMA_START")
+    }
+
+    fn wait_raw(&self, timeout: Option<Duration>, nonblock: bool) -> Result<DmaState> {
+        let mut a = SisciDmaWait::request();
+        a.queue = self.handle;
+        a.timeout_ms = timeout_ms(timeout);
+        if nonblock {
+            a.header.flags = SISCI_NONBLOCK;
+        }
+        ioctl(&self.fd, SISCI_IOC_DMA_WAIT, &mut a, "DMA_WAIT")?;
+        Ok(match a.state {
+            SISCI_DMA_IDLE => DmaState::Idle,
+            SISCI_DMA_POSTED => DmaState::Posted,
+            SISCI_DMA_DONE => DmaState::Done,
+            _ => DmaState::Failed {
+                entry: a.failed_entry,
+                errno: a.error as i32,
+            },
+        })
+    }
+
+    /// Waits for the transfer to end: `Ok` when it completed, the failed
+    /// entry and errno ([`Error::failed_entry`]) when it failed.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<()> {
+        match self.wait_raw(timeout, false)? {
+            DmaState::Failed { entry, errno } => Err(Error::dma(errno, entry)),
+            DmaState::Posted => Err(Error::new("DMA_WAIT", libc::ETIMEDOUT)),
+            DmaState::Idle | DmaState::Done => Ok(()),
+        }
+    }
+
+    /// The state without waiting (takes `Done`/`Failed`: idle afterwards).
+    pub fn poll(&self) -> Result<DmaState> {
+        self.wait_raw(Some(Duration::ZERO), true)
+    }
+
+    /// Starts a transfer and waits for it.
+    pub fn transfer(
+        &self,
+        local: &LocalSegment,
+        remote: &RemoteSegment,
+        entries: &[DmaEntry],
+        timeout: Option<Duration>,
+    ) -> Result<()> {
+        self.start(local, remote, entries)?;
+        self.wait(timeout)
+    }
+}
+
+impl Drop for DmaQueue {
+    fn drop(&mut self) {
+        let _ = ioctl_handle(
+            &self.fd,
+            SISCI_IOC_DMA_QUEUE_REMOVE,
+            self.handle,
+            0,
+            0,
+            "DMA_QUEUE_REMOVE",
+        );
+    }
+}
