@@ -153,7 +153,12 @@ mod tests {
         let t = segments_table(&[e, r]);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("KIND"));
-        assert!(lines[1].contains("local") && lines[1].contains("available") && lines[1].contains("0,2") && lines[1].contains("1M"));
+        assert!(
+            lines[1].contains("local")
+                && lines[1].contains("available")
+                && lines[1].contains("0,2")
+                && lines[1].contains("1M")
+        );
         assert!(lines[2].contains("remote") && lines[2].contains("lost"));
         assert_eq!(seg_json(&e)["connected"], json!([0, 2]));
     }

@@ -7,6 +7,7 @@ mod cmd_info;
 mod cmd_nodes;
 mod cmd_ping;
 mod cmd_segments;
+mod cmd_sisci;
 mod cmd_windows;
 mod device;
 mod format;
@@ -74,6 +75,9 @@ enum Command {
     /// List this node's SISCI segments and connections (rsio_sisci).
     #[command(long_about = cmd_segments::LONG, after_long_help = cmd_segments::AFTER)]
     Segments,
+    /// SISCI tools: `rsio sisci bench` (rsio_sisci).
+    #[command(subcommand, long_about = cmd_sisci::LONG)]
+    Sisci(cmd_sisci::SisciCmd),
     /// Grant local memory to peers and hold it (test/debug, root).
     #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
     Grant(cmd_debug::GrantArgs),
@@ -162,6 +166,7 @@ impl Command {
             Command::Nodes => "nodes",
             Command::Windows => "windows",
             Command::Segments => "segments",
+            Command::Sisci(_) => "sisci",
             Command::Ping(_) => "ping",
             Command::Grant(_) => "grant",
             Command::Poke(_) => "poke",
@@ -177,6 +182,7 @@ fn run(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Nodes => cmd_nodes::run(ctx),
         Command::Windows => cmd_windows::run(ctx),
         Command::Segments => cmd_segments::run(ctx),
+        Command::Sisci(cmd) => cmd_sisci::run(ctx, cmd),
         Command::Ping(args) => cmd_ping::run(ctx, args),
         Command::Grant(args) => cmd_debug::grant(ctx, args),
         Command::Poke(args) => cmd_debug::poke(ctx, args),
