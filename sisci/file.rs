@@ -139,7 +139,7 @@ where
     let mut a = Arg::<T>::read(cmd, arg, layout)?;
     let r = op(&mut a.value);
     a.write_back()?;
-    r.map(|_| 0)
+    r.map(|()| 0)
 }
 
 /// A [`SisciHandle`] ioctl accepting `flags`.

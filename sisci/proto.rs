@@ -65,8 +65,8 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn u64(&mut self) -> Result<u64> {
-        let lo = self.u32()? as u64;
-        let hi = self.u32()? as u64;
+        let lo = u64::from(self.u32()?);
+        let hi = u64::from(self.u32()?);
         Ok(lo | (hi << 32))
     }
 

@@ -160,7 +160,7 @@ fn send_gone(sh: &Shared, notify: Notify) {
             let st = sh.st.lock();
             st.quarantine
                 .iter()
-                .find(|q| q.pending.iter().any(|p| *p == (node, conn)))
+                .find(|q| q.pending.contains(&(node, conn)))
                 .map(|q| q.seg_id)
         };
         let Some(seg_id) = seg_id else { continue };
@@ -518,7 +518,7 @@ pub(crate) fn on_chunks(sh: &Shared, node: u32, payload: &[u8], reply: &mut [u8]
     let s = st
         .segs
         .iter()
-        .find(|s| s.id == id && s.conns.iter().any(|c| *c == (node, conn)))
+        .find(|s| s.id == id && s.conns.contains(&(node, conn)))
         .ok_or(ENOTCONN)?;
     if from >= s.mem.chunk_count() {
         return Err(EINVAL);

@@ -67,7 +67,7 @@ impl Chunk {
             return Err(EINVAL);
         }
         // SAFETY: `vma` is a vma being set up under the mmap lock (`Vma`'s invariant); `addr..addr+len` is inside it (the caller's computation, checked again by remap_pfn_range); the pages are ours and outlive the mapping (they are zapped before being freed).
-        let r = unsafe { bindings::rsio_sisci_vma_map_ram(vma.raw, addr as _, self.page, (offset / kernel::page::PAGE_SIZE) as _, len as _) };
+        let r = unsafe { bindings::rsio_sisci_vma_map_ram(vma.raw, addr, self.page, offset / kernel::page::PAGE_SIZE, len) };
         kernel::error::to_result(r)
     }
 }
@@ -107,14 +107,21 @@ impl<'a> Vma<'a> {
     /// `(start, end, page offset)` of the vma.
     pub(crate) fn span(&self) -> (usize, usize, u64) {
         // SAFETY: `raw` is valid for `'a` (invariant); these fields are stable while the mmap lock is held.
-        unsafe { ((*self.raw).__bindgen_anon_1.__bindgen_anon_1.vm_start as usize, (*self.raw).__bindgen_anon_1.__bindgen_anon_1.vm_end as usize, (*self.raw).vm_pgoff as u64) }
+        let (start, end, pgoff) = unsafe {
+            (
+                (*self.raw).__bindgen_anon_1.__bindgen_anon_1.vm_start,
+                (*self.raw).__bindgen_anon_1.__bindgen_anon_1.vm_end,
+                (*self.raw).vm_pgoff,
+            )
+        };
+        (start, end, pgoff as u64)
     }
 
     /// Maps `len` bytes of MMIO at physical address `phys` at `addr`
     /// (write-combining if `wc`, else uncached).
     pub(crate) fn map_io(&self, addr: usize, phys: u64, len: usize, wc: bool) -> Result {
         // SAFETY: `raw` is valid (invariant); the range is checked by io_remap_pfn_range against the vma.
-        let r = unsafe { bindings::rsio_sisci_vma_map_io(self.raw, addr as _, phys, len as _, wc) };
+        let r = unsafe { bindings::rsio_sisci_vma_map_io(self.raw, addr, phys, len, wc) };
         kernel::error::to_result(r)
     }
 
