@@ -193,6 +193,11 @@ fn adapter_value(i: &rs::Info, sub: c_uint) -> CResult<c_uint> {
     })
 }
 
+/// Answers a string query.
+///
+/// # Safety
+///
+/// `data` must point to a valid `sci_query_string_t`.
 unsafe fn query_string(data: *mut c_void, s: &str) -> CResult<()> {
     // SAFETY: `data` is not NULL (checked by the caller) and points to a
     // `sci_query_string_t` per SCIQuery's contract.

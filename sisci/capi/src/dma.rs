@@ -131,6 +131,11 @@ fn finish(st: &Mutex<St>, r: rs::Result<()>) -> sci_error_t {
     error
 }
 
+/// Starts a transfer on a queue (the common part of the start calls).
+///
+/// # Safety
+///
+/// The three handles must be NULL or live handles of their kinds.
 #[allow(clippy::too_many_arguments)]
 unsafe fn start(
     dq: Handle,

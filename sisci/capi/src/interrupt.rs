@@ -74,6 +74,10 @@ fn keep_waiting(e: &rs::Error) -> bool {
 }
 
 /// The id an interrupt is created with; checks the common arguments.
+///
+/// # Safety
+///
+/// `number` must be NULL or valid for reads.
 unsafe fn create_args(adapter: c_uint, number: *mut c_uint, flags: c_uint) -> CResult<rs::Id> {
     if number.is_null() {
         return Err(SCI_ERR_ILLEGAL_PARAMETER);

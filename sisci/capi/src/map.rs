@@ -43,6 +43,11 @@ impl Object for Sequence {
 const MAP_FLAGS: c_uint =
     SCI_FLAG_READONLY_MAP | SCI_FLAG_SHARED_MAP | SCI_FLAG_NO_MEMORY_LOOPBACK | 0x4 | 0x8 | 0x10;
 
+/// Registers a new mapping and writes its handle.
+///
+/// # Safety
+///
+/// `map` must be valid for a write (checked not NULL by the caller).
 unsafe fn finish(
     map: *mut Handle,
     m: rs::Mapping,

@@ -157,6 +157,11 @@ pub unsafe extern "C" fn SCIRemoveSegment(segment: Handle, flags: c_uint, error:
     })
 }
 
+/// Checks a local segment handle, adapter and flags.
+///
+/// # Safety
+///
+/// `segment` must be NULL or a live `sci_local_segment_t`.
 unsafe fn local<'a>(segment: Handle, adapter: c_uint, flags: c_uint) -> CResult<&'a LocalSeg> {
     // SAFETY: forwarded contract.
     let s = unsafe { borrow::<LocalSeg>(segment)? };
@@ -273,8 +278,8 @@ pub unsafe extern "C" fn SCIWaitForLocalSegmentEvent(
 /// `segment` must be NULL or a live `sci_local_segment_t`.
 #[no_mangle]
 pub unsafe extern "C" fn SCIGetLocalSegmentId(segment: Handle) -> c_uint {
-    // SAFETY: caller's contract.
     call_quiet(0, || {
+        // SAFETY: caller's contract.
         unsafe { borrow::<LocalSeg>(segment) }
             .ok()
             .map(|s| s.seg.id())
@@ -288,8 +293,8 @@ pub unsafe extern "C" fn SCIGetLocalSegmentId(segment: Handle) -> c_uint {
 /// `segment` must be NULL or a live `sci_local_segment_t`.
 #[no_mangle]
 pub unsafe extern "C" fn SCIGetLocalSegmentSize(segment: Handle) -> usize {
-    // SAFETY: caller's contract.
     call_quiet(0, || {
+        // SAFETY: caller's contract.
         unsafe { borrow::<LocalSeg>(segment) }
             .ok()
             .map(|s| s.seg.size() as usize)
@@ -410,8 +415,8 @@ pub unsafe extern "C" fn SCIDisconnectSegment(
 /// `segment` must be NULL or a live `sci_remote_segment_t`.
 #[no_mangle]
 pub unsafe extern "C" fn SCIGetRemoteSegmentSize(segment: Handle) -> usize {
-    // SAFETY: caller's contract.
     call_quiet(0, || {
+        // SAFETY: caller's contract.
         unsafe { borrow::<RemoteSeg>(segment) }
             .ok()
             .map(|s| s.seg.size() as usize)
@@ -425,8 +430,8 @@ pub unsafe extern "C" fn SCIGetRemoteSegmentSize(segment: Handle) -> usize {
 /// `segment` must be NULL or a live `sci_remote_segment_t`.
 #[no_mangle]
 pub unsafe extern "C" fn SCIGetRemoteSegmentId(segment: Handle) -> c_uint {
-    // SAFETY: caller's contract.
     call_quiet(0, || {
+        // SAFETY: caller's contract.
         unsafe { borrow::<RemoteSeg>(segment) }
             .ok()
             .map(|s| s.seg.id())
@@ -440,8 +445,8 @@ pub unsafe extern "C" fn SCIGetRemoteSegmentId(segment: Handle) -> c_uint {
 /// `segment` must be NULL or a live `sci_remote_segment_t`.
 #[no_mangle]
 pub unsafe extern "C" fn SCIGetRemoteSegmentNodeId(segment: Handle) -> c_uint {
-    // SAFETY: caller's contract.
     call_quiet(0, || {
+        // SAFETY: caller's contract.
         unsafe { borrow::<RemoteSeg>(segment) }
             .ok()
             .map(|s| s.seg.node())

@@ -25,9 +25,8 @@ impl EventFd {
             return Err(Error::last("eventfd"));
         }
         // SAFETY: `fd` was just created and is owned by nobody else.
-        Ok(EventFd {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(EventFd { fd })
     }
 
     /// Takes the counter (waits while it is 0, unless nonblocking).

@@ -168,7 +168,7 @@ impl Mapping {
     }
 
     fn word_ptr<T>(&self, offset: usize, write: bool, op: &'static str) -> Result<*mut T> {
-        if offset % core::mem::align_of::<T>() != 0 {
+        if !offset.is_multiple_of(core::mem::align_of::<T>()) {
             return Err(Error::new(op, libc::EINVAL));
         }
         Ok(self
@@ -238,7 +238,7 @@ impl Drop for Mapping {
 /// ranges must not overlap.
 pub unsafe fn volatile_copy(dst: *mut u8, src: *const u8, len: usize) {
     let mut i = 0;
-    while i < len && (dst as usize + i) % 8 != 0 {
+    while i < len && !(dst as usize + i).is_multiple_of(8) {
         // SAFETY: `i < len`: inside both ranges (caller's contract).
         unsafe { dst.add(i).write_volatile(src.add(i).read()) };
         i += 1;
@@ -267,7 +267,7 @@ pub unsafe fn volatile_copy(dst: *mut u8, src: *const u8, len: usize) {
 /// As [`volatile_copy`].
 pub unsafe fn volatile_read(dst: *mut u8, src: *const u8, len: usize) {
     let mut i = 0;
-    while i < len && (src as usize + i) % 8 != 0 {
+    while i < len && !(src as usize + i).is_multiple_of(8) {
         // SAFETY: `i < len`: inside both ranges (caller's contract).
         unsafe { dst.add(i).write(src.add(i).read_volatile()) };
         i += 1;
