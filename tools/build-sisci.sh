@@ -9,7 +9,12 @@
 #   CC=clang tools/build-sisci.sh   # another compiler
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-CC="${CC:-cc}"
+# The host's cc (cargo links with it too), else the clang the platform
+# installs for the kernel build.
+if [ -z "${CC:-}" ]; then
+    CC=cc
+    command -v cc >/dev/null || CC="clang${RSIO_LLVM_SUFFIX:-}"
+fi
 OUT="$RSIO_ROOT/target/release"
 INC="$RSIO_ROOT/sisci/include"
 SRC="$RSIO_ROOT/sisci/examples/c"

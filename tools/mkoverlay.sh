@@ -51,6 +51,19 @@ for ko in "${kos[@]}"; do
             die "depmod: no $dep in $name's line of modules.dep"
     done
 done
+# libsisci (the SISCI C library) and the SISCI example programs: C ones
+# built by tools/build-sisci.sh against our header, the Rust one a cargo
+# example of libsisci.
+mkdir -p "$stage/usr/lib/pkgconfig" "$stage/usr/include/sisci"
+install -m 0755 "$bin/libsisci.so" "$stage/usr/lib/libsisci.so"
+install -m 0644 "$bin/sisci.pc" "$stage/usr/lib/pkgconfig/sisci.pc"
+install -m 0644 "$RSIO_ROOT"/sisci/include/*.h "$stage/usr/include/sisci/"
+for b in sisci-pingpong sisci-bandwidth sisci-intr-latency sisci-multicast sisci-c-smoke; do
+    [[ -x "$bin/$b" ]] || die "no $bin/$b (run tools/build-sisci.sh)"
+    install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
+done
+[[ -x "$bin/examples/sisci-pingpong-rs" ]] || die "no $bin/examples/sisci-pingpong-rs (cargo build --release --examples -p libsisci)"
+install -m 0755 "$bin/examples/sisci-pingpong-rs" "$stage/usr/bin/sisci-pingpong-rs"
 for b in rsio rsio-abi-test rsio-ntb-probe rsio-fabric-bench rsio-fuzz rsio-runas rsio-window-test rsio-feature-test rsio-sisci-test; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run cargo build --release)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"

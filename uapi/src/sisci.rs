@@ -41,7 +41,7 @@ pub const SISCI_MAX_INTR_DATA: u32 = 128;
 /// Largest number of entries of one DMA transfer.
 pub const SISCI_MAX_DMA_ENTRIES: u32 = 256;
 /// Highest segment or interrupt id + 1 (ids chosen by callers are below).
-pub const SISCI_MAX_ID: u32 = 1 << 30;
+pub const SISCI_MAX_ID: u32 = u32::MAX;
 /// Bytes of the mmap offset space of one handle: `mmap_offset` is
 /// `handle << SISCI_MMAP_SHIFT`.
 pub const SISCI_MMAP_SHIFT: u32 = 40;
