@@ -82,6 +82,13 @@ impl MiscDevice for SisciFile {
                 rw(cmd, arg, SisciSegEvent::LAYOUT, |a| segments::wait_event(sh, f, a))
             }
             n if n == nr(SISCI_IOC_SEG_LIST) => seg_list(sh, cmd, arg),
+            n if n == nr(SISCI_IOC_SEG_STATE) => handle(cmd, arg, 0, |a| {
+                if a.value != 0 {
+                    return Err(EINVAL);
+                }
+                a.value = segments::state(sh, f, a.handle)?;
+                Ok(())
+            }),
             n if n == nr(SISCI_IOC_INTR_CREATE) => {
                 rw(cmd, arg, SisciIntrCreate::LAYOUT, |a| interrupts::create(sh, f, a))
             }

@@ -36,7 +36,12 @@ pub(crate) fn reachable(sh: &Shared, node: u32) -> bool {
     node == sh.node || api::up_nodes().is_ok_and(|m| node < 32 && m & (1 << node) != 0)
 }
 
-/// A request timeout: the caller's, capped to what the core supports.
+/// A request timeout: the caller's (0: the default), capped to a minute
+/// (a peer that is up answers within milliseconds; an infinite wait would
+/// only hide a dead one until the core notices).
 pub(crate) fn timeout(ms: u32) -> u32 {
-    ms.clamp(1, 60_000)
+    match ms {
+        0 => crate::sisci_abi::SISCI_DEFAULT_TIMEOUT_MS,
+        ms => ms.min(60_000),
+    }
 }

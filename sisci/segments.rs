@@ -396,21 +396,48 @@ pub(crate) fn wait_event(sh: &Shared, file: FileTag, a: &mut abi::SisciSegEvent)
     Ok(())
 }
 
+/// The `SISCI_STATE_*` bits of a local segment or connection of `file`.
+pub(crate) fn state(sh: &Shared, file: FileTag, handle: u32) -> Result<u32> {
+    let st = sh.st.lock();
+    if let Some(s) = st.segs.iter().find(|s| s.handle == handle && s.file == file) {
+        return Ok(seg_state(s));
+    }
+    let c = st.conns.iter().find(|c| c.handle == handle && c.file == file).ok_or(EINVAL)?;
+    Ok(conn_state(c))
+}
+
+fn seg_state(s: &LocalSeg) -> u32 {
+    let mut state = 0;
+    if s.prepared {
+        state |= abi::SISCI_STATE_PREPARED;
+    }
+    if s.available {
+        state |= abi::SISCI_STATE_AVAILABLE;
+    }
+    if s.mc.is_some() {
+        state |= abi::SISCI_STATE_MULTICAST;
+    }
+    state
+}
+
+fn conn_state(c: &Conn) -> u32 {
+    let mut state = 0;
+    let lost = Shared::lost(&c.lost);
+    if lost != CONN_OK && lost != CONN_CONNECTING {
+        state |= abi::SISCI_STATE_LOST;
+    }
+    if c.mc.is_some() {
+        state |= abi::SISCI_STATE_MULTICAST;
+    }
+    state
+}
+
 /// Fills `SisciSegEntry`s for `SEG_LIST` (every object of the node).
 pub(crate) fn list(sh: &Shared, mut out: impl FnMut(&abi::SisciSegEntry) -> Result) -> Result<u32> {
     let st = sh.st.lock();
     let mut n = 0;
     for s in st.segs.iter() {
-        let mut state = 0;
-        if s.prepared {
-            state |= abi::SISCI_STATE_PREPARED;
-        }
-        if s.available {
-            state |= abi::SISCI_STATE_AVAILABLE;
-        }
-        if s.mc.is_some() {
-            state |= abi::SISCI_STATE_MULTICAST;
-        }
+        let state = seg_state(s);
         let connected = s.conns.iter().fold(0u32, |m, &(node, _)| m | (1 << (node & 31)));
         out(&abi::SisciSegEntry {
             kind: abi::SISCI_ENTRY_LOCAL,
@@ -426,13 +453,7 @@ pub(crate) fn list(sh: &Shared, mut out: impl FnMut(&abi::SisciSegEntry) -> Resu
         n += 1;
     }
     for c in st.conns.iter() {
-        let mut state = 0;
-        if Shared::lost(&c.lost) != CONN_OK {
-            state |= abi::SISCI_STATE_LOST;
-        }
-        if c.mc.is_some() {
-            state |= abi::SISCI_STATE_MULTICAST;
-        }
+        let state = conn_state(c);
         out(&abi::SisciSegEntry {
             kind: abi::SISCI_ENTRY_REMOTE,
             state,

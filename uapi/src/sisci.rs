@@ -40,6 +40,8 @@ pub const SISCI_MAX_SEGMENT_SIZE: u64 = 256 << 20;
 pub const SISCI_MAX_INTR_DATA: u32 = 128;
 /// Largest number of entries of one DMA transfer.
 pub const SISCI_MAX_DMA_ENTRIES: u32 = 256;
+/// The connect timeout a `timeout_ms` of 0 stands for.
+pub const SISCI_DEFAULT_TIMEOUT_MS: u32 = 10_000;
 /// Highest segment or interrupt id + 1 (ids chosen by callers are below).
 pub const SISCI_MAX_ID: u32 = u32::MAX;
 /// Bytes of the mmap offset space of one handle: `mmap_offset` is
@@ -153,7 +155,8 @@ pub struct SisciConnect {
     pub node: u32,
     /// In: its segment id.
     pub segment_id: u32,
-    /// In: ms to wait for the owner's answer ([`SISCI_INFINITE`] allowed).
+    /// In: ms to wait for the owner's answer ([`SISCI_INFINITE`] allowed;
+    /// 0: the default, [`SISCI_DEFAULT_TIMEOUT_MS`]).
     pub timeout_ms: u32,
     /// Out: the connection's handle.
     pub handle: u32,
@@ -202,6 +205,12 @@ const _: () = assert!(core::mem::size_of::<SisciSegEvent>() == SISCI_SEG_EVENT_S
 /// Takes the oldest event of a segment or connection, waiting for one.
 /// `ETIMEDOUT`, `EAGAIN` (nonblocking), `EINTR`.
 pub const SISCI_IOC_SEG_WAIT_EVENT: u32 = rsio_iowr(0x47, core::mem::size_of::<SisciSegEvent>());
+
+/// Reports a local segment's or a connection's state without waiting or
+/// consuming events: `value` (in: 0) gets its `SISCI_STATE_*` bits (a
+/// connection is lost once it has [`SISCI_STATE_LOST`]). Cheap: for
+/// checking a connection after a run of stores (`SCICheckSequence`).
+pub const SISCI_IOC_SEG_STATE: u32 = rsio_iowr(0x54, core::mem::size_of::<SisciHandle>());
 
 /// Flag of the waiting ioctls: do not wait (`EAGAIN` if nothing is there).
 pub const SISCI_NONBLOCK: u32 = 1 << 0;

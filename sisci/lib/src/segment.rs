@@ -275,13 +275,17 @@ pub(crate) struct ConnInner {
 }
 
 impl ConnInner {
+    /// One cheap ioctl (`SEG_STATE`): no listing, no event consumed.
     pub(crate) fn lost(&self) -> Result<bool> {
-        let all = list_segments(&self.fd)?;
-        Ok(all
-            .iter()
-            .find(|s| s.kind == SegmentKind::Remote && s.handle == self.handle)
-            .map(|s| s.lost())
-            .unwrap_or(true))
+        let a = ioctl_handle(
+            &self.fd,
+            SISCI_IOC_SEG_STATE,
+            self.handle,
+            0,
+            0,
+            "SEG_STATE",
+        )?;
+        Ok(a.value & SISCI_STATE_LOST != 0)
     }
 }
 

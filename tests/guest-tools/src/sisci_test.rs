@@ -13,6 +13,7 @@
 //!   printed as "sigbus").
 //! - `dma NODE ID SIZES...`: DMA of each size to the remote segment and
 //!   back, at unaligned offsets, checksums compared.
+//! - `dma-loop NODE ID SECS`: DMA writes until one fails (prints how).
 //! - `intr-serve NO COUNT [--data] [--timeout MS]`: takes COUNT triggers,
 //!   prints how many arrived and whether data came in order.
 //! - `intr-trigger NODE NO COUNT [--data]`.
@@ -473,6 +474,45 @@ fn dma_cmd(args: &[String]) {
     );
 }
 
+/// Loops 64 MiB DMA writes into `(node, id)` for up to SECS seconds, until
+/// one fails: prints how (the owner going away mid-transfer must end in a
+/// clean per-transfer error, not a hang).
+fn dma_loop(args: &[String]) {
+    let node = num(&args[0]) as u32;
+    let id = num(&args[1]) as u32;
+    let secs = num(&args[2]);
+    let f = open();
+    let r = connect(&f, node, id, 3000).unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
+    let size = r.size.min(64 << 20);
+    let l = create(&f, 0x3100_0000 + std::process::id() % 0x1000, size, 0)
+        .unwrap_or_else(|e| die(format!("local create: {}", ename(e))));
+    let mut h = SisciHandle::request();
+    ioctl(&f, SISCI_IOC_DMA_QUEUE_CREATE, &mut h)
+        .unwrap_or_else(|e| die(format!("queue: {}", ename(e))));
+    let dma = Dma { f: &f, q: h.handle };
+    println!("looping");
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(secs) {
+        match dma.run(l.handle, r.handle, &[entry(0, 0, size, false)]) {
+            Ok(w) if w.state == SISCI_DMA_DONE => n += 1,
+            Ok(w) => {
+                println!(
+                    "dma failed after {n} transfers: entry {} error {}",
+                    w.failed_entry,
+                    ename(w.error as i32)
+                );
+                return;
+            }
+            Err(e) => {
+                println!("dma refused after {n} transfers: {}", ename(e));
+                return;
+            }
+        }
+    }
+    println!("dma still running after {n} transfers");
+}
+
 fn intr_serve(args: &[String]) {
     let no = num(&args[0]) as u32;
     let count = num(&args[1]);
@@ -657,6 +697,7 @@ fn main() {
         "serve" => serve(rest),
         "connect" => connect_cmd(rest),
         "dma" => dma_cmd(rest),
+        "dma-loop" => dma_loop(rest),
         "intr-serve" => intr_serve(rest),
         "intr-trigger" => intr_trigger(rest),
         "bench" => bench(rest),
