@@ -302,11 +302,10 @@ mod tests {
         assert!(fd >= 0);
         // SAFETY: a fresh fd owned by nobody else.
         let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&*fd);
         // SAFETY: resizing our own memfd.
-        assert_eq!(
-            unsafe { libc::ftruncate(std::os::fd::AsRawFd::as_raw_fd(&*fd), 16384) },
-            0
-        );
+        let rc = unsafe { libc::ftruncate(raw, 16384) };
+        assert_eq!(rc, 0);
         let seg = Arc::new(SegInner {
             fd: fd.clone(),
             handle: 0,
