@@ -305,8 +305,18 @@ pub unsafe extern "C" fn SCIWaitForDMAQueue(
         // SAFETY: caller's contract.
         let q = unsafe { borrow::<Queue>(dq)? };
         check_flags(flags, 0)?;
-        if q.cb.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
-            return Err(SCI_ERR_ILLEGAL_OPERATION);
+        {
+            let mut cb = q.cb.lock().unwrap_or_else(|p| p.into_inner());
+            match cb.as_ref() {
+                // A callback transfer still running: the callback reports it.
+                Some(t) if !t.is_finished() => return Err(SCI_ERR_ILLEGAL_OPERATION),
+                Some(_) => {
+                    if let Some(t) = cb.take() {
+                        let _ = t.join();
+                    }
+                }
+                None => {}
+            }
         }
         let s = *lock(&q.st);
         if s.state != SCI_DMAQUEUE_POSTED {

@@ -8,8 +8,6 @@
 //! Handles are heap objects tagged with a magic number.
 #![allow(non_snake_case, clippy::missing_safety_doc)]
 
-extern crate rs;
-
 mod desc;
 mod dma;
 mod errors;

@@ -168,22 +168,21 @@ impl Mapping {
     }
 
     fn word_ptr<T>(&self, offset: usize, write: bool, op: &'static str) -> Result<*mut T> {
-        if !offset.is_multiple_of(core::mem::align_of::<T>()) {
+        let p = self.check(offset, core::mem::size_of::<T>(), write, op)?;
+        if !(p as usize).is_multiple_of(core::mem::align_of::<T>()) {
             return Err(Error::new(op, libc::EINVAL));
         }
-        Ok(self
-            .check(offset, core::mem::size_of::<T>(), write, op)?
-            .cast())
+        Ok(p.cast())
     }
 
-    /// A volatile 32-bit load at `offset` (4-byte aligned).
+    /// A volatile 32-bit load at `offset` (its address 4-byte aligned).
     pub fn read_u32(&self, offset: usize) -> Result<u32> {
         let p = self.word_ptr::<u32>(offset, false, "Mapping::read_u32")?;
         // SAFETY: aligned and inside the mapping (`word_ptr`).
         Ok(unsafe { p.read_volatile() })
     }
 
-    /// A volatile 32-bit store at `offset` (4-byte aligned).
+    /// A volatile 32-bit store at `offset` (its address 4-byte aligned).
     pub fn write_u32(&self, offset: usize, v: u32) -> Result<()> {
         let p = self.word_ptr::<u32>(offset, true, "Mapping::write_u32")?;
         // SAFETY: aligned, inside the mapping and writable (`word_ptr`).
@@ -191,14 +190,14 @@ impl Mapping {
         Ok(())
     }
 
-    /// A volatile 64-bit load at `offset` (8-byte aligned).
+    /// A volatile 64-bit load at `offset` (its address 8-byte aligned).
     pub fn read_u64(&self, offset: usize) -> Result<u64> {
         let p = self.word_ptr::<u64>(offset, false, "Mapping::read_u64")?;
         // SAFETY: aligned and inside the mapping (`word_ptr`).
         Ok(unsafe { p.read_volatile() })
     }
 
-    /// A volatile 64-bit store at `offset` (8-byte aligned).
+    /// A volatile 64-bit store at `offset` (its address 8-byte aligned).
     pub fn write_u64(&self, offset: usize, v: u64) -> Result<()> {
         let p = self.word_ptr::<u64>(offset, true, "Mapping::write_u64")?;
         // SAFETY: aligned, inside the mapping and writable (`word_ptr`).
@@ -290,7 +289,78 @@ pub unsafe fn volatile_read(dst: *mut u8, src: *const u8, len: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{volatile_copy, volatile_read};
+    use super::{volatile_copy, volatile_read, Mapping, Owner};
+    use crate::segment::SegInner;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::sync::Arc;
+
+    /// A mapping of a memfd standing in for a segment (the kernel is not
+    /// needed to test the accessors).
+    fn memfd_mapping(offset: u64, len: u64, writable: bool) -> crate::Result<Mapping> {
+        // SAFETY: a valid NUL-terminated name.
+        let fd = unsafe { libc::memfd_create(c"sisci-test".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: a fresh fd owned by nobody else.
+        let fd = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&*fd);
+        // SAFETY: resizing our own memfd.
+        let rc = unsafe { libc::ftruncate(raw, 16384) };
+        assert_eq!(rc, 0);
+        let seg = Arc::new(SegInner {
+            fd: fd.clone(),
+            handle: 0,
+            id: 0,
+            size: 16384,
+            mmap_offset: 0,
+            multicast: false,
+        });
+        Mapping::new(&fd, 0, 16384, offset, len, writable, Owner::Local(seg))
+    }
+
+    #[test]
+    fn accessors_are_bounds_checked() {
+        let m = memfd_mapping(104, 8000, true).unwrap();
+        assert_eq!(m.len(), 8000);
+        assert_eq!(m.segment_offset(), 104);
+        assert_eq!(m.as_ptr() as usize % 4096, 104);
+        m.write(10, b"hello").unwrap();
+        let mut b = [0u8; 5];
+        m.read(10, &mut b).unwrap();
+        assert_eq!(&b, b"hello");
+        m.write_u32(4, 0xdead_beef).unwrap();
+        assert_eq!(m.read_u32(4).unwrap(), 0xdead_beef);
+        m.write_u64(16, u64::MAX).unwrap();
+        assert_eq!(m.read_u64(16).unwrap(), u64::MAX);
+        assert_eq!(m.read_u32(2).unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(m.write(7996, b"hello").unwrap_err().errno(), libc::ERANGE);
+        assert_eq!(m.read_u32(8000).unwrap_err().errno(), libc::ERANGE);
+        assert_eq!(m.write(usize::MAX, b"x").unwrap_err().errno(), libc::ERANGE);
+        m.flush();
+        assert!(!m.connection_lost().unwrap());
+        assert!(!m.is_remote());
+        // The segment offset is applied: mapping byte 10 is segment byte 114.
+        let mut whole = [0u8; 5];
+        // SAFETY: `m` maps 8000 bytes starting 104 bytes into its page.
+        let seg_start = unsafe { m.as_ptr().sub(104) };
+        // SAFETY: bytes 114..119 of the mapped page range.
+        unsafe { volatile_read(whole.as_mut_ptr(), seg_start.add(114), 5) };
+        assert_eq!(&whole, b"hello");
+    }
+
+    #[test]
+    fn read_only_and_out_of_range_mappings() {
+        let m = memfd_mapping(0, 4096, false).unwrap();
+        assert_eq!(m.write_u32(0, 1).unwrap_err().errno(), libc::EACCES);
+        assert_eq!(m.read_u32(0).unwrap(), 0);
+        assert_eq!(
+            memfd_mapping(0, 0, true).err().unwrap().errno(),
+            libc::ERANGE
+        );
+        assert_eq!(
+            memfd_mapping(16000, 1000, true).err().unwrap().errno(),
+            libc::ERANGE
+        );
+    }
 
     type Copy = unsafe fn(*mut u8, *const u8, usize);
 
