@@ -37,9 +37,31 @@ void rsio_sisci_chunk_free(struct device *dev, struct page *page, unsigned int o
 	__free_pages(page, order);
 }
 
-void *rsio_sisci_chunk_addr(struct page *page)
+struct page *rsio_sisci_user_page(struct device *dev, unsigned long uaddr, u64 *bus, int *err)
 {
-	return page_address(page);
+	struct page *page;
+	dma_addr_t addr;
+	long n;
+
+	n = pin_user_pages_fast(uaddr, 1, FOLL_WRITE | FOLL_LONGTERM, &page);
+	if (n != 1) {
+		*err = n < 0 ? (int)n : -EFAULT;
+		return NULL;
+	}
+	addr = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	if (dma_mapping_error(dev, addr)) {
+		unpin_user_page(page);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*bus = addr;
+	return page;
+}
+
+void rsio_sisci_user_page_put(struct device *dev, struct page *page, u64 bus)
+{
+	dma_unmap_page(dev, bus, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	unpin_user_page(page);
 }
 
 static vm_fault_t rsio_sisci_fault(struct vm_fault *vmf)

@@ -23,8 +23,14 @@ struct inode;
 struct page *rsio_sisci_chunk_alloc(struct device *dev, unsigned int order, u64 *bus);
 /* Unmaps and frees what rsio_sisci_chunk_alloc() returned. */
 void rsio_sisci_chunk_free(struct device *dev, struct page *page, unsigned int order, u64 bus);
-/* The kernel address of the chunk's first byte. */
-void *rsio_sisci_chunk_addr(struct page *page);
+/*
+ * Pins the caller's page at user address uaddr for long-term DMA (writable)
+ * and maps it for DMA by dev; *bus gets the bus address. NULL on failure
+ * (*err: the errno).
+ */
+struct page *rsio_sisci_user_page(struct device *dev, unsigned long uaddr, u64 *bus, int *err);
+/* Unmaps and unpins what rsio_sisci_user_page() returned. */
+void rsio_sisci_user_page_put(struct device *dev, struct page *page, u64 bus);
 
 /*
  * Prepares a new vma for PFN mappings: VM_IO, VM_PFNMAP, VM_DONTEXPAND,

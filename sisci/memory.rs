@@ -47,6 +47,27 @@ impl SegMemory {
         }
     }
 
+    /// The caller's memory: `size` bytes (page multiple) at `uaddr`
+    /// (page-aligned), pinned page by page (`EFAULT` for memory that is not
+    /// the caller's writable memory).
+    pub(crate) fn pin_user(adapter: &Arc<Adapter>, uaddr: u64, size: u64) -> Result<Self> {
+        if size == 0 || size % (1 << PAGE_SHIFT) != 0 || uaddr % (1 << PAGE_SHIFT) != 0 {
+            return Err(EINVAL);
+        }
+        uaddr.checked_add(size).ok_or(EINVAL)?;
+        let n = (size >> PAGE_SHIFT) as usize;
+        let mut chunks = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in 0..n {
+            let a = usize::try_from(uaddr + ((i as u64) << PAGE_SHIFT)).map_err(|_| EINVAL)?;
+            chunks.push(Chunk::pin_user(adapter, a)?, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            chunks,
+            chunk_shift: PAGE_SHIFT,
+            size,
+        })
+    }
+
     fn alloc_in(adapter: &Arc<Adapter>, size: u64, shift: u32) -> Result<Self> {
         let n = size.div_ceil(1 << shift) as usize;
         let mut chunks = KVec::with_capacity(n, GFP_KERNEL)?;

@@ -70,6 +70,11 @@ impl<'a> Reader<'a> {
         Ok(lo | (hi << 32))
     }
 
+    /// Bytes left.
+    pub(crate) fn rest_len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The rest of the payload.
     pub(crate) fn rest(self) -> &'a [u8] {
         self.0

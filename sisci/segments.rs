@@ -45,8 +45,16 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciSegCreate) ->
     if mc && (flags & abi::SISCI_SEG_AUTO_ID != 0 || a.segment_id >= sh.info.mc_groups) {
         return Err(EINVAL);
     }
+    let user = flags & abi::SISCI_SEG_USER_MEMORY != 0;
+    if (user && mc) || (!user && a.user_addr != 0) {
+        return Err(EINVAL);
+    }
     let size = a.size.div_ceil(PAGE) * PAGE;
-    let mem = SegMemory::alloc(&sh.adapter, size, if mc { 22 } else { 31 })?;
+    let mem = if user {
+        SegMemory::pin_user(&sh.adapter, a.user_addr, size)?
+    } else {
+        SegMemory::alloc(&sh.adapter, size, if mc { 22 } else { 31 })?
+    };
     if mc && mem.chunk_count() != 1 {
         return Err(ENOMEM);
     }
@@ -295,6 +303,9 @@ fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, K
         }
         let upto = count.min(bus.len() + n);
         read_addrs(&mut bus, r.rest(), upto)?;
+        if bus.len() != upto {
+            return Err(EPROTO);
+        }
     }
     // Every chunk must lie in the owner's direct-window span.
     let span = 1u64 << sh.info.direct_shift;
@@ -304,9 +315,11 @@ fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, K
     Ok((size, shift, bus))
 }
 
+/// Appends the addresses in `bytes` (as many as it holds, up to a total of
+/// `upto`).
 fn read_addrs(bus: &mut KVec<u64>, bytes: &[u8], upto: usize) -> Result {
     let mut r = Reader::new(bytes);
-    while bus.len() < upto {
+    while bus.len() < upto && r.rest_len() >= 8 {
         bus.push(r.u64()?, GFP_KERNEL)?;
     }
     Ok(())

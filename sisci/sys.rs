@@ -7,18 +7,22 @@
 use crate::bindings;
 use kernel::prelude::*;
 
-/// `2^order` zeroed pages, DMA-mapped for the adapter.
+/// `2^order` pages, DMA-mapped for the adapter: zeroed kernel pages, or
+/// one pinned page of a process (registered memory).
 ///
 /// # Invariants
 ///
-/// `page` came from `rsio_sisci_chunk_alloc(dev, order, &bus)` with `dev`
-/// the adapter's device (kept alive by `_adapter`), and is freed on drop.
+/// If `!user`, `page` came from `rsio_sisci_chunk_alloc(dev, order, &bus)`;
+/// else from `rsio_sisci_user_page(dev, .., &bus, ..)` with `order == 0`;
+/// `dev` is the adapter's device (kept alive by `_adapter`); released on
+/// drop by the matching helper.
 pub(crate) struct Chunk {
     _adapter: kernel::sync::Arc<rsio_ntb::adapter::Adapter>,
     dev: *mut kernel::bindings::device,
     page: *mut kernel::bindings::page,
     order: u32,
     bus: u64,
+    user: bool,
 }
 
 // SAFETY: A chunk is a block of pages and a device reference; nothing in
@@ -30,9 +34,7 @@ unsafe impl Sync for Chunk {}
 impl Chunk {
     /// Allocates `2^order` pages; `ENOMEM` (quietly) if none are free.
     pub(crate) fn alloc(adapter: &kernel::sync::Arc<rsio_ntb::adapter::Adapter>, order: u32) -> Result<Self> {
-        let dev: &kernel::device::Device = adapter.device();
-        // `Device` is `repr(transparent)` over `Opaque<bindings::device>`: the same address.
-        let dev = core::ptr::from_ref(dev).cast_mut().cast::<kernel::bindings::device>();
+        let dev = raw_device(adapter);
         let mut bus = 0u64;
         // SAFETY: `dev` is the adapter's live device (the `Arc` holds it); `bus` is a valid out pointer.
         let page = unsafe { bindings::rsio_sisci_chunk_alloc(dev, order, &mut bus) };
@@ -46,6 +48,28 @@ impl Chunk {
             page,
             order,
             bus,
+            user: false,
+        })
+    }
+
+    /// Pins the current process's page at `uaddr` (page-aligned) and maps
+    /// it for the adapter: `EFAULT` if it is not writable memory.
+    pub(crate) fn pin_user(adapter: &kernel::sync::Arc<rsio_ntb::adapter::Adapter>, uaddr: usize) -> Result<Self> {
+        let dev = raw_device(adapter);
+        let (mut bus, mut err) = (0u64, 0i32);
+        // SAFETY: `dev` is the adapter's live device; `uaddr` is only a number to the helper (pin_user_pages_fast checks it against the caller's address space); the out pointers are valid.
+        let page = unsafe { bindings::rsio_sisci_user_page(dev, uaddr, &mut bus, &mut err) };
+        if page.is_null() {
+            return Err(if err < 0 { Error::from_errno(err) } else { EFAULT });
+        }
+        // INVARIANT: pinned and mapped for `dev` just now, one page.
+        Ok(Self {
+            _adapter: adapter.clone(),
+            dev,
+            page,
+            order: 0,
+            bus,
+            user: true,
         })
     }
 
@@ -74,9 +98,21 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        // SAFETY: Allocated by `rsio_sisci_chunk_alloc` with these arguments (invariant), freed once.
-        unsafe { bindings::rsio_sisci_chunk_free(self.dev, self.page, self.order, self.bus) };
+        if self.user {
+            // SAFETY: Pinned and mapped by `rsio_sisci_user_page` (invariant), released once.
+            unsafe { bindings::rsio_sisci_user_page_put(self.dev, self.page, self.bus) };
+        } else {
+            // SAFETY: Allocated by `rsio_sisci_chunk_alloc` with these arguments (invariant), freed once.
+            unsafe { bindings::rsio_sisci_chunk_free(self.dev, self.page, self.order, self.bus) };
+        }
     }
+}
+
+/// The adapter's `struct device`.
+fn raw_device(adapter: &rsio_ntb::adapter::Adapter) -> *mut kernel::bindings::device {
+    let dev: &kernel::device::Device = adapter.device();
+    // `Device` is `repr(transparent)` over `Opaque<bindings::device>`: the same address.
+    core::ptr::from_ref(dev).cast_mut().cast::<kernel::bindings::device>()
 }
 
 /// A vma being set up by `mmap`.

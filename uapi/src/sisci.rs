@@ -93,11 +93,18 @@ pub const SISCI_SEG_ANY_USER: u32 = 1 << 1;
 /// is written to the group. At most 4 MiB.
 pub const SISCI_SEG_MULTICAST: u32 = 1 << 2;
 
+/// Create flag: the segment's memory is the caller's, `size` bytes at
+/// `user_addr` (page-aligned, writable), pinned while the segment exists
+/// (`SCIRegisterSegmentMemory`). Without it the kernel allocates zeroed
+/// memory.
+pub const SISCI_SEG_USER_MEMORY: u32 = 1 << 4;
+
 /// Argument of [`SISCI_IOC_SEG_CREATE`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SisciSegCreate {
-    /// `flags`: `SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST`.
+    /// `flags`: `SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST
+    /// | SISCI_SEG_USER_MEMORY`.
     pub header: ArgHeader,
     /// In (or out with `AUTO_ID`): the id peers connect to, `< SISCI_MAX_ID`.
     pub segment_id: u32,
@@ -107,9 +114,11 @@ pub struct SisciSegCreate {
     pub size: u64,
     /// Out: where `mmap` maps the segment (local access).
     pub mmap_offset: u64,
+    /// In, with [`SISCI_SEG_USER_MEMORY`]: the memory's address; else 0.
+    pub user_addr: u64,
 }
 /// Size of [`SisciSegCreate`]'s first version.
-pub const SISCI_SEG_CREATE_SIZE_V1: usize = 32;
+pub const SISCI_SEG_CREATE_SIZE_V1: usize = 40;
 const _: () = assert!(core::mem::size_of::<SisciSegCreate>() == SISCI_SEG_CREATE_SIZE_V1);
 /// Creates a local segment of zeroed memory (not yet prepared nor
 /// available). `EEXIST` if the id is taken on this node, `ENOMEM`.
@@ -491,7 +500,7 @@ macro_rules! sisci_structs {
 }
 sisci_structs!(
     SisciInfo, SISCI_INFO_SIZE_V1, 0;
-    SisciSegCreate, SISCI_SEG_CREATE_SIZE_V1, SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST;
+    SisciSegCreate, SISCI_SEG_CREATE_SIZE_V1, SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST | SISCI_SEG_USER_MEMORY;
     SisciHandle, SISCI_HANDLE_SIZE_V1, SISCI_AVAILABLE;
     SisciConnect, SISCI_CONNECT_SIZE_V1, SISCI_SEG_MULTICAST;
     SisciSegEvent, SISCI_SEG_EVENT_SIZE_V1, SISCI_NONBLOCK;

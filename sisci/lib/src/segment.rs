@@ -152,6 +152,48 @@ impl LocalSegment {
         })
     }
 
+    /// Makes `len` bytes of this process's memory at `addr` a segment
+    /// (`SCIRegisterSegmentMemory`): the kernel pins the pages while the
+    /// segment exists, and peers read and write them directly. `addr` and
+    /// `len` must be page-aligned.
+    ///
+    /// # Safety
+    ///
+    /// Peers (and DMA) may write the memory at any time while the segment
+    /// exists: the caller must not hold Rust references (`&`/`&mut`) into
+    /// it meanwhile, only raw pointers with volatile accesses, and must not
+    /// reuse it for anything else until the segment is gone.
+    pub unsafe fn register(
+        sisci: &Sisci,
+        id: Id,
+        addr: *mut u8,
+        len: usize,
+        any_user: bool,
+    ) -> Result<Self> {
+        let mut a = SisciSegCreate::request();
+        a.header.flags = SISCI_SEG_USER_MEMORY;
+        match id {
+            Id::Auto => a.header.flags |= SISCI_SEG_AUTO_ID,
+            Id::Fixed(n) => a.segment_id = n,
+        }
+        if any_user {
+            a.header.flags |= SISCI_SEG_ANY_USER;
+        }
+        a.size = len as u64;
+        a.user_addr = addr as u64;
+        ioctl(&sisci.fd, SISCI_IOC_SEG_CREATE, &mut a, "SEG_CREATE")?;
+        Ok(LocalSegment {
+            inner: Arc::new(SegInner {
+                fd: sisci.fd.clone(),
+                handle: a.handle,
+                id: a.segment_id,
+                size: a.size,
+                mmap_offset: a.mmap_offset,
+                multicast: false,
+            }),
+        })
+    }
+
     /// The id peers connect to.
     pub fn id(&self) -> u32 {
         self.inner.id

@@ -4,7 +4,7 @@
 //! mismatch:
 //!
 //! - `info`
-//! - `serve ID SIZE [--any] [--fill B] [--hold S] [--expect OFF=VAL] [--unavailable-after S] [--remove-after S]`:
+//! - `serve ID SIZE [--any] [--user] [--fill B] [--hold S] [--expect OFF=VAL] [--unavailable-after S] [--remove-after S]`:
 //!   a segment filled with byte B, available; prints its events while
 //!   holding; checks a u32 a peer wrote.
 //! - `connect NODE ID [--expect-fill B] [--write OFF=VAL] [--wait-event S] [--touch-after]`:
@@ -99,6 +99,28 @@ impl Map {
         Ok(Map { ptr: p.cast(), len })
     }
 
+    /// Private anonymous memory (registered as a segment by `serve --user`).
+    fn anonymous(len: usize) -> Map {
+        // SAFETY: A fresh anonymous mapping; no file, no fixed address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            die(format!(
+                "mmap anonymous: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Map { ptr: p.cast(), len }
+    }
+
     fn read32(&self, off: usize) -> u32 {
         assert!(off + 4 <= self.len);
         // SAFETY: In bounds (asserted), aligned by the callers, mapped for our lifetime.
@@ -163,10 +185,15 @@ struct Seg {
 }
 
 fn create(f: &File, id: u32, size: u64, flags: u32) -> Result<Seg, i32> {
+    create_at(f, id, size, flags, 0)
+}
+
+fn create_at(f: &File, id: u32, size: u64, flags: u32, user_addr: u64) -> Result<Seg, i32> {
     let mut a = SisciSegCreate::request();
     a.header.flags = flags;
     a.segment_id = id;
     a.size = size;
+    a.user_addr = user_addr;
     ioctl(f, SISCI_IOC_SEG_CREATE, &mut a)?;
     let mut h = SisciHandle::request();
     h.handle = a.handle;
@@ -223,14 +250,28 @@ fn serve(args: &[String]) {
     let id = num(&args[0]) as u32;
     let size = num(&args[1]);
     let f = open();
-    let flags = if flag(args, "--any") {
+    let mut flags = if flag(args, "--any") {
         SISCI_SEG_ANY_USER
     } else {
         0
     };
-    let s = create(&f, id, size, flags).unwrap_or_else(|e| die(format!("create: {}", ename(e))));
-    let m =
-        Map::new(&f, s.off, s.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+    // --user: the segment is this process's own (anonymous) memory,
+    // registered; the checks below then read that memory, not a mapping
+    // of the device.
+    let user = if flag(args, "--user") {
+        flags |= SISCI_SEG_USER_MEMORY;
+        Some(Map::anonymous(size as usize))
+    } else {
+        None
+    };
+    let uaddr = user.as_ref().map_or(0, |u| u.ptr as u64);
+    let s = create_at(&f, id, size, flags, uaddr)
+        .unwrap_or_else(|e| die(format!("create: {}", ename(e))));
+    let m = match user {
+        Some(u) => u,
+        None => Map::new(&f, s.off, s.size as usize)
+            .unwrap_or_else(|e| die(format!("mmap: {}", ename(e)))),
+    };
     if let Some(b) = opt(args, "--fill") {
         m.slice().fill(num(&b) as u8);
     }
