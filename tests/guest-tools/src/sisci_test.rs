@@ -133,6 +133,7 @@ impl Map {
         unsafe { std::ptr::write_volatile(self.ptr.add(off).cast::<u32>(), v) }
     }
 
+    #[allow(clippy::mut_from_ref)]
     fn slice(&self) -> &mut [u8] {
         // SAFETY: The mapping is `len` bytes, alive for our lifetime; the test programs do not alias it across threads.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }

@@ -13,7 +13,8 @@ use sisci::{
 use std::time::{Duration, Instant};
 
 pub const LONG: &str = "\
-SISCI tools (rsio_sisci, /dev/sisci).";
+SISCI tools (rsio_sisci, /dev/sisci). `rsio sisci bench --help` explains
+the benchmark.";
 
 pub const BENCH_LONG: &str = "\
 Measure SISCI between this node and a peer running `rsio sisci bench

@@ -76,7 +76,7 @@ enum Command {
     #[command(long_about = cmd_segments::LONG, after_long_help = cmd_segments::AFTER)]
     Segments,
     /// SISCI tools: `rsio sisci bench` (rsio_sisci).
-    #[command(subcommand, long_about = cmd_sisci::LONG)]
+    #[command(subcommand, long_about = cmd_sisci::LONG, after_long_help = cmd_sisci::BENCH_AFTER)]
     Sisci(cmd_sisci::SisciCmd),
     /// Grant local memory to peers and hold it (test/debug, root).
     #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
@@ -246,6 +246,7 @@ mod tests {
                 "grant" => &["--peers", "1", "--size", "4K"],
                 "poke" => &["1", "0x1000", "1"],
                 "peek" => &["1", "0x1000"],
+                "sisci" => &["bench", "1"],
                 _ => &[],
             });
             let cli = parse(&args).unwrap();
