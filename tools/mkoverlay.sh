@@ -51,7 +51,7 @@ for ko in "${kos[@]}"; do
             die "depmod: no $dep in $name's line of modules.dep"
     done
 done
-for b in rsio rsio-abi-test rsio-ntb-probe rsio-fabric-bench rsio-fuzz rsio-runas rsio-window-test rsio-feature-test rsio-sisci-test; do
+for b in rsio rsio-abi-test rsio-ntb-probe rsio-fabric-bench rsio-fuzz rsio-runas rsio-window-test rsio-feature-test rsio-sisci-test rsio-sisci-fuzz; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run cargo build --release)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
 done

@@ -328,4 +328,3 @@ pub(crate) fn drop_privileges(spec: &str) -> Result<()> {
     }
     Ok(())
 }
-

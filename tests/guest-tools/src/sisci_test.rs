@@ -13,7 +13,7 @@
 //!   printed as "sigbus").
 //! - `dma NODE ID SIZES...`: DMA of each size to the remote segment and
 //!   back, at unaligned offsets, checksums compared.
-//! - `intr-serve NO COUNT [--data] [--timeout MS]`: takes COUNT triggers,
+//! - `intr-serve NO COUNT [--data] [--any] [--timeout MS]`: takes COUNT triggers,
 //!   prints how many arrived and whether data came in order.
 //! - `intr-trigger NODE NO COUNT [--data]`.
 //! - `bench NODE ID`: PIO write bandwidth into the mapped remote segment vs
@@ -107,7 +107,7 @@ impl Map {
         unsafe { std::ptr::write_volatile(self.ptr.add(off).cast::<u32>(), v) }
     }
 
-    fn slice(&self) -> &mut [u8] {
+    fn slice(&mut self) -> &mut [u8] {
         // SAFETY: The mapping is `len` bytes, alive for our lifetime; the test programs do not alias it across threads.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
@@ -136,7 +136,9 @@ fn num(s: &str) -> u64 {
 }
 
 fn opt(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn flag(args: &[String], name: &str) -> bool {
@@ -144,7 +146,9 @@ fn flag(args: &[String], name: &str) -> bool {
 }
 
 fn offval(s: &str) -> (usize, u32) {
-    let (o, v) = s.split_once('=').unwrap_or_else(|| die(format!("expected OFF=VAL: {s}")));
+    let (o, v) = s
+        .split_once('=')
+        .unwrap_or_else(|| die(format!("expected OFF=VAL: {s}")));
     (num(o) as usize, num(v) as u32)
 }
 
@@ -215,9 +219,14 @@ fn serve(args: &[String]) {
     let id = num(&args[0]) as u32;
     let size = num(&args[1]);
     let f = open();
-    let flags = if flag(args, "--any") { SISCI_SEG_ANY_USER } else { 0 };
+    let flags = if flag(args, "--any") {
+        SISCI_SEG_ANY_USER
+    } else {
+        0
+    };
     let s = create(&f, id, size, flags).unwrap_or_else(|e| die(format!("create: {}", ename(e))));
-    let m = Map::new(&f, s.off, s.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+    let mut m =
+        Map::new(&f, s.off, s.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     if let Some(b) = opt(args, "--fill") {
         m.slice().fill(num(&b) as u8);
     }
@@ -235,14 +244,16 @@ fn serve(args: &[String]) {
         }
         let t = start.elapsed().as_secs();
         if unavail.is_some_and(|u| t >= u) && !removed {
-            set_available(&f, s.handle, false).unwrap_or_else(|e| die(format!("unavailable: {}", ename(e))));
+            set_available(&f, s.handle, false)
+                .unwrap_or_else(|e| die(format!("unavailable: {}", ename(e))));
             println!("unavailable");
             removed = true;
         }
         if remove.is_some_and(|u| t >= u) && !removed {
             let mut h = SisciHandle::request();
             h.handle = s.handle;
-            ioctl(&f, SISCI_IOC_SEG_REMOVE, &mut h).unwrap_or_else(|e| die(format!("remove: {}", ename(e))));
+            ioctl(&f, SISCI_IOC_SEG_REMOVE, &mut h)
+                .unwrap_or_else(|e| die(format!("remove: {}", ename(e))));
             println!("removed");
             removed = true;
         }
@@ -278,7 +289,8 @@ fn connect_cmd(args: &[String]) {
         }
     };
     println!("connected size={}", s.size);
-    let m = Map::new(&f, s.off, s.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+    let mut m =
+        Map::new(&f, s.off, s.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     if let Some(b) = opt(args, "--expect-fill") {
         let b = num(&b) as u8;
         if let Some(i) = m.slice().iter().position(|x| *x != b) {
@@ -312,7 +324,9 @@ fn connect_cmd(args: &[String]) {
 }
 
 fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 struct Dma<'a> {
@@ -342,7 +356,11 @@ fn entry(l: u64, r: u64, len: u64, from_remote: bool) -> SisciDmaEntry {
         local_offset: l,
         remote_offset: r,
         len,
-        flags: if from_remote { SISCI_DMA_FROM_REMOTE } else { 0 },
+        flags: if from_remote {
+            SISCI_DMA_FROM_REMOTE
+        } else {
+            0
+        },
         reserved: 0,
     }
 }
@@ -350,7 +368,11 @@ fn entry(l: u64, r: u64, len: u64, from_remote: bool) -> SisciDmaEntry {
 fn dma_cmd(args: &[String]) {
     let node = num(&args[0]) as u32;
     let id = num(&args[1]) as u32;
-    let sizes: Vec<u64> = args[2..].iter().filter(|a| !a.starts_with("--")).map(|a| num(a)).collect();
+    let sizes: Vec<u64> = args[2..]
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(|a| num(a))
+        .collect();
     let max = sizes.iter().copied().max().unwrap_or(4096);
     let f = open();
     let r = connect(&f, node, id, 3000).unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
@@ -358,9 +380,11 @@ fn dma_cmd(args: &[String]) {
     let span = 2 * max + 3 * 4096;
     let l = create(&f, 0x3000_0000 + std::process::id() % 0x1000, span, 0)
         .unwrap_or_else(|e| die(format!("local create: {}", ename(e))));
-    let lm = Map::new(&f, l.off, l.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+    let mut lm =
+        Map::new(&f, l.off, l.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     let mut h = SisciHandle::request();
-    ioctl(&f, SISCI_IOC_DMA_QUEUE_CREATE, &mut h).unwrap_or_else(|e| die(format!("queue: {}", ename(e))));
+    ioctl(&f, SISCI_IOC_DMA_QUEUE_CREATE, &mut h)
+        .unwrap_or_else(|e| die(format!("queue: {}", ename(e))));
     let dma = Dma { f: &f, q: h.handle };
     let mut seed = 0x1234_5678u32;
     for (k, &size) in sizes.iter().enumerate() {
@@ -376,19 +400,35 @@ fn dma_cmd(args: &[String]) {
         }
         buf[lo2 as usize..(lo2 + size) as usize].fill(0);
         let t = Instant::now();
-        let w = dma.run(l.handle, r.handle, &[entry(lo, ro, size, false)]).unwrap_or_else(|e| die(format!("dma out: {}", ename(e))));
+        let w = dma
+            .run(l.handle, r.handle, &[entry(lo, ro, size, false)])
+            .unwrap_or_else(|e| die(format!("dma out: {}", ename(e))));
         if w.state != SISCI_DMA_DONE {
-            die(format!("dma out of {size}: state {} entry {} error {}", w.state, w.failed_entry, ename(w.error as i32)));
+            die(format!(
+                "dma out of {size}: state {} entry {} error {}",
+                w.state,
+                w.failed_entry,
+                ename(w.error as i32)
+            ));
         }
-        let w = dma.run(l.handle, r.handle, &[entry(lo2, ro, size, true)]).unwrap_or_else(|e| die(format!("dma in: {}", ename(e))));
+        let w = dma
+            .run(l.handle, r.handle, &[entry(lo2, ro, size, true)])
+            .unwrap_or_else(|e| die(format!("dma in: {}", ename(e))));
         if w.state != SISCI_DMA_DONE {
-            die(format!("dma in of {size}: state {} entry {} error {}", w.state, w.failed_entry, ename(w.error as i32)));
+            die(format!(
+                "dma in of {size}: state {} entry {} error {}",
+                w.state,
+                w.failed_entry,
+                ename(w.error as i32)
+            ));
         }
         let el = t.elapsed();
         let a = fnv(&buf[lo as usize..(lo + size) as usize]);
         let b = fnv(&buf[lo2 as usize..(lo2 + size) as usize]);
         if a != b {
-            die(format!("size {size}: checksum {a:016x} sent, {b:016x} back"));
+            die(format!(
+                "size {size}: checksum {a:016x} sent, {b:016x} back"
+            ));
         }
         println!("dma {size} bytes local+{lo} -> remote+{ro} -> local+{lo2}: checksum {a:016x} match ({:.1} ms)", el.as_secs_f64() * 1e3);
     }
@@ -397,9 +437,21 @@ fn dma_cmd(args: &[String]) {
     for (i, b) in buf[..3 * 4096].iter_mut().enumerate() {
         *b = (i * 7 % 251) as u8;
     }
-    let v = [entry(0, 100, 4096, false), entry(4096, 100 + 4096, 4096, false), entry(8192, 100 + 8192, 4096, false)];
-    let w = dma.run(l.handle, r.handle, &v).unwrap_or_else(|e| die(format!("dma vec: {}", ename(e))));
-    let w2 = dma.run(l.handle, r.handle, &[entry(max + 4096, 100, 3 * 4096, true)]).unwrap_or_else(|e| die(format!("dma vec in: {}", ename(e))));
+    let v = [
+        entry(0, 100, 4096, false),
+        entry(4096, 100 + 4096, 4096, false),
+        entry(8192, 100 + 8192, 4096, false),
+    ];
+    let w = dma
+        .run(l.handle, r.handle, &v)
+        .unwrap_or_else(|e| die(format!("dma vec: {}", ename(e))));
+    let w2 = dma
+        .run(
+            l.handle,
+            r.handle,
+            &[entry(max + 4096, 100, 3 * 4096, true)],
+        )
+        .unwrap_or_else(|e| die(format!("dma vec in: {}", ename(e))));
     let same = buf[..3 * 4096] == buf[(max + 4096) as usize..(max + 4096 + 3 * 4096) as usize];
     if w.state != SISCI_DMA_DONE || w2.state != SISCI_DMA_DONE || !same {
         die("vectored transfer".to_string());
@@ -407,9 +459,15 @@ fn dma_cmd(args: &[String]) {
     println!("dma vector of 3 entries: match");
     // Bad offsets: refused before anything starts.
     let bad = dma.run(l.handle, r.handle, &[entry(0, r.size - 10, 64, false)]);
-    println!("dma beyond the remote segment: {}", bad.map_or_else(ename, |_| "ok".into()));
+    println!(
+        "dma beyond the remote segment: {}",
+        bad.map_or_else(ename, |_| "ok".into())
+    );
     let bad = dma.run(l.handle, r.handle, &[entry(l.size, 0, 1, false)]);
-    println!("dma beyond the local segment: {}", bad.map_or_else(ename, |_| "ok".into()));
+    println!(
+        "dma beyond the local segment: {}",
+        bad.map_or_else(ename, |_| "ok".into())
+    );
 }
 
 fn intr_serve(args: &[String]) {
@@ -420,8 +478,12 @@ fn intr_serve(args: &[String]) {
     let f = open();
     let mut a = SisciIntrCreate::request();
     a.header.flags = if data { SISCI_INTR_DATA } else { 0 };
+    if flag(args, "--any") {
+        a.header.flags |= SISCI_SEG_ANY_USER;
+    }
     a.intr_no = no;
-    ioctl(&f, SISCI_IOC_INTR_CREATE, &mut a).unwrap_or_else(|e| die(format!("create: {}", ename(e))));
+    ioctl(&f, SISCI_IOC_INTR_CREATE, &mut a)
+        .unwrap_or_else(|e| die(format!("create: {}", ename(e))));
     println!("ready intr {no}");
     let mut got = 0u64;
     let mut in_order = true;
@@ -455,7 +517,11 @@ fn intr_serve(args: &[String]) {
     w.buf = buf.as_mut_ptr() as u64;
     w.buf_len = buf.len() as u32;
     let extra = ioctl(&f, SISCI_IOC_INTR_WAIT, &mut w).is_ok();
-    println!("received {got} of {count}{}{}", if data && in_order { ", in order" } else { "" }, if extra { ", EXTRA" } else { "" });
+    println!(
+        "received {got} of {count}{}{}",
+        if data && in_order { ", in order" } else { "" },
+        if extra { ", EXTRA" } else { "" }
+    );
 }
 
 fn intr_trigger(args: &[String]) {
@@ -469,7 +535,8 @@ fn intr_trigger(args: &[String]) {
     a.node = node;
     a.intr_no = no;
     a.timeout_ms = 3000;
-    ioctl(&f, SISCI_IOC_INTR_CONNECT, &mut a).unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
+    ioctl(&f, SISCI_IOC_INTR_CONNECT, &mut a)
+        .unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
     let mut retries = 0u64;
     for i in 0..count {
         let msg = format!("msg {i}");
@@ -498,7 +565,8 @@ fn bench(args: &[String]) {
     let id = num(&args[1]) as u32;
     let f = open();
     let r = connect(&f, node, id, 3000).unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
-    let rm = Map::new(&f, r.off, r.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+    let mut rm =
+        Map::new(&f, r.off, r.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     let size = r.size as usize;
     let src = vec![0x5au8; size];
     let mut local = vec![0u8; size];
@@ -515,7 +583,10 @@ fn bench(args: &[String]) {
     }
     let pio = (size * rounds) as f64 / t.elapsed().as_secs_f64() / 1e6;
     println!("local memcpy {memcpy:.0} MB/s");
-    println!("pio write into remote segment {pio:.0} MB/s ratio {:.2}", pio / memcpy);
+    println!(
+        "pio write into remote segment {pio:.0} MB/s ratio {:.2}",
+        pio / memcpy
+    );
 }
 
 fn info() {
@@ -531,7 +602,10 @@ fn info() {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
-        die("usage: rsio-sisci-test info|serve|connect|dma|intr-serve|intr-trigger|bench ...".into())
+        die(
+            "usage: rsio-sisci-test info|serve|connect|dma|intr-serve|intr-trigger|bench ..."
+                .into(),
+        )
     };
     let rest = &args[1..];
     match cmd.as_str() {
