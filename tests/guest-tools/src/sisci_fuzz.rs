@@ -1586,6 +1586,8 @@ impl Fuzzer {
         let name = "mmap";
         let must_fail = if offset != sisci_mmap_offset(handle).wrapping_add(within) {
             Some("offset of no handle".to_string())
+        } else if private {
+            Some("MAP_PRIVATE (revocation could not reach it)".to_string())
         } else if obj.is_none() {
             Some(format!(
                 "handle {handle} is no segment or connection of this file"
