@@ -1630,8 +1630,14 @@ impl Fuzzer {
                     return;
                 }
                 self.stats.maps_ok += 1;
-                self.maps.push(m);
                 self.touch(m);
+                // The kernel may place a one-page mapping in the hole the
+                // `Unmapped` pointer class points to: it must stay a hole.
+                if (m.addr..m.addr + m.len as u64).contains(&self.mem.unmapped) {
+                    mapping::unmap(&m);
+                    return;
+                }
+                self.maps.push(m);
                 if self.maps.len() > 16 {
                     let m = self.maps.remove(0);
                     mapping::unmap(&m);
