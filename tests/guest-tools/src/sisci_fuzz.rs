@@ -1651,10 +1651,10 @@ impl Fuzzer {
         self.stats.probes += 1;
         let readable = self.prober.can_read(m.addr, 8);
         if m.local && m.writable && !m.private {
-            if readable.is_err() {
+            if let Err(e) = readable {
                 self.violation(&format!(
-                    "a fresh local mapping at {:#x} is not readable",
-                    m.addr
+                    "a local mapping of a live segment is not readable by the kernel ({}): {m:?}",
+                    errname(e)
                 ));
                 return;
             }
