@@ -68,7 +68,7 @@ impl MiscDevice for SisciFile {
         match uapi::ioc_nr(cmd) {
             n if n == nr(SISCI_IOC_INFO) => info(sh, cmd, arg),
             n if n == nr(SISCI_IOC_SEG_CREATE) => rw(cmd, arg, SisciSegCreate::LAYOUT, |a| segments::create(sh, f, a)),
-            n if n == nr(SISCI_IOC_SEG_REMOVE) => handle(cmd, arg, 0, |a| segments::remove(sh, f, a.handle)),
+            n if n == nr(SISCI_IOC_SEG_REMOVE) => handle0(cmd, arg, |a| segments::remove(sh, f, a.handle)),
             n if n == nr(SISCI_IOC_SEG_PREPARE) => handle(cmd, arg, 0, |a| segments::prepare(sh, f, a.handle, a.value)),
             n if n == nr(SISCI_IOC_SEG_SET_AVAILABLE) => handle(cmd, arg, SISCI_AVAILABLE, |a| {
                 if a.value != 0 {
@@ -77,7 +77,7 @@ impl MiscDevice for SisciFile {
                 segments::set_available(sh, f, a.handle, a.header.flags & SISCI_AVAILABLE != 0)
             }),
             n if n == nr(SISCI_IOC_SEG_CONNECT) => rw(cmd, arg, SisciConnect::LAYOUT, |a| segments::connect(sh, f, a)),
-            n if n == nr(SISCI_IOC_SEG_DISCONNECT) => handle(cmd, arg, 0, |a| segments::disconnect(sh, f, a.handle)),
+            n if n == nr(SISCI_IOC_SEG_DISCONNECT) => handle0(cmd, arg, |a| segments::disconnect(sh, f, a.handle)),
             n if n == nr(SISCI_IOC_SEG_WAIT_EVENT) => {
                 rw(cmd, arg, SisciSegEvent::LAYOUT, |a| segments::wait_event(sh, f, a))
             }
@@ -92,12 +92,12 @@ impl MiscDevice for SisciFile {
             n if n == nr(SISCI_IOC_INTR_CREATE) => {
                 rw(cmd, arg, SisciIntrCreate::LAYOUT, |a| interrupts::create(sh, f, a))
             }
-            n if n == nr(SISCI_IOC_INTR_REMOVE) => handle(cmd, arg, 0, |a| interrupts::remove(sh, f, a.handle)),
+            n if n == nr(SISCI_IOC_INTR_REMOVE) => handle0(cmd, arg, |a| interrupts::remove(sh, f, a.handle)),
             n if n == nr(SISCI_IOC_INTR_CONNECT) => {
                 rw(cmd, arg, SisciIntrConnect::LAYOUT, |a| interrupts::connect(sh, f, a))
             }
             n if n == nr(SISCI_IOC_INTR_DISCONNECT) => {
-                handle(cmd, arg, 0, |a| interrupts::disconnect(sh, f, a.handle))
+                handle0(cmd, arg, |a| interrupts::disconnect(sh, f, a.handle))
             }
             n if n == nr(SISCI_IOC_INTR_TRIGGER) => {
                 rw(cmd, arg, SisciIntrTrigger::LAYOUT, |a| interrupts::trigger(sh, f, a))
@@ -113,7 +113,7 @@ impl MiscDevice for SisciFile {
                 a.handle = dma::create(sh, f)?;
                 Ok(())
             }),
-            n if n == nr(SISCI_IOC_DMA_QUEUE_REMOVE) => handle(cmd, arg, 0, |a| dma::remove(sh, f, a.handle)),
+            n if n == nr(SISCI_IOC_DMA_QUEUE_REMOVE) => handle0(cmd, arg, |a| dma::remove(sh, f, a.handle)),
             n if n == nr(SISCI_IOC_DMA_START) => rw(cmd, arg, SisciDmaStart::LAYOUT, |a| dma::start(sh, f, a)),
             n if n == nr(SISCI_IOC_DMA_WAIT) => rw(cmd, arg, SisciDmaWait::LAYOUT, |a: &mut SisciDmaWait| {
                 if a.reserved != 0 {
@@ -156,6 +156,16 @@ fn handle(cmd: u32, arg: usize, flags: u32, op: impl FnOnce(&mut SisciHandle) ->
         ..SisciHandle::LAYOUT
     };
     rw(cmd, arg, layout, op)
+}
+
+/// A [`SisciHandle`] ioctl without flags whose `value` is reserved (zero).
+fn handle0(cmd: u32, arg: usize, op: impl FnOnce(&mut SisciHandle) -> Result) -> Result<isize> {
+    handle(cmd, arg, 0, |a| {
+        if a.value != 0 {
+            return Err(EINVAL);
+        }
+        op(a)
+    })
 }
 
 fn info(sh: &Shared, cmd: u32, arg: usize) -> Result<isize> {

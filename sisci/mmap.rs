@@ -6,7 +6,7 @@
 //! window (BAR4, write-combining: CPU stores are not trapped); multicast
 //! connections map their translated-window slots (uncached).
 //!
-//! Every mapping is remembered by inode so that revocation can zap it
+//! Only shared mappings (`MAP_SHARED`); every mapping is remembered by inode so that revocation can zap it
 //! (`unmap_mapping_range`); afterwards accesses raise SIGBUS.
 
 use crate::sisci_abi as abi;
@@ -19,6 +19,12 @@ const PAGE: u64 = kernel::page::PAGE_SIZE as u64;
 
 /// Maps what `vma`'s offset names, for `file`.
 pub(crate) fn mmap(sh: &Shared, file: FileTag, vma: &VmaNew) -> Result {
+    // Shared mappings only: for a private (copy-on-write) one,
+    // remap_pfn_range rewrites vm_pgoff to the PFN, and revocation, which
+    // zaps by offset, would miss it (the program would keep freed memory).
+    if vma.flags() & kernel::mm::virt::flags::SHARED == 0 {
+        return Err(EINVAL);
+    }
     let v = Vma::new(vma);
     let (start, end, pgoff) = v.span();
     let off = pgoff.checked_mul(PAGE).ok_or(EINVAL)?;

@@ -16,7 +16,9 @@
 //! interrupts by `(node id, segment/interrupt id)`.
 //!
 //! Memory is mapped with `mmap(2)` of `/dev/sisci` at the handle's
-//! `mmap_offset` (plus a page-aligned offset into the object).
+//! `mmap_offset` (plus a page-aligned offset into the object), `MAP_SHARED`
+//! only (`EINVAL` otherwise, and for an offset or length outside an object
+//! of the file; `ENOTCONN` for a lost connection).
 
 use super::abi::{rsio_iowr, ArgHeader, ArgLayout, Request, RsioList};
 

@@ -23,16 +23,17 @@
 //! a usage or setup error). Deterministic for a given seed (and kernel
 //! behaviour); the seed is printed.
 
-use anyhow::{bail, Context, Result};
+mod fuzz_common;
+
+use anyhow::{Context, Result};
 use clap::Parser;
+use fuzz_common::*;
 use rsio_uapi::*;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::mem::{offset_of, size_of};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-
-const PAGE: usize = 4096;
 /// A call slower than this is reported as slow.
 const SLOW: Duration = Duration::from_secs(2);
 /// The errnos the ABI documents.
@@ -87,231 +88,6 @@ struct Args {
     /// Print every call.
     #[arg(long)]
     verbose: bool,
-}
-
-// --- A small deterministic PRNG (xorshift64*, seeded through splitmix64).
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        Rng(if z == 0 { 1 } else { z })
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `0..n` (0 if `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// True with probability `num / den`.
-    fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            *b = self.next() as u8;
-        }
-    }
-}
-
-// --- Memory the kernel may be pointed at.
-
-/// An anonymous mapping of `len` usable bytes followed by a PROT_NONE guard
-/// page.
-struct Region {
-    base: *mut u8,
-    len: usize,
-}
-
-impl Region {
-    fn map(pages: usize, prot: i32) -> Region {
-        let len = pages * PAGE;
-        // SAFETY: an anonymous private mapping at an address of the kernel's choosing touches no existing memory.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len + PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert!(
-            p != libc::MAP_FAILED,
-            "mmap of {} pages failed: the guest is out of memory",
-            pages + 1
-        );
-        let base = p.cast::<u8>();
-        // SAFETY: the range is the tail page of the mapping just made, which nothing references.
-        let rc = unsafe { libc::mprotect(base.add(len).cast(), PAGE, libc::PROT_NONE) };
-        assert_eq!(rc, 0, "mprotect of a guard page failed");
-        let r = Region { base, len };
-        r.protect(prot);
-        r
-    }
-
-    fn protect(&self, prot: i32) {
-        // SAFETY: the range is this region's own usable pages; only the fuzzer and the kernel use them, through raw pointers.
-        let rc = unsafe { libc::mprotect(self.base.cast(), self.len, prot) };
-        assert_eq!(rc, 0, "mprotect of a fuzz region failed");
-    }
-
-    fn addr(&self, off: usize) -> u64 {
-        self.base as u64 + off as u64
-    }
-
-    /// The address `k` bytes before the guard page.
-    fn before_guard(&self, k: usize) -> u64 {
-        self.addr(self.len - k.min(self.len))
-    }
-
-    /// Copies `bytes` to `off`, clipped to the region.
-    fn write(&self, off: usize, bytes: &[u8]) {
-        let n = bytes.len().min(self.len.saturating_sub(off));
-        // SAFETY: off..off+n lies inside the region's usable, writable pages, which no Rust reference aliases.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(off), n) };
-    }
-
-    /// Reads `w` (4 or 8) bytes at address `addr` inside the region.
-    fn read(&self, addr: u64, w: usize) -> Option<u64> {
-        let off = addr.checked_sub(self.base as u64)? as usize;
-        if off + w > self.len {
-            return None;
-        }
-        let mut b = [0u8; 8];
-        // SAFETY: off..off+w lies inside the region's usable, readable pages.
-        unsafe { std::ptr::copy_nonoverlapping(self.base.add(off), b.as_mut_ptr(), w) };
-        Some(if w == 4 {
-            u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64
-        } else {
-            u64::from_ne_bytes(b)
-        })
-    }
-}
-
-struct Mem {
-    /// Argument structs (the largest ioctl size is 16 KiB - 1).
-    arg: Region,
-    /// Read-only: the kernel can read it but not write back.
-    ro: Region,
-    /// List arrays: up to RSIO_MAX_LIST entries of RSIO_MAX_ARG_SIZE bytes.
-    entries: Region,
-    /// WINDOW_IO buffers: up to RSIO_MAX_IO bytes.
-    data: Region,
-    /// A page-sized hole between two PROT_NONE pages.
-    unmapped: u64,
-}
-
-impl Mem {
-    fn new() -> Mem {
-        let arg = Region::map(8, libc::PROT_READ | libc::PROT_WRITE);
-        let ro = Region::map(4, libc::PROT_READ);
-        let entries = Region::map(
-            RSIO_MAX_LIST as usize * RSIO_MAX_ARG_SIZE / PAGE + 1,
-            libc::PROT_READ | libc::PROT_WRITE,
-        );
-        let data = Region::map(
-            RSIO_MAX_IO as usize / PAGE + 1,
-            libc::PROT_READ | libc::PROT_WRITE,
-        );
-        // Three pages, the middle one unmapped: no later mapping of ours
-        // (all made above; malloc maps only large chunks) fits in the hole.
-        let hole = Region::map(2, libc::PROT_NONE);
-        // SAFETY: the page is the middle of the mapping just made, which nothing references.
-        let rc = unsafe { libc::munmap(hole.base.add(PAGE).cast(), PAGE) };
-        assert_eq!(rc, 0, "munmap failed");
-        Mem {
-            arg,
-            ro,
-            entries,
-            data,
-            unmapped: hole.addr(PAGE),
-        }
-    }
-
-    fn write_ro(&self, off: usize, bytes: &[u8]) {
-        self.ro.protect(libc::PROT_READ | libc::PROT_WRITE);
-        self.ro.write(off, bytes);
-        self.ro.protect(libc::PROT_READ);
-    }
-}
-
-/// Where a user pointer points.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ptr {
-    Null,
-    Valid,
-    Unmapped,
-    KernelDirectMap,
-    KernelText,
-    NonCanonical,
-    Misaligned,
-    /// The last `k` bytes before a guard page.
-    Straddle(usize),
-    ReadOnly,
-}
-
-impl Ptr {
-    /// The kernel can access nothing there.
-    fn is_bad(self) -> bool {
-        matches!(
-            self,
-            Ptr::Null | Ptr::Unmapped | Ptr::KernelDirectMap | Ptr::KernelText | Ptr::NonCanonical
-        )
-    }
-
-    fn fixed_addr(self, mem: &Mem) -> u64 {
-        match self {
-            Ptr::Null => 0,
-            Ptr::Unmapped => mem.unmapped,
-            Ptr::KernelDirectMap => 0xffff_8880_0000_0000,
-            Ptr::KernelText => 0xffff_ffff_8100_0000,
-            _ => 0x8000_0000_0000_0000,
-        }
-    }
-}
-
-/// A pointer class for an argument or an embedded pointer (mostly valid).
-fn pick_ptr(rng: &mut Rng, max_k: usize) -> Ptr {
-    match rng.below(9) {
-        0 => Ptr::Null,
-        1 => Ptr::Unmapped,
-        2 => Ptr::KernelDirectMap,
-        3 => Ptr::KernelText,
-        4 => Ptr::NonCanonical,
-        5 => Ptr::Misaligned,
-        6 => Ptr::Straddle(rng.below(max_k.max(1) as u64) as usize),
-        7 => Ptr::ReadOnly,
-        _ => Ptr::Valid,
-    }
 }
 
 // --- The ABI's ioctls as the fuzzer sees them.
@@ -577,60 +353,6 @@ fn embedded(io: Op) -> Option<usize> {
     }
 }
 
-fn get(c: &[u8], off: usize, w: usize) -> u64 {
-    let mut b = [0u8; 8];
-    for (i, x) in b.iter_mut().enumerate().take(w) {
-        *x = c.get(off + i).copied().unwrap_or(0);
-    }
-    if w == 4 {
-        u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as u64
-    } else {
-        u64::from_ne_bytes(b)
-    }
-}
-
-/// Sets a field if it lies inside `c`.
-fn put(c: &mut [u8], off: usize, w: usize, v: u64) {
-    if off + w > c.len() {
-        return;
-    }
-    if w == 4 {
-        c[off..off + 4].copy_from_slice(&(v as u32).to_ne_bytes());
-    } else {
-        c[off..off + 8].copy_from_slice(&v.to_ne_bytes());
-    }
-}
-
-fn errname(e: i32) -> String {
-    let n = match e {
-        0 => "ok",
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::ENOTTY => "ENOTTY",
-        libc::ENOSPC => "ENOSPC",
-        libc::ERANGE => "ERANGE",
-        libc::ENOSYS => "ENOSYS",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::EHOSTUNREACH => "EHOSTUNREACH",
-        libc::EOVERFLOW => "EOVERFLOW",
-        _ => return format!("errno{e}"),
-    };
-    n.to_string()
-}
-
 // --- One call.
 
 struct Call {
@@ -697,39 +419,6 @@ struct Fuzzer {
     stale: Vec<u32>,
     child: bool,
     iteration: u64,
-}
-
-fn open_device(path: &str) -> std::io::Result<File> {
-    OpenOptions::new().read(true).write(true).open(path)
-}
-
-/// CAP_SYS_ADMIN (capability 21) is in the effective set.
-fn has_sys_admin() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 21) != 0)
-}
-
-fn drop_privileges(spec: &str) -> Result<()> {
-    let (u, g) = spec.split_once(':').unwrap_or((spec, spec));
-    let uid: u32 = u.parse().context("--user: bad uid")?;
-    let gid: u32 = g.parse().context("--user: bad gid")?;
-    // SAFETY: setgroups with an empty list reads no memory.
-    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
-        bail!("setgroups: {}", std::io::Error::last_os_error());
-    }
-    // SAFETY: setresgid takes plain integers.
-    if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
-        bail!("setresgid({gid}): {}", std::io::Error::last_os_error());
-    }
-    // SAFETY: setresuid takes plain integers.
-    if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
-        bail!("setresuid({uid}): {}", std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 impl Fuzzer {

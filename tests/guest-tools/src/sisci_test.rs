@@ -14,7 +14,7 @@
 //! - `dma NODE ID SIZES...`: DMA of each size to the remote segment and
 //!   back, at unaligned offsets, checksums compared.
 //! - `dma-loop NODE ID SECS`: DMA writes until one fails (prints how).
-//! - `intr-serve NO COUNT [--data] [--timeout MS]`: takes COUNT triggers,
+//! - `intr-serve NO COUNT [--data] [--any] [--timeout MS]`: takes COUNT triggers,
 //!   prints how many arrived and whether data came in order.
 //! - `intr-trigger NODE NO COUNT [--data]`.
 //! - `mc-join GROUP SIZE --expect OFF=VAL [--hold S]`: a multicast segment
@@ -563,6 +563,9 @@ fn intr_serve(args: &[String]) {
     let f = open();
     let mut a = SisciIntrCreate::request();
     a.header.flags = if data { SISCI_INTR_DATA } else { 0 };
+    if flag(args, "--any") {
+        a.header.flags |= SISCI_SEG_ANY_USER;
+    }
     a.intr_no = no;
     ioctl(&f, SISCI_IOC_INTR_CREATE, &mut a)
         .unwrap_or_else(|e| die(format!("create: {}", ename(e))));
