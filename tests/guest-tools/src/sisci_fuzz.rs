@@ -4,7 +4,7 @@
 //! interrupts.
 //!
 //! Every iteration picks a strategy: a random ioctl number, a random number
-//! with rsio's magic, a known ioctl (0x40..0x53) with the wrong size in its
+//! with rsio's magic, a known ioctl (0x40..0x54) with the wrong size in its
 //! number, a known ioctl with one to three mutations (argument pointer,
 //! header size, flags, a field at a boundary value, the embedded user
 //! pointers, the DMA entries), a valid operation in the current state
@@ -374,8 +374,13 @@ impl Fuzzer {
             Op::SegCreate => {
                 let mc = flags & SISCI_SEG_MULTICAST != 0;
                 let auto = flags & SISCI_SEG_AUTO_ID != 0;
-                let (id, sz) = (v(SC_ID, 4), v(SC_SIZE, 8));
-                if sz == 0 || sz > SISCI_MAX_SEGMENT_SIZE || (mc && sz > 4 << 20) {
+                let user = flags & SISCI_SEG_USER_MEMORY != 0;
+                let (id, sz, ua) = (v(SC_ID, 4), v(SC_SIZE, 8), v(SC_UADDR, 8));
+                if user && (mc || ua == 0 || ua % 4096 != 0) {
+                    Some(format!("user memory at {ua:#x} (multicast: {mc})"))
+                } else if !user && ua != 0 {
+                    Some("user_addr without SISCI_SEG_USER_MEMORY".into())
+                } else if sz == 0 || sz > SISCI_MAX_SEGMENT_SIZE || (mc && sz > 4 << 20) {
                     Some(format!("segment size {sz:#x}"))
                 } else if !auto && id >= SISCI_MAX_ID as u64 {
                     Some(format!("segment id {id:#x}"))
@@ -431,6 +436,19 @@ impl Fuzzer {
                     return Some("SisciHandle::value not zero".into());
                 }
                 not(v(H_HANDLE, 4), Kind::Conn)
+            }
+            Op::SegState => {
+                if v(H_VALUE, 4) != 0 {
+                    return Some("SisciHandle::value not zero".into());
+                }
+                let h = v(H_HANDLE, 4) as u32;
+                if self.obj(h, Kind::Seg).is_none() && self.obj(h, Kind::Conn).is_none() {
+                    Some(format!(
+                        "handle {h} is no segment or connection of this file"
+                    ))
+                } else {
+                    None
+                }
             }
             Op::SegWaitEvent => {
                 let h = v(EV_HANDLE, 4);
@@ -900,6 +918,13 @@ impl Fuzzer {
                     id = self.rng.below(self.fabric.mc_groups as u64);
                     sz = self.rng.pick(&[4096, 65536]);
                 }
+                if flags & SISCI_SEG_MULTICAST == 0 && self.rng.chance(1, 6) {
+                    // Registered memory: fresh anonymous pages of ours
+                    // (kept mapped for the run: the kernel pins them).
+                    sz = self.rng.pick(&[4096, 8192, 65536]);
+                    flags |= SISCI_SEG_USER_MEMORY;
+                    put(&mut b, SC_UADDR, 8, user_pages(sz as usize));
+                }
                 put(&mut b, 4, 4, flags as u64);
                 put(&mut b, SC_ID, 4, id);
                 put(&mut b, SC_SIZE, 8, sz);
@@ -946,6 +971,15 @@ impl Fuzzer {
             }
             Op::SegDisconnect => {
                 let h = self.some_handle(Some(Kind::Conn));
+                put(&mut b, H_HANDLE, 4, h as u64);
+            }
+            Op::SegState => {
+                let kind = if self.rng.chance(1, 2) {
+                    Kind::Seg
+                } else {
+                    Kind::Conn
+                };
+                let h = self.some_handle(Some(kind));
                 put(&mut b, H_HANDLE, 4, h as u64);
             }
             Op::SegWaitEvent => {
@@ -1096,7 +1130,7 @@ impl Fuzzer {
         (b, emb, dma)
     }
 
-    /// A boundary value for a field.
+    /// A boundary value for a field (see also `user_pages`).
     fn boundary(&mut self, fl: Field) -> u64 {
         let generic = [0u64, 1, u32::MAX as u64, u64::MAX, 1 << 63, 1 << 31];
         let extra: Vec<u64> = match fl.dom {
@@ -1157,6 +1191,14 @@ impl Fuzzer {
                 RSIO_MAX_ARG_SIZE as u64 + 1,
             ],
             Dom::Reserved => vec![1, 1 << 31],
+            Dom::UserAddr => vec![
+                0,
+                1,
+                0xfff,
+                0x1000,
+                0xffff_8880_0000_0000,
+                self.rng.next() & !0xfff,
+            ],
             Dom::Out => vec![self.rng.next()],
         };
         let v = if self.rng.chance(1, 2) {
@@ -1453,7 +1495,8 @@ impl Fuzzer {
             29..=38 => Op::SegConnect,
             39..=42 => Op::SegDisconnect,
             43..=46 => Op::SegWaitEvent,
-            47..=49 => Op::SegList,
+            47..=48 => Op::SegList,
+            49 => Op::SegState,
             50..=54 => Op::IntrCreate,
             55..=57 => Op::IntrRemove,
             58..=63 => Op::IntrConnect,
@@ -1991,5 +2034,26 @@ fn main() {
             eprintln!("rsio-sisci-fuzz: {e:#}");
             std::process::exit(2);
         }
+    }
+}
+
+/// `len` bytes (page multiple) of fresh anonymous memory, never unmapped
+/// (a registered segment pins it; the run is short), or 0 if mmap fails.
+fn user_pages(len: usize) -> u64 {
+    // SAFETY: A fresh private anonymous mapping; no file, no fixed address.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        0
+    } else {
+        p as u64
     }
 }

@@ -1,4 +1,4 @@
-//! The `/dev/sisci` ABI as the fuzzer sees it: every ioctl (0x40..0x53)
+//! The `/dev/sisci` ABI as the fuzzer sees it: every ioctl (0x40..0x54)
 //! with its argument layout, the errnos it may return (what uapi/src/sisci.rs
 //! documents plus what the kernel side, sisci/*.rs, can return on the way),
 //! the fields a mutation may set, and the objects of the open file that
@@ -20,6 +20,7 @@ pub(crate) enum Op {
     SegDisconnect,
     SegWaitEvent,
     SegList,
+    SegState,
     IntrCreate,
     IntrRemove,
     IntrConnect,
@@ -89,7 +90,8 @@ const fn k(
     }
 }
 
-const SEG_FLAGS: u32 = SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST;
+const SEG_FLAGS: u32 =
+    SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST | SISCI_SEG_USER_MEMORY;
 const INTR_FLAGS: u32 = SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_INTR_DATA;
 
 pub(crate) const KNOWN: &[Known] = &[
@@ -109,7 +111,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_CREATE,
         SISCI_SEG_CREATE_SIZE_V1,
         SEG_FLAGS,
-        &[EEXIST, ENOMEM, ENOSPC, EBUSY],
+        &[EEXIST, ENOMEM, ENOSPC, EBUSY, EFAULT],
         false,
     ),
     k(
@@ -175,6 +177,15 @@ pub(crate) const KNOWN: &[Known] = &[
         RSIO_LIST_SIZE_V1,
         0,
         &[ENOMEM],
+        false,
+    ),
+    k(
+        Op::SegState,
+        "SEG_STATE",
+        SISCI_IOC_SEG_STATE,
+        SISCI_HANDLE_SIZE_V1,
+        0,
+        &[],
         false,
     ),
     k(
@@ -334,6 +345,8 @@ pub(crate) enum Dom {
     Capacity,
     EntrySize,
     Reserved,
+    /// A user address of registered memory.
+    UserAddr,
     /// Output only: the kernel must ignore what comes in.
     Out,
 }
@@ -355,6 +368,7 @@ pub(crate) const H_VALUE: usize = offset_of!(SisciHandle, value);
 pub(crate) const SC_ID: usize = offset_of!(SisciSegCreate, segment_id);
 pub(crate) const SC_HANDLE: usize = offset_of!(SisciSegCreate, handle);
 pub(crate) const SC_SIZE: usize = offset_of!(SisciSegCreate, size);
+pub(crate) const SC_UADDR: usize = offset_of!(SisciSegCreate, user_addr);
 pub(crate) const CO_NODE: usize = offset_of!(SisciConnect, node);
 pub(crate) const CO_ID: usize = offset_of!(SisciConnect, segment_id);
 pub(crate) const CO_TIMEOUT: usize = offset_of!(SisciConnect, timeout_ms);
@@ -403,6 +417,7 @@ pub(crate) fn fields(op: Op) -> &'static [Field] {
         f("handle", SC_HANDLE, 4, Dom::Out),
         f("size", SC_SIZE, 8, Dom::Size),
         f("mmap_offset", 24, 8, Dom::Out),
+        f("user_addr", SC_UADDR, 8, Dom::UserAddr),
     ];
     const HANDLE: &[Field] = &[
         f("handle", H_HANDLE, 4, Dom::Handle),
@@ -474,6 +489,7 @@ pub(crate) fn fields(op: Op) -> &'static [Field] {
         Op::SegRemove
         | Op::SegSetAvailable
         | Op::SegDisconnect
+        | Op::SegState
         | Op::IntrRemove
         | Op::IntrDisconnect
         | Op::DmaQueueCreate
