@@ -132,6 +132,8 @@ where
     T: kernel::transmute::FromBytes + kernel::transmute::AsBytes + Zeroable,
 {
     let mut a = Arg::<T>::read(cmd, arg, layout)?;
+    // No side effect whose result could not be reported.
+    a.check_writable()?;
     op(&mut a.value)?;
     a.write_back()?;
     Ok(0)
@@ -144,6 +146,7 @@ where
     T: kernel::transmute::FromBytes + kernel::transmute::AsBytes + Zeroable,
 {
     let mut a = Arg::<T>::read(cmd, arg, layout)?;
+    a.check_writable()?;
     let r = op(&mut a.value);
     a.write_back()?;
     r.map(|()| 0)

@@ -47,6 +47,7 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrCreate) -
             pending: 0,
             last_node: 0,
             msgs: KVec::new(),
+            next_seq: 0,
             conns: KVec::new(),
             efd: None,
         },
@@ -169,46 +170,55 @@ fn mark_gone(sh: &Shared, node: u32, no: u32, data: bool) {
     }
 }
 
-/// Takes one trigger of a local interrupt.
+/// Takes one trigger of a local interrupt. A data interrupt's payload is
+/// copied out before it is taken off the queue (without the lock: the
+/// copy may fault), so a bad buffer (`EFAULT`) loses nothing.
 pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrWait) -> Result {
     let nonblock = a.header.flags & abi::SISCI_NONBLOCK != 0;
     let handle = a.handle;
     let buf_len = a.buf_len;
-    let mut st = sh.st.lock();
-    let got = sh.wait_for(&mut st, a.timeout_ms, nonblock, |st| {
-        let i = st.lintrs.iter_mut().find(|i| i.handle == handle && i.file == file).ok_or(EINVAL)?;
-        if i.data {
-            let Some(m) = i.msgs.first() else { return Ok(None) };
-            if m.len > buf_len {
-                return Ok(Some(Err((m.len, m.node))));
+    loop {
+        let mut st = sh.st.lock();
+        let got = sh.wait_for(&mut st, a.timeout_ms, nonblock, |st| {
+            let i = st.lintrs.iter_mut().find(|i| i.handle == handle && i.file == file).ok_or(EINVAL)?;
+            if i.data {
+                let Some(m) = i.msgs.first() else { return Ok(None) };
+                if m.len > buf_len {
+                    return Ok(Some(Err((m.len, m.node))));
+                }
+                Ok(Some(Ok((Some(m.seq), m.node, m.len, m.data, i.msgs.len() as u32 - 1))))
+            } else if i.pending > 0 {
+                i.pending -= 1;
+                Ok(Some(Ok((None, i.last_node, 0, [0u8; abi::SISCI_MAX_INTR_DATA as usize], i.pending))))
+            } else {
+                Ok(None)
             }
-            let m = i.msgs.remove(0)?;
-            Ok(Some(Ok((m.node, m.len, m.data, i.msgs.len() as u32))))
-        } else if i.pending > 0 {
-            i.pending -= 1;
-            Ok(Some(Ok((i.last_node, 0, [0u8; abi::SISCI_MAX_INTR_DATA as usize], i.pending))))
-        } else {
-            Ok(None)
-        }
-    })?;
-    drop(st);
-    match got {
-        Ok((node, len, data, pending)) => {
-            if len > 0 {
-                UserSlice::new(UserPtr::from_addr(a.buf as usize), len as usize)
-                    .writer()
-                    .write_slice(&data[..len as usize])?;
+        })?;
+        drop(st);
+        let (seq, node, len, data, pending) = match got {
+            Ok(v) => v,
+            Err((len, node)) => {
+                a.len = len;
+                a.node = node;
+                return Err(EMSGSIZE);
             }
-            a.node = node;
-            a.len = len;
-            a.pending = pending;
-            Ok(())
+        };
+        if let Some(seq) = seq {
+            UserSlice::new(UserPtr::from_addr(a.buf as usize), len as usize)
+                .writer()
+                .write_slice(&data[..len as usize])?;
+            // Take it, unless another waiter of the same file did meanwhile.
+            let mut st = sh.st.lock();
+            let i = st.lintrs.iter_mut().find(|i| i.handle == handle && i.file == file).ok_or(EINVAL)?;
+            if i.msgs.first().is_none_or(|m| m.seq != seq) {
+                continue;
+            }
+            i.msgs.remove(0)?;
         }
-        Err((len, node)) => {
-            a.len = len;
-            a.node = node;
-            Err(EMSGSIZE)
-        }
+        a.node = node;
+        a.len = len;
+        a.pending = pending;
+        return Ok(());
     }
 }
 
@@ -298,12 +308,14 @@ pub(crate) fn on_data(sh: &Shared, node: u32, payload: &[u8]) -> Result<usize> {
         return Err(ENOBUFS);
     }
     let mut m = IntrMsg {
+        seq: i.next_seq,
         node,
         len,
         data: [0; abi::SISCI_MAX_INTR_DATA as usize],
     };
     m.data[..data.len()].copy_from_slice(data);
     i.msgs.push(m, GFP_KERNEL)?;
+    i.next_seq += 1;
     if let Some(e) = i.efd.as_ref() {
         e.signal();
     }

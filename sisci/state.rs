@@ -119,6 +119,8 @@ pub(crate) struct LocalIntr {
     pub(crate) last_node: u32,
     /// Data: payloads not yet taken, oldest first.
     pub(crate) msgs: KVec<IntrMsg>,
+    /// Data: the next payload's `seq`.
+    pub(crate) next_seq: u64,
     /// Connected peers (node per connection).
     pub(crate) conns: KVec<u32>,
     pub(crate) efd: Option<EventFd>,
@@ -126,6 +128,8 @@ pub(crate) struct LocalIntr {
 
 /// A queued data interrupt.
 pub(crate) struct IntrMsg {
+    /// Its number in the interrupt's queue (identifies it across unlocks).
+    pub(crate) seq: u64,
     pub(crate) node: u32,
     pub(crate) len: u32,
     pub(crate) data: [u8; abi::SISCI_MAX_INTR_DATA as usize],

@@ -67,6 +67,16 @@ impl<T: FromBytes + AsBytes + Zeroable> Arg<T> {
         Ok(Self { value, ptr, copy_len })
     }
 
+    /// Checks that the caller's struct is writable by writing its own bytes
+    /// back unchanged: an ioctl with side effects calls this first, so that
+    /// a read-only argument fails with `EFAULT` before anything happens
+    /// (instead of after, with the effect done and its result lost).
+    pub(crate) fn check_writable(&self) -> Result {
+        UserSlice::new(self.ptr, self.copy_len)
+            .writer()
+            .write_slice(&self.value.as_bytes()[..self.copy_len])
+    }
+
     /// Writes the (updated) value back over the caller's struct.
     ///
     /// # Errors

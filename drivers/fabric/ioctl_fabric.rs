@@ -242,6 +242,9 @@ fn check_len(len: u64) -> Result {
 pub(crate) fn grant(owner: Owner, cmd: u32, arg: usize) -> Result<isize> {
     admin()?;
     let mut a = Arg::<RsioGrant>::read(cmd, arg, RsioGrant::LAYOUT)?;
+    // The window would exist with its id lost if the result could not be
+    // written back: fail before making it.
+    a.check_writable()?;
     let g = a.value;
     check_len(g.len)?;
     let c = registry::cluster()?;
@@ -290,6 +293,9 @@ pub(crate) fn unmap(owner: Owner, cmd: u32, arg: usize) -> Result<isize> {
 pub(crate) fn map(owner: Owner, cmd: u32, arg: usize) -> Result<isize> {
     admin()?;
     let mut a = Arg::<RsioMap>::read(cmd, arg, RsioMap::LAYOUT)?;
+    // The window would exist with its id lost if the result could not be
+    // written back: fail before making it.
+    a.check_writable()?;
     let m = a.value;
     check_len(m.len)?;
     let c = registry::cluster()?;

@@ -45,7 +45,7 @@ pub const SISCI_MAX_DMA_ENTRIES: u32 = 256;
 /// The connect timeout a `timeout_ms` of 0 stands for.
 pub const SISCI_DEFAULT_TIMEOUT_MS: u32 = 10_000;
 /// Highest segment or interrupt id + 1 (ids chosen by callers are below).
-pub const SISCI_MAX_ID: u32 = u32::MAX;
+pub const SISCI_MAX_ID: u32 = 0xFFFF_FFF0;
 /// Bytes of the mmap offset space of one handle: `mmap_offset` is
 /// `handle << SISCI_MMAP_SHIFT`.
 pub const SISCI_MMAP_SHIFT: u32 = 40;
@@ -171,7 +171,8 @@ pub struct SisciConnect {
     pub timeout_ms: u32,
     /// Out: the connection's handle.
     pub handle: u32,
-    /// Out: the segment's size.
+    /// Out: the segment's size. Multicast: in, the bytes to map (0: one
+    /// translated-window slot; at most 4 MiB), out the size mapped.
     pub size: u64,
     /// Out: where `mmap` maps the remote segment.
     pub mmap_offset: u64,
@@ -180,8 +181,11 @@ pub struct SisciConnect {
 pub const SISCI_CONNECT_SIZE_V1: usize = 40;
 const _: () = assert!(core::mem::size_of::<SisciConnect>() == SISCI_CONNECT_SIZE_V1);
 /// Connects to a peer's segment. `ENOENT` no such segment, `ECONNREFUSED`
-/// not available, `EACCES` not allowed, `EHOSTUNREACH` node not up,
-/// `ETIMEDOUT`.
+/// not available (or revoked while connecting), `EACCES` not allowed,
+/// `EHOSTUNREACH` node not up, `ETIMEDOUT`, `ECONNRESET` the node went away
+/// meanwhile, `EAGAIN` its message ring stayed full, `EPROTO` a malformed
+/// answer, `EOPNOTSUPP` no direct window to map it through (or the peer
+/// runs no rsio_sisci), `ENOSPC` no handle (multicast: no LUT slot).
 pub const SISCI_IOC_SEG_CONNECT: u32 = rsio_iowr(0x45, core::mem::size_of::<SisciConnect>());
 /// Disconnects (mappings of the connection fault afterwards).
 pub const SISCI_IOC_SEG_DISCONNECT: u32 = rsio_iowr(0x46, core::mem::size_of::<SisciHandle>());
@@ -314,7 +318,8 @@ pub struct SisciIntrConnect {
 /// Size of [`SisciIntrConnect`]'s first version.
 pub const SISCI_INTR_CONNECT_SIZE_V1: usize = 24;
 const _: () = assert!(core::mem::size_of::<SisciIntrConnect>() == SISCI_INTR_CONNECT_SIZE_V1);
-/// Connects to a peer's interrupt (errors as `SEG_CONNECT`).
+/// Connects to a peer's interrupt (errors as `SEG_CONNECT`; `ENOENT`: no
+/// such interrupt).
 pub const SISCI_IOC_INTR_CONNECT: u32 = rsio_iowr(0x4B, core::mem::size_of::<SisciIntrConnect>());
 /// Disconnects from a peer's interrupt.
 pub const SISCI_IOC_INTR_DISCONNECT: u32 = rsio_iowr(0x4C, core::mem::size_of::<SisciHandle>());
@@ -338,7 +343,8 @@ pub const SISCI_INTR_TRIGGER_SIZE_V1: usize = 24;
 const _: () = assert!(core::mem::size_of::<SisciIntrTrigger>() == SISCI_INTR_TRIGGER_SIZE_V1);
 /// Triggers a connected remote interrupt. Plain interrupts return once
 /// sent; data interrupts once queued at the owner (`ENOBUFS` if its queue
-/// is full: retry). `ENOTCONN` if the interrupt is gone, `EHOSTUNREACH`.
+/// is full: retry). `ENOTCONN` if the interrupt is gone, `EHOSTUNREACH`,
+/// `EAGAIN` (the message ring to the owner stayed full: retry).
 pub const SISCI_IOC_INTR_TRIGGER: u32 = rsio_iowr(0x4D, core::mem::size_of::<SisciIntrTrigger>());
 
 /// Argument of [`SISCI_IOC_INTR_WAIT`].
@@ -367,7 +373,9 @@ pub const SISCI_INTR_WAIT_SIZE_V1: usize = 40;
 const _: () = assert!(core::mem::size_of::<SisciIntrWait>() == SISCI_INTR_WAIT_SIZE_V1);
 /// Takes one trigger of a local interrupt, oldest first, waiting for one.
 /// `ETIMEDOUT`, `EAGAIN`, `EINTR`; `EMSGSIZE` if the payload does not fit
-/// `buf_len` (`len` says how much is needed; the trigger stays queued).
+/// `buf_len` (`len` says how much is needed), `EFAULT` for a bad `buf`:
+/// in both cases the trigger stays queued. `EINVAL` once the interrupt is
+/// removed (waiters wake up).
 pub const SISCI_IOC_INTR_WAIT: u32 = rsio_iowr(0x4E, core::mem::size_of::<SisciIntrWait>());
 
 /// Argument of [`SISCI_IOC_INTR_EVENTFD`].
@@ -385,7 +393,8 @@ pub struct SisciIntrEventfd {
 pub const SISCI_INTR_EVENTFD_SIZE_V1: usize = 16;
 const _: () = assert!(core::mem::size_of::<SisciIntrEventfd>() == SISCI_INTR_EVENTFD_SIZE_V1);
 /// Attaches an eventfd to a local interrupt: poll(2) it, then take the
-/// triggers with `INTR_WAIT` and `SISCI_NONBLOCK`.
+/// triggers with `INTR_WAIT` and `SISCI_NONBLOCK`. `EBADF`/`EINVAL` if
+/// `fd` is not an eventfd.
 pub const SISCI_IOC_INTR_EVENTFD: u32 = rsio_iowr(0x4F, core::mem::size_of::<SisciIntrEventfd>());
 
 // --- DMA
@@ -441,7 +450,8 @@ const _: () = assert!(core::mem::size_of::<SisciDmaStart>() == SISCI_DMA_START_S
 /// Starts a (vectored) transfer on an idle queue. Every entry is checked
 /// before anything starts (`EINVAL`, `ERANGE` for offsets outside a
 /// segment); `EBUSY` if the queue's last transfer was not waited for;
-/// `ENOTCONN` if the connection is lost.
+/// `ENOTCONN` if the connection is lost; `EIO`/`ENODEV` if the adapter
+/// is failing or gone.
 pub const SISCI_IOC_DMA_START: u32 = rsio_iowr(0x52, core::mem::size_of::<SisciDmaStart>());
 
 /// [`SisciDmaWait::state`]: no transfer was started.

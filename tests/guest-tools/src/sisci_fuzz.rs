@@ -2037,23 +2037,39 @@ fn main() {
     }
 }
 
-/// `len` bytes (page multiple) of fresh anonymous memory, never unmapped
-/// (a registered segment pins it; the run is short), or 0 if mmap fails.
+/// `len` bytes (a page multiple, at most 64 KiB) of anonymous memory for
+/// registered segments, carved from one 8 MiB pool mapped once and never
+/// unmapped (registered segments pin it): a pool that large can never land
+/// in the one-page hole the `Unmapped` pointer class relies on, as small
+/// mappings could. Pieces are reused round-robin (two segments may share
+/// memory). 0 if the pool cannot be mapped.
 fn user_pages(len: usize) -> u64 {
-    // SAFETY: A fresh private anonymous mapping; no file, no fixed address.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        0
-    } else {
-        p as u64
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+    const POOL: usize = 8 << 20;
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let base = *BASE.get_or_init(|| {
+        // SAFETY: A fresh private anonymous mapping; no file, no fixed address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                POOL,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            0
+        } else {
+            p as u64
+        }
+    });
+    if base == 0 || len > 64 << 10 {
+        return 0;
     }
+    let off = NEXT.fetch_add(len, Ordering::Relaxed) % (POOL - (64 << 10));
+    base + off as u64
 }

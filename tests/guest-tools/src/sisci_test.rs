@@ -14,7 +14,7 @@
 //! - `dma NODE ID SIZES...`: DMA of each size to the remote segment and
 //!   back, at unaligned offsets, checksums compared.
 //! - `dma-loop NODE ID SECS`: DMA writes until one fails (prints how).
-//! - `intr-serve NO COUNT [--data] [--any] [--timeout MS]`: takes COUNT triggers,
+//! - `intr-serve NO COUNT [--data] [--any] [--eventfd] [--timeout MS]`: takes COUNT triggers,
 //!   prints how many arrived and whether data came in order.
 //! - `intr-trigger NODE NO COUNT [--data]`.
 //! - `mc-join GROUP SIZE --expect OFF=VAL [--hold S]`: a multicast segment
@@ -569,11 +569,56 @@ fn intr_serve(args: &[String]) {
     a.intr_no = no;
     ioctl(&f, SISCI_IOC_INTR_CREATE, &mut a)
         .unwrap_or_else(|e| die(format!("create: {}", ename(e))));
+    // --eventfd: wait in poll(2) on an eventfd the kernel signals, then
+    // take the triggers without blocking.
+    let efd = flag(args, "--eventfd").then(|| {
+        // SAFETY: eventfd(2) with no pointer arguments.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            die("eventfd".into());
+        }
+        let mut e = SisciIntrEventfd::request();
+        e.handle = a.handle;
+        e.fd = fd;
+        ioctl(&f, SISCI_IOC_INTR_EVENTFD, &mut e)
+            .unwrap_or_else(|e| die(format!("eventfd: {}", ename(e))));
+        fd
+    });
+    let mut polls = 0u64;
     println!("ready intr {no}");
     let mut got = 0u64;
     let mut in_order = true;
     let mut buf = [0u8; 128];
     while got < count {
+        if let Some(fd) = efd {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: One valid pollfd for the call.
+            let n = unsafe { libc::poll(&mut p, 1, timeout as i32) };
+            if n <= 0 {
+                println!("poll: timeout after {got}");
+                break;
+            }
+            let mut v = 0u64;
+            // SAFETY: Reads the eventfd's 8-byte counter into `v`.
+            unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+            polls += 1;
+            // Take every trigger the counter announced.
+            for _ in 0..v {
+                let mut w = SisciIntrWait::request();
+                w.handle = a.handle;
+                w.header.flags = SISCI_NONBLOCK;
+                w.buf = buf.as_mut_ptr() as u64;
+                w.buf_len = buf.len() as u32;
+                if ioctl(&f, SISCI_IOC_INTR_WAIT, &mut w).is_ok() {
+                    got += 1;
+                }
+            }
+            continue;
+        }
         let mut w = SisciIntrWait::request();
         w.handle = a.handle;
         w.timeout_ms = timeout;
@@ -602,6 +647,9 @@ fn intr_serve(args: &[String]) {
     w.buf = buf.as_mut_ptr() as u64;
     w.buf_len = buf.len() as u32;
     let extra = ioctl(&f, SISCI_IOC_INTR_WAIT, &mut w).is_ok();
+    if efd.is_some() {
+        println!("eventfd: {polls} wakeups");
+    }
     println!(
         "received {got} of {count}{}{}",
         if data && in_order { ", in order" } else { "" },
