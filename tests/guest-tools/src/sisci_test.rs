@@ -133,7 +133,7 @@ impl Map {
         unsafe { std::ptr::write_volatile(self.ptr.add(off).cast::<u32>(), v) }
     }
 
-    fn slice(&self) -> &mut [u8] {
+    fn slice(&mut self) -> &mut [u8] {
         // SAFETY: The mapping is `len` bytes, alive for our lifetime; the test programs do not alias it across threads.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
@@ -267,7 +267,7 @@ fn serve(args: &[String]) {
     let uaddr = user.as_ref().map_or(0, |u| u.ptr as u64);
     let s = create_at(&f, id, size, flags, uaddr)
         .unwrap_or_else(|e| die(format!("create: {}", ename(e))));
-    let m = match user {
+    let mut m = match user {
         Some(u) => u,
         None => Map::new(&f, s.off, s.size as usize)
             .unwrap_or_else(|e| die(format!("mmap: {}", ename(e)))),
@@ -334,7 +334,7 @@ fn connect_cmd(args: &[String]) {
         }
     };
     println!("connected size={}", s.size);
-    let m =
+    let mut m =
         Map::new(&f, s.off, s.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     if let Some(b) = opt(args, "--expect-fill") {
         let b = num(&b) as u8;
@@ -425,7 +425,7 @@ fn dma_cmd(args: &[String]) {
     let span = 2 * max + 3 * 4096;
     let l = create(&f, 0x3000_0000 + std::process::id() % 0x1000, span, 0)
         .unwrap_or_else(|e| die(format!("local create: {}", ename(e))));
-    let lm =
+    let mut lm =
         Map::new(&f, l.off, l.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     let mut h = SisciHandle::request();
     ioctl(&f, SISCI_IOC_DMA_QUEUE_CREATE, &mut h)
@@ -646,7 +646,7 @@ fn bench(args: &[String]) {
     let id = num(&args[1]) as u32;
     let f = open();
     let r = connect(&f, node, id, 3000).unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
-    let rm =
+    let mut rm =
         Map::new(&f, r.off, r.size as usize).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     let size = r.size as usize;
     let src = vec![0x5au8; size];
