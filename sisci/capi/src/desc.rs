@@ -271,6 +271,16 @@ pub unsafe extern "C" fn SCIQuery(
     })
 }
 
+/// A descriptor on `/dev/null` for tests that need no kernel (its ioctls
+/// fail with `ENOTTY`).
+#[cfg(test)]
+pub fn test_desc() -> Handle {
+    into_handle(Desc {
+        magic: Desc::MAGIC,
+        sd: rs::Sisci::open_path("/dev/null").unwrap(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

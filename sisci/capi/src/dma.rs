@@ -177,7 +177,9 @@ unsafe fn start(
         return Err(SCI_ERR_MAX_ENTRIES);
     }
     join_callback(q);
-    q.q.start(&l.seg, &r.seg, &entries)
+    // An empty local segment (no memory registered) cannot be prepared.
+    let lseg = l.seg().map_err(|_| SCI_ERR_SEGMENT_NOT_PREPARED)?;
+    q.q.start(lseg, &r.seg, &entries)
         .map_err(|e| match e.errno() {
             libc::ERANGE => SCI_ERR_OUT_OF_RANGE,
             _ => from_rs(e),

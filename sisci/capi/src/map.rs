@@ -102,7 +102,7 @@ pub unsafe extern "C" fn SCIMapLocalSegment(
         // SAFETY: caller's contract.
         let s = unsafe { borrow::<LocalSeg>(segment)? };
         check_map_args(map, addr, flags)?;
-        let m = s.seg.map(offset as u64, size as u64).map_err(map_err)?;
+        let m = s.seg()?.map(offset as u64, size as u64).map_err(map_err)?;
         // SAFETY: `map` checked not NULL.
         unsafe { finish(map, m, &s.maps) }
     })

@@ -9,16 +9,36 @@ use crate::types::*;
 use crate::watcher::{Watcher, POLL};
 use std::ffi::{c_uint, c_void};
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-/// `sci_local_segment_t`.
+/// `sci_local_segment_t`. A segment created with `SCI_FLAG_EMPTY` has no
+/// memory (and no kernel segment) until `SCIRegisterSegmentMemory`.
 #[repr(C)]
 pub struct LocalSeg {
     magic: u32,
-    pub seg: Arc<rs::LocalSegment>,
+    /// The kernel segment: set at creation, or by the registration of an
+    /// empty segment's memory.
+    seg: OnceLock<Arc<rs::LocalSegment>>,
+    /// What an empty segment becomes once its memory is registered.
+    empty: Option<Empty>,
+    /// The requested size in bytes.
+    size: usize,
+    /// `SCI_FLAG_USE_CALLBACK`'s callback and its argument.
+    cb: sci_cb_local_segment_t,
+    cb_arg: SendPtr,
     /// Live `sci_map_t`s of the segment.
     pub maps: Arc<AtomicUsize>,
-    watcher: Option<Watcher>,
+    /// Serializes registrations (one wins, the others see it registered).
+    register: Mutex<()>,
+    watcher: Mutex<Option<Watcher>>,
+}
+
+/// An empty segment's pending creation.
+struct Empty {
+    /// The descriptor's device (a clone: `SCIClose` stays `SCI_ERR_BUSY`
+    /// while the empty segment exists).
+    sd: rs::Sisci,
+    id: rs::Id,
 }
 
 impl Object for LocalSeg {
@@ -26,6 +46,103 @@ impl Object for LocalSeg {
     fn magic(&self) -> u32 {
         self.magic
     }
+}
+
+impl LocalSeg {
+    /// The kernel segment; `SCI_ERR_ILLEGAL_OPERATION` for an empty
+    /// segment (no memory registered yet).
+    pub fn seg(&self) -> CResult<&Arc<rs::LocalSegment>> {
+        self.seg.get().ok_or(SCI_ERR_ILLEGAL_OPERATION)
+    }
+
+    /// The segment's id: the kernel's, or for an empty segment the
+    /// requested one (0 with `SCI_FLAG_AUTO_ID`: the kernel picks it at
+    /// registration).
+    fn id(&self) -> u32 {
+        match (self.seg.get(), &self.empty) {
+            (Some(s), _) => s.id(),
+            (
+                None,
+                Some(Empty {
+                    id: rs::Id::Fixed(n),
+                    ..
+                }),
+            ) => *n,
+            (None, _) => 0,
+        }
+    }
+
+    /// The segment's size: the kernel's (rounded up to pages), or for an
+    /// empty segment the size the registered memory must have.
+    fn size(&self) -> usize {
+        match self.seg.get() {
+            Some(s) => s.size() as usize,
+            None => page_round(self.size).unwrap_or(0),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(p).ok().filter(|&p| p > 0).unwrap_or(4096)
+}
+
+/// `size` rounded up to pages, as the kernel rounds a segment's size.
+fn page_round(size: usize) -> Option<usize> {
+    let p = page_size();
+    size.checked_next_multiple_of(p)
+}
+
+/// Checks memory offered to an empty segment of `seg_size` bytes: a
+/// page-aligned address (`SCI_ERR_OFFSET_ALIGNMENT`), a whole number of
+/// pages (`SCI_ERR_SIZE_ALIGNMENT`) equal to the segment's size rounded up
+/// to pages (`SCI_ERR_ILLEGAL_PARAMETER`).
+fn check_user_memory(addr: usize, size: usize, seg_size: usize) -> CResult<()> {
+    let page = page_size();
+    if addr == 0 {
+        return Err(SCI_ERR_ILLEGAL_PARAMETER);
+    }
+    if !addr.is_multiple_of(page) {
+        return Err(SCI_ERR_OFFSET_ALIGNMENT);
+    }
+    if size == 0 || !size.is_multiple_of(page) {
+        return Err(SCI_ERR_SIZE_ALIGNMENT);
+    }
+    if Some(size) != page_round(seg_size) || addr.checked_add(size).is_none() {
+        return Err(SCI_ERR_ILLEGAL_PARAMETER);
+    }
+    Ok(())
+}
+
+/// Starts the callback thread of segment handle `h`.
+fn watch(
+    h: Handle,
+    seg: Arc<rs::LocalSegment>,
+    cb: unsafe extern "C" fn(
+        *mut c_void,
+        Handle,
+        sci_segment_cb_reason_t,
+        c_uint,
+        c_uint,
+        sci_error_t,
+    ) -> sci_callback_action_t,
+    arg: SendPtr,
+) -> std::io::Result<Watcher> {
+    let hp = SendPtr(h);
+    Watcher::spawn(move || match seg.wait_event(Some(POLL)) {
+        Ok(ev) => {
+            let (r, node) = reason(ev);
+            // SAFETY: the application's callback with its own argument.
+            let a = unsafe { cb(arg.get(), hp.get(), r, node, 0, SCI_ERR_OK) };
+            a != SCI_CALLBACK_CANCEL
+        }
+        Err(e) => e.is_timeout() || e.errno() == libc::EINTR,
+    })
 }
 
 /// `sci_remote_segment_t`.
@@ -54,7 +171,8 @@ fn reason(e: rs::SegmentEvent) -> (sci_segment_cb_reason_t, u32) {
 }
 
 /// `SCICreateSegment`. Flags: `SCI_FLAG_AUTO_ID`, `SCI_FLAG_BROADCAST`
-/// (segment id = multicast group), `SCI_FLAG_USE_CALLBACK`.
+/// (segment id = multicast group), `SCI_FLAG_USE_CALLBACK`, `SCI_FLAG_EMPTY`
+/// (no memory until `SCIRegisterSegmentMemory`; not with `BROADCAST`).
 ///
 /// # Safety
 ///
@@ -76,12 +194,13 @@ pub unsafe extern "C" fn SCICreateSegment(
         if segment.is_null() {
             return Err(SCI_ERR_ILLEGAL_PARAMETER);
         }
-        if flags & (SCI_FLAG_EMPTY | SCI_FLAG_PRIVATE) != 0 {
+        let empty = flags & SCI_FLAG_EMPTY != 0;
+        if flags & SCI_FLAG_PRIVATE != 0 || (empty && flags & SCI_FLAG_BROADCAST != 0) {
             return Err(SCI_ERR_FLAG_NOT_IMPLEMENTED);
         }
         check_flags(
             flags,
-            SCI_FLAG_AUTO_ID | SCI_FLAG_BROADCAST | SCI_FLAG_USE_CALLBACK,
+            SCI_FLAG_AUTO_ID | SCI_FLAG_BROADCAST | SCI_FLAG_USE_CALLBACK | SCI_FLAG_EMPTY,
         )?;
         if size == 0 {
             return Err(SCI_ERR_ILLEGAL_PARAMETER);
@@ -96,32 +215,42 @@ pub unsafe extern "C" fn SCICreateSegment(
         } else {
             rs::Id::Fixed(segment_id)
         };
-        let opts = rs::SegmentFlags {
-            any_user: true,
-            multicast: flags & SCI_FLAG_BROADCAST != 0,
+        let seg = OnceLock::new();
+        let empty = if empty {
+            // Refuse now a size registration could never match (the
+            // kernel's limit); a bad id is the kernel's to refuse.
+            if size as u64 > rs::abi::SISCI_MAX_SEGMENT_SIZE {
+                return Err(SCI_ERR_ILLEGAL_PARAMETER);
+            }
+            Some(Empty {
+                sd: d.sd.clone(),
+                id,
+            })
+        } else {
+            let opts = rs::SegmentFlags {
+                any_user: true,
+                multicast: flags & SCI_FLAG_BROADCAST != 0,
+            };
+            let s = rs::LocalSegment::create_with(&d.sd, id, size as u64, opts).map_err(from_rs)?;
+            let _ = seg.set(Arc::new(s));
+            None
         };
-        let seg =
-            Arc::new(rs::LocalSegment::create_with(&d.sd, id, size as u64, opts).map_err(from_rs)?);
         let h = into_handle(LocalSeg {
             magic: LocalSeg::MAGIC,
-            seg: seg.clone(),
+            seg,
+            empty,
+            size,
+            cb,
+            cb_arg: SendPtr(callback_arg),
             maps: Arc::new(AtomicUsize::new(0)),
-            watcher: None,
+            register: Mutex::new(()),
+            watcher: Mutex::new(None),
         });
-        if let Some(cb) = cb {
-            let (hp, arg) = (SendPtr(h), SendPtr(callback_arg));
-            let w = Watcher::spawn(move || match seg.wait_event(Some(POLL)) {
-                Ok(ev) => {
-                    let (r, node) = reason(ev);
-                    // SAFETY: the application's callback with its own argument.
-                    let a = unsafe { cb(arg.get(), hp.get(), r, node, 0, SCI_ERR_OK) };
-                    a != SCI_CALLBACK_CANCEL
-                }
-                Err(e) => e.is_timeout() || e.errno() == libc::EINTR,
-            });
-            match w {
-                // SAFETY: `h` was just made by `into_handle` for a LocalSeg.
-                Ok(w) => unsafe { (*h.cast::<LocalSeg>()).watcher = Some(w) },
+        // SAFETY: `h` was just made by `into_handle` for a LocalSeg.
+        let s = unsafe { borrow::<LocalSeg>(h)? };
+        if let (Some(cb), Some(seg)) = (cb, s.seg.get()) {
+            match watch(h, seg.clone(), cb, s.cb_arg) {
+                Ok(w) => *lock(&s.watcher) = Some(w),
                 Err(_) => {
                     // SAFETY: as above; not used afterwards.
                     drop(unsafe { take::<LocalSeg>(h) });
@@ -131,6 +260,55 @@ pub unsafe extern "C" fn SCICreateSegment(
         }
         // SAFETY: checked not NULL; valid per the contract.
         unsafe { out(segment, h) }
+    })
+}
+
+/// `SCIRegisterSegmentMemory`: makes `size` bytes of the caller's memory at
+/// `address` the memory of `segment` (created with `SCI_FLAG_EMPTY`). The
+/// pages are pinned until `SCIRemoveSegment`. `address` page-aligned
+/// (`SCI_ERR_OFFSET_ALIGNMENT`), `size` a whole number of pages
+/// (`SCI_ERR_SIZE_ALIGNMENT`) equal to the segment's size rounded up to
+/// pages (`SCI_ERR_ILLEGAL_PARAMETER`). A segment with memory already
+/// (registered, or not created empty): `SCI_ERR_ILLEGAL_OPERATION`.
+///
+/// # Safety
+///
+/// `segment` must be NULL or a live `sci_local_segment_t`; the memory must
+/// be the caller's, writable, and stay so until the segment is removed.
+#[no_mangle]
+pub unsafe extern "C" fn SCIRegisterSegmentMemory(
+    address: *mut c_void,
+    size: usize,
+    segment: Handle,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    call(error, (), || {
+        // SAFETY: caller's contract.
+        let s = unsafe { borrow::<LocalSeg>(segment)? };
+        check_flags(flags, 0)?;
+        let _g = lock(&s.register);
+        let e = match (&s.empty, s.seg.get()) {
+            (Some(e), None) => e,
+            _ => return Err(SCI_ERR_ILLEGAL_OPERATION),
+        };
+        check_user_memory(address as usize, size, s.size)?;
+        // Per SISCI's contract the memory is the application's and valid
+        // until SCIRemoveSegment; this library makes no Rust references
+        // into it (peers and DMA write it behind our back).
+        // SAFETY: page-aligned (checked), live until removal (contract).
+        let r = unsafe { rs::LocalSegment::register(&e.sd, e.id, address.cast(), size, true) };
+        let seg = Arc::new(r.map_err(|e| match e.errno() {
+            libc::EFAULT => SCI_ERR_ILLEGAL_ADDRESS,
+            _ => from_rs(e),
+        })?);
+        if let Some(cb) = s.cb {
+            // On failure `seg` is dropped: the kernel segment goes and the
+            // segment stays empty.
+            let w = watch(segment, seg.clone(), cb, s.cb_arg).map_err(|_| SCI_ERR_NOSPC)?;
+            *lock(&s.watcher) = Some(w);
+        }
+        s.seg.set(seg).map_err(|_| SCI_ERR_ILLEGAL_OPERATION)
     })
 }
 
@@ -150,7 +328,8 @@ pub unsafe extern "C" fn SCIRemoveSegment(segment: Handle, flags: c_uint, error:
         }
         // SAFETY: checked by `borrow`; not used afterwards.
         let mut b = unsafe { take::<LocalSeg>(segment) };
-        if let Some(mut w) = b.watcher.take() {
+        let w = b.watcher.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(mut w) = w.take() {
             w.stop();
         }
         Ok(())
@@ -185,7 +364,7 @@ pub unsafe extern "C" fn SCIPrepareSegment(
     call(error, (), || {
         // SAFETY: caller's contract.
         let s = unsafe { local(segment, adapter, flags)? };
-        s.seg.prepare(adapter).map_err(from_rs)
+        s.seg()?.prepare(adapter).map_err(from_rs)
     })
 }
 
@@ -212,7 +391,8 @@ pub unsafe extern "C" fn SCISetSegmentAvailable(
     call(error, (), || {
         // SAFETY: caller's contract.
         let s = unsafe { local(segment, adapter, flags)? };
-        s.seg.set_available().map_err(not_prepared)
+        let seg = s.seg().map_err(|_| SCI_ERR_SEGMENT_NOT_PREPARED)?;
+        seg.set_available().map_err(not_prepared)
     })
 }
 
@@ -233,7 +413,8 @@ pub unsafe extern "C" fn SCISetSegmentUnavailable(
         let s = unsafe { borrow::<LocalSeg>(segment)? };
         check_adapter(adapter)?;
         check_flags(flags, SCI_FLAG_NOTIFY | SCI_FLAG_FORCE_DISCONNECT)?;
-        s.seg.set_unavailable().map_err(not_prepared)
+        let seg = s.seg().map_err(|_| SCI_ERR_SEGMENT_NOT_PREPARED)?;
+        seg.set_unavailable().map_err(not_prepared)
     })
 }
 
@@ -258,10 +439,11 @@ pub unsafe extern "C" fn SCIWaitForLocalSegmentEvent(
             return Err(SCI_ERR_ILLEGAL_PARAMETER);
         }
         check_flags(flags, 0)?;
-        if s.watcher.is_some() {
+        if s.cb.is_some() {
             return Err(SCI_ERR_ILLEGAL_OPERATION);
         }
-        let (r, node) = reason(s.seg.wait_event(timeout(timeout_ms)).map_err(from_rs)?);
+        let seg = s.seg()?;
+        let (r, node) = reason(seg.wait_event(timeout(timeout_ms)).map_err(from_rs)?);
         // SAFETY: both checked not NULL; valid per the contract.
         unsafe {
             out(source_node, node)?;
@@ -282,7 +464,7 @@ pub unsafe extern "C" fn SCIGetLocalSegmentId(segment: Handle) -> c_uint {
         // SAFETY: caller's contract.
         unsafe { borrow::<LocalSeg>(segment) }
             .ok()
-            .map(|s| s.seg.id())
+            .map(LocalSeg::id)
     })
 }
 
@@ -297,7 +479,7 @@ pub unsafe extern "C" fn SCIGetLocalSegmentSize(segment: Handle) -> usize {
         // SAFETY: caller's contract.
         unsafe { borrow::<LocalSeg>(segment) }
             .ok()
-            .map(|s| s.seg.size() as usize)
+            .map(LocalSeg::size)
     })
 }
 
@@ -487,4 +669,227 @@ pub unsafe extern "C" fn SCIWaitForRemoteSegmentEvent(
         unsafe { out(status, st)? };
         Ok(r)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desc::{test_desc, SCIClose};
+    use crate::map::SCIMapLocalSegment;
+
+    /// A page-aligned buffer of `pages` pages.
+    struct Buf(*mut c_void);
+
+    impl Buf {
+        fn new(pages: usize) -> Buf {
+            let len = pages * page_size();
+            let mut p = std::ptr::null_mut();
+            // SAFETY: `p` is a valid out pointer; the alignment is a power
+            // of two multiple of the pointer size.
+            assert_eq!(unsafe { libc::posix_memalign(&mut p, page_size(), len) }, 0);
+            Buf(p)
+        }
+        fn at(&self, off: usize) -> *mut c_void {
+            self.0.cast::<u8>().wrapping_add(off).cast()
+        }
+    }
+
+    impl Drop for Buf {
+        fn drop(&mut self) {
+            // SAFETY: allocated by posix_memalign, freed once.
+            unsafe { libc::free(self.0) };
+        }
+    }
+
+    unsafe extern "C" fn cb(
+        _arg: *mut c_void,
+        _seg: Handle,
+        _r: sci_segment_cb_reason_t,
+        _node: c_uint,
+        _adapter: c_uint,
+        _e: sci_error_t,
+    ) -> sci_callback_action_t {
+        SCI_CALLBACK_CONTINUE
+    }
+
+    fn create(sd: Handle, id: c_uint, size: usize, flags: c_uint) -> (Handle, sci_error_t) {
+        let mut e = SCI_ERR_OK;
+        let mut h: Handle = std::ptr::null_mut();
+        // SAFETY: live descriptor, valid out pointers.
+        unsafe {
+            SCICreateSegment(
+                sd,
+                &mut h,
+                id,
+                size,
+                Some(cb),
+                std::ptr::null_mut(),
+                flags,
+                &mut e,
+            )
+        };
+        (h, e)
+    }
+
+    fn register(h: Handle, addr: *mut c_void, size: usize, flags: c_uint) -> sci_error_t {
+        let mut e = SCI_ERR_OK;
+        // SAFETY: `h` NULL or live; the memory is a live test buffer (or
+        // refused before use).
+        unsafe { SCIRegisterSegmentMemory(addr, size, h, flags, &mut e) };
+        e
+    }
+
+    #[test]
+    fn user_memory_checks() {
+        let p = page_size();
+        assert_eq!(page_round(1), Some(p));
+        assert_eq!(page_round(p), Some(p));
+        assert_eq!(page_round(usize::MAX), None);
+        assert_eq!(check_user_memory(p, p, 1), Ok(()));
+        assert_eq!(check_user_memory(p, 2 * p, 2 * p), Ok(()));
+        assert_eq!(check_user_memory(0, p, p), Err(SCI_ERR_ILLEGAL_PARAMETER));
+        assert_eq!(
+            check_user_memory(p + 8, p, p),
+            Err(SCI_ERR_OFFSET_ALIGNMENT)
+        );
+        assert_eq!(check_user_memory(p, 100, 100), Err(SCI_ERR_SIZE_ALIGNMENT));
+        assert_eq!(check_user_memory(p, 0, p), Err(SCI_ERR_SIZE_ALIGNMENT));
+        assert_eq!(
+            check_user_memory(p, p, 2 * p),
+            Err(SCI_ERR_ILLEGAL_PARAMETER)
+        );
+        assert_eq!(
+            check_user_memory(p, 2 * p, p),
+            Err(SCI_ERR_ILLEGAL_PARAMETER)
+        );
+        let top = usize::MAX - p + 1;
+        assert_eq!(check_user_memory(top, p, p), Err(SCI_ERR_ILLEGAL_PARAMETER));
+    }
+
+    #[test]
+    fn empty_segment_state_machine() {
+        let sd = test_desc();
+        let p = page_size();
+        let mut e = SCI_ERR_OK;
+
+        // Flags that do not combine with SCI_FLAG_EMPTY; a zero size.
+        let (_, err) = create(sd, 1, p, SCI_FLAG_EMPTY | SCI_FLAG_BROADCAST);
+        assert_eq!(err, SCI_ERR_FLAG_NOT_IMPLEMENTED);
+        let (_, err) = create(sd, 1, 0, SCI_FLAG_EMPTY);
+        assert_eq!(err, SCI_ERR_ILLEGAL_PARAMETER);
+        let too_big = rs::abi::SISCI_MAX_SEGMENT_SIZE as usize + 1;
+        let (_, err) = create(sd, 1, too_big, SCI_FLAG_EMPTY);
+        assert_eq!(err, SCI_ERR_ILLEGAL_PARAMETER);
+
+        // An empty segment needs no kernel: /dev/null will do.
+        let (h, err) = create(sd, 77, 3 * p - 100, SCI_FLAG_EMPTY | SCI_FLAG_USE_CALLBACK);
+        assert_eq!(err, SCI_ERR_OK);
+        assert!(!h.is_null());
+        // SAFETY: live handle.
+        unsafe {
+            assert_eq!(SCIGetLocalSegmentId(h), 77);
+            assert_eq!(SCIGetLocalSegmentSize(h), 3 * p);
+        }
+        // The descriptor is busy while the empty segment exists.
+        // SAFETY: live descriptor.
+        unsafe { SCIClose(sd, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_BUSY);
+
+        // Everything but registration is refused, nothing crashes.
+        // SAFETY: live handle.
+        unsafe { SCIPrepareSegment(h, 0, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_ILLEGAL_OPERATION);
+        // SAFETY: live handle.
+        unsafe { SCISetSegmentAvailable(h, 0, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_SEGMENT_NOT_PREPARED);
+        // SAFETY: live handle.
+        unsafe { SCISetSegmentUnavailable(h, 0, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_SEGMENT_NOT_PREPARED);
+        let mut m: Handle = std::ptr::null_mut();
+        // SAFETY: live handle, valid out pointer.
+        let a = unsafe { SCIMapLocalSegment(h, &mut m, 0, p, std::ptr::null_mut(), 0, &mut e) };
+        assert!(a.is_null() && m.is_null());
+        assert_eq!(e, SCI_ERR_ILLEGAL_OPERATION);
+        let (mut node, mut ad) = (0, 0);
+        // SAFETY: live handle, valid out pointers.
+        unsafe { SCIWaitForLocalSegmentEvent(h, &mut node, &mut ad, 0, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_ILLEGAL_OPERATION);
+
+        // Registration's checks.
+        let buf = Buf::new(4);
+        assert_eq!(
+            register(h, buf.0, 3 * p, SCI_FLAG_BROADCAST),
+            SCI_ERR_ILLEGAL_FLAG
+        );
+        assert_eq!(
+            register(std::ptr::null_mut(), buf.0, 3 * p, 0),
+            SCI_ERR_ILLEGAL_PARAMETER
+        );
+        assert_eq!(
+            register(h, std::ptr::null_mut(), 3 * p, 0),
+            SCI_ERR_ILLEGAL_PARAMETER
+        );
+        assert_eq!(register(h, buf.at(64), 3 * p, 0), SCI_ERR_OFFSET_ALIGNMENT);
+        assert_eq!(register(h, buf.0, 3 * p - 100, 0), SCI_ERR_SIZE_ALIGNMENT);
+        assert_eq!(register(h, buf.0, 2 * p, 0), SCI_ERR_ILLEGAL_PARAMETER);
+        assert_eq!(register(h, buf.0, 4 * p, 0), SCI_ERR_ILLEGAL_PARAMETER);
+        // Valid memory reaches the kernel: /dev/null is not rsio_sisci,
+        // and the segment stays empty (registration may be retried).
+        assert_eq!(register(h, buf.0, 3 * p, 0), SCI_ERR_INCONSISTENT_VERSIONS);
+        // SAFETY: live handle.
+        unsafe { SCIPrepareSegment(h, 0, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_ILLEGAL_OPERATION);
+
+        // SAFETY: live handle, removed once.
+        unsafe { SCIRemoveSegment(h, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
+        // SAFETY: live descriptor, closed once.
+        unsafe { SCIClose(sd, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
+    }
+
+    #[test]
+    fn auto_id_empty_segment() {
+        let sd = test_desc();
+        let mut e = SCI_ERR_OK;
+        let (h, err) = create(sd, 5, 1, SCI_FLAG_EMPTY | SCI_FLAG_AUTO_ID);
+        assert_eq!(err, SCI_ERR_OK);
+        // SAFETY: live handle.
+        unsafe {
+            assert_eq!(SCIGetLocalSegmentId(h), 0);
+            assert_eq!(SCIGetLocalSegmentSize(h), page_size());
+        }
+        // SAFETY: live handle, removed once.
+        unsafe { SCIRemoveSegment(h, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
+        // SAFETY: live descriptor, closed once.
+        unsafe { SCIClose(sd, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
+    }
+
+    #[test]
+    fn register_refuses_other_handles() {
+        // (A segment that has memory needs the kernel: the cluster's
+        // sisci-c-smoke checks that registering it is illegal.)
+        let buf = Buf::new(1);
+        assert_eq!(
+            register(std::ptr::null_mut(), buf.0, page_size(), 0),
+            SCI_ERR_ILLEGAL_PARAMETER
+        );
+        let sd = test_desc();
+        let (h, err) = create(sd, 9, page_size(), SCI_FLAG_EMPTY);
+        assert_eq!(err, SCI_ERR_OK);
+        // A descriptor is not a segment.
+        assert_eq!(
+            register(sd, buf.0, page_size(), 0),
+            SCI_ERR_ILLEGAL_PARAMETER
+        );
+        let mut e = SCI_ERR_OK;
+        // SAFETY: live handle, removed once.
+        unsafe { SCIRemoveSegment(h, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
+        // SAFETY: live descriptor, closed once.
+        unsafe { SCIClose(sd, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
+    }
 }

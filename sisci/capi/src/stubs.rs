@@ -25,18 +25,6 @@ pub extern "C" fn SCIAttachPhysicalMemory(
     not_implemented(error)
 }
 
-/// `SCIRegisterSegmentMemory`: not implemented.
-#[no_mangle]
-pub extern "C" fn SCIRegisterSegmentMemory(
-    _address: *mut c_void,
-    _size: usize,
-    _segment: Handle,
-    _flags: c_uint,
-    error: *mut sci_error_t,
-) {
-    not_implemented(error)
-}
-
 /// `SCIAttachLocalSegment`: not implemented.
 #[no_mangle]
 pub extern "C" fn SCIAttachLocalSegment(

@@ -6,6 +6,10 @@
  *   node A: sisci-c-smoke -server -rn <B>
  *   node B: sisci-c-smoke -client -rn <A>
  *
+ * The server also offers a buffer of its own (posix_memalign, registered
+ * with SCI_FLAG_EMPTY + SCIRegisterSegmentMemory): the client reads the
+ * pattern the server stored there and writes a word the server finds.
+ *
  * Without a peer (no -rn) it runs the local checks only; on a host without
  * /dev/sisci it prints a clean error and exits 1.
  */
@@ -13,16 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sisci_api.h"
 #include "sisci_error.h"
 
 #define SEG_SMOKE 0x53500001u
 #define SEG_SMOKE_DMA 0x53500002u
+#define SEG_SMOKE_USER 0x53500003u
 #define INTR_DONE 0x5301u
 #define DINTR_SERVER 0x5302u
 #define DINTR_CLIENT 0x5303u
 #define SEG_SIZE 65536u
+#define USER_SIZE 16384u
+/* Where the client writes USER_WORD in the server's registered buffer. */
+#define USER_WORD_OFF (USER_SIZE - 8)
+#define USER_WORD 0xc0ffee42u
 #define TIMEOUT 60000u
 
 static int failures;
@@ -45,6 +55,7 @@ static void result(int ok, const char *what, sci_error_t err)
 static unsigned char pat_server(size_t i) { return (unsigned char)(i * 7 + 3); }
 static unsigned char pat_client(size_t i) { return (unsigned char)(i * 13 + 5); }
 static unsigned char pat_dma(size_t i) { return (unsigned char)(i * 31 + 11); }
+static unsigned char pat_user(size_t i) { return (unsigned char)(i * 17 + 1); }
 
 static volatile int done_callbacks;
 
@@ -113,16 +124,82 @@ static void local_checks(sci_desc_t sd)
 	EXPECT_OK("SCIRemoveSegment");
 }
 
+/*
+ * The server's own buffer as a segment: created empty, then the memory
+ * registered. Checks the empty segment's errors on the way. Returns the
+ * segment (available) or NULL; *bufp is the buffer to free after removal.
+ */
+static sci_local_segment_t user_segment(sci_desc_t sd, unsigned char **bufp)
+{
+	sci_error_t err;
+	sci_local_segment_t useg = NULL;
+	sci_map_t map;
+	unsigned char *buf = NULL;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t i;
+
+	*bufp = NULL;
+	if (page <= 0 || USER_SIZE % page || posix_memalign((void **)&buf, page, USER_SIZE)) {
+		printf("FAIL posix_memalign of the registered buffer\n");
+		failures++;
+		return NULL;
+	}
+	*bufp = buf;
+	SCICreateSegment(sd, &useg, SEG_SMOKE_USER, USER_SIZE, NO_CALLBACK, NO_ARG, SCI_FLAG_EMPTY,
+			 &err);
+	EXPECT_OK("SCICreateSegment(SCI_FLAG_EMPTY)");
+	if (err != SCI_ERR_OK)
+		return NULL;
+	result(SCIGetLocalSegmentId(useg) == SEG_SMOKE_USER &&
+	       SCIGetLocalSegmentSize(useg) == USER_SIZE,
+	       "empty segment: id and size", SCI_ERR_OK);
+	SCIPrepareSegment(useg, 0, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_ILLEGAL_OPERATION, "SCIPrepareSegment of an empty segment is ILLEGAL_OPERATION");
+	SCISetSegmentAvailable(useg, 0, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_SEGMENT_NOT_PREPARED, "SCISetSegmentAvailable of an empty segment is NOT_PREPARED");
+	result(SCIMapLocalSegment(useg, &map, 0, USER_SIZE, NULL, NO_FLAGS, &err) == NULL &&
+	       err == SCI_ERR_ILLEGAL_OPERATION,
+	       "SCIMapLocalSegment of an empty segment is ILLEGAL_OPERATION", err);
+	SCIRegisterSegmentMemory(buf + 64, USER_SIZE, useg, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_OFFSET_ALIGNMENT, "SCIRegisterSegmentMemory unaligned is OFFSET_ALIGNMENT");
+	SCIRegisterSegmentMemory(buf, USER_SIZE - 64, useg, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_SIZE_ALIGNMENT, "SCIRegisterSegmentMemory of a partial page is SIZE_ALIGNMENT");
+	SCIRegisterSegmentMemory(buf, USER_SIZE - page, useg, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_ILLEGAL_PARAMETER, "SCIRegisterSegmentMemory of the wrong size is ILLEGAL_PARAMETER");
+	SCIRegisterSegmentMemory(buf, USER_SIZE, useg, NO_FLAGS, &err);
+	EXPECT_OK("SCIRegisterSegmentMemory");
+	if (err != SCI_ERR_OK)
+		goto fail;
+	SCIRegisterSegmentMemory(buf, USER_SIZE, useg, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_ILLEGAL_OPERATION, "SCIRegisterSegmentMemory twice is ILLEGAL_OPERATION");
+	/* Plain stores into our own buffer: the client reads them remotely. */
+	for (i = 0; i < USER_SIZE; i++)
+		buf[i] = pat_user(i);
+	SCIPrepareSegment(useg, 0, NO_FLAGS, &err);
+	EXPECT_OK("SCIPrepareSegment (registered)");
+	if (err != SCI_ERR_OK)
+		goto fail;
+	SCISetSegmentAvailable(useg, 0, NO_FLAGS, &err);
+	EXPECT_OK("SCISetSegmentAvailable (registered)");
+	if (err != SCI_ERR_OK)
+		goto fail;
+	return useg;
+fail:
+	SCIRemoveSegment(useg, NO_FLAGS, &err);
+	return NULL;
+}
+
 static int server(sci_desc_t sd, unsigned int rn)
 {
 	sci_error_t err;
-	sci_local_segment_t seg = NULL;
+	sci_local_segment_t seg = NULL, useg = NULL;
+	unsigned char *ubuf = NULL;
 	sci_map_t map = NULL;
 	sci_local_interrupt_t done = NULL;
 	sci_local_data_interrupt_t dintr = NULL;
 	sci_remote_data_interrupt_t reply = NULL;
 	volatile unsigned char *mem = NULL;
-	unsigned int node, adapter, no, len;
+	unsigned int node, adapter, no, len, v;
 	unsigned char msg[128];
 	size_t i, bad;
 	int dma_done;
@@ -147,6 +224,7 @@ static int server(sci_desc_t sd, unsigned int rn)
 	REQUIRE_OK("SCIPrepareSegment");
 	SCISetSegmentAvailable(seg, 0, NO_FLAGS, &err);
 	REQUIRE_OK("SCISetSegmentAvailable");
+	useg = user_segment(sd, &ubuf);
 	printf("server: waiting for node %u\n", rn);
 	fflush(stdout);
 
@@ -173,6 +251,15 @@ static int server(sci_desc_t sd, unsigned int rn)
 		result(bad == 0, "client's DMA writes verified", SCI_ERR_TRANSFER_FAILED);
 	} else {
 		printf("SKIP client's DMA writes (no DMA)\n");
+	}
+	if (useg) {
+		/* The client wrote before it triggered INTR_DONE. */
+		v = *(volatile unsigned int *)(ubuf + USER_WORD_OFF);
+		result(v == USER_WORD, "client's write into the registered buffer found",
+		       SCI_ERR_TRANSFER_FAILED);
+		for (bad = 0, i = 0; i < USER_WORD_OFF; i++)
+			bad += ubuf[i] != pat_user(i);
+		result(bad == 0, "registered buffer otherwise intact", SCI_ERR_TRANSFER_FAILED);
 	}
 
 	do {
@@ -206,7 +293,49 @@ out:
 		SCIRemoveSegment(seg, NO_FLAGS, &err);
 		EXPECT_OK("SCIRemoveSegment");
 	}
+	if (useg) {
+		SCISetSegmentUnavailable(useg, 0, NO_FLAGS, &err);
+		EXPECT_OK("SCISetSegmentUnavailable (registered)");
+		SCIRemoveSegment(useg, NO_FLAGS, &err);
+		EXPECT_OK("SCIRemoveSegment (registered)");
+	}
+	/* Only after the segment is gone (its pages were pinned). */
+	free(ubuf);
 	return failures;
+}
+
+/* Reads the server's registered buffer and writes USER_WORD into it. */
+static void client_user_segment(sci_desc_t sd, unsigned int rn)
+{
+	sci_error_t err;
+	sci_remote_segment_t useg;
+	sci_map_t map;
+	volatile unsigned char *mem;
+	size_t i, bad;
+	time_t t0 = time(NULL);
+
+	do {
+		SCIConnectSegment(sd, &useg, rn, SEG_SMOKE_USER, 0, NO_CALLBACK, NO_ARG, 1000, NO_FLAGS,
+				  &err);
+	} while ((err == SCI_ERR_NO_SUCH_SEGMENT || err == SCI_ERR_CONNECTION_REFUSED ||
+		  err == SCI_ERR_TIMEOUT) && time(NULL) - t0 < 60);
+	EXPECT_OK("SCIConnectSegment (server's registered buffer)");
+	if (err != SCI_ERR_OK)
+		return;
+	result(SCIGetRemoteSegmentSize(useg) == USER_SIZE, "registered buffer's size", SCI_ERR_OK);
+	mem = SCIMapRemoteSegment(useg, &map, 0, USER_SIZE, NULL, NO_FLAGS, &err);
+	EXPECT_OK("SCIMapRemoteSegment (registered buffer)");
+	if (err == SCI_ERR_OK) {
+		for (bad = 0, i = 0; i < USER_SIZE; i++)
+			bad += mem[i] != pat_user(i);
+		result(bad == 0, "PIO read of the server's registered buffer", SCI_ERR_TRANSFER_FAILED);
+		*(volatile unsigned int *)(mem + USER_WORD_OFF) = USER_WORD;
+		SCIFlush(NULL, NO_FLAGS);
+		SCIUnmapSegment(map, NO_FLAGS, &err);
+		EXPECT_OK("SCIUnmapSegment (registered buffer)");
+	}
+	SCIDisconnectSegment(useg, NO_FLAGS, &err);
+	EXPECT_OK("SCIDisconnectSegment (registered buffer)");
 }
 
 static int client(sci_desc_t sd, unsigned int rn)
@@ -305,6 +434,8 @@ static int client(sci_desc_t sd, unsigned int rn)
 		printf("SKIP DMA: SCICreateDMAQueue: %s\n", SCIGetErrorString(err));
 		dq = NULL;
 	}
+
+	client_user_segment(sd, rn);
 
 	t0 = time(NULL);
 	do {

@@ -86,8 +86,9 @@ impl SegmentInfo {
 
 /// An open `/dev/sisci`. Objects created through it belong to it (and to
 /// this process): they are freed when dropped, and all of them when the
-/// last object and the `Sisci` are gone.
-#[derive(Debug)]
+/// last object and the `Sisci` are gone. A clone shares the open device
+/// (and counts among the others' [`Sisci::live_objects`]).
+#[derive(Clone, Debug)]
 pub struct Sisci {
     pub(crate) fd: Fd,
 }
@@ -133,7 +134,7 @@ impl Sisci {
     }
 
     /// Objects (segments, mappings, interrupts, queues) still alive that
-    /// were made through this `Sisci`.
+    /// were made through this `Sisci`, and its other clones.
     pub fn live_objects(&self) -> usize {
         Arc::strong_count(&self.fd) - 1
     }
