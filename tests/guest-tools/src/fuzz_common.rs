@@ -328,3 +328,59 @@ pub(crate) fn drop_privileges(spec: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The exit status of a child that found a violation (it printed it).
+pub(crate) const CHILD_VIOLATION: i32 = 3;
+
+/// How a forked child ended, as far as the fuzzers care.
+pub(crate) enum ChildEnd {
+    /// It exited with 0, or died of the SIGKILL we sent.
+    Fine {
+        /// It was SIGKILLed by us.
+        killed: bool,
+    },
+    /// Anything else: why, for a violation.
+    Bad(String),
+}
+
+/// Forks a child that runs `child` (which should leave through `_exit`;
+/// if it returns, the child exits with 0), SIGKILLs it after `kill_after`
+/// if given, reaps it and says how it ended.
+pub(crate) fn run_child(kill_after: Option<std::time::Duration>, child: impl FnOnce()) -> ChildEnd {
+    // SAFETY: the fuzzers are single-threaded, so the child may go on running ordinary Rust code; it leaves only through _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return ChildEnd::Bad(format!("fork failed: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        child();
+        // SAFETY: _exit ends the forked child without running the parent's cleanup.
+        unsafe { libc::_exit(0) };
+    }
+    if let Some(d) = kill_after {
+        std::thread::sleep(d);
+        // SAFETY: pid is our child, not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let mut status = 0;
+    // SAFETY: status is a valid int to write to; pid is our child.
+    let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+    if rc != pid {
+        return ChildEnd::Bad(format!(
+            "waitpid({pid}): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        if sig == libc::SIGKILL && kill_after.is_some() {
+            return ChildEnd::Fine { killed: true };
+        }
+        return ChildEnd::Bad(format!("child {pid} died of signal {sig}"));
+    }
+    match libc::WEXITSTATUS(status) {
+        0 => ChildEnd::Fine { killed: false },
+        CHILD_VIOLATION => ChildEnd::Bad(format!("child {pid} found a violation (above)")),
+        c => ChildEnd::Bad(format!("child {pid} exited with {c}")),
+    }
+}

@@ -46,7 +46,6 @@ use std::time::{Duration, Instant};
 const SLOW: Duration = Duration::from_secs(3);
 /// Ioctl types the VFS handles itself (see rsio_fuzz.rs).
 const VFS_TYPES: &[u32] = &[0x00, 0x15, 0x54, 0x58, 0x66, 0x94];
-const CHILD_VIOLATION: i32 = 3;
 const CHILD_NO_DEVICE: i32 = 4;
 /// Waits longer than this (ms) run under the interval timer.
 const LONG_WAIT_MS: u64 = 30;
@@ -1785,45 +1784,11 @@ impl Fuzzer {
         let delay_ms = self.rng.range(1, 80);
         let ops = if kill { 5000 } else { self.rng.range(1, 24) };
         self.stats.children += 1;
-        // SAFETY: the process is single-threaded, so the child may go on running ordinary Rust code; it leaves only through _exit.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            self.violation(&format!("fork failed: {}", std::io::Error::last_os_error()));
-            return;
-        }
-        if pid == 0 {
-            self.child_main(seed, ops);
-        }
-        if kill {
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            // SAFETY: pid is our child, not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        let mut status = 0;
-        // SAFETY: status is a valid int to write to; pid is our child.
-        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if rc != pid {
-            self.violation(&format!(
-                "waitpid({pid}): {}",
-                std::io::Error::last_os_error()
-            ));
-            return;
-        }
-        if libc::WIFSIGNALED(status) {
-            let sig = libc::WTERMSIG(status);
-            if sig == libc::SIGKILL && kill {
-                self.stats.children_killed += 1;
-            } else {
-                self.violation(&format!("child {pid} died of signal {sig}"));
-            }
-        } else if libc::WIFEXITED(status) {
-            match libc::WEXITSTATUS(status) {
-                0 => {}
-                CHILD_VIOLATION => {
-                    self.violation(&format!("child {pid} found a violation (above)"))
-                }
-                c => self.violation(&format!("child {pid} exited with {c}")),
-            }
+        let kill_after = kill.then(|| Duration::from_millis(delay_ms));
+        match run_child(kill_after, || self.child_main(seed, ops)) {
+            ChildEnd::Fine { killed: true } => self.stats.children_killed += 1,
+            ChildEnd::Fine { killed: false } => {}
+            ChildEnd::Bad(why) => self.violation(&why),
         }
     }
 
