@@ -225,6 +225,31 @@ impl Device {
         Ok(p)
     }
 
+    /// `LEND_IOC_LEND` or `LEND_IOC_UNLEND` (`cmd`, named `name`) of
+    /// `/dev/rsio_lend` (admin) on PCI function `domain:bus:devfn`:
+    /// returns its fabric device id.
+    pub fn lend_bdf(
+        &self,
+        cmd: u32,
+        name: &'static str,
+        (domain, bus, devfn): (u32, u32, u32),
+    ) -> Result<u32, IoctlError> {
+        if cmd != uapi::lend::LEND_IOC_LEND && cmd != uapi::lend::LEND_IOC_UNLEND {
+            return Err(IoctlError {
+                name,
+                path: self.path.clone(),
+                error: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        let mut a = <uapi::lend::LendBdf as uapi::Request>::request();
+        a.domain = domain;
+        a.bus = bus;
+        a.devfn = devfn;
+        // SAFETY: LEND_IOC_LEND and LEND_IOC_UNLEND (checked above) take a `LendBdf` in and out; it holds no pointers.
+        unsafe { self.ioctl(cmd, name, &mut a)? };
+        Ok(a.fdid)
+    }
+
     /// `RSIO_IOC_GRANT` (admin): `len` bytes of zeroed local memory that
     /// the nodes in `peers` may reach, until revoked or the file closes.
     pub fn grant(&self, peers: u32, len: u64) -> Result<uapi::RsioGrant, IoctlError> {
