@@ -85,12 +85,13 @@ int rsio_lend_claim(u32 domain, u32 bus, u32 devfn, struct pci_dev **out, struct
 	pdev = pci_get_domain_bus_and_slot(domain, bus, devfn);
 	if (!pdev)
 		return -ENODEV;
-	if ((pdev->class >> 16) == PCI_BASE_CLASS_BRIDGE) {
-		ret = -EINVAL;
-		goto put;
-	}
+	/* The adapter first: it is a bridge by class too (0x0680, NTB). */
 	if (pdev->vendor == RSIO_VENDOR_ID) {
 		ret = -EPERM;
+		goto put;
+	}
+	if ((pdev->class >> 16) == PCI_BASE_CLASS_BRIDGE) {
+		ret = -EINVAL;
 		goto put;
 	}
 	ret = device_set_driver_override(&pdev->dev, rsio_lend_driver.name);

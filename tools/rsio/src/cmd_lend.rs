@@ -1,7 +1,7 @@
 //! `rsio lend`, `rsio unlend`, `rsio devices`: device lending, the
 //! lender's side (rsio_lend, /dev/rsio_lend).
 
-use crate::device::{Device, IoctlError};
+use crate::device::{describe, Device, IoctlError};
 use crate::format::{size, Align, Table};
 use crate::{Ctx, Exit};
 use anyhow::Result;
@@ -128,7 +128,13 @@ fn explain(e: &IoctlError, lend: bool) -> String {
     if why.is_empty() {
         e.to_string()
     } else {
-        format!("{e}: {why}")
+        // Not `e`'s own hints: they are /dev/rsio's (ENODEV: no transport).
+        format!(
+            "{} on {} failed: {}: {why}",
+            e.name,
+            e.path,
+            describe(&e.error)
+        )
     }
 }
 
