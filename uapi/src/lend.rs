@@ -30,7 +30,8 @@ pub struct LendBdf {
     pub bus: u32,
     /// In: `device << 3 | function`, `<= 0xff`.
     pub devfn: u32,
-    /// Out: the fabric device id (`LEND`; `UNLEND`: the one it had).
+    /// In: zero (`EINVAL` otherwise). Out: the fabric device id (`LEND`;
+    /// `UNLEND`: the one it had).
     pub fdid: u32,
 }
 /// Size of [`LendBdf`]'s first version.
