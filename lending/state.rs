@@ -6,7 +6,8 @@
 //! Two locks: `OPS` serializes lend and unlend from start to end (claiming
 //! a device probes drivers, and the events announcing it must leave in the
 //! order of the changes); `STATE` guards the lists briefly and is the only
-//! one the core's thread takes, so no message is sent with it held.
+//! one the core's thread takes. Lend and unlend send nothing with `STATE`
+//! held; the core's thread answers `LIST_REQ` under it (see there).
 
 use crate::lend_abi::*;
 use crate::proto;
@@ -205,14 +206,16 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
             if !payload.is_empty() {
                 return Err(EPROTO);
             }
-            let mut v = KVec::new();
-            if let Some(st) = STATE.lock().as_ref() {
+            // Sent with the lock held: an unlend racing with this answer
+            // removes its entry before or after it, and so sends its
+            // `DEV_UNLENT` after any `DEV_LENT` of it sent here (the peer
+            // would otherwise keep a stale entry). Only this thread sends
+            // under the lock, and a send never waits for it.
+            let st = STATE.lock();
+            if let Some(st) = st.as_ref() {
                 for l in st.local.iter() {
-                    v.push(proto::encode(&l.entry), GFP_KERNEL)?;
+                    api::send_event(node, proto::DEV_LENT, &proto::encode(&l.entry))?;
                 }
-            }
-            for p in v.iter() {
-                api::send_event(node, proto::DEV_LENT, p)?;
             }
             Ok(())
         }
