@@ -111,12 +111,18 @@ impl Device {
             .write(true)
             .open(path)
             .map_err(|e| {
+                // The module that creates the device node.
+                let module = match path.rsplit('/').next() {
+                    Some("sisci") => "rsio_sisci",
+                    Some("rsio_lend") => "rsio_lend",
+                    _ => "rsio_fabric",
+                };
                 let hint = match e.kind() {
-                    io::ErrorKind::NotFound => " (is the rsio_fabric module loaded?)",
+                    io::ErrorKind::NotFound => format!(" (is the {module} module loaded?)"),
                     io::ErrorKind::PermissionDenied => {
-                        " (ask for access to the device node, or run as root)"
+                        " (ask for access to the device node, or run as root)".into()
                     }
-                    _ => "",
+                    _ => String::new(),
                 };
                 anyhow::anyhow!("cannot open {path}: {}{hint}", describe(&e))
             })?;
@@ -545,6 +551,12 @@ mod tests {
             err.to_string(),
             "cannot open /nonexistent/rsio: No such file or directory (ENOENT) (is the rsio_fabric module loaded?)"
         );
+        let err = Device::open("/nonexistent/rsio_lend")
+            .err()
+            .expect("open must fail");
+        assert!(err
+            .to_string()
+            .ends_with("(is the rsio_lend module loaded?)"));
     }
 
     #[test]
