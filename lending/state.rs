@@ -95,8 +95,8 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
     }
     let _ops = OPS.lock();
     let (node, index) = {
-        let st = STATE.lock();
-        let st = st.as_ref().ok_or(ENODEV)?;
+        let mut st = STATE.lock();
+        let st = st.as_mut().ok_or(ENODEV)?;
         let same = |e: &LendDevEntry| e.domain == domain && e.bus == bus && e.devfn == devfn;
         if st.local.iter().any(|l| same(&l.entry)) {
             return Err(EBUSY);
@@ -104,6 +104,9 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
         let index = (1..=0xffffu32)
             .find(|i| !st.local.iter().any(|l| l.entry.fdid & 0xffff == *i))
             .ok_or(ENOSPC)?;
+        // Room for the entry now, so that recording it cannot fail once
+        // the device is claimed (`OPS` keeps the room ours).
+        st.local.reserve(1, GFP_KERNEL)?;
         (st.node, index)
     };
     let (claimed, info) = Claimed::claim(domain, bus, devfn)?;
@@ -112,7 +115,7 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
     {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
-        // On failure `claimed` drops: the device goes back.
+        // Cannot fail: room was reserved above.
         st.local.push(Local { _claimed: claimed, entry }, GFP_KERNEL)?;
     }
     let reset = if info.reset != 0 { ", reset" } else { "" };
