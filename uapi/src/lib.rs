@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod abi;
+pub mod lend;
 pub mod sisci;
 
 pub use abi::*;

@@ -111,12 +111,18 @@ impl Device {
             .write(true)
             .open(path)
             .map_err(|e| {
+                // The module that creates the device node.
+                let module = match path.rsplit('/').next() {
+                    Some("sisci") => "rsio_sisci",
+                    Some("rsio_lend") => "rsio_lend",
+                    _ => "rsio_fabric",
+                };
                 let hint = match e.kind() {
-                    io::ErrorKind::NotFound => " (is the rsio_fabric module loaded?)",
+                    io::ErrorKind::NotFound => format!(" (is the {module} module loaded?)"),
                     io::ErrorKind::PermissionDenied => {
-                        " (ask for access to the device node, or run as root)"
+                        " (ask for access to the device node, or run as root)".into()
                     }
-                    _ => "",
+                    _ => String::new(),
                 };
                 anyhow::anyhow!("cannot open {path}: {}{hint}", describe(&e))
             })?;
@@ -223,6 +229,31 @@ impl Device {
         // SAFETY: RSIO_IOC_PING takes an `RsioPing` in and out; it holds no pointers.
         unsafe { self.ioctl(uapi::RSIO_IOC_PING, "RSIO_IOC_PING", &mut p)? };
         Ok(p)
+    }
+
+    /// `LEND_IOC_LEND` or `LEND_IOC_UNLEND` (`cmd`, named `name`) of
+    /// `/dev/rsio_lend` (admin) on PCI function `domain:bus:devfn`:
+    /// returns its fabric device id.
+    pub fn lend_bdf(
+        &self,
+        cmd: u32,
+        name: &'static str,
+        (domain, bus, devfn): (u32, u32, u32),
+    ) -> Result<u32, IoctlError> {
+        if cmd != uapi::lend::LEND_IOC_LEND && cmd != uapi::lend::LEND_IOC_UNLEND {
+            return Err(IoctlError {
+                name,
+                path: self.path.clone(),
+                error: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        let mut a = <uapi::lend::LendBdf as uapi::Request>::request();
+        a.domain = domain;
+        a.bus = bus;
+        a.devfn = devfn;
+        // SAFETY: LEND_IOC_LEND and LEND_IOC_UNLEND (checked above) take a `LendBdf` in and out; it holds no pointers.
+        unsafe { self.ioctl(cmd, name, &mut a)? };
+        Ok(a.fdid)
     }
 
     /// `RSIO_IOC_GRANT` (admin): `len` bytes of zeroed local memory that
@@ -520,6 +551,12 @@ mod tests {
             err.to_string(),
             "cannot open /nonexistent/rsio: No such file or directory (ENOENT) (is the rsio_fabric module loaded?)"
         );
+        let err = Device::open("/nonexistent/rsio_lend")
+            .err()
+            .expect("open must fail");
+        assert!(err
+            .to_string()
+            .ends_with("(is the rsio_lend module loaded?)"));
     }
 
     #[test]

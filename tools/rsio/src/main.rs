@@ -4,6 +4,7 @@
 
 mod cmd_debug;
 mod cmd_info;
+mod cmd_lend;
 mod cmd_nodes;
 mod cmd_ping;
 mod cmd_segments;
@@ -78,6 +79,15 @@ enum Command {
     /// SISCI tools: `rsio sisci bench` (rsio_sisci).
     #[command(subcommand, long_about = cmd_sisci::LONG, after_long_help = cmd_sisci::BENCH_AFTER)]
     Sisci(cmd_sisci::SisciCmd),
+    /// Lend a local PCI function to the fabric (rsio_lend, root).
+    #[command(long_about = cmd_lend::LEND_LONG, after_long_help = cmd_lend::LEND_AFTER)]
+    Lend(cmd_lend::BdfArgs),
+    /// Give a lent PCI function back to its native driver (rsio_lend, root).
+    #[command(long_about = cmd_lend::UNLEND_LONG, after_long_help = cmd_lend::UNLEND_AFTER)]
+    Unlend(cmd_lend::BdfArgs),
+    /// List the PCI functions this node and its peers lend (rsio_lend).
+    #[command(long_about = cmd_lend::DEVICES_LONG, after_long_help = cmd_lend::DEVICES_AFTER)]
+    Devices,
     /// Grant local memory to peers and hold it (test/debug, root).
     #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
     Grant(cmd_debug::GrantArgs),
@@ -168,6 +178,9 @@ impl Command {
             Command::Segments => "segments",
             Command::Sisci(_) => "sisci",
             Command::Ping(_) => "ping",
+            Command::Lend(_) => "lend",
+            Command::Unlend(_) => "unlend",
+            Command::Devices => "devices",
             Command::Grant(_) => "grant",
             Command::Poke(_) => "poke",
             Command::Peek(_) => "peek",
@@ -184,6 +197,9 @@ fn run(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Segments => cmd_segments::run(ctx),
         Command::Sisci(cmd) => cmd_sisci::run(ctx, cmd),
         Command::Ping(args) => cmd_ping::run(ctx, args),
+        Command::Lend(args) => cmd_lend::lend(ctx, args),
+        Command::Unlend(args) => cmd_lend::unlend(ctx, args),
+        Command::Devices => cmd_lend::devices(ctx),
         Command::Grant(args) => cmd_debug::grant(ctx, args),
         Command::Poke(args) => cmd_debug::poke(ctx, args),
         Command::Peek(args) => cmd_debug::peek(ctx, args),
@@ -225,6 +241,9 @@ mod tests {
             ],
             &["poke", "1", "0x1000"],
             &["peek", "1", "nowhere"],
+            &["lend"],
+            &["lend", "00:20.0"],
+            &["unlend", "nowhere"],
         ] {
             let err = parse(args)
                 .err()
@@ -247,6 +266,7 @@ mod tests {
                 "poke" => &["1", "0x1000", "1"],
                 "peek" => &["1", "0x1000"],
                 "sisci" => &["bench", "1"],
+                "lend" | "unlend" => &["00:04.0"],
                 _ => &[],
             });
             let cli = parse(&args).unwrap();

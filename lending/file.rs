@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/rsio_lend`: the misc device and its ioctls. Every argument is
+//! validated by `Arg::read` (size, version, flags), then by the operation.
+
+use crate::ioctl::Arg;
+use crate::lend_abi::*;
+use crate::uapi::{self, RsioList};
+use crate::{state, sys};
+use kernel::fs::File;
+use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
+use kernel::prelude::*;
+use kernel::uaccess::{UserPtr, UserSlice};
+
+/// The registration of `/dev/rsio_lend`.
+pub(crate) type Registration = MiscDeviceRegistration<LendFile>;
+
+/// Registers `/dev/rsio_lend`.
+pub(crate) fn register() -> impl PinInit<Registration, Error> {
+    MiscDeviceRegistration::register(MiscDeviceOptions { name: c"rsio_lend" })
+}
+
+/// An open file (it holds nothing: lent devices belong to the node).
+pub(crate) struct LendFile;
+
+#[vtable]
+impl MiscDevice for LendFile {
+    type Ptr = KBox<Self>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+        Ok(KBox::new(LendFile, GFP_KERNEL)?)
+    }
+
+    fn ioctl(_me: &LendFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        if uapi::ioc_type(cmd) != uapi::RSIO_IOC_MAGIC || uapi::ioc_dir(cmd) != uapi::IOC_READ | uapi::IOC_WRITE {
+            return Err(ENOTTY);
+        }
+        let nr = uapi::ioc_nr;
+        match uapi::ioc_nr(cmd) {
+            n if n == nr(LEND_IOC_LEND) => bdf(cmd, arg, state::lend),
+            n if n == nr(LEND_IOC_UNLEND) => bdf(cmd, arg, state::unlend),
+            n if n == nr(LEND_IOC_LIST) => list(cmd, arg),
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+/// `LEND`/`UNLEND`: root only; `fdid` is an output (zero on input).
+fn bdf(cmd: u32, arg: usize, op: fn(u32, u32, u32) -> Result<u32>) -> Result<isize> {
+    if !sys::capable_admin() {
+        return Err(EPERM);
+    }
+    let mut a = Arg::<LendBdf>::read(cmd, arg, LendBdf::LAYOUT)?;
+    if a.value.fdid != 0 {
+        return Err(EINVAL);
+    }
+    // No side effect whose result could not be reported.
+    a.check_writable()?;
+    a.value.fdid = op(a.value.domain, a.value.bus, a.value.devfn)?;
+    a.write_back()?;
+    Ok(0)
+}
+
+fn list(cmd: u32, arg: usize) -> Result<isize> {
+    let mut a = Arg::<RsioList>::read(cmd, arg, RsioList::LAYOUT)?;
+    let known = core::mem::size_of::<LendDevEntry>();
+    let n = uapi::check_entry_size(&a.value, LEND_DEV_ENTRY_SIZE_V1, known)
+        .map_err(|e| Error::from_errno(-e.errno()))?;
+    let cap = a.value.capacity as usize;
+    let esize = a.value.entry_size as usize;
+    let total = cap.checked_mul(esize).ok_or(EINVAL)?;
+    let mut w = UserSlice::new(UserPtr::from_addr(a.value.entries as usize), total).writer();
+    // Entries are gathered under the state lock: copy them out afterwards.
+    let mut v = KVec::new();
+    let count = state::list(|e| {
+        if v.len() < cap {
+            v.push(*e, GFP_KERNEL)?;
+        }
+        Ok(())
+    })?;
+    let zeros = [0u8; 64];
+    for e in v.iter() {
+        w.write_slice(&kernel::transmute::AsBytes::as_bytes(e)[..n])?;
+        let mut tail = esize - n;
+        while tail > 0 {
+            let k = tail.min(zeros.len());
+            w.write_slice(&zeros[..k])?;
+            tail -= k;
+        }
+    }
+    a.value.count = count;
+    a.write_back()?;
+    Ok(0)
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers for rsio_lend (see helpers.h).
+ */
+#include <linux/capability.h>
+#include <linux/device.h>
+#include <linux/pci.h>
+
+#include "helpers.h"
+
+#define RSIO_VENDOR_ID 0x7273
+
+/*
+ * The stub driver: it matches no id, only functions whose driver_override
+ * names it, and does nothing with them but hold them away from their
+ * native driver.
+ */
+static const struct pci_device_id rsio_lend_ids[] = {
+	{ }
+};
+
+static int rsio_lend_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	pci_info(pdev, "held by rsio_lend\n");
+	return 0;
+}
+
+static void rsio_lend_remove(struct pci_dev *pdev)
+{
+}
+
+static struct pci_driver rsio_lend_driver = {
+	.name = "rsio_lend",
+	.id_table = rsio_lend_ids,
+	.probe = rsio_lend_probe,
+	.remove = rsio_lend_remove,
+};
+
+int rsio_lend_driver_register(void)
+{
+	return pci_register_driver(&rsio_lend_driver);
+}
+
+void rsio_lend_driver_unregister(void)
+{
+	pci_unregister_driver(&rsio_lend_driver);
+}
+
+static void rsio_lend_fill(struct pci_dev *pdev, struct rsio_lend_info *info)
+{
+	int i;
+
+	memset(info, 0, sizeof(*info));
+	info->vendor = pdev->vendor;
+	info->device = pdev->device;
+	info->subsystem_vendor = pdev->subsystem_vendor;
+	info->subsystem_device = pdev->subsystem_device;
+	info->class = pdev->class;
+	info->revision = pdev->revision;
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		unsigned long flags = pci_resource_flags(pdev, i);
+		u32 f = 0;
+
+		if (!pci_resource_len(pdev, i))
+			continue;
+		if (flags & IORESOURCE_IO)
+			f |= RSIO_LEND_BAR_IO;
+		if (flags & IORESOURCE_MEM_64)
+			f |= RSIO_LEND_BAR_64;
+		if (flags & IORESOURCE_PREFETCH)
+			f |= RSIO_LEND_BAR_PREFETCH;
+		info->bar_addr[i] = pci_bus_address(pdev, i);
+		info->bar_size[i] = pci_resource_len(pdev, i);
+		info->bar_flags[i] = f;
+	}
+}
+
+int rsio_lend_claim(u32 domain, u32 bus, u32 devfn, struct pci_dev **out, struct rsio_lend_info *info)
+{
+	struct pci_dev *pdev;
+	int ret;
+
+	if (domain > 0xffff || bus > 0xff || devfn > 0xff)
+		return -EINVAL;
+	pdev = pci_get_domain_bus_and_slot(domain, bus, devfn);
+	if (!pdev)
+		return -ENODEV;
+	/* The adapter first: it is a bridge by class too (0x0680, NTB). */
+	if (pdev->vendor == RSIO_VENDOR_ID) {
+		ret = -EPERM;
+		goto put;
+	}
+	if ((pdev->class >> 16) == PCI_BASE_CLASS_BRIDGE) {
+		ret = -EINVAL;
+		goto put;
+	}
+	ret = device_set_driver_override(&pdev->dev, rsio_lend_driver.name);
+	if (ret)
+		goto put;
+	device_release_driver(&pdev->dev);
+	ret = device_attach(&pdev->dev);
+	if (ret < 0 || READ_ONCE(pdev->dev.driver) != &rsio_lend_driver.driver) {
+		pci_warn(pdev, "rsio_lend: the stub driver did not bind (%d)\n", ret);
+		ret = -EBUSY;
+		goto restore;
+	}
+	ret = pci_reset_function(pdev);
+	rsio_lend_fill(pdev, info);
+	info->reset = ret == 0;
+	if (ret)
+		pci_info(pdev, "rsio_lend: no function reset (%d)\n", ret);
+	*out = pdev;
+	return 0;
+restore:
+	device_set_driver_override(&pdev->dev, "");
+	device_release_driver(&pdev->dev);
+	if (device_attach(&pdev->dev) < 0)
+		pci_warn(pdev, "rsio_lend: re-probing failed\n");
+put:
+	pci_dev_put(pdev);
+	return ret;
+}
+
+void rsio_lend_release(struct pci_dev *pdev)
+{
+	int ret;
+
+	ret = pci_reset_function(pdev);
+	if (ret && ret != -ENOTTY)
+		pci_warn(pdev, "rsio_lend: reset on return failed (%d)\n", ret);
+	device_set_driver_override(&pdev->dev, "");
+	device_release_driver(&pdev->dev);
+	ret = device_attach(&pdev->dev);
+	if (ret < 0)
+		pci_warn(pdev, "rsio_lend: re-probing failed (%d)\n", ret);
+	pci_dev_put(pdev);
+}
+
+bool rsio_lend_capable_admin(void)
+{
+	return capable(CAP_SYS_ADMIN);
+}

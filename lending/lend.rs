@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rsio device lending (`rsio_lend`), the lender's side: `/dev/rsio_lend`
+//! claims a local PCI function for a stub driver (away from its native
+//! driver), resets it, names it on the fabric (`node << 16 | index`) and
+//! advertises it to the peers; it gives it back on `UNLEND` and on unload.
+//! It lists what this node lends and what the peers advertise. ABI:
+//! `uapi/src/lend.rs`; design and the plan for the borrower:
+//! docs/lending.md.
+//!
+//! A feature module of the fabric core (`rsio_fabric`): its messages are
+//! the core's events (proto.rs), a peer's entries go with the peer.
+
+mod bindings;
+mod file;
+mod proto;
+mod state;
+mod sys;
+
+// The ABI sources are shared with user space, which uses all of them.
+#[path = "../uapi/src/abi.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod abi;
+#[path = "../uapi/src/lend.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod lend_abi;
+use abi as uapi;
+// Argument copying and validation, shared with the fabric core.
+#[path = "../drivers/fabric/ioctl.rs"]
+#[allow(dead_code)]
+mod ioctl;
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+module! {
+    type: LendModule,
+    name: "rsio_lend",
+    authors: ["rsio developers"],
+    description: "rsio device lending, lender side (/dev/rsio_lend)",
+    license: "GPL",
+}
+
+/// Marker-trait impls that let the ABI structs cross the user boundary by
+/// value (the ABI sources must not depend on the `kernel` crate).
+mod uapi_impls {
+    use crate::lend_abi::{LendBdf, LendDevEntry};
+    use crate::uapi::{ArgHeader, RsioList};
+    use kernel::prelude::*;
+    use kernel::transmute::{AsBytes, FromBytes};
+
+    macro_rules! abi_struct {
+        ($($t:ty),* $(,)?) => {$(
+            // SAFETY: `$t` is `repr(C)` of integers laid out without padding (its size is asserted to be the sum of its fields in the ABI source), so every bit pattern is a valid value.
+            unsafe impl FromBytes for $t {}
+            // SAFETY: As above: no padding means no uninitialized bytes, and it has no interior mutability.
+            unsafe impl AsBytes for $t {}
+            // SAFETY: As above; all-zeroes is a valid value.
+            unsafe impl Zeroable for $t {}
+        )*};
+    }
+
+    abi_struct!(LendBdf, LendDevEntry, ArgHeader, RsioList);
+}
+
+/// `rsio_lend` as a feature of the fabric core.
+struct LendFeature;
+
+impl rsio_fabric::api::Feature for LendFeature {
+    fn name(&self) -> &'static CStr {
+        c"rsio_lend"
+    }
+
+    fn message_types(&self) -> (u16, u16) {
+        (proto::MT_FIRST, proto::MT_FIRST + proto::MT_COUNT)
+    }
+
+    fn peer_up(&self, node: u32) {
+        state::peer_up(node);
+    }
+
+    fn peer_down(&self, node: u32) {
+        state::peer_down(node);
+    }
+
+    fn event(&self, node: u32, mtype: u16, payload: &[u8]) {
+        if let Err(e) = state::event(node, mtype, payload) {
+            pr_debug!("event {:#x} from node {} dropped: {:?}\n", mtype, node, e);
+        }
+    }
+}
+
+/// The lent devices and the stub driver: on drop every device goes back
+/// to its native driver, then the stub driver goes.
+struct Lender {
+    _stub: sys::StubDriver,
+}
+
+impl Drop for Lender {
+    fn drop(&mut self) {
+        state::unlend_all();
+    }
+}
+
+/// The loaded module. Fields drop in order: the device (no file is open:
+/// each holds the module), then the feature (the core stops calling us),
+/// then the lent devices and the stub driver.
+#[pin_data]
+struct LendModule {
+    #[pin]
+    misc: file::Registration,
+    _feature: rsio_fabric::api::FeatureRegistration,
+    _lender: Lender,
+}
+
+fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
+    let node = rsio_fabric::api::local_node().inspect_err(|_| {
+        pr_err!("the fabric core has no transport (is rsio_fabric loaded on a fabric?)\n");
+    })?;
+    if node > 0xffff {
+        return Err(EINVAL);
+    }
+    // SAFETY: The module initializer runs once, before anything uses the state.
+    unsafe { state::init(node) };
+    let lender = Lender {
+        _stub: sys::StubDriver::register()?,
+    };
+    let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(LendFeature, GFP_KERNEL)?;
+    let feature = rsio_fabric::api::register_feature(f)?;
+    pr_info!("node {}: ready to lend\n", node);
+    Ok((lender, feature))
+}
+
+impl kernel::InPlaceModule for LendModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let (lender, feature) = match setup() {
+            Ok((l, f)) => (Ok(l), Ok(f)),
+            Err(e) => (Err(e), Err(e)),
+        };
+        try_pin_init!(Self {
+            _lender: lender?,
+            _feature: feature?,
+            misc <- file::register(),
+        })
+    }
+}

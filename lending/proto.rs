@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The messages `rsio_lend` exchanges with its peers through the fabric
+//! core (types `0x300..0x320`), all events, little-endian payloads:
+//!
+//! - `LIST_REQ` (empty): "tell me what you lend", sent to a peer when it
+//!   comes up (a core callback may not wait for a response, so the answer
+//!   is events too);
+//! - `DEV_LENT` ([`encode`]d entry): a device this node lends, sent to
+//!   every up peer on lend and to a peer asking with `LIST_REQ`;
+//! - `DEV_UNLENT` (fdid `u32`): it is no longer lent.
+
+use crate::lend_abi::{LendDevEntry, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT};
+use kernel::prelude::*;
+
+/// The first message type `rsio_lend` owns.
+pub(crate) const MT_FIRST: u16 = 0x300;
+/// How many it owns.
+pub(crate) const MT_COUNT: u16 = 0x20;
+
+pub(crate) const LIST_REQ: u16 = MT_FIRST;
+pub(crate) const DEV_LENT: u16 = MT_FIRST + 1;
+pub(crate) const DEV_UNLENT: u16 = MT_FIRST + 2;
+
+/// Bytes of a `DEV_LENT` payload.
+pub(crate) const ENTRY_LEN: usize = 9 * 4 + LEND_NUM_BARS * 12;
+
+fn put(b: &mut [u8], at: &mut usize, v: &[u8]) {
+    b[*at..*at + v.len()].copy_from_slice(v);
+    *at += v.len();
+}
+
+/// The `DEV_LENT` payload of `e` (its `node` is the sender's).
+pub(crate) fn encode(e: &LendDevEntry) -> [u8; ENTRY_LEN] {
+    let mut b = [0u8; ENTRY_LEN];
+    let mut at = 0;
+    let words = [
+        e.fdid,
+        e.state,
+        e.domain,
+        e.bus,
+        e.devfn,
+        u32::from(e.vendor) | (u32::from(e.device) << 16),
+        u32::from(e.subsystem_vendor) | (u32::from(e.subsystem_device) << 16),
+        e.class,
+        e.revision,
+    ];
+    for w in words {
+        put(&mut b, &mut at, &w.to_le_bytes());
+    }
+    for s in e.bar_size {
+        put(&mut b, &mut at, &s.to_le_bytes());
+    }
+    for f in e.bar_flags {
+        put(&mut b, &mut at, &f.to_le_bytes());
+    }
+    b
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// Decodes a `DEV_LENT` payload from `node`, validated like user input:
+/// exact length, an fdid of the sender with a non-zero index, a known
+/// state, fields in range.
+pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
+    if b.len() != ENTRY_LEN {
+        return Err(EPROTO);
+    }
+    let w = |i: usize| u32_at(b, i * 4);
+    let fdid = w(0);
+    let state = w(1);
+    if fdid >> 16 != node || fdid & 0xffff == 0 || !matches!(state, LEND_STATE_LENT | LEND_STATE_BORROWED) {
+        return Err(EPROTO);
+    }
+    if w(2) > 0xffff || w(3) > 0xff || w(4) > 0xff || w(7) > 0xff_ffff || w(8) > 0xff {
+        return Err(EPROTO);
+    }
+    let mut e = LendDevEntry {
+        node,
+        fdid,
+        state,
+        domain: w(2),
+        bus: w(3),
+        devfn: w(4),
+        vendor: w(5) as u16,
+        device: (w(5) >> 16) as u16,
+        subsystem_vendor: w(6) as u16,
+        subsystem_device: (w(6) >> 16) as u16,
+        class: w(7),
+        revision: w(8),
+        bar_size: [0; LEND_NUM_BARS],
+        bar_flags: [0; LEND_NUM_BARS],
+    };
+    let mut at = 9 * 4;
+    for s in e.bar_size.iter_mut() {
+        *s = u64::from(u32_at(b, at)) | (u64::from(u32_at(b, at + 4)) << 32);
+        at += 8;
+    }
+    for f in e.bar_flags.iter_mut() {
+        *f = u32_at(b, at);
+        at += 4;
+    }
+    Ok(e)
+}
+
+/// Decodes a `DEV_UNLENT` payload from `node`.
+pub(crate) fn decode_fdid(node: u32, b: &[u8]) -> Result<u32> {
+    if b.len() != 4 {
+        return Err(EPROTO);
+    }
+    let fdid = u32_at(b, 0);
+    if fdid >> 16 != node {
+        return Err(EPROTO);
+    }
+    Ok(fdid)
+}

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What this node lends and what its peers advertise, and the operations
+//! on them: lend, unlend, list, and the peers' messages.
+//!
+//! Two locks: `OPS` serializes lend and unlend from start to end (claiming
+//! a device probes drivers, and the events announcing it must leave in the
+//! order of the changes); `STATE` guards the lists briefly and is the only
+//! one the core's thread takes. Lend and unlend send nothing with `STATE`
+//! held; the core's thread answers `LIST_REQ` under it (see there).
+
+use crate::lend_abi::*;
+use crate::proto;
+use crate::sys::{Claimed, Info};
+use kernel::prelude::*;
+use rsio_fabric::api;
+
+/// Peers' entries kept at most (more are dropped).
+const MAX_PEER_ENTRIES: usize = 1024;
+
+/// A device this node lends.
+struct Local {
+    /// Given back on drop.
+    _claimed: Claimed,
+    entry: LendDevEntry,
+}
+
+pub(crate) struct State {
+    node: u32,
+    local: KVec<Local>,
+    peers: KVec<LendDevEntry>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized by `init` in the module initializer before anything else uses it.
+    unsafe(uninit) static STATE: Mutex<Option<State>> = None;
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized by `init` in the module initializer before anything else uses it.
+    unsafe(uninit) static OPS: Mutex<()> = ();
+}
+
+/// # Safety
+///
+/// Called once, by the module initializer, before anything else.
+pub(crate) unsafe fn init(node: u32) {
+    // SAFETY: As the caller guarantees.
+    unsafe { STATE.init() };
+    // SAFETY: As the caller guarantees.
+    unsafe { OPS.init() };
+    *STATE.lock() = Some(State {
+        node,
+        local: KVec::new(),
+        peers: KVec::new(),
+    });
+}
+
+/// Sends event `mtype` to every up peer (best effort: a peer that misses
+/// it asks again with `LIST_REQ` when it comes back).
+fn broadcast(mtype: u16, payload: &[u8]) {
+    let up = api::up_nodes().unwrap_or(0);
+    for node in 0..32 {
+        if up & (1 << node) != 0 {
+            if let Err(e) = api::send_event(node, mtype, payload) {
+                pr_warn!("event {:#x} to node {} failed: {:?}\n", mtype, node, e);
+            }
+        }
+    }
+}
+
+fn entry_of(node: u32, fdid: u32, domain: u32, bus: u32, devfn: u32, i: &Info) -> LendDevEntry {
+    LendDevEntry {
+        node,
+        fdid,
+        state: LEND_STATE_LENT,
+        domain,
+        bus,
+        devfn,
+        vendor: i.vendor,
+        device: i.device,
+        subsystem_vendor: i.subsystem_vendor,
+        subsystem_device: i.subsystem_device,
+        class: i.class & 0xff_ffff,
+        revision: i.revision & 0xff,
+        bar_size: i.bar_size,
+        bar_flags: i.bar_flags,
+    }
+}
+
+/// Lends `domain:bus:devfn`: returns its fabric device id.
+pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
+    if domain > 0xffff || bus > 0xff || devfn > 0xff {
+        return Err(EINVAL);
+    }
+    let _ops = OPS.lock();
+    let (node, index) = {
+        let mut st = STATE.lock();
+        let st = st.as_mut().ok_or(ENODEV)?;
+        let same = |e: &LendDevEntry| e.domain == domain && e.bus == bus && e.devfn == devfn;
+        if st.local.iter().any(|l| same(&l.entry)) {
+            return Err(EBUSY);
+        }
+        let index = (1..=0xffffu32)
+            .find(|i| !st.local.iter().any(|l| l.entry.fdid & 0xffff == *i))
+            .ok_or(ENOSPC)?;
+        // Room for the entry now, so that recording it cannot fail once
+        // the device is claimed (`OPS` keeps the room ours).
+        st.local.reserve(1, GFP_KERNEL)?;
+        (st.node, index)
+    };
+    let (claimed, info) = Claimed::claim(domain, bus, devfn)?;
+    let fdid = (node << 16) | index;
+    let entry = entry_of(node, fdid, domain, bus, devfn, &info);
+    {
+        let mut st = STATE.lock();
+        let st = st.as_mut().ok_or(ENODEV)?;
+        // Cannot fail: room was reserved above.
+        st.local.push(Local { _claimed: claimed, entry }, GFP_KERNEL)?;
+    }
+    let reset = if info.reset != 0 { ", reset" } else { "" };
+    pr_info!(
+        "lent {:04x}:{:02x}:{:02x}.{} ({:04x}:{:04x} class {:06x}{}) as fabric device {:#x}\n",
+        domain,
+        bus,
+        devfn >> 3,
+        devfn & 7,
+        info.vendor,
+        info.device,
+        entry.class,
+        reset,
+        fdid
+    );
+    broadcast(proto::DEV_LENT, &proto::encode(&entry));
+    Ok(fdid)
+}
+
+/// Gives `domain:bus:devfn` back: returns the fabric device id it had.
+pub(crate) fn unlend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
+    if domain > 0xffff || bus > 0xff || devfn > 0xff {
+        return Err(EINVAL);
+    }
+    let _ops = OPS.lock();
+    let local = {
+        let mut st = STATE.lock();
+        let st = st.as_mut().ok_or(ENODEV)?;
+        let i = st
+            .local
+            .iter()
+            .position(|l| l.entry.domain == domain && l.entry.bus == bus && l.entry.devfn == devfn)
+            .ok_or(ENOENT)?;
+        st.local.remove(i)?
+    };
+    let fdid = local.entry.fdid;
+    // Stop advertising first, then give it back (reset, native driver).
+    broadcast(proto::DEV_UNLENT, &fdid.to_le_bytes());
+    drop(local);
+    pr_info!("fabric device {:#x} given back\n", fdid);
+    Ok(fdid)
+}
+
+/// Gives every lent device back (module unload).
+pub(crate) fn unlend_all() {
+    let _ops = OPS.lock();
+    let locals = match STATE.lock().as_mut() {
+        Some(st) => core::mem::take(&mut st.local),
+        None => return,
+    };
+    for l in locals.into_iter() {
+        broadcast(proto::DEV_UNLENT, &l.entry.fdid.to_le_bytes());
+        pr_info!("fabric device {:#x} given back (unload)\n", l.entry.fdid);
+        drop(l);
+    }
+    *STATE.lock() = None;
+}
+
+/// Every entry, local first, through `f` (under the lock: `f` must not
+/// block); returns how many exist.
+pub(crate) fn list(mut f: impl FnMut(&LendDevEntry) -> Result) -> Result<u32> {
+    let st = STATE.lock();
+    let st = st.as_ref().ok_or(ENODEV)?;
+    for l in st.local.iter() {
+        f(&l.entry)?;
+    }
+    for e in st.peers.iter() {
+        f(e)?;
+    }
+    Ok((st.local.len() + st.peers.len()) as u32)
+}
+
+/// Peer `node` came up: ask it what it lends.
+pub(crate) fn peer_up(node: u32) {
+    if let Err(e) = api::send_event(node, proto::LIST_REQ, &[]) {
+        pr_warn!("cannot ask node {} for its devices: {:?}\n", node, e);
+    }
+}
+
+/// Peer `node` went away: forget what it advertised.
+pub(crate) fn peer_down(node: u32) {
+    if let Some(st) = STATE.lock().as_mut() {
+        st.peers.retain(|e| e.node != node);
+    }
+}
+
+/// An event from `node` (untrusted).
+pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
+    match mtype {
+        proto::LIST_REQ => {
+            if !payload.is_empty() {
+                return Err(EPROTO);
+            }
+            // Sent with the lock held: an unlend racing with this answer
+            // removes its entry before or after it, and so sends its
+            // `DEV_UNLENT` after any `DEV_LENT` of it sent here (the peer
+            // would otherwise keep a stale entry). Only this thread sends
+            // under the lock, and a send never waits for it.
+            let st = STATE.lock();
+            if let Some(st) = st.as_ref() {
+                for l in st.local.iter() {
+                    api::send_event(node, proto::DEV_LENT, &proto::encode(&l.entry))?;
+                }
+            }
+            Ok(())
+        }
+        proto::DEV_LENT => {
+            let e = proto::decode(node, payload)?;
+            let mut st = STATE.lock();
+            let st = st.as_mut().ok_or(ENODEV)?;
+            if let Some(old) = st.peers.iter_mut().find(|o| o.fdid == e.fdid) {
+                *old = e;
+                return Ok(());
+            }
+            if st.peers.len() >= MAX_PEER_ENTRIES {
+                return Err(ENOSPC);
+            }
+            st.peers.push(e, GFP_KERNEL)?;
+            Ok(())
+        }
+        proto::DEV_UNLENT => {
+            let fdid = proto::decode_fdid(node, payload)?;
+            if let Some(st) = STATE.lock().as_mut() {
+                st.peers.retain(|e| e.fdid != fdid);
+            }
+            Ok(())
+        }
+        _ => Err(EOPNOTSUPP),
+    }
+}

@@ -1,0 +1,342 @@
+//! `rsio lend`, `rsio unlend`, `rsio devices`: device lending, the
+//! lender's side (rsio_lend, /dev/rsio_lend).
+
+use crate::device::{describe, Device, IoctlError};
+use crate::format::{size, Align, Table};
+use crate::{Ctx, Exit};
+use anyhow::Result;
+use clap::Args;
+use rsio_uapi::lend as abi;
+use serde_json::{json, Value};
+
+pub const LEND_LONG: &str = "\
+Lend a local PCI function to the fabric (LEND_IOC_LEND on /dev/rsio_lend,
+served by rsio_lend; needs CAP_SYS_ADMIN). Its driver is unbound and the
+rsio_lend stub driver holds it; it is reset (function-level reset when it
+has one), named by a fabric device id (node << 16 | index) and advertised
+to every peer, whose `rsio devices` lists it. `rsio unlend` gives it back.
+
+The function is named by its PCI address, [DOMAIN:]BUS:DEVICE.FUNCTION in
+hexadecimal, as lspci prints it. Bridges (class 0x06xx) and the rsio adapter
+itself cannot be lent.";
+
+pub const LEND_AFTER: &str = "\
+EXAMPLES:
+    $ rsio lend 0000:00:04.0
+    lent 0000:00:04.0 as fabric device 0x1
+
+EXIT STATUS:
+    0   the function is lent
+    1   it could not be lent: no such function (ENODEV), a bridge (EINVAL),
+        the rsio adapter or not root (EPERM), already lent (EBUSY), or
+        /dev/rsio_lend cannot be opened (rsio_lend not loaded)
+    2   usage error (not a PCI address)";
+
+pub const UNLEND_LONG: &str = "\
+Give a lent PCI function back (LEND_IOC_UNLEND on /dev/rsio_lend; needs
+CAP_SYS_ADMIN): the peers stop listing it, it is reset and its native
+driver is probed again.";
+
+pub const UNLEND_AFTER: &str = "\
+EXAMPLES:
+    $ rsio unlend 00:04.0
+    gave back 0000:00:04.0 (fabric device 0x1)
+
+EXIT STATUS:
+    0   the function is back with its native driver (if one binds)
+    1   it is not lent (ENOENT), not root (EPERM), or /dev/rsio_lend cannot
+        be opened (rsio_lend not loaded)
+    2   usage error (not a PCI address)";
+
+pub const DEVICES_LONG: &str = "\
+List the PCI functions this node lends and those its peers advertise
+(LEND_IOC_LIST on /dev/rsio_lend). A peer's entries disappear when it
+unlends them or goes away.
+
+Columns: NODE the lender; FDID the fabric device id; BDF the function's
+address on its lender; VENDOR, DEVICE and CLASS its PCI ids; STATE lent or
+borrowed; BARS the sizes of its implemented BARs (n:size, with p for
+prefetchable, 64 for 64-bit, io for I/O space).
+
+Needs only access to /dev/rsio_lend.";
+
+pub const DEVICES_AFTER: &str = "\
+EXAMPLES:
+    $ rsio devices
+    NODE  FDID  BDF           VENDOR  DEVICE  CLASS   STATE  BARS
+       0   0x1  0000:00:04.0  1b36    0010    010802  lent   0:16K/64
+
+EXIT STATUS:
+    0   the list was read
+    1   /dev/rsio_lend cannot be opened (rsio_lend not loaded) or the ioctl failed
+    2   usage error";
+
+/// The arguments of `rsio lend` and `rsio unlend`.
+#[derive(Args)]
+pub struct BdfArgs {
+    /// The PCI function: [DOMAIN:]BUS:DEVICE.FUNCTION (hexadecimal).
+    #[arg(value_parser = parse_bdf)]
+    pub bdf: (u32, u32, u32),
+}
+
+/// Parses `[DOMAIN:]BUS:DEVICE.FUNCTION` (hex) into `(domain, bus, devfn)`.
+pub fn parse_bdf(s: &str) -> Result<(u32, u32, u32), String> {
+    let bad = || format!("`{s}` is not a PCI address [DOMAIN:]BUS:DEVICE.FUNCTION (hex)");
+    let hex = |p: &str, max: u32| {
+        if p.is_empty() || p.len() > 4 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        u32::from_str_radix(p, 16)
+            .ok()
+            .filter(|v| *v <= max)
+            .ok_or_else(bad)
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    let (domain, bus, rest) = match parts[..] {
+        [d, b, r] => (hex(d, 0xffff)?, hex(b, 0xff)?, r),
+        [b, r] => (0, hex(b, 0xff)?, r),
+        _ => return Err(bad()),
+    };
+    let (dev, func) = rest.split_once('.').ok_or_else(bad)?;
+    let (dev, func) = (hex(dev, 0x1f)?, hex(func, 7)?);
+    Ok((domain, bus, dev << 3 | func))
+}
+
+/// `domain:bus:devfn` as lspci prints it.
+pub fn bdf_name(domain: u32, bus: u32, devfn: u32) -> String {
+    format!("{domain:04x}:{bus:02x}:{:02x}.{}", devfn >> 3, devfn & 7)
+}
+
+// SAFETY: `LendDevEntry` is `repr(C)` of integers and integer arrays, and LEND_IOC_LIST lists `LendDevEntry` elements.
+unsafe impl crate::device::ListEntry for abi::LendDevEntry {
+    const CMD: u32 = abi::LEND_IOC_LIST;
+    const NAME: &'static str = "LEND_IOC_LIST";
+    const GUESS: u32 = 16;
+}
+
+/// What an errno of LEND/UNLEND means here.
+fn explain(e: &IoctlError, lend: bool) -> String {
+    let why = match (e.errno(), lend) {
+        (Some(libc::ENODEV), _) => "no such PCI function",
+        (Some(libc::EINVAL), true) => "a bridge cannot be lent (or the address is out of range)",
+        (Some(libc::EPERM), true) => "not root, or it is the rsio adapter itself",
+        (Some(libc::EPERM), false) => "not root",
+        (Some(libc::EBUSY), true) => "already lent, or the stub driver could not take it",
+        (Some(libc::ENOENT), false) => "it is not lent",
+        _ => "",
+    };
+    if why.is_empty() {
+        e.to_string()
+    } else {
+        // Not `e`'s own hints: they are /dev/rsio's (ENODEV: no transport).
+        format!(
+            "{} on {} failed: {}: {why}",
+            e.name,
+            e.path,
+            describe(&e.error)
+        )
+    }
+}
+
+fn lend_or_unlend(ctx: &Ctx, args: &BdfArgs, lend: bool) -> Result<()> {
+    let dev = Device::open(abi::LEND_DEVICE_PATH)?;
+    let (cmd, name) = if lend {
+        (abi::LEND_IOC_LEND, "LEND_IOC_LEND")
+    } else {
+        (abi::LEND_IOC_UNLEND, "LEND_IOC_UNLEND")
+    };
+    let (d, b, f) = args.bdf;
+    let bdf = bdf_name(d, b, f);
+    match dev.lend_bdf(cmd, name, args.bdf) {
+        Ok(fdid) => {
+            if ctx.json {
+                println!("{}", json!({ "bdf": bdf, "fdid": fdid, "lent": lend }));
+            } else if lend {
+                println!("lent {bdf} as fabric device {fdid:#x}");
+            } else {
+                println!("gave back {bdf} (fabric device {fdid:#x})");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("rsio: {}: {}", bdf, explain(&e, lend));
+            Err(Exit(1).into())
+        }
+    }
+}
+
+/// `rsio lend`.
+pub fn lend(ctx: &Ctx, args: &BdfArgs) -> Result<()> {
+    lend_or_unlend(ctx, args, true)
+}
+
+/// `rsio unlend`.
+pub fn unlend(ctx: &Ctx, args: &BdfArgs) -> Result<()> {
+    lend_or_unlend(ctx, args, false)
+}
+
+/// `rsio devices`.
+pub fn devices(ctx: &Ctx) -> Result<()> {
+    let dev = Device::open(abi::LEND_DEVICE_PATH)?;
+    let devs = dev.list::<abi::LendDevEntry>()?;
+    if ctx.json {
+        println!("{}", Value::Array(devs.iter().map(dev_json).collect()));
+    } else {
+        print!("{}", devices_table(&devs));
+    }
+    Ok(())
+}
+
+fn state(e: &abi::LendDevEntry) -> &'static str {
+    match e.state {
+        abi::LEND_STATE_LENT => "lent",
+        abi::LEND_STATE_BORROWED => "borrowed",
+        _ => "?",
+    }
+}
+
+fn bar_flags(f: u32) -> String {
+    let mut s = String::new();
+    if f & abi::LEND_BAR_IO != 0 {
+        s.push_str("/io");
+    }
+    if f & abi::LEND_BAR_64 != 0 {
+        s.push_str("/64");
+    }
+    if f & abi::LEND_BAR_PREFETCH != 0 {
+        s.push_str("/p");
+    }
+    s
+}
+
+fn bars(e: &abi::LendDevEntry) -> String {
+    let v: Vec<String> = (0..abi::LEND_NUM_BARS)
+        .filter(|&i| e.bar_size[i] != 0)
+        .map(|i| format!("{i}:{}{}", size(e.bar_size[i]), bar_flags(e.bar_flags[i])))
+        .collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(",")
+    }
+}
+
+/// The table of `rsio devices`.
+pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
+    let mut t = Table::new(&[
+        ("NODE", Align::Right),
+        ("FDID", Align::Right),
+        ("BDF", Align::Left),
+        ("VENDOR", Align::Left),
+        ("DEVICE", Align::Left),
+        ("CLASS", Align::Left),
+        ("STATE", Align::Left),
+        ("BARS", Align::Left),
+    ]);
+    for e in devs {
+        t.row(vec![
+            e.node.to_string(),
+            format!("{:#x}", e.fdid),
+            bdf_name(e.domain, e.bus, e.devfn),
+            format!("{:04x}", e.vendor),
+            format!("{:04x}", e.device),
+            format!("{:06x}", e.class),
+            state(e).into(),
+            bars(e),
+        ]);
+    }
+    t.render()
+}
+
+/// One element of `rsio devices --json`.
+pub fn dev_json(e: &abi::LendDevEntry) -> Value {
+    let bars: Vec<Value> = (0..abi::LEND_NUM_BARS)
+        .filter(|&i| e.bar_size[i] != 0)
+        .map(|i| {
+            json!({
+                "index": i,
+                "size": e.bar_size[i],
+                "io": e.bar_flags[i] & abi::LEND_BAR_IO != 0,
+                "64bit": e.bar_flags[i] & abi::LEND_BAR_64 != 0,
+                "prefetchable": e.bar_flags[i] & abi::LEND_BAR_PREFETCH != 0,
+            })
+        })
+        .collect();
+    json!({
+        "node": e.node,
+        "fdid": e.fdid,
+        "bdf": bdf_name(e.domain, e.bus, e.devfn),
+        "vendor": format!("{:04x}", e.vendor),
+        "device": format!("{:04x}", e.device),
+        "subsystem_vendor": format!("{:04x}", e.subsystem_vendor),
+        "subsystem_device": format!("{:04x}", e.subsystem_device),
+        "class": format!("{:06x}", e.class),
+        "revision": e.revision,
+        "state": state(e),
+        "bars": bars,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pci_addresses_parse_with_or_without_domain() {
+        assert_eq!(parse_bdf("0000:00:04.0"), Ok((0, 0, 4 << 3)));
+        assert_eq!(parse_bdf("00:1f.7"), Ok((0, 0, 0x1f << 3 | 7)));
+        assert_eq!(parse_bdf("10:ff:00.1"), Ok((0x10, 0xff, 1)));
+        for bad in [
+            "",
+            "0:0",
+            "00:20.0",
+            "00:04.8",
+            "00:04",
+            "x:00:04.0",
+            "1:2:3:4.0",
+            "100:00.0",
+            "00:04.0.1",
+            "00:+4.0",
+        ] {
+            assert!(parse_bdf(bad).is_err(), "{bad}");
+        }
+        assert_eq!(bdf_name(0, 0, 4 << 3 | 1), "0000:00:04.1");
+    }
+
+    #[test]
+    fn the_table_shows_ids_state_and_bars() {
+        let e = abi::LendDevEntry {
+            node: 0,
+            fdid: 1,
+            state: abi::LEND_STATE_LENT,
+            domain: 0,
+            bus: 0,
+            devfn: 4 << 3,
+            vendor: 0x1b36,
+            device: 0x10,
+            subsystem_vendor: 0x1af4,
+            subsystem_device: 0x1100,
+            class: 0x010802,
+            revision: 2,
+            bar_size: [16 << 10, 0, 0, 0, 0, 0],
+            bar_flags: [abi::LEND_BAR_64, 0, 0, 0, 0, 0],
+        };
+        let t = devices_table(&[e]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("NODE"));
+        for s in [
+            "0x1",
+            "0000:00:04.0",
+            "1b36",
+            "0010",
+            "010802",
+            "lent",
+            "0:16K/64",
+        ] {
+            assert!(lines[1].contains(s), "{s} in {}", lines[1]);
+        }
+        let j = dev_json(&e);
+        assert_eq!(j["class"], json!("010802"));
+        assert_eq!(j["bars"][0]["size"], json!(16384));
+    }
+}
