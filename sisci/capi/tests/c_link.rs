@@ -62,7 +62,10 @@ fn c_program_links_against_the_staticlib() {
         // `cargo test` alone need not build the staticlib (only
         // `cargo build` of the profile does, as tools/test.sh runs first):
         // say so instead of failing for a build step not taken.
-        eprintln!("{} not built (cargo build -p sisci-capi first): skipped", lib.display());
+        eprintln!(
+            "{} not built (cargo build -p sisci-capi first): skipped",
+            lib.display()
+        );
         return;
     }
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
