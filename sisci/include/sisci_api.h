@@ -5,8 +5,8 @@
  * Written for rsio. Function names, parameter lists, flag names and error
  * codes follow the public SISCI API so that SISCI programs build against
  * libsisci from source unchanged. docs/sisci.md lists which calls and flags
- * are supported; the others return SCI_ERR_NOT_IMPLEMENTED (functions) or
- * SCI_ERR_FLAG_NOT_IMPLEMENTED (flags). Every call validates its pointer
+ * are supported: calls it does not offer are not declared here, flags it
+ * does not know are refused with SCI_ERR_FLAG_NOT_IMPLEMENTED. Every call validates its pointer
  * arguments and reports through its sci_error_t *error argument.
  */
 #ifndef RSIO_SISCI_API_H
@@ -91,7 +91,7 @@ extern "C" {
 /* SCIOpen(). */
 #define SCI_FLAG_THREAD_SAFE 0x00000008u
 
-/* SCIMemCpy(), SCIFlush(), SCICacheSync(). */
+/* SCIMemCpy(), SCIFlush(). */
 #define SCI_FLAG_FAST_BARRIER 0x00000001u
 #define SCI_FLAG_BLOCK_READ 0x00000100u
 #define SCI_FLAG_ERROR_CHECK 0x00008000u
@@ -228,8 +228,6 @@ void SCIMemCpy(sci_sequence_t sequence, void *memAddr, sci_map_t remoteMap,
 		sci_error_t *error);
 void SCIMemWrite(void *memAddr, volatile void *remoteAddr, size_t size,
 		unsigned int flags, sci_error_t *error);
-void SCICacheSync(sci_map_t map, void *addr, size_t length,
-		unsigned int flags, sci_error_t *error);
 
 /* ---- DMA ----------------------------------------------------------------- */
 
@@ -247,19 +245,9 @@ void SCIStartDmaTransferVec(sci_dma_queue_t dq,
 		sci_remote_segment_t remoteSegment, size_t vecLength,
 		dis_dma_vec_t *disDmaVec, sci_cb_dma_t callback,
 		void *callbackArg, unsigned int flags, sci_error_t *error);
-void SCIStartDmaTransferMem(sci_dma_queue_t dq, void *localAddress,
-		sci_remote_segment_t remoteSegment, size_t size,
-		size_t remoteOffset, sci_cb_dma_t callback, void *callbackArg,
-		unsigned int flags, sci_error_t *error);
 sci_dma_queue_state_t SCIWaitForDMAQueue(sci_dma_queue_t dq,
 		unsigned int timeout, unsigned int flags, sci_error_t *error);
 sci_dma_queue_state_t SCIDMAQueueState(sci_dma_queue_t dq);
-void SCIRequestDMAChannel(sci_desc_t sd, sci_dma_channel_t *channel,
-		unsigned int localAdapterNo, sci_dma_type_t type,
-		unsigned int channelId, unsigned int flags, sci_error_t *error);
-void SCIReturnDMAChannel(sci_dma_channel_t channel, sci_error_t *error);
-void SCIAssignDMAChannel(sci_dma_channel_t channel, sci_dma_queue_t dq,
-		unsigned int flags, sci_error_t *error);
 
 /* ---- Interrupts ---------------------------------------------------------- */
 
@@ -278,17 +266,6 @@ void SCIConnectInterrupt(sci_desc_t sd, sci_remote_interrupt_t *interrupt,
 void SCIDisconnectInterrupt(sci_remote_interrupt_t interrupt,
 		unsigned int flags, sci_error_t *error);
 void SCITriggerInterrupt(sci_remote_interrupt_t interrupt, unsigned int flags,
-		sci_error_t *error);
-void SCIRegisterInterruptFlag(unsigned int localAdapterNo,
-		sci_local_interrupt_t *interrupt, sci_local_segment_t segment,
-		size_t offset, sci_cb_interrupt_t callback, void *callbackArg,
-		unsigned int flags, sci_error_t *error);
-void SCIEnableConditionalInterrupt(sci_local_interrupt_t interrupt,
-		unsigned int flags, sci_error_t *error);
-void SCIDisableConditionalInterrupt(sci_local_interrupt_t interrupt,
-		unsigned int flags, sci_error_t *error);
-void SCIGetConditionalInterruptTrigCounter(sci_local_interrupt_t interrupt,
-		unsigned int *interruptTrigCounter, unsigned int flags,
 		sci_error_t *error);
 
 void SCICreateDataInterrupt(sci_desc_t sd,
@@ -311,19 +288,10 @@ void SCITriggerDataInterrupt(sci_remote_data_interrupt_t interrupt,
 		void *data, unsigned int length, unsigned int flags,
 		sci_error_t *error);
 
-/* ---- Memory the adapter does not own ------------------------------------ */
+/* ---- Registered memory --------------------------------------------------- */
 
-void SCIAttachPhysicalMemory(sci_ioaddr_t ioaddress, void *address,
-		unsigned int busNo, size_t size, sci_local_segment_t segment,
-		unsigned int flags, sci_error_t *error);
 void SCIRegisterSegmentMemory(void *address, size_t size,
 		sci_local_segment_t segment, unsigned int flags,
-		sci_error_t *error);
-void SCIAttachLocalSegment(sci_desc_t sd, sci_local_segment_t *segment,
-		unsigned int segmentId, size_t *size,
-		sci_cb_local_segment_t callback, void *callbackArg,
-		unsigned int flags, sci_error_t *error);
-void SCIShareSegment(sci_local_segment_t segment, unsigned int flags,
 		sci_error_t *error);
 
 #ifdef __cplusplus

@@ -199,8 +199,7 @@ fn adapter_value(i: &rs::Info, sub: c_uint) -> CResult<c_uint> {
 ///
 /// `data` must point to a valid `sci_query_string_t`.
 unsafe fn query_string(data: *mut c_void, s: &str) -> CResult<()> {
-    // SAFETY: `data` is not NULL (checked by the caller) and points to a
-    // `sci_query_string_t` per SCIQuery's contract.
+    // SAFETY: `data` is not NULL (checked by the caller) and points to a `sci_query_string_t` per SCIQuery's contract.
     let q = unsafe { &mut *data.cast::<sci_query_string_t>() };
     if q.str_.is_null() || q.length == 0 {
         return Err(SCI_ERR_ILLEGAL_PARAMETER);

@@ -43,7 +43,7 @@ const STRINGS: &[(sci_error_t, &str)] = &[
     (SCI_ERR_BUSY, "resource busy"),
     (
         SCI_ERR_FLAG_NOT_IMPLEMENTED,
-        "flag not implemented by this library",
+        "flag not supported by this library",
     ),
     (SCI_ERR_ILLEGAL_FLAG, "illegal flag"),
     (SCI_ERR_NOSPC, "out of resources"),
@@ -51,7 +51,7 @@ const STRINGS: &[(sci_error_t, &str)] = &[
     (SCI_ERR_HW_NOSPC, "out of adapter resources"),
     (
         SCI_ERR_NOT_IMPLEMENTED,
-        "function not implemented by this library",
+        "function not supported by this library",
     ),
     (SCI_ERR_ILLEGAL_ADAPTERNO, "illegal adapter number"),
     (

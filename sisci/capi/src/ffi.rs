@@ -82,8 +82,7 @@ pub unsafe fn take<T: Object>(h: Handle) -> Box<T> {
 
 fn poison<T: Object>(b: &mut Box<T>) {
     let p: *mut T = &mut **b;
-    // SAFETY: every `Object` is `repr(C)` with a `u32` magic as its first
-    // field; `p` is valid and exclusively owned.
+    // SAFETY: every `Object` is `repr(C)` with a `u32` magic as its first field; `p` is valid and exclusively owned.
     unsafe { p.cast::<u32>().write(0xDEAD_0000) };
 }
 

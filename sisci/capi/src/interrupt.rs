@@ -321,8 +321,7 @@ pub unsafe extern "C" fn SCICreateDataInterrupt(
             let w = Watcher::spawn(move || {
                 let mut buf = [0u8; rs::abi::SISCI_MAX_INTR_DATA as usize];
                 match i.wait_into(Some(POLL), &mut buf) {
-                    // SAFETY: the application's callback with its own
-                    // argument and a buffer valid during the call.
+                    // SAFETY: the application's callback with its own argument and a buffer valid during the call.
                     Ok((_, n)) => unsafe {
                         cb(
                             arg.get(),

@@ -15,6 +15,5 @@ mod ffi;
 mod interrupt;
 mod map;
 mod segment;
-mod stubs;
 mod types;
 mod watcher;

@@ -684,8 +684,7 @@ mod tests {
         fn new(pages: usize) -> Buf {
             let len = pages * page_size();
             let mut p = std::ptr::null_mut();
-            // SAFETY: `p` is a valid out pointer; the alignment is a power
-            // of two multiple of the pointer size.
+            // SAFETY: `p` is a valid out pointer; the alignment is a power of two multiple of the pointer size.
             assert_eq!(unsafe { libc::posix_memalign(&mut p, page_size(), len) }, 0);
             Buf(p)
         }
@@ -733,8 +732,7 @@ mod tests {
 
     fn register(h: Handle, addr: *mut c_void, size: usize, flags: c_uint) -> sci_error_t {
         let mut e = SCI_ERR_OK;
-        // SAFETY: `h` NULL or live; the memory is a live test buffer (or
-        // refused before use).
+        // SAFETY: `h` NULL or live; the memory is a live test buffer (or refused before use).
         unsafe { SCIRegisterSegmentMemory(addr, size, h, flags, &mut e) };
         e
     }

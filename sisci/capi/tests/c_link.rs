@@ -32,8 +32,8 @@ int main(void)
     if (err != SCI_ERR_ILLEGAL_PARAMETER) { printf("NULL sd: %x\n", err); return 3; }
     SCIGetLocalNodeId(0, NULL, NO_FLAGS, &err);
     if (err != SCI_ERR_ILLEGAL_PARAMETER) { printf("NULL node: %x\n", err); return 3; }
-    SCIShareSegment(NULL, NO_FLAGS, &err);
-    if (err != SCI_ERR_NOT_IMPLEMENTED) { printf("stub: %x\n", err); return 3; }
+    SCIPrepareSegment(NULL, 0, NO_FLAGS, &err);
+    if (err != SCI_ERR_ILLEGAL_PARAMETER) { printf("NULL segment: %x\n", err); return 3; }
     SCIGetLocalNodeId(0, &node, NO_FLAGS, &err);
     SCIOpen(&sd, NO_FLAGS, &err);
     if (err != SCI_ERR_OK) {

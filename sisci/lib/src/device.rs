@@ -154,8 +154,7 @@ pub(crate) fn list_segments(fd: &OwnedFd) -> Result<Vec<SegmentInfo>> {
             continue;
         }
         let n = l.count.min(cap) as usize;
-        // SAFETY: the kernel wrote `min(count, capacity)` elements of
-        // `entry_size` (= our element size) bytes into `buf`'s capacity.
+        // SAFETY: the kernel wrote `min(count, capacity)` elements of `entry_size` (= our element size) bytes into `buf`'s capacity.
         unsafe { buf.set_len(n) };
         return Ok(buf
             .iter()

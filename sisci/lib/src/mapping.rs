@@ -76,8 +76,7 @@ impl Mapping {
         let file_off = mmap_offset
             .checked_add(aligned)
             .ok_or(Error::new("mmap", libc::ERANGE))?;
-        // SAFETY: a fresh shared mapping chosen by the kernel (no fixed
-        // address): it cannot alias memory Rust already owns.
+        // SAFETY: a fresh shared mapping chosen by the kernel (no fixed address): it cannot alias memory Rust already owns.
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -152,8 +151,7 @@ impl Mapping {
     /// aligned).
     pub fn write(&self, offset: usize, src: &[u8]) -> Result<()> {
         let dst = self.check(offset, src.len(), true, "Mapping::write")?;
-        // SAFETY: `check` proved `dst..dst + src.len()` is inside the
-        // writable mapping; `src` is a valid slice.
+        // SAFETY: `check` proved `dst..dst + src.len()` is inside the writable mapping; `src` is a valid slice.
         unsafe { volatile_copy(dst, src.as_ptr(), src.len()) };
         Ok(())
     }
@@ -161,8 +159,7 @@ impl Mapping {
     /// Copies from `offset` into `dst` with volatile loads.
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<()> {
         let src = self.check(offset, dst.len(), false, "Mapping::read")?;
-        // SAFETY: `check` proved the source range is inside the mapping;
-        // `dst` is a valid, exclusively borrowed slice.
+        // SAFETY: `check` proved the source range is inside the mapping; `dst` is a valid, exclusively borrowed slice.
         unsafe { volatile_read(dst.as_mut_ptr(), src, dst.len()) };
         Ok(())
     }
@@ -222,8 +219,7 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `base`/`map_len` are exactly what mmap returned and were
-        // never unmapped; no Rust reference into the memory exists.
+        // SAFETY: `base`/`map_len` are exactly what mmap returned and were never unmapped; no Rust reference into the memory exists.
         unsafe { libc::munmap(self.base.cast(), self.map_len) };
     }
 }
@@ -243,8 +239,7 @@ pub unsafe fn volatile_copy(dst: *mut u8, src: *const u8, len: usize) {
         i += 1;
     }
     while i + 8 <= len {
-        // SAFETY: `i + 8 <= len`: inside both ranges; `dst + i` is 8-byte
-        // aligned, the source is read unaligned.
+        // SAFETY: `i + 8 <= len`: inside both ranges; `dst + i` is 8-byte aligned, the source is read unaligned.
         unsafe {
             let w = src.add(i).cast::<u64>().read_unaligned();
             dst.add(i).cast::<u64>().write_volatile(w);
@@ -272,8 +267,7 @@ pub unsafe fn volatile_read(dst: *mut u8, src: *const u8, len: usize) {
         i += 1;
     }
     while i + 8 <= len {
-        // SAFETY: `i + 8 <= len`: inside both ranges; `src + i` is 8-byte
-        // aligned, the destination is written unaligned.
+        // SAFETY: `i + 8 <= len`: inside both ranges; `src + i` is 8-byte aligned, the destination is written unaligned.
         unsafe {
             let w = src.add(i).cast::<u64>().read_volatile();
             dst.add(i).cast::<u64>().write_unaligned(w);

@@ -16,10 +16,7 @@ pub(crate) type Fd = Arc<OwnedFd>;
 /// Issues `cmd` with `arg` (an ABI struct whose size the ioctl number
 /// encodes) on `fd`. `op` names the operation in the error.
 pub(crate) fn ioctl<T>(fd: &OwnedFd, cmd: u32, arg: &mut T, op: &'static str) -> Result<()> {
-    // SAFETY: `arg` is a live, exclusively borrowed `repr(C)` ABI struct of
-    // exactly the size encoded in `cmd`; the kernel reads and writes only
-    // that many bytes, and any user pointers inside it were set up by the
-    // caller to point at buffers that outlive this call.
+    // SAFETY: `arg` is a live, exclusively borrowed `repr(C)` ABI struct of exactly the size encoded in `cmd`; the kernel reads and writes only that many bytes, and any user pointers inside it were set up by the caller to point at buffers that outlive this call.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, arg as *mut T) };
     if rc < 0 {
         Err(Error::last(op))
