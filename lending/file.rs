@@ -6,7 +6,7 @@
 use crate::ioctl::Arg;
 use crate::lend_abi::*;
 use crate::uapi::{self, RsioList};
-use crate::{state, sys};
+use crate::{borrow, state, sys};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
@@ -37,16 +37,27 @@ impl MiscDevice for LendFile {
         }
         let nr = uapi::ioc_nr;
         match uapi::ioc_nr(cmd) {
-            n if n == nr(LEND_IOC_LEND) => bdf(cmd, arg, state::lend),
-            n if n == nr(LEND_IOC_UNLEND) => bdf(cmd, arg, state::unlend),
+            n if n == nr(LEND_IOC_LEND) => bdf(cmd, arg, |d, b, f, flags| {
+                if flags != 0 {
+                    return Err(EINVAL);
+                }
+                state::lend(d, b, f)
+            }),
+            n if n == nr(LEND_IOC_UNLEND) => bdf(cmd, arg, |d, b, f, flags| {
+                state::unlend(d, b, f, flags & LEND_UNLEND_FORCE != 0)
+            }),
             n if n == nr(LEND_IOC_LIST) => list(cmd, arg),
+            n if n == nr(LEND_IOC_BORROW) => borrowing(cmd, arg, |node, fdid| {
+                borrow::borrow(state::adapter().as_ref(), node, fdid)
+            }),
+            n if n == nr(LEND_IOC_RETURN) => borrowing(cmd, arg, borrow::give_back_borrowed),
             _ => Err(ENOTTY),
         }
     }
 }
 
 /// `LEND`/`UNLEND`: root only; `fdid` is an output (zero on input).
-fn bdf(cmd: u32, arg: usize, op: fn(u32, u32, u32) -> Result<u32>) -> Result<isize> {
+fn bdf(cmd: u32, arg: usize, op: impl FnOnce(u32, u32, u32, u32) -> Result<u32>) -> Result<isize> {
     if !sys::capable_admin() {
         return Err(EPERM);
     }
@@ -56,7 +67,26 @@ fn bdf(cmd: u32, arg: usize, op: fn(u32, u32, u32) -> Result<u32>) -> Result<isi
     }
     // No side effect whose result could not be reported.
     a.check_writable()?;
-    a.value.fdid = op(a.value.domain, a.value.bus, a.value.devfn)?;
+    a.value.fdid = op(a.value.domain, a.value.bus, a.value.devfn, a.value.header.flags)?;
+    a.write_back()?;
+    Ok(0)
+}
+
+/// `BORROW`/`RETURN`: root only; where the device is (was) is the output.
+fn borrowing(cmd: u32, arg: usize, op: impl FnOnce(u32, u32) -> Result<(u32, u32, u32)>) -> Result<isize> {
+    if !sys::capable_admin() {
+        return Err(EPERM);
+    }
+    let mut a = Arg::<LendBorrow>::read(cmd, arg, LendBorrow::LAYOUT)?;
+    let v = &a.value;
+    if v.domain != 0 || v.bus != 0 || v.devfn != 0 || v.reserved != 0 {
+        return Err(EINVAL);
+    }
+    a.check_writable()?;
+    let (domain, bus, devfn) = op(a.value.node, a.value.fdid)?;
+    a.value.domain = domain;
+    a.value.bus = bus;
+    a.value.devfn = devfn;
     a.write_back()?;
     Ok(0)
 }

@@ -2,6 +2,7 @@
 /*
  * C helpers for rsio_lend (see helpers.h).
  */
+#include <linux/acpi.h>
 #include <linux/capability.h>
 #include <linux/device.h>
 #include <linux/pci.h>
@@ -139,4 +140,36 @@ void rsio_lend_release(struct pci_dev *pdev)
 bool rsio_lend_capable_admin(void)
 {
 	return capable(CAP_SYS_ADMIN);
+}
+
+u64 rsio_lend_ecam(struct pci_dev *pdev)
+{
+	struct acpi_table_header *hdr;
+	struct acpi_mcfg_allocation *a;
+	u32 seg = pci_domain_nr(pdev->bus), bus = pdev->bus->number;
+	u64 addr = 0;
+	size_t i, n;
+
+	if (ACPI_FAILURE(acpi_get_table(ACPI_SIG_MCFG, 0, &hdr)))
+		return 0;
+	if (hdr->length < sizeof(struct acpi_table_mcfg))
+		goto out;
+	n = (hdr->length - sizeof(struct acpi_table_mcfg)) / sizeof(*a);
+	a = (struct acpi_mcfg_allocation *)((struct acpi_table_mcfg *)hdr + 1);
+	for (i = 0; i < n; i++) {
+		if (a[i].pci_segment == seg && bus >= a[i].start_bus_number && bus <= a[i].end_bus_number) {
+			addr = a[i].address + ((u64)(bus - a[i].start_bus_number) << 20) + ((u64)pdev->devfn << 12);
+			break;
+		}
+	}
+out:
+	acpi_put_table(hdr);
+	return addr;
+}
+
+void rsio_lend_quiesce(struct pci_dev *pdev)
+{
+	pci_write_config_word(pdev, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
+	if (pci_reset_function(pdev))
+		pci_warn(pdev, "rsio_lend: no function reset; memory and bus mastering left off\n");
 }

@@ -51,6 +51,19 @@ int rsio_lend_claim(u32 domain, u32 bus, u32 devfn, struct pci_dev **pdev, struc
  */
 void rsio_lend_release(struct pci_dev *pdev);
 
+/*
+ * The bus address of pdev's 4 KiB of the platform's ECAM (ACPI MCFG),
+ * which a peer reaches by remote MMIO to read and write its config space;
+ * 0 if the platform has none for it.
+ */
+u64 rsio_lend_ecam(struct pci_dev *pdev);
+/*
+ * Stops a claimed function a borrower used: memory decoding and bus
+ * mastering off, then a function reset (its config state, as the lender
+ * set it up, restored after).
+ */
+void rsio_lend_quiesce(struct pci_dev *pdev);
+
 /* capable(CAP_SYS_ADMIN). */
 bool rsio_lend_capable_admin(void);
 

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! rsio device lending (`rsio_lend`), the lender's side: `/dev/rsio_lend`
+//! rsio device lending (`rsio_lend`). The lender's side: `/dev/rsio_lend`
 //! claims a local PCI function for a stub driver (away from its native
 //! driver), resets it, names it on the fabric (`node << 16 | index`) and
-//! advertises it to the peers; it gives it back on `UNLEND` and on unload.
-//! It lists what this node lends and what the peers advertise. ABI:
-//! `uapi/src/lend.rs`; design and the plan for the borrower:
-//! docs/lending.md.
+//! advertises it to the peers; a peer borrowing it gets a lease (windows
+//! onto its config space and BARs, an interrupt slot: serve.rs); it is
+//! given back on `UNLEND` and on unload. The borrower's side (borrow.rs,
+//! bridge.c): the peer's function appears on this node's PCI bus under a
+//! virtual host bridge and this node's driver binds to it. It lists what
+//! this node lends and what the peers advertise. ABI: `uapi/src/lend.rs`;
+//! design: docs/lending.md.
 //!
 //! A feature module of the fabric core (`rsio_fabric`): its messages are
 //! the core's events (proto.rs), a peer's entries go with the peer.
 
 mod bindings;
+mod borrow;
 mod file;
 mod proto;
+mod serve;
 mod state;
 mod sys;
 
@@ -37,14 +42,14 @@ module! {
     type: LendModule,
     name: "rsio_lend",
     authors: ["rsio developers"],
-    description: "rsio device lending, lender side (/dev/rsio_lend)",
+    description: "rsio device lending: lender and borrower (/dev/rsio_lend)",
     license: "GPL",
 }
 
 /// Marker-trait impls that let the ABI structs cross the user boundary by
 /// value (the ABI sources must not depend on the `kernel` crate).
 mod uapi_impls {
-    use crate::lend_abi::{LendBdf, LendDevEntry};
+    use crate::lend_abi::{LendBdf, LendBorrow, LendDevEntry};
     use crate::uapi::{ArgHeader, RsioList};
     use kernel::prelude::*;
     use kernel::transmute::{AsBytes, FromBytes};
@@ -60,7 +65,7 @@ mod uapi_impls {
         )*};
     }
 
-    abi_struct!(LendBdf, LendDevEntry, ArgHeader, RsioList);
+    abi_struct!(LendBdf, LendBorrow, LendDevEntry, ArgHeader, RsioList);
 }
 
 /// `rsio_lend` as a feature of the fabric core.
@@ -80,11 +85,24 @@ impl rsio_fabric::api::Feature for LendFeature {
     }
 
     fn peer_down(&self, node: u32) {
+        borrow::lender_down(node);
         state::peer_down(node);
     }
 
+    fn request(&self, node: u32, mtype: u16, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+        match mtype {
+            proto::BORROW => state::borrow_request(node, payload, reply),
+            proto::RETURN => state::return_request(node, payload),
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
     fn event(&self, node: u32, mtype: u16, payload: &[u8]) {
-        if let Err(e) = state::event(node, mtype, payload) {
+        let r = match mtype {
+            proto::REVOKED => borrow::revoked(node, payload),
+            _ => state::event(node, mtype, payload),
+        };
+        if let Err(e) = r {
             pr_debug!("event {:#x} from node {} dropped: {:?}\n", mtype, node, e);
         }
     }
@@ -98,6 +116,7 @@ struct Lender {
 
 impl Drop for Lender {
     fn drop(&mut self) {
+        borrow::return_all();
         state::unlend_all();
     }
 }
@@ -120,8 +139,15 @@ fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
     if node > 0xffff {
         return Err(EINVAL);
     }
+    // Leases and borrows need the rsio adapter (lending alone does not).
+    let adapter = rsio_ntb::adapter::adapters().ok().and_then(|a| a.into_iter().next());
+    if adapter.is_none() {
+        pr_warn!("no rsio adapter: devices can be lent but not borrowed\n");
+    }
     // SAFETY: The module initializer runs once, before anything uses the state.
-    unsafe { state::init(node) };
+    unsafe { state::init(node, adapter) };
+    // SAFETY: As above.
+    unsafe { borrow::init() };
     let lender = Lender {
         _stub: sys::StubDriver::register()?,
     };

@@ -8,9 +8,16 @@
 //!   is events too);
 //! - `DEV_LENT` ([`encode`]d entry): a device this node lends, sent to
 //!   every up peer on lend and to a peer asking with `LIST_REQ`;
-//! - `DEV_UNLENT` (fdid `u32`): it is no longer lent.
+//! - `DEV_UNLENT` (fdid `u32`): it is no longer lent;
+//! - `BORROW` (request, fdid `u32`): lend it to me; the response is a
+//!   [`Lease`]: where the borrower reaches the device's config space
+//!   and BARs, where the device's MSI writes go and where the borrower's
+//!   memory is on the lender's bus;
+//! - `RETURN` (request, fdid `u32`): I give it back (reset it);
+//! - `REVOKED` (event, fdid `u32`): the lender took it back (forced
+//!   unlend): remove it now.
 
-use crate::lend_abi::{LendDevEntry, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT};
+use crate::lend_abi::{LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT};
 use kernel::prelude::*;
 
 /// The first message type `rsio_lend` owns.
@@ -21,6 +28,9 @@ pub(crate) const MT_COUNT: u16 = 0x20;
 pub(crate) const LIST_REQ: u16 = MT_FIRST;
 pub(crate) const DEV_LENT: u16 = MT_FIRST + 1;
 pub(crate) const DEV_UNLENT: u16 = MT_FIRST + 2;
+pub(crate) const BORROW: u16 = MT_FIRST + 3;
+pub(crate) const RETURN: u16 = MT_FIRST + 4;
+pub(crate) const REVOKED: u16 = MT_FIRST + 5;
 
 /// Bytes of a `DEV_LENT` payload.
 pub(crate) const ENTRY_LEN: usize = 9 * 4 + LEND_NUM_BARS * 12;
@@ -105,7 +115,15 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
     Ok(e)
 }
 
-/// Decodes a `DEV_UNLENT` payload from `node`.
+/// Decodes a fabric device id payload (`BORROW`, `RETURN`).
+pub(crate) fn decode_fdid_of(b: &[u8]) -> Result<u32> {
+    if b.len() != 4 {
+        return Err(EPROTO);
+    }
+    Ok(u32_at(b, 0))
+}
+
+/// Decodes a `DEV_UNLENT` or `REVOKED` payload from `node`.
 pub(crate) fn decode_fdid(node: u32, b: &[u8]) -> Result<u32> {
     if b.len() != 4 {
         return Err(EPROTO);
@@ -115,4 +133,93 @@ pub(crate) fn decode_fdid(node: u32, b: &[u8]) -> Result<u32> {
         return Err(EPROTO);
     }
     Ok(fdid)
+}
+
+/// One BAR of a [`Lease`].
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct LeaseBar {
+    /// The lender's inbound window over it (valid if `size != 0`).
+    pub(crate) window: u32,
+    /// `LEND_BAR_*`.
+    pub(crate) flags: u32,
+    /// Bytes forwarded (0: not forwarded: absent, I/O, or an upper half).
+    pub(crate) size: u64,
+}
+
+/// The response to `BORROW`: what the borrower needs to set the device up.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Lease {
+    /// The lender's inbound window over the function's 4 KiB of ECAM.
+    pub(crate) cfg_window: u32,
+    /// Lender-side address of its `INTERRUPT` slot targeting the borrower.
+    pub(crate) msi_bus: u64,
+    /// Lender-side bus address of the borrower's RAM (direct window)...
+    pub(crate) dma_base: u64,
+    /// ... and its span.
+    pub(crate) dma_span: u64,
+    pub(crate) bars: [LeaseBar; LEND_NUM_BARS],
+}
+
+/// Bytes of an encoded [`Lease`].
+pub(crate) const LEASE_LEN: usize = 4 + 3 * 8 + LEND_NUM_BARS * 16;
+
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    u64::from(u32_at(b, i)) | (u64::from(u32_at(b, i + 4)) << 32)
+}
+
+impl Lease {
+    pub(crate) fn encode(&self) -> [u8; LEASE_LEN] {
+        let mut b = [0u8; LEASE_LEN];
+        let mut at = 0;
+        put(&mut b, &mut at, &self.cfg_window.to_le_bytes());
+        for v in [self.msi_bus, self.dma_base, self.dma_span] {
+            put(&mut b, &mut at, &v.to_le_bytes());
+        }
+        for bar in self.bars.iter() {
+            put(&mut b, &mut at, &bar.window.to_le_bytes());
+            put(&mut b, &mut at, &bar.flags.to_le_bytes());
+            put(&mut b, &mut at, &bar.size.to_le_bytes());
+        }
+        b
+    }
+
+    /// Decodes a lease, validated like user input: exact length, BAR
+    /// sizes powers of two of at least 4 KiB, memory BARs only, a 64-bit
+    /// BAR not last, a non-empty DMA span.
+    pub(crate) fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != LEASE_LEN {
+            return Err(EPROTO);
+        }
+        let mut l = Lease {
+            cfg_window: u32_at(b, 0),
+            msi_bus: u64_at(b, 4),
+            dma_base: u64_at(b, 12),
+            dma_span: u64_at(b, 20),
+            bars: [LeaseBar::default(); LEND_NUM_BARS],
+        };
+        if l.dma_span == 0 || l.dma_base.checked_add(l.dma_span).is_none() {
+            return Err(EPROTO);
+        }
+        let mut at = 28;
+        for (i, bar) in l.bars.iter_mut().enumerate() {
+            *bar = LeaseBar {
+                window: u32_at(b, at),
+                flags: u32_at(b, at + 4),
+                size: u64_at(b, at + 8),
+            };
+            at += 16;
+            if bar.size == 0 {
+                continue;
+            }
+            let last = i == LEND_NUM_BARS - 1;
+            if !bar.size.is_power_of_two()
+                || bar.size < 4096
+                || bar.flags & LEND_BAR_IO != 0
+                || (bar.flags & LEND_BAR_64 != 0 && last)
+            {
+                return Err(EPROTO);
+            }
+        }
+        Ok(l)
+    }
 }

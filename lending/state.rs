@@ -11,9 +11,12 @@
 
 use crate::lend_abi::*;
 use crate::proto;
+use crate::serve::Leased;
 use crate::sys::{Claimed, Info};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 use rsio_fabric::api;
+use rsio_ntb::adapter::Adapter;
 
 /// Peers' entries kept at most (more are dropped).
 const MAX_PEER_ENTRIES: usize = 1024;
@@ -21,12 +24,37 @@ const MAX_PEER_ENTRIES: usize = 1024;
 /// A device this node lends.
 struct Local {
     /// Given back on drop.
-    _claimed: Claimed,
+    claimed: Claimed,
+    /// Its identity and BARs as claimed.
+    info: Info,
     entry: LendDevEntry,
+    /// The borrower's lease, while a peer borrows it.
+    lease: Option<Leased>,
+}
+
+impl Local {
+    /// Ends the lease, if any: the device is stopped and reset, the
+    /// borrower's windows closed. `revoke`: the borrower is alive and is
+    /// told to remove the device.
+    fn end_lease(&mut self, revoke: bool) {
+        if let Some(l) = self.lease.take() {
+            if revoke {
+                if let Err(e) = api::send_event(l.node, proto::REVOKED, &self.entry.fdid.to_le_bytes()) {
+                    pr_warn!("cannot tell node {} that {:#x} is revoked: {:?}\n", l.node, self.entry.fdid, e);
+                }
+            }
+            let node = l.node;
+            l.end(&self.claimed);
+            self.entry.state = LEND_STATE_LENT;
+            pr_info!("fabric device {:#x}: node {}'s lease ended, device reset\n", self.entry.fdid, node);
+        }
+    }
 }
 
 pub(crate) struct State {
     node: u32,
+    /// The adapter leases are opened on (none: borrowing is `ENODEV`).
+    adapter: Option<Arc<Adapter>>,
     local: KVec<Local>,
     peers: KVec<LendDevEntry>,
 }
@@ -44,16 +72,22 @@ kernel::sync::global_lock! {
 /// # Safety
 ///
 /// Called once, by the module initializer, before anything else.
-pub(crate) unsafe fn init(node: u32) {
+pub(crate) unsafe fn init(node: u32, adapter: Option<Arc<Adapter>>) {
     // SAFETY: As the caller guarantees.
     unsafe { STATE.init() };
     // SAFETY: As the caller guarantees.
     unsafe { OPS.init() };
     *STATE.lock() = Some(State {
         node,
+        adapter,
         local: KVec::new(),
         peers: KVec::new(),
     });
+}
+
+/// The adapter, for borrowing.
+pub(crate) fn adapter() -> Option<Arc<Adapter>> {
+    STATE.lock().as_ref().and_then(|st| st.adapter.clone())
 }
 
 /// Sends event `mtype` to every up peer (best effort: a peer that misses
@@ -112,21 +146,30 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
     let (claimed, info) = Claimed::claim(domain, bus, devfn)?;
     let fdid = (node << 16) | index;
     let entry = entry_of(node, fdid, domain, bus, devfn, &info);
+    let (reset, vendor, device) = (info.reset != 0, info.vendor, info.device);
     {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
         // Cannot fail: room was reserved above.
-        st.local.push(Local { _claimed: claimed, entry }, GFP_KERNEL)?;
+        st.local.push(
+            Local {
+                claimed,
+                info,
+                entry,
+                lease: None,
+            },
+            GFP_KERNEL,
+        )?;
     }
-    let reset = if info.reset != 0 { ", reset" } else { "" };
+    let reset = if reset { ", reset" } else { "" };
     pr_info!(
         "lent {:04x}:{:02x}:{:02x}.{} ({:04x}:{:04x} class {:06x}{}) as fabric device {:#x}\n",
         domain,
         bus,
         devfn >> 3,
         devfn & 7,
-        info.vendor,
-        info.device,
+        vendor,
+        device,
         entry.class,
         reset,
         fdid
@@ -136,12 +179,13 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
 }
 
 /// Gives `domain:bus:devfn` back: returns the fabric device id it had.
-pub(crate) fn unlend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
+/// A borrowed device is `EBUSY` unless `force`, which revokes it first.
+pub(crate) fn unlend(domain: u32, bus: u32, devfn: u32, force: bool) -> Result<u32> {
     if domain > 0xffff || bus > 0xff || devfn > 0xff {
         return Err(EINVAL);
     }
     let _ops = OPS.lock();
-    let local = {
+    let mut local = {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
         let i = st
@@ -149,8 +193,12 @@ pub(crate) fn unlend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
             .iter()
             .position(|l| l.entry.domain == domain && l.entry.bus == bus && l.entry.devfn == devfn)
             .ok_or(ENOENT)?;
+        if st.local[i].lease.is_some() && !force {
+            return Err(EBUSY);
+        }
         st.local.remove(i)?
     };
+    local.end_lease(true);
     let fdid = local.entry.fdid;
     // Stop advertising first, then give it back (reset, native driver).
     broadcast(proto::DEV_UNLENT, &fdid.to_le_bytes());
@@ -166,7 +214,8 @@ pub(crate) fn unlend_all() {
         Some(st) => core::mem::take(&mut st.local),
         None => return,
     };
-    for l in locals.into_iter() {
+    for mut l in locals.into_iter() {
+        l.end_lease(true);
         broadcast(proto::DEV_UNLENT, &l.entry.fdid.to_le_bytes());
         pr_info!("fabric device {:#x} given back (unload)\n", l.entry.fdid);
         drop(l);
@@ -195,11 +244,65 @@ pub(crate) fn peer_up(node: u32) {
     }
 }
 
-/// Peer `node` went away: forget what it advertised.
+/// Peer `node` went away: forget what it advertised, reclaim and reset
+/// what it borrowed.
 pub(crate) fn peer_down(node: u32) {
+    let mut changed = KVec::new();
     if let Some(st) = STATE.lock().as_mut() {
         st.peers.retain(|e| e.node != node);
+        for l in st.local.iter_mut() {
+            if l.lease.as_ref().is_some_and(|x| x.node == node) {
+                l.end_lease(false);
+                let _ = changed.push(l.entry, GFP_KERNEL);
+            }
+        }
     }
+    for e in changed.iter() {
+        broadcast(proto::DEV_LENT, &proto::encode(e));
+    }
+}
+
+/// `BORROW` from `node` (a core request, untrusted): opens a lease on
+/// the device it names and writes it to `reply`.
+pub(crate) fn borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+    let fdid = proto::decode_fdid_of(payload)?;
+    let (entry, n) = {
+        let mut st = STATE.lock();
+        let st = st.as_mut().ok_or(ENODEV)?;
+        let adapter = st.adapter.clone().ok_or(ENODEV)?;
+        let l = st.local.iter_mut().find(|l| l.entry.fdid == fdid).ok_or(ENOENT)?;
+        if l.lease.is_some() {
+            return Err(EBUSY);
+        }
+        let (leased, lease) = Leased::open(&adapter, node, &l.claimed, &l.info)?;
+        let b = lease.encode();
+        let out = reply.get_mut(..b.len()).ok_or(EOVERFLOW)?;
+        out.copy_from_slice(&b);
+        l.lease = Some(leased);
+        l.entry.state = LEND_STATE_BORROWED;
+        pr_info!("fabric device {:#x} lent to node {}\n", fdid, node);
+        (l.entry, b.len())
+    };
+    broadcast(proto::DEV_LENT, &proto::encode(&entry));
+    Ok(n)
+}
+
+/// `RETURN` from `node`: ends its lease (`ENOENT` if it holds none).
+pub(crate) fn return_request(node: u32, payload: &[u8]) -> Result<usize> {
+    let fdid = proto::decode_fdid_of(payload)?;
+    let entry = {
+        let mut st = STATE.lock();
+        let st = st.as_mut().ok_or(ENODEV)?;
+        let l = st
+            .local
+            .iter_mut()
+            .find(|l| l.entry.fdid == fdid && l.lease.as_ref().is_some_and(|x| x.node == node))
+            .ok_or(ENOENT)?;
+        l.end_lease(false);
+        l.entry
+    };
+    broadcast(proto::DEV_LENT, &proto::encode(&entry));
+    Ok(0)
 }
 
 /// An event from `node` (untrusted).

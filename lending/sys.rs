@@ -71,3 +71,116 @@ pub(crate) fn capable_admin() -> bool {
     // SAFETY: No arguments; checks the current task's credentials.
     unsafe { bindings::rsio_lend_capable_admin() }
 }
+
+impl Claimed {
+    /// The bus address of the function's 4 KiB of ECAM (0: none).
+    pub(crate) fn ecam(&self) -> u64 {
+        // SAFETY: By the type invariant `pdev` is a claimed function we hold a reference on.
+        unsafe { bindings::rsio_lend_ecam(self.pdev) }
+    }
+
+    /// Stops what a borrower left running: decoding and bus mastering
+    /// off, function reset.
+    pub(crate) fn quiesce(&self) {
+        // SAFETY: By the type invariant `pdev` is a claimed function we hold a reference on.
+        unsafe { bindings::rsio_lend_quiesce(self.pdev) };
+    }
+}
+
+/// What [`Bridge::create`] needs (bridge.h).
+pub(crate) type BridgeParams = bindings::rsio_bridge_params;
+
+/// The borrower's virtual host bridge with its one function (bridge.h).
+///
+/// # Invariants
+///
+/// `b` came from a successful `rsio_bridge_create` and is freed only by
+/// `drop`; `removed` says whether `rsio_bridge_remove` ran.
+pub(crate) struct Bridge {
+    b: *mut bindings::rsio_bridge,
+    removed: bool,
+}
+
+// SAFETY: The bridge's C functions may be called from any thread; its
+// mutable state is under its own locks.
+unsafe impl Send for Bridge {}
+// SAFETY: `&Bridge` only fires interrupts, which the C side serializes.
+unsafe impl Sync for Bridge {}
+
+impl Bridge {
+    /// Creates the bridge, scans it and lets drivers bind: returns it and
+    /// where the function appeared (domain, bus, devfn).
+    pub(crate) fn create(p: &BridgeParams) -> Result<(Self, u32, u32, u32)> {
+        let mut b = core::ptr::null_mut();
+        let (mut domain, mut bus, mut devfn) = (0, 0, 0);
+        // SAFETY: `p` and the out pointers are valid for the call; `p.parent` is the adapter's live device.
+        to_result(unsafe { bindings::rsio_bridge_create(p, &mut b, &mut domain, &mut bus, &mut devfn) })?;
+        // INVARIANT: created just now, not removed.
+        Ok((Self { b, removed: false }, domain, bus, devfn))
+    }
+
+    /// The raw pointer, for [`BridgeFire`].
+    pub(crate) fn fire_handle(&self) -> BridgeFire {
+        BridgeFire(self.b)
+    }
+
+    /// The lender is gone: config space reads all-ones from now on.
+    pub(crate) fn set_dead(&self) {
+        // SAFETY: By the type invariant `b` is a live bridge.
+        unsafe { bindings::rsio_bridge_set_dead(self.b) };
+    }
+
+    /// Unbinds the driver and removes the bus (once).
+    pub(crate) fn remove(&mut self) {
+        if !self.removed {
+            self.removed = true;
+            // SAFETY: By the type invariant `b` is a live bridge whose bus was not removed yet.
+            unsafe { bindings::rsio_bridge_remove(self.b) };
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.remove();
+        // SAFETY: By the type invariant `b` is live and freed only here; its bus is removed above.
+        unsafe { bindings::rsio_bridge_free(self.b) };
+    }
+}
+
+/// A bridge's pointer as an interrupt hook holds it.
+///
+/// # Invariants
+///
+/// Used only while the [`Bridge`] it came from is alive: its owner drops
+/// every hook holding it (and waits for running ones) before the bridge.
+#[derive(Clone, Copy)]
+pub(crate) struct BridgeFire(*mut bindings::rsio_bridge);
+
+// SAFETY: See `Bridge`.
+unsafe impl Send for BridgeFire {}
+// SAFETY: See `Bridge`.
+unsafe impl Sync for BridgeFire {}
+
+impl BridgeFire {
+    /// The pointer as an address, to keep in an atomic.
+    pub(crate) fn addr(&self) -> usize {
+        self.0.expose_provenance()
+    }
+
+    /// The `BridgeFire` whose [`BridgeFire::addr`] `a` is.
+    ///
+    /// # Safety
+    ///
+    /// `a` came from `addr` of a `BridgeFire` whose bridge is still alive,
+    /// and the result is used only while it is.
+    pub(crate) unsafe fn from_addr(a: usize) -> Self {
+        Self(core::ptr::with_exposed_provenance_mut(a))
+    }
+
+    /// Remote interrupt `vector` arrived: runs its handlers.
+    pub(crate) fn fire(&self, vector: u32) {
+        // SAFETY: By the type invariant the bridge is alive.
+        unsafe { bindings::rsio_bridge_fire(self.0, vector) };
+    }
+}

@@ -153,6 +153,60 @@ pub trait Client: Send + Sync {
     fn error(&self, _adapter: &Adapter, _report: &ErrorReport) {}
 }
 
+/// Receives a remote interrupt vector claimed with [`UserVector::claim`].
+pub trait UserHook: Send + Sync {
+    /// `USER(vector)` arrived. Runs in the adapter's interrupt handler
+    /// (hard interrupt context: it must not sleep).
+    fn fire(&self, vector: u32);
+}
+
+/// The first remote-interrupt vector a [`UserVector`] may claim: the ones
+/// below are the fabric core's notifications (`USER(sender node)`).
+pub const FIRST_CLAIMABLE_USER_VECTOR: u32 = regs::MAX_NODES;
+/// Remote-interrupt vectors (`USER(0..32)`).
+pub const USER_VECTORS: u32 = 32;
+
+/// Remote interrupt `USER(k)` routed to a [`UserHook`] instead of the
+/// client, while this lives. Peers raise it through an `INTERRUPT` LUT
+/// slot at offset `4 k` (docs/adapter.md, section 5): a feature module
+/// can give that address to a device as its MSI address.
+pub struct UserVector {
+    adapter: Arc<Adapter>,
+    vector: u32,
+}
+
+impl UserVector {
+    /// Routes the lowest free vector `>= FIRST_CLAIMABLE_USER_VECTOR` to
+    /// `hook` (`ENOSPC` if every one is claimed).
+    pub fn claim(adapter: &Arc<Adapter>, hook: Arc<dyn UserHook>) -> Result<Self> {
+        let mut hooks = adapter.user_hooks.lock();
+        let vector = (FIRST_CLAIMABLE_USER_VECTOR..USER_VECTORS)
+            .find(|&k| hooks[k as usize].is_none())
+            .ok_or(ENOSPC)?;
+        hooks[vector as usize] = Some(hook);
+        drop(hooks);
+        Ok(Self {
+            adapter: adapter.clone(),
+            vector,
+        })
+    }
+
+    /// The vector `k` of `USER(k)`.
+    pub fn vector(&self) -> u32 {
+        self.vector
+    }
+}
+
+impl Drop for UserVector {
+    fn drop(&mut self) {
+        let hook = self.adapter.user_hooks.lock()[self.vector as usize].take();
+        // The handlers run in hard interrupt context, an RCU read-side
+        // section: once this returns none of them still uses the hook.
+        synchronize_rcu();
+        drop(hook);
+    }
+}
+
 /// The allocation state of the adapter's resources.
 pub(crate) struct Pools {
     /// Bit `s` of word `s / 64`: LUT slot `s` is taken.
@@ -261,6 +315,10 @@ pub struct Adapter {
     /// The client, while registered, for the interrupt handlers.
     #[pin]
     client: SpinLockIrq<Option<Arc<dyn Client>>>,
+    /// Remote-interrupt vectors claimed away from the client
+    /// ([`UserVector`]), by `USER` vector.
+    #[pin]
+    user_hooks: SpinLockIrq<[Option<Arc<dyn UserHook>>; 32]>,
     /// Errors seen by the `ERROR` handler, per `ERR_STATUS` bit.
     errors_seen: [Atomic<u64>; 8],
     /// Remote interrupts received.
@@ -308,6 +366,7 @@ impl Adapter {
                 "rsio_ntb_pools"
             ),
             client <- new_spinlock_irq!(None, "rsio_ntb_client"),
+            user_hooks <- new_spinlock_irq!([const { None }; 32], "rsio_ntb_user_hooks"),
             errors_seen: [const { Atomic::new(0) }; 8],
             remote_irqs: Atomic::new(0),
             dma_rings,
@@ -341,6 +400,13 @@ impl Adapter {
     /// The adapter's device, for logging.
     pub fn device(&self) -> &device::Device {
         &self.dev
+    }
+
+    /// The adapter's `struct device`, for C helpers that take one (as a
+    /// parent, for DMA mappings); valid while the `Adapter` lives.
+    pub fn raw_device(&self) -> *mut kernel::bindings::device {
+        // `Device` is `repr(transparent)` over `Opaque<bindings::device>`: the same address.
+        core::ptr::from_ref(self.device()).cast_mut().cast::<kernel::bindings::device>()
     }
 
     /// `LINK_STATUS`: bit n is set while the link to node n is up.
@@ -454,6 +520,12 @@ impl Adapter {
     /// The client, if one is registered.
     pub(crate) fn client(&self) -> Option<Arc<dyn Client>> {
         self.client.lock().clone()
+    }
+
+    /// The hook that claimed remote interrupt `vector`, if any (the `USER`
+    /// handlers).
+    pub(crate) fn user_hook(&self, vector: u32) -> Option<Arc<dyn UserHook>> {
+        self.user_hooks.lock().get(vector as usize).and_then(|h| h.clone())
     }
 
     /// Counts the errors of `report` (the `ERROR` handler).

@@ -192,7 +192,9 @@ impl UserIrq {
 impl irq::Handler for UserIrq {
     fn handle(&self) -> irq::IrqReturn {
         self.adapter.count_remote_irq();
-        if let Some(client) = self.adapter.client() {
+        if let Some(hook) = self.adapter.user_hook(self.vector) {
+            hook.fire(self.vector);
+        } else if let Some(client) = self.adapter.client() {
             client.remote_interrupt(&self.adapter, self.vector);
         }
         irq::IrqReturn::Handled

@@ -110,9 +110,7 @@ impl Drop for Chunk {
 
 /// The adapter's `struct device`.
 fn raw_device(adapter: &rsio_ntb::adapter::Adapter) -> *mut kernel::bindings::device {
-    let dev: &kernel::device::Device = adapter.device();
-    // `Device` is `repr(transparent)` over `Opaque<bindings::device>`: the same address.
-    core::ptr::from_ref(dev).cast_mut().cast::<kernel::bindings::device>()
+    adapter.raw_device()
 }
 
 /// A vma being set up by `mmap`.

@@ -1,6 +1,8 @@
-//! The ioctl ABI of `rsio_lend` (`/dev/rsio_lend`): device lending, the
+//! The ioctl ABI of `rsio_lend` (`/dev/rsio_lend`): device lending. The
 //! lender's side (claim a local PCI device, advertise it to the fabric,
-//! give it back) and the listing of what this node and its peers lend.
+//! give it back), the borrower's (borrow a peer's device so that it
+//! appears on this node's PCI bus, return it) and the listing of what
+//! this node and its peers lend.
 //!
 //! Compiled twice, like `abi.rs` and `sisci.rs`: as `rsio_uapi::lend` for
 //! user space and as a module of the `rsio_lend` kernel module, next to a
@@ -48,12 +50,16 @@ const _: () = assert!(core::mem::size_of::<LendBdf>() == LEND_BDF_SIZE_V1);
 pub const LEND_IOC_LEND: u32 = rsio_iowr(0x60, core::mem::size_of::<LendBdf>());
 /// Gives a lent function back (`CAP_SYS_ADMIN`): stops advertising it,
 /// resets it, clears the driver override and re-probes it so its native
-/// driver binds again. `ENOENT` not lent.
+/// driver binds again. `ENOENT` not lent; `EBUSY` a peer borrows it,
+/// unless `header.flags` has [`LEND_UNLEND_FORCE`].
 pub const LEND_IOC_UNLEND: u32 = rsio_iowr(0x61, core::mem::size_of::<LendBdf>());
+/// [`LEND_IOC_UNLEND`] flag: revoke it from its borrower first (the
+/// borrower's driver sees the device vanish, as on a surprise removal).
+pub const LEND_UNLEND_FORCE: u32 = 1 << 0;
 
 /// [`LendDevEntry::state`]: lent by its node, nobody borrows it.
 pub const LEND_STATE_LENT: u32 = 1;
-/// [`LendDevEntry::state`]: lent and borrowed (not implemented yet).
+/// [`LendDevEntry::state`]: lent and borrowed by a node.
 pub const LEND_STATE_BORROWED: u32 = 2;
 
 /// [`LendDevEntry::bar_flags`]: the BAR is I/O space.
@@ -107,13 +113,77 @@ const _: () = assert!(core::mem::size_of::<LendDevEntry>() == LEND_DEV_ENTRY_SIZ
 /// [`RsioList`] of [`LendDevEntry`]). Needs only access to the device.
 pub const LEND_IOC_LIST: u32 = rsio_iowr(0x62, core::mem::size_of::<RsioList>());
 
+/// Argument of [`LEND_IOC_BORROW`] and [`LEND_IOC_RETURN`]: a peer's
+/// device, and where it appeared on this node.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LendBorrow {
+    /// `size`, `flags = 0`.
+    pub header: ArgHeader,
+    /// In: the lending node.
+    pub node: u32,
+    /// In: its fabric device id (`node << 16 | index`).
+    pub fdid: u32,
+    /// Out: the PCI domain it appeared in on this node (`>= 0x10000`).
+    pub domain: u32,
+    /// Out: its bus number there.
+    pub bus: u32,
+    /// Out: its `devfn` there.
+    pub devfn: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+/// Size of [`LendBorrow`]'s first version.
+pub const LEND_BORROW_SIZE_V1: usize = 32;
+const _: () = assert!(core::mem::size_of::<LendBorrow>() == LEND_BORROW_SIZE_V1);
+
+/// Borrows a peer's device (`CAP_SYS_ADMIN`): it appears under a virtual
+/// host bridge in a PCI domain of its own with its real ids, class and
+/// capabilities, its BARs reach the real device through the fabric, its
+/// DMA reaches this node's memory and its MSI-X/MSI interrupts arrive
+/// here; this node's native driver binds to it. The borrow is a kernel
+/// object: it lasts until [`LEND_IOC_RETURN`], the module's unload or
+/// the lender's death (then the device is removed as if surprise-
+/// removed), whatever process made it. Errors: `EPERM` not root;
+/// `EINVAL` bad fields, or `node` is this node or not in the fabric;
+/// `EHOSTUNREACH` the node is not up; `ENOENT` it does not lend `fdid`;
+/// `EBUSY` it is borrowed already (here or elsewhere); `ENOSPC` no free
+/// slots, windows or interrupt vectors on either adapter; `ERANGE` a
+/// 32-bit BAR this node cannot place below 4 GiB; `EOPNOTSUPP` the
+/// fabric gives no direct window between the nodes (device DMA needs
+/// it); `ENODEV` the function did not answer.
+pub const LEND_IOC_BORROW: u32 = rsio_iowr(0x63, core::mem::size_of::<LendBorrow>());
+/// Returns a borrowed device (`CAP_SYS_ADMIN`; by `node`, `fdid`): its
+/// driver is unbound, the bridge removed, and the lender resets it.
+/// `ENOENT` this node does not borrow it. `domain`, `bus`, `devfn` out.
+pub const LEND_IOC_RETURN: u32 = rsio_iowr(0x64, core::mem::size_of::<LendBorrow>());
+
 impl LendBdf {
-    /// The argument layout the kernel checks requests against.
+    /// The argument layout the kernel checks requests against
+    /// ([`LEND_UNLEND_FORCE`] is refused by `LEND`).
     pub const LAYOUT: ArgLayout = ArgLayout {
         min_size: LEND_BDF_SIZE_V1,
         known_size: core::mem::size_of::<LendBdf>(),
+        valid_flags: LEND_UNLEND_FORCE,
+    };
+}
+
+impl LendBorrow {
+    /// The argument layout the kernel checks requests against.
+    pub const LAYOUT: ArgLayout = ArgLayout {
+        min_size: LEND_BORROW_SIZE_V1,
+        known_size: core::mem::size_of::<LendBorrow>(),
         valid_flags: 0,
     };
+}
+
+impl Request for LendBorrow {
+    fn request() -> Self {
+        // SAFETY: `LendBorrow` is `repr(C)` of integers: all-zeroes is a valid value.
+        let mut v: Self = unsafe { core::mem::zeroed() };
+        v.header.size = core::mem::size_of::<LendBorrow>() as u32;
+        v
+    }
 }
 
 impl Request for LendBdf {

@@ -1,5 +1,5 @@
-//! `rsio lend`, `rsio unlend`, `rsio devices`: device lending, the
-//! lender's side (rsio_lend, /dev/rsio_lend).
+//! `rsio lend`, `rsio unlend`, `rsio devices`, `rsio borrow`, `rsio
+//! return`: device lending (rsio_lend, /dev/rsio_lend).
 
 use crate::device::{describe, Device, IoctlError};
 use crate::format::{size, Align, Table};
@@ -35,7 +35,9 @@ EXIT STATUS:
 pub const UNLEND_LONG: &str = "\
 Give a lent PCI function back (LEND_IOC_UNLEND on /dev/rsio_lend; needs
 CAP_SYS_ADMIN): the peers stop listing it, it is reset and its native
-driver is probed again.";
+driver is probed again. A function a peer borrows is refused (EBUSY)
+unless --force, which revokes it from the borrower first: the device
+vanishes from the borrower as on a surprise removal.";
 
 pub const UNLEND_AFTER: &str = "\
 EXAMPLES:
@@ -44,8 +46,9 @@ EXAMPLES:
 
 EXIT STATUS:
     0   the function is back with its native driver (if one binds)
-    1   it is not lent (ENOENT), not root (EPERM), or /dev/rsio_lend cannot
-        be opened (rsio_lend not loaded)
+    1   it is not lent (ENOENT), a peer borrows it and --force was not given
+        (EBUSY), not root (EPERM), or /dev/rsio_lend cannot be opened
+        (rsio_lend not loaded)
     2   usage error (not a PCI address)";
 
 pub const DEVICES_LONG: &str = "\
@@ -71,12 +74,224 @@ EXIT STATUS:
     1   /dev/rsio_lend cannot be opened (rsio_lend not loaded) or the ioctl failed
     2   usage error";
 
-/// The arguments of `rsio lend` and `rsio unlend`.
+/// The arguments of `rsio lend`.
 #[derive(Args)]
 pub struct BdfArgs {
     /// The PCI function: [DOMAIN:]BUS:DEVICE.FUNCTION (hexadecimal).
     #[arg(value_parser = parse_bdf)]
     pub bdf: (u32, u32, u32),
+}
+
+/// The arguments of `rsio unlend`.
+#[derive(Args)]
+pub struct UnlendArgs {
+    /// The PCI function: [DOMAIN:]BUS:DEVICE.FUNCTION (hexadecimal).
+    #[arg(value_parser = parse_bdf)]
+    pub bdf: (u32, u32, u32),
+    /// Revoke it from the peer that borrows it first.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub const BORROW_LONG: &str = "\
+Borrow a peer's lent PCI function (LEND_IOC_BORROW on /dev/rsio_lend;
+needs CAP_SYS_ADMIN). It appears on this node under a virtual PCI host
+bridge in a PCI domain of its own (10000 and up), with its real ids,
+class and capabilities: lspci lists it and this node's own driver binds
+to it (nvme, e1000e, ...). Its BARs reach the real device through the
+fabric, its DMA reaches this node's memory through the lender's direct
+window and its MSI-X interrupts arrive here as remote interrupts.
+
+The device is named NODE:FDID (as `rsio devices` lists it), or by a
+filter: --class CLASS (hex, 2 to 6 digits: 0108 is any NVMe controller)
+and/or --vendor VENDOR[:DEVICE], which picks the first lent, unborrowed
+match. The borrow lasts until `rsio return`, the module's unload or the
+lender's death; no process needs to stay alive.";
+
+pub const BORROW_AFTER: &str = "\
+EXAMPLES:
+    $ rsio borrow 0:0x1
+    borrowed fabric device 0x1 of node 0: 10000:00:00.0
+    $ rsio borrow --class 0108
+    borrowed fabric device 0x1 of node 0: 10000:00:00.0
+
+EXIT STATUS:
+    0   the device is on this node's PCI bus
+    1   it could not be borrowed: no such device (ENOENT), borrowed already
+        (EBUSY), the lender is not up (EHOSTUNREACH), no free slots or
+        vectors (ENOSPC), not root (EPERM), no match for the filter, or
+        /dev/rsio_lend cannot be opened (rsio_lend not loaded)
+    2   usage error";
+
+pub const RETURN_LONG: &str = "\
+Return a borrowed PCI function (LEND_IOC_RETURN on /dev/rsio_lend; needs
+CAP_SYS_ADMIN): its driver is unbound, it leaves this node's PCI bus and
+the lender resets it; it stays lent, for the next borrower.";
+
+pub const RETURN_AFTER: &str = "\
+EXAMPLES:
+    $ rsio return 0:0x1
+    returned fabric device 0x1 to node 0 (was 10000:00:00.0)
+
+EXIT STATUS:
+    0   the device is back with its lender
+    1   this node does not borrow it (ENOENT), not root (EPERM), or
+        /dev/rsio_lend cannot be opened (rsio_lend not loaded)
+    2   usage error";
+
+/// The arguments of `rsio borrow`.
+#[derive(Args)]
+pub struct BorrowArgs {
+    /// The device: NODE:FDID (FDID in hex with 0x, or decimal).
+    #[arg(value_name = "NODE:FDID", required_unless_present_any = ["class", "vendor"])]
+    pub target: Option<String>,
+    /// Pick a device of this class (hex: base class, sub class, prog-if).
+    #[arg(long, conflicts_with = "target")]
+    pub class: Option<String>,
+    /// Pick a device of this vendor (hex), and device id if given.
+    #[arg(long, conflicts_with = "target")]
+    pub vendor: Option<String>,
+}
+
+/// The arguments of `rsio return`.
+#[derive(Args)]
+pub struct ReturnArgs {
+    /// The device: NODE:FDID.
+    #[arg(value_name = "NODE:FDID", value_parser = parse_fabric_device)]
+    pub target: (u32, u32),
+}
+
+/// Parses `NODE:FDID` (FDID `0x`-prefixed hex or decimal).
+pub fn parse_fabric_device(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("`{s}` is not a fabric device NODE:FDID (e.g. 0:0x1)");
+    let (n, f) = s.split_once(':').ok_or_else(bad)?;
+    let node: u32 = n.parse().map_err(|_| bad())?;
+    let fdid = match f.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16).map_err(|_| bad())?,
+        None => f.parse().map_err(|_| bad())?,
+    };
+    if node > 0xffff || fdid == 0 {
+        return Err(bad());
+    }
+    // A bare index names the node's device `node << 16 | index`.
+    let fdid = if fdid <= 0xffff { node << 16 | fdid } else { fdid };
+    if fdid >> 16 != node {
+        return Err(format!("fabric device {fdid:#x} is not node {node}'s"));
+    }
+    Ok((node, fdid))
+}
+
+/// Parses a class filter: 2, 4 or 6 hex digits; returns (value, mask).
+pub fn parse_class(s: &str) -> Result<(u32, u32), String> {
+    let ok = matches!(s.len(), 2 | 4 | 6) && s.chars().all(|c| c.is_ascii_hexdigit());
+    if !ok {
+        return Err(format!("`{s}` is not a class code (2, 4 or 6 hex digits: 01, 0108, 010802)"));
+    }
+    let v = u32::from_str_radix(s, 16).map_err(|e| e.to_string())?;
+    let shift = 24 - 4 * s.len() as u32;
+    Ok((v << shift, (0xff_ffffu32 >> shift) << shift))
+}
+
+/// Parses `VENDOR[:DEVICE]` (hex).
+pub fn parse_vendor(s: &str) -> Result<(u16, Option<u16>), String> {
+    let bad = || format!("`{s}` is not VENDOR[:DEVICE] in hex (e.g. 8086:10d3)");
+    let hex = |p: &str| {
+        if p.is_empty() || p.len() > 4 {
+            return Err(bad());
+        }
+        u16::from_str_radix(p, 16).map_err(|_| bad())
+    };
+    match s.split_once(':') {
+        Some((v, d)) => Ok((hex(v)?, Some(hex(d)?))),
+        None => Ok((hex(s)?, None)),
+    }
+}
+
+/// Whether `e` (a peer's, lent and not borrowed) matches the filters.
+fn matches(e: &abi::LendDevEntry, class: Option<(u32, u32)>, vendor: Option<(u16, Option<u16>)>) -> bool {
+    let class_ok = class.is_none_or(|(v, m)| e.class & m == v);
+    let vendor_ok = vendor.is_none_or(|(v, d)| e.vendor == v && d.is_none_or(|d| e.device == d));
+    e.state == abi::LEND_STATE_LENT && class_ok && vendor_ok
+}
+
+fn borrow_explain(e: &IoctlError) -> String {
+    let why = match e.errno() {
+        Some(libc::ENOENT) => "the node does not lend such a device (or this node does not borrow it)",
+        Some(libc::EBUSY) => "it is borrowed already",
+        Some(libc::EHOSTUNREACH) => "the lender is not up",
+        Some(libc::ENOSPC) => "no free LUT slots, windows or interrupt vectors",
+        Some(libc::EPERM) => "not root",
+        Some(libc::EINVAL) => "not a peer's fabric device",
+        Some(libc::EOPNOTSUPP) => "no direct window between the nodes for the device's DMA",
+        Some(libc::ERANGE) => "a 32-bit BAR cannot be placed below 4 GiB here",
+        _ => "",
+    };
+    if why.is_empty() {
+        e.to_string()
+    } else {
+        format!("{} on {} failed: {}: {why}", e.name, e.path, describe(&e.error))
+    }
+}
+
+/// `rsio borrow`.
+pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
+    let usage = |e: String| -> anyhow::Error {
+        eprintln!("rsio borrow: {e}");
+        Exit(2).into()
+    };
+    let device = args.target.as_deref().map(parse_fabric_device).transpose().map_err(usage)?;
+    let class = args.class.as_deref().map(parse_class).transpose().map_err(usage)?;
+    let vendor = args.vendor.as_deref().map(parse_vendor).transpose().map_err(usage)?;
+    let dev = Device::open(abi::LEND_DEVICE_PATH)?;
+    let (node, fdid) = match device {
+        Some(d) => d,
+        None => {
+            let me = dev.list::<abi::LendDevEntry>()?;
+            match me.iter().find(|e| matches(e, class, vendor)) {
+                Some(e) => (e.node, e.fdid),
+                None => {
+                    eprintln!("rsio: no lent, unborrowed device of a peer matches");
+                    return Err(Exit(1).into());
+                }
+            }
+        }
+    };
+    match dev.borrow_or_return(abi::LEND_IOC_BORROW, "LEND_IOC_BORROW", node, fdid) {
+        Ok((d, b, f)) => {
+            let at = bdf_name(d, b, f);
+            if ctx.json {
+                println!("{}", json!({ "node": node, "fdid": fdid, "bdf": at }));
+            } else {
+                println!("borrowed fabric device {fdid:#x} of node {node}: {at}");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("rsio: {node}:{fdid:#x}: {}", borrow_explain(&e));
+            Err(Exit(1).into())
+        }
+    }
+}
+
+/// `rsio return`.
+pub fn return_device(ctx: &Ctx, args: &ReturnArgs) -> Result<()> {
+    let dev = Device::open(abi::LEND_DEVICE_PATH)?;
+    let (node, fdid) = args.target;
+    match dev.borrow_or_return(abi::LEND_IOC_RETURN, "LEND_IOC_RETURN", node, fdid) {
+        Ok((d, b, f)) => {
+            let at = bdf_name(d, b, f);
+            if ctx.json {
+                println!("{}", json!({ "node": node, "fdid": fdid, "bdf": at, "returned": true }));
+            } else {
+                println!("returned fabric device {fdid:#x} to node {node} (was {at})");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("rsio: {node}:{fdid:#x}: {}", borrow_explain(&e));
+            Err(Exit(1).into())
+        }
+    }
 }
 
 /// Parses `[DOMAIN:]BUS:DEVICE.FUNCTION` (hex) into `(domain, bus, devfn)`.
@@ -123,6 +338,7 @@ fn explain(e: &IoctlError, lend: bool) -> String {
         (Some(libc::EPERM), false) => "not root",
         (Some(libc::EBUSY), true) => "already lent, or the stub driver could not take it",
         (Some(libc::ENOENT), false) => "it is not lent",
+        (Some(libc::EBUSY), false) => "a peer borrows it (--force revokes it)",
         _ => "",
     };
     if why.is_empty() {
@@ -138,28 +354,28 @@ fn explain(e: &IoctlError, lend: bool) -> String {
     }
 }
 
-fn lend_or_unlend(ctx: &Ctx, args: &BdfArgs, lend: bool) -> Result<()> {
+fn lend_or_unlend(ctx: &Ctx, bdf: (u32, u32, u32), flags: u32, lend: bool) -> Result<()> {
     let dev = Device::open(abi::LEND_DEVICE_PATH)?;
     let (cmd, name) = if lend {
         (abi::LEND_IOC_LEND, "LEND_IOC_LEND")
     } else {
         (abi::LEND_IOC_UNLEND, "LEND_IOC_UNLEND")
     };
-    let (d, b, f) = args.bdf;
-    let bdf = bdf_name(d, b, f);
-    match dev.lend_bdf(cmd, name, args.bdf) {
+    let (d, b, f) = bdf;
+    let name_of = bdf_name(d, b, f);
+    match dev.lend_bdf(cmd, name, bdf, flags) {
         Ok(fdid) => {
             if ctx.json {
-                println!("{}", json!({ "bdf": bdf, "fdid": fdid, "lent": lend }));
+                println!("{}", json!({ "bdf": name_of, "fdid": fdid, "lent": lend }));
             } else if lend {
-                println!("lent {bdf} as fabric device {fdid:#x}");
+                println!("lent {name_of} as fabric device {fdid:#x}");
             } else {
-                println!("gave back {bdf} (fabric device {fdid:#x})");
+                println!("gave back {name_of} (fabric device {fdid:#x})");
             }
             Ok(())
         }
         Err(e) => {
-            eprintln!("rsio: {}: {}", bdf, explain(&e, lend));
+            eprintln!("rsio: {}: {}", name_of, explain(&e, lend));
             Err(Exit(1).into())
         }
     }
@@ -167,12 +383,13 @@ fn lend_or_unlend(ctx: &Ctx, args: &BdfArgs, lend: bool) -> Result<()> {
 
 /// `rsio lend`.
 pub fn lend(ctx: &Ctx, args: &BdfArgs) -> Result<()> {
-    lend_or_unlend(ctx, args, true)
+    lend_or_unlend(ctx, args.bdf, 0, true)
 }
 
 /// `rsio unlend`.
-pub fn unlend(ctx: &Ctx, args: &BdfArgs) -> Result<()> {
-    lend_or_unlend(ctx, args, false)
+pub fn unlend(ctx: &Ctx, args: &UnlendArgs) -> Result<()> {
+    let flags = if args.force { abi::LEND_UNLEND_FORCE } else { 0 };
+    lend_or_unlend(ctx, args.bdf, flags, false)
 }
 
 /// `rsio devices`.

@@ -239,6 +239,7 @@ impl Device {
         cmd: u32,
         name: &'static str,
         (domain, bus, devfn): (u32, u32, u32),
+        flags: u32,
     ) -> Result<u32, IoctlError> {
         if cmd != uapi::lend::LEND_IOC_LEND && cmd != uapi::lend::LEND_IOC_UNLEND {
             return Err(IoctlError {
@@ -251,9 +252,35 @@ impl Device {
         a.domain = domain;
         a.bus = bus;
         a.devfn = devfn;
+        a.header.flags = flags;
         // SAFETY: LEND_IOC_LEND and LEND_IOC_UNLEND (checked above) take a `LendBdf` in and out; it holds no pointers.
         unsafe { self.ioctl(cmd, name, &mut a)? };
         Ok(a.fdid)
+    }
+
+    /// `LEND_IOC_BORROW` or `LEND_IOC_RETURN` (`cmd`, named `name`) of
+    /// `/dev/rsio_lend` (admin) on `node`'s fabric device `fdid`: returns
+    /// where the device is (was) on this node: (domain, bus, devfn).
+    pub fn borrow_or_return(
+        &self,
+        cmd: u32,
+        name: &'static str,
+        node: u32,
+        fdid: u32,
+    ) -> Result<(u32, u32, u32), IoctlError> {
+        if cmd != uapi::lend::LEND_IOC_BORROW && cmd != uapi::lend::LEND_IOC_RETURN {
+            return Err(IoctlError {
+                name,
+                path: self.path.clone(),
+                error: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        let mut a = <uapi::lend::LendBorrow as uapi::Request>::request();
+        a.node = node;
+        a.fdid = fdid;
+        // SAFETY: LEND_IOC_BORROW and LEND_IOC_RETURN (checked above) take a `LendBorrow` in and out; it holds no pointers.
+        unsafe { self.ioctl(cmd, name, &mut a)? };
+        Ok((a.domain, a.bus, a.devfn))
     }
 
     /// `RSIO_IOC_GRANT` (admin): `len` bytes of zeroed local memory that

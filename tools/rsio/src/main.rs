@@ -84,10 +84,16 @@ enum Command {
     Lend(cmd_lend::BdfArgs),
     /// Give a lent PCI function back to its native driver (rsio_lend, root).
     #[command(long_about = cmd_lend::UNLEND_LONG, after_long_help = cmd_lend::UNLEND_AFTER)]
-    Unlend(cmd_lend::BdfArgs),
+    Unlend(cmd_lend::UnlendArgs),
     /// List the PCI functions this node and its peers lend (rsio_lend).
     #[command(long_about = cmd_lend::DEVICES_LONG, after_long_help = cmd_lend::DEVICES_AFTER)]
     Devices,
+    /// Borrow a peer's lent PCI function: it appears on this node's PCI bus (rsio_lend, root).
+    #[command(long_about = cmd_lend::BORROW_LONG, after_long_help = cmd_lend::BORROW_AFTER)]
+    Borrow(cmd_lend::BorrowArgs),
+    /// Return a borrowed PCI function to its lender (rsio_lend, root).
+    #[command(long_about = cmd_lend::RETURN_LONG, after_long_help = cmd_lend::RETURN_AFTER)]
+    Return(cmd_lend::ReturnArgs),
     /// Grant local memory to peers and hold it (test/debug, root).
     #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
     Grant(cmd_debug::GrantArgs),
@@ -181,6 +187,8 @@ impl Command {
             Command::Lend(_) => "lend",
             Command::Unlend(_) => "unlend",
             Command::Devices => "devices",
+            Command::Borrow(_) => "borrow",
+            Command::Return(_) => "return",
             Command::Grant(_) => "grant",
             Command::Poke(_) => "poke",
             Command::Peek(_) => "peek",
@@ -200,6 +208,8 @@ fn run(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Lend(args) => cmd_lend::lend(ctx, args),
         Command::Unlend(args) => cmd_lend::unlend(ctx, args),
         Command::Devices => cmd_lend::devices(ctx),
+        Command::Borrow(args) => cmd_lend::borrow(ctx, args),
+        Command::Return(args) => cmd_lend::return_device(ctx, args),
         Command::Grant(args) => cmd_debug::grant(ctx, args),
         Command::Poke(args) => cmd_debug::poke(ctx, args),
         Command::Peek(args) => cmd_debug::peek(ctx, args),

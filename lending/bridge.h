@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The borrower's virtual PCI host bridge (bridge.c): a root bus in a PCI
+ * domain of its own holding one borrowed function, in the manner of
+ * drivers/pci/controller/vmd.c. What the kernel crate of 7.3 has no
+ * abstraction for (pci_ops, an MSI parent irq domain, dma_map_ops) is
+ * here; borrow.rs owns the fabric side (LUT slots, vectors, the lender)
+ * and calls this only through sys.rs.
+ *
+ * - Config space: the function's 4 KiB of the lender's ECAM, mapped
+ *   through a translated-window slot (remote MMIO: no software on the
+ *   lender, so pci_ops may run under the PCI core's spinlock). The BARs,
+ *   the expansion ROM, the interrupt pin/line and the multi-function bit
+ *   are virtualized.
+ * - BARs: each forwarded BAR is a bus window at LUT slots onto the
+ *   lender's inbound window over the real BAR.
+ * - MSI/MSI-X: the bridge's MSI parent domain composes messages whose
+ *   address is the lender-side INTERRUPT slot of this node plus 4 k, so
+ *   the device's write raises remote interrupt USER(k) here;
+ *   rsio_bridge_fire(k) runs the handlers of the interrupts on vector k.
+ * - DMA: per-device dma_map_ops turn a physical address of this node
+ *   into the lender's direct-window address of it.
+ */
+#ifndef RSIO_LEND_BRIDGE_H
+#define RSIO_LEND_BRIDGE_H
+
+#include <linux/types.h>
+
+struct device;
+struct rsio_bridge;
+
+#define RSIO_BRIDGE_BARS 6
+#define RSIO_BRIDGE_MAX_VECTORS 16
+
+/* One standard BAR as the borrower sees it. */
+struct rsio_bridge_bar {
+	/* Bytes (a power of two); 0: not forwarded (absent, I/O, upper half). */
+	u64 size;
+	/* This node's bus address of the LUT slots reaching it. */
+	u64 addr;
+	/* RSIO_LEND_BAR_* of the real BAR (helpers.h). */
+	u32 flags;
+	u32 reserved;
+};
+
+struct rsio_bridge_params {
+	/* The adapter: the bridge's parent device. */
+	struct device *parent;
+	/* This node's bus address of the slot onto the function's ECAM page. */
+	u64 cfg_bus;
+	/* Lender-side address of the INTERRUPT slot targeting this node. */
+	u64 msi_bus;
+	/* Lender-side bus address of this node's RAM (direct window)... */
+	u64 dma_base;
+	/* ... and how many bytes of it are reachable there. */
+	u64 dma_span;
+	/* USER vectors this bridge may give its interrupts (at least one). */
+	u32 vectors[RSIO_BRIDGE_MAX_VECTORS];
+	u32 nr_vectors;
+	/* The fabric device id, for names. */
+	u32 fdid;
+	struct rsio_bridge_bar bar[RSIO_BRIDGE_BARS];
+};
+
+/*
+ * Creates the bridge and its bus, scans it and lets drivers bind. Returns
+ * 0 and *out, or -errno (-ENODEV: the function did not answer config
+ * reads; -ERANGE: a 32-bit BAR this node cannot place below 4 GiB).
+ * *domain, *bus and *devfn get where the function appeared.
+ */
+int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **out,
+		       u32 *domain, u32 *bus, u32 *devfn);
+/* Remote interrupt USER(vector) arrived: runs its interrupts' handlers. */
+void rsio_bridge_fire(struct rsio_bridge *b, u32 vector);
+/*
+ * The lender is gone: config reads return all-ones from now on and writes
+ * are dropped (the driver's MMIO reads return all-ones by the adapter).
+ */
+void rsio_bridge_set_dead(struct rsio_bridge *b);
+/* Unbinds the driver and removes the bus (interrupts may still fire). */
+void rsio_bridge_remove(struct rsio_bridge *b);
+/* Frees a removed bridge: no rsio_bridge_fire() may run or follow. */
+void rsio_bridge_free(struct rsio_bridge *b);
+
+#endif

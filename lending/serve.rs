@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The lender's side of a borrow: the [`Lease`] a borrower gets. For the
+//! device's lifetime with that borrower the lender's adapter has
+//!
+//! - an inbound window over the function's 4 KiB of ECAM and one over
+//!   each memory BAR, open to the borrower only: its config accesses and
+//!   MMIO are remote MMIO, performed by the adapter without software here;
+//! - one `INTERRUPT` LUT slot targeting the borrower: the borrower points
+//!   the device's MSI/MSI-X messages at it (`+ 4 k` raises its `USER(k)`);
+//! - nothing for DMA: the borrower's RAM is at `BAR4 + (borrower <<
+//!   DIRECT_SHIFT)` of the direct window, which the device reaches as
+//!   any bus address.
+//!
+//! Ending a lease (return, the borrower's death, forced unlend) stops the
+//! device first (decoding and bus mastering off, function reset), then
+//! closes the windows and the slot.
+
+use crate::lend_abi::{LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS};
+use crate::proto::{Lease, LeaseBar};
+use crate::sys::{Claimed, Info};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use rsio_ntb::adapter::Adapter;
+use rsio_ntb::inbound::InboundWindow;
+use rsio_ntb::lut::LutRange;
+
+/// `CAPS.DIRECT` (docs/adapter.md, section 4.1).
+const CAPS_DIRECT: u32 = 1 << 2;
+/// `CAPS.REMOTE_MMIO`.
+const CAPS_REMOTE_MMIO: u32 = 1 << 3;
+/// Inbound windows are 4 KiB multiples.
+const PAGE: u64 = 4096;
+
+/// A device lent to a borrower: what its lease holds open.
+pub(crate) struct Leased {
+    /// The borrowing node.
+    pub(crate) node: u32,
+    _cfg: InboundWindow,
+    _bars: KVec<InboundWindow>,
+    _msi: LutRange,
+}
+
+impl Leased {
+    /// Opens the windows and the interrupt slot of `claimed` (identity
+    /// `info`) for `node` and returns them with the lease to send.
+    pub(crate) fn open(adapter: &Arc<Adapter>, node: u32, claimed: &Claimed, info: &Info) -> Result<(Self, Lease)> {
+        let ai = adapter.info();
+        if ai.caps & CAPS_REMOTE_MMIO == 0 || ai.caps & CAPS_DIRECT == 0 || ai.direct_nodes & (1 << node) == 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let dma_span = 1u64.checked_shl(ai.direct_shift).ok_or(EOPNOTSUPP)?;
+        let dma_base = (u64::from(node) << ai.direct_shift).checked_add(ai.bar4.0).ok_or(EOPNOTSUPP)?;
+        if ai.direct_shift == 0 || dma_base.checked_add(dma_span).is_none_or(|end| end > ai.bar4.0 + ai.bar4.1) {
+            return Err(EOPNOTSUPP);
+        }
+        let ecam = claimed.ecam();
+        if ecam == 0 {
+            return Err(ENODEV);
+        }
+        let peer = 1u32 << node;
+        let cfg = InboundWindow::alloc(adapter)?;
+        cfg.open(ecam, PAGE, peer)?;
+
+        let mut lease = Lease {
+            cfg_window: cfg.index(),
+            msi_bus: 0,
+            dma_base,
+            dma_span,
+            bars: [LeaseBar::default(); LEND_NUM_BARS],
+        };
+        let mut bars = KVec::new();
+        for i in 0..LEND_NUM_BARS {
+            let (size, flags, addr) = (info.bar_size[i], info.bar_flags[i], info.bar_addr[i]);
+            if size == 0 || flags & LEND_BAR_IO != 0 {
+                continue;
+            }
+            // A BAR below a page is forwarded as the page that holds it.
+            let fwd = size.max(PAGE).checked_next_power_of_two().ok_or(EINVAL)?;
+            let base = addr & !(PAGE - 1);
+            let w = InboundWindow::alloc(adapter)?;
+            w.open(base, fwd, peer)?;
+            lease.bars[i] = LeaseBar {
+                window: w.index(),
+                flags: flags & LEND_BAR_64 | flags & crate::lend_abi::LEND_BAR_PREFETCH,
+                size: fwd,
+            };
+            bars.push(w, GFP_KERNEL)?;
+        }
+        let msi = LutRange::alloc(adapter, 1)?;
+        msi.map_interrupt(0, node)?;
+        lease.msi_bus = msi.bus_addr();
+        Ok((
+            Self {
+                node,
+                _cfg: cfg,
+                _bars: bars,
+                _msi: msi,
+            },
+            lease,
+        ))
+    }
+
+    /// Ends the lease: the device stopped and reset, then the windows
+    /// and the slot closed (on drop).
+    pub(crate) fn end(self, claimed: &Claimed) {
+        claimed.quiesce();
+        drop(self);
+    }
+}
