@@ -107,8 +107,14 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
         return Err(EINVAL);
     }
     let _ops = BORROW_OPS.lock();
-    if BORROWS.lock().iter().any(|b| b.node == node && b.fdid == fdid) {
-        return Err(EBUSY);
+    {
+        let mut bs = BORROWS.lock();
+        if bs.iter().any(|b| b.node == node && b.fdid == fdid) {
+            return Err(EBUSY);
+        }
+        // Room now, so that recording the borrow cannot fail once it
+        // exists (`BORROW_OPS` keeps the room ours).
+        bs.reserve(1, GFP_KERNEL)?;
     }
     let reply = api::request(node, proto::BORROW, &fdid.to_le_bytes(), REQUEST_MS)?;
     let lease = match Lease::decode(reply.payload()) {
@@ -130,6 +136,7 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
                 at.2 >> 3,
                 at.2 & 7
             );
+            // Cannot fail: room was reserved above.
             BORROWS.lock().push(b, GFP_KERNEL)?;
             // The lender may have died between its answer and the push
             // (its peer_down then found nothing to remove).

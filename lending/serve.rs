@@ -75,11 +75,17 @@ impl Leased {
             if size == 0 || flags & LEND_BAR_IO != 0 {
                 continue;
             }
+            // Windows start on pages: a small BAR off a page boundary would
+            // appear at the wrong offset (x86 places BARs of 4 KiB and up on
+            // pages; smaller ones are rare): it is left out.
+            if addr % PAGE != 0 {
+                pr_warn!("BAR {} at {:#x} is not page-aligned: not forwarded\n", i, addr);
+                continue;
+            }
             // A BAR below a page is forwarded as the page that holds it.
             let fwd = size.max(PAGE).checked_next_power_of_two().ok_or(EINVAL)?;
-            let base = addr & !(PAGE - 1);
             let w = InboundWindow::alloc(adapter)?;
-            w.open(base, fwd, peer)?;
+            w.open(addr, fwd, peer)?;
             lease.bars[i] = LeaseBar {
                 window: w.index(),
                 flags: flags & LEND_BAR_64 | flags & crate::lend_abi::LEND_BAR_PREFETCH,

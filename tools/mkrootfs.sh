@@ -28,6 +28,7 @@ programs=(
     /usr/bin/ping /usr/sbin/ethtool /usr/bin/kmod
     /usr/bin/bash /usr/bin/dd /usr/bin/cmp /usr/bin/ssh /usr/sbin/sshd
     /usr/lib/openssh/sshd-session /usr/lib/openssh/sshd-auth
+    /usr/sbin/mke2fs /usr/sbin/mkfs.ext4 /usr/sbin/e2fsck
 )
 
 mkdir -p "$stage"/{usr/bin,usr/sbin,usr/lib,usr/lib64,usr/share/misc,proc,sys,dev,tmp,run,root,etc,mnt,var/log}

@@ -53,7 +53,7 @@ step_host() {
 # openssh-server are for the kernel's NTB selftest (ntb_test.sh: a bash
 # script reaching the peer by ssh).
 CHROOT_PACKAGES=(busybox-static pciutils pci.ids fio nvme-cli iproute2 iputils-ping kmod ethtool
-    bash coreutils diffutils openssh-client openssh-server)
+    bash coreutils diffutils openssh-client openssh-server e2fsprogs)
 
 CHROOT="$RSIO_CACHE/chroot-$SUITE-$(content_hash "${CHROOT_PACKAGES[*]}" v1)"
 

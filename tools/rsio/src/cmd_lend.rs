@@ -521,6 +521,53 @@ mod tests {
     }
 
     #[test]
+    fn fabric_devices_and_filters_parse() {
+        assert_eq!(parse_fabric_device("0:0x1"), Ok((0, 1)));
+        assert_eq!(parse_fabric_device("2:1"), Ok((2, 2 << 16 | 1)));
+        assert_eq!(parse_fabric_device("2:0x20001"), Ok((2, 0x20001)));
+        for bad in ["", "0", "0:", ":1", "0:0", "x:1", "0:0xg", "1:0x20001", "70000:1"] {
+            assert!(parse_fabric_device(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_class("01"), Ok((0x01_0000, 0xff_0000)));
+        assert_eq!(parse_class("0108"), Ok((0x01_0800, 0xff_ff00)));
+        assert_eq!(parse_class("010802"), Ok((0x01_0802, 0xff_ffff)));
+        for bad in ["", "1", "010", "01080", "0108020", "zz"] {
+            assert!(parse_class(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_vendor("8086"), Ok((0x8086, None)));
+        assert_eq!(parse_vendor("8086:10d3"), Ok((0x8086, Some(0x10d3))));
+        for bad in ["", ":", "8086:", "12345", "x"] {
+            assert!(parse_vendor(bad).is_err(), "{bad}");
+        }
+        let mut e = entry();
+        assert!(matches(&e, Some((0x01_0800, 0xff_ff00)), None));
+        assert!(matches(&e, None, Some((0x1b36, Some(0x10)))));
+        assert!(!matches(&e, Some((0x02_0000, 0xff_0000)), None));
+        assert!(!matches(&e, None, Some((0x8086, None))));
+        e.state = abi::LEND_STATE_BORROWED;
+        assert!(!matches(&e, None, None));
+    }
+
+    fn entry() -> abi::LendDevEntry {
+        abi::LendDevEntry {
+            node: 0,
+            fdid: 1,
+            state: abi::LEND_STATE_LENT,
+            domain: 0,
+            bus: 0,
+            devfn: 4 << 3,
+            vendor: 0x1b36,
+            device: 0x10,
+            subsystem_vendor: 0x1af4,
+            subsystem_device: 0x1100,
+            class: 0x010802,
+            revision: 2,
+            bar_size: [16 << 10, 0, 0, 0, 0, 0],
+            bar_flags: [abi::LEND_BAR_64, 0, 0, 0, 0, 0],
+        }
+    }
+
+    #[test]
     fn the_table_shows_ids_state_and_bars() {
         let e = abi::LendDevEntry {
             node: 0,

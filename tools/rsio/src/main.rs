@@ -254,6 +254,10 @@ mod tests {
             &["lend"],
             &["lend", "00:20.0"],
             &["unlend", "nowhere"],
+            &["borrow"],
+            &["return", "0x1"],
+            &["return", "0:0"],
+            &["borrow", "0:1", "--class", "01"],
         ] {
             let err = parse(args)
                 .err()
@@ -277,6 +281,7 @@ mod tests {
                 "peek" => &["1", "0x1000"],
                 "sisci" => &["bench", "1"],
                 "lend" | "unlend" => &["00:04.0"],
+                "borrow" | "return" => &["0:0x1"],
                 _ => &[],
             });
             let cli = parse(&args).unwrap();
