@@ -299,7 +299,7 @@ static int rsio_msi_alloc(struct irq_domain *domain, unsigned int virq, unsigned
 			rsio_msi_free(domain, virq, i);
 			return -ENOSPC;
 		}
-		irq_domain_set_info(domain, virq + i, hwirq, &rsio_bridge_chip, bi, handle_untracked_irq, b, NULL);
+		irq_domain_set_info(domain, virq + i, hwirq, &rsio_bridge_chip, bi, handle_simple_irq, b, NULL);
 	}
 	return 0;
 }

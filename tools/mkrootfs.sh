@@ -22,13 +22,14 @@ trap 'rm -rf "$stage"' EXIT
 # GNU dd and cmp, not busybox's, for ntb_test.sh: it fills debugfs files
 # with "dd if=/dev/urandom of=FILE", which ends when a write returns 0 at the
 # end of the file (busybox dd retries such a write forever), and compares
-# windows with "cmp -n 0x...", a hex count busybox cmp rejects.
+# windows with "cmp -n 0x...", a hex count busybox cmp rejects. GNU date
+# for "date +%s%N" (the lending tests time a borrow), e2fsprogs for ext4.
 programs=(
     /usr/bin/dash /usr/bin/lspci /usr/bin/setpci /usr/bin/fio /usr/sbin/nvme /usr/bin/ip
     /usr/bin/ping /usr/sbin/ethtool /usr/bin/kmod
     /usr/bin/bash /usr/bin/dd /usr/bin/cmp /usr/bin/ssh /usr/sbin/sshd
     /usr/lib/openssh/sshd-session /usr/lib/openssh/sshd-auth
-    /usr/sbin/mke2fs /usr/sbin/mkfs.ext4 /usr/sbin/e2fsck
+    /usr/sbin/mke2fs /usr/sbin/mkfs.ext4 /usr/sbin/e2fsck /usr/bin/date
 )
 
 mkdir -p "$stage"/{usr/bin,usr/sbin,usr/lib,usr/lib64,usr/share/misc,proc,sys,dev,tmp,run,root,etc,mnt,var/log}
