@@ -606,10 +606,18 @@ void rsio_bridge_set_dead(struct rsio_bridge *b)
 
 void rsio_bridge_remove(struct rsio_bridge *b)
 {
+	struct pci_host_bridge *hb = to_pci_host_bridge(b->bus->bridge);
+
 	pci_lock_rescan_remove();
 	pci_stop_root_bus(b->bus);
 	pci_remove_root_bus(b->bus);
 	pci_unlock_rescan_remove();
+	/*
+	 * pci_remove_root_bus() only deletes the host bridge device: the
+	 * reference pci_create_root_bus() gave its creator is ours to drop
+	 * (the bus drops its own when it is released).
+	 */
+	put_device(&hb->dev);
 	b->bus = NULL;
 }
 
