@@ -529,10 +529,6 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 			ret = -EINVAL;
 			goto fail;
 		}
-		if (!(bar->flags & RSIO_LEND_BAR_64) && bar->addr + bar->size - 1 > U32_MAX) {
-			ret = -ERANGE;
-			goto fail;
-		}
 		b->bar_reg[i] = lower_32_bits(bar->addr);
 		if (bar->flags & RSIO_LEND_BAR_64)
 			b->bar_reg[i + 1] = upper_32_bits(bar->addr);
@@ -581,6 +577,20 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 		pci_unlock_rescan_remove();
 		ret = -ENODEV;
 		goto fail;
+	}
+	/*
+	 * A 32-bit BAR whose slots lie above 4 GiB (where the adapter's
+	 * translated window is) cannot hold their address: its register keeps
+	 * the low half (the device never sees it: the shadow is ours) and the
+	 * resource, which is what drivers map, gets the whole address.
+	 */
+	for (i = 0; i < RSIO_BRIDGE_BARS; i++) {
+		struct resource *r = &pdev->resource[i];
+
+		if (b->bar[i].size && !(b->bar[i].flags & RSIO_LEND_BAR_64) && b->bar[i].addr > U32_MAX) {
+			r->start = b->bar[i].addr;
+			r->end = b->bar[i].addr + b->bar[i].size - 1;
+		}
 	}
 	/* Before any driver probes it (drivers match only once added). */
 	set_dma_ops(&pdev->dev, &rsio_dma_ops);

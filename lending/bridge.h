@@ -65,7 +65,7 @@ struct rsio_bridge_params {
 /*
  * Creates the bridge and its bus, scans it and lets drivers bind. Returns
  * 0 and *out, or -errno (-ENODEV: the function did not answer config
- * reads; -ERANGE: a 32-bit BAR this node cannot place below 4 GiB).
+ * reads).
  * *domain, *bus and *devfn get where the function appeared.
  */
 int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **out,

@@ -148,8 +148,7 @@ const _: () = assert!(core::mem::size_of::<LendBorrow>() == LEND_BORROW_SIZE_V1)
 /// `EINVAL` bad fields, or `node` is this node or not in the fabric;
 /// `EHOSTUNREACH` the node is not up; `ENOENT` it does not lend `fdid`;
 /// `EBUSY` it is borrowed already (here or elsewhere); `ENOSPC` no free
-/// slots, windows or interrupt vectors on either adapter; `ERANGE` a
-/// 32-bit BAR this node cannot place below 4 GiB; `EOPNOTSUPP` the
+/// slots, windows or interrupt vectors on either adapter; `EOPNOTSUPP` the
 /// fabric gives no direct window between the nodes (device DMA needs
 /// it); `ENODEV` the function did not answer.
 pub const LEND_IOC_BORROW: u32 = rsio_iowr(0x63, core::mem::size_of::<LendBorrow>());

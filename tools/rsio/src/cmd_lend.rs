@@ -223,7 +223,6 @@ fn borrow_explain(e: &IoctlError) -> String {
         Some(libc::EPERM) => "not root",
         Some(libc::EINVAL) => "not a peer's fabric device",
         Some(libc::EOPNOTSUPP) => "no direct window between the nodes for the device's DMA",
-        Some(libc::ERANGE) => "a 32-bit BAR cannot be placed below 4 GiB here",
         _ => "",
     };
     if why.is_empty() {
