@@ -174,7 +174,11 @@ pub fn parse_fabric_device(s: &str) -> Result<(u32, u32), String> {
         return Err(bad());
     }
     // A bare index names the node's device `node << 16 | index`.
-    let fdid = if fdid <= 0xffff { node << 16 | fdid } else { fdid };
+    let fdid = if fdid <= 0xffff {
+        node << 16 | fdid
+    } else {
+        fdid
+    };
     if fdid >> 16 != node {
         return Err(format!("fabric device {fdid:#x} is not node {node}'s"));
     }
@@ -185,7 +189,9 @@ pub fn parse_fabric_device(s: &str) -> Result<(u32, u32), String> {
 pub fn parse_class(s: &str) -> Result<(u32, u32), String> {
     let ok = matches!(s.len(), 2 | 4 | 6) && s.chars().all(|c| c.is_ascii_hexdigit());
     if !ok {
-        return Err(format!("`{s}` is not a class code (2, 4 or 6 hex digits: 01, 0108, 010802)"));
+        return Err(format!(
+            "`{s}` is not a class code (2, 4 or 6 hex digits: 01, 0108, 010802)"
+        ));
     }
     let v = u32::from_str_radix(s, 16).map_err(|e| e.to_string())?;
     let shift = 24 - 4 * s.len() as u32;
@@ -208,7 +214,11 @@ pub fn parse_vendor(s: &str) -> Result<(u16, Option<u16>), String> {
 }
 
 /// Whether `e` (a peer's, lent and not borrowed) matches the filters.
-fn matches(e: &abi::LendDevEntry, class: Option<(u32, u32)>, vendor: Option<(u16, Option<u16>)>) -> bool {
+fn matches(
+    e: &abi::LendDevEntry,
+    class: Option<(u32, u32)>,
+    vendor: Option<(u16, Option<u16>)>,
+) -> bool {
     let class_ok = class.is_none_or(|(v, m)| e.class & m == v);
     let vendor_ok = vendor.is_none_or(|(v, d)| e.vendor == v && d.is_none_or(|d| e.device == d));
     e.state == abi::LEND_STATE_LENT && class_ok && vendor_ok
@@ -216,7 +226,9 @@ fn matches(e: &abi::LendDevEntry, class: Option<(u32, u32)>, vendor: Option<(u16
 
 fn borrow_explain(e: &IoctlError) -> String {
     let why = match e.errno() {
-        Some(libc::ENOENT) => "the node does not lend such a device (or this node does not borrow it)",
+        Some(libc::ENOENT) => {
+            "the node does not lend such a device (or this node does not borrow it)"
+        }
         Some(libc::EBUSY) => "it is borrowed already",
         Some(libc::EHOSTUNREACH) => "the lender is not up",
         Some(libc::ENOSPC) => "no free LUT slots, windows or interrupt vectors",
@@ -228,7 +240,12 @@ fn borrow_explain(e: &IoctlError) -> String {
     if why.is_empty() {
         e.to_string()
     } else {
-        format!("{} on {} failed: {}: {why}", e.name, e.path, describe(&e.error))
+        format!(
+            "{} on {} failed: {}: {why}",
+            e.name,
+            e.path,
+            describe(&e.error)
+        )
     }
 }
 
@@ -238,9 +255,24 @@ pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
         eprintln!("rsio borrow: {e}");
         Exit(2).into()
     };
-    let device = args.target.as_deref().map(parse_fabric_device).transpose().map_err(usage)?;
-    let class = args.class.as_deref().map(parse_class).transpose().map_err(usage)?;
-    let vendor = args.vendor.as_deref().map(parse_vendor).transpose().map_err(usage)?;
+    let device = args
+        .target
+        .as_deref()
+        .map(parse_fabric_device)
+        .transpose()
+        .map_err(usage)?;
+    let class = args
+        .class
+        .as_deref()
+        .map(parse_class)
+        .transpose()
+        .map_err(usage)?;
+    let vendor = args
+        .vendor
+        .as_deref()
+        .map(parse_vendor)
+        .transpose()
+        .map_err(usage)?;
     let dev = Device::open(abi::LEND_DEVICE_PATH)?;
     let (node, fdid) = match device {
         Some(d) => d,
@@ -280,7 +312,10 @@ pub fn return_device(ctx: &Ctx, args: &ReturnArgs) -> Result<()> {
         Ok((d, b, f)) => {
             let at = bdf_name(d, b, f);
             if ctx.json {
-                println!("{}", json!({ "node": node, "fdid": fdid, "bdf": at, "returned": true }));
+                println!(
+                    "{}",
+                    json!({ "node": node, "fdid": fdid, "bdf": at, "returned": true })
+                );
             } else {
                 println!("returned fabric device {fdid:#x} to node {node} (was {at})");
             }
@@ -387,7 +422,11 @@ pub fn lend(ctx: &Ctx, args: &BdfArgs) -> Result<()> {
 
 /// `rsio unlend`.
 pub fn unlend(ctx: &Ctx, args: &UnlendArgs) -> Result<()> {
-    let flags = if args.force { abi::LEND_UNLEND_FORCE } else { 0 };
+    let flags = if args.force {
+        abi::LEND_UNLEND_FORCE
+    } else {
+        0
+    };
     lend_or_unlend(ctx, args.bdf, flags, false)
 }
 
@@ -524,7 +563,17 @@ mod tests {
         assert_eq!(parse_fabric_device("0:0x1"), Ok((0, 1)));
         assert_eq!(parse_fabric_device("2:1"), Ok((2, 2 << 16 | 1)));
         assert_eq!(parse_fabric_device("2:0x20001"), Ok((2, 0x20001)));
-        for bad in ["", "0", "0:", ":1", "0:0", "x:1", "0:0xg", "1:0x20001", "70000:1"] {
+        for bad in [
+            "",
+            "0",
+            "0:",
+            ":1",
+            "0:0",
+            "x:1",
+            "0:0xg",
+            "1:0x20001",
+            "70000:1",
+        ] {
             assert!(parse_fabric_device(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_class("01"), Ok((0x01_0000, 0xff_0000)));
