@@ -77,7 +77,7 @@ impl rsio_fabric::api::Feature for LendFeature {
     }
 
     fn message_types(&self) -> (u16, u16) {
-        (proto::MT_FIRST, proto::MT_FIRST + proto::MT_COUNT)
+        (proto::MT_FIRST, proto::MT_COUNT)
     }
 
     fn peer_up(&self, node: u32) {

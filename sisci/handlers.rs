@@ -54,7 +54,7 @@ impl Feature for SisciFeature {
     }
 
     fn message_types(&self) -> (u16, u16) {
-        (proto::MT_FIRST, proto::MT_FIRST + proto::MT_COUNT)
+        (proto::MT_FIRST, proto::MT_COUNT)
     }
 
     fn peer_down(&self, node: u32) {
