@@ -46,13 +46,21 @@ impl UserHook for Hook {
     }
 }
 
+/// Where a borrowed device is on this node.
+#[derive(Clone, Copy)]
+pub(crate) struct Placed {
+    pub(crate) domain: u32,
+    pub(crate) bus: u32,
+    pub(crate) devfn: u32,
+    /// The lender-side bus address of this node's RAM.
+    pub(crate) dma_offset: u64,
+}
+
 /// A borrowed device. Field order is drop order (see the module docs).
 struct Borrowed {
     node: u32,
     fdid: u32,
-    domain: u32,
-    bus: u32,
-    devfn: u32,
+    at: Placed,
     bridge: Bridge,
     vectors: KVec<UserVector>,
     _bars: KVec<LutRange>,
@@ -100,7 +108,7 @@ fn map_window(adapter: &Arc<Adapter>, node: u32, window: u32, len: u64) -> Resul
 
 /// Borrows `fdid` from `node`: returns where it appeared (domain, bus,
 /// devfn).
-pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Result<(u32, u32, u32)> {
+pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Result<Placed> {
     let adapter = adapter.ok_or(ENODEV)?;
     let me = api::local_node()?;
     if node == me || node >= api::num_nodes()? || fdid >> 16 != node || fdid & 0xffff == 0 {
@@ -126,15 +134,15 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
     };
     match set_up(adapter, node, fdid, &lease) {
         Ok(b) => {
-            let at = (b.domain, b.bus, b.devfn);
+            let at = b.at;
             pr_info!(
                 "borrowed fabric device {:#x} from node {}: {:05x}:{:02x}:{:02x}.{}\n",
                 fdid,
                 node,
-                at.0,
-                at.1,
-                at.2 >> 3,
-                at.2 & 7
+                at.domain,
+                at.bus,
+                at.devfn >> 3,
+                at.devfn & 7
             );
             // Cannot fail: room was reserved above.
             BORROWS.lock().push(b, GFP_KERNEL)?;
@@ -204,9 +212,12 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
     let b = Borrowed {
         node,
         fdid,
-        domain,
-        bus,
-        devfn,
+        at: Placed {
+            domain,
+            bus,
+            devfn,
+            dma_offset: lease.dma_base,
+        },
         bridge,
         vectors,
         _bars: bars,
@@ -218,14 +229,14 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
 }
 
 /// Returns `fdid` of `node`: returns where it was.
-pub(crate) fn give_back_borrowed(node: u32, fdid: u32) -> Result<(u32, u32, u32)> {
+pub(crate) fn give_back_borrowed(node: u32, fdid: u32) -> Result<Placed> {
     let _ops = BORROW_OPS.lock();
     let b = {
         let mut bs = BORROWS.lock();
         let i = bs.iter().position(|b| b.node == node && b.fdid == fdid).ok_or(ENOENT)?;
         bs.remove(i)?
     };
-    let at = (b.domain, b.bus, b.devfn);
+    let at = b.at;
     drop(b);
     give_back(node, fdid);
     pr_info!("returned fabric device {:#x} to node {}\n", fdid, node);

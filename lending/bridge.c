@@ -39,6 +39,8 @@ struct rsio_bridge {
 	/* The BARs and what the borrower's PCI core last wrote to them. */
 	struct rsio_bridge_bar bar[RSIO_BRIDGE_BARS];
 	u32 bar_reg[RSIO_BRIDGE_BARS];
+	/* The real BAR registers, as the lender programmed them. */
+	u32 real_bar[RSIO_BRIDGE_BARS];
 	u8 irq_line;
 	/* Protects the per-vector lists and next_vector. */
 	raw_spinlock_t lock;
@@ -148,6 +150,21 @@ static int rsio_cfg_read(struct pci_bus *bus, unsigned int devfn, int where, int
 	return PCIBIOS_SUCCESSFUL;
 }
 
+/*
+ * A reset the borrower's kernel triggers (FLR, a D3hot round trip, as
+ * vfio-pci and the PCI core do) clears the real BARs, which the lender
+ * programmed and the borrower never sees: put them back before memory
+ * decoding is turned on again (every restore of the config space ends
+ * with the command register, after the BARs).
+ */
+static void restore_real_bars(struct rsio_bridge *b)
+{
+	int i;
+
+	for (i = 0; i < RSIO_BRIDGE_BARS; i++)
+		writel(b->real_bar[i], b->cfg + PCI_BASE_ADDRESS_0 + 4 * i);
+}
+
 static int rsio_cfg_write(struct pci_bus *bus, unsigned int devfn, int where, int size, u32 val)
 {
 	struct rsio_bridge *b = bridge_of_bus(bus);
@@ -170,6 +187,8 @@ static int rsio_cfg_write(struct pci_bus *bus, unsigned int devfn, int where, in
 			b->irq_line = val;
 		return PCIBIOS_SUCCESSFUL;
 	}
+	if (where == PCI_COMMAND && size >= 2 && (val & PCI_COMMAND_MEMORY))
+		restore_real_bars(b);
 	switch (size) {
 	case 1:
 		writeb(val, b->cfg + where);
@@ -539,6 +558,8 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 		ret = -ENOMEM;
 		goto fail;
 	}
+	for (i = 0; i < RSIO_BRIDGE_BARS; i++)
+		b->real_bar[i] = readl(b->cfg + PCI_BASE_ADDRESS_0 + 4 * i);
 	/* Emulated domains start at 0x10000, clear of ACPI's (as vmd.c). */
 	b->sd.domain = pci_bus_find_emul_domain_nr(0, 0x10000, INT_MAX);
 	if (b->sd.domain < 0) {

@@ -73,20 +73,21 @@ fn bdf(cmd: u32, arg: usize, op: impl FnOnce(u32, u32, u32, u32) -> Result<u32>)
 }
 
 /// `BORROW`/`RETURN`: root only; where the device is (was) is the output.
-fn borrowing(cmd: u32, arg: usize, op: impl FnOnce(u32, u32) -> Result<(u32, u32, u32)>) -> Result<isize> {
+fn borrowing(cmd: u32, arg: usize, op: impl FnOnce(u32, u32) -> Result<borrow::Placed>) -> Result<isize> {
     if !sys::capable_admin() {
         return Err(EPERM);
     }
     let mut a = Arg::<LendBorrow>::read(cmd, arg, LendBorrow::LAYOUT)?;
     let v = &a.value;
-    if v.domain != 0 || v.bus != 0 || v.devfn != 0 || v.reserved != 0 {
+    if v.domain != 0 || v.bus != 0 || v.devfn != 0 || v.reserved != 0 || v.dma_offset != 0 {
         return Err(EINVAL);
     }
     a.check_writable()?;
-    let (domain, bus, devfn) = op(a.value.node, a.value.fdid)?;
-    a.value.domain = domain;
-    a.value.bus = bus;
-    a.value.devfn = devfn;
+    let p = op(a.value.node, a.value.fdid)?;
+    a.value.domain = p.domain;
+    a.value.bus = p.bus;
+    a.value.devfn = p.devfn;
+    a.value.dma_offset = p.dma_offset;
     a.write_back()?;
     Ok(0)
 }

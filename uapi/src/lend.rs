@@ -132,9 +132,15 @@ pub struct LendBorrow {
     pub devfn: u32,
     /// Zero.
     pub reserved: u32,
+    /// Out: where this node's RAM is on the lender's bus, as the device
+    /// sees it: physical address `X` here is device address
+    /// `dma_offset + X` (the direct window). The kernel's DMA API does
+    /// this for drivers; a user-space driver (vfio-pci without an IOMMU)
+    /// needs it. Zero in.
+    pub dma_offset: u64,
 }
 /// Size of [`LendBorrow`]'s first version.
-pub const LEND_BORROW_SIZE_V1: usize = 32;
+pub const LEND_BORROW_SIZE_V1: usize = 40;
 const _: () = assert!(core::mem::size_of::<LendBorrow>() == LEND_BORROW_SIZE_V1);
 
 /// Borrows a peer's device (`CAP_SYS_ADMIN`): it appears under a virtual

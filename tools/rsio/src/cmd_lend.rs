@@ -288,10 +288,11 @@ pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
         }
     };
     match dev.borrow_or_return(abi::LEND_IOC_BORROW, "LEND_IOC_BORROW", node, fdid) {
-        Ok((d, b, f)) => {
-            let at = bdf_name(d, b, f);
+        Ok(a) => {
+            let at = bdf_name(a.domain, a.bus, a.devfn);
             if ctx.json {
-                println!("{}", json!({ "node": node, "fdid": fdid, "bdf": at }));
+                let off = format!("{:#x}", a.dma_offset);
+                println!("{}", json!({ "node": node, "fdid": fdid, "bdf": at, "dma_offset": off }));
             } else {
                 println!("borrowed fabric device {fdid:#x} of node {node}: {at}");
             }
@@ -309,8 +310,8 @@ pub fn return_device(ctx: &Ctx, args: &ReturnArgs) -> Result<()> {
     let dev = Device::open(abi::LEND_DEVICE_PATH)?;
     let (node, fdid) = args.target;
     match dev.borrow_or_return(abi::LEND_IOC_RETURN, "LEND_IOC_RETURN", node, fdid) {
-        Ok((d, b, f)) => {
-            let at = bdf_name(d, b, f);
+        Ok(a) => {
+            let at = bdf_name(a.domain, a.bus, a.devfn);
             if ctx.json {
                 println!(
                     "{}",

@@ -260,14 +260,15 @@ impl Device {
 
     /// `LEND_IOC_BORROW` or `LEND_IOC_RETURN` (`cmd`, named `name`) of
     /// `/dev/rsio_lend` (admin) on `node`'s fabric device `fdid`: returns
-    /// where the device is (was) on this node: (domain, bus, devfn).
+    /// where the device is (was) on this node (`domain`, `bus`, `devfn`,
+    /// `dma_offset` of the result).
     pub fn borrow_or_return(
         &self,
         cmd: u32,
         name: &'static str,
         node: u32,
         fdid: u32,
-    ) -> Result<(u32, u32, u32), IoctlError> {
+    ) -> Result<uapi::lend::LendBorrow, IoctlError> {
         if cmd != uapi::lend::LEND_IOC_BORROW && cmd != uapi::lend::LEND_IOC_RETURN {
             return Err(IoctlError {
                 name,
@@ -280,7 +281,7 @@ impl Device {
         a.fdid = fdid;
         // SAFETY: LEND_IOC_BORROW and LEND_IOC_RETURN (checked above) take a `LendBorrow` in and out; it holds no pointers.
         unsafe { self.ioctl(cmd, name, &mut a)? };
-        Ok((a.domain, a.bus, a.devfn))
+        Ok(a)
     }
 
     /// `RSIO_IOC_GRANT` (admin): `len` bytes of zeroed local memory that
