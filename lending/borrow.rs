@@ -177,6 +177,8 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
         dma_base: lease.dma_base,
         dma_span: lease.dma_span,
         fdid,
+        ids: u32::from(lease.vendor) | (u32::from(lease.device) << 16),
+        virtfn: u32::from(lease.flags & proto::LEASE_VF != 0),
         ..Default::default()
     };
     let mut bars = KVec::new();

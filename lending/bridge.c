@@ -35,6 +35,8 @@ struct rsio_bridge {
 	u64 dma_base;
 	u64 dma_span;
 	u32 fdid;
+	u32 ids;
+	bool virtfn;
 	bool dead;
 	/* The BARs and what the borrower's PCI core last wrote to them. */
 	struct rsio_bridge_bar bar[RSIO_BRIDGE_BARS];
@@ -100,6 +102,8 @@ static u32 bar_read(struct rsio_bridge *b, int i)
 static u32 virt_dword(struct rsio_bridge *b, int reg, u32 real)
 {
 	switch (reg) {
+	case PCI_VENDOR_ID: /* a VF's ids are its PF's SR-IOV capability's */
+		return real == ~0u ? real : b->ids;
 	case PCI_CACHE_LINE_SIZE: /* header type at byte 2: one function */
 		return real & ~(0x80u << 16);
 	case PCI_BASE_ADDRESS_0 ... PCI_BASE_ADDRESS_5:
@@ -113,9 +117,9 @@ static u32 virt_dword(struct rsio_bridge *b, int reg, u32 real)
 	}
 }
 
-static bool is_virtual(int reg)
+static bool is_virtual(struct rsio_bridge *b, int reg)
 {
-	return reg == PCI_CACHE_LINE_SIZE || (reg >= PCI_BASE_ADDRESS_0 && reg <= PCI_BASE_ADDRESS_5) ||
+	return (reg == PCI_VENDOR_ID && b->virtfn) || reg == PCI_CACHE_LINE_SIZE || (reg >= PCI_BASE_ADDRESS_0 && reg <= PCI_BASE_ADDRESS_5) ||
 	       reg == PCI_ROM_ADDRESS || reg == PCI_INTERRUPT_LINE;
 }
 
@@ -129,7 +133,7 @@ static int rsio_cfg_read(struct pci_bus *bus, unsigned int devfn, int where, int
 		PCI_SET_ERROR_RESPONSE(val);
 		return PCIBIOS_DEVICE_NOT_FOUND;
 	}
-	if (!is_virtual(reg)) {
+	if (!is_virtual(b, reg)) {
 		switch (size) {
 		case 1:
 			*val = readb(b->cfg + where);
@@ -143,8 +147,17 @@ static int rsio_cfg_read(struct pci_bus *bus, unsigned int devfn, int where, int
 		}
 		return PCIBIOS_SUCCESSFUL;
 	}
-	/* BARs, ROM and line are all virtual; the others' real bits matter. */
-	v = (reg == PCI_CACHE_LINE_SIZE || reg == PCI_INTERRUPT_LINE) ? readl(b->cfg + reg) : 0;
+	/*
+	 * BARs, ROM and line are all virtual; the others' real bits matter. A
+	 * VF's id register reads all-ones: its class register tells whether
+	 * the function still answers.
+	 */
+	if (reg == PCI_VENDOR_ID)
+		v = readl(b->cfg + PCI_CLASS_REVISION) == ~0u ? ~0u : 0;
+	else if (reg == PCI_CACHE_LINE_SIZE || reg == PCI_INTERRUPT_LINE)
+		v = readl(b->cfg + reg);
+	else
+		v = 0;
 	v = virt_dword(b, reg, v) >> shift;
 	*val = size == 4 ? v : v & ((1u << (size * 8)) - 1);
 	return PCIBIOS_SUCCESSFUL;
@@ -532,6 +545,8 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 	b->dma_base = p->dma_base;
 	b->dma_span = p->dma_span;
 	b->fdid = p->fdid;
+	b->ids = p->ids;
+	b->virtfn = p->virtfn;
 	raw_spin_lock_init(&b->lock);
 	memcpy(b->vectors, p->vectors, sizeof(b->vectors));
 	b->nr_vectors = p->nr_vectors;

@@ -59,6 +59,10 @@ struct rsio_bridge_params {
 	u32 nr_vectors;
 	/* The fabric device id, for names. */
 	u32 fdid;
+	/* Vendor | device << 16: presented for a VF, whose registers read 0xffff. */
+	u32 ids;
+	/* 1: the function is an SR-IOV virtual function. */
+	u32 virtfn;
 	struct rsio_bridge_bar bar[RSIO_BRIDGE_BARS];
 };
 

@@ -58,6 +58,8 @@ static void rsio_lend_fill(struct pci_dev *pdev, struct rsio_lend_info *info)
 	info->subsystem_device = pdev->subsystem_device;
 	info->class = pdev->class;
 	info->revision = pdev->revision;
+	info->virtfn = pdev->is_virtfn;
+	info->sriov_total_vfs = pdev->is_physfn ? pci_sriov_get_totalvfs(pdev) : 0;
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
 		unsigned long flags = pci_resource_flags(pdev, i);
 		u32 f = 0;

@@ -28,6 +28,10 @@ struct rsio_lend_info {
 	u32 revision;
 	/* The reset done on claim: 0 none (not supported), 1 done. */
 	u32 reset;
+	/* 1: an SR-IOV virtual function (its config space reads ids 0xffff). */
+	u32 virtfn;
+	/* An SR-IOV physical function's TotalVFs, else 0. */
+	u32 sriov_total_vfs;
 	u32 reserved;
 	u64 bar_addr[6];
 	u64 bar_size[6];

@@ -17,7 +17,9 @@
 //! - `REVOKED` (event, fdid `u32`): the lender took it back (forced
 //!   unlend): remove it now.
 
-use crate::lend_abi::{LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT};
+use crate::lend_abi::{
+    LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_VF, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT,
+};
 use kernel::prelude::*;
 
 /// The first message type `rsio_lend` owns.
@@ -33,7 +35,7 @@ pub(crate) const RETURN: u16 = MT_FIRST + 4;
 pub(crate) const REVOKED: u16 = MT_FIRST + 5;
 
 /// Bytes of a `DEV_LENT` payload.
-pub(crate) const ENTRY_LEN: usize = 9 * 4 + LEND_NUM_BARS * 12;
+pub(crate) const ENTRY_LEN: usize = 9 * 4 + LEND_NUM_BARS * 12 + 8;
 
 fn put(b: &mut [u8], at: &mut usize, v: &[u8]) {
     b[*at..*at + v.len()].copy_from_slice(v);
@@ -64,6 +66,8 @@ pub(crate) fn encode(e: &LendDevEntry) -> [u8; ENTRY_LEN] {
     for f in e.bar_flags {
         put(&mut b, &mut at, &f.to_le_bytes());
     }
+    put(&mut b, &mut at, &e.sriov_total_vfs.to_le_bytes());
+    put(&mut b, &mut at, &e.dev_flags.to_le_bytes());
     b
 }
 
@@ -102,6 +106,8 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
         revision: w(8),
         bar_size: [0; LEND_NUM_BARS],
         bar_flags: [0; LEND_NUM_BARS],
+        sriov_total_vfs: 0,
+        dev_flags: 0,
     };
     let mut at = 9 * 4;
     for s in e.bar_size.iter_mut() {
@@ -111,6 +117,11 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
     for f in e.bar_flags.iter_mut() {
         *f = u32_at(b, at);
         at += 4;
+    }
+    e.sriov_total_vfs = u32_at(b, at);
+    e.dev_flags = u32_at(b, at + 4);
+    if e.sriov_total_vfs > 0xffff || e.dev_flags & !LEND_DEV_VF != 0 {
+        return Err(EPROTO);
     }
     Ok(e)
 }
@@ -157,11 +168,19 @@ pub(crate) struct Lease {
     pub(crate) dma_base: u64,
     /// ... and its span.
     pub(crate) dma_span: u64,
+    /// Vendor and device id (an SR-IOV VF's config space has none).
+    pub(crate) vendor: u16,
+    pub(crate) device: u16,
+    /// `LEASE_VF`.
+    pub(crate) flags: u32,
     pub(crate) bars: [LeaseBar; LEND_NUM_BARS],
 }
 
+/// [`Lease::flags`]: the function is an SR-IOV virtual function.
+pub(crate) const LEASE_VF: u32 = 1 << 0;
+
 /// Bytes of an encoded [`Lease`].
-pub(crate) const LEASE_LEN: usize = 4 + 3 * 8 + LEND_NUM_BARS * 16;
+pub(crate) const LEASE_LEN: usize = 4 + 3 * 8 + 8 + LEND_NUM_BARS * 16;
 
 fn u64_at(b: &[u8], i: usize) -> u64 {
     u64::from(u32_at(b, i)) | (u64::from(u32_at(b, i + 4)) << 32)
@@ -175,6 +194,9 @@ impl Lease {
         for v in [self.msi_bus, self.dma_base, self.dma_span] {
             put(&mut b, &mut at, &v.to_le_bytes());
         }
+        let ids = u32::from(self.vendor) | (u32::from(self.device) << 16);
+        put(&mut b, &mut at, &ids.to_le_bytes());
+        put(&mut b, &mut at, &self.flags.to_le_bytes());
         for bar in self.bars.iter() {
             put(&mut b, &mut at, &bar.window.to_le_bytes());
             put(&mut b, &mut at, &bar.flags.to_le_bytes());
@@ -195,12 +217,15 @@ impl Lease {
             msi_bus: u64_at(b, 4),
             dma_base: u64_at(b, 12),
             dma_span: u64_at(b, 20),
+            vendor: u32_at(b, 28) as u16,
+            device: (u32_at(b, 28) >> 16) as u16,
+            flags: u32_at(b, 32),
             bars: [LeaseBar::default(); LEND_NUM_BARS],
         };
-        if l.dma_span == 0 || l.dma_base.checked_add(l.dma_span).is_none() {
+        if l.dma_span == 0 || l.dma_base.checked_add(l.dma_span).is_none() || l.flags & !LEASE_VF != 0 {
             return Err(EPROTO);
         }
-        let mut at = 28;
+        let mut at = 36;
         for (i, bar) in l.bars.iter_mut().enumerate() {
             *bar = LeaseBar {
                 window: u32_at(b, at),

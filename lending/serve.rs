@@ -17,7 +17,7 @@
 //! closes the windows and the slot.
 
 use crate::lend_abi::{LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS};
-use crate::proto::{Lease, LeaseBar};
+use crate::proto::{Lease, LeaseBar, LEASE_VF};
 use crate::sys::{Claimed, Info};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -67,6 +67,9 @@ impl Leased {
             msi_bus: 0,
             dma_base,
             dma_span,
+            vendor: info.vendor,
+            device: info.device,
+            flags: if info.virtfn != 0 { LEASE_VF } else { 0 },
             bars: [LeaseBar::default(); LEND_NUM_BARS],
         };
         let mut bars = KVec::new();

@@ -119,6 +119,8 @@ fn entry_of(node: u32, fdid: u32, domain: u32, bus: u32, devfn: u32, i: &Info) -
         revision: i.revision & 0xff,
         bar_size: i.bar_size,
         bar_flags: i.bar_flags,
+        sriov_total_vfs: i.sriov_total_vfs,
+        dev_flags: if i.virtfn != 0 { LEND_DEV_VF } else { 0 },
     }
 }
 

@@ -105,10 +105,21 @@ pub struct LendDevEntry {
     pub bar_size: [u64; LEND_NUM_BARS],
     /// `LEND_BAR_*` of each BAR.
     pub bar_flags: [u32; LEND_NUM_BARS],
+    /// Since version 2: an SR-IOV physical function's TotalVFs (0: none,
+    /// or not a PF).
+    pub sriov_total_vfs: u32,
+    /// Since version 2: `LEND_DEV_*`.
+    pub dev_flags: u32,
 }
 /// Size of [`LendDevEntry`]'s first version.
 pub const LEND_DEV_ENTRY_SIZE_V1: usize = 112;
-const _: () = assert!(core::mem::size_of::<LendDevEntry>() == LEND_DEV_ENTRY_SIZE_V1);
+/// Size of [`LendDevEntry`]'s second version (SR-IOV fields).
+pub const LEND_DEV_ENTRY_SIZE_V2: usize = 120;
+const _: () = assert!(core::mem::size_of::<LendDevEntry>() == LEND_DEV_ENTRY_SIZE_V2);
+
+/// [`LendDevEntry::dev_flags`]: the function is an SR-IOV virtual
+/// function (its physical function stays with its lender's driver).
+pub const LEND_DEV_VF: u32 = 1 << 0;
 /// Lists the devices this node lends and those its peers advertised (an
 /// [`RsioList`] of [`LendDevEntry`]). Needs only access to the device.
 pub const LEND_IOC_LIST: u32 = rsio_iowr(0x62, core::mem::size_of::<RsioList>());

@@ -185,7 +185,7 @@ impl Cluster<'_> {
                         create_sparse(&qemu::nvme_image(dir, node, device.index), size_mib)?;
                     }
                 }
-                DeviceKind::E1000e => {
+                DeviceKind::E1000e | DeviceKind::Igb => {
                     for &node in &device.nodes {
                         run_dir.socket(&format!("node{node}-net{}.sock", device.index))?;
                     }

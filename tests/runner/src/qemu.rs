@@ -170,7 +170,8 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
                 format!("nvme,serial=rsio{node}n{k},drive=nvme{k}"),
             );
         }
-        DeviceKind::E1000e => {
+        DeviceKind::E1000e | DeviceKind::Igb => {
+            let model = device.kind.nic_model().unwrap_or("e1000e");
             let local = opt_path(&net_socket(run_dir, node, k));
             let hub = opt_path(&net_hub(run_dir, k));
             argv.opt(
@@ -182,7 +183,7 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
             )
             .opt(
                 "-device",
-                format!("e1000e,netdev=net{k},mac={}", mac(node, k)),
+                format!("{model},netdev=net{k},mac={}", mac(node, k)),
             );
         }
     }
@@ -447,6 +448,14 @@ mod tests {
         );
         assert!(values(&node1, "-device").contains(&"nvme,serial=rsio1n0,drive=nvme0"));
         assert!(values(&node1, "-device").contains(&"nvme,serial=rsio1n1,drive=nvme1"));
+    }
+
+    #[test]
+    fn igb_nics_are_nics_of_their_own_model() {
+        let s = scenario("nodes = 2\n[[device]]\nkind = 'igb'\nnodes = [0]\n");
+        let a = argv(&s, 0);
+        assert!(values(&a, "-device").contains(&"igb,netdev=net0,mac=52:54:00:12:00:00"));
+        assert!(values(&argv(&s, 1), "-netdev").is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! console_reject = ["..."]    # regexes; replaces the default list (BUG:, WARNING:, ...)
 //!
 //! [[device]]
-//! kind = "nvme"               # "nvme" | "e1000e"
+//! kind = "nvme"               # "nvme" | "e1000e" | "igb" (82576, SR-IOV PF)
 //! nodes = [0]                 # default: all nodes
 //! size_mib = 64               # nvme only, default 64
 //!
@@ -152,6 +152,20 @@ pub enum DeviceKind {
     Nvme { size_mib: u64 },
     /// An e1000e NIC; all its nodes share one L2 segment.
     E1000e,
+    /// An igb NIC (82576, with SR-IOV: 7 VFs); its nodes share one L2
+    /// segment, as e1000e's.
+    Igb,
+}
+
+impl DeviceKind {
+    /// The QEMU model of a NIC kind (`None`: not a NIC).
+    pub fn nic_model(&self) -> Option<&'static str> {
+        match self {
+            DeviceKind::Nvme { .. } => None,
+            DeviceKind::E1000e => Some("e1000e"),
+            DeviceKind::Igb => Some("igb"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -237,6 +251,7 @@ struct RawDevice {
 enum RawDeviceKind {
     Nvme,
     E1000e,
+    Igb,
 }
 
 #[derive(Debug, Deserialize)]
@@ -502,13 +517,18 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
                 check_range("size_mib", size_mib, &NVME_SIZE_MIB).with_context(label)?;
                 (DeviceKind::Nvme { size_mib }, &mut nvme_count)
             }
-            RawDeviceKind::E1000e => {
+            RawDeviceKind::E1000e | RawDeviceKind::Igb => {
                 ensure!(
                     device.size_mib.is_none(),
                     "{}: `size_mib` is for nvme only",
                     label()
                 );
-                (DeviceKind::E1000e, &mut net_count)
+                let kind = if device.kind == RawDeviceKind::Igb {
+                    DeviceKind::Igb
+                } else {
+                    DeviceKind::E1000e
+                };
+                (kind, &mut net_count)
             }
         };
         devices.push(Device {

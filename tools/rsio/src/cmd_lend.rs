@@ -59,15 +59,16 @@ unlends them or goes away.
 Columns: NODE the lender; FDID the fabric device id; BDF the function's
 address on its lender; VENDOR, DEVICE and CLASS its PCI ids; STATE lent or
 borrowed; BARS the sizes of its implemented BARs (n:size, with p for
-prefetchable, 64 for 64-bit, io for I/O space).
+prefetchable, 64 for 64-bit, io for I/O space); SR-IOV vf for a virtual
+function, pf:N for a physical function with N VFs at most.
 
 Needs only access to /dev/rsio_lend.";
 
 pub const DEVICES_AFTER: &str = "\
 EXAMPLES:
     $ rsio devices
-    NODE  FDID  BDF           VENDOR  DEVICE  CLASS   STATE  BARS
-       0   0x1  0000:00:04.0  1b36    0010    010802  lent   0:16K/64
+    NODE  FDID  BDF           VENDOR  DEVICE  CLASS   STATE  BARS      SR-IOV
+       0   0x1  0000:00:04.0  1b36    0010    010802  lent   0:16K/64  -
 
 EXIT STATUS:
     0   the list was read
@@ -477,6 +478,17 @@ fn bars(e: &abi::LendDevEntry) -> String {
     }
 }
 
+/// The SR-IOV column: `vf`, `pf:TOTAL` or `-`.
+fn sriov(e: &abi::LendDevEntry) -> String {
+    if e.dev_flags & abi::LEND_DEV_VF != 0 {
+        "vf".into()
+    } else if e.sriov_total_vfs != 0 {
+        format!("pf:{}", e.sriov_total_vfs)
+    } else {
+        "-".into()
+    }
+}
+
 /// The table of `rsio devices`.
 pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
     let mut t = Table::new(&[
@@ -488,6 +500,7 @@ pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
         ("CLASS", Align::Left),
         ("STATE", Align::Left),
         ("BARS", Align::Left),
+        ("SR-IOV", Align::Left),
     ]);
     for e in devs {
         t.row(vec![
@@ -499,6 +512,7 @@ pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
             format!("{:06x}", e.class),
             state(e).into(),
             bars(e),
+            sriov(e),
         ]);
     }
     t.render()
@@ -530,6 +544,8 @@ pub fn dev_json(e: &abi::LendDevEntry) -> Value {
         "revision": e.revision,
         "state": state(e),
         "bars": bars,
+        "sriov_total_vfs": e.sriov_total_vfs,
+        "virtual_function": e.dev_flags & abi::LEND_DEV_VF != 0,
     })
 }
 
@@ -613,6 +629,8 @@ mod tests {
             revision: 2,
             bar_size: [16 << 10, 0, 0, 0, 0, 0],
             bar_flags: [abi::LEND_BAR_64, 0, 0, 0, 0, 0],
+            sriov_total_vfs: 0,
+            dev_flags: 0,
         }
     }
 
@@ -633,6 +651,8 @@ mod tests {
             revision: 2,
             bar_size: [16 << 10, 0, 0, 0, 0, 0],
             bar_flags: [abi::LEND_BAR_64, 0, 0, 0, 0, 0],
+            sriov_total_vfs: 0,
+            dev_flags: 0,
         };
         let t = devices_table(&[e]);
         let lines: Vec<&str> = t.lines().collect();
