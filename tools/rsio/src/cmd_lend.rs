@@ -293,7 +293,10 @@ pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
             let at = bdf_name(a.domain, a.bus, a.devfn);
             if ctx.json {
                 let off = format!("{:#x}", a.dma_offset);
-                println!("{}", json!({ "node": node, "fdid": fdid, "bdf": at, "dma_offset": off }));
+                println!(
+                    "{}",
+                    json!({ "node": node, "fdid": fdid, "bdf": at, "dma_offset": off })
+                );
             } else {
                 println!("borrowed fabric device {fdid:#x} of node {node}: {at}");
             }
@@ -636,24 +639,7 @@ mod tests {
 
     #[test]
     fn the_table_shows_ids_state_and_bars() {
-        let e = abi::LendDevEntry {
-            node: 0,
-            fdid: 1,
-            state: abi::LEND_STATE_LENT,
-            domain: 0,
-            bus: 0,
-            devfn: 4 << 3,
-            vendor: 0x1b36,
-            device: 0x10,
-            subsystem_vendor: 0x1af4,
-            subsystem_device: 0x1100,
-            class: 0x010802,
-            revision: 2,
-            bar_size: [16 << 10, 0, 0, 0, 0, 0],
-            bar_flags: [abi::LEND_BAR_64, 0, 0, 0, 0, 0],
-            sriov_total_vfs: 0,
-            dev_flags: 0,
-        };
+        let e = entry();
         let t = devices_table(&[e]);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("NODE"));
