@@ -40,8 +40,7 @@ pub(crate) struct Claimed {
     pdev: *mut kernel::bindings::pci_dev,
 }
 
-// SAFETY: A reference on a `pci_dev`, which the PCI core lets any thread
-// use and drop.
+// SAFETY: A reference on a `pci_dev`, which the PCI core lets any thread use and drop.
 unsafe impl Send for Claimed {}
 // SAFETY: `&Claimed` gives no access to the device.
 unsafe impl Sync for Claimed {}
@@ -101,10 +100,9 @@ pub(crate) struct Bridge {
     removed: bool,
 }
 
-// SAFETY: The bridge's C functions may be called from any thread; its
-// mutable state is under its own locks.
+// SAFETY: The bridge's C functions may be called from any thread; its mutable state is under its own locks.
 unsafe impl Send for Bridge {}
-// SAFETY: `&Bridge` only fires interrupts, which the C side serializes.
+// SAFETY: `&Bridge` only marks it dead and hands out its pointer for hooks, both safe from any thread.
 unsafe impl Sync for Bridge {}
 
 impl Bridge {
