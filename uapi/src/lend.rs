@@ -101,7 +101,7 @@ pub struct LendDevEntry {
     pub class: u32,
     /// Revision id.
     pub revision: u32,
-    /// Bytes of each standard BAR (0: not implemented).
+    /// Bytes of each standard BAR (0: the function has no such BAR).
     pub bar_size: [u64; LEND_NUM_BARS],
     /// `LEND_BAR_*` of each BAR.
     pub bar_flags: [u32; LEND_NUM_BARS],
