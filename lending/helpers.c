@@ -5,6 +5,7 @@
 #include <linux/acpi.h>
 #include <linux/capability.h>
 #include <linux/device.h>
+#include <linux/iommu.h>
 #include <linux/pci.h>
 
 #include "helpers.h"
@@ -174,4 +175,75 @@ void rsio_lend_quiesce(struct pci_dev *pdev)
 	pci_write_config_word(pdev, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
 	if (pci_reset_function(pdev))
 		pci_warn(pdev, "rsio_lend: no function reset; memory and bus mastering left off\n");
+}
+
+static int rsio_lend_count_dev(struct device *dev, void *data)
+{
+	(*(unsigned int *)data)++;
+	return 0;
+}
+
+int rsio_lend_isolation(struct pci_dev *pdev)
+{
+	struct iommu_group *group;
+	unsigned int n = 0;
+
+	if (!device_iommu_mapped(&pdev->dev))
+		return RSIO_LEND_ISOLATION_NONE;
+	group = iommu_group_get(&pdev->dev);
+	if (!group)
+		return RSIO_LEND_ISOLATION_NONE;
+	iommu_group_for_each_dev(group, &n, rsio_lend_count_dev);
+	iommu_group_put(group);
+	return n == 1 ? RSIO_LEND_ISOLATION_OWN : RSIO_LEND_ISOLATION_SHARED;
+}
+
+int rsio_lend_confine(struct pci_dev *pdev, const struct rsio_lend_range *ranges, u32 n,
+		      struct iommu_domain **out)
+{
+	struct iommu_domain *dom;
+	int ret;
+	u32 i;
+
+	*out = NULL;
+	switch (rsio_lend_isolation(pdev)) {
+	case RSIO_LEND_ISOLATION_NONE:
+		return -ENODEV;
+	case RSIO_LEND_ISOLATION_SHARED:
+		return -EBUSY;
+	}
+	dom = iommu_paging_domain_alloc(&pdev->dev);
+	if (IS_ERR(dom))
+		return PTR_ERR(dom);
+	for (i = 0; i < n; i++) {
+		u64 start = ranges[i].start, len = ranges[i].len;
+
+		if (!len || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) || start + len < start ||
+		    start < dom->geometry.aperture_start || start + len - 1 > dom->geometry.aperture_end) {
+			ret = -EINVAL;
+			goto free;
+		}
+		/* IOMMU_MMIO: the ranges are in the adapter's BARs, not RAM. */
+		ret = iommu_map(dom, start, start, len, IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO, GFP_KERNEL);
+		if (ret)
+			goto free;
+	}
+	/* The stub driver is bound, as iommu_attach_device() wants. */
+	ret = iommu_attach_device(dom, &pdev->dev);
+	if (ret)
+		goto free;
+	pci_dev_get(pdev);
+	*out = dom;
+	return 0;
+free:
+	/* Freeing a paging domain frees its mappings. */
+	iommu_domain_free(dom);
+	return ret;
+}
+
+void rsio_lend_unconfine(struct pci_dev *pdev, struct iommu_domain *dom)
+{
+	iommu_detach_device(dom, &pdev->dev);
+	iommu_domain_free(dom);
+	pci_dev_put(pdev);
 }

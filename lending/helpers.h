@@ -12,6 +12,7 @@
 #include <linux/types.h>
 
 struct pci_dev;
+struct iommu_domain;
 
 /* rsio_lend_info.bar_flags bits (as LEND_BAR_* in uapi/src/lend.rs). */
 #define RSIO_LEND_BAR_IO 1
@@ -67,6 +68,37 @@ u64 rsio_lend_ecam(struct pci_dev *pdev);
  * set it up, restored after).
  */
 void rsio_lend_quiesce(struct pci_dev *pdev);
+
+/*
+ * Lender-side DMA isolation (docs/lending.md). rsio_lend_isolation() says
+ * what the lender's IOMMU can do for pdev: RSIO_LEND_ISOLATION_NONE no IOMMU
+ * translates its DMA, _SHARED its IOMMU group holds other devices too (it
+ * cannot get a domain alone), _OWN it can be isolated.
+ */
+#define RSIO_LEND_ISOLATION_NONE 0
+#define RSIO_LEND_ISOLATION_SHARED 1
+#define RSIO_LEND_ISOLATION_OWN 2
+int rsio_lend_isolation(struct pci_dev *pdev);
+
+/* A bus-address range a lent function may reach. */
+struct rsio_lend_range {
+	u64 start;
+	u64 len;
+};
+
+/*
+ * Confines pdev's DMA to ranges[0..n) (page-aligned; mapped one to one, so
+ * the addresses the borrower gives the device stay valid): a paging domain
+ * of its own is allocated, the ranges mapped and the domain attached in
+ * place of its default one. -ENODEV no IOMMU, -EBUSY a shared group, -EINVAL
+ * a range not page-aligned or beyond the domain's aperture, else the IOMMU
+ * API's error. On success *out holds the domain (and a reference on pdev)
+ * until rsio_lend_unconfine().
+ */
+int rsio_lend_confine(struct pci_dev *pdev, const struct rsio_lend_range *ranges, u32 n,
+		      struct iommu_domain **out);
+/* Puts pdev back in its default domain and frees the one of confine(). */
+void rsio_lend_unconfine(struct pci_dev *pdev, struct iommu_domain *dom);
 
 /* capable(CAP_SYS_ADMIN). */
 bool rsio_lend_capable_admin(void);

@@ -18,7 +18,7 @@
 //!   unlend): remove it now.
 
 use crate::lend_abi::{
-    LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_VF, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT,
+    LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_IOMMU, LEND_DEV_VF, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT,
 };
 use kernel::prelude::*;
 
@@ -120,7 +120,7 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
     }
     e.sriov_total_vfs = u32_at(b, at);
     e.dev_flags = u32_at(b, at + 4);
-    if e.sriov_total_vfs > 0xffff || e.dev_flags & !LEND_DEV_VF != 0 {
+    if e.sriov_total_vfs > 0xffff || e.dev_flags & !(LEND_DEV_VF | LEND_DEV_IOMMU) != 0 {
         return Err(EPROTO);
     }
     Ok(e)
@@ -207,7 +207,8 @@ impl Lease {
 
     /// Decodes a lease, validated like user input: exact length, BAR
     /// sizes powers of two of at least 4 KiB, memory BARs only, a 64-bit
-    /// BAR not last, a non-empty DMA span.
+    /// BAR not last and followed by its (empty) upper half, a non-empty
+    /// DMA span.
     pub(crate) fn decode(b: &[u8]) -> Result<Self> {
         if b.len() != LEASE_LEN {
             return Err(EPROTO);
@@ -226,6 +227,7 @@ impl Lease {
             return Err(EPROTO);
         }
         let mut at = 36;
+        let mut upper_half = false;
         for (i, bar) in l.bars.iter_mut().enumerate() {
             *bar = LeaseBar {
                 window: u32_at(b, at),
@@ -233,9 +235,15 @@ impl Lease {
                 size: u64_at(b, at + 8),
             };
             at += 16;
+            let is_upper_half = core::mem::take(&mut upper_half);
             if bar.size == 0 {
                 continue;
             }
+            // The register after a 64-bit BAR is its upper half, not a BAR.
+            if is_upper_half {
+                return Err(EPROTO);
+            }
+            upper_half = bar.flags & LEND_BAR_64 != 0;
             let last = i == LEND_NUM_BARS - 1;
             if !bar.size.is_power_of_two()
                 || bar.size < 4096

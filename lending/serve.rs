@@ -8,17 +8,21 @@
 //!   MMIO are remote MMIO, performed by the adapter without software here;
 //! - one `INTERRUPT` LUT slot targeting the borrower: the borrower points
 //!   the device's MSI/MSI-X messages at it (`+ 4 k` raises its `USER(k)`);
-//! - nothing for DMA: the borrower's RAM is at `BAR4 + (borrower <<
-//!   DIRECT_SHIFT)` of the direct window, which the device reaches as
-//!   any bus address.
+//! - for DMA: the borrower's RAM is at `BAR4 + (borrower << DIRECT_SHIFT)`
+//!   of the direct window, which the device reaches as any bus address.
+//!   When the lender's IOMMU can give the function a domain of its own,
+//!   that domain maps exactly this span and the interrupt slot's page (one
+//!   to one): the device reaches its borrower's memory and nothing else —
+//!   not the lender's RAM, not another node's, not another device.
 //!
 //! Ending a lease (return, the borrower's death, forced unlend) stops the
 //! device first (decoding and bus mastering off, function reset), then
-//! closes the windows and the slot.
+//! puts it back in its default IOMMU domain and closes the windows and the
+//! slot.
 
 use crate::lend_abi::{LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS};
 use crate::proto::{Lease, LeaseBar, LEASE_VF};
-use crate::sys::{Claimed, Info};
+use crate::sys::{Claimed, Confined, Info, Isolation};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_ntb::adapter::Adapter;
@@ -36,6 +40,10 @@ const PAGE: u64 = 4096;
 pub(crate) struct Leased {
     /// The borrowing node.
     pub(crate) node: u32,
+    /// The function's IOMMU domain, if it has one; dropped first: the
+    /// device is stopped by then (`end`), and no window may close while it
+    /// still translates into them.
+    _confined: Option<Confined>,
     _cfg: InboundWindow,
     _bars: KVec<InboundWindow>,
     _msi: LutRange,
@@ -99,9 +107,18 @@ impl Leased {
         let msi = LutRange::alloc(adapter, 1)?;
         msi.map_interrupt(0, node)?;
         lease.msi_bus = msi.bus_addr();
+        let confined = match claimed.isolation() {
+            Isolation::Own => Some(claimed.confine(&[(dma_base, dma_span), (lease.msi_bus & !(PAGE - 1), PAGE)])?),
+            Isolation::Shared => {
+                pr_warn!("function shares its IOMMU group: its DMA is not confined to node {}\n", node);
+                None
+            }
+            Isolation::None => None,
+        };
         Ok((
             Self {
                 node,
+                _confined: confined,
                 _cfg: cfg,
                 _bars: bars,
                 _msi: msi,

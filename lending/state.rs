@@ -12,7 +12,7 @@
 use crate::lend_abi::*;
 use crate::proto;
 use crate::serve::Leased;
-use crate::sys::{Claimed, Info};
+use crate::sys::{Claimed, Info, Isolation};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_fabric::api;
@@ -103,7 +103,8 @@ fn broadcast(mtype: u16, payload: &[u8]) {
     }
 }
 
-fn entry_of(node: u32, fdid: u32, domain: u32, bus: u32, devfn: u32, i: &Info) -> LendDevEntry {
+/// `iommu`: the lender can confine the function's DMA (`LEND_DEV_IOMMU`).
+fn entry_of(node: u32, fdid: u32, domain: u32, bus: u32, devfn: u32, i: &Info, iommu: bool) -> LendDevEntry {
     LendDevEntry {
         node,
         fdid,
@@ -120,7 +121,7 @@ fn entry_of(node: u32, fdid: u32, domain: u32, bus: u32, devfn: u32, i: &Info) -
         bar_size: i.bar_size,
         bar_flags: i.bar_flags,
         sriov_total_vfs: i.sriov_total_vfs,
-        dev_flags: if i.virtfn != 0 { LEND_DEV_VF } else { 0 },
+        dev_flags: if i.virtfn != 0 { LEND_DEV_VF } else { 0 } | if iommu { LEND_DEV_IOMMU } else { 0 },
     }
 }
 
@@ -147,7 +148,7 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
     };
     let (claimed, info) = Claimed::claim(domain, bus, devfn)?;
     let fdid = (node << 16) | index;
-    let entry = entry_of(node, fdid, domain, bus, devfn, &info);
+    let entry = entry_of(node, fdid, domain, bus, devfn, &info, claimed.isolation() == Isolation::Own);
     let (reset, vendor, device) = (info.reset != 0, info.vendor, info.device);
     {
         let mut st = STATE.lock();

@@ -86,6 +86,68 @@ impl Claimed {
     }
 }
 
+/// What the lender's IOMMU can do for a function.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Isolation {
+    /// No IOMMU translates its DMA.
+    None,
+    /// Its IOMMU group holds other devices: no domain of its own.
+    Shared,
+    /// It can be confined to a domain of its own.
+    Own,
+}
+
+impl Claimed {
+    pub(crate) fn isolation(&self) -> Isolation {
+        // SAFETY: By the type invariant `pdev` is a claimed function we hold a reference on.
+        match unsafe { bindings::rsio_lend_isolation(self.pdev) } as u32 {
+            bindings::RSIO_LEND_ISOLATION_OWN => Isolation::Own,
+            bindings::RSIO_LEND_ISOLATION_SHARED => Isolation::Shared,
+            _ => Isolation::None,
+        }
+    }
+
+    /// Confines the function's DMA to `ranges` (bus address, length;
+    /// page-aligned), mapped one to one in an IOMMU domain of its own
+    /// (helpers.h for the errors). Stop the function before dropping the
+    /// result: it is then back in its default domain.
+    pub(crate) fn confine(&self, ranges: &[(u64, u64)]) -> Result<Confined> {
+        let mut r = KVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+        for &(start, len) in ranges {
+            r.push(bindings::rsio_lend_range { start, len }, GFP_KERNEL)?;
+        }
+        let n = u32::try_from(r.len()).map_err(|_| EINVAL)?;
+        let mut dom = core::ptr::null_mut();
+        // SAFETY: `pdev` is claimed (type invariant); `r` holds `n` ranges; `dom` is a valid out pointer.
+        to_result(unsafe { bindings::rsio_lend_confine(self.pdev, r.as_ptr(), n, &mut dom) })?;
+        // INVARIANT: confined just now; the helper took a reference on `pdev`.
+        Ok(Confined { pdev: self.pdev, dom })
+    }
+}
+
+/// A function whose DMA reaches only what its IOMMU domain maps.
+///
+/// # Invariants
+///
+/// `dom` came from a successful `rsio_lend_confine` of `pdev` (which holds
+/// a reference on `pdev`) and is undone only by `drop`.
+pub(crate) struct Confined {
+    pdev: *mut kernel::bindings::pci_dev,
+    dom: *mut kernel::bindings::iommu_domain,
+}
+
+// SAFETY: The IOMMU API may detach and free a domain from any thread that may sleep.
+unsafe impl Send for Confined {}
+// SAFETY: `&Confined` gives no access to anything.
+unsafe impl Sync for Confined {}
+
+impl Drop for Confined {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `dom` is `pdev`'s confinement, undone only here.
+        unsafe { bindings::rsio_lend_unconfine(self.pdev, self.dom) };
+    }
+}
+
 /// What [`Bridge::create`] needs (bridge.h).
 pub(crate) type BridgeParams = bindings::rsio_bridge_params;
 

@@ -120,6 +120,10 @@ const _: () = assert!(core::mem::size_of::<LendDevEntry>() == LEND_DEV_ENTRY_SIZ
 /// [`LendDevEntry::dev_flags`]: the function is an SR-IOV virtual
 /// function (its physical function stays with its lender's driver).
 pub const LEND_DEV_VF: u32 = 1 << 0;
+/// [`LendDevEntry::dev_flags`]: the lender confines the function's DMA
+/// with its IOMMU: while borrowed it reaches only its borrower's memory
+/// (and its interrupt slot), not the lender's or any other node's.
+pub const LEND_DEV_IOMMU: u32 = 1 << 1;
 /// Lists the devices this node lends and those its peers advertised (an
 /// [`RsioList`] of [`LendDevEntry`]). Needs only access to the device.
 pub const LEND_IOC_LIST: u32 = rsio_iowr(0x62, core::mem::size_of::<RsioList>());

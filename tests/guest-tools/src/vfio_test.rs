@@ -9,7 +9,12 @@
 //! direct window onto this node's RAM; `rsio borrow --json` prints the
 //! offset). For a local device the offset is 0.
 //!
-//! Usage: rsio-vfio-test BDF [--dma-offset HEX]
+//! `--identify-at ADDR` sends the Identify page to a raw device address
+//! of the caller's choosing instead (how the DMA isolation test aims a
+//! borrowed device at memory its borrower never granted) and reports the
+//! command's status rather than checking the page.
+//!
+//! Usage: rsio-vfio-test BDF [--dma-offset HEX] [--identify-at HEX]
 
 // The VFIO device, BAR mappings and DMA buffers of rsio-ntb-probe.
 #[allow(dead_code)]
@@ -36,6 +41,10 @@ struct Args {
     /// Device address of physical address 0 (hex).
     #[arg(long, default_value = "0", value_parser = parse_hex)]
     dma_offset: u64,
+    /// Device address (hex, used as is) for the Identify data: report the
+    /// command's status instead of checking the data.
+    #[arg(long, value_parser = parse_hex)]
+    identify_at: Option<u64>,
 }
 
 fn parse_hex(s: &str) -> Result<u64, String> {
@@ -98,11 +107,8 @@ fn main() -> Result<()> {
     let mut sq = DmaBuffer::new(dmamem::PAGE)?;
     let cq = DmaBuffer::new(dmamem::PAGE)?;
     let data = DmaBuffer::new(dmamem::PAGE)?;
-    let (sq_dev, cq_dev, data_dev) = (
-        a.dma_offset + sq.bus(),
-        a.dma_offset + cq.bus(),
-        a.dma_offset + data.bus(),
-    );
+    let (sq_dev, cq_dev) = (a.dma_offset + sq.bus(), a.dma_offset + cq.bus());
+    let data_dev = a.identify_at.unwrap_or(a.dma_offset + data.bus());
     regs.write32(0x14, 0)?; // CC.EN = 0
     wait("CSTS.RDY = 0", || Ok(regs.read32(0x1c)? & 1 == 0))?;
     regs.write32(0x24, 1 << 16 | 1)?; // AQA: two entries each
@@ -128,6 +134,13 @@ fn main() -> Result<()> {
     let dw3 = dw3();
     regs.write32(0x1000 + stride, 1)?; // CQ 0 head
     let status = dw3 >> 17;
+    if let Some(at) = a.identify_at {
+        println!("identify to device address {at:#x}: status {status:#x}");
+        regs.write32(0x14, 0)?;
+        wait("CSTS.RDY = 0", || Ok(regs.read32(0x1c)? & 1 == 0))?;
+        d.config_write(&config, 4, &cmd.to_le_bytes())?;
+        return Ok(());
+    }
     if dw3 & 0xffff != 0x1234 || status != 0 {
         bail!(
             "completion: command {:#x}, status {status:#x}",

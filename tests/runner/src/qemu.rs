@@ -107,6 +107,14 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
         ),
         Ram::Fabric(args) => argv.extend(args),
     };
+    // Before the node's own devices (QEMU gives a device the IOMMU's address
+    // space only if the IOMMU exists when the device is realized): they are
+    // remapped; the adapter, from the fabric's arguments above, is not (the
+    // guest gives it an identity domain, which is the same). caching-mode:
+    // the guest flushes on map too, as QEMU's vfio devices need.
+    if scenario.iommu.contains(&node) {
+        argv.opt("-device", "intel-iommu,intremap=off,caching-mode=on");
+    }
     argv.opt("-accel", "tcg")
         .opt("-cpu", "max")
         .opt("-smp", "1")
@@ -486,6 +494,21 @@ mod tests {
         let s = scenario("nodes = 2\nqemu_args = ['-device', 'x,path={rundir}/n{node}.sock']\n");
         let a = argv(&s, 1);
         assert_eq!(a[a.len() - 2..], ["-device", "x,path=/run/r/n1.sock"]);
+    }
+
+    #[test]
+    fn an_iommu_node_gets_intel_iommu_before_its_devices() {
+        let s = scenario("nodes = 2\niommu = [1]\n[[device]]\nkind = 'nvme'\n");
+        let a = argv(&s, 1);
+        let iommu = a
+            .iter()
+            .position(|x| x.starts_with("intel-iommu"))
+            .expect("node 1 has an IOMMU");
+        let nvme = a.iter().position(|x| x.starts_with("nvme,")).unwrap();
+        assert!(iommu < nvme, "{a:?}");
+        assert!(!argv(&s, 0).iter().any(|x| x.contains("iommu")));
+        let bad = Scenario::parse(std::path::Path::new("x.toml"), "nodes = 2\niommu = [2]\n");
+        assert!(format!("{:#}", bad.unwrap_err()).contains("iommu: node 2"));
     }
 
     #[test]

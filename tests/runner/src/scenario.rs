@@ -9,6 +9,7 @@
 //! cmdline = "kmemleak=on"     # extra kernel arguments, optional
 //! boot_timeout = 120          # seconds for every node to be ready, default 180
 //! qemu_args = []              # extra QEMU arguments; {rundir} and {node} are filled in
+//! iommu = [0]                 # nodes with QEMU's intel-iommu (DMA remapping), default none
 //! console_reject = ["..."]    # regexes; replaces the default list (BUG:, WARNING:, ...)
 //!
 //! [[device]]
@@ -115,6 +116,9 @@ pub struct Scenario {
     /// Extra QEMU arguments for every node; `{rundir}` and `{node}` are
     /// substituted.
     pub qemu_args: Vec<String>,
+    /// Nodes that get an IOMMU (QEMU's intel-iommu): their devices' DMA is
+    /// remapped (the lender isolates a lent function with it).
+    pub iommu: Vec<usize>,
     /// Checked against every node's console after each step and at the end.
     pub console_reject: Vec<Regex>,
     pub devices: Vec<Device>,
@@ -219,6 +223,8 @@ struct RawScenario {
     boot_timeout: Option<u64>,
     #[serde(default)]
     qemu_args: Vec<String>,
+    #[serde(default)]
+    iommu: Vec<usize>,
     console_reject: Option<Vec<String>>,
     #[serde(default, rename = "device")]
     devices: Vec<RawDevice>,
@@ -317,6 +323,12 @@ impl Scenario {
             }
         };
 
+        for &node in &raw.iommu {
+            ensure!(
+                node < nodes,
+                "iommu: node {node} is not one of the {nodes} nodes"
+            );
+        }
         let devices = devices_from_raw(raw.devices, nodes)?;
         let fabric = raw
             .fabric
@@ -346,6 +358,7 @@ impl Scenario {
             cmdline: raw.cmdline.unwrap_or_default().trim().to_owned(),
             boot_timeout: Duration::from_secs(boot_timeout),
             qemu_args: raw.qemu_args,
+            iommu: raw.iommu,
             console_reject,
             devices,
             fabric,
@@ -650,6 +663,7 @@ mod tests {
         assert_eq!(s.cmdline, "");
         assert_eq!(s.boot_timeout, Duration::from_secs(180));
         assert!(s.qemu_args.is_empty());
+        assert!(s.iommu.is_empty());
         assert!(s.devices.is_empty());
         assert_eq!(s.fabric, None);
         let step = &s.steps[0];

@@ -60,15 +60,17 @@ Columns: NODE the lender; FDID the fabric device id; BDF the function's
 address on its lender; VENDOR, DEVICE and CLASS its PCI ids; STATE lent or
 borrowed; BARS the sizes of its implemented BARs (n:size, with p for
 prefetchable, 64 for 64-bit, io for I/O space); SR-IOV vf for a virtual
-function, pf:N for a physical function with N VFs at most.
+function, pf:N for a physical function with N VFs at most; DMA iommu when the
+lender's IOMMU confines the function's DMA to its borrower's memory, open
+when it cannot.
 
 Needs only access to /dev/rsio_lend.";
 
 pub const DEVICES_AFTER: &str = "\
 EXAMPLES:
     $ rsio devices
-    NODE  FDID  BDF           VENDOR  DEVICE  CLASS   STATE  BARS      SR-IOV
-       0   0x1  0000:00:04.0  1b36    0010    010802  lent   0:16K/64  -
+    NODE  FDID  BDF           VENDOR  DEVICE  CLASS   STATE  BARS      SR-IOV  DMA
+       0   0x1  0000:00:04.0  1b36    0010    010802  lent   0:16K/64  -       iommu
 
 EXIT STATUS:
     0   the list was read
@@ -504,6 +506,7 @@ pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
         ("STATE", Align::Left),
         ("BARS", Align::Left),
         ("SR-IOV", Align::Left),
+        ("DMA", Align::Left),
     ]);
     for e in devs {
         t.row(vec![
@@ -516,6 +519,12 @@ pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
             state(e).into(),
             bars(e),
             sriov(e),
+            if e.dev_flags & abi::LEND_DEV_IOMMU != 0 {
+                "iommu"
+            } else {
+                "open"
+            }
+            .into(),
         ]);
     }
     t.render()
@@ -549,6 +558,7 @@ pub fn dev_json(e: &abi::LendDevEntry) -> Value {
         "bars": bars,
         "sriov_total_vfs": e.sriov_total_vfs,
         "virtual_function": e.dev_flags & abi::LEND_DEV_VF != 0,
+        "dma_confined": e.dev_flags & abi::LEND_DEV_IOMMU != 0,
     })
 }
 
