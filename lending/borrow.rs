@@ -14,6 +14,7 @@
 //! still arrive), then the vectors (no hook runs afterwards), then the
 //! bridge's memory, then the slots.
 
+use crate::lend_abi::LEND_NUM_BARS;
 use crate::proto::{self, Lease};
 use crate::sys::{Bridge, BridgeFire, BridgeParams};
 use kernel::prelude::*;
@@ -56,11 +57,28 @@ pub(crate) struct Placed {
     pub(crate) dma_offset: u64,
 }
 
+/// A peer-to-peer path of a borrowed device to a BAR of another one.
+struct P2pPath {
+    /// The target (its lender is `to_fdid >> 16`) and its BAR.
+    to_fdid: u32,
+    bar: u32,
+    /// The target BAR's bus address here (the bridge's key).
+    phys: u64,
+    /// Where the device reaches the BAR, and how many bytes.
+    dev_addr: u64,
+    size: u64,
+}
+
 /// A borrowed device. Field order is drop order (see the module docs).
 struct Borrowed {
     node: u32,
     fdid: u32,
     at: Placed,
+    /// Each BAR's bus address here and bytes forwarded (0: none).
+    bar_addr: [u64; LEND_NUM_BARS],
+    bar_size: [u64; LEND_NUM_BARS],
+    /// Its peer-to-peer paths (the lender holds their slots).
+    paths: KVec<P2pPath>,
     bridge: Bridge,
     vectors: KVec<UserVector>,
     _bars: KVec<LutRange>,
@@ -72,6 +90,77 @@ impl Drop for Borrowed {
         self.bridge.remove();
         // After this no hook runs (`UserVector`'s drop waits for them).
         self.vectors.clear();
+        // The targets' lenders close the windows they opened for our
+        // lender (the paths' slots go with our lease).
+        for p in self.paths.iter() {
+            if p.to_fdid >> 16 != self.node {
+                undo(proto::P2P_UNEXPOSE, self.fdid, p.to_fdid, p.bar);
+            }
+        }
+    }
+}
+
+/// Sends a `P2P_UNMAP` (to `from`'s lender) or `P2P_UNEXPOSE` (to `to`'s)
+/// event; a lender that is gone needs none.
+fn undo(mtype: u16, from_fdid: u32, to_fdid: u32, bar: u32) {
+    let m = proto::P2p {
+        from_fdid,
+        to_fdid,
+        bar,
+        ..Default::default()
+    };
+    let node = if mtype == proto::P2P_UNMAP { m.source_lender() } else { m.target_lender() };
+    let _ = api::send_event(node, mtype, &m.encode());
+}
+
+/// Paths to take away on their devices' lenders: (from, to, bar).
+type Unmaps = KVec<(u32, u32, u32)>;
+
+/// The devices in `bs` lose their paths to `to_fdid` (which is going
+/// away): the bridges forget them; returns what their lenders must free
+/// ([`unmap_now`] or [`unmap_later`], without the lock).
+fn forget_paths_to(bs: &mut KVec<Borrowed>, to_fdid: u32) -> Unmaps {
+    let mut gone = KVec::new();
+    for b in bs.iter_mut() {
+        let mut i = 0;
+        while i < b.paths.len() {
+            if b.paths[i].to_fdid == to_fdid {
+                if let Ok(p) = b.paths.remove(i) {
+                    b.bridge.p2p_del(p.phys);
+                    if gone.push((b.fdid, p.to_fdid, p.bar), GFP_KERNEL).is_err() {
+                        // The lender frees the path with the lease.
+                        pr_warn!("path of {:#x} to {:#x} left to its lease's end\n", b.fdid, to_fdid);
+                    }
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+    gone
+}
+
+/// Has the lenders free `paths` before returning (process context: the
+/// DMA-ing device's lender has closed them when this returns).
+fn unmap_now(paths: Unmaps) {
+    for (from, to, bar) in paths {
+        let m = proto::P2p {
+            from_fdid: from,
+            to_fdid: to,
+            bar,
+            ..Default::default()
+        };
+        if let Err(e) = api::request(m.source_lender(), proto::P2P_UNMAP, &m.encode(), REQUEST_MS) {
+            pr_warn!("node {} did not take the path of {:#x} to {:#x} away: {:?}\n", m.source_lender(), from, to, e);
+        }
+    }
+}
+
+/// As [`unmap_now`], by events (from the core's callbacks, which may not
+/// wait for responses).
+fn unmap_later(paths: Unmaps) {
+    for (from, to, bar) in paths {
+        undo(proto::P2P_UNMAP, from, to, bar);
     }
 }
 
@@ -182,6 +271,7 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
         ..Default::default()
     };
     let mut bars = KVec::new();
+    let (mut bar_addr, mut bar_size) = ([0u64; LEND_NUM_BARS], [0u64; LEND_NUM_BARS]);
     for (i, lb) in lease.bars.iter().enumerate() {
         if lb.size == 0 {
             continue;
@@ -190,6 +280,7 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
         p.bar[i].size = lb.size;
         p.bar[i].flags = lb.flags;
         p.bar[i].addr = r.bus_addr();
+        (bar_addr[i], bar_size[i]) = (r.bus_addr(), lb.size);
         bars.push(r, GFP_KERNEL)?;
     }
     let hook = Arc::new(
@@ -220,6 +311,9 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
             devfn,
             dma_offset: lease.dma_base,
         },
+        bar_addr,
+        bar_size,
+        paths: KVec::new(),
         bridge,
         vectors,
         _bars: bars,
@@ -236,8 +330,12 @@ pub(crate) fn give_back_borrowed(node: u32, fdid: u32) -> Result<Placed> {
     let b = {
         let mut bs = BORROWS.lock();
         let i = bs.iter().position(|b| b.node == node && b.fdid == fdid).ok_or(ENOENT)?;
-        bs.remove(i)?
+        let b = bs.remove(i)?;
+        (b, forget_paths_to(&mut bs, fdid))
     };
+    let (b, unmaps) = b;
+    // The other devices' paths to this one close before its windows do.
+    unmap_now(unmaps);
     let at = b.at;
     drop(b);
     give_back(node, fdid);
@@ -249,12 +347,16 @@ pub(crate) fn give_back_borrowed(node: u32, fdid: u32) -> Result<Placed> {
 /// lender is gone or took them back).
 fn remove_dead(pred: impl Fn(&Borrowed) -> bool, why: &str) {
     let mut dead = KVec::new();
+    let mut unmaps = KVec::new();
     {
         let mut bs = BORROWS.lock();
         let mut i = 0;
         while i < bs.len() {
             if pred(&bs[i]) {
                 if let Ok(b) = bs.remove(i) {
+                    for u in forget_paths_to(&mut bs, b.fdid) {
+                        let _ = unmaps.push(u, GFP_KERNEL);
+                    }
                     let _ = dead.push(b, GFP_KERNEL);
                 }
             } else {
@@ -262,6 +364,7 @@ fn remove_dead(pred: impl Fn(&Borrowed) -> bool, why: &str) {
             }
         }
     }
+    unmap_later(unmaps);
     for b in dead.into_iter() {
         b.bridge.set_dead();
         pr_warn!("fabric device {:#x} of node {}: {}; removing it\n", b.fdid, b.node, why);
@@ -279,6 +382,91 @@ pub(crate) fn revoked(node: u32, payload: &[u8]) -> Result {
     let fdid = proto::decode_fdid(node, payload)?;
     remove_dead(|b| b.node == node && b.fdid == fdid, "revoked by its lender");
     Ok(())
+}
+
+/// Gives borrowed device `from` a path to BAR `bar` of borrowed device
+/// `to` (`LEND_IOC_P2P`): returns its device address and size.
+pub(crate) fn p2p(from: (u32, u32), to: (u32, u32), bar: u32) -> Result<(u64, u64)> {
+    let ((from_node, from_fdid), (to_node, to_fdid)) = (from, to);
+    if from_fdid >> 16 != from_node || to_fdid >> 16 != to_node || from_fdid == to_fdid || bar as usize >= LEND_NUM_BARS {
+        return Err(EINVAL);
+    }
+    let _ops = BORROW_OPS.lock();
+    let (phys, size) = {
+        let mut bs = BORROWS.lock();
+        let y = bs.iter().find(|b| b.fdid == to_fdid).ok_or(ENOENT)?;
+        let (phys, size) = (y.bar_addr[bar as usize], y.bar_size[bar as usize]);
+        if size == 0 {
+            return Err(ENOENT);
+        }
+        let x = bs.iter_mut().find(|b| b.fdid == from_fdid).ok_or(ENOENT)?;
+        if let Some(p) = x.paths.iter().find(|p| p.to_fdid == to_fdid && p.bar == bar) {
+            return Ok((p.dev_addr, p.size));
+        }
+        if x.paths.len() >= crate::bindings::RSIO_BRIDGE_MAX_P2P as usize {
+            return Err(ENOSPC);
+        }
+        x.paths.reserve(1, GFP_KERNEL)?;
+        (phys, size)
+    };
+    let mut m = proto::P2p {
+        from_fdid,
+        to_fdid,
+        bar,
+        ..Default::default()
+    };
+    // Another lender opens the target's window to ours first.
+    if to_node != from_node {
+        let r = api::request(to_node, proto::P2P_EXPOSE, &m.encode(), REQUEST_MS)?;
+        (m.window, m.size) = proto::decode_exposed(r.payload())?;
+    }
+    let mapped = api::request(from_node, proto::P2P_MAP, &m.encode(), REQUEST_MS)
+        .and_then(|r| proto::decode_mapped(r.payload()));
+    let dev_addr = match mapped {
+        Ok(a) => a,
+        Err(e) => {
+            if to_node != from_node {
+                undo(proto::P2P_UNEXPOSE, from_fdid, to_fdid, bar);
+            }
+            return Err(e);
+        }
+    };
+    // Either device may have gone meanwhile (a lender died).
+    let mut bs = BORROWS.lock();
+    let added = match (bs.iter().any(|b| b.fdid == to_fdid), bs.iter_mut().find(|b| b.fdid == from_fdid)) {
+        (true, Some(x)) => x.bridge.p2p_add(phys, size, dev_addr).and_then(|()| {
+            // Cannot fail: room was reserved above (`BORROW_OPS` keeps it ours).
+            x.paths.push(
+                P2pPath {
+                    to_fdid,
+                    bar,
+                    phys,
+                    dev_addr,
+                    size,
+                },
+                GFP_KERNEL,
+            )?;
+            Ok(())
+        }),
+        _ => Err(ENOENT),
+    };
+    drop(bs);
+    if let Err(e) = added {
+        undo(proto::P2P_UNMAP, from_fdid, to_fdid, bar);
+        if to_node != from_node {
+            undo(proto::P2P_UNEXPOSE, from_fdid, to_fdid, bar);
+        }
+        return Err(e);
+    }
+    pr_info!(
+        "fabric device {:#x} reaches BAR {} of {:#x} at {:#x} ({:#x} bytes)\n",
+        from_fdid,
+        bar,
+        to_fdid,
+        dev_addr,
+        size
+    );
+    Ok((dev_addr, size))
 }
 
 /// Returns everything (unload).

@@ -53,6 +53,11 @@ struct rsio_bridge {
 	/* The domain's hardware irq numbers in use. */
 	DECLARE_BITMAP(hwirqs, RSIO_BRIDGE_MAX_IRQS);
 	struct irq_domain *domain;
+	/* Peer-to-peer paths (rsio_bridge_p2p_add), under p2p_lock. */
+	spinlock_t p2p_lock;
+	struct {
+		u64 phys, size, dev;
+	} p2p[RSIO_BRIDGE_MAX_P2P];
 	struct pci_bus *bus;
 	struct resource busn;
 	struct resource win[RSIO_BRIDGE_BARS];
@@ -401,12 +406,72 @@ static dma_addr_t to_dma(struct rsio_bridge *b, phys_addr_t phys, size_t size)
 	return b->dma_base + phys;
 }
 
+/* A BAR of another borrowed function: reachable through a p2p path only. */
+static dma_addr_t to_dma_p2p(struct rsio_bridge *b, phys_addr_t phys, size_t size)
+{
+	dma_addr_t a = DMA_MAPPING_ERROR;
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&b->p2p_lock, flags);
+	for (i = 0; i < RSIO_BRIDGE_MAX_P2P; i++) {
+		u64 off = phys - b->p2p[i].phys;
+
+		if (b->p2p[i].size && phys >= b->p2p[i].phys && off < b->p2p[i].size &&
+		    size <= b->p2p[i].size - off) {
+			a = b->p2p[i].dev + off;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&b->p2p_lock, flags);
+	return a;
+}
+
+int rsio_bridge_p2p_add(struct rsio_bridge *b, u64 phys, u64 size, u64 dev_addr)
+{
+	unsigned long flags;
+	int i, free = -1, ret = -ENOSPC;
+
+	if (!size || phys + size < phys)
+		return -EINVAL;
+	spin_lock_irqsave(&b->p2p_lock, flags);
+	for (i = 0; i < RSIO_BRIDGE_MAX_P2P; i++) {
+		if (b->p2p[i].size && b->p2p[i].phys == phys) {
+			ret = -EEXIST;
+			goto out;
+		}
+		if (!b->p2p[i].size && free < 0)
+			free = i;
+	}
+	if (free >= 0) {
+		b->p2p[free].phys = phys;
+		b->p2p[free].size = size;
+		b->p2p[free].dev = dev_addr;
+		ret = 0;
+	}
+out:
+	spin_unlock_irqrestore(&b->p2p_lock, flags);
+	return ret;
+}
+
+void rsio_bridge_p2p_del(struct rsio_bridge *b, u64 phys)
+{
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&b->p2p_lock, flags);
+	for (i = 0; i < RSIO_BRIDGE_MAX_P2P; i++)
+		if (b->p2p[i].size && b->p2p[i].phys == phys)
+			b->p2p[i].size = 0;
+	spin_unlock_irqrestore(&b->p2p_lock, flags);
+}
+
 static dma_addr_t rsio_map_phys(struct device *dev, phys_addr_t phys, size_t size, enum dma_data_direction dir,
 				unsigned long attrs)
 {
-	/* MMIO (peer-to-peer) is not this node's RAM: not reachable. */
+	/* MMIO (peer-to-peer): not this node's RAM; only paths set up reach it. */
 	if (attrs & DMA_ATTR_MMIO)
-		return DMA_MAPPING_ERROR;
+		return to_dma_p2p(bridge_of_dev(dev), phys, size);
 	return to_dma(bridge_of_dev(dev), phys, size);
 }
 
@@ -548,6 +613,7 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 	b->ids = p->ids;
 	b->virtfn = p->virtfn;
 	raw_spin_lock_init(&b->lock);
+	spin_lock_init(&b->p2p_lock);
 	memcpy(b->vectors, p->vectors, sizeof(b->vectors));
 	b->nr_vectors = p->nr_vectors;
 	for (i = 0; i < RSIO_BRIDGE_MAX_VECTORS; i++)

@@ -19,7 +19,8 @@
  *   the device's write raises remote interrupt USER(k) here;
  *   rsio_bridge_fire(k) runs the handlers of the interrupts on vector k.
  * - DMA: per-device dma_map_ops turn a physical address of this node
- *   into the lender's direct-window address of it.
+ *   into the lender's direct-window address of it, and a BAR of another
+ *   borrowed function (DMA_ATTR_MMIO) into the path its lender set up.
  */
 #ifndef RSIO_LEND_BRIDGE_H
 #define RSIO_LEND_BRIDGE_H
@@ -81,6 +82,15 @@ void rsio_bridge_fire(struct rsio_bridge *b, u32 vector);
  * are dropped (the driver's MMIO reads return all-ones by the adapter).
  */
 void rsio_bridge_set_dead(struct rsio_bridge *b);
+/*
+ * Peer-to-peer: DMA_ATTR_MMIO mappings of [phys, phys + size) (a BAR of
+ * another borrowed function, as this node sees it) get device address
+ * dev_addr + offset. -ENOSPC when the bridge has RSIO_BRIDGE_MAX_P2P
+ * already; -EEXIST when phys is mapped already. del() takes it away.
+ */
+#define RSIO_BRIDGE_MAX_P2P 16
+int rsio_bridge_p2p_add(struct rsio_bridge *b, u64 phys, u64 size, u64 dev_addr);
+void rsio_bridge_p2p_del(struct rsio_bridge *b, u64 phys);
 /* Unbinds the driver and removes the bus (interrupts may still fire). */
 void rsio_bridge_remove(struct rsio_bridge *b);
 /* Frees a removed bridge: no rsio_bridge_fire() may run or follow. */

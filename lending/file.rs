@@ -51,6 +51,7 @@ impl MiscDevice for LendFile {
                 borrow::borrow(state::adapter().as_ref(), node, fdid)
             }),
             n if n == nr(LEND_IOC_RETURN) => borrowing(cmd, arg, borrow::give_back_borrowed),
+            n if n == nr(LEND_IOC_P2P) => p2p(cmd, arg),
             _ => Err(ENOTTY),
         }
     }
@@ -88,6 +89,24 @@ fn borrowing(cmd: u32, arg: usize, op: impl FnOnce(u32, u32) -> Result<borrow::P
     a.value.bus = p.bus;
     a.value.devfn = p.devfn;
     a.value.dma_offset = p.dma_offset;
+    a.write_back()?;
+    Ok(0)
+}
+
+/// `P2P`: root only; the device address and size are the output.
+fn p2p(cmd: u32, arg: usize) -> Result<isize> {
+    if !sys::capable_admin() {
+        return Err(EPERM);
+    }
+    let mut a = Arg::<LendP2p>::read(cmd, arg, LendP2p::LAYOUT)?;
+    let v = a.value;
+    if v.reserved != 0 || v.dev_addr != 0 || v.size != 0 {
+        return Err(EINVAL);
+    }
+    a.check_writable()?;
+    let (dev_addr, size) = borrow::p2p((v.from_node, v.from_fdid), (v.to_node, v.to_fdid), v.bar)?;
+    a.value.dev_addr = dev_addr;
+    a.value.size = size;
     a.write_back()?;
     Ok(0)
 }

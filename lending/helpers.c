@@ -198,6 +198,26 @@ int rsio_lend_isolation(struct pci_dev *pdev)
 	return n == 1 ? RSIO_LEND_ISOLATION_OWN : RSIO_LEND_ISOLATION_SHARED;
 }
 
+static int rsio_lend_map_range(struct iommu_domain *dom, u64 start, u64 len)
+{
+	if (!len || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) || start + len < start ||
+	    start < dom->geometry.aperture_start || start + len - 1 > dom->geometry.aperture_end)
+		return -EINVAL;
+	/* IOMMU_MMIO: the ranges are in the adapter's BARs, not RAM. */
+	return iommu_map(dom, start, start, len, IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO, GFP_KERNEL);
+}
+
+int rsio_lend_confine_map(struct iommu_domain *dom, u64 start, u64 len)
+{
+	return rsio_lend_map_range(dom, start, len);
+}
+
+void rsio_lend_confine_unmap(struct iommu_domain *dom, u64 start, u64 len)
+{
+	if (iommu_unmap(dom, start, len) != len)
+		pr_warn("rsio_lend: IOMMU range %#llx+%#llx not fully unmapped\n", start, len);
+}
+
 int rsio_lend_confine(struct pci_dev *pdev, const struct rsio_lend_range *ranges, u32 n,
 		      struct iommu_domain **out)
 {
@@ -216,15 +236,7 @@ int rsio_lend_confine(struct pci_dev *pdev, const struct rsio_lend_range *ranges
 	if (IS_ERR(dom))
 		return PTR_ERR(dom);
 	for (i = 0; i < n; i++) {
-		u64 start = ranges[i].start, len = ranges[i].len;
-
-		if (!len || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) || start + len < start ||
-		    start < dom->geometry.aperture_start || start + len - 1 > dom->geometry.aperture_end) {
-			ret = -EINVAL;
-			goto free;
-		}
-		/* IOMMU_MMIO: the ranges are in the adapter's BARs, not RAM. */
-		ret = iommu_map(dom, start, start, len, IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO, GFP_KERNEL);
+		ret = rsio_lend_map_range(dom, ranges[i].start, ranges[i].len);
 		if (ret)
 			goto free;
 	}

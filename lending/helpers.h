@@ -97,6 +97,12 @@ struct rsio_lend_range {
  */
 int rsio_lend_confine(struct pci_dev *pdev, const struct rsio_lend_range *ranges, u32 n,
 		      struct iommu_domain **out);
+/*
+ * Adds range [start, start + len) (page-aligned, one to one) to a domain of
+ * confine() (a peer-to-peer path), or takes it away again.
+ */
+int rsio_lend_confine_map(struct iommu_domain *dom, u64 start, u64 len);
+void rsio_lend_confine_unmap(struct iommu_domain *dom, u64 start, u64 len);
 /* Puts pdev back in its default domain and frees the one of confine(). */
 void rsio_lend_unconfine(struct pci_dev *pdev, struct iommu_domain *dom);
 

@@ -49,7 +49,7 @@ module! {
 /// Marker-trait impls that let the ABI structs cross the user boundary by
 /// value (the ABI sources must not depend on the `kernel` crate).
 mod uapi_impls {
-    use crate::lend_abi::{LendBdf, LendBorrow, LendDevEntry};
+    use crate::lend_abi::{LendBdf, LendBorrow, LendDevEntry, LendP2p};
     use crate::uapi::{ArgHeader, RsioList};
     use kernel::prelude::*;
     use kernel::transmute::{AsBytes, FromBytes};
@@ -65,7 +65,7 @@ mod uapi_impls {
         )*};
     }
 
-    abi_struct!(LendBdf, LendBorrow, LendDevEntry, ArgHeader, RsioList);
+    abi_struct!(LendBdf, LendBorrow, LendDevEntry, LendP2p, ArgHeader, RsioList);
 }
 
 /// `rsio_lend` as a feature of the fabric core.
@@ -93,6 +93,9 @@ impl rsio_fabric::api::Feature for LendFeature {
         match mtype {
             proto::BORROW => state::borrow_request(node, payload, reply),
             proto::RETURN => state::return_request(node, payload),
+            proto::P2P_EXPOSE => state::p2p_expose_request(node, payload, reply),
+            proto::P2P_MAP => state::p2p_map_request(node, payload, reply),
+            proto::P2P_UNMAP => state::p2p_undo(node, mtype, payload).map(|()| 0),
             _ => Err(EOPNOTSUPP),
         }
     }

@@ -16,6 +16,21 @@
 //! - `RETURN` (request, fdid `u32`): I give it back (reset it);
 //! - `REVOKED` (event, fdid `u32`): the lender took it back (forced
 //!   unlend): remove it now.
+//!
+//! Peer-to-peer between two devices one borrower holds (from its
+//! lenders; [`P2p`] payloads, `LEND_IOC_P2P` on the borrower):
+//!
+//! - `P2P_EXPOSE` (request to the target's lender): open BAR `bar` of
+//!   the target (leased to me) to node `via` too; the response is the
+//!   BAR's window and size ([`encode_exposed`]);
+//! - `P2P_MAP` (request to the DMA-ing device's lender): give the device
+//!   (leased to me) a path to that window of node `to_node` (or, if
+//!   `to_node` is you, to your own target device's BAR); the response is
+//!   the device address of the path (`u64`);
+//! - `P2P_UNMAP`, `P2P_UNEXPOSE`: undo them. Events when the borrower
+//!   sends them from the core's callbacks (a lender died), which may not
+//!   wait for responses; `P2P_UNMAP` is a request when the borrower
+//!   returns the target (the path is gone before the target's windows).
 
 use crate::lend_abi::{
     LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_IOMMU, LEND_DEV_VF, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT,
@@ -33,6 +48,10 @@ pub(crate) const DEV_UNLENT: u16 = MT_FIRST + 2;
 pub(crate) const BORROW: u16 = MT_FIRST + 3;
 pub(crate) const RETURN: u16 = MT_FIRST + 4;
 pub(crate) const REVOKED: u16 = MT_FIRST + 5;
+pub(crate) const P2P_EXPOSE: u16 = MT_FIRST + 6;
+pub(crate) const P2P_MAP: u16 = MT_FIRST + 7;
+pub(crate) const P2P_UNMAP: u16 = MT_FIRST + 8;
+pub(crate) const P2P_UNEXPOSE: u16 = MT_FIRST + 9;
 
 /// Bytes of a `DEV_LENT` payload.
 pub(crate) const ENTRY_LEN: usize = 9 * 4 + LEND_NUM_BARS * 12 + 8;
@@ -255,4 +274,98 @@ impl Lease {
         }
         Ok(l)
     }
+}
+
+/// The payload of every `P2P_*` message: the DMA-ing device `from` (fdid,
+/// its lender in the high half), the target device `to` and its BAR, the
+/// window and size of the BAR on its lender (`P2P_MAP` only).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct P2p {
+    pub(crate) from_fdid: u32,
+    pub(crate) to_fdid: u32,
+    pub(crate) bar: u32,
+    pub(crate) window: u32,
+    pub(crate) size: u64,
+}
+
+/// Bytes of an encoded [`P2p`].
+pub(crate) const P2P_LEN: usize = 4 * 4 + 8;
+
+impl P2p {
+    /// The lender of `from`.
+    pub(crate) fn source_lender(&self) -> u32 {
+        self.from_fdid >> 16
+    }
+
+    /// The lender of `to`.
+    pub(crate) fn target_lender(&self) -> u32 {
+        self.to_fdid >> 16
+    }
+
+    pub(crate) fn encode(&self) -> [u8; P2P_LEN] {
+        let mut b = [0u8; P2P_LEN];
+        let mut at = 0;
+        for v in [self.from_fdid, self.to_fdid, self.bar, self.window] {
+            put(&mut b, &mut at, &v.to_le_bytes());
+        }
+        put(&mut b, &mut at, &self.size.to_le_bytes());
+        b
+    }
+
+    /// Decodes and validates (exact length, fdids with a non-zero index
+    /// on two different functions, a standard BAR, a size that is zero
+    /// or a power of two of at least 4 KiB).
+    pub(crate) fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != P2P_LEN {
+            return Err(EPROTO);
+        }
+        let p = P2p {
+            from_fdid: u32_at(b, 0),
+            to_fdid: u32_at(b, 4),
+            bar: u32_at(b, 8),
+            window: u32_at(b, 12),
+            size: u64_at(b, 16),
+        };
+        if p.from_fdid & 0xffff == 0
+            || p.to_fdid & 0xffff == 0
+            || p.from_fdid == p.to_fdid
+            || p.bar as usize >= LEND_NUM_BARS
+            || (p.size != 0 && (!p.size.is_power_of_two() || p.size < 4096))
+        {
+            return Err(EPROTO);
+        }
+        Ok(p)
+    }
+}
+
+/// The response to `P2P_EXPOSE`: the target BAR's window and size.
+pub(crate) fn encode_exposed(window: u32, size: u64) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[..4].copy_from_slice(&window.to_le_bytes());
+    b[4..].copy_from_slice(&size.to_le_bytes());
+    b
+}
+
+/// Decodes a `P2P_EXPOSE` response: (window, size).
+pub(crate) fn decode_exposed(b: &[u8]) -> Result<(u32, u64)> {
+    if b.len() != 12 {
+        return Err(EPROTO);
+    }
+    let size = u64_at(b, 4);
+    if !size.is_power_of_two() || size < 4096 {
+        return Err(EPROTO);
+    }
+    Ok((u32_at(b, 0), size))
+}
+
+/// Decodes a `P2P_MAP` response: the device address (page-aligned).
+pub(crate) fn decode_mapped(b: &[u8]) -> Result<u64> {
+    if b.len() != 8 {
+        return Err(EPROTO);
+    }
+    let a = u64_at(b, 0);
+    if a % 4096 != 0 || a == 0 {
+        return Err(EPROTO);
+    }
+    Ok(a)
 }

@@ -15,6 +15,13 @@
 //!   to one): the device reaches its borrower's memory and nothing else —
 //!   not the lender's RAM, not another node's, not another device.
 //!
+//! Peer-to-peer (the borrower holds two devices and one DMAs into the
+//! other's BAR): the target's lease may *expose* a BAR window to the
+//! DMA-ing device's lender as well, and the DMA-ing device's lease holds
+//! *paths*: LUT slots onto such a window of another lender (or, when both
+//! devices are lent from here, the target's own BAR), each admitted by
+//! the device's IOMMU domain.
+//!
 //! Ending a lease (return, the borrower's death, forced unlend) stops the
 //! device first (decoding and bus mastering off, function reset), then
 //! puts it back in its default IOMMU domain and closes the windows and the
@@ -36,6 +43,23 @@ const CAPS_REMOTE_MMIO: u32 = 1 << 3;
 /// Inbound windows are 4 KiB multiples.
 const PAGE: u64 = 4096;
 
+/// Peer-to-peer paths one lease may hold.
+const MAX_PATHS: usize = 16;
+
+/// A path from the leased device to a BAR of another device its borrower
+/// holds.
+struct Path {
+    /// The target: its fabric id and BAR.
+    to_fdid: u32,
+    bar: u32,
+    /// Where the device reaches it, and how many bytes.
+    dev_addr: u64,
+    size: u64,
+    /// The LUT slots onto the target's lender's window (none when the
+    /// target is lent from here: `dev_addr` is its own BAR).
+    _slots: Option<LutRange>,
+}
+
 /// A device lent to a borrower: what its lease holds open.
 pub(crate) struct Leased {
     /// The borrowing node.
@@ -43,9 +67,15 @@ pub(crate) struct Leased {
     /// The function's IOMMU domain, if it has one; dropped first: the
     /// device is stopped by then (`end`), and no window may close while it
     /// still translates into them.
-    _confined: Option<Confined>,
+    confined: Option<Confined>,
+    paths: KVec<Path>,
     _cfg: InboundWindow,
-    _bars: KVec<InboundWindow>,
+    /// Per BAR: its window, bus address, bytes forwarded, and the nodes
+    /// besides the borrower it is open to (`P2P_EXPOSE`).
+    bars: [Option<InboundWindow>; LEND_NUM_BARS],
+    bar_addr: [u64; LEND_NUM_BARS],
+    bar_fwd: [u64; LEND_NUM_BARS],
+    exposed: [u32; LEND_NUM_BARS],
     _msi: LutRange,
 }
 
@@ -80,7 +110,8 @@ impl Leased {
             flags: if info.virtfn != 0 { LEASE_VF } else { 0 },
             bars: [LeaseBar::default(); LEND_NUM_BARS],
         };
-        let mut bars = KVec::new();
+        let mut bars: [Option<InboundWindow>; LEND_NUM_BARS] = Default::default();
+        let mut bar_fwd = [0u64; LEND_NUM_BARS];
         for i in 0..LEND_NUM_BARS {
             let (size, flags, addr) = (info.bar_size[i], info.bar_flags[i], info.bar_addr[i]);
             if size == 0 || flags & LEND_BAR_IO != 0 {
@@ -102,7 +133,8 @@ impl Leased {
                 flags: flags & LEND_BAR_64 | flags & crate::lend_abi::LEND_BAR_PREFETCH,
                 size: fwd,
             };
-            bars.push(w, GFP_KERNEL)?;
+            bars[i] = Some(w);
+            bar_fwd[i] = fwd;
         }
         let msi = LutRange::alloc(adapter, 1)?;
         msi.map_interrupt(0, node)?;
@@ -118,13 +150,126 @@ impl Leased {
         Ok((
             Self {
                 node,
-                _confined: confined,
+                confined,
+                paths: KVec::new(),
                 _cfg: cfg,
-                _bars: bars,
+                bars,
+                bar_addr: info.bar_addr,
+                bar_fwd,
+                exposed: [0; LEND_NUM_BARS],
                 _msi: msi,
             },
             lease,
         ))
+    }
+
+    /// BAR `bar`'s bus address and bytes forwarded, if it is forwarded.
+    pub(crate) fn bar(&self, bar: u32) -> Result<(u64, u64)> {
+        let i = bar as usize;
+        match self.bars.get(i) {
+            Some(Some(_)) => Ok((self.bar_addr[i], self.bar_fwd[i])),
+            _ => Err(ENOENT),
+        }
+    }
+
+    /// Opens BAR `bar`'s window to node `via` too (the lender of a device
+    /// that will DMA into it): returns the window and its size.
+    pub(crate) fn expose(&mut self, bar: u32, via: u32) -> Result<(u32, u64)> {
+        let (addr, fwd) = self.bar(bar)?;
+        if via >= 32 || via == self.node {
+            return Err(EINVAL);
+        }
+        let i = bar as usize;
+        let w = self.bars[i].as_ref().ok_or(ENOENT)?;
+        let peers = (1u32 << self.node) | self.exposed[i] | (1 << via);
+        w.open(addr, fwd, peers)?;
+        self.exposed[i] |= 1 << via;
+        Ok((w.index(), fwd))
+    }
+
+    /// Closes BAR `bar`'s window to `via` again.
+    pub(crate) fn unexpose(&mut self, bar: u32, via: u32) -> Result {
+        let (addr, fwd) = self.bar(bar)?;
+        let i = bar as usize;
+        if via >= 32 || self.exposed[i] & (1 << via) == 0 {
+            return Err(ENOENT);
+        }
+        let w = self.bars[i].as_ref().ok_or(ENOENT)?;
+        self.exposed[i] &= !(1 << via);
+        w.open(addr, fwd, (1u32 << self.node) | self.exposed[i])
+    }
+
+    /// The device's path to BAR `bar` of `to_fdid`, if it has one.
+    fn path(&self, to_fdid: u32, bar: u32) -> Option<&Path> {
+        self.paths.iter().find(|p| p.to_fdid == to_fdid && p.bar == bar)
+    }
+
+    /// Gives the device a path to `size` bytes of `to`'s window `window`
+    /// (`to`: the target's lender, another node), or — `window` `None` —
+    /// to this node's bus address `addr` (a BAR of a device lent from
+    /// here): returns its device address. Idempotent.
+    pub(crate) fn add_path(
+        &mut self,
+        adapter: &Arc<Adapter>,
+        to_fdid: u32,
+        bar: u32,
+        window: Option<u32>,
+        addr: u64,
+        size: u64,
+    ) -> Result<u64> {
+        if let Some(p) = self.path(to_fdid, bar) {
+            return Ok(p.dev_addr);
+        }
+        if self.paths.len() >= MAX_PATHS {
+            return Err(ENOSPC);
+        }
+        if !size.is_power_of_two() || size < PAGE {
+            return Err(EINVAL);
+        }
+        self.paths.reserve(1, GFP_KERNEL)?;
+        let (slots, dev_addr, span) = match window {
+            Some(w) => {
+                let slot = 1u64 << adapter.info().slot_shift;
+                let count = u32::try_from(size.div_ceil(slot)).map_err(|_| ENOSPC)?;
+                let r = LutRange::alloc(adapter, count)?;
+                for k in 0..count {
+                    r.map_memory(k, to_fdid >> 16, w, u64::from(k) * slot)?;
+                }
+                let (a, len) = (r.bus_addr(), r.len());
+                (Some(r), a, len)
+            }
+            None => (None, addr, size),
+        };
+        if let Some(c) = &self.confined {
+            c.map(dev_addr, span)?;
+        }
+        // Cannot fail: room was reserved above.
+        self.paths.push(
+            Path {
+                to_fdid,
+                bar,
+                dev_addr,
+                size: span,
+                _slots: slots,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(dev_addr)
+    }
+
+    /// Takes the path to BAR `bar` of `to_fdid` away.
+    pub(crate) fn remove_path(&mut self, to_fdid: u32, bar: u32) -> Result {
+        let i = self
+            .paths
+            .iter()
+            .position(|p| p.to_fdid == to_fdid && p.bar == bar)
+            .ok_or(ENOENT)?;
+        let p = self.paths.remove(i)?;
+        if let Some(c) = &self.confined {
+            c.unmap(p.dev_addr, p.size);
+        }
+        drop(p);
+        Ok(())
     }
 
     /// Ends the lease: the device stopped and reset, then the windows

@@ -308,9 +308,85 @@ pub(crate) fn return_request(node: u32, payload: &[u8]) -> Result<usize> {
     Ok(0)
 }
 
+/// The lease of `fdid` (lent from here) that `node` holds.
+fn leased_to(st: &mut State, fdid: u32, node: u32) -> Result<&mut Leased> {
+    st.local
+        .iter_mut()
+        .find(|l| l.entry.fdid == fdid)
+        .and_then(|l| l.lease.as_mut())
+        .filter(|x| x.node == node)
+        .ok_or(ENOENT)
+}
+
+/// `P2P_EXPOSE` from borrower `node` (untrusted): opens a BAR window of
+/// its device `to` to the lender of its device `from` too.
+pub(crate) fn p2p_expose_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+    let p = proto::P2p::decode(payload)?;
+    let nodes = api::num_nodes()?;
+    let via = p.source_lender();
+    let mut st = STATE.lock();
+    let st = st.as_mut().ok_or(ENODEV)?;
+    if p.target_lender() != st.node || via == st.node || via == node || via >= nodes {
+        return Err(EINVAL);
+    }
+    let (window, size) = leased_to(st, p.to_fdid, node)?.expose(p.bar, via)?;
+    let b = proto::encode_exposed(window, size);
+    reply.get_mut(..b.len()).ok_or(EOVERFLOW)?.copy_from_slice(&b);
+    pr_info!("fabric device {:#x}: BAR {} open to node {} for node {}\n", p.to_fdid, p.bar, via, node);
+    Ok(b.len())
+}
+
+/// `P2P_MAP` from borrower `node` (untrusted): gives its device `from` a
+/// path to BAR `bar` of its device `to` (lent from here, or exposed by
+/// its lender at `window`).
+pub(crate) fn p2p_map_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+    let p = proto::P2p::decode(payload)?;
+    let nodes = api::num_nodes()?;
+    let mut st = STATE.lock();
+    let st = st.as_mut().ok_or(ENODEV)?;
+    let adapter = st.adapter.clone().ok_or(ENODEV)?;
+    if p.source_lender() != st.node || p.target_lender() == node || p.target_lender() >= nodes {
+        return Err(EINVAL);
+    }
+    let (window, addr, size) = if p.target_lender() == st.node {
+        let (addr, size) = leased_to(st, p.to_fdid, node)?.bar(p.bar)?;
+        (None, addr, size)
+    } else if p.size == 0 {
+        return Err(EPROTO);
+    } else {
+        (Some(p.window), 0, p.size)
+    };
+    let dev_addr = leased_to(st, p.from_fdid, node)?.add_path(&adapter, p.to_fdid, p.bar, window, addr, size)?;
+    let b = dev_addr.to_le_bytes();
+    reply.get_mut(..b.len()).ok_or(EOVERFLOW)?.copy_from_slice(&b);
+    pr_info!(
+        "fabric device {:#x}: path to BAR {} of {:#x} at {:#x} for node {}\n",
+        p.from_fdid,
+        p.bar,
+        p.to_fdid,
+        dev_addr,
+        node
+    );
+    Ok(b.len())
+}
+
+/// `P2P_UNMAP` (request or event) / `P2P_UNEXPOSE` (event) from
+/// borrower `node` (untrusted).
+pub(crate) fn p2p_undo(node: u32, mtype: u16, payload: &[u8]) -> Result {
+    let p = proto::P2p::decode(payload)?;
+    let mut st = STATE.lock();
+    let st = st.as_mut().ok_or(ENODEV)?;
+    if mtype == proto::P2P_UNMAP {
+        leased_to(st, p.from_fdid, node)?.remove_path(p.to_fdid, p.bar)
+    } else {
+        leased_to(st, p.to_fdid, node)?.unexpose(p.bar, p.source_lender())
+    }
+}
+
 /// An event from `node` (untrusted).
 pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
     match mtype {
+        proto::P2P_UNMAP | proto::P2P_UNEXPOSE => p2p_undo(node, mtype, payload),
         proto::LIST_REQ => {
             if !payload.is_empty() {
                 return Err(EPROTO);

@@ -141,6 +141,20 @@ unsafe impl Send for Confined {}
 // SAFETY: `&Confined` gives no access to anything.
 unsafe impl Sync for Confined {}
 
+impl Confined {
+    /// Admits `[start, start + len)` too (page-aligned, one to one).
+    pub(crate) fn map(&self, start: u64, len: u64) -> Result {
+        // SAFETY: By the type invariant `dom` is a live domain of ours.
+        to_result(unsafe { bindings::rsio_lend_confine_map(self.dom, start, len) })
+    }
+
+    /// Takes a range of [`Confined::map`] away again.
+    pub(crate) fn unmap(&self, start: u64, len: u64) {
+        // SAFETY: By the type invariant `dom` is a live domain of ours.
+        unsafe { bindings::rsio_lend_confine_unmap(self.dom, start, len) };
+    }
+}
+
 impl Drop for Confined {
     fn drop(&mut self) {
         // SAFETY: By the type invariant `dom` is `pdev`'s confinement, undone only here.
@@ -188,6 +202,19 @@ impl Bridge {
     pub(crate) fn set_dead(&self) {
         // SAFETY: By the type invariant `b` is a live bridge.
         unsafe { bindings::rsio_bridge_set_dead(self.b) };
+    }
+
+    /// Peer-to-peer: `DMA_ATTR_MMIO` mappings of `[phys, phys + size)`
+    /// get device address `dev_addr + offset` (bridge.h for the errors).
+    pub(crate) fn p2p_add(&self, phys: u64, size: u64, dev_addr: u64) -> Result {
+        // SAFETY: By the type invariant `b` is a live bridge.
+        to_result(unsafe { bindings::rsio_bridge_p2p_add(self.b, phys, size, dev_addr) })
+    }
+
+    /// Takes the path at `phys` away (nothing if there is none).
+    pub(crate) fn p2p_del(&self, phys: u64) {
+        // SAFETY: By the type invariant `b` is a live bridge.
+        unsafe { bindings::rsio_bridge_p2p_del(self.b, phys) };
     }
 
     /// Unbinds the driver and removes the bus (once).

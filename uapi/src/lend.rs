@@ -178,6 +178,66 @@ pub const LEND_IOC_BORROW: u32 = rsio_iowr(0x63, core::mem::size_of::<LendBorrow
 /// `ENOENT` this node does not borrow it. `domain`, `bus`, `devfn` out.
 pub const LEND_IOC_RETURN: u32 = rsio_iowr(0x64, core::mem::size_of::<LendBorrow>());
 
+/// Argument of [`LEND_IOC_P2P`]: two functions this node borrows, and
+/// where the first reaches a BAR of the second.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LendP2p {
+    /// `size`, `flags = 0`.
+    pub header: ArgHeader,
+    /// In: the lender of the function that will do the DMA...
+    pub from_node: u32,
+    /// ... and its fabric device id.
+    pub from_fdid: u32,
+    /// In: the lender of the function whose BAR is the target...
+    pub to_node: u32,
+    /// ... and its fabric device id.
+    pub to_fdid: u32,
+    /// In: the target BAR (0..=5; a forwarded memory BAR).
+    pub bar: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// Out: the device address at which `from` reaches offset 0 of the
+    /// BAR (what a user-space driver puts in `from`'s DMA descriptors).
+    /// The kernel's DMA API gives the same to drivers mapping the BAR
+    /// (`DMA_ATTR_MMIO`) once the path exists. Zero in.
+    pub dev_addr: u64,
+    /// Out: bytes of the BAR reachable from there. Zero in.
+    pub size: u64,
+}
+/// Size of [`LendP2p`]'s first version.
+pub const LEND_P2P_SIZE_V1: usize = 48;
+const _: () = assert!(core::mem::size_of::<LendP2p>() == LEND_P2P_SIZE_V1);
+
+/// Sets up peer-to-peer DMA between two devices this node borrows
+/// (`CAP_SYS_ADMIN`): `from` gets a path to BAR `bar` of `to` (if `to`'s
+/// lender is another node, that lender opens the BAR's window to `from`'s
+/// lender, which maps LUT slots onto it; `from`'s IOMMU domain on its
+/// lender, if any, admits the path). Idempotent; the path lasts until
+/// either device is returned or removed. Errors: `EPERM` not root;
+/// `EINVAL` bad fields or `from == to`; `ENOENT` this node does not
+/// borrow one of them, or the BAR is not forwarded; `ENOSPC` no LUT
+/// slots or path entries left; the lenders' errors otherwise.
+pub const LEND_IOC_P2P: u32 = rsio_iowr(0x65, core::mem::size_of::<LendP2p>());
+
+impl LendP2p {
+    /// The argument layout the kernel checks requests against.
+    pub const LAYOUT: ArgLayout = ArgLayout {
+        min_size: LEND_P2P_SIZE_V1,
+        known_size: core::mem::size_of::<LendP2p>(),
+        valid_flags: 0,
+    };
+}
+
+impl Request for LendP2p {
+    fn request() -> Self {
+        // SAFETY: `LendP2p` is `repr(C)` of integers: all-zeroes is a valid value.
+        let mut v: Self = unsafe { core::mem::zeroed() };
+        v.header.size = core::mem::size_of::<LendP2p>() as u32;
+        v
+    }
+}
+
 impl LendBdf {
     /// The argument layout the kernel checks requests against
     /// ([`LEND_UNLEND_FORCE`] is refused by `LEND`).

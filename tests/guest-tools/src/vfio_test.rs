@@ -14,7 +14,11 @@
 //! borrowed device at memory its borrower never granted) and reports the
 //! command's status rather than checking the page.
 //!
-//! Usage: rsio-vfio-test BDF [--dma-offset HEX] [--identify-at HEX]
+//! `--read-bar N` only reads the first 64 bytes of BAR N and prints them
+//! as Identify data would be (vendor id, model): how the peer-to-peer test
+//! checks what another device wrote into this one's memory BAR.
+//!
+//! Usage: rsio-vfio-test BDF [--dma-offset HEX] [--identify-at HEX] [--read-bar N]
 
 // The VFIO device, BAR mappings and DMA buffers of rsio-ntb-probe.
 #[allow(dead_code)]
@@ -45,6 +49,9 @@ struct Args {
     /// command's status instead of checking the data.
     #[arg(long, value_parser = parse_hex)]
     identify_at: Option<u64>,
+    /// Only read the start of this BAR and print it as Identify data.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..6))]
+    read_bar: Option<u32>,
 }
 
 fn parse_hex(s: &str) -> Result<u64, String> {
@@ -88,6 +95,30 @@ fn main() -> Result<()> {
     // Memory decoding and bus mastering on.
     let cmd = cfg16(4)?;
     d.config_write(&config, 4, &(cmd | 0x6).to_le_bytes())?;
+    if let Some(n) = a.read_bar {
+        let bar = d.region(n)?;
+        let len = bar
+            .mappable_from_start()
+            .ok_or_else(|| anyhow!("BAR {n} cannot be mapped"))?;
+        let m = d.map(&bar, len.min(0x1000))?;
+        let mut page = [0u8; 64];
+        for (i, w) in page.chunks_mut(4).enumerate() {
+            w.copy_from_slice(&m.read32(i as u64 * 4)?.to_le_bytes());
+        }
+        let vid = u16::from_le_bytes([page[0], page[1]]);
+        let text = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .trim_matches(|c| c == ' ' || c == '\0')
+                .to_string()
+        };
+        println!(
+            "bar {n}: vid {vid:04x} serial {} model {}",
+            text(&page[4..24]),
+            text(&page[24..64])
+        );
+        d.config_write(&config, 4, &cmd.to_le_bytes())?;
+        return Ok(());
+    }
     let bar0 = d.region(0)?;
     let len = bar0
         .mappable_from_start()

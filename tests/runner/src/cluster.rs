@@ -180,7 +180,7 @@ impl Cluster<'_> {
 
         for device in &scenario.devices {
             match device.kind {
-                DeviceKind::Nvme { size_mib } => {
+                DeviceKind::Nvme { size_mib, .. } => {
                     for &node in &device.nodes {
                         create_sparse(&qemu::nvme_image(dir, node, device.index), size_mib)?;
                     }

@@ -167,15 +167,20 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
 fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
     let k = device.index;
     match device.kind {
-        DeviceKind::Nvme { .. } => {
+        DeviceKind::Nvme { cmb_mib, .. } => {
             let image = opt_path(&nvme_image(run_dir, node, k));
+            let cmb = if cmb_mib > 0 {
+                format!(",cmb_size_mb={cmb_mib}")
+            } else {
+                String::new()
+            };
             argv.opt(
                 "-drive",
                 format!("if=none,id=nvme{k},file={image},format=raw"),
             )
             .opt(
                 "-device",
-                format!("nvme,serial=rsio{node}n{k},drive=nvme{k}"),
+                format!("nvme,serial=rsio{node}n{k},drive=nvme{k}{cmb}"),
             );
         }
         DeviceKind::E1000e | DeviceKind::Igb => {

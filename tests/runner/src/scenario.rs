@@ -16,6 +16,7 @@
 //! kind = "nvme"               # "nvme" | "e1000e" | "igb" (82576, SR-IOV PF)
 //! nodes = [0]                 # default: all nodes
 //! size_mib = 64               # nvme only, default 64
+//! cmb_mib = 1                 # nvme only: a controller memory buffer (BAR 2), default none
 //!
 //! [fabric]                    # the nodes sit on the emulated NTB fabric
 //! multicast = [[0, 1]]        # multicast groups (member nodes), default none
@@ -75,6 +76,8 @@ pub const DEFAULT_MEMORY_MIB: u32 = 384;
 pub const DEFAULT_BOOT_TIMEOUT_SECS: u64 = 180;
 pub const DEFAULT_STEP_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_NVME_SIZE_MIB: u64 = 64;
+/// An NVMe controller memory buffer's size (0: none).
+pub const NVME_CMB_MIB: RangeInclusive<u32> = 0..=64;
 
 /// The adapter's limits (docs/adapter.md, section 4.1): checked here so a
 /// bad value fails at load time, not when the emulator refuses it.
@@ -153,7 +156,7 @@ pub struct Device {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceKind {
     /// An NVMe controller backed by a sparse raw image per node.
-    Nvme { size_mib: u64 },
+    Nvme { size_mib: u64, cmb_mib: u32 },
     /// An e1000e NIC; all its nodes share one L2 segment.
     E1000e,
     /// An igb NIC (82576, with SR-IOV: 7 VFs); its nodes share one L2
@@ -250,6 +253,7 @@ struct RawDevice {
     kind: RawDeviceKind,
     nodes: Option<Vec<usize>>,
     size_mib: Option<u64>,
+    cmb_mib: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -528,12 +532,14 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
             RawDeviceKind::Nvme => {
                 let size_mib = device.size_mib.unwrap_or(DEFAULT_NVME_SIZE_MIB);
                 check_range("size_mib", size_mib, &NVME_SIZE_MIB).with_context(label)?;
-                (DeviceKind::Nvme { size_mib }, &mut nvme_count)
+                let cmb_mib = device.cmb_mib.unwrap_or(0);
+                check_range("cmb_mib", cmb_mib, &NVME_CMB_MIB).with_context(label)?;
+                (DeviceKind::Nvme { size_mib, cmb_mib }, &mut nvme_count)
             }
             RawDeviceKind::E1000e | RawDeviceKind::Igb => {
                 ensure!(
-                    device.size_mib.is_none(),
-                    "{}: `size_mib` is for nvme only",
+                    device.size_mib.is_none() && device.cmb_mib.is_none(),
+                    "{}: `size_mib` and `cmb_mib` are for nvme only",
                     label()
                 );
                 let kind = if device.kind == RawDeviceKind::Igb {
@@ -745,7 +751,10 @@ mod tests {
             s.devices,
             vec![
                 Device {
-                    kind: DeviceKind::Nvme { size_mib: 128 },
+                    kind: DeviceKind::Nvme {
+                        size_mib: 128,
+                        cmb_mib: 0
+                    },
                     index: 0,
                     nodes: vec![1]
                 },
@@ -755,7 +764,10 @@ mod tests {
                     nodes: vec![0, 1]
                 },
                 Device {
-                    kind: DeviceKind::Nvme { size_mib: 64 },
+                    kind: DeviceKind::Nvme {
+                        size_mib: 64,
+                        cmb_mib: 0
+                    },
                     index: 1,
                     nodes: vec![0, 1]
                 },
@@ -847,7 +859,10 @@ mod tests {
     #[test]
     fn size_is_for_nvme_only() {
         let e = error("[[device]]\nkind = 'e1000e'\nsize_mib = 8\n");
-        assert!(e.contains("`size_mib` is for nvme only"), "{e}");
+        assert!(
+            e.contains("`size_mib` and `cmb_mib` are for nvme only"),
+            "{e}"
+        );
         let e = error("[[device]]\nkind = 'nvme'\nsize_mib = 0\n");
         assert!(e.contains("size_mib = 0 is out of range"), "{e}");
     }

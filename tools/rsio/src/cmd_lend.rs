@@ -142,6 +142,42 @@ EXIT STATUS:
         /dev/rsio_lend cannot be opened (rsio_lend not loaded)
     2   usage error";
 
+pub const P2P_LONG: &str = "\
+Set up peer-to-peer DMA between two PCI functions this node borrows
+(LEND_IOC_P2P on /dev/rsio_lend; needs CAP_SYS_ADMIN): FROM gets a path to
+BAR N of TO and the command prints the device address at which FROM reaches
+the BAR's offset 0 — what a user-space driver (vfio-pci) puts in FROM's DMA
+descriptors; the kernel's DMA API gives drivers the same (DMA_ATTR_MMIO).
+If TO's lender is another node, it opens the BAR's window to FROM's lender,
+which maps LUT slots onto it; FROM's IOMMU domain on its lender, if any,
+admits the path. The path lasts until either device is returned or removed.";
+
+pub const P2P_AFTER: &str = "\
+EXAMPLES:
+    $ rsio p2p 0:0x1 2:0x20001 --bar 2
+    fabric device 0x1 reaches BAR 2 of 0x20001 at device address 0xff04000000 (1M)
+
+EXIT STATUS:
+    0   the path exists
+    1   a device is not borrowed here or the BAR is not forwarded (ENOENT),
+        no slots left (ENOSPC), not root (EPERM), a lender refused, or
+        /dev/rsio_lend cannot be opened (rsio_lend not loaded)
+    2   usage error";
+
+/// The arguments of `rsio p2p`.
+#[derive(Args)]
+pub struct P2pArgs {
+    /// The device that will do the DMA: NODE:FDID.
+    #[arg(value_name = "FROM", value_parser = parse_fabric_device)]
+    pub from: (u32, u32),
+    /// The device whose BAR it will reach: NODE:FDID.
+    #[arg(value_name = "TO", value_parser = parse_fabric_device)]
+    pub to: (u32, u32),
+    /// The BAR of TO.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..6))]
+    pub bar: u32,
+}
+
 /// The arguments of `rsio borrow`.
 #[derive(Args)]
 pub struct BorrowArgs {
@@ -330,6 +366,55 @@ pub fn return_device(ctx: &Ctx, args: &ReturnArgs) -> Result<()> {
         }
         Err(e) => {
             eprintln!("rsio: {node}:{fdid:#x}: {}", borrow_explain(&e));
+            Err(Exit(1).into())
+        }
+    }
+}
+
+pub fn p2p(ctx: &Ctx, args: &P2pArgs) -> Result<()> {
+    let dev = Device::open(abi::LEND_DEVICE_PATH)?;
+    let ((fnode, ffdid), (tnode, tfdid)) = (args.from, args.to);
+    match dev.p2p(args.from, args.to, args.bar) {
+        Ok(a) => {
+            if ctx.json {
+                println!(
+                    "{}",
+                    json!({ "from": format!("{fnode}:{ffdid:#x}"), "to": format!("{tnode}:{tfdid:#x}"),
+                            "bar": args.bar, "dev_addr": format!("{:#x}", a.dev_addr), "size": a.size })
+                );
+            } else {
+                println!(
+                    "fabric device {ffdid:#x} reaches BAR {} of {tfdid:#x} at device address {:#x} ({})",
+                    args.bar,
+                    a.dev_addr,
+                    size(a.size)
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let why = match e.errno() {
+                Some(libc::ENOENT) => {
+                    "this node does not borrow both, or TO's BAR is not forwarded"
+                }
+                Some(libc::EINVAL) => "FROM and TO must be two different peers' fabric devices",
+                Some(libc::ENOSPC) => "no free LUT slots or path entries",
+                _ => "",
+            };
+            let msg = if why.is_empty() {
+                borrow_explain(&e)
+            } else {
+                format!(
+                    "{} on {} failed: {}: {why}",
+                    e.name,
+                    e.path,
+                    describe(&e.error)
+                )
+            };
+            eprintln!(
+                "rsio: {fnode}:{ffdid:#x} -> {tnode}:{tfdid:#x} BAR {}: {msg}",
+                args.bar
+            );
             Err(Exit(1).into())
         }
     }

@@ -284,6 +284,23 @@ impl Device {
         Ok(a)
     }
 
+    /// `LEND_IOC_P2P`: borrowed `from` gets a path to BAR `bar` of
+    /// borrowed `to` (each `(node, fdid)`).
+    pub fn p2p(
+        &self,
+        from: (u32, u32),
+        to: (u32, u32),
+        bar: u32,
+    ) -> Result<uapi::lend::LendP2p, IoctlError> {
+        let mut a = <uapi::lend::LendP2p as uapi::Request>::request();
+        (a.from_node, a.from_fdid) = from;
+        (a.to_node, a.to_fdid) = to;
+        a.bar = bar;
+        // SAFETY: LEND_IOC_P2P takes a `LendP2p` in and out; it holds no pointers.
+        unsafe { self.ioctl(uapi::lend::LEND_IOC_P2P, "LEND_IOC_P2P", &mut a)? };
+        Ok(a)
+    }
+
     /// `RSIO_IOC_GRANT` (admin): `len` bytes of zeroed local memory that
     /// the nodes in `peers` may reach, until revoked or the file closes.
     pub fn grant(&self, peers: u32, len: u64) -> Result<uapi::RsioGrant, IoctlError> {

@@ -94,6 +94,9 @@ enum Command {
     /// Return a borrowed PCI function to its lender (rsio_lend, root).
     #[command(long_about = cmd_lend::RETURN_LONG, after_long_help = cmd_lend::RETURN_AFTER)]
     Return(cmd_lend::ReturnArgs),
+    /// Let one borrowed PCI function DMA into a BAR of another (rsio_lend, root).
+    #[command(long_about = cmd_lend::P2P_LONG, after_long_help = cmd_lend::P2P_AFTER)]
+    P2p(cmd_lend::P2pArgs),
     /// Grant local memory to peers and hold it (test/debug, root).
     #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
     Grant(cmd_debug::GrantArgs),
@@ -189,6 +192,7 @@ impl Command {
             Command::Devices => "devices",
             Command::Borrow(_) => "borrow",
             Command::Return(_) => "return",
+            Command::P2p(_) => "p2p",
             Command::Grant(_) => "grant",
             Command::Poke(_) => "poke",
             Command::Peek(_) => "peek",
@@ -210,6 +214,7 @@ fn run(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Devices => cmd_lend::devices(ctx),
         Command::Borrow(args) => cmd_lend::borrow(ctx, args),
         Command::Return(args) => cmd_lend::return_device(ctx, args),
+        Command::P2p(args) => cmd_lend::p2p(ctx, args),
         Command::Grant(args) => cmd_debug::grant(ctx, args),
         Command::Poke(args) => cmd_debug::poke(ctx, args),
         Command::Peek(args) => cmd_debug::peek(ctx, args),
