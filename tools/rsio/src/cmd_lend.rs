@@ -276,6 +276,11 @@ fn borrow_explain(e: &IoctlError) -> String {
         Some(libc::EOPNOTSUPP) => "no direct window between the nodes for the device's DMA",
         _ => "",
     };
+    explained(e, why)
+}
+
+/// `e` with `why` appended (just `e` if `why` is empty).
+fn explained(e: &IoctlError, why: &str) -> String {
     if why.is_empty() {
         e.to_string()
     } else {
@@ -404,12 +409,7 @@ pub fn p2p(ctx: &Ctx, args: &P2pArgs) -> Result<()> {
             let msg = if why.is_empty() {
                 borrow_explain(&e)
             } else {
-                format!(
-                    "{} on {} failed: {}: {why}",
-                    e.name,
-                    e.path,
-                    describe(&e.error)
-                )
+                explained(&e, why)
             };
             eprintln!(
                 "rsio: {fnode}:{ffdid:#x} -> {tnode}:{tfdid:#x} BAR {}: {msg}",
