@@ -287,6 +287,7 @@ mod tests {
                 "sisci" => &["bench", "1"],
                 "lend" | "unlend" => &["00:04.0"],
                 "borrow" | "return" => &["0:0x1"],
+                "p2p" => &["0:0x1", "2:0x20001", "--bar", "2"],
                 _ => &[],
             });
             let cli = parse(&args).unwrap();
