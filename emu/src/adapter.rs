@@ -178,6 +178,10 @@ impl Device for Adapter {
         }
     }
 
+    fn posted_write(&self, index: u32, offset: u64, len: usize) -> bool {
+        index == region_index::BAR2 && self.fabric.bar2_posted(self.node, offset, len)
+    }
+
     fn dma_map(&self, _peer: &Peer, _region: &DmaRegion) {}
 
     fn reset(&self, _peer: &Peer) -> Result<(), Errno> {

@@ -200,6 +200,38 @@ fn trapped_register_writes_and_reads_round_trip_through_the_device() {
 }
 
 #[test]
+fn a_write_the_device_declares_posted_is_answered_on_receipt_and_done_in_order() {
+    let setup = connected();
+    let t = std::time::Instant::now();
+    setup
+        .client
+        .region_write(region_index::BAR0, regs::SLOW_POSTED, &9u32.to_le_bytes())
+        .unwrap();
+    let answered = t.elapsed();
+    assert!(
+        answered < std::time::Duration::from_millis(250),
+        "answered after {answered:?}"
+    );
+    // A read is answered after the write was performed.
+    let back = setup
+        .client
+        .region_read(region_index::BAR0, regs::SCRATCH, 4)
+        .unwrap();
+    assert_eq!(u32_of(&back), 9);
+    assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+    // Other writes are answered once done.
+    setup
+        .client
+        .region_write(region_index::BAR0, regs::SCRATCH, &3u32.to_le_bytes())
+        .unwrap();
+    let back = setup
+        .client
+        .region_read(region_index::BAR0, regs::SCRATCH, 4)
+        .unwrap();
+    assert_eq!(u32_of(&back), 3);
+}
+
+#[test]
 fn posted_writes_take_effect_in_order_without_a_reply() {
     let setup = connected();
     setup

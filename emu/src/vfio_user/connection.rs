@@ -11,6 +11,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
@@ -70,9 +71,14 @@ pub(crate) fn serve<D: Device>(shared: &Arc<Shared<D>>, stream: UnixStream, link
     };
     let (tx, rx) = channel();
     let reader_link = link.clone();
+    let early = EarlyAnswers {
+        shared: shared.clone(),
+        negotiated: Arc::new(AtomicBool::new(false)),
+    };
+    let negotiated_flag = early.negotiated.clone();
     let reader = std::thread::Builder::new()
         .name(format!("vfio-user-rx{}", link.id()))
-        .spawn(move || read_loop(&stream, &reader_link, &limits, &tx));
+        .spawn(move || read_loop(&stream, &reader_link, &limits, &tx, &early));
     let reader = match reader {
         Ok(reader) => reader,
         Err(e) => {
@@ -87,6 +93,7 @@ pub(crate) fn serve<D: Device>(shared: &Arc<Shared<D>>, stream: UnixStream, link
         shared: shared.clone(),
         link: link.clone(),
         negotiated: None,
+        negotiated_flag,
     };
     for incoming in rx {
         session.handle(incoming);
@@ -95,13 +102,66 @@ pub(crate) fn serve<D: Device>(shared: &Arc<Shared<D>>, stream: UnixStream, link
     let _ = reader.join();
 }
 
+/// What the reader needs to answer posted writes on receipt
+/// ([`Device::posted_write`]).
+struct EarlyAnswers<D> {
+    shared: Arc<Shared<D>>,
+    /// Set by the handler once VERSION is settled (before it, every
+    /// region access is refused, so none is answered early).
+    negotiated: Arc<AtomicBool>,
+}
+
+impl<D: Device> EarlyAnswers<D> {
+    /// Answers `msg` now if it is a well-formed posted REGION_WRITE, and
+    /// marks it `NO_REPLY` for the handler, which still performs it.
+    fn answer(&self, link: &Link, msg: &mut Message) {
+        let h = msg.header;
+        if h.command != command::REGION_WRITE
+            || !h.wants_reply()
+            || !msg.fds.is_empty()
+            || !self.negotiated.load(Ordering::Acquire)
+        {
+            return;
+        }
+        let Ok(access) = p::RegionAccess::decode(&msg.payload) else {
+            return;
+        };
+        let Some(limits) = self.shared.regions.get(access.region as usize) else {
+            return;
+        };
+        let fits = access
+            .offset
+            .checked_add(u64::from(access.count))
+            .is_some_and(|end| end <= limits.size);
+        let whole = msg.payload.len() >= p::RegionAccess::SIZE + access.count as usize;
+        if limits.writable
+            && fits
+            && whole
+            && self
+                .shared
+                .device
+                .posted_write(access.region, access.offset, access.count as usize)
+        {
+            link.reply(&h, &access.encode(&[]), &[]);
+            msg.header.flags |= flags::NO_REPLY;
+        }
+    }
+}
+
 /// Reads until the connection ends, then closes the link (failing any
 /// request still waiting) and, by dropping `tx`, stops the handler.
-fn read_loop(stream: &UnixStream, link: &Link, limits: &Limits, tx: &Sender<Incoming>) {
+fn read_loop<D: Device>(
+    stream: &UnixStream,
+    link: &Link,
+    limits: &Limits,
+    tx: &Sender<Incoming>,
+    early: &EarlyAnswers<D>,
+) {
     loop {
         match wire::recv(stream, limits) {
             Ok(Received::Message(msg)) if msg.header.is_reply() => link.deliver(msg),
-            Ok(Received::Message(msg)) if msg.header.is_command() => {
+            Ok(Received::Message(mut msg)) if msg.header.is_command() => {
+                early.answer(link, &mut msg);
                 if tx.send(Incoming::Command(msg)).is_err() {
                     break;
                 }
@@ -147,6 +207,8 @@ struct Session<D: Device> {
     shared: Arc<Shared<D>>,
     link: Arc<Link>,
     negotiated: Option<Negotiated>,
+    /// Mirrors `negotiated.is_some()` for the reader ([`EarlyAnswers`]).
+    negotiated_flag: Arc<AtomicBool>,
 }
 
 impl<D: Device> Session<D> {
@@ -281,6 +343,7 @@ impl<D: Device> Session<D> {
             max_data_xfer
         );
         self.negotiated = Some(negotiated);
+        self.negotiated_flag.store(true, Ordering::Release);
         Ok(Reply::with(reply.encode()))
     }
 

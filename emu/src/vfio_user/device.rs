@@ -130,6 +130,21 @@ pub trait Device: Send + Sync + 'static {
     /// Writes `data` at `offset` of region `index`.
     fn region_write(&self, peer: &Peer, index: u32, offset: u64, data: &[u8]) -> Result<(), Errno>;
 
+    /// Whether a write of `len` bytes at `offset` of region `index` is
+    /// *posted*: one whose effect the device performs asynchronously
+    /// anyway (a remote MMIO write, an interrupt) and which cannot fail,
+    /// so the server may answer the client on receipt instead of after
+    /// [`region_write`](Self::region_write) ran. The write is still
+    /// performed in order with the connection's other messages. QEMU posts
+    /// no writes to a device with a mappable region, and waits for the
+    /// answer holding its vCPU (or, for a device's DMA, its main loop):
+    /// answering at once spares it the handler thread's turn. Called on
+    /// the connection's reader thread; must not block. Default: none.
+    fn posted_write(&self, index: u32, offset: u64, len: usize) -> bool {
+        let _ = (index, offset, len);
+        false
+    }
+
     /// The client made `region` available for DMA; it is already in
     /// [`Peer::memory`].
     fn dma_map(&self, peer: &Peer, region: &DmaRegion) {

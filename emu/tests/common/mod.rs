@@ -33,6 +33,9 @@ pub mod regs {
     /// `other_port` (another connection's); the outcome lands in
     /// `inline_dma`.
     pub const OTHER_DMA: u64 = 0x10;
+    /// Write N: after 300 ms, N lands in the scratch register. Declared
+    /// posted (`Device::posted_write`): answered on receipt.
+    pub const SLOW_POSTED: u64 = 0x14;
     pub const MSIX_TABLE: u64 = 0x800;
     pub const MSIX_PBA: u64 = 0xc00;
 }
@@ -139,6 +142,10 @@ impl TestDevice {
                 };
                 *self.inline_dma.lock().unwrap() = Some(outcome);
             }
+            regs::SLOW_POSTED => {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                *self.scratch.lock().unwrap() = value as u32;
+            }
             regs::OTHER_DMA => {
                 let port = self
                     .other_port
@@ -206,6 +213,10 @@ impl Device for TestDevice {
             region_index::BAR2 => self.bar2.write(offset, data),
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn posted_write(&self, index: u32, offset: u64, _len: usize) -> bool {
+        index == region_index::BAR0 && offset == regs::SLOW_POSTED
     }
 
     fn dma_map(&self, _peer: &Peer, region: &DmaRegion) {
