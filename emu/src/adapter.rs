@@ -178,8 +178,10 @@ impl Device for Adapter {
         }
     }
 
-    fn posted_write(&self, index: u32, offset: u64, len: usize) -> bool {
-        index == region_index::BAR2 && self.fabric.bar2_posted(self.node, offset, len)
+    /// BAR2 writes copy into the fabric memory, queue for a target's
+    /// remote-MMIO worker or signal an eventfd: none waits for a client.
+    fn writes_promptly(&self, index: u32) -> bool {
+        index == region_index::BAR2
     }
 
     fn dma_map(&self, _peer: &Peer, _region: &DmaRegion) {}

@@ -655,28 +655,3 @@ fn the_dma_engine_ignores_link_state_in_the_direct_window_like_the_cpu() {
     );
     assert_eq!(w.ram(1, 0x50_0000, 64), [9; 64]);
 }
-
-#[test]
-fn only_writes_to_a_peers_mmio_or_interrupt_window_are_posted() {
-    let w = World::two();
-    w.links_up();
-    w.expose(1, 0, MMIO, 0x1000, 0b01);
-    w.map(0, 1, lut::KIND_MEMORY, 1, 0, 0);
-    w.expose(1, 3, 0x10_0000, 0x4000, 0b01);
-    w.map(0, 5, lut::KIND_MEMORY, 1, 3, 0);
-    w.w32(
-        1,
-        regs::INTWIN_CTRL,
-        regs::WIN_ENABLE | 0b01 << regs::WIN_PEERS_SHIFT,
-    );
-    w.map(0, 7, lut::KIND_INTERRUPT, 1, 0, 0);
-    assert!(w.f.bar2_posted(0, w.slot(1) + 8, 4), "remote MMIO");
-    assert!(w.f.bar2_posted(0, w.slot(7) + 12, 4), "interrupt");
-    assert!(!w.f.bar2_posted(0, w.slot(5), 8), "RAM: copied at once");
-    assert!(!w.f.bar2_posted(0, w.slot(9), 4), "an unmapped slot");
-    // A refused target is not posted, and looking does not count it.
-    w.map(0, 2, lut::KIND_MEMORY, 1, 9, 0);
-    assert!(!w.f.bar2_posted(0, w.slot(2), 4));
-    assert_eq!(w.r32(1, regs::CNT_REFUSED), 0);
-    assert_eq!(w.err(0), 0);
-}

@@ -30,18 +30,6 @@ impl Fabric {
     ///
     /// The `ERR_STATUS` bit to flag; the caller flags it.
     pub(crate) fn resolve(&self, src: usize, off: u64, len: u64) -> Result<Resolved, (Err, usize)> {
-        self.resolve_counting(src, off, len, true)
-    }
-
-    /// [`resolve`](Self::resolve); `count`: a refusal counts in the
-    /// target's `refused` counter (false: a look that is not an access).
-    fn resolve_counting(
-        &self,
-        src: usize,
-        off: u64,
-        len: u64,
-        count: bool,
-    ) -> Result<Resolved, (Err, usize)> {
         let shift = self.config.slot_shift;
         let slot = (off >> shift) as usize;
         let o = off & ((1 << shift) - 1);
@@ -68,9 +56,7 @@ impl Fabric {
                     .filter(|w| w.admits(src))
                     .and_then(|w| w.translate(offset.wrapping_add(o), len));
                 let Some(addr) = local else {
-                    if count {
-                        target.counters.refused.fetch_add(1, Ordering::Relaxed);
-                    }
+                    target.counters.refused.fetch_add(1, Ordering::Relaxed);
                     return Err((Err::Refused, t));
                 };
                 if self.memory.locate(t, addr, len).is_ok() {
@@ -124,21 +110,6 @@ impl Fabric {
         if let Err((e, t)) = self.window_write(src, off, data) {
             self.error(src, e, off, false, t);
         }
-    }
-
-    /// Whether a BAR2 write of node `src` at `off` is posted: it goes to
-    /// a peer's MMIO (queued for the target's remote-MMIO worker) or raises
-    /// an interrupt, so nothing the source could observe next depends on
-    /// it having been done ([`Device::posted_write`]). Writes to RAM and
-    /// multicast are copied at once and stay non-posted: the source may
-    /// read the memory back through the direct window right after.
-    ///
-    /// [`Device::posted_write`]: crate::vfio_user::Device::posted_write
-    pub fn bar2_posted(&self, src: usize, off: u64, len: usize) -> bool {
-        matches!(
-            self.resolve_counting(src, off, len as u64, false),
-            Ok(Resolved::Mmio { .. } | Resolved::Interrupt { .. })
-        )
     }
 
     /// Applies injected faults and counts the access; false if the source

@@ -11,7 +11,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 
@@ -71,14 +71,16 @@ pub(crate) fn serve<D: Device>(shared: &Arc<Shared<D>>, stream: UnixStream, link
     };
     let (tx, rx) = channel();
     let reader_link = link.clone();
-    let early = EarlyAnswers {
+    let inline = InlineWrites {
         shared: shared.clone(),
-        negotiated: Arc::new(AtomicBool::new(false)),
+        max_data_xfer: Arc::new(AtomicUsize::new(0)),
+        queued: Arc::new(AtomicUsize::new(0)),
     };
-    let negotiated_flag = early.negotiated.clone();
+    let max_data_xfer = inline.max_data_xfer.clone();
+    let queued = inline.queued.clone();
     let reader = std::thread::Builder::new()
         .name(format!("vfio-user-rx{}", link.id()))
-        .spawn(move || read_loop(&stream, &reader_link, &limits, &tx, &early));
+        .spawn(move || read_loop(&stream, &reader_link, &limits, &tx, &inline));
     let reader = match reader {
         Ok(reader) => reader,
         Err(e) => {
@@ -93,7 +95,8 @@ pub(crate) fn serve<D: Device>(shared: &Arc<Shared<D>>, stream: UnixStream, link
         shared: shared.clone(),
         link: link.clone(),
         negotiated: None,
-        negotiated_flag,
+        max_data_xfer,
+        queued,
     };
     for incoming in rx {
         session.handle(incoming);
@@ -102,49 +105,39 @@ pub(crate) fn serve<D: Device>(shared: &Arc<Shared<D>>, stream: UnixStream, link
     let _ = reader.join();
 }
 
-/// What the reader needs to answer posted writes on receipt
-/// ([`Device::posted_write`]).
-struct EarlyAnswers<D> {
+/// What the reader needs to perform region writes itself
+/// ([`Device::writes_promptly`]).
+struct InlineWrites<D> {
     shared: Arc<Shared<D>>,
-    /// Set by the handler once VERSION is settled (before it, every
-    /// region access is refused, so none is answered early).
-    negotiated: Arc<AtomicBool>,
+    /// The negotiated `max_data_xfer`, set by the handler once VERSION is
+    /// settled; 0 before (every region access is refused then).
+    max_data_xfer: Arc<AtomicUsize>,
+    /// Messages handed to the handler and not yet handled.
+    queued: Arc<AtomicUsize>,
 }
 
-impl<D: Device> EarlyAnswers<D> {
-    /// Answers `msg` now if it is a well-formed posted REGION_WRITE, and
-    /// marks it `NO_REPLY` for the handler, which still performs it.
-    fn answer(&self, link: &Link, msg: &mut Message) {
+impl<D: Device> InlineWrites<D> {
+    /// Performs and answers `msg` on the reader thread if it is a
+    /// REGION_WRITE the device does promptly and the handler has nothing
+    /// queued (so it stays in order with every earlier message); false
+    /// leaves it to the handler.
+    fn try_write(&self, link: &Link, msg: &Message) -> bool {
         let h = msg.header;
-        if h.command != command::REGION_WRITE
-            || !h.wants_reply()
-            || !msg.fds.is_empty()
-            || !self.negotiated.load(Ordering::Acquire)
-        {
-            return;
+        if h.command != command::REGION_WRITE || self.queued.load(Ordering::Acquire) != 0 {
+            return false;
         }
+        let max_data_xfer = self.max_data_xfer.load(Ordering::Acquire);
         let Ok(access) = p::RegionAccess::decode(&msg.payload) else {
-            return;
+            return false;
         };
-        let Some(limits) = self.shared.regions.get(access.region as usize) else {
-            return;
-        };
-        let fits = access
-            .offset
-            .checked_add(u64::from(access.count))
-            .is_some_and(|end| end <= limits.size);
-        let whole = msg.payload.len() >= p::RegionAccess::SIZE + access.count as usize;
-        if limits.writable
-            && fits
-            && whole
-            && self
-                .shared
-                .device
-                .posted_write(access.region, access.offset, access.count as usize)
-        {
-            link.reply(&h, &access.encode(&[]), &[]);
-            msg.header.flags |= flags::NO_REPLY;
+        if max_data_xfer == 0 || !self.shared.device.writes_promptly(access.region) {
+            return false;
         }
+        match write_region(&self.shared, msg, max_data_xfer) {
+            Ok(reply) => link.reply(&h, &reply.payload, &[]),
+            Err(errno) => link.error_reply(&h, errno),
+        }
+        true
     }
 }
 
@@ -155,19 +148,25 @@ fn read_loop<D: Device>(
     link: &Link,
     limits: &Limits,
     tx: &Sender<Incoming>,
-    early: &EarlyAnswers<D>,
+    inline: &InlineWrites<D>,
 ) {
+    // Writes performed here must not wait on this connection's own client:
+    // DMA over it would need this very thread to deliver the reply.
+    let _scope = HandlerScope::enter(link.id());
+    let send = |incoming| {
+        inline.queued.fetch_add(1, Ordering::AcqRel);
+        tx.send(incoming).is_ok()
+    };
     loop {
         match wire::recv(stream, limits) {
             Ok(Received::Message(msg)) if msg.header.is_reply() => link.deliver(msg),
-            Ok(Received::Message(mut msg)) if msg.header.is_command() => {
-                early.answer(link, &mut msg);
-                if tx.send(Incoming::Command(msg)).is_err() {
+            Ok(Received::Message(msg)) if msg.header.is_command() => {
+                if !inline.try_write(link, &msg) && !send(Incoming::Command(msg)) {
                     break;
                 }
             }
             Ok(Received::Message(msg)) => {
-                let _ = tx.send(Incoming::Malformed(msg.header, Errno::EINVAL));
+                send(Incoming::Malformed(msg.header, Errno::EINVAL));
             }
             Ok(Received::Malformed { header, errno }) if header.is_reply() => {
                 // Fail the waiter rather than leave it to time out.
@@ -183,7 +182,7 @@ fn read_loop<D: Device>(
                 });
             }
             Ok(Received::Malformed { header, errno }) => {
-                let _ = tx.send(Incoming::Malformed(header, errno));
+                send(Incoming::Malformed(header, errno));
             }
             Err(RecvError::Closed) => break,
             Err(RecvError::Io(e)) => {
@@ -207,8 +206,11 @@ struct Session<D: Device> {
     shared: Arc<Shared<D>>,
     link: Arc<Link>,
     negotiated: Option<Negotiated>,
-    /// Mirrors `negotiated.is_some()` for the reader ([`EarlyAnswers`]).
-    negotiated_flag: Arc<AtomicBool>,
+    /// `negotiated`'s `max_data_xfer` for the reader ([`InlineWrites`]),
+    /// once the device is connected.
+    max_data_xfer: Arc<AtomicUsize>,
+    /// [`InlineWrites::queued`].
+    queued: Arc<AtomicUsize>,
 }
 
 impl<D: Device> Session<D> {
@@ -223,6 +225,7 @@ impl<D: Device> Session<D> {
                     header.id,
                     header.size
                 );
+                self.handled();
                 self.link.error_reply(&header, errno);
                 return;
             }
@@ -246,7 +249,17 @@ impl<D: Device> Session<D> {
             },
         );
         let was_negotiated = self.negotiated.is_some();
-        match self.dispatch(msg) {
+        let outcome = self.dispatch(msg);
+        let settled = match (was_negotiated, self.negotiated) {
+            (false, Some(negotiated)) => Some(negotiated),
+            _ => None,
+        };
+        if settled.is_none() {
+            // Done: a write arriving once the client has the answer may
+            // be performed by the reader.
+            self.handled();
+        }
+        match outcome {
             Ok(reply) => {
                 let fds: Vec<_> = reply.fds.iter().map(|fd| fd.as_raw_fd()).collect();
                 self.link.reply(&header, &reply.payload, &fds);
@@ -261,7 +274,7 @@ impl<D: Device> Session<D> {
                 self.link.error_reply(&header, errno);
             }
         }
-        if let (false, Some(negotiated)) = (was_negotiated, self.negotiated) {
+        if let Some(negotiated) = settled {
             // Only now that the client has its VERSION reply may requests
             // of ours reach it.
             let shared = &self.shared;
@@ -270,7 +283,16 @@ impl<D: Device> Session<D> {
                 .dma()
                 .attach(self.link.clone(), negotiated.max_data_xfer);
             shared.device.connected(&shared.peer);
+            // And only now may the reader perform writes.
+            self.max_data_xfer
+                .store(negotiated.max_data_xfer, Ordering::Release);
+            self.handled();
         }
+    }
+
+    /// One message handed over by the reader is handled.
+    fn handled(&self) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
     }
 
     fn dispatch(&mut self, msg: Message) -> Outcome {
@@ -343,7 +365,6 @@ impl<D: Device> Session<D> {
             max_data_xfer
         );
         self.negotiated = Some(negotiated);
-        self.negotiated_flag.store(true, Ordering::Release);
         Ok(Reply::with(reply.encode()))
     }
 
@@ -565,7 +586,7 @@ impl<D: Device> Session<D> {
     fn region_read(&mut self, msg: Message, negotiated: Negotiated) -> Outcome {
         no_fds(&msg)?;
         let access = p::RegionAccess::decode(&msg.payload)?;
-        let limits = self.checked_access(&access, negotiated)?;
+        let limits = checked_access(&self.shared, &access, negotiated.max_data_xfer)?;
         if !limits.readable {
             return Err(Errno::EPERM);
         }
@@ -580,48 +601,7 @@ impl<D: Device> Session<D> {
     }
 
     fn region_write(&mut self, msg: Message, negotiated: Negotiated) -> Outcome {
-        no_fds(&msg)?;
-        let access = p::RegionAccess::decode(&msg.payload)?;
-        let limits = self.checked_access(&access, negotiated)?;
-        if !limits.writable {
-            return Err(Errno::EPERM);
-        }
-        let start = p::RegionAccess::SIZE;
-        let data = msg
-            .payload
-            .get(start..start + access.count as usize)
-            .ok_or(Errno::EINVAL)?;
-        if !data.is_empty() {
-            let shared = &self.shared;
-            shared
-                .device
-                .region_write(&shared.peer, access.region, access.offset, data)?;
-        }
-        Ok(Reply::with(access.encode(&[])))
-    }
-
-    /// The region's limits, once the access is known to fit in it.
-    fn checked_access(
-        &self,
-        access: &p::RegionAccess,
-        negotiated: Negotiated,
-    ) -> Result<RegionLimits, Errno> {
-        let limits = *self
-            .shared
-            .regions
-            .get(access.region as usize)
-            .ok_or(Errno::EINVAL)?;
-        if access.count as usize > negotiated.max_data_xfer {
-            return Err(Errno::E2BIG);
-        }
-        let end = access
-            .offset
-            .checked_add(u64::from(access.count))
-            .ok_or(Errno::EINVAL)?;
-        if end > limits.size {
-            return Err(Errno::EINVAL);
-        }
-        Ok(limits)
+        write_region(&self.shared, &msg, negotiated.max_data_xfer)
     }
 
     fn reset(&mut self, msg: Message) -> Outcome {
@@ -730,4 +710,49 @@ pub(crate) fn region_limits<D: Device>(device: &D) -> Vec<RegionLimits> {
             }
         })
         .collect()
+}
+
+/// Performs a REGION_WRITE (on the handler or, for
+/// [`Device::writes_promptly`] regions, the reader thread).
+fn write_region<D: Device>(shared: &Shared<D>, msg: &Message, max_data_xfer: usize) -> Outcome {
+    no_fds(msg)?;
+    let access = p::RegionAccess::decode(&msg.payload)?;
+    let limits = checked_access(shared, &access, max_data_xfer)?;
+    if !limits.writable {
+        return Err(Errno::EPERM);
+    }
+    let start = p::RegionAccess::SIZE;
+    let data = msg
+        .payload
+        .get(start..start + access.count as usize)
+        .ok_or(Errno::EINVAL)?;
+    if !data.is_empty() {
+        shared
+            .device
+            .region_write(&shared.peer, access.region, access.offset, data)?;
+    }
+    Ok(Reply::with(access.encode(&[])))
+}
+
+/// The region's limits, once the access is known to fit in it.
+fn checked_access<D>(
+    shared: &Shared<D>,
+    access: &p::RegionAccess,
+    max_data_xfer: usize,
+) -> Result<RegionLimits, Errno> {
+    let limits = *shared
+        .regions
+        .get(access.region as usize)
+        .ok_or(Errno::EINVAL)?;
+    if access.count as usize > max_data_xfer {
+        return Err(Errno::E2BIG);
+    }
+    let end = access
+        .offset
+        .checked_add(u64::from(access.count))
+        .ok_or(Errno::EINVAL)?;
+    if end > limits.size {
+        return Err(Errno::EINVAL);
+    }
+    Ok(limits)
 }

@@ -130,18 +130,17 @@ pub trait Device: Send + Sync + 'static {
     /// Writes `data` at `offset` of region `index`.
     fn region_write(&self, peer: &Peer, index: u32, offset: u64, data: &[u8]) -> Result<(), Errno>;
 
-    /// Whether a write of `len` bytes at `offset` of region `index` is
-    /// *posted*: one whose effect the device performs asynchronously
-    /// anyway (a remote MMIO write, an interrupt) and which cannot fail,
-    /// so the server may answer the client on receipt instead of after
-    /// [`region_write`](Self::region_write) ran. The write is still
-    /// performed in order with the connection's other messages. QEMU posts
-    /// no writes to a device with a mappable region, and waits for the
-    /// answer holding its vCPU (or, for a device's DMA, its main loop):
-    /// answering at once spares it the handler thread's turn. Called on
-    /// the connection's reader thread; must not block. Default: none.
-    fn posted_write(&self, index: u32, offset: u64, len: usize) -> bool {
-        let _ = (index, offset, len);
+    /// Whether [`region_write`](Self::region_write) to region `index`
+    /// always returns promptly without waiting for any client (no DMA, no
+    /// lock held across a wait). Then a connection's reader thread may
+    /// perform such a write itself when the handler thread has nothing
+    /// queued (so the write stays in order with the connection's other
+    /// messages), sparing the hand-off to the handler and back: QEMU posts
+    /// no region writes to a device with a mappable region and waits for
+    /// each answer holding its vCPU (or, for a device's MSI-X write, its
+    /// main loop). Default: no region.
+    fn writes_promptly(&self, index: u32) -> bool {
+        let _ = index;
         false
     }
 

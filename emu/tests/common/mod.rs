@@ -33,11 +33,16 @@ pub mod regs {
     /// `other_port` (another connection's); the outcome lands in
     /// `inline_dma`.
     pub const OTHER_DMA: u64 = 0x10;
-    /// Write N: after 300 ms, N lands in the scratch register. Declared
-    /// posted (`Device::posted_write`): answered on receipt.
-    pub const SLOW_POSTED: u64 = 0x14;
+    /// Write N: after 300 ms, N lands in BAR2 at `bar2::SLOW_TARGET`.
+    pub const SLOW_BAR2: u64 = 0x14;
     pub const MSIX_TABLE: u64 = 0x800;
     pub const MSIX_PBA: u64 = 0xc00;
+}
+
+/// BAR2 offsets.
+pub mod bar2 {
+    /// Where a SLOW_BAR2 write lands (in the half the client does not map).
+    pub const SLOW_TARGET: u64 = 0x8000;
 }
 
 pub const BAR0_SIZE: u64 = 4096;
@@ -64,6 +69,9 @@ pub struct TestDevice {
     pub inline_dma: Mutex<Option<String>>,
     /// Another server's port, for OTHER_DMA.
     pub other_port: Mutex<Option<DmaPort>>,
+    /// The thread that performed the last BAR2 write (BAR2 writes are
+    /// prompt: `Device::writes_promptly`).
+    pub bar2_writer: Mutex<Option<String>>,
 }
 
 impl TestDevice {
@@ -96,6 +104,7 @@ impl TestDevice {
             events: Mutex::new(Vec::new()),
             inline_dma: Mutex::new(None),
             other_port: Mutex::new(None),
+            bar2_writer: Mutex::new(None),
         })
     }
 
@@ -142,9 +151,10 @@ impl TestDevice {
                 };
                 *self.inline_dma.lock().unwrap() = Some(outcome);
             }
-            regs::SLOW_POSTED => {
+            regs::SLOW_BAR2 => {
                 std::thread::sleep(std::time::Duration::from_millis(300));
-                *self.scratch.lock().unwrap() = value as u32;
+                self.bar2
+                    .write(bar2::SLOW_TARGET, &(value as u32).to_le_bytes())?;
             }
             regs::OTHER_DMA => {
                 let port = self
@@ -210,13 +220,17 @@ impl Device for TestDevice {
         match index {
             region_index::CONFIG => self.config.lock().unwrap().write(offset, data),
             region_index::BAR0 => self.bar0_write(peer, offset, data),
-            region_index::BAR2 => self.bar2.write(offset, data),
+            region_index::BAR2 => {
+                *self.bar2_writer.lock().unwrap() =
+                    std::thread::current().name().map(str::to_string);
+                self.bar2.write(offset, data)
+            }
             _ => Err(Errno::EINVAL),
         }
     }
 
-    fn posted_write(&self, index: u32, offset: u64, _len: usize) -> bool {
-        index == region_index::BAR0 && offset == regs::SLOW_POSTED
+    fn writes_promptly(&self, index: u32) -> bool {
+        index == region_index::BAR2
     }
 
     fn dma_map(&self, _peer: &Peer, region: &DmaRegion) {

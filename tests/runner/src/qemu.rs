@@ -58,6 +58,10 @@ pub fn mac(node: usize, k: usize) -> String {
     format!("52:54:00:12:{k:02x}:{node:02x}")
 }
 
+/// The bounce-buffer budget of each PCI device of a node (see
+/// [`node_argv`]): 128 KiB reads at depth 32.
+const BOUNCE_BYTES: u64 = 4 << 20;
+
 /// Everything that shapes a node's command line besides the scenario.
 #[derive(Debug, Clone)]
 pub struct Boot<'a> {
@@ -115,6 +119,17 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
     if scenario.iommu.contains(&node) {
         argv.opt("-device", "intel-iommu,intremap=off,caching-mode=on");
     }
+    // QEMU maps the adapter's direct window (a vfio-user region backed by
+    // the fabric memory) as a "RAM device": not memory a device may DMA into
+    // directly, so every DMA of a node's devices into the window (a lent
+    // device writing to its borrower) moves through a bounce buffer, and a
+    // device's bounce buffers are capped at 4 KiB by default: one 4 KiB
+    // transfer at a time, whatever the queue depth. A PCIe fabric has no such
+    // cap; this lifts it to what a lent NVMe drive keeps in flight.
+    argv.opt(
+        "-global",
+        format!("pci-device.x-max-bounce-buffer-size={BOUNCE_BYTES}"),
+    );
     argv.opt("-accel", "tcg")
         .opt("-cpu", "max")
         .opt("-smp", "1")

@@ -45,6 +45,10 @@ impl Device for NodeDevice {
         self.adapter.region_write(peer, index, offset, data)
     }
 
+    fn writes_promptly(&self, index: u32) -> bool {
+        self.adapter.writes_promptly(index)
+    }
+
     fn dma_map(&self, peer: &Peer, region: &DmaRegion) {
         self.adapter.dma_map(peer, region)
     }
