@@ -18,7 +18,13 @@
 //! as Identify data would be (vendor id, model): how the peer-to-peer test
 //! checks what another device wrote into this one's memory BAR.
 //!
-//! Usage: rsio-vfio-test BDF [--dma-offset HEX] [--identify-at HEX] [--read-bar N]
+//! `--edu-msi N` drives QEMU's `edu` test device instead: with plain MSI
+//! (not MSI-X) routed to an eventfd, it raises the device's interrupt N
+//! times (register 0x60) and waits for each, acknowledging it (0x64): how
+//! the lending tests check MSI delivery, since no NVMe or NIC model here
+//! does plain MSI.
+//!
+//! Usage: rsio-vfio-test BDF [--dma-offset HEX] [--identify-at HEX] [--read-bar N] [--edu-msi N]
 
 // The VFIO device, BAR mappings and DMA buffers of rsio-ntb-probe.
 #[allow(dead_code)]
@@ -34,6 +40,7 @@ mod vfio;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
 use dmamem::DmaBuffer;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -52,6 +59,68 @@ struct Args {
     /// Only read the start of this BAR and print it as Identify data.
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..6))]
     read_bar: Option<u32>,
+    /// The device is QEMU's edu: raise its interrupt this many times and
+    /// wait for each as an MSI.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..100_000))]
+    edu_msi: Option<u32>,
+}
+
+/// QEMU's `edu` device: ids and BAR0 registers (docs/specs/edu.rst).
+mod edu {
+    pub const VENDOR: u16 = 0x1234;
+    pub const DEVICE: u16 = 0x11e8;
+    pub const IDENT: u64 = 0x00;
+    pub const IRQ_STATUS: u64 = 0x24;
+    pub const IRQ_RAISE: u64 = 0x60;
+    pub const IRQ_ACK: u64 = 0x64;
+}
+
+/// Raises the edu device's interrupt `times` times, each awaited as an MSI
+/// on an eventfd (1 s at most), and acknowledged.
+fn edu_msi(d: &vfio::Device, times: u32) -> Result<()> {
+    // SAFETY: eventfd has no memory-safety preconditions.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("cannot create an eventfd");
+    }
+    // SAFETY: a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let bar0 = d.region(0)?;
+    let len = bar0
+        .mappable_from_start()
+        .ok_or_else(|| anyhow!("BAR0 cannot be mapped"))?;
+    let regs = d.map(&bar0, len.min(0x1000))?;
+    println!("edu: ident {:#010x}", regs.read32(edu::IDENT)?);
+    d.enable_irqs(vfio::MSI_IRQ_INDEX, &[fd.as_raw_fd()])
+        .context("VFIO_DEVICE_SET_IRQS (MSI)")?;
+    let mut received = 0;
+    for i in 0..times {
+        regs.write32(edu::IRQ_RAISE, 1)?;
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own, for the length we pass.
+        let n = unsafe { libc::poll(&mut pfd, 1, 1000) };
+        if n <= 0 {
+            let status = regs.read32(edu::IRQ_STATUS)?;
+            d.disable_irqs(vfio::MSI_IRQ_INDEX)?;
+            bail!("edu: no MSI for raise {i} within 1 s (status {status:#x})");
+        }
+        let mut count = 0u64;
+        // SAFETY: reads 8 bytes into a u64 we own.
+        let r = unsafe { libc::read(fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+        if r != 8 {
+            bail!("edu: reading the eventfd failed");
+        }
+        received += count;
+        regs.write32(edu::IRQ_ACK, 1)?;
+    }
+    d.disable_irqs(vfio::MSI_IRQ_INDEX)
+        .context("VFIO_DEVICE_SET_IRQS (MSI off)")?;
+    println!("edu: {times} raised, {received} MSI received");
+    Ok(())
 }
 
 fn parse_hex(s: &str) -> Result<u64, String> {
@@ -95,6 +164,14 @@ fn main() -> Result<()> {
     // Memory decoding and bus mastering on.
     let cmd = cfg16(4)?;
     d.config_write(&config, 4, &(cmd | 0x6).to_le_bytes())?;
+    if let Some(times) = a.edu_msi {
+        if (vendor, device) != (edu::VENDOR, edu::DEVICE) {
+            bail!("not QEMU's edu device ({vendor:04x}:{device:04x})");
+        }
+        let result = edu_msi(&d, times);
+        d.config_write(&config, 4, &cmd.to_le_bytes())?;
+        return result;
+    }
     if let Some(n) = a.read_bar {
         let bar = d.region(n)?;
         let len = bar

@@ -39,6 +39,9 @@ const IRQ_SET_ACTION_TRIGGER: u32 = 1 << 5;
 pub const CONFIG_REGION: u32 = 7;
 /// IRQ index of MSI-X.
 const MSIX_IRQ_INDEX: u32 = 2;
+/// VFIO_PCI_MSI_IRQ_INDEX.
+#[allow(dead_code)] // rsio-vfio-test
+pub const MSI_IRQ_INDEX: u32 = 1;
 
 #[repr(C)]
 #[derive(Default)]
@@ -235,22 +238,34 @@ impl Device {
     /// Routes MSI-X vectors `0..eventfds.len()` to the eventfds (enabling
     /// MSI-X).
     pub fn enable_msix(&self, eventfds: &[RawFd]) -> Result<()> {
+        self.enable_irqs(MSIX_IRQ_INDEX, eventfds)
+            .context("VFIO_DEVICE_SET_IRQS (MSI-X)")
+    }
+
+    /// Disables MSI-X.
+    pub fn disable_msix(&self) -> Result<()> {
+        self.disable_irqs(MSIX_IRQ_INDEX)
+            .context("VFIO_DEVICE_SET_IRQS (MSI-X off)")
+    }
+
+    /// Routes vectors `0..eventfds.len()` of IRQ index `index` (MSI,
+    /// MSI-X) to the eventfds, enabling that interrupt mode.
+    pub fn enable_irqs(&self, index: u32, eventfds: &[RawFd]) -> Result<()> {
         let mut set = irq_set(
             IRQ_SET_DATA_EVENTFD | IRQ_SET_ACTION_TRIGGER,
+            index,
             eventfds.len() as u32,
         );
         for fd in eventfds {
             set.extend_from_slice(&fd.to_ne_bytes());
         }
         self.set_irqs(&mut set)
-            .context("VFIO_DEVICE_SET_IRQS (MSI-X)")
     }
 
-    /// Disables MSI-X.
-    pub fn disable_msix(&self) -> Result<()> {
-        let mut set = irq_set(IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, 0);
+    /// Disables IRQ index `index`.
+    pub fn disable_irqs(&self, index: u32) -> Result<()> {
+        let mut set = irq_set(IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, index, 0);
         self.set_irqs(&mut set)
-            .context("VFIO_DEVICE_SET_IRQS (off)")
     }
 
     fn set_irqs(&self, set: &mut [u8]) -> Result<()> {
@@ -265,10 +280,10 @@ impl Device {
     }
 }
 
-/// A `vfio_irq_set` header for MSI-X vectors `0..count` (argsz is filled
-/// in by `set_irqs`).
-fn irq_set(flags: u32, count: u32) -> Vec<u8> {
-    [0, flags, MSIX_IRQ_INDEX, 0, count]
+/// A `vfio_irq_set` header for vectors `0..count` of IRQ index `index`
+/// (argsz is filled in by `set_irqs`).
+fn irq_set(flags: u32, index: u32, count: u32) -> Vec<u8> {
+    [0, flags, index, 0, count]
         .iter()
         .flat_map(|v: &u32| v.to_ne_bytes())
         .collect()
