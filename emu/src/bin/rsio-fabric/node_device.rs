@@ -76,3 +76,39 @@ impl Device for NodeDevice {
         log::info!("node {}: VM disconnected", self.node);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsio_emu::fabric::{Fabric, FabricConfig};
+    use rsio_emu::vfio_user::region_index;
+
+    /// A hook the wrapper forgets to forward silently takes the trait's
+    /// default; these are the ones whose default differs from the adapter.
+    #[test]
+    fn the_adapters_own_answers_reach_the_server() {
+        let path =
+            std::env::temp_dir().join(format!("rsio-node-device-test-{}", std::process::id()));
+        let fabric = Fabric::new(
+            FabricConfig {
+                ram_bytes: 16 << 20,
+                ..Default::default()
+            },
+            &path,
+        )
+        .unwrap();
+        let adapter = Adapter::new(fabric, 0).unwrap();
+        let node = NodeDevice::new(0, adapter.clone());
+        for index in 0..adapter.num_regions() {
+            assert_eq!(
+                node.writes_promptly(index),
+                adapter.writes_promptly(index),
+                "region {index}"
+            );
+        }
+        assert!(node.writes_promptly(region_index::BAR2));
+        assert_eq!(node.num_regions(), adapter.num_regions());
+        assert_eq!(node.can_reset(), adapter.can_reset());
+        let _ = std::fs::remove_file(&path);
+    }
+}
