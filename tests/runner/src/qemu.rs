@@ -413,6 +413,11 @@ mod tests {
         );
         assert_eq!(values(&a, "-accel"), ["tcg"]);
         assert_eq!(values(&a, "-m"), ["512M"]);
+        assert_eq!(
+            values(&a, "-global"),
+            ["pci-device.x-max-bounce-buffer-size=4194304"],
+            "DMA into the direct window is not one 4 KiB bounce at a time"
+        );
         assert!(values(&a, "-device").contains(&fabric[5].as_str()));
         assert!(
             values(&a, "-device").contains(&"virtio-serial-pci,id=vser"),
