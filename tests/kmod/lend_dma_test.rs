@@ -72,8 +72,8 @@ impl PciRef {
         if bar >= 6 {
             return Err(EINVAL);
         }
-        // SAFETY: the type invariant keeps the device alive; its resources
-        // are set at enumeration and stable while it is bound.
+        // Resources are set at enumeration and stable while the device lives.
+        // SAFETY: the type invariant keeps the device alive.
         let r = unsafe { &(*self.0).resource[bar] };
         if r.end < r.start || r.start == 0 {
             return Ok((0, 0));
@@ -115,8 +115,8 @@ fn map(args: &mut core::str::SplitAsciiWhitespace<'_>) -> Result<u64> {
     }
     let len = usize::try_from(len).map_err(|_| EINVAL)?;
     let dir = bindings::dma_data_direction_DMA_BIDIRECTIONAL;
-    // SAFETY: `from` is a live device; the range is inside `to`'s BAR. A
-    // refusal returns DMA_MAPPING_ERROR and maps nothing.
+    // A refusal returns DMA_MAPPING_ERROR and maps nothing.
+    // SAFETY: `from` is a live device; the range is inside `to`'s BAR.
     let addr = unsafe { bindings::dma_map_resource(from.device(), start + offset, len, dir, 0) };
     if addr == DMA_MAPPING_ERROR {
         return Err(EIO);
