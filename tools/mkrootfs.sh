@@ -8,6 +8,8 @@
 # The ssh keys are not here: tools/mkoverlay.sh makes them per build.
 #
 # Usage: mkrootfs.sh CHROOT OUT.cpio
+# It also writes packages.txt beside OUT.cpio: the chroot's packages the
+# image takes files from ("name version"), for the platform report.
 # The archive is uncompressed on purpose: under TCG the guest unpacks a
 # plain cpio faster than it can gunzip one.
 set -euo pipefail
@@ -16,7 +18,8 @@ chroot_dir="$1"
 out="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
 stage="$(mktemp -d)"
-trap 'rm -rf "$stage"' EXIT
+copied="$(mktemp)"
+trap 'rm -rf "$stage" "$copied"' EXIT
 
 # Guest paths of the programs to ship.
 # GNU dd and cmp, not busybox's, for ntb_test.sh: it fills debugfs files
@@ -55,6 +58,7 @@ copy_from_chroot() {
     /lib/* | /lib64/* | /bin/* | /sbin/*) p="/usr$p" ;;
     esac
     real="$(chroot "$chroot_dir" readlink -f "$p")"
+    echo "$real" >>"$copied"
     mkdir -p "$stage$(dirname "$real")"
     cp -L "$chroot_dir$real" "$stage$real"
     if [[ "$real" != "$p" ]]; then
@@ -84,6 +88,7 @@ done
 # real tools on PATH (ip, ping, ...), which tests must not silently get.
 ln -sf dash "$stage/usr/bin/sh"
 cp "$chroot_dir/usr/share/misc/pci.ids" "$stage/usr/share/misc/pci.ids"
+printf '%s\n' /usr/bin/busybox /usr/share/misc/pci.ids >>"$copied"
 
 install -m 0755 "$here/guest-init" "$stage/init"
 # root's login shell is bash: ssh runs remote commands with it, and
@@ -123,11 +128,11 @@ PerSourcePenalties no
 EOF
 cat >"$stage/etc/ssh/ssh_config" <<'EOF'
 # rsio guests (tools/mkrootfs.sh): the cluster's nodes (scenarios address them
-# as 10.77.0.<node + 1> or node<i>) reach each other as root with the build's
-# key. Host keys change with every build: no checks, no known_hosts. One
+# as 10.77.0.<node + 1> or node<i>; the boot check logs into its own node as
+# localhost) reach each other as root with the build's key. Host keys change with every build: no checks, no known_hosts. One
 # master connection per peer carries every command (a new key exchange per
 # command is slow under TCG).
-Host 10.77.0.* node*
+Host 10.77.0.* node* localhost 127.0.0.1
     User root
     IdentityFile /root/.ssh/id_ed25519
     BatchMode yes
@@ -140,6 +145,17 @@ Host 10.77.0.* node*
     ControlPath /run/ssh-%C
     ControlPersist 1800
 EOF
+
+# The packages the files came from (dpkg knows a file by the path its
+# package ships, with or without the merged-/usr prefix); a file no package
+# owns is listed as such rather than failing the build.
+owner() {
+    local o
+    o="$(chroot "$chroot_dir" dpkg -S "$1" 2>/dev/null || chroot "$chroot_dir" dpkg -S "${1#/usr}" 2>/dev/null)" ||
+        { echo "(no package) $1"; return 0; }
+    chroot "$chroot_dir" dpkg-query -W -f='${Package} ${Version}\n' "${o%%:*}"
+}
+LC_ALL=C sort -u "$copied" | while read -r f; do owner "$f"; done | LC_ALL=C sort -u >"$(dirname "$out")/packages.txt"
 
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$out.tmp"
 mv "$out.tmp" "$out"

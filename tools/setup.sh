@@ -48,18 +48,31 @@ step_host() {
 }
 
 # -------------------------------------------------------------- chroot -------
-# Userland for the guests and QEMU for the host, all from the chroot's suite.
+# Userland for the guests and QEMU for the host. Everything comes from the
+# release ($SUITE) itself, except QEMU: the vfio-user-pci client needs 11.1,
+# which only $SUITE-backports has; QEMU and whatever of its dependencies apt
+# must take along come from there (docs/build.md lists them).
 # bash, coreutils (GNU dd), diffutils (GNU cmp), openssh-client and
 # openssh-server are for the kernel's NTB selftest (ntb_test.sh: a bash
 # script reaching the peer by ssh).
 CHROOT_PACKAGES=(busybox-static pciutils pci.ids fio nvme-cli iproute2 iputils-ping kmod ethtool
     bash coreutils diffutils openssh-client openssh-server e2fsprogs)
+BACKPORTS_PACKAGES=(qemu-system-x86)
 
-CHROOT="$RSIO_CACHE/chroot-$SUITE-$(content_hash "${CHROOT_PACKAGES[*]}" v1)"
+# The chroot is cached under its recipe (package lists, how they are
+# installed) and the versions it holds: chroot-<suite>-<recipe>-<versions>.
+# The versions are known once it is built: <CHROOT_BASE>.current names the
+# newest build of this recipe, and setup asks the mirror whether a fresh
+# build would get other versions (chroot_drift).
+CHROOT_BASE="$RSIO_CACHE/chroot-$SUITE-$(content_hash "${CHROOT_PACKAGES[*]}" "${BACKPORTS_PACKAGES[*]}" v2)"
+CHROOT=
+# The versions the repository's tests last passed with (tools/setup.sh record).
+RECORDED_PACKAGES="$RSIO_ROOT/kernel/chroot-packages.txt"
 
 # Runs a command inside the chroot in a private mount namespace, so /proc and
 # /dev mounts vanish with it.
 in_chroot() {
+    [[ -n "$CHROOT" && -d "$CHROOT" ]] || die "in_chroot: no chroot ('$CHROOT')"
     unshare --mount --propagation private -- bash -c '
         set -e
         root="$1"; shift
@@ -69,37 +82,38 @@ in_chroot() {
         PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
+# The packages of the chroot at $1, one "name version" per line, sorted.
+package_manifest() {
+    chroot "$1" dpkg-query -W -f='${Package} ${Version}\n' | LC_ALL=C sort
+}
+
+# How manifest $2 differs from manifest $1, one package per line:
+# "name: A -> B", "name: (none) -> B", "name: A -> (none)".
+manifest_diff() {
+    LC_ALL=C join -a1 -a2 -e '(none)' -o 0,1.2,2.2 "$1" "$2" | awk '$2 != $3 { print $1 ": " $2 " -> " $3 }'
+}
+
 build_chroot() {
-    local mirror tmp
+    local mirror tmp key
     mirror="$(debian_mirror)"
-    tmp="$CHROOT.tmp"
+    tmp="$CHROOT_BASE.tmp"
+    [[ -n "$tmp" && "$tmp" == "$RSIO_CACHE"/* ]] || die "bad chroot path '$tmp'"
     rm -rf "$tmp"
-    log "debootstrap $SUITE (minbase) into $CHROOT"
+    log "debootstrap $SUITE (minbase) into $tmp"
     quiet "$RSIO_CACHE/debootstrap.log" debootstrap --variant=minbase "$SUITE" "$tmp" "$mirror"
-    cat >"$tmp/etc/apt/sources.list.d/rsio.sources" <<EOF
-Types: deb
-URIs: $mirror
-Suites: $SUITE $SUITE-updates $SUITE-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: $mirror
-Suites: sid experimental
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
+    printf '%s\n' "Types: deb" "URIs: $mirror" "Suites: $SUITE $SUITE-updates $SUITE-backports" \
+        "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" \
+        >"$tmp/etc/apt/sources.list.d/rsio.sources"
+    # sid and experimental only serve the kernel source download, never
+    # installs (priority 1); a file of their own, so that the drift check
+    # can leave their large indexes out.
+    printf '%s\n' "Types: deb" "URIs: $mirror" "Suites: sid experimental" \
+        "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" \
+        >"$tmp/etc/apt/sources.list.d/rsio-kernel-source.sources"
     rm -f "$tmp/etc/apt/sources.list"
-    # sid and experimental only serve the kernel source download, never installs.
-    cat >"$tmp/etc/apt/preferences.d/rsio" <<EOF
-Package: *
-Pin: release n=sid
-Pin-Priority: 1
-
-Package: *
-Pin: release a=experimental
-Pin-Priority: 1
-EOF
+    printf '%s\n' "Package: *" "Pin: release n=sid" "Pin-Priority: 1" "" \
+        "Package: *" "Pin: release a=experimental" "Pin-Priority: 1" \
+        >"$tmp/etc/apt/preferences.d/rsio"
     # Carry over the host's own apt acquire settings (e.g. validity checks).
     grep -l '^Acquire::' /etc/apt/apt.conf.d/* 2>/dev/null | while read -r f; do
         cp "$f" "$tmp/etc/apt/apt.conf.d/"
@@ -109,29 +123,83 @@ EOF
     printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
     chmod 0755 "$tmp/usr/sbin/policy-rc.d"
     CHROOT="$tmp" quiet "$RSIO_CACHE/chroot-apt.log" in_chroot apt-get update
-    log "installing QEMU from $SUITE-backports and guest packages in the chroot"
+    # "pkg/suite" makes apt take that package from backports and, of its
+    # dependencies, only those the release cannot satisfy; everything else
+    # comes from the release.
+    log "installing QEMU from $SUITE-backports and the guest packages from $SUITE in the chroot"
     CHROOT="$tmp" quiet "$RSIO_CACHE/chroot-apt.log" in_chroot apt-get install -y --no-install-recommends \
-        -t "$SUITE-backports" qemu-system-x86 "${CHROOT_PACKAGES[@]}"
+        "${BACKPORTS_PACKAGES[@]/%//$SUITE-backports}" "${CHROOT_PACKAGES[@]}"
     rm -rf "$tmp/var/cache/apt/archives/"*.deb
+    package_manifest "$tmp" >"$tmp/rsio-packages.txt"
+    key="$(content_hash "$tmp/rsio-packages.txt")"
+    CHROOT="$CHROOT_BASE-$key"
+    rm -rf "$CHROOT"
     mv "$tmp" "$CHROOT"
+    log "chroot built: $(wc -l <"$CHROOT/rsio-packages.txt") packages," \
+        "$(grep -c '~bpo' "$CHROOT/rsio-packages.txt") of them from $SUITE-backports"
 }
 
-# The QEMU launcher: runs the chroot's QEMU with the chroot's own dynamic
-# loader and libraries, so no bind mounts or chroot are needed at run time.
-write_qemu_launcher() {
-    local l="$CHROOT/rsio-qemu"
-    cat >"$l" <<EOF
-#!/bin/sh
-R="$CHROOT"
-export QEMU_MODULE_DIR="\$R/usr/lib/x86_64-linux-gnu/qemu"
-exec "\$R/usr/lib64/ld-linux-x86-64.so.2" --library-path "\$R/usr/lib/x86_64-linux-gnu:\$R/lib/x86_64-linux-gnu" \\
-    "\$R/usr/bin/qemu-system-x86_64" -L "\$R/usr/share/qemu" -L "\$R/usr/share/seabios" "\$@"
-EOF
-    chmod +x "$l"
+# Whether a chroot built now would hold other versions than the cached one:
+# the mirror's indexes of the release and backports are fetched into the
+# cached chroot and apt simulates bringing it up to date. Prints the
+# changes ("name: old -> new") and returns 0 when there are any; returns 1
+# when there are none or the mirror cannot be reached (with a warning: the
+# cached chroot is used as it is). RSIO_OFFLINE=1 skips the check.
+chroot_drift() {
+    [[ "${RSIO_OFFLINE:-0}" != 1 ]] || return 1
+    local out
+    if ! out="$(in_chroot apt-get update -o Dir::Etc::SourceParts=/dev/null \
+        -o Dir::Etc::SourceList=/etc/apt/sources.list.d/rsio.sources 2>&1)"; then
+        warn "cannot ask the mirror about package updates; using the cached chroot as it is"
+        printf '%s\n' "$out" | tail -n 5 >&2
+        return 1
+    fi
+    # "Inst name [old] (new suite [arch])", or "Inst name (new ...)" for a
+    # package a new build would add.
+    out="$(in_chroot apt-get -s -o Debug::NoLocking=1 \
+        -o Dir::Etc::SourceParts=/dev/null -o Dir::Etc::SourceList=/etc/apt/sources.list.d/rsio.sources \
+        dist-upgrade 2>/dev/null |
+        awk '$1 == "Inst" { old = "(none)"; new = $3; if ($3 ~ /^\[/) { old = $3; new = $4 }
+                            gsub(/[][()]/, "", old); gsub(/[()]/, "", new); print $2 ": " old " -> " new }
+             $1 == "Remv" { print $2 ": removed" }')"
+    [[ -n "$out" ]] || return 1
+    printf '%s\n' "$out"
 }
 
 step_chroot() {
-    [[ -x "$CHROOT/usr/bin/qemu-system-x86_64" ]] || build_chroot
+    local cur=
+    [[ -f "$CHROOT_BASE.current" ]] && cur="$RSIO_CACHE/$(cat "$CHROOT_BASE.current")"
+    if [[ -n "$cur" && -x "$cur/usr/bin/qemu-system-x86_64" && -f "$cur/rsio-packages.txt" ]]; then
+        CHROOT="$cur"
+        # At most one check every 30 minutes (test.sh sets up once per
+        # kernel flavour).
+        if [[ -z "$(find "$CHROOT/rsio-checked" -mmin -30 2>/dev/null)" ]]; then
+            local changes
+            if changes="$(chroot_drift)"; then
+                warn "################################################################"
+                warn "the mirror has other package versions than the cached chroot"
+                warn "($(basename "$cur"); cached -> mirror):"
+                while IFS= read -r l; do warn "    $l"; done <<<"$changes"
+                warn "rebuilding the chroot as a bare machine would get it"
+                warn "################################################################"
+                CHROOT=
+            else
+                touch "$CHROOT/rsio-checked"
+            fi
+        fi
+    fi
+    if [[ -z "$CHROOT" ]]; then
+        build_chroot
+        basename "$CHROOT" >"$CHROOT_BASE.current.tmp"
+        mv "$CHROOT_BASE.current.tmp" "$CHROOT_BASE.current"
+        touch "$CHROOT/rsio-checked"
+        if [[ -n "$cur" && -f "$cur/rsio-packages.txt" && "$cur" != "$CHROOT" ]]; then
+            log "packages changed since the last cached build ($(basename "$cur") -> $(basename "$CHROOT")):"
+            manifest_diff "$cur/rsio-packages.txt" "$CHROOT/rsio-packages.txt" | sed 's/^/    /' >&2
+            rm -rf "$cur" "$RSIO_CACHE/rootfs-$(basename "$cur")-"*
+        fi
+    fi
+    compare_recorded
     write_qemu_launcher
     local v min
     v="$("$CHROOT/rsio-qemu" --version | sed -n 's/.*version \([0-9]*\.[0-9]*\).*/\1/p')"
@@ -140,6 +208,37 @@ step_chroot() {
         die "chroot QEMU is $v, need >= $min"
     "$CHROOT/rsio-qemu" -device help 2>/dev/null | grep -q vfio-user-pci ||
         die "chroot QEMU $v lacks the vfio-user-pci device"
+}
+
+# Says loudly where the chroot's versions differ from those the repository's
+# tests last passed with (kernel/chroot-packages.txt): when a run fails
+# after the mirror moved on, the first lines of its log name the suspects.
+compare_recorded() {
+    [[ -f "$RECORDED_PACKAGES" ]] || { warn "no $RECORDED_PACKAGES to compare the chroot with"; return 0; }
+    local d
+    d="$(manifest_diff <(grep -v '^#' "$RECORDED_PACKAGES") "$CHROOT/rsio-packages.txt")"
+    if [[ -n "$d" ]]; then
+        warn "################################################################"
+        warn "the chroot's packages differ from those the tests last passed with"
+        warn "(kernel/chroot-packages.txt; recorded -> this chroot):"
+        while IFS= read -r l; do warn "    $l"; done <<<"$d"
+        warn "################################################################"
+    fi
+}
+
+# The QEMU launcher: runs the chroot's QEMU with the chroot's own dynamic
+# loader and libraries, so no bind mounts or chroot are needed at run time.
+write_qemu_launcher() {
+    local l="$CHROOT/rsio-qemu"
+    cat >"$l.tmp" <<LAUNCHER
+#!/bin/sh
+R="$CHROOT"
+export QEMU_MODULE_DIR="\$R/usr/lib/x86_64-linux-gnu/qemu"
+exec "\$R/usr/lib64/ld-linux-x86-64.so.2" --library-path "\$R/usr/lib/x86_64-linux-gnu:\$R/lib/x86_64-linux-gnu" \\
+    "\$R/usr/bin/qemu-system-x86_64" -L "\$R/usr/share/qemu" -L "\$R/usr/share/seabios" "\$@"
+LAUNCHER
+    chmod +x "$l.tmp"
+    mv "$l.tmp" "$l"
 }
 
 # -------------------------------------------------------------- source -------
@@ -169,6 +268,9 @@ step_source() {
     # Fast path: the pinned version is already unpacked.
     KSRC="$RSIO_CACHE/linux-$(echo "$want" | tr '~+:' '__.')"
     if [[ ! -f "$KSRC/.rsio-unpacked" ]]; then
+        # The drift check refreshes only the release's indexes (and apt
+        # drops the others): fetch sid's and experimental's for the search.
+        quiet "$RSIO_CACHE/source.log" in_chroot apt-get update
         ver="$(kernel_source_version "$pkg" "$want")"
         KSRC="$RSIO_CACHE/linux-$(echo "$ver" | tr '~+:' '__.')"
     fi
@@ -221,7 +323,16 @@ step_kernel() {
     quiet "$KBUILD/rsio-build.log" "${mk[@]}" bzImage modules
     quiet "$KBUILD/rsio-build.log" "${mk[@]}" INSTALL_MOD_PATH="$KBUILD/modroot" INSTALL_MOD_STRIP=1 modules_install
     log "kernel built in $((SECONDS - t0)) s"
+    absent_syscalls "$KBUILD/System.map" >"$KBUILD/rsio-absent-syscalls.txt"
     touch "$KBUILD/.rsio-built"
+}
+
+# The system calls a kernel was built without: Kconfig-dependent syscalls
+# (COND_SYSCALL) whose real implementation is compiled out are left as weak
+# stubs returning ENOSYS, "W __x64_sys_<name>" in System.map. docs/build.md
+# says which ones the guests lack on purpose.
+absent_syscalls() {
+    awk '$2 == "W" && $3 ~ /^__x64_sys_/ { sub(/^__x64_sys_/, "", $3); print $3 }' "$1" | LC_ALL=C sort -u
 }
 
 # Every option a fragment sets must survive olddefconfig: Kconfig silently
@@ -263,6 +374,61 @@ step_rootfs() {
     fi
 }
 
+# ------------------------------------------------------- report, record ------
+# What the platform of $RSIO_FLAVOUR is made of, for the head of a test log:
+# kernel source and toolchain, the chroot's packages (those from backports
+# by name), the packages the guests' rootfs takes files from, the syscalls
+# the guest kernel lacks, and where the chroot differs from the versions
+# recorded in the repository. Needs a finished setup (its env file).
+step_report() {
+    local envf="$RSIO_CACHE/env-$RSIO_FLAVOUR.sh"
+    [[ -f "$envf" ]] || die "no platform for flavour $RSIO_FLAVOUR yet (run tools/setup.sh)"
+    (
+        source "$envf"
+        echo "platform ($RSIO_FLAVOUR): $(basename "$RSIO_KSRC"), $(rustc --version | cut -d' ' -f1-2)," \
+            "$(clang$RSIO_LLVM_SUFFIX --version | head -n1), $(bindgen --version)"
+        echo "kernel: $RSIO_KDIR"
+        echo "qemu: $("$RSIO_QEMU" --version | head -n1)"
+        echo "chroot: $(basename "$RSIO_CHROOT"), $(wc -l <"$RSIO_CHROOT/rsio-packages.txt") packages; from $SUITE-backports:"
+        local bpo
+        bpo="$(grep '~bpo' "$RSIO_CHROOT/rsio-packages.txt" || true)"
+        sed 's/^/    /' <<<"${bpo:-(none)}"
+        echo "guest rootfs: packages it takes files from:"
+        sed 's/^/    /' "$(dirname "$RSIO_ROOTFS")/packages.txt"
+        if [[ -f "$RSIO_KDIR/rsio-absent-syscalls.txt" ]]; then
+            echo "guest kernel: syscalls built without ($(wc -l <"$RSIO_KDIR/rsio-absent-syscalls.txt")):" \
+                "$(tr '\n' ' ' <"$RSIO_KDIR/rsio-absent-syscalls.txt")"
+        fi
+        if [[ -f "$RECORDED_PACKAGES" ]]; then
+            local d
+            d="$(manifest_diff <(grep -v '^#' "$RECORDED_PACKAGES") "$RSIO_CHROOT/rsio-packages.txt")"
+            if [[ -n "$d" ]]; then
+                echo "chroot differs from kernel/chroot-packages.txt (recorded -> this chroot):"
+                sed 's/^/    /' <<<"$d"
+            else
+                echo "chroot matches kernel/chroot-packages.txt"
+            fi
+        fi
+    )
+}
+
+# Records the chroot's versions as those the tests passed with: run it after
+# a green `make test` on a freshly built chroot, and commit the file.
+step_record() {
+    local envf="$RSIO_CACHE/env-$RSIO_FLAVOUR.sh"
+    [[ -f "$envf" ]] || die "no platform for flavour $RSIO_FLAVOUR yet (run tools/setup.sh)"
+    local chroot
+    chroot="$(source "$envf" && echo "$RSIO_CHROOT")"
+    {
+        echo "# The chroot's packages (tools/setup.sh) the last green make test ran with,"
+        echo "# from $(basename "$chroot"); tools/setup.sh compares every build with this"
+        echo "# list and warns about each difference. Refresh: tools/setup.sh record."
+        cat "$chroot/rsio-packages.txt"
+    } >"$RECORDED_PACKAGES"
+    log "recorded $(wc -l <"$chroot/rsio-packages.txt") package versions in $RECORDED_PACKAGES"
+}
+
+
 write_env() {
     local envf="$RSIO_CACHE/env-$RSIO_FLAVOUR.sh"
     cat >"$envf.tmp" <<EOF
@@ -291,7 +457,9 @@ main() {
         source) step_source ;;
         kernel) step_kernel ;;
         rootfs) step_rootfs ;;
-        *) die "unknown setup step '$s' (host chroot source kernel rootfs)" ;;
+        report) step_report ;;
+        record) step_record ;;
+        *) die "unknown setup step '$s' (host chroot source kernel rootfs; report record)" ;;
         esac
     done
     if [[ -n "${KBUILD:-}" && -n "${ROOTFS:-}" ]]; then write_env; fi

@@ -6,7 +6,9 @@
 #   3. the fault tests (tests/cluster-debug/*.toml), always on the debug
 #      kernel (KASAN, lockdep, kmemleak): setup builds it if the cache lacks
 #      it, and rsio's modules are rebuilt against it,
-# and ends with one line "N passed, N failed" over all three.
+# and ends with one line "N passed, N failed" over all three. Before each
+# part's scenarios it prints what the platform is made of (tools/setup.sh
+# report: package versions, and where they differ from the recorded ones).
 #
 # Options (environment): RSIO_FLAVOUR=debug runs part 2 on the debug kernel
 # too; RSIO_TEST_FILTER=substr runs only the cluster scenarios whose name has
@@ -64,6 +66,7 @@ run_cluster() {
 
 if has_scenarios "$RSIO_ROOT/tests/cluster"; then
     source "$RSIO_ROOT/tools/build.sh"
+    "$RSIO_ROOT/tools/setup.sh" report | tee "$logdir/platform-$RSIO_FLAVOUR.txt"
     log "cluster tests (tests/cluster, kernel flavour $RSIO_FLAVOUR)"
     run_cluster "$RSIO_ROOT/tests/cluster" cluster
 else
@@ -75,6 +78,7 @@ if has_scenarios "$RSIO_ROOT/tests/cluster-debug"; then
     # when part 2 already ran on it.
     export RSIO_FLAVOUR=debug
     source "$RSIO_ROOT/tools/build.sh"
+    "$RSIO_ROOT/tools/setup.sh" report | tee "$logdir/platform-$RSIO_FLAVOUR.txt"
     log "fault tests (tests/cluster-debug, kernel flavour $RSIO_FLAVOUR)"
     run_cluster "$RSIO_ROOT/tests/cluster-debug" cluster-debug
 else
