@@ -123,12 +123,13 @@ build_chroot() {
     printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
     chmod 0755 "$tmp/usr/sbin/policy-rc.d"
     CHROOT="$tmp" quiet "$RSIO_CACHE/chroot-apt.log" in_chroot apt-get update
-    # "pkg/suite" makes apt take that package from backports and, of its
-    # dependencies, only those the release cannot satisfy; everything else
-    # comes from the release.
     log "installing QEMU from $SUITE-backports and the guest packages from $SUITE in the chroot"
+    local bp
+    bp="$(CHROOT="$tmp" backports_closure)"
+    log "from $SUITE-backports: $bp"
+    # shellcheck disable=SC2086 # one word per package
     CHROOT="$tmp" quiet "$RSIO_CACHE/chroot-apt.log" in_chroot apt-get install -y --no-install-recommends \
-        "${BACKPORTS_PACKAGES[@]/%//$SUITE-backports}" "${CHROOT_PACKAGES[@]}"
+        $(printf '%s/'"$SUITE"'-backports ' $bp) "${CHROOT_PACKAGES[@]}"
     rm -rf "$tmp/var/cache/apt/archives/"*.deb
     package_manifest "$tmp" >"$tmp/rsio-packages.txt"
     key="$(content_hash "$tmp/rsio-packages.txt")"
@@ -137,6 +138,27 @@ build_chroot() {
     mv "$tmp" "$CHROOT"
     log "chroot built: $(wc -l <"$CHROOT/rsio-packages.txt") packages," \
         "$(grep -c '~bpo' "$CHROOT/rsio-packages.txt") of them from $SUITE-backports"
+}
+
+# The packages that must come from backports: BACKPORTS_PACKAGES and, of
+# their dependencies, those the release cannot satisfy. apt takes only the
+# named package from a "pkg/suite" request, so this asks apt (simulating)
+# and adds each package whose release version it refuses ("Depends: X (=
+# V) but W is to be installed"), until the request resolves.
+backports_closure() {
+    local bp=("${BACKPORTS_PACKAGES[@]}") out more i
+    for ((i = 0; i < 20; i++)); do
+        if out="$(in_chroot apt-get install -s --no-install-recommends \
+            "${bp[@]/%//$SUITE-backports}" "${CHROOT_PACKAGES[@]}" 2>&1)"; then
+            echo "${bp[*]}"
+            return 0
+        fi
+        more="$(sed -n 's/.*Depends: \([^ ]*\) (.*) but .* is to be installed.*/\1/p' <<<"$out" | sort -u)"
+        more="$(comm -23 <(echo "$more") <(printf '%s\n' "${bp[@]}" | sort -u))"
+        [[ -n "$more" ]] || { printf '%s\n' "$out" | tail -n 30 >&2; die "apt cannot install QEMU from $SUITE-backports"; }
+        mapfile -t -O "${#bp[@]}" bp <<<"$more"
+    done
+    die "no backports set resolves after $i rounds"
 }
 
 # Whether a chroot built now would hold other versions than the cached one:
@@ -155,13 +177,20 @@ chroot_drift() {
         return 1
     fi
     # "Inst name [old] (new suite [arch])", or "Inst name (new ...)" for a
-    # package a new build would add.
-    out="$(in_chroot apt-get -s -o Debug::NoLocking=1 \
+    # package a new build would add; packages apt keeps back (a newer
+    # backport needing more from backports) count as changes too.
+    local sim
+    if ! sim="$(in_chroot apt-get -s -o Debug::NoLocking=1 \
         -o Dir::Etc::SourceParts=/dev/null -o Dir::Etc::SourceList=/etc/apt/sources.list.d/rsio.sources \
-        dist-upgrade 2>/dev/null |
-        awk '$1 == "Inst" { old = "(none)"; new = $3; if ($3 ~ /^\[/) { old = $3; new = $4 }
+        dist-upgrade 2>&1)"; then
+        echo "(apt cannot bring the cached chroot up to date: $(tail -n 1 <<<"$sim"))"
+        return 0
+    fi
+    out="$(awk '$1 == "Inst" { old = "(none)"; new = $3; if ($3 ~ /^\[/) { old = $3; new = $4 }
                             gsub(/[][()]/, "", old); gsub(/[()]/, "", new); print $2 ": " old " -> " new }
-             $1 == "Remv" { print $2 ": removed" }')"
+             $1 == "Remv" { print $2 ": removed" }
+             /kept back/ { kb = 1; next } kb && /^  / { for (i = 1; i <= NF; i++) print $i ": kept back (newer on the mirror)"; next }
+             { kb = 0 }' <<<"$sim")"
     [[ -n "$out" ]] || return 1
     printf '%s\n' "$out"
 }
