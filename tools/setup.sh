@@ -186,8 +186,9 @@ chroot_drift() {
         echo "(apt cannot bring the cached chroot up to date: $(tail -n 1 <<<"$sim"))"
         return 0
     fi
-    out="$(awk '$1 == "Inst" { old = "(none)"; new = $3; if ($3 ~ /^\[/) { old = $3; new = $4 }
-                            gsub(/[][()]/, "", old); gsub(/[()]/, "", new); print $2 ": " old " -> " new }
+    out="$(awk '$1 == "Inst" { old = ""; new = $3; if ($3 ~ /^\[/) { old = $3; new = $4 }
+                            gsub(/[][()]/, "", old); gsub(/[()]/, "", new); if (old == "") old = "(none)"
+                            print $2 ": " old " -> " new }
              $1 == "Remv" { print $2 ": removed" }
              /kept back/ { kb = 1; next } kb && /^  / { for (i = 1; i <= NF; i++) print $i ": kept back (newer on the mirror)"; next }
              { kb = 0 }' <<<"$sim")"
@@ -352,16 +353,17 @@ step_kernel() {
     quiet "$KBUILD/rsio-build.log" "${mk[@]}" bzImage modules
     quiet "$KBUILD/rsio-build.log" "${mk[@]}" INSTALL_MOD_PATH="$KBUILD/modroot" INSTALL_MOD_STRIP=1 modules_install
     log "kernel built in $((SECONDS - t0)) s"
-    absent_syscalls "$KBUILD/System.map" >"$KBUILD/rsio-absent-syscalls.txt"
     touch "$KBUILD/.rsio-built"
 }
 
-# The system calls a kernel was built without: Kconfig-dependent syscalls
-# (COND_SYSCALL) whose real implementation is compiled out are left as weak
-# stubs returning ENOSYS, "W __x64_sys_<name>" in System.map. docs/build.md
-# says which ones the guests lack on purpose.
+# The x86-64 system calls a kernel ($1: its System.map; $2: the source's
+# syscall_64.tbl) was built without: Kconfig-dependent syscalls
+# (COND_SYSCALL) whose implementation is compiled out are weak ENOSYS stubs,
+# "W __x64_sys_<name>" in System.map. docs/build.md says which ones the
+# guests lack on purpose.
 absent_syscalls() {
-    awk '$2 == "W" && $3 ~ /^__x64_sys_/ { sub(/^__x64_sys_/, "", $3); print $3 }' "$1" | LC_ALL=C sort -u
+    LC_ALL=C join <(awk '$2 == "W" && $3 ~ /^__x64_sys_/ { sub(/^__x64_sys_/, "", $3); print $3 }' "$1" | LC_ALL=C sort -u) \
+        <(awk '$2 == "common" || $2 == "64" { e = $4; sub(/^sys_/, "", e); print e }' "$2" | LC_ALL=C sort -u)
 }
 
 # Every option a fragment sets must survive olddefconfig: Kconfig silently
@@ -424,10 +426,9 @@ step_report() {
         sed 's/^/    /' <<<"${bpo:-(none)}"
         echo "guest rootfs: packages it takes files from:"
         sed 's/^/    /' "$(dirname "$RSIO_ROOTFS")/packages.txt"
-        if [[ -f "$RSIO_KDIR/rsio-absent-syscalls.txt" ]]; then
-            echo "guest kernel: syscalls built without ($(wc -l <"$RSIO_KDIR/rsio-absent-syscalls.txt")):" \
-                "$(tr '\n' ' ' <"$RSIO_KDIR/rsio-absent-syscalls.txt")"
-        fi
+        local absent
+        absent="$(absent_syscalls "$RSIO_KDIR/System.map" "$RSIO_KSRC/arch/x86/entry/syscalls/syscall_64.tbl")"
+        echo "guest kernel: x86-64 syscalls built without ($(wc -l <<<"$absent")): $(tr '\n' ' ' <<<"$absent")"
         if [[ -f "$RECORDED_PACKAGES" ]]; then
             local d
             d="$(manifest_diff <(grep -v '^#' "$RECORDED_PACKAGES") "$RSIO_CHROOT/rsio-packages.txt")"
