@@ -7,6 +7,7 @@
 #   make setup         install and build the platform (tools/setup.sh)
 #   make demo          the README's main command: a 2-node cluster demo
 #   make test          the README's test command: every test, with a summary
+#   make faults        the fault tests on the debug kernel (KASAN, lockdep)
 #   make clean
 #
 # KDIR defaults to the kernel tools/setup.sh built for $(RSIO_FLAVOUR).
@@ -21,7 +22,7 @@ LLVM ?= $(shell [ -f "$(KDIR)/.config" ] && sed -n 's/^CONFIG_CLANG_VERSION=\([0
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(LLVM),LLVM=$(LLVM))
 
-.PHONY: all modules clean userspace setup demo test check-kdir
+.PHONY: all modules clean userspace setup demo test faults check-kdir
 
 all: modules
 
@@ -46,6 +47,9 @@ demo:
 
 test:
 	tools/test.sh
+
+faults:
+	RSIO_TEST_PARTS=faults RSIO_FAULTS_FLAVOUR=debug tools/test.sh
 
 clean:
 	@[ -z "$(KDIR)" ] || [ ! -f "$(KDIR)/Makefile" ] || $(KMAKE) clean

@@ -3,18 +3,26 @@
 #   1. the host unit tests of every user-space crate (cargo test),
 #   2. the cluster tests (tests/cluster/*.toml) on QEMU VMs via rsio-cluster,
 #      on the $RSIO_FLAVOUR kernel (default: the default flavour), and
-#   3. the fault tests (tests/cluster-debug/*.toml), always on the debug
-#      kernel (KASAN, lockdep, kmemleak): setup builds it if the cache lacks
-#      it, and rsio's modules are rebuilt against it,
+#   3. the fault tests (tests/cluster-debug/*.toml), on the kernel of
+#      $RSIO_FAULTS_FLAVOUR (default: the same as part 2's; their scenarios
+#      boot with kmemleak on). `make faults` runs them alone on the debug
+#      kernel (KASAN, lockdep, kmemleak; setup builds it if the cache lacks
+#      it, and rsio's modules are rebuilt against it): before closing an
+#      issue that changes kernel code, not in CI (a second kernel build and
+#      the debug kernel's slowness would take CI's time budget),
 # and ends with one line "N passed, N failed" over all three. Before each
 # part's scenarios it prints what the platform is made of (tools/setup.sh
 # report: package versions, and where they differ from the recorded ones).
 #
-# Options (environment): RSIO_FLAVOUR=debug runs part 2 on the debug kernel
-# too; RSIO_TEST_FILTER=substr runs only the cluster scenarios whose name has
-# it (a part the filter leaves empty is skipped, its kernel build included).
+# Options (environment): RSIO_FLAVOUR=debug runs parts 2 and 3 on the debug
+# kernel; RSIO_FAULTS_FLAVOUR=debug part 3 only; RSIO_TEST_PARTS="unit
+# cluster faults" (the default) names the parts to run; RSIO_TEST_FILTER=
+# substr runs only the cluster scenarios whose name has it (a part the
+# filter leaves empty is skipped, its kernel build included).
 source "$(dirname "$0")/lib.sh"
 
+parts=" ${RSIO_TEST_PARTS:-unit cluster faults} "
+faults_flavour="${RSIO_FAULTS_FLAVOUR:-$RSIO_FLAVOUR}"
 passed=0
 failed=0
 logdir="$RSIO_ROOT/target/test-logs"
@@ -27,16 +35,18 @@ runner="$RSIO_ROOT/target/release/rsio-cluster"
 log "building rsio's user-space programs"
 quiet "$RSIO_ROOT/target/cargo-build.log" cargo build --release --workspace --manifest-path "$RSIO_ROOT/Cargo.toml"
 
-log "host unit tests (cargo test --workspace, every crate even if one fails)"
-set +e
-cargo test --release --no-fail-fast --workspace --manifest-path "$RSIO_ROOT/Cargo.toml" 2>&1 | tee "$logdir/cargo-test.log"
-cargo_rc=${PIPESTATUS[0]}
-set -e
-read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
-                     END { print p + 0, f + 0 }' "$logdir/cargo-test.log")
-if ((cargo_rc != 0 && f == 0)); then f=1; fi # a crate that failed to build
-passed=$((passed + p))
-failed=$((failed + f))
+if [[ "$parts" == *" unit "* ]]; then
+    log "host unit tests (cargo test --workspace, every crate even if one fails)"
+    set +e
+    cargo test --release --no-fail-fast --workspace --manifest-path "$RSIO_ROOT/Cargo.toml" 2>&1 | tee "$logdir/cargo-test.log"
+    cargo_rc=${PIPESTATUS[0]}
+    set -e
+    read -r p f < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+                         END { print p + 0, f + 0 }' "$logdir/cargo-test.log")
+    if ((cargo_rc != 0 && f == 0)); then f=1; fi # a crate that failed to build
+    passed=$((passed + p))
+    failed=$((failed + f))
+fi
 
 # Whether the filter leaves any scenario of directory $1 (if the directory
 # does not load, say yes: the run reports why).
@@ -64,7 +74,9 @@ run_cluster() {
     log "$name: $p passed, $f failed in $((SECONDS - t0)) s"
 }
 
-if has_scenarios "$RSIO_ROOT/tests/cluster"; then
+if [[ "$parts" != *" cluster "* ]]; then
+    :
+elif has_scenarios "$RSIO_ROOT/tests/cluster"; then
     source "$RSIO_ROOT/tools/build.sh"
     "$RSIO_ROOT/tools/setup.sh" report | tee "$logdir/platform-$RSIO_FLAVOUR.txt"
     log "cluster tests (tests/cluster, kernel flavour $RSIO_FLAVOUR)"
@@ -73,12 +85,16 @@ else
     log "no scenario of tests/cluster matches '$RSIO_TEST_FILTER'"
 fi
 
-if has_scenarios "$RSIO_ROOT/tests/cluster-debug"; then
-    # Set up (if need be) and build for the debug kernel; a no-op switch
+if [[ "$parts" != *" faults "* ]]; then
+    :
+elif has_scenarios "$RSIO_ROOT/tests/cluster-debug"; then
+    # Set up (if need be) and build for the faults' kernel; a no-op switch
     # when part 2 already ran on it.
-    export RSIO_FLAVOUR=debug
-    source "$RSIO_ROOT/tools/build.sh"
-    "$RSIO_ROOT/tools/setup.sh" report | tee "$logdir/platform-$RSIO_FLAVOUR.txt"
+    if [[ "$faults_flavour" != "$RSIO_FLAVOUR" || -z "${RSIO_INITRD:-}" ]]; then
+        export RSIO_FLAVOUR="$faults_flavour"
+        source "$RSIO_ROOT/tools/build.sh"
+        "$RSIO_ROOT/tools/setup.sh" report | tee "$logdir/platform-$RSIO_FLAVOUR.txt"
+    fi
     log "fault tests (tests/cluster-debug, kernel flavour $RSIO_FLAVOUR)"
     run_cluster "$RSIO_ROOT/tests/cluster-debug" cluster-debug
 else
