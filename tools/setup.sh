@@ -348,7 +348,7 @@ step_kernel() {
     quiet "$KBUILD/rsio-config.log" "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KBUILD" "$KBUILD/.config" "${frags[@]}"
     quiet "$KBUILD/rsio-config.log" "${mk[@]}" olddefconfig
     check_config "$KBUILD/.config" "${frags[@]}"
-    log "building the kernel (about 12 minutes on 2 cores; log: $KBUILD/rsio-build.log)"
+    log "building the kernel (about 17 minutes on 2 cores; log: $KBUILD/rsio-build.log)"
     local t0=$SECONDS
     quiet "$KBUILD/rsio-build.log" "${mk[@]}" bzImage modules
     quiet "$KBUILD/rsio-build.log" "${mk[@]}" INSTALL_MOD_PATH="$KBUILD/modroot" INSTALL_MOD_STRIP=1 modules_install
