@@ -109,7 +109,11 @@ fn undo(mtype: u16, from_fdid: u32, to_fdid: u32, bar: u32) {
         bar,
         ..Default::default()
     };
-    let node = if mtype == proto::P2P_UNMAP { m.source_lender() } else { m.target_lender() };
+    let node = if mtype == proto::P2P_UNMAP {
+        m.source_lender()
+    } else {
+        m.target_lender()
+    };
     let _ = api::send_event(node, mtype, &m.encode());
 }
 
@@ -129,7 +133,11 @@ fn forget_paths_to(bs: &mut KVec<Borrowed>, to_fdid: u32) -> Unmaps {
                     b.bridge.p2p_del(p.phys);
                     if gone.push((b.fdid, p.to_fdid, p.bar), GFP_KERNEL).is_err() {
                         // The lender frees the path with the lease.
-                        pr_warn!("path of {:#x} to {:#x} left to its lease's end\n", b.fdid, to_fdid);
+                        pr_warn!(
+                            "path of {:#x} to {:#x} left to its lease's end\n",
+                            b.fdid,
+                            to_fdid
+                        );
                     }
                 }
             } else {
@@ -151,7 +159,13 @@ fn unmap_now(paths: Unmaps) {
             ..Default::default()
         };
         if let Err(e) = api::request(m.source_lender(), proto::P2P_UNMAP, &m.encode(), REQUEST_MS) {
-            pr_warn!("node {} did not take the path of {:#x} to {:#x} away: {:?}\n", m.source_lender(), from, to, e);
+            pr_warn!(
+                "node {} did not take the path of {:#x} to {:#x} away: {:?}\n",
+                m.source_lender(),
+                from,
+                to,
+                e
+            );
         }
     }
 }
@@ -329,7 +343,10 @@ pub(crate) fn give_back_borrowed(node: u32, fdid: u32) -> Result<Placed> {
     let _ops = BORROW_OPS.lock();
     let b = {
         let mut bs = BORROWS.lock();
-        let i = bs.iter().position(|b| b.node == node && b.fdid == fdid).ok_or(ENOENT)?;
+        let i = bs
+            .iter()
+            .position(|b| b.node == node && b.fdid == fdid)
+            .ok_or(ENOENT)?;
         let b = bs.remove(i)?;
         (b, forget_paths_to(&mut bs, fdid))
     };
@@ -367,7 +384,12 @@ fn remove_dead(pred: impl Fn(&Borrowed) -> bool, why: &str) {
     unmap_later(unmaps);
     for b in dead.into_iter() {
         b.bridge.set_dead();
-        pr_warn!("fabric device {:#x} of node {}: {}; removing it\n", b.fdid, b.node, why);
+        pr_warn!(
+            "fabric device {:#x} of node {}: {}; removing it\n",
+            b.fdid,
+            b.node,
+            why
+        );
         drop(b);
     }
 }
@@ -380,7 +402,10 @@ pub(crate) fn lender_down(node: u32) {
 /// `REVOKED` from `node` (untrusted).
 pub(crate) fn revoked(node: u32, payload: &[u8]) -> Result {
     let fdid = proto::decode_fdid(node, payload)?;
-    remove_dead(|b| b.node == node && b.fdid == fdid, "revoked by its lender");
+    remove_dead(
+        |b| b.node == node && b.fdid == fdid,
+        "revoked by its lender",
+    );
     Ok(())
 }
 
@@ -388,7 +413,11 @@ pub(crate) fn revoked(node: u32, payload: &[u8]) -> Result {
 /// `to` (`LEND_IOC_P2P`): returns its device address and size.
 pub(crate) fn p2p(from: (u32, u32), to: (u32, u32), bar: u32) -> Result<(u64, u64)> {
     let ((from_node, from_fdid), (to_node, to_fdid)) = (from, to);
-    if from_fdid >> 16 != from_node || to_fdid >> 16 != to_node || from_fdid == to_fdid || bar as usize >= LEND_NUM_BARS {
+    if from_fdid >> 16 != from_node
+        || to_fdid >> 16 != to_node
+        || from_fdid == to_fdid
+        || bar as usize >= LEND_NUM_BARS
+    {
         return Err(EINVAL);
     }
     let _ops = BORROW_OPS.lock();
@@ -400,7 +429,11 @@ pub(crate) fn p2p(from: (u32, u32), to: (u32, u32), bar: u32) -> Result<(u64, u6
             return Err(ENOENT);
         }
         let x = bs.iter_mut().find(|b| b.fdid == from_fdid).ok_or(ENOENT)?;
-        if let Some(p) = x.paths.iter().find(|p| p.to_fdid == to_fdid && p.bar == bar) {
+        if let Some(p) = x
+            .paths
+            .iter()
+            .find(|p| p.to_fdid == to_fdid && p.bar == bar)
+        {
             return Ok((p.dev_addr, p.size));
         }
         if x.paths.len() >= crate::bindings::RSIO_BRIDGE_MAX_P2P as usize {
@@ -433,7 +466,10 @@ pub(crate) fn p2p(from: (u32, u32), to: (u32, u32), bar: u32) -> Result<(u64, u6
     };
     // Either device may have gone meanwhile (a lender died).
     let mut bs = BORROWS.lock();
-    let added = match (bs.iter().any(|b| b.fdid == to_fdid), bs.iter_mut().find(|b| b.fdid == from_fdid)) {
+    let added = match (
+        bs.iter().any(|b| b.fdid == to_fdid),
+        bs.iter_mut().find(|b| b.fdid == from_fdid),
+    ) {
         (true, Some(x)) => x.bridge.p2p_add(phys, size, dev_addr).and_then(|()| {
             // Cannot fail: room was reserved above (`BORROW_OPS` keeps it ours).
             x.paths.push(

@@ -32,7 +32,9 @@ impl MiscDevice for LendFile {
     }
 
     fn ioctl(_me: &LendFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if uapi::ioc_type(cmd) != uapi::RSIO_IOC_MAGIC || uapi::ioc_dir(cmd) != uapi::IOC_READ | uapi::IOC_WRITE {
+        if uapi::ioc_type(cmd) != uapi::RSIO_IOC_MAGIC
+            || uapi::ioc_dir(cmd) != uapi::IOC_READ | uapi::IOC_WRITE
+        {
             return Err(ENOTTY);
         }
         let nr = uapi::ioc_nr;
@@ -68,13 +70,22 @@ fn bdf(cmd: u32, arg: usize, op: impl FnOnce(u32, u32, u32, u32) -> Result<u32>)
     }
     // No side effect whose result could not be reported.
     a.check_writable()?;
-    a.value.fdid = op(a.value.domain, a.value.bus, a.value.devfn, a.value.header.flags)?;
+    a.value.fdid = op(
+        a.value.domain,
+        a.value.bus,
+        a.value.devfn,
+        a.value.header.flags,
+    )?;
     a.write_back()?;
     Ok(0)
 }
 
 /// `BORROW`/`RETURN`: root only; where the device is (was) is the output.
-fn borrowing(cmd: u32, arg: usize, op: impl FnOnce(u32, u32) -> Result<borrow::Placed>) -> Result<isize> {
+fn borrowing(
+    cmd: u32,
+    arg: usize,
+    op: impl FnOnce(u32, u32) -> Result<borrow::Placed>,
+) -> Result<isize> {
     if !sys::capable_admin() {
         return Err(EPERM);
     }

@@ -65,7 +65,14 @@ mod uapi_impls {
         )*};
     }
 
-    abi_struct!(LendBdf, LendBorrow, LendDevEntry, LendP2p, ArgHeader, RsioList);
+    abi_struct!(
+        LendBdf,
+        LendBorrow,
+        LendDevEntry,
+        LendP2p,
+        ArgHeader,
+        RsioList
+    );
 }
 
 /// `rsio_lend` as a feature of the fabric core.
@@ -143,7 +150,9 @@ fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
         return Err(EINVAL);
     }
     // Leases and borrows need the rsio adapter (lending alone does not).
-    let adapter = rsio_ntb::adapter::adapters().ok().and_then(|a| a.into_iter().next());
+    let adapter = rsio_ntb::adapter::adapters()
+        .ok()
+        .and_then(|a| a.into_iter().next());
     if adapter.is_none() {
         pr_warn!("no rsio adapter: devices can be lent but not borrowed\n");
     }

@@ -33,7 +33,8 @@
 //!   returns the target (the path is gone before the target's windows).
 
 use crate::lend_abi::{
-    LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_IOMMU, LEND_DEV_VF, LEND_NUM_BARS, LEND_STATE_BORROWED, LEND_STATE_LENT,
+    LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_IOMMU, LEND_DEV_VF, LEND_NUM_BARS,
+    LEND_STATE_BORROWED, LEND_STATE_LENT,
 };
 use kernel::prelude::*;
 
@@ -104,7 +105,10 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
     let w = |i: usize| u32_at(b, i * 4);
     let fdid = w(0);
     let state = w(1);
-    if fdid >> 16 != node || fdid & 0xffff == 0 || !matches!(state, LEND_STATE_LENT | LEND_STATE_BORROWED) {
+    if fdid >> 16 != node
+        || fdid & 0xffff == 0
+        || !matches!(state, LEND_STATE_LENT | LEND_STATE_BORROWED)
+    {
         return Err(EPROTO);
     }
     if w(2) > 0xffff || w(3) > 0xff || w(4) > 0xff || w(7) > 0xff_ffff || w(8) > 0xff {
@@ -242,7 +246,10 @@ impl Lease {
             flags: u32_at(b, 32),
             bars: [LeaseBar::default(); LEND_NUM_BARS],
         };
-        if l.dma_span == 0 || l.dma_base.checked_add(l.dma_span).is_none() || l.flags & !LEASE_VF != 0 {
+        if l.dma_span == 0
+            || l.dma_base.checked_add(l.dma_span).is_none()
+            || l.flags & !LEASE_VF != 0
+        {
             return Err(EPROTO);
         }
         let mut at = 36;

@@ -82,14 +82,28 @@ pub(crate) struct Leased {
 impl Leased {
     /// Opens the windows and the interrupt slot of `claimed` (identity
     /// `info`) for `node` and returns them with the lease to send.
-    pub(crate) fn open(adapter: &Arc<Adapter>, node: u32, claimed: &Claimed, info: &Info) -> Result<(Self, Lease)> {
+    pub(crate) fn open(
+        adapter: &Arc<Adapter>,
+        node: u32,
+        claimed: &Claimed,
+        info: &Info,
+    ) -> Result<(Self, Lease)> {
         let ai = adapter.info();
-        if ai.caps & CAPS_REMOTE_MMIO == 0 || ai.caps & CAPS_DIRECT == 0 || ai.direct_nodes & (1 << node) == 0 {
+        if ai.caps & CAPS_REMOTE_MMIO == 0
+            || ai.caps & CAPS_DIRECT == 0
+            || ai.direct_nodes & (1 << node) == 0
+        {
             return Err(EOPNOTSUPP);
         }
         let dma_span = 1u64.checked_shl(ai.direct_shift).ok_or(EOPNOTSUPP)?;
-        let dma_base = (u64::from(node) << ai.direct_shift).checked_add(ai.bar4.0).ok_or(EOPNOTSUPP)?;
-        if ai.direct_shift == 0 || dma_base.checked_add(dma_span).is_none_or(|end| end > ai.bar4.0 + ai.bar4.1) {
+        let dma_base = (u64::from(node) << ai.direct_shift)
+            .checked_add(ai.bar4.0)
+            .ok_or(EOPNOTSUPP)?;
+        if ai.direct_shift == 0
+            || dma_base
+                .checked_add(dma_span)
+                .is_none_or(|end| end > ai.bar4.0 + ai.bar4.1)
+        {
             return Err(EOPNOTSUPP);
         }
         let ecam = claimed.ecam();
@@ -121,7 +135,11 @@ impl Leased {
             // appear at the wrong offset (x86 places BARs of 4 KiB and up on
             // pages; smaller ones are rare): it is left out.
             if addr % PAGE != 0 {
-                pr_warn!("BAR {} at {:#x} is not page-aligned: not forwarded\n", i, addr);
+                pr_warn!(
+                    "BAR {} at {:#x} is not page-aligned: not forwarded\n",
+                    i,
+                    addr
+                );
                 continue;
             }
             // A BAR below a page is forwarded as the page that holds it.
@@ -140,9 +158,14 @@ impl Leased {
         msi.map_interrupt(0, node)?;
         lease.msi_bus = msi.bus_addr();
         let confined = match claimed.isolation() {
-            Isolation::Own => Some(claimed.confine(&[(dma_base, dma_span), (lease.msi_bus & !(PAGE - 1), PAGE)])?),
+            Isolation::Own => Some(
+                claimed.confine(&[(dma_base, dma_span), (lease.msi_bus & !(PAGE - 1), PAGE)])?,
+            ),
             Isolation::Shared => {
-                pr_warn!("function shares its IOMMU group: its DMA is not confined to node {}\n", node);
+                pr_warn!(
+                    "function shares its IOMMU group: its DMA is not confined to node {}\n",
+                    node
+                );
                 None
             }
             Isolation::None => None,
@@ -201,7 +224,9 @@ impl Leased {
 
     /// The device's path to BAR `bar` of `to_fdid`, if it has one.
     fn path(&self, to_fdid: u32, bar: u32) -> Option<&Path> {
-        self.paths.iter().find(|p| p.to_fdid == to_fdid && p.bar == bar)
+        self.paths
+            .iter()
+            .find(|p| p.to_fdid == to_fdid && p.bar == bar)
     }
 
     /// Gives the device a path to `size` bytes of `to`'s window `window`

@@ -39,14 +39,25 @@ impl Local {
     fn end_lease(&mut self, revoke: bool) {
         if let Some(l) = self.lease.take() {
             if revoke {
-                if let Err(e) = api::send_event(l.node, proto::REVOKED, &self.entry.fdid.to_le_bytes()) {
-                    pr_warn!("cannot tell node {} that {:#x} is revoked: {:?}\n", l.node, self.entry.fdid, e);
+                if let Err(e) =
+                    api::send_event(l.node, proto::REVOKED, &self.entry.fdid.to_le_bytes())
+                {
+                    pr_warn!(
+                        "cannot tell node {} that {:#x} is revoked: {:?}\n",
+                        l.node,
+                        self.entry.fdid,
+                        e
+                    );
                 }
             }
             let node = l.node;
             l.end(&self.claimed);
             self.entry.state = LEND_STATE_LENT;
-            pr_info!("fabric device {:#x}: node {}'s lease ended, device reset\n", self.entry.fdid, node);
+            pr_info!(
+                "fabric device {:#x}: node {}'s lease ended, device reset\n",
+                self.entry.fdid,
+                node
+            );
         }
     }
 }
@@ -104,7 +115,15 @@ fn broadcast(mtype: u16, payload: &[u8]) {
 }
 
 /// `iommu`: the lender can confine the function's DMA (`LEND_DEV_IOMMU`).
-fn entry_of(node: u32, fdid: u32, domain: u32, bus: u32, devfn: u32, i: &Info, iommu: bool) -> LendDevEntry {
+fn entry_of(
+    node: u32,
+    fdid: u32,
+    domain: u32,
+    bus: u32,
+    devfn: u32,
+    i: &Info,
+    iommu: bool,
+) -> LendDevEntry {
     LendDevEntry {
         node,
         fdid,
@@ -121,7 +140,8 @@ fn entry_of(node: u32, fdid: u32, domain: u32, bus: u32, devfn: u32, i: &Info, i
         bar_size: i.bar_size,
         bar_flags: i.bar_flags,
         sriov_total_vfs: i.sriov_total_vfs,
-        dev_flags: if i.virtfn != 0 { LEND_DEV_VF } else { 0 } | if iommu { LEND_DEV_IOMMU } else { 0 },
+        dev_flags: if i.virtfn != 0 { LEND_DEV_VF } else { 0 }
+            | if iommu { LEND_DEV_IOMMU } else { 0 },
     }
 }
 
@@ -148,7 +168,15 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
     };
     let (claimed, info) = Claimed::claim(domain, bus, devfn)?;
     let fdid = (node << 16) | index;
-    let entry = entry_of(node, fdid, domain, bus, devfn, &info, claimed.isolation() == Isolation::Own);
+    let entry = entry_of(
+        node,
+        fdid,
+        domain,
+        bus,
+        devfn,
+        &info,
+        claimed.isolation() == Isolation::Own,
+    );
     let (reset, vendor, device) = (info.reset != 0, info.vendor, info.device);
     {
         let mut st = STATE.lock();
@@ -273,7 +301,11 @@ pub(crate) fn borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Res
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
         let adapter = st.adapter.clone().ok_or(ENODEV)?;
-        let l = st.local.iter_mut().find(|l| l.entry.fdid == fdid).ok_or(ENOENT)?;
+        let l = st
+            .local
+            .iter_mut()
+            .find(|l| l.entry.fdid == fdid)
+            .ok_or(ENOENT)?;
         if l.lease.is_some() {
             return Err(EBUSY);
         }
@@ -331,8 +363,17 @@ pub(crate) fn p2p_expose_request(node: u32, payload: &[u8], reply: &mut [u8]) ->
     }
     let (window, size) = leased_to(st, p.to_fdid, node)?.expose(p.bar, via)?;
     let b = proto::encode_exposed(window, size);
-    reply.get_mut(..b.len()).ok_or(EOVERFLOW)?.copy_from_slice(&b);
-    pr_info!("fabric device {:#x}: BAR {} open to node {} for node {}\n", p.to_fdid, p.bar, via, node);
+    reply
+        .get_mut(..b.len())
+        .ok_or(EOVERFLOW)?
+        .copy_from_slice(&b);
+    pr_info!(
+        "fabric device {:#x}: BAR {} open to node {} for node {}\n",
+        p.to_fdid,
+        p.bar,
+        via,
+        node
+    );
     Ok(b.len())
 }
 
@@ -356,9 +397,13 @@ pub(crate) fn p2p_map_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Re
     } else {
         (Some(p.window), 0, p.size)
     };
-    let dev_addr = leased_to(st, p.from_fdid, node)?.add_path(&adapter, p.to_fdid, p.bar, window, addr, size)?;
+    let dev_addr = leased_to(st, p.from_fdid, node)?
+        .add_path(&adapter, p.to_fdid, p.bar, window, addr, size)?;
     let b = dev_addr.to_le_bytes();
-    reply.get_mut(..b.len()).ok_or(EOVERFLOW)?.copy_from_slice(&b);
+    reply
+        .get_mut(..b.len())
+        .ok_or(EOVERFLOW)?
+        .copy_from_slice(&b);
     pr_info!(
         "fabric device {:#x}: path to BAR {} of {:#x} at {:#x} for node {}\n",
         p.from_fdid,

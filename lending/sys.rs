@@ -121,7 +121,10 @@ impl Claimed {
         // SAFETY: `pdev` is claimed (type invariant); `r` holds `n` ranges; `dom` is a valid out pointer.
         to_result(unsafe { bindings::rsio_lend_confine(self.pdev, r.as_ptr(), n, &mut dom) })?;
         // INVARIANT: confined just now; the helper took a reference on `pdev`.
-        Ok(Confined { pdev: self.pdev, dom })
+        Ok(Confined {
+            pdev: self.pdev,
+            dom,
+        })
     }
 }
 
@@ -188,7 +191,9 @@ impl Bridge {
         let mut b = core::ptr::null_mut();
         let (mut domain, mut bus, mut devfn) = (0, 0, 0);
         // SAFETY: `p` and the out pointers are valid for the call; `p.parent` is the adapter's live device.
-        to_result(unsafe { bindings::rsio_bridge_create(p, &mut b, &mut domain, &mut bus, &mut devfn) })?;
+        to_result(unsafe {
+            bindings::rsio_bridge_create(p, &mut b, &mut domain, &mut bus, &mut devfn)
+        })?;
         // INVARIANT: created just now, not removed.
         Ok((Self { b, removed: false }, domain, bus, devfn))
     }

@@ -28,12 +28,12 @@ use kernel::{
     pci::{self, DevresBar},
     prelude::*,
     str::CString,
+    sync::aref::ARef,
     sync::{
         atomic::{Atomic, Relaxed},
         rcu::synchronize_rcu,
         Arc, Mutex, SpinLock, SpinLockIrq,
     },
-    sync::aref::ARef,
 };
 
 /// What the adapter reports about itself and its fabric (docs/adapter.md,
@@ -406,7 +406,9 @@ impl Adapter {
     /// parent, for DMA mappings); valid while the `Adapter` lives.
     pub fn raw_device(&self) -> *mut kernel::bindings::device {
         // `Device` is `repr(transparent)` over `Opaque<bindings::device>`: the same address.
-        core::ptr::from_ref(self.device()).cast_mut().cast::<kernel::bindings::device>()
+        core::ptr::from_ref(self.device())
+            .cast_mut()
+            .cast::<kernel::bindings::device>()
     }
 
     /// `LINK_STATUS`: bit n is set while the link to node n is up.
@@ -435,7 +437,10 @@ impl Adapter {
     pub fn core_share(&self) -> (u32, u32) {
         let p = self.pools.lock();
         let lut = self.info.lut_slots.saturating_sub(p.ntb_lut.1);
-        let inbound = self.info.in_windows.saturating_sub(p.ntb_inbound.count_ones());
+        let inbound = self
+            .info
+            .in_windows
+            .saturating_sub(p.ntb_inbound.count_ones());
         (lut, inbound)
     }
 
@@ -525,7 +530,10 @@ impl Adapter {
     /// The hook that claimed remote interrupt `vector`, if any (the `USER`
     /// handlers).
     pub(crate) fn user_hook(&self, vector: u32) -> Option<Arc<dyn UserHook>> {
-        self.user_hooks.lock().get(vector as usize).and_then(|h| h.clone())
+        self.user_hooks
+            .lock()
+            .get(vector as usize)
+            .and_then(|h| h.clone())
     }
 
     /// Counts the errors of `report` (the `ERROR` handler).
@@ -592,8 +600,16 @@ impl Adapter {
             f,
             "link: {} (ntb device {}, fabric core {})",
             if users != 0 { "enabled" } else { "disabled" },
-            if users & LinkUser::Ntb.bit() != 0 { "on" } else { "off" },
-            if users & LinkUser::Core.bit() != 0 { "on" } else { "off" },
+            if users & LinkUser::Ntb.bit() != 0 {
+                "on"
+            } else {
+                "off"
+            },
+            if users & LinkUser::Core.bit() != 0 {
+                "on"
+            } else {
+                "off"
+            },
         )?;
         for n in (0..i.num_nodes).filter(|&n| n != i.node_id) {
             let up = status & (1 << n) != 0;
@@ -713,11 +729,9 @@ pub(crate) fn debugfs_dir(adapter: &Arc<Adapter>) -> Result<Option<DebugfsDir>> 
     let Some(root) = reg.debugfs.as_ref() else {
         return Ok(None);
     };
-    let scope = root.scope(
-        Ok::<_, Error>(adapter.clone()),
-        adapter.name(),
-        |a, dir| dir.read_callback_file(c"state", a, &state),
-    );
+    let scope = root.scope(Ok::<_, Error>(adapter.clone()), adapter.name(), |a, dir| {
+        dir.read_callback_file(c"state", a, &state)
+    });
     Ok(Some(KBox::pin_init(scope, GFP_KERNEL)?))
 }
 

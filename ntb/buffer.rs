@@ -30,7 +30,9 @@ impl DmaBuffer {
         if size == 0 {
             return Err(EINVAL);
         }
-        let mem = adapter.with_bound_device(|dev| Coherent::zeroed_slice(dev, size, GFP_KERNEL | __GFP_NOWARN))??;
+        let mem = adapter.with_bound_device(|dev| {
+            Coherent::zeroed_slice(dev, size, GFP_KERNEL | __GFP_NOWARN)
+        })??;
         Ok(Self { mem })
     }
 

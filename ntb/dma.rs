@@ -112,7 +112,11 @@ impl DmaChannel {
             channel,
         };
         let ring = adapter.dma_rings().ring(channel)?.dma_address();
-        *adapter.dma_heads().lock().get_mut(channel as usize).ok_or(EINVAL)? = 0;
+        *adapter
+            .dma_heads()
+            .lock()
+            .get_mut(channel as usize)
+            .ok_or(EINVAL)? = 0;
         adapter.with_regs(|r| {
             r.write(regs::dma_ctrl(channel), regs::DMA_RESET)?;
             r.write64(regs::dma_ring(channel), ring)?;

@@ -15,13 +15,12 @@ use crate::{
     irq::{DbIrq, DmaIrq, ErrorIrq, FabricDev, LinkIrq, MsgIrq, UserIrq},
     ntb_dev::NtbDev,
     ntb_ops::Topology,
-    pci_raw,
-    regs,
+    pci_raw, regs,
 };
 use kernel::{
     bindings,
-    dma::{Device as _, DmaMask},
     device::{Bound, Core},
+    dma::{Device as _, DmaMask},
     irq, pci,
     prelude::*,
     sync::Arc,
@@ -114,7 +113,12 @@ fn request<'bound, T: irq::Handler + 'bound>(
     let request = vecs.index(vector)?.into();
     // SAFETY: The registration is not leaked: every caller stores it in the driver data, which drops it on unbind.
     let reg = unsafe {
-        irq::Registration::new(request, irq::Flags::TRIGGER_NONE, name, Ok::<_, Error>(handler))
+        irq::Registration::new(
+            request,
+            irq::Flags::TRIGGER_NONE,
+            name,
+            Ok::<_, Error>(handler),
+        )
     };
     KBox::pin_init(reg, GFP_KERNEL)
 }
@@ -159,7 +163,13 @@ impl pci::Driver for NtbHwDriver {
                 bar4.len
             );
             let adapter = Arc::pin_init(
-                Adapter::new(pdev, bar, &g, (bar2.start, bar2.len), (bar4.start, bar4.len))?,
+                Adapter::new(
+                    pdev,
+                    bar,
+                    &g,
+                    (bar2.start, bar2.len),
+                    (bar4.start, bar4.len),
+                )?,
                 GFP_KERNEL,
             )?;
             // MSI-X only: the adapter has no INTx, and MSI cannot give the

@@ -273,10 +273,7 @@ fn program_window(regs: Regs<'_>, layout: &Layout, widx: u32, pidx: u32) -> Resu
     for (i, s) in layout.slots(widx).enumerate() {
         // Offset first, control last (section 4.3): each slot switches at
         // once.
-        regs.write64(
-            regs::lut_offset(s),
-            (i as u64) << layout.slot_shift,
-        )?;
+        regs.write64(regs::lut_offset(s), (i as u64) << layout.slot_shift)?;
         regs.write(regs::lut_ctrl(s), regs::lut_memory(peer, window_at_peer))?;
     }
     Ok(())
@@ -582,9 +579,9 @@ impl NtbOps for FabricNtb<'_> {
     }
 
     fn msg_read_sts(&self) -> u64 {
-        self.regs
-            .read(regs::MSG_STS)
-            .map_or(0, |s| u64::from(s & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS)))
+        self.regs.read(regs::MSG_STS).map_or(0, |s| {
+            u64::from(s & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS))
+        })
     }
 
     fn msg_clear_sts(&self, bits: u64) -> Result {
@@ -597,7 +594,9 @@ impl NtbOps for FabricNtb<'_> {
 
     fn msg_set_mask(&self, bits: u64) -> Result {
         let bits = u32::try_from(bits).map_err(|_| EINVAL)?;
-        self.adapter.update(self.regs, regs::MSG_MASK,
+        self.adapter.update(
+            self.regs,
+            regs::MSG_MASK,
             bits & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS),
             0,
         )
@@ -605,7 +604,9 @@ impl NtbOps for FabricNtb<'_> {
 
     fn msg_clear_mask(&self, bits: u64) -> Result {
         let bits = u32::try_from(bits).map_err(|_| EINVAL)?;
-        self.adapter.update(self.regs, regs::MSG_MASK,
+        self.adapter.update(
+            self.regs,
+            regs::MSG_MASK,
             0,
             bits & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS),
         )

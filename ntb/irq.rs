@@ -56,7 +56,13 @@ impl irq::Handler for LinkIrq<'_> {
             if node == node_id {
                 dev_info!(self.pdev, "node {}: own link {}\n", node_id, state);
             } else {
-                dev_info!(self.pdev, "node {}: link to node {} {}\n", node_id, node, state);
+                dev_info!(
+                    self.pdev,
+                    "node {}: link to node {} {}\n",
+                    node_id,
+                    node,
+                    state
+                );
             }
         }
         if let Some(ntb) = self.ntb {
@@ -134,7 +140,11 @@ impl<'bound> ErrorIrq<'bound> {
         regs: Regs<'bound>,
         adapter: Arc<Adapter>,
     ) -> Self {
-        Self { pdev, regs, adapter }
+        Self {
+            pdev,
+            regs,
+            adapter,
+        }
     }
 }
 

@@ -32,11 +32,7 @@ impl LutRange {
     /// They start invalid: accesses read all-ones and set `ERR.UNMAPPED`.
     pub fn alloc(adapter: &Arc<Adapter>, count: u32) -> Result<Self> {
         let limit = adapter.info().lut_slots;
-        let first = adapter
-            .pools
-            .lock()
-            .take_lut(count, limit)
-            .ok_or(ENOSPC)?;
+        let first = adapter.pools.lock().take_lut(count, limit).ok_or(ENOSPC)?;
         // INVARIANT: taken just above, below `lut_slots`.
         let this = Self {
             adapter: adapter.clone(),

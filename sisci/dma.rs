@@ -93,7 +93,11 @@ pub(crate) fn create(sh: &Shared, file: FileTag) -> Result<u32> {
 pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
     let e = {
         let mut st = sh.st.lock();
-        let i = st.queues.iter().position(|q| q.handle == handle && q.file == file).ok_or(EINVAL)?;
+        let i = st
+            .queues
+            .iter()
+            .position(|q| q.handle == handle && q.file == file)
+            .ok_or(EINVAL)?;
         st.queues.remove(i)?
     };
     let chan = {
@@ -132,9 +136,23 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
     // The objects: looked up together so that they are consistent.
     let (q, mem, node, rshift, rbus, rsize, lost) = {
         let st = sh.st.lock();
-        let q = st.queues.iter().find(|q| q.handle == a.queue && q.file == file).ok_or(EINVAL)?.q.clone();
-        let s = st.segs.iter().find(|s| s.handle == a.local && s.file == file).ok_or(EINVAL)?;
-        let c = st.conns.iter().find(|c| c.handle == a.remote && c.file == file).ok_or(EINVAL)?;
+        let q = st
+            .queues
+            .iter()
+            .find(|q| q.handle == a.queue && q.file == file)
+            .ok_or(EINVAL)?
+            .q
+            .clone();
+        let s = st
+            .segs
+            .iter()
+            .find(|s| s.handle == a.local && s.file == file)
+            .ok_or(EINVAL)?;
+        let c = st
+            .conns
+            .iter()
+            .find(|c| c.handle == a.remote && c.file == file)
+            .ok_or(EINVAL)?;
         if c.mc.is_some() {
             return Err(EINVAL);
         }
@@ -143,7 +161,15 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
         }
         let mut rbus = KVec::with_capacity(c.bus.len(), GFP_KERNEL)?;
         rbus.extend_from_slice(&c.bus, GFP_KERNEL)?;
-        (q, s.mem.clone(), c.node, c.chunk_shift, rbus, c.size, c.lost.clone())
+        (
+            q,
+            s.mem.clone(),
+            c.node,
+            c.chunk_shift,
+            rbus,
+            c.size,
+            c.lost.clone(),
+        )
     };
     let direct = sh.info.bar4.0 + (u64::from(node) << sh.info.direct_shift);
     let mut descs = KVec::new();
@@ -166,7 +192,15 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
             } else {
                 (lbus, direct + rb)
             };
-            descs.push(Desc { src, dst, len: n as u32, entry: i as u32 }, GFP_KERNEL)?;
+            descs.push(
+                Desc {
+                    src,
+                    dst,
+                    len: n as u32,
+                    entry: i as u32,
+                },
+                GFP_KERNEL,
+            )?;
             lo += n;
             ro += n;
             left -= n;
@@ -216,14 +250,21 @@ fn progress(q: &mut QState) -> bool {
     match chan.error() {
         Ok(Some(_)) => {
             // The engine stops at the failing descriptor: the tail's.
-            let entry = x.descs.get(done.min(x.descs.len().saturating_sub(1))).map_or(0, |d| d.entry);
+            let entry = x
+                .descs
+                .get(done.min(x.descs.len().saturating_sub(1)))
+                .map_or(0, |d| d.entry);
             let _ = chan.resume();
             return fail(q, entry, EIO);
         }
         Ok(None) => {}
         Err(e) => return fail(q, 0, e),
     }
-    let lost = if x.abort { crate::state::CONN_REVOKED } else { Shared::lost(&x.lost) };
+    let lost = if x.abort {
+        crate::state::CONN_REVOKED
+    } else {
+        Shared::lost(&x.lost)
+    };
     if lost != CONN_OK {
         // Nothing more goes out; report once what went out has finished.
         if done >= x.next {
@@ -275,7 +316,12 @@ fn drain(q: &mut QState, ms: i64) {
 pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciDmaWait) -> Result {
     let q = {
         let st = sh.st.lock();
-        st.queues.iter().find(|q| q.handle == a.queue && q.file == file).ok_or(EINVAL)?.q.clone()
+        st.queues
+            .iter()
+            .find(|q| q.handle == a.queue && q.file == file)
+            .ok_or(EINVAL)?
+            .q
+            .clone()
     };
     let nonblock = a.header.flags & abi::SISCI_NONBLOCK != 0;
     let start = Instant::<Monotonic>::now();
@@ -294,7 +340,9 @@ pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciDmaWait) -> Res
                 return Ok(());
             }
         }
-        if a.timeout_ms != abi::SISCI_INFINITE && start.elapsed().as_millis() >= i64::from(a.timeout_ms) {
+        if a.timeout_ms != abi::SISCI_INFINITE
+            && start.elapsed().as_millis() >= i64::from(a.timeout_ms)
+        {
             return Err(ETIMEDOUT);
         }
         if kernel::current!().signal_pending() {
@@ -322,7 +370,10 @@ pub(crate) fn stop_using(sh: &Shared, conn: u32) {
         if s.xfer.as_ref().is_some_and(|x| x.conn == conn) {
             // `lost` is already set by the caller; finish what went out.
             let start = Instant::<Monotonic>::now();
-            while s.xfer.as_ref().is_some_and(|x| x.next > 0) && !progress(&mut s) && start.elapsed().as_millis() < 5000 {
+            while s.xfer.as_ref().is_some_and(|x| x.next > 0)
+                && !progress(&mut s)
+                && start.elapsed().as_millis() < 5000
+            {
                 fsleep(Delta::from_micros(100));
             }
         }
@@ -332,7 +383,13 @@ pub(crate) fn stop_using(sh: &Shared, conn: u32) {
 /// Removes what `file` owned.
 pub(crate) fn file_closed(sh: &Shared, file: FileTag) {
     loop {
-        let h = sh.st.lock().queues.iter().find(|q| q.file == file).map(|q| q.handle);
+        let h = sh
+            .st
+            .lock()
+            .queues
+            .iter()
+            .find(|q| q.file == file)
+            .map(|q| q.handle);
         match h {
             Some(h) => {
                 let _ = remove(sh, file, h);

@@ -11,7 +11,13 @@ use kernel::sync::Arc;
 use rsio_fabric::api::Feature;
 
 /// Handles request `mtype` from `node`.
-pub(crate) fn request(sh: &Shared, node: u32, mtype: u16, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+pub(crate) fn request(
+    sh: &Shared,
+    node: u32,
+    mtype: u16,
+    payload: &[u8],
+    reply: &mut [u8],
+) -> Result<usize> {
     match mtype {
         proto::SEG_CONNECT => segments::on_connect(sh, node, payload, reply),
         proto::SEG_CHUNKS => segments::on_chunks(sh, node, payload, reply),

@@ -30,7 +30,11 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrCreate) -
         if a.intr_no >= abi::SISCI_MAX_ID {
             return Err(EINVAL);
         }
-        if st.lintrs.iter().any(|i| i.no == a.intr_no && i.data == data) {
+        if st
+            .lintrs
+            .iter()
+            .any(|i| i.no == a.intr_no && i.data == data)
+        {
             return Err(EEXIST);
         }
         a.intr_no
@@ -62,7 +66,11 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrCreate) -
 pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
     let i = {
         let mut st = sh.st.lock();
-        let i = st.lintrs.iter().position(|i| i.handle == handle && i.file == file).ok_or(EINVAL)?;
+        let i = st
+            .lintrs
+            .iter()
+            .position(|i| i.handle == handle && i.file == file)
+            .ok_or(EINVAL)?;
         st.lintrs.remove(i)?
     };
     sh.wake.notify_all();
@@ -86,15 +94,30 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrConnect)
         return Err(EHOSTUNREACH);
     }
     let data = a.header.flags & abi::SISCI_INTR_DATA != 0;
-    let flags = if sys::capable_admin() { proto::CONNECT_ADMIN } else { 0 };
+    let flags = if sys::capable_admin() {
+        proto::CONNECT_ADMIN
+    } else {
+        0
+    };
     let req = proto::words([a.intr_no, u32::from(data), sys::current_uid(), flags]);
-    net::request(sh, a.node, proto::INTR_CONNECT, &req[..16], net::timeout(a.timeout_ms))?;
+    net::request(
+        sh,
+        a.node,
+        proto::INTR_CONNECT,
+        &req[..16],
+        net::timeout(a.timeout_ms),
+    )?;
     let mut st = sh.st.lock();
     let handle = match st.new_handle() {
         Ok(h) => h,
         Err(e) => {
             drop(st);
-            let _ = net::event(sh, a.node, proto::INTR_DISCONNECT, &proto::words([a.intr_no, u32::from(data)])[..8]);
+            let _ = net::event(
+                sh,
+                a.node,
+                proto::INTR_DISCONNECT,
+                &proto::words([a.intr_no, u32::from(data)])[..8],
+            );
             return Err(e);
         }
     };
@@ -117,11 +140,20 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrConnect)
 pub(crate) fn disconnect(sh: &Shared, file: FileTag, handle: u32) -> Result {
     let r = {
         let mut st = sh.st.lock();
-        let i = st.rintrs.iter().position(|r| r.handle == handle && r.file == file).ok_or(EINVAL)?;
+        let i = st
+            .rintrs
+            .iter()
+            .position(|r| r.handle == handle && r.file == file)
+            .ok_or(EINVAL)?;
         st.rintrs.remove(i)?
     };
     if !r.gone {
-        let _ = net::event(sh, r.node, proto::INTR_DISCONNECT, &proto::words([r.no, u32::from(r.data)])[..8]);
+        let _ = net::event(
+            sh,
+            r.node,
+            proto::INTR_DISCONNECT,
+            &proto::words([r.no, u32::from(r.data)])[..8],
+        );
     }
     Ok(())
 }
@@ -130,7 +162,11 @@ pub(crate) fn disconnect(sh: &Shared, file: FileTag, handle: u32) -> Result {
 pub(crate) fn trigger(sh: &Shared, file: FileTag, a: &abi::SisciIntrTrigger) -> Result {
     let (node, no, data) = {
         let st = sh.st.lock();
-        let r = st.rintrs.iter().find(|r| r.handle == a.handle && r.file == file).ok_or(EINVAL)?;
+        let r = st
+            .rintrs
+            .iter()
+            .find(|r| r.handle == a.handle && r.file == file)
+            .ok_or(EINVAL)?;
         if r.gone {
             return Err(ENOTCONN);
         }
@@ -141,7 +177,11 @@ pub(crate) fn trigger(sh: &Shared, file: FileTag, a: &abi::SisciIntrTrigger) -> 
             return Err(EINVAL);
         }
         return net::event(sh, node, proto::INTR_TRIGGER, &proto::words([no])[..4]).map_err(|e| {
-            if e == EINVAL { EHOSTUNREACH } else { e }
+            if e == EINVAL {
+                EHOSTUNREACH
+            } else {
+                e
+            }
         });
     }
     if a.len > abi::SISCI_MAX_INTR_DATA {
@@ -165,7 +205,11 @@ pub(crate) fn trigger(sh: &Shared, file: FileTag, a: &abi::SisciIntrTrigger) -> 
 
 fn mark_gone(sh: &Shared, node: u32, no: u32, data: bool) {
     let mut st = sh.st.lock();
-    for r in st.rintrs.iter_mut().filter(|r| r.node == node && r.no == no && r.data == data) {
+    for r in st
+        .rintrs
+        .iter_mut()
+        .filter(|r| r.node == node && r.no == no && r.data == data)
+    {
         r.gone = true;
     }
 }
@@ -180,16 +224,34 @@ pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrWait) -> Re
     loop {
         let mut st = sh.st.lock();
         let got = sh.wait_for(&mut st, a.timeout_ms, nonblock, |st| {
-            let i = st.lintrs.iter_mut().find(|i| i.handle == handle && i.file == file).ok_or(EINVAL)?;
+            let i = st
+                .lintrs
+                .iter_mut()
+                .find(|i| i.handle == handle && i.file == file)
+                .ok_or(EINVAL)?;
             if i.data {
-                let Some(m) = i.msgs.first() else { return Ok(None) };
+                let Some(m) = i.msgs.first() else {
+                    return Ok(None);
+                };
                 if m.len > buf_len {
                     return Ok(Some(Err((m.len, m.node))));
                 }
-                Ok(Some(Ok((Some(m.seq), m.node, m.len, m.data, i.msgs.len() as u32 - 1))))
+                Ok(Some(Ok((
+                    Some(m.seq),
+                    m.node,
+                    m.len,
+                    m.data,
+                    i.msgs.len() as u32 - 1,
+                ))))
             } else if i.pending > 0 {
                 i.pending -= 1;
-                Ok(Some(Ok((None, i.last_node, 0, [0u8; abi::SISCI_MAX_INTR_DATA as usize], i.pending))))
+                Ok(Some(Ok((
+                    None,
+                    i.last_node,
+                    0,
+                    [0u8; abi::SISCI_MAX_INTR_DATA as usize],
+                    i.pending,
+                ))))
             } else {
                 Ok(None)
             }
@@ -209,7 +271,11 @@ pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrWait) -> Re
                 .write_slice(&data[..len as usize])?;
             // Take it, unless another waiter of the same file did meanwhile.
             let mut st = sh.st.lock();
-            let i = st.lintrs.iter_mut().find(|i| i.handle == handle && i.file == file).ok_or(EINVAL)?;
+            let i = st
+                .lintrs
+                .iter_mut()
+                .find(|i| i.handle == handle && i.file == file)
+                .ok_or(EINVAL)?;
             if i.msgs.first().is_none_or(|m| m.seq != seq) {
                 continue;
             }
@@ -224,10 +290,18 @@ pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrWait) -> Re
 
 /// Attaches (or detaches, `fd < 0`) an eventfd.
 pub(crate) fn set_eventfd(sh: &Shared, file: FileTag, handle: u32, fd: i32) -> Result {
-    let efd = if fd < 0 { None } else { Some(EventFd::get(fd)?) };
+    let efd = if fd < 0 {
+        None
+    } else {
+        Some(EventFd::get(fd)?)
+    };
     let old = {
         let mut st = sh.st.lock();
-        let i = st.lintrs.iter_mut().find(|i| i.handle == handle && i.file == file).ok_or(EINVAL)?;
+        let i = st
+            .lintrs
+            .iter_mut()
+            .find(|i| i.handle == handle && i.file == file)
+            .ok_or(EINVAL)?;
         let pending = i.pending as usize + i.msgs.len();
         let old = core::mem::replace(&mut i.efd, efd);
         // Triggers that came before: counted in the new eventfd too.
@@ -245,7 +319,13 @@ pub(crate) fn set_eventfd(sh: &Shared, file: FileTag, handle: u32, fd: i32) -> R
 /// Removes what `file` owned.
 pub(crate) fn file_closed(sh: &Shared, file: FileTag) {
     loop {
-        let h = sh.st.lock().lintrs.iter().find(|i| i.file == file).map(|i| i.handle);
+        let h = sh
+            .st
+            .lock()
+            .lintrs
+            .iter()
+            .find(|i| i.file == file)
+            .map(|i| i.handle);
         match h {
             Some(h) => {
                 let _ = remove(sh, file, h);
@@ -254,7 +334,13 @@ pub(crate) fn file_closed(sh: &Shared, file: FileTag) {
         }
     }
     loop {
-        let h = sh.st.lock().rintrs.iter().find(|i| i.file == file).map(|i| i.handle);
+        let h = sh
+            .st
+            .lock()
+            .rintrs
+            .iter()
+            .find(|i| i.file == file)
+            .map(|i| i.handle);
         match h {
             Some(h) => {
                 let _ = disconnect(sh, file, h);
@@ -271,7 +357,11 @@ pub(crate) fn on_connect(sh: &Shared, node: u32, payload: &[u8]) -> Result<usize
     let mut r = Reader::new(payload);
     let (no, data, uid, flags) = (r.u32()?, r.u32()? != 0, r.u32()?, r.u32()?);
     let mut st = sh.st.lock();
-    let i = st.lintrs.iter_mut().find(|i| i.no == no && i.data == data).ok_or(ENOENT)?;
+    let i = st
+        .lintrs
+        .iter_mut()
+        .find(|i| i.no == no && i.data == data)
+        .ok_or(ENOENT)?;
     if i.flags & abi::SISCI_SEG_ANY_USER == 0 && uid != i.uid && flags & proto::CONNECT_ADMIN == 0 {
         return Err(EACCES);
     }
@@ -283,7 +373,11 @@ pub(crate) fn on_connect(sh: &Shared, node: u32, payload: &[u8]) -> Result<usize
 pub(crate) fn on_trigger(sh: &Shared, node: u32, payload: &[u8]) -> Result {
     let no = Reader::new(payload).u32()?;
     let mut st = sh.st.lock();
-    let i = st.lintrs.iter_mut().find(|i| i.no == no && !i.data).ok_or(ENOENT)?;
+    let i = st
+        .lintrs
+        .iter_mut()
+        .find(|i| i.no == no && !i.data)
+        .ok_or(ENOENT)?;
     i.pending = i.pending.saturating_add(1);
     i.last_node = node;
     if let Some(e) = i.efd.as_ref() {
@@ -303,7 +397,11 @@ pub(crate) fn on_data(sh: &Shared, node: u32, payload: &[u8]) -> Result<usize> {
         return Err(EPROTO);
     }
     let mut st = sh.st.lock();
-    let i = st.lintrs.iter_mut().find(|i| i.no == no && i.data).ok_or(ENOENT)?;
+    let i = st
+        .lintrs
+        .iter_mut()
+        .find(|i| i.no == no && i.data)
+        .ok_or(ENOENT)?;
     if i.msgs.len() >= INTR_QUEUE_MAX {
         return Err(ENOBUFS);
     }

@@ -37,7 +37,8 @@ impl SegMemory {
             return Err(EINVAL);
         }
         // The smallest power of two covering `size`, capped.
-        let mut shift = (64 - (size - 1).leading_zeros()).clamp(PAGE_SHIFT, max_shift.min(MAX_CHUNK_SHIFT));
+        let mut shift =
+            (64 - (size - 1).leading_zeros()).clamp(PAGE_SHIFT, max_shift.min(MAX_CHUNK_SHIFT));
         loop {
             match Self::alloc_in(adapter, size, shift) {
                 Ok(m) => return Ok(m),
@@ -104,9 +105,18 @@ impl SegMemory {
 
     /// Maps `[offset, offset + len)` of the memory (page-aligned, inside)
     /// at user address `addr` of `vma`.
-    pub(crate) fn map_into(&self, vma: &Vma<'_>, mut addr: usize, mut offset: u64, mut len: u64) -> Result {
+    pub(crate) fn map_into(
+        &self,
+        vma: &Vma<'_>,
+        mut addr: usize,
+        mut offset: u64,
+        mut len: u64,
+    ) -> Result {
         while len > 0 {
-            let c = self.chunks.get((offset >> self.chunk_shift) as usize).ok_or(EINVAL)?;
+            let c = self
+                .chunks
+                .get((offset >> self.chunk_shift) as usize)
+                .ok_or(EINVAL)?;
             let within = offset & ((1 << self.chunk_shift) - 1);
             let n = ((1u64 << self.chunk_shift) - within).min(len);
             c.map_into(vma, addr, within as usize, n as usize)?;

@@ -32,14 +32,22 @@ pub(crate) fn mmap(sh: &Shared, file: FileTag, vma: &VmaNew) -> Result {
     let within = off & ((1u64 << abi::SISCI_MMAP_SHIFT) - 1);
     let len = (end - start) as u64;
     let mut st = sh.st.lock();
-    if let Some(s) = st.segs.iter_mut().find(|s| s.handle == handle && s.file == file) {
+    if let Some(s) = st
+        .segs
+        .iter_mut()
+        .find(|s| s.handle == handle && s.file == file)
+    {
         if within.checked_add(len).is_none_or(|e| e > s.mem.size) {
             return Err(EINVAL);
         }
         s.mem.map_into(&v, start, within, len)?;
         return s.mappers.add(v.inode());
     }
-    let c = st.conns.iter_mut().find(|c| c.handle == handle && c.file == file).ok_or(EINVAL)?;
+    let c = st
+        .conns
+        .iter_mut()
+        .find(|c| c.handle == handle && c.file == file)
+        .ok_or(EINVAL)?;
     if Shared::lost(&c.lost) != CONN_OK {
         return Err(ENOTCONN);
     }

@@ -19,7 +19,13 @@ pub(crate) fn event(sh: &Shared, node: u32, mtype: u16, payload: &[u8]) -> Resul
 }
 
 /// Sends request `mtype` to `node` and returns its reply.
-pub(crate) fn request(sh: &Shared, node: u32, mtype: u16, payload: &[u8], timeout_ms: u32) -> Result<Reply> {
+pub(crate) fn request(
+    sh: &Shared,
+    node: u32,
+    mtype: u16,
+    payload: &[u8],
+    timeout_ms: u32,
+) -> Result<Reply> {
     if node == sh.node {
         let mut reply = Reply {
             len: 0,

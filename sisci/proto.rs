@@ -94,7 +94,10 @@ impl<'a> Writer<'a> {
 
     pub(crate) fn bytes(&mut self, b: &[u8]) -> Result<&mut Self> {
         let end = self.len.checked_add(b.len()).ok_or(EINVAL)?;
-        self.buf.get_mut(self.len..end).ok_or(EINVAL)?.copy_from_slice(b);
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(EINVAL)?
+            .copy_from_slice(b);
         self.len = end;
         Ok(self)
     }

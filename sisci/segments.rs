@@ -15,7 +15,8 @@ use crate::net;
 use crate::proto::{self, Reader, Writer};
 use crate::sisci_abi as abi;
 use crate::state::{
-    Conn, Events, FileTag, LocalSeg, Quarantined, Shared, State, CONN_CONNECTING, CONN_DEAD, CONN_OK, CONN_REVOKED,
+    Conn, Events, FileTag, LocalSeg, Quarantined, Shared, State, CONN_CONNECTING, CONN_DEAD,
+    CONN_OK, CONN_REVOKED,
 };
 use crate::sys::{self, Mappers};
 use kernel::prelude::*;
@@ -63,7 +64,11 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciSegCreate) ->
     let id = if flags & abi::SISCI_SEG_AUTO_ID != 0 {
         free_id(&st)?
     } else {
-        if st.segs.iter().any(|s| s.id == a.segment_id && (s.flags & abi::SISCI_SEG_MULTICAST != 0) == mc) {
+        if st
+            .segs
+            .iter()
+            .any(|s| s.id == a.segment_id && (s.flags & abi::SISCI_SEG_MULTICAST != 0) == mc)
+        {
             return Err(EEXIST);
         }
         a.segment_id
@@ -141,7 +146,11 @@ pub(crate) fn set_available(sh: &Shared, file: FileTag, handle: u32, available: 
 /// Takes every connection away from local segment `handle` (quarantining
 /// its memory until the peers acknowledge): returns whom to tell.
 fn revoke(st: &mut State, handle: u32) -> Result<Notify> {
-    let s = st.segs.iter_mut().find(|s| s.handle == handle).ok_or(EINVAL)?;
+    let s = st
+        .segs
+        .iter_mut()
+        .find(|s| s.handle == handle)
+        .ok_or(EINVAL)?;
     let notify = core::mem::take(&mut s.conns);
     if notify.is_empty() {
         return Ok(notify);
@@ -172,7 +181,14 @@ fn send_gone(sh: &Shared, notify: Notify) {
                 .map(|q| q.seg_id)
         };
         let Some(seg_id) = seg_id else { continue };
-        if net::event(sh, node, proto::SEG_GONE, &proto::words([seg_id, conn])[..8]).is_err() {
+        if net::event(
+            sh,
+            node,
+            proto::SEG_GONE,
+            &proto::words([seg_id, conn])[..8],
+        )
+        .is_err()
+        {
             gone_acked(sh, node, conn);
         }
     }
@@ -194,10 +210,15 @@ pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
         let mut st = sh.st.lock();
         st.seg_mut(file, handle)?;
         let notify = revoke(&mut st, handle)?;
-        let i = st.segs.iter().position(|s| s.handle == handle).ok_or(EINVAL)?;
+        let i = st
+            .segs
+            .iter()
+            .position(|s| s.handle == handle)
+            .ok_or(EINVAL)?;
         (notify, st.segs.remove(i)?)
     };
-    seg.mappers.zap(abi::sisci_mmap_offset(handle), seg.mem.size);
+    seg.mappers
+        .zap(abi::sisci_mmap_offset(handle), seg.mem.size);
     // Multicast: stop receiving before the memory can go.
     drop(seg.mc);
     send_gone(sh, notify);
@@ -246,7 +267,11 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> 
     match fetch(sh, a, handle) {
         Ok((size, shift, bus)) => {
             let mut st = sh.st.lock();
-            let c = st.conns.iter_mut().find(|c| c.handle == handle).ok_or(EINVAL)?;
+            let c = st
+                .conns
+                .iter_mut()
+                .find(|c| c.handle == handle)
+                .ok_or(EINVAL)?;
             // Revoked while connecting: `on_gone` acknowledged it already.
             if lost.cmpxchg(CONN_CONNECTING, CONN_OK, Relaxed).is_err() {
                 drop(st);
@@ -265,7 +290,12 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> 
             forget_conn(sh, handle);
             // The owner may have accepted before a timeout or a failure here.
             if e != ENOENT && e != ECONNREFUSED && e != EACCES && e != EHOSTUNREACH {
-                let _ = net::event(sh, a.node, proto::SEG_DISCONNECT, &proto::words([a.segment_id, handle])[..8]);
+                let _ = net::event(
+                    sh,
+                    a.node,
+                    proto::SEG_DISCONNECT,
+                    &proto::words([a.segment_id, handle])[..8],
+                );
             }
             Err(e)
         }
@@ -279,7 +309,11 @@ fn forget_conn(sh: &Shared, handle: u32) {
 
 /// Asks the owner for the segment: size, chunk shift and chunk addresses.
 fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, KVec<u64>)> {
-    let flags = if sys::capable_admin() { proto::CONNECT_ADMIN } else { 0 };
+    let flags = if sys::capable_admin() {
+        proto::CONNECT_ADMIN
+    } else {
+        0
+    };
     let req = proto::words([a.segment_id, handle, sys::current_uid(), flags]);
     let timeout = net::timeout(a.timeout_ms);
     let reply = net::request(sh, a.node, proto::SEG_CONNECT, &req[..16], timeout)?;
@@ -287,7 +321,11 @@ fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, K
     let size = r.u64()?;
     let shift = r.u32()?;
     let count = r.u32()? as usize;
-    if size == 0 || size > abi::SISCI_MAX_SEGMENT_SIZE || !(12..=31).contains(&shift) || count as u64 != size.div_ceil(1 << shift) {
+    if size == 0
+        || size > abi::SISCI_MAX_SEGMENT_SIZE
+        || !(12..=31).contains(&shift)
+        || count as u64 != size.div_ceil(1 << shift)
+    {
         return Err(EPROTO);
     }
     let mut bus = KVec::with_capacity(count, GFP_KERNEL)?;
@@ -309,7 +347,10 @@ fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, K
     }
     // Every chunk must lie in the owner's direct-window span.
     let span = 1u64 << sh.info.direct_shift;
-    if bus.iter().any(|&b| b.checked_add(1 << shift).is_none_or(|e| e > span) || b % PAGE != 0) {
+    if bus
+        .iter()
+        .any(|&b| b.checked_add(1 << shift).is_none_or(|e| e > span) || b % PAGE != 0)
+    {
         return Err(EPROTO);
     }
     Ok((size, shift, bus))
@@ -335,7 +376,11 @@ fn connect_multicast(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> R
         return Err(EINVAL);
     }
     let slot = 1u64 << sh.info.slot_shift;
-    let size = if a.size == 0 { slot.min(MC_MAX) } else { a.size.div_ceil(PAGE) * PAGE };
+    let size = if a.size == 0 {
+        slot.min(MC_MAX)
+    } else {
+        a.size.div_ceil(PAGE) * PAGE
+    };
     let count = size.div_ceil(slot) as u32;
     let lut = LutRange::alloc(&sh.adapter, count)?;
     for i in 0..count {
@@ -372,7 +417,11 @@ pub(crate) fn disconnect(sh: &Shared, file: FileTag, handle: u32) -> Result {
     let c = {
         let mut st = sh.st.lock();
         st.conn_mut(file, handle)?;
-        let i = st.conns.iter().position(|c| c.handle == handle).ok_or(EINVAL)?;
+        let i = st
+            .conns
+            .iter()
+            .position(|c| c.handle == handle)
+            .ok_or(EINVAL)?;
         st.conns.remove(i)?
     };
     close_conn(sh, c);
@@ -383,10 +432,16 @@ pub(crate) fn disconnect(sh: &Shared, file: FileTag, handle: u32) -> Result {
 /// before the owner hears of it.
 fn close_conn(sh: &Shared, c: Conn) {
     let was = c.lost.xchg(CONN_REVOKED, Relaxed);
-    c.mappers.zap(abi::sisci_mmap_offset(c.handle), c.size.max(PAGE));
+    c.mappers
+        .zap(abi::sisci_mmap_offset(c.handle), c.size.max(PAGE));
     crate::dma::stop_using(sh, c.handle);
     if c.mc.is_none() && was == CONN_OK {
-        let _ = net::event(sh, c.node, proto::SEG_DISCONNECT, &proto::words([c.seg_id, c.handle])[..8]);
+        let _ = net::event(
+            sh,
+            c.node,
+            proto::SEG_DISCONNECT,
+            &proto::words([c.seg_id, c.handle])[..8],
+        );
     }
 }
 
@@ -396,10 +451,18 @@ pub(crate) fn wait_event(sh: &Shared, file: FileTag, a: &mut abi::SisciSegEvent)
     let handle = a.handle;
     let mut st = sh.st.lock();
     let (event, node) = sh.wait_for(&mut st, a.timeout_ms, nonblock, |st| {
-        if let Some(s) = st.segs.iter_mut().find(|s| s.handle == handle && s.file == file) {
+        if let Some(s) = st
+            .segs
+            .iter_mut()
+            .find(|s| s.handle == handle && s.file == file)
+        {
             return Ok(s.events.pop());
         }
-        if let Some(c) = st.conns.iter_mut().find(|c| c.handle == handle && c.file == file) {
+        if let Some(c) = st
+            .conns
+            .iter_mut()
+            .find(|c| c.handle == handle && c.file == file)
+        {
             return Ok(c.events.pop());
         }
         Err(EINVAL)
@@ -412,10 +475,18 @@ pub(crate) fn wait_event(sh: &Shared, file: FileTag, a: &mut abi::SisciSegEvent)
 /// The `SISCI_STATE_*` bits of a local segment or connection of `file`.
 pub(crate) fn state(sh: &Shared, file: FileTag, handle: u32) -> Result<u32> {
     let st = sh.st.lock();
-    if let Some(s) = st.segs.iter().find(|s| s.handle == handle && s.file == file) {
+    if let Some(s) = st
+        .segs
+        .iter()
+        .find(|s| s.handle == handle && s.file == file)
+    {
         return Ok(seg_state(s));
     }
-    let c = st.conns.iter().find(|c| c.handle == handle && c.file == file).ok_or(EINVAL)?;
+    let c = st
+        .conns
+        .iter()
+        .find(|c| c.handle == handle && c.file == file)
+        .ok_or(EINVAL)?;
     Ok(conn_state(c))
 }
 
@@ -451,7 +522,10 @@ pub(crate) fn list(sh: &Shared, mut out: impl FnMut(&abi::SisciSegEntry) -> Resu
     let mut n = 0;
     for s in st.segs.iter() {
         let state = seg_state(s);
-        let connected = s.conns.iter().fold(0u32, |m, &(node, _)| m | (1 << (node & 31)));
+        let connected = s
+            .conns
+            .iter()
+            .fold(0u32, |m, &(node, _)| m | (1 << (node & 31)));
         out(&abi::SisciSegEntry {
             kind: abi::SISCI_ENTRY_LOCAL,
             state,
@@ -486,7 +560,13 @@ pub(crate) fn list(sh: &Shared, mut out: impl FnMut(&abi::SisciSegEntry) -> Resu
 /// Removes what `file` owned (it was closed).
 pub(crate) fn file_closed(sh: &Shared, file: FileTag) {
     loop {
-        let h = sh.st.lock().segs.iter().find(|s| s.file == file).map(|s| s.handle);
+        let h = sh
+            .st
+            .lock()
+            .segs
+            .iter()
+            .find(|s| s.file == file)
+            .map(|s| s.handle);
         match h {
             Some(h) => {
                 let _ = remove(sh, file, h);
@@ -512,7 +592,12 @@ pub(crate) fn file_closed(sh: &Shared, file: FileTag) {
 // --- The owner's side and events from peers (core thread).
 
 /// `SEG_CONNECT` from `node`.
-pub(crate) fn on_connect(sh: &Shared, node: u32, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+pub(crate) fn on_connect(
+    sh: &Shared,
+    node: u32,
+    payload: &[u8],
+    reply: &mut [u8],
+) -> Result<usize> {
     let mut r = Reader::new(payload);
     let (id, conn, uid, flags) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
     let mut st = sh.st.lock();
@@ -528,7 +613,9 @@ pub(crate) fn on_connect(sh: &Shared, node: u32, payload: &[u8], reply: &mut [u8
         return Err(EACCES);
     }
     let mut w = Writer::new(reply);
-    w.u64(s.mem.size)?.u32(s.mem.chunk_shift)?.u32(s.mem.chunk_count() as u32)?;
+    w.u64(s.mem.size)?
+        .u32(s.mem.chunk_shift)?
+        .u32(s.mem.chunk_count() as u32)?;
     for b in s.mem.bus_addrs() {
         if w.room() < 8 {
             break;
@@ -595,7 +682,11 @@ pub(crate) fn on_gone(sh: &Shared, node: u32, payload: &[u8]) -> Result {
     let (id, conn) = (r.u32()?, r.u32()?);
     let size = {
         let mut st = sh.st.lock();
-        match st.conns.iter_mut().find(|c| c.handle == conn && c.node == node && c.seg_id == id) {
+        match st
+            .conns
+            .iter_mut()
+            .find(|c| c.handle == conn && c.node == node && c.seg_id == id)
+        {
             Some(c) => {
                 let was = c.lost.xchg(CONN_REVOKED, Relaxed);
                 if was == CONN_OK {
@@ -603,7 +694,8 @@ pub(crate) fn on_gone(sh: &Shared, node: u32, payload: &[u8]) -> Result {
                 }
                 // Zapped under the lock: a concurrent mmap checks `lost`
                 // under it, so no new mapping appears after this.
-                c.mappers.zap(abi::sisci_mmap_offset(conn), c.size.max(PAGE));
+                c.mappers
+                    .zap(abi::sisci_mmap_offset(conn), c.size.max(PAGE));
                 Some(c.size)
             }
             None => None,
@@ -613,7 +705,12 @@ pub(crate) fn on_gone(sh: &Shared, node: u32, payload: &[u8]) -> Result {
         crate::dma::stop_using(sh, conn);
     }
     sh.wake.notify_all();
-    net::event(sh, node, proto::SEG_GONE_ACK, &proto::words([id, conn])[..8])
+    net::event(
+        sh,
+        node,
+        proto::SEG_GONE_ACK,
+        &proto::words([id, conn])[..8],
+    )
 }
 
 /// `SEG_GONE_ACK` from `node`.
@@ -641,12 +738,17 @@ pub(crate) fn peer_down(sh: &Shared, node: u32) {
             q.pending.retain(|p| p.0 != node);
         }
         st.release_quarantine();
-        for c in st.conns.iter_mut().filter(|c| c.node == node && c.mc.is_none()) {
+        for c in st
+            .conns
+            .iter_mut()
+            .filter(|c| c.node == node && c.mc.is_none())
+        {
             let was = c.lost.xchg(CONN_DEAD, Relaxed);
             if was == CONN_OK {
                 c.events.push(abi::SISCI_EVENT_LOST, node);
             }
-            c.mappers.zap(abi::sisci_mmap_offset(c.handle), c.size.max(PAGE));
+            c.mappers
+                .zap(abi::sisci_mmap_offset(c.handle), c.size.max(PAGE));
             let _ = lost.push(c.handle, GFP_KERNEL);
         }
     }

@@ -96,10 +96,13 @@ impl PinnedDrop for SisciModule {
 }
 
 fn setup() -> Result<Arc<Shared>> {
-    let adapter = rsio_ntb::adapter::adapters()?.into_iter().next().ok_or_else(|| {
-        pr_err!("no rsio adapter is bound\n");
-        ENODEV
-    })?;
+    let adapter = rsio_ntb::adapter::adapters()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            pr_err!("no rsio adapter is bound\n");
+            ENODEV
+        })?;
     let node = rsio_fabric::api::local_node().inspect_err(|_| {
         pr_err!("the fabric core has no transport (is rsio_fabric on the adapter?)\n");
     })?;
@@ -127,7 +130,8 @@ impl kernel::InPlaceModule for SisciModule {
         unsafe { registry::init() };
         let feature = setup().and_then(|sh| {
             registry::set(Some(sh));
-            let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(handlers::SisciFeature, GFP_KERNEL)?;
+            let f: Arc<dyn rsio_fabric::api::Feature> =
+                Arc::new(handlers::SisciFeature, GFP_KERNEL)?;
             rsio_fabric::api::register_feature(f)
         });
         try_pin_init!(Self {

@@ -198,11 +198,17 @@ impl State {
 
     /// The local segment `handle` of `file` (`EBADF`... `EINVAL` otherwise).
     pub(crate) fn seg_mut(&mut self, file: FileTag, handle: u32) -> Result<&mut LocalSeg> {
-        self.segs.iter_mut().find(|s| s.handle == handle && s.file == file).ok_or(EINVAL)
+        self.segs
+            .iter_mut()
+            .find(|s| s.handle == handle && s.file == file)
+            .ok_or(EINVAL)
     }
 
     pub(crate) fn conn_mut(&mut self, file: FileTag, handle: u32) -> Result<&mut Conn> {
-        self.conns.iter_mut().find(|s| s.handle == handle && s.file == file).ok_or(EINVAL)
+        self.conns
+            .iter_mut()
+            .find(|s| s.handle == handle && s.file == file)
+            .ok_or(EINVAL)
     }
 
     /// Drops quarantined memory nobody may reach any more.
@@ -226,7 +232,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(adapter: Arc<Adapter>, node: u32, chans: KVec<DmaChannel>) -> impl PinInit<Self, Error> {
+    pub(crate) fn new(
+        adapter: Arc<Adapter>,
+        node: u32,
+        chans: KVec<DmaChannel>,
+    ) -> impl PinInit<Self, Error> {
         let info = *adapter.info();
         let dma_channels = chans.len() as u32;
         try_pin_init!(Self {

@@ -33,7 +33,10 @@ unsafe impl Sync for Chunk {}
 
 impl Chunk {
     /// Allocates `2^order` pages; `ENOMEM` (quietly) if none are free.
-    pub(crate) fn alloc(adapter: &kernel::sync::Arc<rsio_ntb::adapter::Adapter>, order: u32) -> Result<Self> {
+    pub(crate) fn alloc(
+        adapter: &kernel::sync::Arc<rsio_ntb::adapter::Adapter>,
+        order: u32,
+    ) -> Result<Self> {
         let dev = raw_device(adapter);
         let mut bus = 0u64;
         // SAFETY: `dev` is the adapter's live device (the `Arc` holds it); `bus` is a valid out pointer.
@@ -54,13 +57,20 @@ impl Chunk {
 
     /// Pins the current process's page at `uaddr` (page-aligned) and maps
     /// it for the adapter: `EFAULT` if it is not writable memory.
-    pub(crate) fn pin_user(adapter: &kernel::sync::Arc<rsio_ntb::adapter::Adapter>, uaddr: usize) -> Result<Self> {
+    pub(crate) fn pin_user(
+        adapter: &kernel::sync::Arc<rsio_ntb::adapter::Adapter>,
+        uaddr: usize,
+    ) -> Result<Self> {
         let dev = raw_device(adapter);
         let (mut bus, mut err) = (0u64, 0i32);
         // SAFETY: `dev` is the adapter's live device; `uaddr` is only a number to the helper (pin_user_pages_fast checks it against the caller's address space); the out pointers are valid.
         let page = unsafe { bindings::rsio_sisci_user_page(dev, uaddr, &mut bus, &mut err) };
         if page.is_null() {
-            return Err(if err < 0 { Error::from_errno(err) } else { EFAULT });
+            return Err(if err < 0 {
+                Error::from_errno(err)
+            } else {
+                EFAULT
+            });
         }
         // INVARIANT: pinned and mapped for `dev` just now, one page.
         Ok(Self {
@@ -91,7 +101,15 @@ impl Chunk {
             return Err(EINVAL);
         }
         // SAFETY: `vma` is a vma being set up under the mmap lock (`Vma`'s invariant); `addr..addr+len` is inside it (the caller's computation, checked again by remap_pfn_range); the pages are ours and outlive the mapping (they are zapped before being freed).
-        let r = unsafe { bindings::rsio_sisci_vma_map_ram(vma.raw, addr, self.page, offset / kernel::page::PAGE_SIZE, len) };
+        let r = unsafe {
+            bindings::rsio_sisci_vma_map_ram(
+                vma.raw,
+                addr,
+                self.page,
+                offset / kernel::page::PAGE_SIZE,
+                len,
+            )
+        };
         kernel::error::to_result(r)
     }
 }
@@ -244,7 +262,11 @@ impl EventFd {
         // SAFETY: `ctx` is either a valid pointer or an ERR_PTR; the helper only inspects its value.
         let err = unsafe { bindings::rsio_sisci_ptr_err(ctx) };
         if err != 0 || ctx.is_null() {
-            return Err(if err < 0 { Error::from_errno(err as i32) } else { EINVAL });
+            return Err(if err < 0 {
+                Error::from_errno(err as i32)
+            } else {
+                EINVAL
+            });
         }
         // INVARIANT: eventfd_ctx_fdget took a reference.
         Ok(Self(ctx))

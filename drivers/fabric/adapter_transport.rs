@@ -54,7 +54,10 @@ impl AdapterTransport {
         let others = a.all_nodes() & !(1 << a.node_id);
         let mailbox = DmaBuffer::alloc(adapter, a.num_nodes as usize * RING_SIZE)?;
         for s in 0..a.num_nodes as usize {
-            mailbox.write(s * RING_SIZE + ring::MAGIC_OFF, &ring::RING_MAGIC.to_le_bytes())?;
+            mailbox.write(
+                s * RING_SIZE + ring::MAGIC_OFF,
+                &ring::RING_MAGIC.to_le_bytes(),
+            )?;
         }
         let mailbox_window = InboundWindow::alloc_at(adapter, a.in_windows / 2)?;
         mailbox_window.open(mailbox.bus_addr(), mailbox.len() as u64, others)?;
@@ -129,7 +132,9 @@ impl Transport for AdapterTransport {
     }
 
     fn error_counters(&self) -> (u64, u64) {
-        self.adapter.counters().map_or((0, 0), |c| (c.refused, c.errors))
+        self.adapter
+            .counters()
+            .map_or((0, 0), |c| (c.refused, c.errors))
     }
 
     fn mailbox(&self) -> Option<MailboxInfo> {
@@ -283,7 +288,9 @@ impl AdapterMapping {
         if end as u64 > self.len {
             return Err(EINVAL);
         }
-        usize::try_from(self.delta)?.checked_add(offset).ok_or(EINVAL)
+        usize::try_from(self.delta)?
+            .checked_add(offset)
+            .ok_or(EINVAL)
     }
 }
 
@@ -350,7 +357,10 @@ impl Client for AdapterClient {
     fn add(&self, adapter: &Arc<Adapter>) -> Result {
         let mut attached = self.attached.lock();
         if attached.is_some() {
-            dev_info!(adapter.device(), "rsio_fabric runs on one adapter; this one stays unused\n");
+            dev_info!(
+                adapter.device(),
+                "rsio_fabric runs on one adapter; this one stays unused\n"
+            );
             return Err(EBUSY);
         }
         let sink = Sink::new()?;
@@ -381,7 +391,10 @@ impl Client for AdapterClient {
 
     fn remove(&self, adapter: &Arc<Adapter>) {
         let mut attached = self.attached.lock();
-        if attached.as_ref().is_some_and(|a| Arc::ptr_eq(&a.adapter, adapter)) {
+        if attached
+            .as_ref()
+            .is_some_and(|a| Arc::ptr_eq(&a.adapter, adapter))
+        {
             if let Some(a) = attached.take() {
                 registry::detach(&a.cluster);
             }

@@ -14,7 +14,9 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 pub use crate::cluster::Reply;
-pub use crate::features::{register_feature, Feature, FeatureRegistration, FEATURE_IOCTL_END, FEATURE_IOCTL_FIRST};
+pub use crate::features::{
+    register_feature, Feature, FeatureRegistration, FEATURE_IOCTL_END, FEATURE_IOCTL_FIRST,
+};
 pub use crate::logic::proto::{MAX_PAYLOAD, MT_FEATURE_BASE};
 
 /// This node's fabric node id (`ENODEV` without a transport).
@@ -105,7 +107,13 @@ impl KernelWindow {
 
     /// Reads at `offset` (maps: through the fabric).
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result {
-        let b = self.cluster.windows.lock().get(KERNEL, self.id)?.backing.clone();
+        let b = self
+            .cluster
+            .windows
+            .lock()
+            .get(KERNEL, self.id)?
+            .backing
+            .clone();
         let end = offset.checked_add(buf.len() as u64).ok_or(EINVAL)?;
         if end > self.len {
             return Err(EINVAL);
@@ -115,7 +123,13 @@ impl KernelWindow {
 
     /// Writes at `offset` (maps: through the fabric).
     pub fn write(&self, offset: u64, data: &[u8]) -> Result {
-        let b = self.cluster.windows.lock().get(KERNEL, self.id)?.backing.clone();
+        let b = self
+            .cluster
+            .windows
+            .lock()
+            .get(KERNEL, self.id)?
+            .backing
+            .clone();
         let end = offset.checked_add(data.len() as u64).ok_or(EINVAL)?;
         if end > self.len {
             return Err(EINVAL);
@@ -126,14 +140,21 @@ impl KernelWindow {
 
 impl Drop for KernelWindow {
     fn drop(&mut self) {
-        let w = self.cluster.windows.lock().remove(KERNEL, self.id, self.kind);
+        let w = self
+            .cluster
+            .windows
+            .lock()
+            .remove(KERNEL, self.id, self.kind);
         drop(w);
     }
 }
 
 /// The local bus address of `node`'s `fabric_addr`, if a window maps it.
 pub fn to_bus(node: u32, fabric_addr: u64) -> Result<Option<u64>> {
-    Ok(registry::cluster()?.windows.lock().to_bus(node, fabric_addr))
+    Ok(registry::cluster()?
+        .windows
+        .lock()
+        .to_bus(node, fabric_addr))
 }
 
 /// The (node, fabric address) a local bus address inside a mapping

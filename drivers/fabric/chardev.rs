@@ -3,13 +3,13 @@
 //! `/dev/rsio`: the misc character device through which user space reaches
 //! every rsio feature, and its ioctl dispatch.
 
-use crate::ioctl::Arg;
 use crate::features;
+use crate::ioctl::Arg;
 use crate::ioctl_fabric;
 use crate::registry;
 use crate::system;
-use crate::windows::Owner;
 use crate::uapi::{self, RsioVersion};
+use crate::windows::Owner;
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
@@ -59,12 +59,17 @@ impl MiscDevice for RsioFile {
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         let tag = NEXT_TAG.fetch_add(1, Relaxed);
-        let uses = KBox::pin_init(kernel::new_mutex!(KVec::new(), "rsio_fabric::RsioFile::uses"), GFP_KERNEL)?;
+        let uses = KBox::pin_init(
+            kernel::new_mutex!(KVec::new(), "rsio_fabric::RsioFile::uses"),
+            GFP_KERNEL,
+        )?;
         Ok(KBox::new(RsioFile { tag, uses }, GFP_KERNEL)?)
     }
 
     fn ioctl(me: &RsioFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if uapi::ioc_type(cmd) != uapi::RSIO_IOC_MAGIC || uapi::ioc_dir(cmd) != uapi::IOC_READ | uapi::IOC_WRITE {
+        if uapi::ioc_type(cmd) != uapi::RSIO_IOC_MAGIC
+            || uapi::ioc_dir(cmd) != uapi::IOC_READ | uapi::IOC_WRITE
+        {
             return Err(ENOTTY);
         }
         // Dispatch on the number only: the size bits vary with the caller's

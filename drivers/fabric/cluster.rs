@@ -73,7 +73,9 @@ impl Sink {
         let mut g = self.pending.lock();
         if !g.link && g.notified == 0 && !kthread::should_stop() {
             let ms = u32::try_from(ms).unwrap_or(u32::MAX);
-            let _ = self.wake.wait_interruptible_timeout(&mut g, msecs_to_jiffies(ms));
+            let _ = self
+                .wake
+                .wait_interruptible_timeout(&mut g, msecs_to_jiffies(ms));
         }
         core::mem::take(&mut *g)
     }
@@ -324,7 +326,15 @@ impl Cluster {
     // --- Sending.
 
     /// Writes a message into `peer`'s ring and notifies it.
-    fn send(&self, peer: u32, kind: Kind, mtype: u16, req_id: u32, status: i32, payload: &[u8]) -> Result {
+    fn send(
+        &self,
+        peer: u32,
+        kind: Kind,
+        mtype: u16,
+        req_id: u32,
+        status: i32,
+        payload: &[u8],
+    ) -> Result {
         if !self.is_peer(peer) {
             return Err(EINVAL);
         }
@@ -359,7 +369,8 @@ impl Cluster {
                 len: payload.len() as u16,
             };
             let n = proto::encode(&h, payload, &mut slot).ok_or(EINVAL)?;
-            self.transport.tx_write(peer, ring::slot_offset(seq), &slot[..n])?;
+            self.transport
+                .tx_write(peer, ring::slot_offset(seq), &slot[..n])?;
             t.ring.producer = seq.wrapping_add(1);
             self.transport
                 .tx_write(peer, ring::PRODUCER_OFF, &t.ring.producer.to_le_bytes())?;
@@ -369,7 +380,13 @@ impl Cluster {
         self.transport.notify(peer)?;
         self.stats.tx.fetch_add(1, Relaxed);
         self.stats.peer_tx[peer as usize].fetch_add(1, Relaxed);
-        pr_debug!("tx {:?} type {:#x} req {} to node {}\n", kind, mtype, req_id, peer);
+        pr_debug!(
+            "tx {:?} type {:#x} req {} to node {}\n",
+            kind,
+            mtype,
+            req_id,
+            peer
+        );
         Ok(())
     }
 
@@ -377,7 +394,13 @@ impl Cluster {
     /// response. The peer must be up (`EHOSTUNREACH`); `ETIMEDOUT`,
     /// `EINTR` on a signal, `ECONNRESET` if the peer goes away meanwhile,
     /// or the peer's error status.
-    pub(crate) fn request(&self, peer: u32, mtype: u16, payload: &[u8], timeout_ms: u32) -> Result<Reply> {
+    pub(crate) fn request(
+        &self,
+        peer: u32,
+        mtype: u16,
+        payload: &[u8],
+        timeout_ms: u32,
+    ) -> Result<Reply> {
         if !self.is_peer(peer) || payload.len() > proto::MAX_PAYLOAD {
             return Err(EINVAL);
         }
@@ -419,7 +442,9 @@ impl Cluster {
                     break Err(ETIMEDOUT);
                 }
                 let left = u32::try_from(deadline - now).unwrap_or(u32::MAX);
-                let r = self.answered.wait_interruptible_timeout(&mut reqs, msecs_to_jiffies(left));
+                let r = self
+                    .answered
+                    .wait_interruptible_timeout(&mut reqs, msecs_to_jiffies(left));
                 if let kernel::sync::CondVarTimeoutResult::Signal { .. } = r {
                     break Err(EINTR);
                 }
@@ -484,7 +509,10 @@ impl Cluster {
         let r = self
             .transport
             .tx_write(peer, ring::PRODUCER_OFF, &0u32.to_le_bytes())
-            .and_then(|()| self.transport.tx_write(peer, ring::SESSION_OFF, &session.to_le_bytes()));
+            .and_then(|()| {
+                self.transport
+                    .tx_write(peer, ring::SESSION_OFF, &session.to_le_bytes())
+            });
         if let Err(e) = r {
             drop(tx);
             self.transport.disconnect(peer);
@@ -528,7 +556,14 @@ impl Cluster {
                 Ok(()) => {
                     let id = self.new_request_id();
                     let session = self.tx.lock()[p as usize].session;
-                    match self.send(p, Kind::Request, proto::MT_HELLO, id, 0, &self.hello(session)) {
+                    match self.send(
+                        p,
+                        Kind::Request,
+                        proto::MT_HELLO,
+                        id,
+                        0,
+                        &self.hello(session),
+                    ) {
                         Ok(()) => self.peers.lock()[p as usize].m.hello_sent(now, id),
                         Err(e) => {
                             pr_debug!("hello to node {} failed: {:?}\n", p, e);
@@ -579,7 +614,9 @@ impl Cluster {
         let hb = self.heartbeat.fetch_add(1, Relaxed).wrapping_add(1);
         for p in self.peer_ids() {
             if self.tx.lock()[p as usize].connected {
-                let _ = self.transport.tx_write(p, ring::HEARTBEAT_OFF, &hb.to_le_bytes());
+                let _ = self
+                    .transport
+                    .tx_write(p, ring::HEARTBEAT_OFF, &hb.to_le_bytes());
             }
         }
     }
@@ -587,7 +624,11 @@ impl Cluster {
     /// Reads and handles what `p` sent us.
     fn receive(&self, p: u32, now: u64) {
         let mut hdr = [0u8; 12];
-        if self.transport.rx_read(p, ring::SESSION_OFF, &mut hdr).is_err() {
+        if self
+            .transport
+            .rx_read(p, ring::SESSION_OFF, &mut hdr)
+            .is_err()
+        {
             return;
         }
         let word = |i: usize| u32::from_le_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
@@ -614,7 +655,11 @@ impl Cluster {
             RxCheck::Corrupt if producer == 0 => 0,
             RxCheck::Corrupt => {
                 self.stats.bad.fetch_add(1, Relaxed);
-                pr_warn!("node {}: impossible ring index {}, resynchronized\n", p, producer);
+                pr_warn!(
+                    "node {}: impossible ring index {}, resynchronized\n",
+                    p,
+                    producer
+                );
                 0
             }
             RxCheck::Idle | RxCheck::NewSession => 0,
@@ -624,7 +669,11 @@ impl Cluster {
             let mut slot = [0u8; ring::SLOT_SIZE];
             let seq = consumer;
             consumer = consumer.wrapping_add(1);
-            if self.transport.rx_read(p, ring::slot_offset(seq), &mut slot).is_err() {
+            if self
+                .transport
+                .rx_read(p, ring::slot_offset(seq), &mut slot)
+                .is_err()
+            {
                 break;
             }
             match proto::decode(&slot, p, self.info.node_id, seq) {
@@ -632,7 +681,12 @@ impl Cluster {
                     self.stats.rx.fetch_add(1, Relaxed);
                     self.stats.peer_rx[p as usize].fetch_add(1, Relaxed);
                     let len = usize::from(h.len);
-                    self.handle(p, &h, &slot[proto::HEADER_SIZE..proto::HEADER_SIZE + len], now);
+                    self.handle(
+                        p,
+                        &h,
+                        &slot[proto::HEADER_SIZE..proto::HEADER_SIZE + len],
+                        now,
+                    );
                 }
                 Err(e) => {
                     self.stats.bad.fetch_add(1, Relaxed);
@@ -642,7 +696,9 @@ impl Cluster {
         }
         if n > 0 {
             self.peers.lock()[p as usize].rx.consumer = consumer;
-            let _ = self.transport.rx_write(p, ring::CONSUMER_OFF, &consumer.to_le_bytes());
+            let _ = self
+                .transport
+                .rx_write(p, ring::CONSUMER_OFF, &consumer.to_le_bytes());
         }
     }
 
@@ -668,7 +724,13 @@ impl Cluster {
 
     fn handle(&self, p: u32, h: &Header, payload: &[u8], now: u64) {
         self.record(false, p, h);
-        pr_debug!("rx {:?} type {:#x} req {} from node {}\n", h.kind, h.mtype, h.req_id, p);
+        pr_debug!(
+            "rx {:?} type {:#x} req {} from node {}\n",
+            h.kind,
+            h.mtype,
+            h.req_id,
+            p
+        );
         self.peers.lock()[p as usize].m.heard(now);
         match (h.kind, h.mtype) {
             (Kind::Request, proto::MT_HELLO) => {
@@ -692,7 +754,9 @@ impl Cluster {
                     self.stats.bad.fetch_add(1, Relaxed);
                     return;
                 };
-                let a = self.peers.lock()[p as usize].m.hello_answered(now, h.req_id, &hello);
+                let a = self.peers.lock()[p as usize]
+                    .m
+                    .hello_answered(now, h.req_id, &hello);
                 self.act(p, a, now, "incompatible version");
             }
             (Kind::Request, _) if self.peers.lock()[p as usize].m.state != State::Up => {
@@ -709,7 +773,10 @@ impl Cluster {
             (Kind::Request, _) => self.reply(p, h, -errno_of(EOPNOTSUPP), &[]),
             (Kind::Response, _) => {
                 let mut reqs = self.requests.lock();
-                if let Some(w) = reqs.iter_mut().find(|w| w.id == h.req_id && w.peer == p && w.state == 0) {
+                if let Some(w) = reqs
+                    .iter_mut()
+                    .find(|w| w.id == h.req_id && w.peer == p && w.state == 0)
+                {
                     w.state = 1;
                     w.status = h.status;
                     w.len = payload.len();
@@ -799,7 +866,11 @@ impl crate::ntb_transport::CoreHooks for NtbHooks {
         Ok(s)
     }
 
-    fn attach(&self, transport: Arc<dyn Transport>, _events: Arc<dyn Events>) -> Result<KBox<dyn Send + Sync>> {
+    fn attach(
+        &self,
+        transport: Arc<dyn Transport>,
+        _events: Arc<dyn Events>,
+    ) -> Result<KBox<dyn Send + Sync>> {
         let sink = self.sink.lock().take().ok_or(EINVAL)?;
         let c = Cluster::start(sink, transport)?;
         if let Err(e) = crate::registry::attach(&c) {

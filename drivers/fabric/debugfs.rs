@@ -38,8 +38,19 @@ impl fmt::Debug for StateFile {
         };
         let i = c.info;
         let tname = c.transport.name().to_str().unwrap_or("?");
-        writeln!(f, "transport: {} {}", crate::cluster::transport_name(i.kind), tname)?;
-        writeln!(f, "node: {} of {} ({})", i.node_id, i.num_nodes, name(&c.name))?;
+        writeln!(
+            f,
+            "transport: {} {}",
+            crate::cluster::transport_name(i.kind),
+            tname
+        )?;
+        writeln!(
+            f,
+            "node: {} of {} ({})",
+            i.node_id,
+            i.num_nodes,
+            name(&c.name)
+        )?;
         writeln!(f, "link: {:#x}", c.transport.link_mask())?;
         writeln!(f, "up: {:#x}", c.up_mask())?;
         let now = system::now_ms();
@@ -72,14 +83,22 @@ impl fmt::Debug for StateFile {
         writeln!(f, "adapter: refused {} errors {}", refused, errors)?;
         let ws = c.windows.lock();
         let (lut, grants) = ws.entries_used();
-        writeln!(f, "windows: map entries {} of {}, grants {} of {}", lut, i.map_entries, grants, i.grant_windows)?;
+        writeln!(
+            f,
+            "windows: map entries {} of {}, grants {} of {}",
+            lut, i.map_entries, grants, i.grant_windows
+        )?;
         for w in ws.iter() {
             let (hi, hc) = ws.hw(w);
             writeln!(
                 f,
                 "window {}: {} node {} addr {:#x} len {:#x} bus {:#x} hw {}+{} refs {} pid {}",
                 w.id,
-                if w.kind() == uapi::RSIO_WINDOW_GRANT { "grant" } else { "map" },
+                if w.kind() == uapi::RSIO_WINDOW_GRANT {
+                    "grant"
+                } else {
+                    "map"
+                },
                 w.range.node,
                 w.range.addr,
                 w.range.len,
@@ -95,7 +114,10 @@ impl fmt::Debug for StateFile {
 }
 
 /// Parses a `pause_ms` write (decimal milliseconds, at most 60000).
-pub(crate) fn write_pause(_: &(), r: &mut kernel::uaccess::UserSliceReader) -> kernel::error::Result {
+pub(crate) fn write_pause(
+    _: &(),
+    r: &mut kernel::uaccess::UserSliceReader,
+) -> kernel::error::Result {
     let mut buf = [0u8; 16];
     let n = r.len();
     if n == 0 || n > buf.len() {

@@ -110,7 +110,10 @@ fn register_adapter_client() -> Option<rsio_ntb::adapter::ClientRegistration> {
     match rsio_ntb::adapter::register_client(client) {
         Ok(r) => Some(r),
         Err(e) => {
-            pr_warn!("rsio_ntb's fabric interface is taken ({:?}): no transport\n", e);
+            pr_warn!(
+                "rsio_ntb's fabric interface is taken ({:?}): no transport\n",
+                e
+            );
             None
         }
     }

@@ -35,7 +35,13 @@ pub trait Feature: Send + Sync {
     /// A request of one of its types from `node`: the response payload
     /// goes into `reply` (its length returned), an error is sent back as
     /// the response's status. The payload is untrusted peer input.
-    fn request(&self, _node: u32, _mtype: u16, _payload: &[u8], _reply: &mut [u8]) -> Result<usize> {
+    fn request(
+        &self,
+        _node: u32,
+        _mtype: u16,
+        _payload: &[u8],
+        _reply: &mut [u8],
+    ) -> Result<usize> {
         Err(EOPNOTSUPP)
     }
     /// An event of one of its types from `node` (untrusted input).
@@ -139,7 +145,9 @@ pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration
     }
     let (first, count) = feature.ioctl_range();
     let ioctls = (first, first.saturating_add(count));
-    let module = feature.module().map_or(0, |m| m.as_ptr().expose_provenance());
+    let module = feature
+        .module()
+        .map_or(0, |m| m.as_ptr().expose_provenance());
     if count > 0 && (first < FEATURE_IOCTL_FIRST || ioctls.1 > FEATURE_IOCTL_END || module == 0) {
         return Err(EINVAL);
     }
@@ -198,7 +206,10 @@ fn each(f: impl Fn(&Slot)) {
         for slot in s.features.iter() {
             // On allocation failure a feature misses the callback; logged.
             if v.push(slot.clone(), GFP_KERNEL).is_err() {
-                pr_warn!("out of memory: feature {} misses a peer event\n", slot.feature.name());
+                pr_warn!(
+                    "out of memory: feature {} misses a peer event\n",
+                    slot.feature.name()
+                );
             }
         }
         v
@@ -259,7 +270,10 @@ pub(crate) fn ioctl(uses: &FileUses, file: u64, cmd: u32, arg: usize) -> Result<
     let nr = crate::uapi::ioc_nr(cmd);
     let slot = {
         let mut u = uses.lock();
-        let found = u.iter().find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr)).cloned();
+        let found = u
+            .iter()
+            .find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr))
+            .cloned();
         match found {
             Some(s) => s,
             None => {
@@ -273,7 +287,11 @@ pub(crate) fn ioctl(uses: &FileUses, file: u64, cmd: u32, arg: usize) -> Result<
                         .cloned()
                         .ok_or(ENOTTY)?;
                     // SAFETY: `s.module` is the live module of a listed registration (checked non-zero at registration).
-                    if !unsafe { crate::bindings::rsio_helper_try_module_get(core::ptr::with_exposed_provenance_mut(s.module)) } {
+                    if !unsafe {
+                        crate::bindings::rsio_helper_try_module_get(
+                            core::ptr::with_exposed_provenance_mut(s.module),
+                        )
+                    } {
                         return Err(ENODEV);
                     }
                     Ok(s)
@@ -282,7 +300,11 @@ pub(crate) fn ioctl(uses: &FileUses, file: u64, cmd: u32, arg: usize) -> Result<
                     let m = s.module;
                     drop(s);
                     // SAFETY: The reference taken just above.
-                    unsafe { crate::bindings::rsio_helper_module_put(core::ptr::with_exposed_provenance_mut(m)) };
+                    unsafe {
+                        crate::bindings::rsio_helper_module_put(
+                            core::ptr::with_exposed_provenance_mut(m),
+                        )
+                    };
                     return Err(e.into());
                 }
                 s
@@ -303,6 +325,8 @@ pub(crate) fn file_closed(uses: &FileUses, file: u64) {
         // there, so the module reference is dropped after.
         drop(s);
         // SAFETY: The reference this file took in `ioctl`.
-        unsafe { crate::bindings::rsio_helper_module_put(core::ptr::with_exposed_provenance_mut(m)) };
+        unsafe {
+            crate::bindings::rsio_helper_module_put(core::ptr::with_exposed_provenance_mut(m))
+        };
     }
 }

@@ -53,18 +53,26 @@ impl<T: FromBytes + AsBytes + Zeroable> Arg<T> {
             .read()?;
         // Only a header that passes the size checks gets its tail read.
         let size = header.size as usize;
-        let tail_zero = if size == cmd_size && size > layout.known_size && size <= uapi::RSIO_MAX_ARG_SIZE {
-            user_bytes_are_zero(ptr.wrapping_byte_add(layout.known_size), size - layout.known_size)?
-        } else {
-            true
-        };
+        let tail_zero =
+            if size == cmd_size && size > layout.known_size && size <= uapi::RSIO_MAX_ARG_SIZE {
+                user_bytes_are_zero(
+                    ptr.wrapping_byte_add(layout.known_size),
+                    size - layout.known_size,
+                )?
+            } else {
+                true
+            };
         let copy_len = uapi::check_arg(cmd, header, layout, |_| tail_zero).map_err(to_error)?;
 
         let mut value = T::zeroed();
         UserSlice::new(ptr, copy_len)
             .reader()
             .read_slice(&mut value.as_bytes_mut()[..copy_len])?;
-        Ok(Self { value, ptr, copy_len })
+        Ok(Self {
+            value,
+            ptr,
+            copy_len,
+        })
     }
 
     /// Checks that the caller's struct is writable by writing its own bytes

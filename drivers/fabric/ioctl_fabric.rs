@@ -10,7 +10,10 @@ use crate::logic::members::{self, State};
 use crate::logic::proto;
 use crate::registry;
 use crate::system;
-use crate::uapi::{self, RsioGrant, RsioId, RsioList, RsioMap, RsioNodeEntry, RsioPing, RsioStatus, RsioWindowEntry, RsioWindowIo};
+use crate::uapi::{
+    self, RsioGrant, RsioId, RsioList, RsioMap, RsioNodeEntry, RsioPing, RsioStatus,
+    RsioWindowEntry, RsioWindowIo,
+};
 use crate::windows::{Owner, Window};
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
@@ -41,7 +44,11 @@ pub(crate) fn status(cmd: u32, arg: usize) -> Result<isize> {
         s.inbound_total = i.grant_windows;
         let (maps, grants) = c.windows.lock().entries_used();
         let conns = c.connected_count();
-        s.lut_used = if i.kind == uapi::RSIO_TRANSPORT_ADAPTER { maps + 2 * conns } else { maps };
+        s.lut_used = if i.kind == uapi::RSIO_TRANSPORT_ADAPTER {
+            maps + 2 * conns
+        } else {
+            maps
+        };
         s.inbound_used = grants;
         s.msgs_tx = c.stats.tx.load(Relaxed);
         s.msgs_rx = c.stats.rx.load(Relaxed);
@@ -89,8 +96,12 @@ fn ms_since(now: u64, t: u64) -> u64 {
 pub(crate) fn nodes(cmd: u32, arg: usize) -> Result<isize> {
     let a = Arg::<RsioList>::read(cmd, arg, RsioList::LAYOUT)?;
     // Validate before the (allocating) work.
-    uapi::check_entry_size(&a.value, uapi::RSIO_NODE_ENTRY_SIZE_V1, core::mem::size_of::<RsioNodeEntry>())
-        .map_err(list_error)?;
+    uapi::check_entry_size(
+        &a.value,
+        uapi::RSIO_NODE_ENTRY_SIZE_V1,
+        core::mem::size_of::<RsioNodeEntry>(),
+    )
+    .map_err(list_error)?;
     let mut v = KVec::new();
     if let Ok(c) = registry::cluster() {
         let now = system::now_ms();
@@ -118,7 +129,11 @@ pub(crate) fn nodes(cmd: u32, arg: usize) -> Result<isize> {
                 e.proto_version = p.version;
                 e.caps = p.caps;
                 e.up_count = p.up_count;
-                e.up_ms = if p.state == State::Up { ms_since(now, p.up_since) } else { 0 };
+                e.up_ms = if p.state == State::Up {
+                    ms_since(now, p.up_since)
+                } else {
+                    0
+                };
                 e.last_heard_ms = p.last_heard.map_or(u64::MAX, |t| ms_since(now, t));
                 e.msgs_tx = c.stats.peer_tx[n as usize].load(Relaxed);
                 e.msgs_rx = c.stats.peer_rx[n as usize].load(Relaxed);
@@ -133,8 +148,12 @@ pub(crate) fn nodes(cmd: u32, arg: usize) -> Result<isize> {
 /// `RSIO_IOC_WINDOWS`.
 pub(crate) fn windows(cmd: u32, arg: usize) -> Result<isize> {
     let a = Arg::<RsioList>::read(cmd, arg, RsioList::LAYOUT)?;
-    uapi::check_entry_size(&a.value, uapi::RSIO_WINDOW_ENTRY_SIZE_V1, core::mem::size_of::<RsioWindowEntry>())
-        .map_err(list_error)?;
+    uapi::check_entry_size(
+        &a.value,
+        uapi::RSIO_WINDOW_ENTRY_SIZE_V1,
+        core::mem::size_of::<RsioWindowEntry>(),
+    )
+    .map_err(list_error)?;
     let mut v = KVec::new();
     if let Ok(c) = registry::cluster() {
         if let Some(mb) = c.transport.mailbox() {
@@ -198,7 +217,11 @@ pub(crate) fn ping(cmd: u32, arg: usize) -> Result<isize> {
     if !c.is_peer(p.node) {
         return Err(EINVAL);
     }
-    let timeout = if p.timeout_ms == 0 { uapi::RSIO_DEFAULT_TIMEOUT_MS } else { p.timeout_ms };
+    let timeout = if p.timeout_ms == 0 {
+        uapi::RSIO_DEFAULT_TIMEOUT_MS
+    } else {
+        p.timeout_ms
+    };
     let mut payload = [0u8; uapi::RSIO_PING_MAX_PAYLOAD as usize];
     let len = p.payload_len as usize;
     let (mut min, mut max, mut sum) = (u64::MAX, 0u64, 0u64);
@@ -332,7 +355,11 @@ pub(crate) fn window_io(owner: Owner, cmd: u32, arg: usize) -> Result<isize> {
     let (backing, wlen, is_map) = {
         let ws = c.windows.lock();
         let w = ws.get(owner, io.id)?;
-        (w.backing.clone(), w.range.len, w.kind() == uapi::RSIO_WINDOW_MAP)
+        (
+            w.backing.clone(),
+            w.range.len,
+            w.kind() == uapi::RSIO_WINDOW_MAP,
+        )
     };
     if io.offset.checked_add(io.len).is_none_or(|e| e > wlen) {
         return Err(EINVAL);
@@ -363,4 +390,3 @@ pub(crate) fn window_io(owner: Owner, cmd: u32, arg: usize) -> Result<isize> {
     }
     Ok(0)
 }
-

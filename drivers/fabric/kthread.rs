@@ -62,7 +62,13 @@ impl<T: ThreadMain> KThread<T> {
     pub(crate) fn spawn(data: Arc<T>, name: &CStr) -> Result<Self> {
         let raw = Arc::into_raw(data);
         // SAFETY: `trampoline::<T>` matches the thread function type; `raw` stays valid until `drop` has stopped the thread; `name` is NUL-terminated and copied by kthread_create.
-        let task = unsafe { bindings::rsio_helper_kthread_run(Some(trampoline::<T>), raw.cast_mut().cast(), name.as_char_ptr()) };
+        let task = unsafe {
+            bindings::rsio_helper_kthread_run(
+                Some(trampoline::<T>),
+                raw.cast_mut().cast(),
+                name.as_char_ptr(),
+            )
+        };
         match NonNull::new(task) {
             // INVARIANT: created with a reference held; `raw` from `Arc::into_raw`.
             Some(task) => Ok(Self { task, data: raw }),

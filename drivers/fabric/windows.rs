@@ -131,10 +131,9 @@ impl Windows {
             match &w.backing {
                 Backing::Grant(_) => grants += 1,
                 Backing::Map(m, _) => {
-                    let first = self
-                        .list
-                        .iter()
-                        .position(|x| matches!(&x.backing, Backing::Map(y, _) if Arc::ptr_eq(m, y)));
+                    let first = self.list.iter().position(
+                        |x| matches!(&x.backing, Backing::Map(y, _) if Arc::ptr_eq(m, y)),
+                    );
                     if first == Some(i) {
                         lut += m.mapping.hw_range().1;
                     }
@@ -150,7 +149,14 @@ impl Windows {
     }
 
     /// Adds a grant of `len` bytes open to `peers`, made by `t`.
-    pub(crate) fn grant(&mut self, t: &dyn Transport, owner: Owner, pid: u32, len: u64, peers: u32) -> Result<&Window> {
+    pub(crate) fn grant(
+        &mut self,
+        t: &dyn Transport,
+        owner: Owner,
+        pid: u32,
+        len: u64,
+        peers: u32,
+    ) -> Result<&Window> {
         let g = t.grant(len, peers)?;
         let range = Range {
             node: t.info().node_id,
@@ -173,7 +179,13 @@ impl Windows {
 
     /// Maps `want` through `t`: inside an existing mapping, its entries
     /// are shared; a partial overlap is `EEXIST`.
-    pub(crate) fn map(&mut self, t: &dyn Transport, owner: Owner, pid: u32, want: Range) -> Result<&Window> {
+    pub(crate) fn map(
+        &mut self,
+        t: &dyn Transport,
+        owner: Owner,
+        pid: u32,
+        want: Range,
+    ) -> Result<&Window> {
         want.validate(uapi::RSIO_WINDOW_ALIGN, uapi::RSIO_MAX_WINDOW_SIZE)
             .map_err(window_error)?;
         let shared: KVec<&Arc<SharedMap>> = {
@@ -185,7 +197,8 @@ impl Windows {
             }
             v
         };
-        let placement = maps::place(shared.iter().map(|m| &m.range), &want).map_err(window_error)?;
+        let placement =
+            maps::place(shared.iter().map(|m| &m.range), &want).map_err(window_error)?;
         let backing = match placement {
             Placement::Inside(i) => {
                 let m = shared[i].clone();
@@ -197,7 +210,16 @@ impl Windows {
                 if mapping.len() < want.len {
                     return Err(EINVAL);
                 }
-                Backing::Map(Arc::new(SharedMap { mapping, range: want }, GFP_KERNEL)?, 0)
+                Backing::Map(
+                    Arc::new(
+                        SharedMap {
+                            mapping,
+                            range: want,
+                        },
+                        GFP_KERNEL,
+                    )?,
+                    0,
+                )
             }
         };
         drop(shared);

@@ -37,8 +37,7 @@
 
 use core::fmt::Write;
 use kernel::{
-    debugfs,
-    new_mutex,
+    debugfs, new_mutex,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -222,7 +221,8 @@ impl Tester {
         if cmd != (dir_rw << 30) | ((IOC_COUNT_SIZE as u32) << 16) | (0xD1 << 8) | IOC_COUNT_NR {
             return Err(ENOTTY);
         }
-        let (mut r, mut w) = UserSlice::new(UserPtr::from_addr(arg), IOC_COUNT_SIZE).reader_writer();
+        let (mut r, mut w) =
+            UserSlice::new(UserPtr::from_addr(arg), IOC_COUNT_SIZE).reader_writer();
         let mut b = [0u8; IOC_COUNT_SIZE];
         r.read_slice(&mut b)?;
         let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);

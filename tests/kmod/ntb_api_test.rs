@@ -31,8 +31,7 @@
 //! - `release`: drops every resource.
 
 use kernel::{
-    debugfs,
-    new_mutex,
+    debugfs, new_mutex,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
@@ -59,7 +58,10 @@ module! {
 
 /// Byte `i` of the test pattern of `seed`.
 fn pattern(seed: u32, i: usize) -> u8 {
-    ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) >> 11) as u8
+    ((i as u32)
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(seed.wrapping_mul(40_503))
+        >> 11) as u8
 }
 
 /// What the test holds of the adapter.
@@ -271,8 +273,14 @@ impl Tester {
                 let buf = DmaBuffer::alloc(&adapter, size)?;
                 let win = InboundWindow::alloc(&adapter)?;
                 win.open(buf.bus_addr(), size as u64, peers)?;
-                writeln!(out, "window {} size {:#x} peers {:#x}", win.index(), size, peers)
-                    .map_err(w)?;
+                writeln!(
+                    out,
+                    "window {} size {:#x} peers {:#x}",
+                    win.index(),
+                    size,
+                    peers
+                )
+                .map_err(w)?;
                 st.exposed = Some((buf, win));
             }
             "unexpose" => {
@@ -417,8 +425,13 @@ impl Tester {
                 st.irq_lut = None;
                 let lut = LutRange::alloc(&adapter, 1)?;
                 lut.map_interrupt(0, node)?;
-                writeln!(out, "interrupt slot {} onto node {}", lut.first_slot(), node)
-                    .map_err(w)?;
+                writeln!(
+                    out,
+                    "interrupt slot {} onto node {}",
+                    lut.first_slot(),
+                    node
+                )
+                .map_err(w)?;
                 st.irq_lut = Some(lut);
             }
             "trigger" => {
