@@ -240,13 +240,18 @@ step_chroot() {
         die "chroot QEMU $v lacks the vfio-user-pci device"
 }
 
+# How the chroot at $1 differs from the recorded versions (manifest_diff).
+recorded_diff() {
+    manifest_diff <(grep -v '^#' "$RECORDED_PACKAGES") "$1/rsio-packages.txt"
+}
+
 # Says loudly where the chroot's versions differ from those the repository's
 # tests last passed with (kernel/chroot-packages.txt): when a run fails
 # after the mirror moved on, the first lines of its log name the suspects.
 compare_recorded() {
     [[ -f "$RECORDED_PACKAGES" ]] || { warn "no $RECORDED_PACKAGES to compare the chroot with"; return 0; }
     local d
-    d="$(manifest_diff <(grep -v '^#' "$RECORDED_PACKAGES") "$CHROOT/rsio-packages.txt")"
+    d="$(recorded_diff "$CHROOT")"
     if [[ -n "$d" ]]; then
         warn "################################################################"
         warn "the chroot's packages differ from those the tests last passed with"
@@ -411,9 +416,16 @@ step_rootfs() {
 # by name), the packages the guests' rootfs takes files from, the syscalls
 # the guest kernel lacks, and where the chroot differs from the versions
 # recorded in the repository. Needs a finished setup (its env file).
-step_report() {
+# The env file of a finished setup of $RSIO_FLAVOUR (dies if there is none).
+platform_env() {
     local envf="$RSIO_CACHE/env-$RSIO_FLAVOUR.sh"
     [[ -f "$envf" ]] || die "no platform for flavour $RSIO_FLAVOUR yet (run tools/setup.sh)"
+    echo "$envf"
+}
+
+step_report() {
+    local envf
+    envf="$(platform_env)"
     (
         source "$envf"
         echo "platform ($RSIO_FLAVOUR): $(basename "$RSIO_KSRC"), $(rustc --version | cut -d' ' -f1-2)," \
@@ -431,7 +443,7 @@ step_report() {
         echo "guest kernel: x86-64 syscalls built without ($(wc -l <<<"$absent")): $(tr '\n' ' ' <<<"$absent")"
         if [[ -f "$RECORDED_PACKAGES" ]]; then
             local d
-            d="$(manifest_diff <(grep -v '^#' "$RECORDED_PACKAGES") "$RSIO_CHROOT/rsio-packages.txt")"
+            d="$(recorded_diff "$RSIO_CHROOT")"
             if [[ -n "$d" ]]; then
                 echo "chroot differs from kernel/chroot-packages.txt (recorded -> this chroot):"
                 sed 's/^/    /' <<<"$d"
@@ -445,9 +457,8 @@ step_report() {
 # Records the chroot's versions as those the tests passed with: run it after
 # a green `make test` on a freshly built chroot, and commit the file.
 step_record() {
-    local envf="$RSIO_CACHE/env-$RSIO_FLAVOUR.sh"
-    [[ -f "$envf" ]] || die "no platform for flavour $RSIO_FLAVOUR yet (run tools/setup.sh)"
-    local chroot
+    local envf chroot
+    envf="$(platform_env)"
     chroot="$(source "$envf" && echo "$RSIO_CHROOT")"
     {
         echo "# The chroot's packages (tools/setup.sh) the last green make test ran with,"
