@@ -8,6 +8,7 @@
 #   make demo          the README's main command: a 2-node cluster demo
 #   make test          the README's test command: every test, with a summary
 #   make faults        the fault tests on the debug kernel (KASAN, lockdep)
+#   make soak          scenarios run over and over (tools/soak.sh; not in make test)
 #   make clean
 #
 # KDIR defaults to the kernel tools/setup.sh built for $(RSIO_FLAVOUR).
@@ -22,7 +23,7 @@ LLVM ?= $(shell [ -f "$(KDIR)/.config" ] && sed -n 's/^CONFIG_CLANG_VERSION=\([0
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(LLVM),LLVM=$(LLVM))
 
-.PHONY: all modules clean userspace setup demo test faults check-kdir
+.PHONY: all modules clean userspace setup demo test faults soak check-kdir
 
 all: modules
 
@@ -50,6 +51,9 @@ test:
 
 faults:
 	RSIO_TEST_PARTS=faults RSIO_FAULTS_FLAVOUR=debug tools/test.sh
+
+soak:
+	tools/soak.sh
 
 clean:
 	@[ -z "$(KDIR)" ] || [ ! -f "$(KDIR)/Makefile" ] || $(KMAKE) clean

@@ -14,7 +14,7 @@
 //! still arrive), then the vectors (no hook runs afterwards), then the
 //! bridge's memory, then the slots.
 
-use crate::lend_abi::LEND_NUM_BARS;
+use crate::lend_abi::{LEND_DEV_NO_DMA_API, LEND_NUM_BARS};
 use crate::proto::{self, Lease};
 use crate::sys::{Bridge, BridgeFire, BridgeParams};
 use kernel::prelude::*;
@@ -27,6 +27,20 @@ use rsio_ntb::lut::LutRange;
 /// Remote-interrupt vectors one borrowed device takes at most (its
 /// interrupts share them beyond that).
 const VECTORS_PER_DEVICE: usize = 4;
+/// Borrowed devices a node can always hold: a borrow leaves a vector free
+/// for each of the others up to this many.
+pub(crate) const MIN_BORROWS: usize = 8;
+
+/// Vectors to claim for a function with `irqs` interrupt vectors (MSI-X
+/// table or MSI count) when `borrowed` devices are held and `free`
+/// vectors are unclaimed: what it has, up to [`VECTORS_PER_DEVICE`], but
+/// leaving one for each further device up to [`MIN_BORROWS`]; at least
+/// one (its interrupts then share it).
+fn vectors_for(irqs: u32, borrowed: usize, free: u32) -> usize {
+    let want = (irqs as usize).clamp(1, VECTORS_PER_DEVICE);
+    let keep = MIN_BORROWS.saturating_sub(borrowed + 1);
+    want.min((free as usize).saturating_sub(keep)).max(1)
+}
 /// How long the lender may take to answer (a function reset included).
 const REQUEST_MS: u32 = 5000;
 
@@ -217,8 +231,16 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
     if node == me || node >= api::num_nodes()? || fdid >> 16 != node || fdid & 0xffff == 0 {
         return Err(EINVAL);
     }
+    if crate::state::peer_entry(fdid).is_some_and(|e| e.dev_flags & LEND_DEV_NO_DMA_API != 0) {
+        pr_err!(
+            "fabric device {:#x}: its driver would bypass the DMA API (a virtio device without VIRTIO_F_ACCESS_PLATFORM) and the device would DMA into node {}'s memory; give it platform access (QEMU: iommu_platform=on) and lend it again\n",
+            fdid,
+            node
+        );
+        return Err(EOPNOTSUPP);
+    }
     let _ops = BORROW_OPS.lock();
-    {
+    let borrowed = {
         let mut bs = BORROWS.lock();
         if bs.iter().any(|b| b.node == node && b.fdid == fdid) {
             return Err(EBUSY);
@@ -226,7 +248,8 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
         // Room now, so that recording the borrow cannot fail once it
         // exists (`BORROW_OPS` keeps the room ours).
         bs.reserve(1, GFP_KERNEL)?;
-    }
+        bs.len()
+    };
     let reply = api::request(node, proto::BORROW, &fdid.to_le_bytes(), REQUEST_MS)?;
     let lease = match Lease::decode(reply.payload()) {
         Ok(l) => l,
@@ -235,7 +258,7 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
             return Err(e);
         }
     };
-    match set_up(adapter, node, fdid, &lease) {
+    match set_up(adapter, node, fdid, &lease, borrowed) {
         Ok(b) => {
             let at = b.at;
             pr_info!(
@@ -271,7 +294,13 @@ fn give_back(node: u32, fdid: u32) {
     }
 }
 
-fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result<Borrowed> {
+fn set_up(
+    adapter: &Arc<Adapter>,
+    node: u32,
+    fdid: u32,
+    lease: &Lease,
+    borrowed: usize,
+) -> Result<Borrowed> {
     let cfg = map_window(adapter, node, lease.cfg_window, 4096)?;
     let mut p = BridgeParams {
         parent: adapter.raw_device(),
@@ -304,7 +333,8 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
         GFP_KERNEL,
     )?;
     let mut vectors = KVec::new();
-    while vectors.len() < VECTORS_PER_DEVICE {
+    let n = vectors_for(lease.irqs, borrowed, adapter.free_user_vectors());
+    while vectors.len() < n {
         match UserVector::claim(adapter, hook.clone()) {
             Ok(v) => {
                 p.vectors[vectors.len()] = v.vector();
@@ -333,13 +363,16 @@ fn set_up(adapter: &Arc<Adapter>, node: u32, fdid: u32, lease: &Lease) -> Result
         _bars: bars,
         _cfg: cfg,
     };
-    // Interrupts reach the bridge from now on.
+    // Interrupts reach the bridge from now on: before its driver probes,
+    // which may wait for one (a synchronous probe, e.g. virtio_console's).
     hook.bridge.store(b.bridge.fire_handle().addr(), Release);
+    b.bridge.start();
     Ok(b)
 }
 
-/// Returns `fdid` of `node`: returns where it was.
-pub(crate) fn give_back_borrowed(node: u32, fdid: u32) -> Result<Placed> {
+/// Returns `fdid` of `node`: returns where it was. A device this node
+/// uses is `EBUSY` unless `force`.
+pub(crate) fn give_back_borrowed(node: u32, fdid: u32, force: bool) -> Result<Placed> {
     let _ops = BORROW_OPS.lock();
     let b = {
         let mut bs = BORROWS.lock();
@@ -347,6 +380,18 @@ pub(crate) fn give_back_borrowed(node: u32, fdid: u32) -> Result<Placed> {
             .iter()
             .position(|b| b.node == node && b.fdid == fdid)
             .ok_or(ENOENT)?;
+        if let Some(why) = bs[i].bridge.in_use() {
+            let why = kernel::str::BStr::from_bytes(&why);
+            if !force {
+                pr_warn!("not returning fabric device {:#x}: in use here ({}); unmount/close/down it, or force\n", fdid, why);
+                return Err(EBUSY);
+            }
+            pr_warn!(
+                "returning fabric device {:#x} by force although in use here ({})\n",
+                fdid,
+                why
+            );
+        }
         let b = bs.remove(i)?;
         (b, forget_paths_to(&mut bs, fdid))
     };

@@ -6,11 +6,13 @@
 #include <linux/io.h>
 #include <linux/irq.h>
 #include <linux/irqdomain.h>
+#include <linux/delay.h>
 #include <linux/msi.h>
 #include <linux/pci.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 
 #include "bridge.h"
 #include "helpers.h"
@@ -30,6 +32,9 @@ struct rsio_bridge_irq {
 struct rsio_bridge {
 	/* First: the PCI core's bus->sysdata (x86 reads its domain from it). */
 	struct pci_sysdata sd;
+	/* On rsio_bridges (under rsio_bridges_lock) from creation to removal. */
+	struct list_head all;
+	u64 cfg_bus;
 	void __iomem *cfg;
 	u64 msi_bus;
 	u64 dma_base;
@@ -59,6 +64,22 @@ struct rsio_bridge {
 		u64 phys, size, dev;
 	} p2p[RSIO_BRIDGE_MAX_P2P];
 	struct pci_bus *bus;
+	/* Error recovery (rsio_bridge_report_error), under err_lock. */
+	spinlock_t err_lock;
+	struct work_struct recover;
+	bool removing;
+	/*
+	 * From a failed read until the function answers again: config accesses
+	 * fail at once (reads all-ones, writes dropped), as a frozen slot under
+	 * EEH, instead of each waiting out the fabric's completion timeout (a
+	 * CPU stalled for seconds, e.g. by the driver's error handler probing
+	 * the device, would miss the fabric core's heartbeats).
+	 */
+	bool frozen;
+	/* While recovery probes the function: its own failed reads are expected. */
+	bool probing;
+	const char *err_what;
+	u64 err_addr;
 	struct resource busn;
 	struct resource win[RSIO_BRIDGE_BARS];
 	char win_name[RSIO_BRIDGE_BARS][24];
@@ -134,7 +155,8 @@ static int rsio_cfg_read(struct pci_bus *bus, unsigned int devfn, int where, int
 	int reg = where & ~3, shift = (where & 3) * 8;
 	u32 v;
 
-	if (devfn != 0 || READ_ONCE(b->dead) || where < 0 || where + size > PCI_CFG_SPACE_EXP_SIZE) {
+	if (devfn != 0 || READ_ONCE(b->dead) || READ_ONCE(b->frozen) || where < 0 ||
+	    where + size > PCI_CFG_SPACE_EXP_SIZE) {
 		PCI_SET_ERROR_RESPONSE(val);
 		return PCIBIOS_DEVICE_NOT_FOUND;
 	}
@@ -189,7 +211,8 @@ static int rsio_cfg_write(struct pci_bus *bus, unsigned int devfn, int where, in
 	int reg = where & ~3, shift = (where & 3) * 8;
 	u32 mask;
 
-	if (devfn != 0 || READ_ONCE(b->dead) || where < 0 || where + size > PCI_CFG_SPACE_EXP_SIZE)
+	if (devfn != 0 || READ_ONCE(b->dead) || READ_ONCE(b->frozen) || where < 0 ||
+	    where + size > PCI_CFG_SPACE_EXP_SIZE)
 		return PCIBIOS_DEVICE_NOT_FOUND;
 	if (reg >= PCI_BASE_ADDRESS_0 && reg <= PCI_BASE_ADDRESS_5) {
 		int i = (reg - PCI_BASE_ADDRESS_0) / 4;
@@ -554,6 +577,205 @@ static const struct dma_map_ops rsio_dma_ops = {
 	.get_required_mask = rsio_dma_required_mask,
 };
 
+/* --- error recovery ------------------------------------------------------- */
+
+/* Every bridge, for rsio_bridge_fabric_error() in interrupt context. */
+static LIST_HEAD(rsio_bridges);
+static DEFINE_SPINLOCK(rsio_bridges_lock);
+
+static bool bridge_reaches(struct rsio_bridge *b, u64 addr)
+{
+	int i;
+
+	if (addr >= b->cfg_bus && addr - b->cfg_bus < PCI_CFG_SPACE_EXP_SIZE)
+		return true;
+	for (i = 0; i < RSIO_BRIDGE_BARS; i++)
+		if (b->bar[i].size && addr >= b->bar[i].addr && addr - b->bar[i].addr < b->bar[i].size)
+			return true;
+	return false;
+}
+
+/*
+ * What drivers/pci/pcie/err.c does for one device after an uncorrectable
+ * error (pcie_do_recovery is not exported): the device's driver learns
+ * that its reads return all-ones because the fabric failed them, and gets
+ * the chance to reset and resume, or is unbound.
+ */
+/*
+ * The function's error state, unless its lender is gone: then it stays
+ * disconnected (rsio_bridge_set_dead), which also ends the PCI core's
+ * waits for it (pci_dev_wait) at once.
+ */
+static void rsio_set_io_state(struct rsio_bridge *b, struct pci_dev *pdev, pci_channel_state_t state)
+{
+	if (!READ_ONCE(b->dead))
+		pdev->error_state = state;
+}
+
+/* How long recovery waits for a function to answer again, in seconds. */
+#define RSIO_RECOVER_WAIT_S 15
+
+/*
+ * Waits until the function's config space answers through the fabric (its
+ * class register reads other than all-ones), then thaws the bridge. A probe
+ * of a function that still does not answer waits out the completion
+ * timeout; the pause before each probe lets the CPU do other work (the
+ * fabric core's heartbeats among it).
+ */
+static bool rsio_wait_answer(struct rsio_bridge *b, struct pci_dev *pdev)
+{
+	int i;
+
+	for (i = 0; i < RSIO_RECOVER_WAIT_S; i++) {
+		bool answers;
+
+		/*
+		 * First a pause: the failed read held the CPU for the completion
+		 * timeout, and a probe right away could hold it as long again.
+		 */
+		msleep(1000);
+		if (READ_ONCE(b->dead))
+			return false;
+		WRITE_ONCE(b->probing, true);
+		answers = readl(b->cfg + PCI_CLASS_REVISION) != ~0u;
+		/* The adapter's error interrupt for a failed probe comes first. */
+		WRITE_ONCE(b->probing, false);
+		if (answers) {
+			WRITE_ONCE(b->frozen, false);
+			return true;
+		}
+	}
+	pci_err(pdev, "rsio: the function did not answer for %d s\n", RSIO_RECOVER_WAIT_S);
+	return false;
+}
+
+static pci_ers_result_t rsio_recover_device(struct rsio_bridge *b, struct pci_dev *pdev)
+{
+	const struct pci_error_handlers *eh;
+	pci_ers_result_t res;
+
+	if (!pdev->driver)
+		return PCI_ERS_RESULT_NONE;
+	eh = pdev->driver->err_handler;
+	rsio_set_io_state(b, pdev, pci_channel_io_frozen);
+	if (!eh || !eh->error_detected) {
+		pci_err(pdev, "rsio: driver %s has no error handlers\n", pdev->driver->name);
+		return PCI_ERS_RESULT_DISCONNECT;
+	}
+	res = eh->error_detected(pdev, pci_channel_io_frozen);
+	if (res != PCI_ERS_RESULT_DISCONNECT && !rsio_wait_answer(b, pdev))
+		return PCI_ERS_RESULT_DISCONNECT;
+	if (res == PCI_ERS_RESULT_CAN_RECOVER && eh->mmio_enabled) {
+		rsio_set_io_state(b, pdev, pci_channel_io_normal);
+		res = eh->mmio_enabled(pdev);
+	}
+	if (res == PCI_ERS_RESULT_NEED_RESET) {
+		/*
+		 * Through the fabric, like any config access: FLR or what the PCI
+		 * core finds, as AER's bus reset: without the driver's
+		 * reset_prepare/reset_done (slot_reset restores the state), which
+		 * are for resets outside recovery (nvme's would wait for its
+		 * reset work under the device lock held here).
+		 */
+		if (READ_ONCE(b->dead) || __pci_reset_function_locked(pdev)) {
+			pci_err(pdev, "rsio: the function could not be reset\n");
+			return PCI_ERS_RESULT_DISCONNECT;
+		}
+		rsio_set_io_state(b, pdev, pci_channel_io_normal);
+		res = eh->slot_reset ? eh->slot_reset(pdev) : PCI_ERS_RESULT_RECOVERED;
+	}
+	if (res == PCI_ERS_RESULT_CAN_RECOVER)
+		res = PCI_ERS_RESULT_RECOVERED;
+	if (res == PCI_ERS_RESULT_RECOVERED && READ_ONCE(b->dead))
+		res = PCI_ERS_RESULT_DISCONNECT;
+	if (res == PCI_ERS_RESULT_RECOVERED) {
+		rsio_set_io_state(b, pdev, pci_channel_io_normal);
+		if (eh->resume)
+			eh->resume(pdev);
+	}
+	return res;
+}
+
+static void rsio_bridge_recover(struct work_struct *work)
+{
+	struct rsio_bridge *b = container_of(work, struct rsio_bridge, recover);
+	struct pci_dev *pdev;
+	pci_ers_result_t res;
+	unsigned long flags;
+	const char *what;
+	u64 addr;
+
+	spin_lock_irqsave(&b->err_lock, flags);
+	what = b->err_what;
+	addr = b->err_addr;
+	spin_unlock_irqrestore(&b->err_lock, flags);
+	pdev = pci_get_slot(b->bus, 0);
+	if (!pdev)
+		return;
+	pci_err(pdev, "rsio: a read of fabric device %#x failed (%s at bus address %#llx): the driver got all-ones; error recovery\n",
+		b->fdid, what, addr);
+	/*
+	 * The failed read held a CPU for the completion timeout; the driver's
+	 * error handler reads the device too (BAR reads are not frozen), so
+	 * give the lender a moment and this node's CPU to the rest first.
+	 */
+	msleep(1000);
+	device_lock(&pdev->dev);
+	res = rsio_recover_device(b, pdev);
+	if (res == PCI_ERS_RESULT_RECOVERED) {
+		pci_info(pdev, "rsio: recovered\n");
+	} else if (res != PCI_ERS_RESULT_NONE) {
+		rsio_set_io_state(b, pdev, pci_channel_io_perm_failure);
+		pci_err(pdev, "rsio: not recovered: unbinding %s (return the device and borrow it again)\n",
+			pdev->driver ? pdev->driver->name : "the driver");
+	}
+	device_unlock(&pdev->dev);
+	/* A dead lender's device is removed by its bridge's owner. */
+	if (res != PCI_ERS_RESULT_RECOVERED && res != PCI_ERS_RESULT_NONE && !READ_ONCE(b->dead)) {
+		device_release_driver(&pdev->dev);
+		/* A later rebind starts from a working state. */
+		rsio_set_io_state(b, pdev, pci_channel_io_normal);
+		WRITE_ONCE(b->frozen, false);
+	} else if (res == PCI_ERS_RESULT_NONE) {
+		/* No driver: thawed once the function answers (or never). */
+		rsio_wait_answer(b, pdev);
+	}
+	pci_dev_put(pdev);
+}
+
+void rsio_bridge_report_error(struct rsio_bridge *b, const char *what, u64 addr)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&b->err_lock, flags);
+	if (!b->removing && !READ_ONCE(b->dead) && !READ_ONCE(b->probing)) {
+		WRITE_ONCE(b->frozen, true);
+		b->err_what = what;
+		b->err_addr = addr;
+		/* One recovery covers every error reported before it starts. */
+		schedule_work(&b->recover);
+	}
+	spin_unlock_irqrestore(&b->err_lock, flags);
+}
+
+bool rsio_bridge_fabric_error(u64 addr, const char *what)
+{
+	struct rsio_bridge *b;
+	unsigned long flags;
+	bool found = false;
+
+	spin_lock_irqsave(&rsio_bridges_lock, flags);
+	list_for_each_entry(b, &rsio_bridges, all) {
+		if (bridge_reaches(b, addr)) {
+			rsio_bridge_report_error(b, what, addr);
+			found = true;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&rsio_bridges_lock, flags);
+	return found;
+}
+
 /* --- the bridge ---------------------------------------------------------- */
 
 static void bridge_free(struct rsio_bridge *b)
@@ -606,6 +828,8 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 		return -ENOMEM;
 	b->sd.domain = -1;
 	b->sd.node = dev_to_node(p->parent);
+	INIT_LIST_HEAD(&b->all);
+	b->cfg_bus = p->cfg_bus;
 	b->msi_bus = p->msi_bus;
 	b->dma_base = p->dma_base;
 	b->dma_span = p->dma_span;
@@ -614,6 +838,8 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 	b->virtfn = p->virtfn;
 	raw_spin_lock_init(&b->lock);
 	spin_lock_init(&b->p2p_lock);
+	spin_lock_init(&b->err_lock);
+	INIT_WORK(&b->recover, rsio_bridge_recover);
 	memcpy(b->vectors, p->vectors, sizeof(b->vectors));
 	b->nr_vectors = p->nr_vectors;
 	for (i = 0; i < RSIO_BRIDGE_MAX_VECTORS; i++)
@@ -697,7 +923,6 @@ int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **
 	/* Before any driver probes it (drivers match only once added). */
 	set_dma_ops(&pdev->dev, &rsio_dma_ops);
 	pci_bus_claim_resources(b->bus);
-	pci_bus_add_devices(b->bus);
 	pci_unlock_rescan_remove();
 	*domain = b->sd.domain;
 	*busnr = b->bus->number;
@@ -711,14 +936,52 @@ fail:
 	return ret;
 }
 
+struct pci_dev *rsio_bridge_get_dev(struct rsio_bridge *b)
+{
+	return b->bus ? pci_get_slot(b->bus, 0) : NULL;
+}
+
+void rsio_bridge_start(struct rsio_bridge *b)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&rsio_bridges_lock, flags);
+	list_add_tail(&b->all, &rsio_bridges);
+	spin_unlock_irqrestore(&rsio_bridges_lock, flags);
+	pci_lock_rescan_remove();
+	pci_bus_add_devices(b->bus);
+	pci_unlock_rescan_remove();
+}
+
 void rsio_bridge_set_dead(struct rsio_bridge *b)
 {
+	struct pci_dev *pdev;
+
 	WRITE_ONCE(b->dead, true);
+	/*
+	 * As pci_dev_set_disconnected() (not exported): the PCI core stops
+	 * waiting for the function (reset polls) and pci_device_is_present()
+	 * says it is gone.
+	 */
+	pdev = b->bus ? pci_get_slot(b->bus, 0) : NULL;
+	if (pdev) {
+		pdev->error_state = pci_channel_io_perm_failure;
+		pci_dev_put(pdev);
+	}
 }
 
 void rsio_bridge_remove(struct rsio_bridge *b)
 {
 	struct pci_host_bridge *hb = to_pci_host_bridge(b->bus->bridge);
+	unsigned long flags;
+
+	spin_lock_irqsave(&rsio_bridges_lock, flags);
+	list_del_init(&b->all);
+	spin_unlock_irqrestore(&rsio_bridges_lock, flags);
+	spin_lock_irqsave(&b->err_lock, flags);
+	b->removing = true;
+	spin_unlock_irqrestore(&b->err_lock, flags);
+	cancel_work_sync(&b->recover);
 
 	pci_lock_rescan_remove();
 	pci_stop_root_bus(b->bus);

@@ -68,18 +68,44 @@ struct rsio_bridge_params {
 };
 
 /*
- * Creates the bridge and its bus, scans it and lets drivers bind. Returns
- * 0 and *out, or -errno (-ENODEV: the function did not answer config
- * reads).
- * *domain, *bus and *devfn get where the function appeared.
+ * Creates the bridge and its bus and scans it; no driver binds yet (see
+ * rsio_bridge_start). Returns 0 and *out, or -errno (-ENODEV: the function
+ * did not answer config reads). *domain, *bus and *devfn get where the
+ * function appeared.
  */
 int rsio_bridge_create(const struct rsio_bridge_params *p, struct rsio_bridge **out,
 		       u32 *domain, u32 *bus, u32 *devfn);
+/*
+ * Adds the function to the driver core: its driver probes now. The caller
+ * routes the bridge's vectors to rsio_bridge_fire() before this, so that
+ * interrupts a driver waits for in a synchronous probe arrive.
+ */
+void rsio_bridge_start(struct rsio_bridge *b);
+/*
+ * A read of the function through the fabric failed (a completion timeout
+ * or an error at the lender), so the driver got all-ones. Starts PCI error
+ * recovery in process context, as AER would: error_detected(io_frozen),
+ * then a function reset through the fabric, slot_reset and resume; a
+ * driver without error handlers, or one that cannot recover, is unbound.
+ * Callable from any context; errors during a recovery are folded into it.
+ */
+void rsio_bridge_report_error(struct rsio_bridge *b, const char *what, u64 addr);
+/*
+ * The adapter failed a read at this node's bus address addr (its
+ * translated window): if it is a bridge's config page or BAR, that bridge
+ * reports the error (rsio_bridge_report_error). Any context. Returns
+ * whether a bridge took it.
+ */
+bool rsio_bridge_fabric_error(u64 addr, const char *what);
+/* The borrowed function with a reference (NULL: gone); put with rsio_lend_put(). */
+struct pci_dev *rsio_bridge_get_dev(struct rsio_bridge *b);
 /* Remote interrupt USER(vector) arrived: runs its interrupts' handlers. */
 void rsio_bridge_fire(struct rsio_bridge *b, u32 vector);
 /*
  * The lender is gone: config reads return all-ones from now on and writes
- * are dropped (the driver's MMIO reads return all-ones by the adapter).
+ * are dropped (the driver's MMIO reads return all-ones by the adapter);
+ * the function is marked disconnected (pci_channel_io_perm_failure), so
+ * pci_device_is_present() is false and nothing waits for it to answer.
  */
 void rsio_bridge_set_dead(struct rsio_bridge *b);
 /*
@@ -91,7 +117,10 @@ void rsio_bridge_set_dead(struct rsio_bridge *b);
 #define RSIO_BRIDGE_MAX_P2P 16
 int rsio_bridge_p2p_add(struct rsio_bridge *b, u64 phys, u64 size, u64 dev_addr);
 void rsio_bridge_p2p_del(struct rsio_bridge *b, u64 phys);
-/* Unbinds the driver and removes the bus (interrupts may still fire). */
+/*
+ * Unbinds the driver and removes the bus (interrupts may still fire); a
+ * recovery under way finishes first, none starts afterwards.
+ */
 void rsio_bridge_remove(struct rsio_bridge *b);
 /* Frees a removed bridge: no rsio_bridge_fire() may run or follow. */
 void rsio_bridge_free(struct rsio_bridge *b);

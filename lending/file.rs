@@ -40,19 +40,21 @@ impl MiscDevice for LendFile {
         let nr = uapi::ioc_nr;
         match uapi::ioc_nr(cmd) {
             n if n == nr(LEND_IOC_LEND) => bdf(cmd, arg, |d, b, f, flags| {
-                if flags != 0 {
-                    return Err(EINVAL);
-                }
-                state::lend(d, b, f)
+                state::lend(d, b, f, flags & LEND_LEND_FORCE != 0)
             }),
             n if n == nr(LEND_IOC_UNLEND) => bdf(cmd, arg, |d, b, f, flags| {
                 state::unlend(d, b, f, flags & LEND_UNLEND_FORCE != 0)
             }),
             n if n == nr(LEND_IOC_LIST) => list(cmd, arg),
-            n if n == nr(LEND_IOC_BORROW) => borrowing(cmd, arg, |node, fdid| {
+            n if n == nr(LEND_IOC_BORROW) => borrowing(cmd, arg, |node, fdid, flags| {
+                if flags != 0 {
+                    return Err(EINVAL);
+                }
                 borrow::borrow(state::adapter().as_ref(), node, fdid)
             }),
-            n if n == nr(LEND_IOC_RETURN) => borrowing(cmd, arg, borrow::give_back_borrowed),
+            n if n == nr(LEND_IOC_RETURN) => borrowing(cmd, arg, |node, fdid, flags| {
+                borrow::give_back_borrowed(node, fdid, flags & LEND_RETURN_FORCE != 0)
+            }),
             n if n == nr(LEND_IOC_P2P) => p2p(cmd, arg),
             _ => Err(ENOTTY),
         }
@@ -84,7 +86,7 @@ fn bdf(cmd: u32, arg: usize, op: impl FnOnce(u32, u32, u32, u32) -> Result<u32>)
 fn borrowing(
     cmd: u32,
     arg: usize,
-    op: impl FnOnce(u32, u32) -> Result<borrow::Placed>,
+    op: impl FnOnce(u32, u32, u32) -> Result<borrow::Placed>,
 ) -> Result<isize> {
     if !sys::capable_admin() {
         return Err(EPERM);
@@ -95,7 +97,7 @@ fn borrowing(
         return Err(EINVAL);
     }
     a.check_writable()?;
-    let p = op(a.value.node, a.value.fdid)?;
+    let p = op(a.value.node, a.value.fdid, a.value.header.flags)?;
     a.value.domain = p.domain;
     a.value.bus = p.bus;
     a.value.devfn = p.devfn;

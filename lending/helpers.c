@@ -3,10 +3,16 @@
  * C helpers for rsio_lend (see helpers.h).
  */
 #include <linux/acpi.h>
+#include <linux/blkdev.h>
 #include <linux/capability.h>
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/iommu.h>
+#include <linux/iopoll.h>
+#include <linux/netdevice.h>
 #include <linux/pci.h>
+#include <uapi/linux/virtio_config.h>
+#include <uapi/linux/virtio_pci.h>
 
 #include "helpers.h"
 
@@ -48,9 +54,260 @@ void rsio_lend_driver_unregister(void)
 	pci_unregister_driver(&rsio_lend_driver);
 }
 
+/* --- in use ---------------------------------------------------------------- */
+
+struct rsio_in_use {
+	char *why;
+	size_t len;
+	int depth;
+};
+
+static int rsio_in_use_dev(struct device *dev, void *data)
+{
+	struct rsio_in_use *u = data;
+	const char *class = dev->class ? dev->class->name : NULL;
+	int ret;
+
+	if (class && !strcmp(class, "block")) {
+		struct block_device *bdev = dev_to_bdev(dev);
+
+		if (atomic_read(&bdev->bd_openers) || bdev->bd_holder) {
+			snprintf(u->why, u->len, "block device %s is open or mounted", dev_name(dev));
+			return 1;
+		}
+	} else if (class && !strcmp(class, "net")) {
+		struct net_device *nd = to_net_dev(dev);
+
+		if (READ_ONCE(nd->flags) & IFF_UP) {
+			snprintf(u->why, u->len, "network interface %s is up", netdev_name(nd));
+			return 1;
+		}
+	}
+	/* Disks sit a few levels down (SCSI host, target, LUN; USB). */
+	if (u->depth >= 8)
+		return 0;
+	u->depth++;
+	ret = device_for_each_child(dev, u, rsio_in_use_dev);
+	u->depth--;
+	return ret;
+}
+
+/*
+ * TODO (issue 17, before closing): with CONFIG_NVME_MULTIPATH (distribution
+ * kernels; not the guests') a namespace's disk hangs off the nvme subsystem,
+ * not the controller: only its hidden per-path disks are under pdev, and a
+ * mounted namespace is not seen here. Check the head disks of pdev's paths.
+ */
+int rsio_lend_in_use(struct pci_dev *pdev, char *why, size_t len)
+{
+	struct rsio_in_use u = { .why = why, .len = len };
+	int ret;
+
+	device_lock(&pdev->dev);
+	ret = pdev->dev.driver ? device_for_each_child(&pdev->dev, &u, rsio_in_use_dev) : 0;
+	device_unlock(&pdev->dev);
+	return ret > 0;
+}
+
+struct pci_dev *rsio_lend_get(u32 domain, u32 bus, u32 devfn)
+{
+	if (domain > 0xffff || bus > 0xff || devfn > 0xff)
+		return NULL;
+	return pci_get_domain_bus_and_slot(domain, bus, devfn);
+}
+
+void rsio_lend_put(struct pci_dev *pdev)
+{
+	pci_dev_put(pdev);
+}
+
+/* --- class-specific knowledge ------------------------------------------------ */
+
+/*
+ * Maps `len` bytes at `offset` of BAR `bar` with memory decoding on; *cmd
+ * gets the command register to restore after pci_iounmap().
+ */
+static void __iomem *rsio_map_bar(struct pci_dev *pdev, int bar, unsigned long offset, unsigned long len, u16 *cmd)
+{
+	void __iomem *p;
+
+	if (bar >= PCI_STD_NUM_BARS || !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
+	    pci_resource_len(pdev, bar) < offset + len)
+		return NULL;
+	pci_read_config_word(pdev, PCI_COMMAND, cmd);
+	pci_write_config_word(pdev, PCI_COMMAND, *cmd | PCI_COMMAND_MEMORY);
+	p = pci_iomap_range(pdev, bar, offset, len);
+	if (!p)
+		pci_write_config_word(pdev, PCI_COMMAND, *cmd);
+	return p;
+}
+
+static bool rsio_is_virtio(struct pci_dev *pdev)
+{
+	return pdev->vendor == PCI_VENDOR_ID_REDHAT_QUMRANET && pdev->device >= 0x1000 && pdev->device <= 0x107f;
+}
+
+/*
+ * Maps a virtio function's common configuration (VIRTIO_PCI_CAP_COMMON_CFG)
+ * with memory decoding on; NULL if it has none (a legacy-only device).
+ * *cmd gets the command register to restore.
+ */
+static struct virtio_pci_common_cfg __iomem *rsio_virtio_common(struct pci_dev *pdev, u16 *cmd)
+{
+	u8 pos, type, bar;
+	u32 offset;
+
+	for (pos = pci_find_capability(pdev, PCI_CAP_ID_VNDR); pos;
+	     pos = pci_find_next_capability(pdev, pos, PCI_CAP_ID_VNDR)) {
+		pci_read_config_byte(pdev, pos + offsetof(struct virtio_pci_cap, cfg_type), &type);
+		if (type != VIRTIO_PCI_CAP_COMMON_CFG)
+			continue;
+		pci_read_config_byte(pdev, pos + offsetof(struct virtio_pci_cap, bar), &bar);
+		pci_read_config_dword(pdev, pos + offsetof(struct virtio_pci_cap, offset), &offset);
+		return rsio_map_bar(pdev, bar, offset, sizeof(struct virtio_pci_common_cfg), cmd);
+	}
+	return NULL;
+}
+
+/*
+ * A virtio device that does not offer VIRTIO_F_ACCESS_PLATFORM makes its
+ * driver hand it guest-physical addresses instead of DMA-API results
+ * (virtio_ring's vring_use_map_api()), which no borrower-side mapping can
+ * translate; a legacy-only device cannot offer the feature at all.
+ */
+static bool rsio_virtio_bypasses_dma_api(struct pci_dev *pdev)
+{
+	struct virtio_pci_common_cfg __iomem *c;
+	u16 cmd;
+	u32 hi;
+
+	if (!rsio_is_virtio(pdev))
+		return false;
+	c = rsio_virtio_common(pdev, &cmd);
+	if (!c)
+		return true;
+	iowrite32(VIRTIO_F_ACCESS_PLATFORM / 32, &c->device_feature_select);
+	hi = ioread32(&c->device_feature);
+	pci_iounmap(pdev, c);
+	pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	return !(hi & BIT(VIRTIO_F_ACCESS_PLATFORM % 32));
+}
+
+/* virtio 1.x, 3.1.1 / 4.1.4.3.2: writing 0 to device_status resets it. */
+static int rsio_virtio_reset(struct pci_dev *pdev)
+{
+	struct virtio_pci_common_cfg __iomem *c;
+	u16 cmd;
+	u8 st;
+	int ret;
+
+	c = rsio_virtio_common(pdev, &cmd);
+	if (!c)
+		return -ENOTTY;
+	iowrite8(0, &c->device_status);
+	ret = readx_poll_timeout(ioread8, &c->device_status, st, st == 0, 1000, 1000000);
+	pci_iounmap(pdev, c);
+	pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	return ret;
+}
+
+/* AHCI 1.3.1, 10.4.3: GHC.HR (bit 0 of GHC, ABAR + 4) resets the HBA; it clears when done (<= 1 s). */
+static int rsio_ahci_reset(struct pci_dev *pdev)
+{
+	void __iomem *abar;
+	u16 cmd;
+	u32 ghc;
+	int ret;
+
+	abar = rsio_map_bar(pdev, 5, 0, 0x100, &cmd);
+	if (!abar)
+		return -ENOTTY;
+	iowrite32(ioread32(abar + 4) | BIT(31), abar + 4); /* AE first, as libahci */
+	iowrite32(ioread32(abar + 4) | BIT(0), abar + 4);
+	ret = readx_poll_timeout(ioread32, abar + 4, ghc, !(ghc & BIT(0)), 1000, 1000000);
+	pci_iounmap(pdev, abar);
+	pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	return ret;
+}
+
+/*
+ * xHCI 1.2, 4.22.1 / 5.4.1: halt (USBCMD.RS = 0, wait USBSTS.HCH), then
+ * USBCMD.HCRST; done when HCRST and USBSTS.CNR read 0.
+ */
+static int rsio_xhci_reset(struct pci_dev *pdev)
+{
+	void __iomem *base, *op;
+	u32 v;
+	u16 cmd;
+	int ret;
+
+	base = rsio_map_bar(pdev, 0, 0, 0x100, &cmd);
+	if (!base)
+		return -ENOTTY;
+	op = base + ioread8(base);
+	iowrite32(ioread32(op) & ~BIT(0), op);
+	ret = readx_poll_timeout(ioread32, op + 4, v, v & BIT(0), 100, 100000);
+	if (!ret) {
+		iowrite32(ioread32(op) | BIT(1), op);
+		ret = readx_poll_timeout(ioread32, op, v, !(v & BIT(1)), 1000, 1000000);
+	}
+	if (!ret)
+		ret = readx_poll_timeout(ioread32, op + 4, v, !(v & BIT(11)), 1000, 1000000);
+	pci_iounmap(pdev, base);
+	pci_write_config_word(pdev, PCI_COMMAND, cmd);
+	return ret;
+}
+
+/* The reset a claimed function gets between borrowers (RSIO_LEND_RESET_*). */
+static u32 rsio_reset_method(struct pci_dev *pdev)
+{
+	if (!pcie_reset_flr(pdev, PCI_RESET_PROBE))
+		return RSIO_LEND_RESET_FLR;
+	if (pdev->reset_methods[0])
+		return RSIO_LEND_RESET_PCI;
+	if (rsio_is_virtio(pdev))
+		return RSIO_LEND_RESET_VIRTIO;
+	if (pdev->class == PCI_CLASS_STORAGE_SATA_AHCI)
+		return RSIO_LEND_RESET_AHCI;
+	if (pdev->class == PCI_CLASS_SERIAL_USB_XHCI)
+		return RSIO_LEND_RESET_XHCI;
+	return RSIO_LEND_RESET_NONE;
+}
+
+/*
+ * Resets a claimed function by its method: the PCI core's reset saves and
+ * restores the config state itself; around a class-specific one the state
+ * saved at claim time is put back (the borrower's MSI/MSI-X enables and
+ * command bits go).
+ */
+static int rsio_reset(struct pci_dev *pdev, u32 method)
+{
+	int ret;
+
+	switch (method) {
+	case RSIO_LEND_RESET_FLR:
+	case RSIO_LEND_RESET_PCI:
+		return pci_reset_function(pdev);
+	case RSIO_LEND_RESET_VIRTIO:
+		ret = rsio_virtio_reset(pdev);
+		break;
+	case RSIO_LEND_RESET_AHCI:
+		ret = rsio_ahci_reset(pdev);
+		break;
+	case RSIO_LEND_RESET_XHCI:
+		ret = rsio_xhci_reset(pdev);
+		break;
+	default:
+		return -ENOTTY;
+	}
+	pci_restore_state(pdev);
+	pci_save_state(pdev);
+	return ret;
+}
+
 static void rsio_lend_fill(struct pci_dev *pdev, struct rsio_lend_info *info)
 {
-	int i;
+	int i, n;
 
 	memset(info, 0, sizeof(*info));
 	info->vendor = pdev->vendor;
@@ -61,6 +318,9 @@ static void rsio_lend_fill(struct pci_dev *pdev, struct rsio_lend_info *info)
 	info->revision = pdev->revision;
 	info->virtfn = pdev->is_virtfn;
 	info->sriov_total_vfs = pdev->is_physfn ? pci_sriov_get_totalvfs(pdev) : 0;
+	n = pdev->msix_cap ? pci_msix_vec_count(pdev) : pdev->msi_cap ? pci_msi_vec_count(pdev) : 0;
+	info->irqs = n > 0 ? n : 0;
+	info->dma_bypass = rsio_virtio_bypasses_dma_api(pdev);
 	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
 		unsigned long flags = pci_resource_flags(pdev, i);
 		u32 f = 0;
@@ -108,11 +368,14 @@ int rsio_lend_claim(u32 domain, u32 bus, u32 devfn, struct pci_dev **out, struct
 		ret = -EBUSY;
 		goto restore;
 	}
-	ret = pci_reset_function(pdev);
+	/* The state the lender's firmware and PCI core set up, for class resets. */
+	pci_save_state(pdev);
 	rsio_lend_fill(pdev, info);
-	info->reset = ret == 0;
+	info->reset = rsio_reset_method(pdev);
+	ret = rsio_reset(pdev, info->reset);
 	if (ret)
-		pci_info(pdev, "rsio_lend: no function reset (%d)\n", ret);
+		pci_warn(pdev, "rsio_lend: no reset (method %u: %d): borrowers may find the last one's state\n",
+			 info->reset, ret);
 	*out = pdev;
 	return 0;
 restore:
@@ -129,7 +392,7 @@ void rsio_lend_release(struct pci_dev *pdev)
 {
 	int ret;
 
-	ret = pci_reset_function(pdev);
+	ret = rsio_reset(pdev, rsio_reset_method(pdev));
 	if (ret && ret != -ENOTTY)
 		pci_warn(pdev, "rsio_lend: reset on return failed (%d)\n", ret);
 	device_set_driver_override(&pdev->dev, "");
@@ -172,9 +435,13 @@ out:
 
 void rsio_lend_quiesce(struct pci_dev *pdev)
 {
+	u32 method = rsio_reset_method(pdev);
+
 	pci_write_config_word(pdev, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
-	if (pci_reset_function(pdev))
-		pci_warn(pdev, "rsio_lend: no function reset; memory and bus mastering left off\n");
+	if (rsio_reset(pdev, method))
+		pci_warn(pdev, "rsio_lend: no reset (method %u); memory and bus mastering left off\n", method);
+	else
+		pci_write_config_word(pdev, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
 }
 
 static int rsio_lend_count_dev(struct device *dev, void *data)

@@ -27,21 +27,53 @@ struct rsio_lend_info {
 	u16 subsystem_device;
 	u32 class;
 	u32 revision;
-	/* The reset done on claim: 0 none (not supported), 1 done. */
+	/* RSIO_LEND_RESET_*: how the function is reset between borrowers. */
 	u32 reset;
 	/* 1: an SR-IOV virtual function (its config space reads ids 0xffff). */
 	u32 virtfn;
 	/* An SR-IOV physical function's TotalVFs, else 0. */
 	u32 sriov_total_vfs;
-	u32 reserved;
+	/* Interrupt vectors it has: its MSI-X table's size, else its MSI count. */
+	u32 irqs;
 	u64 bar_addr[6];
 	u64 bar_size[6];
 	u32 bar_flags[6];
+	/*
+	 * 1: its driver hands it physical addresses, bypassing the DMA API (a
+	 * virtio device without VIRTIO_F_ACCESS_PLATFORM): a borrower's DMA
+	 * mapping cannot translate them, so it must not be borrowed.
+	 */
+	u32 dma_bypass;
+	u32 reserved;
 };
+
+/*
+ * How a function is reset between borrowers (rsio_lend_info.reset): the PCI
+ * core's function-level reset, another reset method of the PCI core (PM
+ * D3hot, a bus reset where it is alone on its bus, ...), or a class-specific
+ * one for functions without any: virtio (device status 0), AHCI (GHC.HR),
+ * xHCI (USBCMD.HCRST). NONE: bus mastering and decoding are only turned off.
+ */
+#define RSIO_LEND_RESET_NONE 0
+#define RSIO_LEND_RESET_FLR 1
+#define RSIO_LEND_RESET_PCI 2
+#define RSIO_LEND_RESET_VIRTIO 3
+#define RSIO_LEND_RESET_AHCI 4
+#define RSIO_LEND_RESET_XHCI 5
 
 /* Registers and unregisters the stub driver "rsio_lend". */
 int rsio_lend_driver_register(void);
 void rsio_lend_driver_unregister(void);
+
+/*
+ * Whether pdev is in use on this node: a block device under it open or
+ * mounted, or a network interface under it up. Returns 1 and names the
+ * first such user in why[len], else 0.
+ */
+int rsio_lend_in_use(struct pci_dev *pdev, char *why, size_t len);
+/* The function domain:bus:devfn with a reference (NULL: none), and its put. */
+struct pci_dev *rsio_lend_get(u32 domain, u32 bus, u32 devfn);
+void rsio_lend_put(struct pci_dev *pdev);
 
 /*
  * Claims function domain:bus:devfn for the stub driver: -ENODEV no such
@@ -64,8 +96,8 @@ void rsio_lend_release(struct pci_dev *pdev);
 u64 rsio_lend_ecam(struct pci_dev *pdev);
 /*
  * Stops a claimed function a borrower used: memory decoding and bus
- * mastering off, then a function reset (its config state, as the lender
- * set it up, restored after).
+ * mastering off, then its reset (rsio_lend_info.reset; its config state,
+ * as the lender set it up, restored after).
  */
 void rsio_lend_quiesce(struct pci_dev *pdev);
 

@@ -118,10 +118,42 @@ impl rsio_fabric::api::Feature for LendFeature {
     }
 }
 
+/// `ERR_STATUS` bits of a failed remote read (docs/adapter.md, 4.1).
+const ERR_RMMIO_FAIL: u32 = 3;
+const ERR_RMMIO_TIMEOUT: u32 = 4;
+/// `ERR_INFO` bit 8: the error was a DMA access's.
+const ERR_INFO_DMA: u32 = 1 << 8;
+
+/// The adapter's error reports: a read of a borrowed device that the
+/// fabric failed (the driver got all-ones) starts the device's PCI error
+/// recovery (bridge.h), so the driver finds out as Linux drivers expect.
+struct FailedReads {
+    /// The bus address of the adapter's translated window (`ERR_ADDR` is
+    /// an offset into it).
+    bar2: u64,
+}
+
+impl rsio_ntb::adapter::ErrorHook for FailedReads {
+    fn error(&self, r: &rsio_ntb::adapter::ErrorReport) {
+        if r.info & ERR_INFO_DMA != 0 {
+            return;
+        }
+        let what = match r.info & 0xf {
+            ERR_RMMIO_TIMEOUT => c"completion timeout",
+            ERR_RMMIO_FAIL => c"completion error at the lender",
+            _ => return,
+        };
+        if let Some(addr) = self.bar2.checked_add(r.addr) {
+            sys::fabric_read_failed(addr, what);
+        }
+    }
+}
+
 /// The lent devices and the stub driver: on drop every device goes back
 /// to its native driver, then the stub driver goes.
 struct Lender {
     _stub: sys::StubDriver,
+    _errors: Option<rsio_ntb::adapter::ErrorWatch>,
 }
 
 impl Drop for Lender {
@@ -156,12 +188,25 @@ fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
     if adapter.is_none() {
         pr_warn!("no rsio adapter: devices can be lent but not borrowed\n");
     }
+    let errors = match &adapter {
+        Some(a) => {
+            let hook: Arc<dyn rsio_ntb::adapter::ErrorHook> = Arc::new(
+                FailedReads {
+                    bar2: a.info().bar2.0,
+                },
+                GFP_KERNEL,
+            )?;
+            Some(rsio_ntb::adapter::ErrorWatch::register(a, hook)?)
+        }
+        None => None,
+    };
     // SAFETY: The module initializer runs once, before anything uses the state.
     unsafe { state::init(node, adapter) };
     // SAFETY: As above.
     unsafe { borrow::init() };
     let lender = Lender {
         _stub: sys::StubDriver::register()?,
+        _errors: errors,
     };
     let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(LendFeature, GFP_KERNEL)?;
     let feature = rsio_fabric::api::register_feature(f)?;

@@ -33,7 +33,8 @@
 //!   returns the target (the path is gone before the target's windows).
 
 use crate::lend_abi::{
-    LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_IOMMU, LEND_DEV_VF, LEND_NUM_BARS,
+    LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_IOMMU, LEND_DEV_NO_DMA_API,
+    LEND_DEV_RESET_MASK, LEND_DEV_RESET_SHIFT, LEND_DEV_VF, LEND_NUM_BARS, LEND_RESET_XHCI,
     LEND_STATE_BORROWED, LEND_STATE_LENT,
 };
 use kernel::prelude::*;
@@ -143,7 +144,11 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
     }
     e.sriov_total_vfs = u32_at(b, at);
     e.dev_flags = u32_at(b, at + 4);
-    if e.sriov_total_vfs > 0xffff || e.dev_flags & !(LEND_DEV_VF | LEND_DEV_IOMMU) != 0 {
+    let known = LEND_DEV_VF | LEND_DEV_IOMMU | LEND_DEV_NO_DMA_API | LEND_DEV_RESET_MASK;
+    if e.sriov_total_vfs > 0xffff
+        || e.dev_flags & !known != 0
+        || (e.dev_flags & LEND_DEV_RESET_MASK) >> LEND_DEV_RESET_SHIFT > LEND_RESET_XHCI
+    {
         return Err(EPROTO);
     }
     Ok(e)
@@ -196,6 +201,9 @@ pub(crate) struct Lease {
     pub(crate) device: u16,
     /// `LEASE_VF`.
     pub(crate) flags: u32,
+    /// Interrupt vectors the function has (its MSI-X table's size, else
+    /// its MSI count; 0: none): the borrower sizes its vectors by it.
+    pub(crate) irqs: u32,
     pub(crate) bars: [LeaseBar; LEND_NUM_BARS],
 }
 
@@ -203,7 +211,7 @@ pub(crate) struct Lease {
 pub(crate) const LEASE_VF: u32 = 1 << 0;
 
 /// Bytes of an encoded [`Lease`].
-pub(crate) const LEASE_LEN: usize = 4 + 3 * 8 + 8 + LEND_NUM_BARS * 16;
+pub(crate) const LEASE_LEN: usize = 4 + 3 * 8 + 12 + LEND_NUM_BARS * 16;
 
 fn u64_at(b: &[u8], i: usize) -> u64 {
     u64::from(u32_at(b, i)) | (u64::from(u32_at(b, i + 4)) << 32)
@@ -220,6 +228,7 @@ impl Lease {
         let ids = u32::from(self.vendor) | (u32::from(self.device) << 16);
         put(&mut b, &mut at, &ids.to_le_bytes());
         put(&mut b, &mut at, &self.flags.to_le_bytes());
+        put(&mut b, &mut at, &self.irqs.to_le_bytes());
         for bar in self.bars.iter() {
             put(&mut b, &mut at, &bar.window.to_le_bytes());
             put(&mut b, &mut at, &bar.flags.to_le_bytes());
@@ -244,6 +253,7 @@ impl Lease {
             vendor: u32_at(b, 28) as u16,
             device: (u32_at(b, 28) >> 16) as u16,
             flags: u32_at(b, 32),
+            irqs: u32_at(b, 36),
             bars: [LeaseBar::default(); LEND_NUM_BARS],
         };
         if l.dma_span == 0
@@ -252,7 +262,7 @@ impl Lease {
         {
             return Err(EPROTO);
         }
-        let mut at = 36;
+        let mut at = 40;
         let mut upper_half = false;
         for (i, bar) in l.bars.iter_mut().enumerate() {
             *bar = LeaseBar {

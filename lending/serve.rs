@@ -8,8 +8,9 @@
 //!   MMIO are remote MMIO, performed by the adapter without software here;
 //! - one `INTERRUPT` LUT slot targeting the borrower: the borrower points
 //!   the device's MSI/MSI-X messages at it (`+ 4 k` raises its `USER(k)`);
-//! - for DMA: the borrower's RAM is at `BAR4 + (borrower << DIRECT_SHIFT)`
-//!   of the direct window, which the device reaches as any bus address.
+//! - for DMA: the borrower's RAM is at `borrower << DIRECT_SHIFT` in the
+//!   direct window (through the adapter's alias of it where it names one,
+//!   else BAR4), which the device reaches as any bus address.
 //!   When the lender's IOMMU can give the function a domain of its own,
 //!   that domain maps exactly this span and the interrupt slot's page (one
 //!   to one): the device reaches its borrower's memory and nothing else —
@@ -96,13 +97,15 @@ impl Leased {
             return Err(EOPNOTSUPP);
         }
         let dma_span = 1u64.checked_shl(ai.direct_shift).ok_or(EOPNOTSUPP)?;
+        // The window's alias for device DMA where the adapter has one.
+        let (window, window_len) = ai.direct_dma;
         let dma_base = (u64::from(node) << ai.direct_shift)
-            .checked_add(ai.bar4.0)
+            .checked_add(window)
             .ok_or(EOPNOTSUPP)?;
         if ai.direct_shift == 0
             || dma_base
                 .checked_add(dma_span)
-                .is_none_or(|end| end > ai.bar4.0 + ai.bar4.1)
+                .is_none_or(|end| end > window + window_len)
         {
             return Err(EOPNOTSUPP);
         }
@@ -122,6 +125,7 @@ impl Leased {
             vendor: info.vendor,
             device: info.device,
             flags: if info.virtfn != 0 { LEASE_VF } else { 0 },
+            irqs: info.irqs,
             bars: [LeaseBar::default(); LEND_NUM_BARS],
         };
         let mut bars: [Option<InboundWindow>; LEND_NUM_BARS] = Default::default();

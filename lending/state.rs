@@ -14,6 +14,7 @@ use crate::proto;
 use crate::serve::Leased;
 use crate::sys::{Claimed, Info, Isolation};
 use kernel::prelude::*;
+use kernel::str::BStr;
 use kernel::sync::Arc;
 use rsio_fabric::api;
 use rsio_ntb::adapter::Adapter;
@@ -141,16 +142,45 @@ fn entry_of(
         bar_flags: i.bar_flags,
         sriov_total_vfs: i.sriov_total_vfs,
         dev_flags: if i.virtfn != 0 { LEND_DEV_VF } else { 0 }
-            | if iommu { LEND_DEV_IOMMU } else { 0 },
+            | if iommu { LEND_DEV_IOMMU } else { 0 }
+            | if i.dma_bypass != 0 {
+                LEND_DEV_NO_DMA_API
+            } else {
+                0
+            }
+            | (i.reset << LEND_DEV_RESET_SHIFT) & LEND_DEV_RESET_MASK,
     }
 }
 
-/// Lends `domain:bus:devfn`: returns its fabric device id.
-pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
+/// Lends `domain:bus:devfn`: returns its fabric device id. A function this
+/// node uses is `EBUSY` unless `force`.
+pub(crate) fn lend(domain: u32, bus: u32, devfn: u32, force: bool) -> Result<u32> {
     if domain > 0xffff || bus > 0xff || devfn > 0xff {
         return Err(EINVAL);
     }
     let _ops = OPS.lock();
+    if let Some(why) = crate::sys::function_in_use(domain, bus, devfn)? {
+        let why = BStr::from_bytes(&why);
+        if !force {
+            pr_warn!(
+                "not lending {:04x}:{:02x}:{:02x}.{}: in use here ({}); unmount/close/down it, or force\n",
+                domain,
+                bus,
+                devfn >> 3,
+                devfn & 7,
+                why
+            );
+            return Err(EBUSY);
+        }
+        pr_warn!(
+            "lending {:04x}:{:02x}:{:02x}.{} by force although in use here ({})\n",
+            domain,
+            bus,
+            devfn >> 3,
+            devfn & 7,
+            why
+        );
+    }
     let (node, index) = {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
@@ -177,7 +207,7 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
         &info,
         claimed.isolation() == Isolation::Own,
     );
-    let (reset, vendor, device) = (info.reset != 0, info.vendor, info.device);
+    let (reset, vendor, device) = (info.reset, info.vendor, info.device);
     {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
@@ -192,9 +222,9 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32) -> Result<u32> {
             GFP_KERNEL,
         )?;
     }
-    let reset = if reset { ", reset" } else { "" };
+    let reset = lend_reset_name(reset);
     pr_info!(
-        "lent {:04x}:{:02x}:{:02x}.{} ({:04x}:{:04x} class {:06x}{}) as fabric device {:#x}\n",
+        "lent {:04x}:{:02x}:{:02x}.{} ({:04x}:{:04x} class {:06x}, reset {}) as fabric device {:#x}\n",
         domain,
         bus,
         devfn >> 3,
@@ -254,6 +284,17 @@ pub(crate) fn unlend_all() {
     *STATE.lock() = None;
 }
 
+/// The entry of a peer's device `fdid`, as it advertised it.
+pub(crate) fn peer_entry(fdid: u32) -> Option<LendDevEntry> {
+    STATE
+        .lock()
+        .as_ref()?
+        .peers
+        .iter()
+        .find(|e| e.fdid == fdid)
+        .copied()
+}
+
 /// Every entry, local first, through `f` (under the lock: `f` must not
 /// block); returns how many exist.
 pub(crate) fn list(mut f: impl FnMut(&LendDevEntry) -> Result) -> Result<u32> {
@@ -308,6 +349,14 @@ pub(crate) fn borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Res
             .ok_or(ENOENT)?;
         if l.lease.is_some() {
             return Err(EBUSY);
+        }
+        if l.info.dma_bypass != 0 {
+            pr_warn!(
+                "fabric device {:#x} not lent to node {}: its driver bypasses the DMA API (virtio without VIRTIO_F_ACCESS_PLATFORM)\n",
+                fdid,
+                node
+            );
+            return Err(EOPNOTSUPP);
         }
         let (leased, lease) = Leased::open(&adapter, node, &l.claimed, &l.info)?;
         let b = lease.encode();

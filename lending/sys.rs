@@ -65,6 +65,36 @@ impl Drop for Claimed {
     }
 }
 
+/// Whether `pdev` is in use on this node (helpers.h): the reason, if so.
+fn in_use(pdev: *mut kernel::bindings::pci_dev) -> Option<KVec<u8>> {
+    let mut why = KVec::from_elem(0u8, 96, GFP_KERNEL).ok()?;
+    // SAFETY: The caller passes a device it holds a reference on; `why` is a writable buffer of its length.
+    let used = unsafe { bindings::rsio_lend_in_use(pdev, why.as_mut_ptr().cast(), why.len()) } != 0;
+    if !used {
+        return None;
+    }
+    let n = why.iter().position(|&c| c == 0).unwrap_or(why.len());
+    why.truncate(n);
+    Some(why)
+}
+
+/// Whether the function `domain:bus:devfn` is in use on this node: the
+/// reason if so (`Err(ENODEV)`: no such function).
+pub(crate) fn function_in_use(domain: u32, bus: u32, devfn: u32) -> Result<Option<KVec<u8>>> {
+    if domain > 0xffff || bus > 0xff || devfn > 0xff {
+        return Err(EINVAL);
+    }
+    // SAFETY: Plain numbers; the helper returns a referenced device or null.
+    let pdev = unsafe { bindings::rsio_lend_get(domain, bus, devfn) };
+    if pdev.is_null() {
+        return Err(ENODEV);
+    }
+    let r = in_use(pdev);
+    // SAFETY: `pdev` was returned referenced by `rsio_lend_get` just above.
+    unsafe { bindings::rsio_lend_put(pdev) };
+    Ok(r)
+}
+
 /// Whether the caller has `CAP_SYS_ADMIN`.
 pub(crate) fn capable_admin() -> bool {
     // SAFETY: No arguments; checks the current task's credentials.
@@ -185,8 +215,9 @@ unsafe impl Send for Bridge {}
 unsafe impl Sync for Bridge {}
 
 impl Bridge {
-    /// Creates the bridge, scans it and lets drivers bind: returns it and
-    /// where the function appeared (domain, bus, devfn).
+    /// Creates the bridge and scans it (no driver binds before
+    /// [`Bridge::start`]): returns it and where the function appeared
+    /// (domain, bus, devfn).
     pub(crate) fn create(p: &BridgeParams) -> Result<(Self, u32, u32, u32)> {
         let mut b = core::ptr::null_mut();
         let (mut domain, mut bus, mut devfn) = (0, 0, 0);
@@ -198,6 +229,12 @@ impl Bridge {
         Ok((Self { b, removed: false }, domain, bus, devfn))
     }
 
+    /// Lets the function's driver bind (it probes now, in this thread).
+    pub(crate) fn start(&self) {
+        // SAFETY: By the type invariant `b` is a live bridge.
+        unsafe { bindings::rsio_bridge_start(self.b) };
+    }
+
     /// The raw pointer, for [`BridgeFire`].
     pub(crate) fn fire_handle(&self) -> BridgeFire {
         BridgeFire(self.b)
@@ -207,6 +244,20 @@ impl Bridge {
     pub(crate) fn set_dead(&self) {
         // SAFETY: By the type invariant `b` is a live bridge.
         unsafe { bindings::rsio_bridge_set_dead(self.b) };
+    }
+
+    /// Whether the borrowed function is in use on this node: the reason,
+    /// if so.
+    pub(crate) fn in_use(&self) -> Option<KVec<u8>> {
+        // SAFETY: By the type invariant `b` is a live bridge.
+        let pdev = unsafe { bindings::rsio_bridge_get_dev(self.b) };
+        if pdev.is_null() {
+            return None;
+        }
+        let r = in_use(pdev);
+        // SAFETY: `pdev` was returned referenced by `rsio_bridge_get_dev` just above.
+        unsafe { bindings::rsio_lend_put(pdev) };
+        r
     }
 
     /// Peer-to-peer: `DMA_ATTR_MMIO` mappings of `[phys, phys + size)`
@@ -238,6 +289,14 @@ impl Drop for Bridge {
         // SAFETY: By the type invariant `b` is live and freed only here; its bus is removed above.
         unsafe { bindings::rsio_bridge_free(self.b) };
     }
+}
+
+/// The adapter failed a read at bus address `addr` of its translated
+/// window (`what`: the error): the borrowed function behind it, if any,
+/// goes through PCI error recovery (bridge.h). Any context.
+pub(crate) fn fabric_read_failed(addr: u64, what: &'static CStr) -> bool {
+    // SAFETY: Plain values and a static C string; the helper looks the address up under its own lock.
+    unsafe { bindings::rsio_bridge_fabric_error(addr, what.as_char_ptr()) }
 }
 
 /// A bridge's pointer as an interrupt hook holds it.

@@ -62,12 +62,16 @@ pub struct Info {
     pub direct_nodes: u32,
     /// Bus address and size of BAR2 (translated window).
     pub bar2: (u64, u64),
-    /// Bus address and size of BAR4 (direct window).
+    /// Bus address and size of BAR4 (direct window): for CPU accesses.
     pub bar4: (u64, u64),
+    /// Bus address and size of the direct window for device DMA: BAR4, or
+    /// the memory alias the adapter names (`DIRECT_ALIAS`, docs/adapter.md
+    /// section 6). A lender gives a borrowed device addresses in it.
+    pub direct_dma: (u64, u64),
 }
 
 impl Info {
-    fn new(g: &Geometry, bar2: (u64, u64), bar4: (u64, u64)) -> Self {
+    fn new(g: &Geometry, bar2: (u64, u64), bar4: (u64, u64), direct_dma: (u64, u64)) -> Self {
         Self {
             node_id: g.node_id,
             num_nodes: g.num_nodes,
@@ -81,6 +85,7 @@ impl Info {
             direct_nodes: g.direct_nodes,
             bar2,
             bar4,
+            direct_dma,
         }
     }
 
@@ -207,6 +212,58 @@ impl Drop for UserVector {
     }
 }
 
+impl Adapter {
+    /// Remote-interrupt vectors no [`UserVector`] has claimed.
+    pub fn free_user_vectors(&self) -> u32 {
+        let hooks = self.user_hooks.lock();
+        (FIRST_CLAIMABLE_USER_VECTOR..USER_VECTORS)
+            .filter(|&k| hooks[k as usize].is_none())
+            .count() as u32
+    }
+}
+
+/// Receives the adapter's error reports besides the client (e.g. a
+/// feature module that must tell a driver its read failed).
+pub trait ErrorHook: Send + Sync {
+    /// The adapter flagged errors (already logged, counted and cleared).
+    /// Runs in the adapter's interrupt handler (hard interrupt context:
+    /// it must not sleep).
+    fn error(&self, report: &ErrorReport);
+}
+
+/// Watchers an adapter has room for.
+pub(crate) const ERROR_HOOKS: usize = 4;
+
+/// An [`ErrorHook`] that gets the adapter's error reports while this
+/// lives.
+pub struct ErrorWatch {
+    adapter: Arc<Adapter>,
+    slot: usize,
+}
+
+impl ErrorWatch {
+    /// Registers `hook` (`ENOSPC` if [`ERROR_HOOKS`] watch already).
+    pub fn register(adapter: &Arc<Adapter>, hook: Arc<dyn ErrorHook>) -> Result<Self> {
+        let mut hooks = adapter.error_hooks.lock();
+        let slot = hooks.iter().position(|h| h.is_none()).ok_or(ENOSPC)?;
+        hooks[slot] = Some(hook);
+        drop(hooks);
+        Ok(Self {
+            adapter: adapter.clone(),
+            slot,
+        })
+    }
+}
+
+impl Drop for ErrorWatch {
+    fn drop(&mut self) {
+        let hook = self.adapter.error_hooks.lock()[self.slot].take();
+        // As `UserVector`'s drop: no handler uses the hook after this.
+        synchronize_rcu();
+        drop(hook);
+    }
+}
+
 /// The allocation state of the adapter's resources.
 pub(crate) struct Pools {
     /// Bit `s` of word `s / 64`: LUT slot `s` is taken.
@@ -319,6 +376,9 @@ pub struct Adapter {
     /// ([`UserVector`]), by `USER` vector.
     #[pin]
     user_hooks: SpinLockIrq<[Option<Arc<dyn UserHook>>; 32]>,
+    /// Error watchers ([`ErrorWatch`]).
+    #[pin]
+    error_hooks: SpinLockIrq<[Option<Arc<dyn ErrorHook>>; ERROR_HOOKS]>,
     /// Errors seen by the `ERROR` handler, per `ERR_STATUS` bit.
     errors_seen: [Atomic<u64>; 8],
     /// Remote interrupts received.
@@ -341,11 +401,12 @@ impl Adapter {
         g: &Geometry,
         bar2: (u64, u64),
         bar4: (u64, u64),
+        direct_dma: (u64, u64),
     ) -> Result<impl PinInit<Self, Error>> {
         let dev: &device::Device<device::Bound> = pdev.as_ref();
         let name = CString::try_from_fmt(fmt!("{}", dev.name()))?;
         let dev: ARef<device::Device> = dev.into();
-        let info = Info::new(g, bar2, bar4);
+        let info = Info::new(g, bar2, bar4, direct_dma);
         let dma_rings = Rings::new(pdev.as_ref(), info.dma_channels)?;
         Ok(try_pin_init!(Self {
             bar,
@@ -367,6 +428,7 @@ impl Adapter {
             ),
             client <- new_spinlock_irq!(None, "rsio_ntb_client"),
             user_hooks <- new_spinlock_irq!([const { None }; 32], "rsio_ntb_user_hooks"),
+            error_hooks <- new_spinlock_irq!([const { None }; ERROR_HOOKS], "rsio_ntb_error_hooks"),
             errors_seen: [const { Atomic::new(0) }; 8],
             remote_irqs: Atomic::new(0),
             dma_rings,
@@ -534,6 +596,14 @@ impl Adapter {
             .lock()
             .get(vector as usize)
             .and_then(|h| h.clone())
+    }
+
+    /// Gives `report` to every [`ErrorWatch`] (the `ERROR` handler).
+    pub(crate) fn report_errors(&self, report: &ErrorReport) {
+        let hooks = self.error_hooks.lock().clone();
+        for h in hooks.iter().flatten() {
+            h.error(report);
+        }
     }
 
     /// Counts the errors of `report` (the `ERROR` handler).

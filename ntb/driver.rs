@@ -9,6 +9,7 @@
 
 use crate::{
     adapter::{Adapter, DebugfsDir, Published},
+    direct_alias::DirectAlias,
     enable::Enabled,
     fabric_ntb::{FabricNtb, Layout},
     hw::Regs,
@@ -87,6 +88,7 @@ pub(crate) struct NtbHw<'bound> {
     vectors: pci::IrqVectorRegistration<'bound>,
     regs: Regs<'bound>,
     adapter: Arc<Adapter>,
+    _alias: Option<DirectAlias>,
     _enabled: Enabled<'bound>,
     pdev: &'bound pci::Device<Bound>,
 }
@@ -148,6 +150,17 @@ impl pci::Driver for NtbHwDriver {
             let bar4 = BarInfo::of(pdev, regs::BAR4)?;
             let bar0 = BarInfo::of(pdev, regs::BAR0)?;
             let g = Regs::new(bar.access(pdev.as_ref())?).identify(pdev)?;
+            let timeout = crate::module_parameters::rmmio_timeout_us.value();
+            if !(1..=regs::RMMIO_TIMEOUT_MAX_US).contains(&timeout) {
+                dev_err!(
+                    pdev,
+                    "rmmio_timeout_us={} is out of range 1..={}\n",
+                    timeout,
+                    regs::RMMIO_TIMEOUT_MAX_US
+                );
+                return Err(EINVAL);
+            }
+            Regs::new(bar.access(pdev.as_ref())?).write(regs::RMMIO_TIMEOUT, timeout)?;
             dev_info!(
                 pdev,
                 "RSIO-NTB1 v1.{}: node {} of {}, caps {:#x}, {} LUT slots of 2^{}, {} inbound windows, {} DMA channels, {} multicast groups, direct shift {} nodes {:#x}\n",
@@ -162,6 +175,19 @@ impl pci::Driver for NtbHwDriver {
                 bar4.start,
                 bar4.len
             );
+            let alias = if g.direct_shift != 0 {
+                DirectAlias::get(pdev, g.direct_alias, bar4.len)
+            } else {
+                None
+            };
+            if let Some(a) = &alias {
+                dev_info!(
+                    pdev,
+                    "device DMA into the direct window goes to its alias at {:#x}\n",
+                    a.start
+                );
+            }
+            let direct_dma = (alias.as_ref().map_or(bar4.start, |a| a.start), bar4.len);
             let adapter = Arc::pin_init(
                 Adapter::new(
                     pdev,
@@ -169,6 +195,7 @@ impl pci::Driver for NtbHwDriver {
                     &g,
                     (bar2.start, bar2.len),
                     (bar4.start, bar4.len),
+                    direct_dma,
                 )?,
                 GFP_KERNEL,
             )?;
@@ -180,6 +207,7 @@ impl pci::Driver for NtbHwDriver {
             Ok(try_pin_init!(NtbHw {
                 pdev,
                 _enabled: enabled,
+                _alias: alias,
                 adapter,
                 regs: {
                     // SAFETY: See `bound`; `adapter` is initialized above (its content does not move with the `Arc`).

@@ -21,4 +21,15 @@ bool rsio_ntb_helper_ops_is_valid(const struct ntb_dev_ops *ops);
  */
 bool rsio_ntb_helper_err_ratelimit(void);
 
+/*
+ * The memory alias of the adapter's direct window (register DIRECT_ALIAS):
+ * function @devfn on @pdev's bus, whose BAR @bar decodes the same memory as
+ * BAR4. Returns it referenced and with memory decoding on, its BAR's bus
+ * address in *@start; NULL (and says why) if it is absent, that BAR is not
+ * memory, or it is smaller than @len. rsio_ntb_helper_alias_put() undoes it.
+ */
+struct pci_dev *rsio_ntb_helper_alias_get(struct pci_dev *pdev, unsigned int devfn, unsigned int bar, u64 len,
+					  u64 *start);
+void rsio_ntb_helper_alias_put(struct pci_dev *alias);
+
 #endif

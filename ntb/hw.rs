@@ -38,6 +38,8 @@ pub(crate) struct Geometry {
     pub(crate) direct_shift: u32,
     /// Bit n: node n's memory is in BAR4.
     pub(crate) direct_nodes: u32,
+    /// `DIRECT_ALIAS`: where device DMA into the direct window goes.
+    pub(crate) direct_alias: u32,
 }
 
 /// A report of `ERR_STATUS` and the first error's details (section 4.1).
@@ -104,6 +106,7 @@ impl<'a> Regs<'a> {
             mc_groups: bar.read32(regs::MC_GROUPS),
             direct_shift: bar.read32(regs::DIRECT_SHIFT),
             direct_nodes: bar.read32(regs::DIRECT_NODES),
+            direct_alias: bar.read32(regs::DIRECT_ALIAS),
         };
         if !(2..=regs::MAX_NODES).contains(&g.num_nodes) || g.node_id >= g.num_nodes {
             dev_err!(

@@ -157,6 +157,7 @@ impl irq::Handler for ErrorIrq<'_> {
         if let Some(client) = self.adapter.client() {
             client.error(&self.adapter, &report);
         }
+        self.adapter.report_errors(&report);
         // A peer that keeps faulting must not flood the log.
         //
         // SAFETY: A plain C function without arguments or preconditions.

@@ -6,6 +6,7 @@
 
 pub mod adapter;
 mod bindings;
+mod direct_alias;
 pub mod buffer;
 pub mod dma;
 mod driver;
@@ -50,4 +51,10 @@ module! {
     authors: ["rsio developers"],
     description: "rsio NTB hardware driver for the RSIO-NTB1 host adapter",
     license: "GPL",
+    params: {
+        rmmio_timeout_us: u32 {
+            default: 1_000_000,
+            description: "Completion timeout of a read through the fabric of a peer's MMIO (a borrowed device's registers), microseconds: 1..=10000000. The adapter's reset value, 10 ms, is shorter than a loaded peer may take; PCIe allows up to seconds.",
+        },
+    },
 }

@@ -44,6 +44,11 @@ pub(crate) const LINK_EVENT: usize = 0x038;
 pub(crate) const ERR_STATUS: usize = 0x040;
 pub(crate) const ERR_ADDR: usize = 0x048;
 pub(crate) const ERR_INFO: usize = 0x050;
+/// Completion timeout of a remote-MMIO read, microseconds (reset 10000).
+pub(crate) const RMMIO_TIMEOUT: usize = 0x060;
+pub(crate) const DIRECT_ALIAS: usize = 0x064;
+/// The largest `RMMIO_TIMEOUT` the adapter takes (docs/adapter.md).
+pub(crate) const RMMIO_TIMEOUT_MAX_US: u32 = 10_000_000;
 
 /// `LINK_CTRL.ENABLE`.
 pub(crate) const LINK_ENABLE: u32 = 1;

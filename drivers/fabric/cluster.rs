@@ -816,12 +816,15 @@ impl ThreadMain for Cluster {
             }
             let ev = self.sink.wait(TICK_MS);
             let now = system::now_ms();
-            self.tick(now);
             // Every ring is local memory: read them all, whoever notified.
+            // Before the liveness check: after this node itself stalled
+            // (its CPU held by a long fabric read), the peers' heartbeats
+            // are in the rings, and the check must see them.
             let _ = ev.notified;
             for p in self.peer_ids() {
                 self.receive(p, now);
             }
+            self.tick(now);
             if now >= next_hb {
                 self.bump_heartbeat();
                 next_hb = now + members::HEARTBEAT_MS;

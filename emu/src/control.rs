@@ -19,6 +19,7 @@
 //! | `revive N` | node N's adapter comes back |
 //! | `latency N US` | each of node N's BAR2 accesses takes US more microseconds (0..=[`MAX_LATENCY_US`]; 0 removes the delay) |
 //! | `drop-doorbells N on` / `off` | doorbells sent to node N are dropped / delivered again |
+//! | `stall-mmio N on` / `off` | remote-MMIO reads node N's adapter performs as a target (a peer reading a device N lends) get no completion: the reader's adapter times out (`RMMIO_TIMEOUT`) / complete again |
 //! | `shutdown` | the server replies, then stops the fabric |
 //!
 //! Node ids are decimal. Every reply is a JSON object with a boolean `ok`:
@@ -35,14 +36,15 @@
 //!
 //! ```json
 //! {"nodes":2,"ram_mib":384,"lut_slots":64,"slot_shift":21,"in_windows":32,
-//!  "dma_channels":2,"multicast":[[0,1]],"direct":true,"direct_shift":29}
+//!  "dma_channels":2,"multicast":[[0,1]],"direct":true,"direct_alias":true,"direct_shift":29}
 //! ```
 //!
 //! `NODE` is one node's state ([`NodeStatus`]):
 //!
 //! ```json
 //! {"id":1,"present":true,"link_enabled":true,"link_status":3,
-//!  "faults":{"link_down":false,"killed":false,"latency_us":0,"drop_doorbells":false},
+//!  "faults":{"link_down":false,"killed":false,"latency_us":0,"drop_doorbells":false,
+//!            "stall_mmio":false},
 //!  "counters":{"tx":0,"errors":0,"refused":0,"dma_bytes":0,"db_tx":0,"db_rx":0,
 //!              "rmmio":0,"db_dropped":0}}
 //! ```
@@ -71,7 +73,7 @@ pub const MAX_LATENCY_US: u32 = 1_000_000;
 
 /// The requests, for error messages and help texts.
 pub const COMMANDS: &str = "status, link-down N, link-up N, kill N, revive N, latency N US, \
-                            drop-doorbells N on|off, shutdown";
+                            drop-doorbells N on|off, stall-mmio N on|off, shutdown";
 
 /// One control request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +88,7 @@ pub enum Request {
     SetLatency { node: usize, us: u32 },
     /// Drop the doorbells sent to `node`, or deliver them.
     SetDropDoorbells { node: usize, drop: bool },
+    SetStallMmio { node: usize, stall: bool },
     /// Stop the fabric.
     Shutdown,
 }
@@ -154,15 +157,19 @@ impl Request {
                     })?;
                 Ok(Request::SetLatency { node, us })
             }
-            "drop-doorbells" => {
-                arity("drop-doorbells N on|off", 2)?;
+            "drop-doorbells" | "stall-mmio" => {
+                arity(&format!("{command} N on|off"), 2)?;
                 let node = node(args[0])?;
-                let drop = match args[1] {
+                let on = match args[1] {
                     "on" => true,
                     "off" => false,
                     other => return Err(RequestError(format!("`{other}` is neither on nor off"))),
                 };
-                Ok(Request::SetDropDoorbells { node, drop })
+                Ok(if command == "stall-mmio" {
+                    Request::SetStallMmio { node, stall: on }
+                } else {
+                    Request::SetDropDoorbells { node, drop: on }
+                })
             }
             other => Err(RequestError(format!(
                 "unknown command `{other}`; the commands are: {COMMANDS}"
@@ -177,7 +184,8 @@ impl Request {
             Request::SetLinkDown { node, .. }
             | Request::SetKilled { node, .. }
             | Request::SetLatency { node, .. }
-            | Request::SetDropDoorbells { node, .. } => Some(node),
+            | Request::SetDropDoorbells { node, .. }
+            | Request::SetStallMmio { node, .. } => Some(node),
         }
     }
 }
@@ -196,6 +204,9 @@ impl fmt::Display for Request {
                 killed: false,
             } => write!(f, "revive {node}"),
             Request::SetLatency { node, us } => write!(f, "latency {node} {us}"),
+            Request::SetStallMmio { node, stall } => {
+                write!(f, "stall-mmio {node} {}", on_off(stall))
+            }
             Request::SetDropDoorbells { node, drop } => {
                 write!(f, "drop-doorbells {node} {}", on_off(drop))
             }
@@ -287,6 +298,8 @@ pub struct ConfigStatus {
     /// Each multicast group's members, in ascending order.
     pub multicast: Vec<Vec<usize>>,
     pub direct: bool,
+    /// Whether the adapters name the direct window's memory alias.
+    pub direct_alias: bool,
     /// log2 of a node's span in BAR4 and in the fabric memory file.
     pub direct_shift: u32,
 }
@@ -298,6 +311,7 @@ pub struct FaultStatus {
     pub killed: bool,
     pub latency_us: u32,
     pub drop_doorbells: bool,
+    pub stall_mmio: bool,
 }
 
 /// One node's counters, as `status` reports them.
@@ -349,6 +363,7 @@ impl Status {
                 dma_channels: c.dma_channels,
                 multicast: c.multicast.iter().map(|&g| members(g)).collect(),
                 direct: c.direct,
+                direct_alias: c.direct_alias,
                 direct_shift: c.direct_shift(),
             },
             nodes: fabric
@@ -375,6 +390,7 @@ impl NodeStatus {
                 killed: f.killed.load(Ordering::SeqCst),
                 latency_us: f.latency_us.load(Ordering::SeqCst),
                 drop_doorbells: f.drop_doorbells.load(Ordering::SeqCst),
+                stall_mmio: f.stall_mmio.load(Ordering::SeqCst),
             },
             counters: CounterStatus {
                 tx: c.tx.load(Ordering::Relaxed),
@@ -416,6 +432,7 @@ pub fn execute(fabric: &Fabric, request: &Request) -> Reply {
         Request::SetDropDoorbells { drop, .. } => {
             node.faults.drop_doorbells.store(drop, Ordering::SeqCst)
         }
+        Request::SetStallMmio { stall, .. } => node.faults.stall_mmio.store(stall, Ordering::SeqCst),
         Request::Status | Request::Shutdown => {}
     }
     Reply::Node(NodeStatus::of(fabric, node))
@@ -540,6 +557,8 @@ mod tests {
                     drop: false,
                 },
             ),
+            ("stall-mmio 1 on", Request::SetStallMmio { node: 1, stall: true }),
+            ("stall-mmio 1 off", Request::SetStallMmio { node: 1, stall: false }),
         ];
         for (line, request) in cases {
             assert_eq!(Request::parse(line), Ok(request), "{line}");
@@ -588,7 +607,8 @@ mod tests {
             reply["config"],
             json!({
                 "nodes": 3, "ram_mib": 16, "lut_slots": 64, "slot_shift": 21, "in_windows": 32,
-                "dma_channels": 2, "multicast": [[0, 2]], "direct": true, "direct_shift": 24
+                "dma_channels": 2, "multicast": [[0, 2]], "direct": true, "direct_alias": true,
+                "direct_shift": 24
             })
         );
         let nodes = reply["nodes"].as_array().unwrap();
@@ -597,7 +617,8 @@ mod tests {
             nodes[2],
             json!({
                 "id": 2, "present": false, "link_enabled": false, "link_status": 0,
-                "faults": { "link_down": false, "killed": false, "latency_us": 0, "drop_doorbells": false },
+                "faults": { "link_down": false, "killed": false, "latency_us": 0, "drop_doorbells": false,
+                            "stall_mmio": false },
                 "counters": { "tx": 0, "errors": 0, "refused": 0, "dma_bytes": 0,
                               "db_tx": 0, "db_rx": 0, "rmmio": 0, "db_dropped": 0 }
             })
@@ -634,6 +655,9 @@ mod tests {
         );
         assert_eq!(node("drop-doorbells 0 on")["drop_doorbells"], true);
         assert_eq!(node("drop-doorbells 0 off")["drop_doorbells"], false);
+        assert_eq!(node("stall-mmio 1 on")["stall_mmio"], true);
+        assert!(fabric.node(1).unwrap().faults.stall_mmio.load(Ordering::SeqCst));
+        assert_eq!(node("stall-mmio 1 off")["stall_mmio"], false);
     }
 
     #[test]

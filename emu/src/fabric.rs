@@ -78,6 +78,8 @@ pub struct Faults {
     pub latency_us: AtomicU32,
     /// Doorbells sent to the node are dropped.
     pub drop_doorbells: AtomicBool,
+    /// Remote-MMIO reads the node performs as a target get no completion.
+    pub stall_mmio: AtomicBool,
 }
 
 /// One node's adapter.

@@ -215,6 +215,10 @@ fn serve_lays_out_its_directory_and_shutdown_removes_it_all() {
                 "q35,memory-backend=ram",
                 "-device",
                 &format!(r#"{{"driver":"vfio-user-pci","socket":{{"path":"{dir}/node{node}.sock","type":"unix"}}}}"#),
+                "-object",
+                &format!("memory-backend-file,id=rsio-direct,mem-path={dir}/fabric.mem,size={},share=on", 2 << 29),
+                "-device",
+                "ivshmem-plain,memdev=rsio-direct,addr=0x1e.0",
             ]
         );
     }
@@ -253,7 +257,8 @@ fn status_reports_the_configuration_and_every_node() {
         status["config"],
         json!({
             "nodes": 3, "ram_mib": 64, "lut_slots": 16, "slot_shift": 20, "in_windows": 8,
-            "dma_channels": 4, "multicast": [[0, 2], [1, 2]], "direct": false, "direct_shift": 26
+            "dma_channels": 4, "multicast": [[0, 2], [1, 2]], "direct": false, "direct_alias": false,
+            "direct_shift": 26
         })
     );
     let nodes = status["nodes"].as_array().unwrap();
@@ -263,7 +268,7 @@ fn status_reports_the_configuration_and_every_node() {
             *node,
             json!({
                 "id": id, "present": false, "link_enabled": false, "link_status": 0,
-                "faults": { "link_down": false, "killed": false, "latency_us": 0, "drop_doorbells": false },
+                "faults": { "link_down": false, "killed": false, "latency_us": 0, "drop_doorbells": false, "stall_mmio": false },
                 "counters": { "tx": 0, "errors": 0, "refused": 0, "dma_bytes": 0,
                               "db_tx": 0, "db_rx": 0, "rmmio": 0, "db_dropped": 0 }
             })
@@ -293,11 +298,11 @@ fn fault_commands_change_the_node_and_show_in_the_status() {
     let status = served.status();
     assert_eq!(
         status["nodes"][0]["faults"],
-        json!({ "link_down": false, "killed": true, "latency_us": 0, "drop_doorbells": true })
+        json!({ "link_down": false, "killed": true, "latency_us": 0, "drop_doorbells": true, "stall_mmio": false })
     );
     assert_eq!(
         status["nodes"][1]["faults"],
-        json!({ "link_down": true, "killed": false, "latency_us": 250, "drop_doorbells": false })
+        json!({ "link_down": true, "killed": false, "latency_us": 250, "drop_doorbells": false, "stall_mmio": false })
     );
 
     faults("link-up 1");
@@ -308,7 +313,7 @@ fn fault_commands_change_the_node_and_show_in_the_status() {
     for node in 0..2 {
         assert_eq!(
             status["nodes"][node]["faults"],
-            json!({ "link_down": false, "killed": false, "latency_us": 0, "drop_doorbells": false })
+            json!({ "link_down": false, "killed": false, "latency_us": 0, "drop_doorbells": false, "stall_mmio": false })
         );
     }
 }

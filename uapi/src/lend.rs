@@ -24,7 +24,7 @@ pub const LEND_DEVICE_PATH: &str = "/dev/rsio_lend";
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LendBdf {
-    /// `size`, `flags = 0`.
+    /// `size`, `flags`: [`LEND_LEND_FORCE`] (`LEND`), [`LEND_UNLEND_FORCE`] (`UNLEND`).
     pub header: ArgHeader,
     /// In: PCI domain (segment), `<= 0xffff`.
     pub domain: u32,
@@ -41,12 +41,15 @@ pub const LEND_BDF_SIZE_V1: usize = 24;
 const _: () = assert!(core::mem::size_of::<LendBdf>() == LEND_BDF_SIZE_V1);
 
 /// Lends a local PCI function (`CAP_SYS_ADMIN`): unbinds its driver, binds
-/// it to `rsio_lend`'s stub driver, resets it (function-level reset when
-/// it has one) and advertises it to the fabric. Errors: `EPERM` not
-/// root, or the device is the rsio adapter itself (vendor 0x7273);
-/// `ENODEV` no such function; `EINVAL` a bridge (class 0x06xx: host, PCI
-/// and other bridges) or a field out of range; `EBUSY` already lent, or
-/// the stub driver could not take it; `ENOSPC` no free index.
+/// it to `rsio_lend`'s stub driver, resets it (see [`LEND_DEV_RESET_MASK`])
+/// and advertises it to the fabric. Errors: `EPERM` not root, or the
+/// device is the rsio adapter itself (vendor 0x7273); `ENODEV` no such
+/// function; `EINVAL` a bridge (class 0x06xx: host, PCI and other
+/// bridges) or a field out of range; `EBUSY` already lent, the stub
+/// driver could not take it, or this node uses it (a block device under
+/// it open or mounted, a network interface under it up; the kernel log
+/// names it) unless `header.flags` has [`LEND_LEND_FORCE`]; `ENOSPC` no
+/// free index.
 pub const LEND_IOC_LEND: u32 = rsio_iowr(0x60, core::mem::size_of::<LendBdf>());
 /// Gives a lent function back (`CAP_SYS_ADMIN`): stops advertising it,
 /// resets it, clears the driver override and re-probes it so its native
@@ -56,6 +59,9 @@ pub const LEND_IOC_UNLEND: u32 = rsio_iowr(0x61, core::mem::size_of::<LendBdf>()
 /// [`LEND_IOC_UNLEND`] flag: revoke it from its borrower first (the
 /// borrower's driver sees the device vanish, as on a surprise removal).
 pub const LEND_UNLEND_FORCE: u32 = 1 << 0;
+/// [`LEND_IOC_LEND`] flag: lend it even though this node uses it (its
+/// users lose it as on a surprise removal; logged).
+pub const LEND_LEND_FORCE: u32 = 1 << 0;
 
 /// [`LendDevEntry::state`]: lent by its node, nobody borrows it.
 pub const LEND_STATE_LENT: u32 = 1;
@@ -124,6 +130,44 @@ pub const LEND_DEV_VF: u32 = 1 << 0;
 /// with its IOMMU: while borrowed it reaches only its borrower's memory
 /// (and its interrupt slot), not the lender's or any other node's.
 pub const LEND_DEV_IOMMU: u32 = 1 << 1;
+/// [`LendDevEntry::dev_flags`]: the function's driver bypasses the DMA API
+/// (a virtio device without `VIRTIO_F_ACCESS_PLATFORM`, e.g. QEMU's
+/// default `iommu_platform=off`): it would hand the device physical
+/// addresses of the borrower, which the device would use in the lender's
+/// memory. It cannot be borrowed (`EOPNOTSUPP`).
+pub const LEND_DEV_NO_DMA_API: u32 = 1 << 2;
+/// [`LendDevEntry::dev_flags`] bits 8..12: how the lender resets the
+/// function between borrowers, one of `LEND_RESET_*`.
+pub const LEND_DEV_RESET_MASK: u32 = 0xf << 8;
+/// The shift of [`LEND_DEV_RESET_MASK`].
+pub const LEND_DEV_RESET_SHIFT: u32 = 8;
+/// No reset method: only bus mastering and decoding are turned off (the
+/// next borrower may find the last one's device state).
+pub const LEND_RESET_NONE: u32 = 0;
+/// Function-level reset (FLR).
+pub const LEND_RESET_FLR: u32 = 1;
+/// Another reset of the PCI core (PM D3hot, a bus reset where the
+/// function is alone on its bus, ...).
+pub const LEND_RESET_PCI: u32 = 2;
+/// Class-specific: virtio device status 0.
+pub const LEND_RESET_VIRTIO: u32 = 3;
+/// Class-specific: AHCI HBA reset (GHC.HR).
+pub const LEND_RESET_AHCI: u32 = 4;
+/// Class-specific: xHCI host controller reset (USBCMD.HCRST).
+pub const LEND_RESET_XHCI: u32 = 5;
+
+/// The name `rsio devices` shows for a `LEND_RESET_*` value.
+pub fn lend_reset_name(reset: u32) -> &'static str {
+    match reset {
+        LEND_RESET_NONE => "none",
+        LEND_RESET_FLR => "flr",
+        LEND_RESET_PCI => "pci",
+        LEND_RESET_VIRTIO => "virtio",
+        LEND_RESET_AHCI => "ahci",
+        LEND_RESET_XHCI => "xhci",
+        _ => "?",
+    }
+}
 /// Lists the devices this node lends and those its peers advertised (an
 /// [`RsioList`] of [`LendDevEntry`]). Needs only access to the device.
 pub const LEND_IOC_LIST: u32 = rsio_iowr(0x62, core::mem::size_of::<RsioList>());
@@ -133,7 +177,7 @@ pub const LEND_IOC_LIST: u32 = rsio_iowr(0x62, core::mem::size_of::<RsioList>())
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LendBorrow {
-    /// `size`, `flags = 0`.
+    /// `size`, `flags`: [`LEND_RETURN_FORCE`] (`RETURN`), else 0.
     pub header: ArgHeader,
     /// In: the lending node.
     pub node: u32,
@@ -171,12 +215,19 @@ const _: () = assert!(core::mem::size_of::<LendBorrow>() == LEND_BORROW_SIZE_V1)
 /// `EBUSY` it is borrowed already (here or elsewhere); `ENOSPC` no free
 /// slots, windows or interrupt vectors on either adapter; `EOPNOTSUPP` the
 /// fabric gives no direct window between the nodes (device DMA needs
-/// it); `ENODEV` the function did not answer.
+/// it), or its driver would bypass the DMA API ([`LEND_DEV_NO_DMA_API`]);
+/// `ENODEV` the function did not answer.
 pub const LEND_IOC_BORROW: u32 = rsio_iowr(0x63, core::mem::size_of::<LendBorrow>());
 /// Returns a borrowed device (`CAP_SYS_ADMIN`; by `node`, `fdid`): its
 /// driver is unbound, the bridge removed, and the lender resets it.
-/// `ENOENT` this node does not borrow it. `domain`, `bus`, `devfn` out.
+/// `ENOENT` this node does not borrow it; `EBUSY` this node uses it (a
+/// block device under it open or mounted, a network interface under it
+/// up; the kernel log names it) unless `header.flags` has
+/// [`LEND_RETURN_FORCE`]. `domain`, `bus`, `devfn` out.
 pub const LEND_IOC_RETURN: u32 = rsio_iowr(0x64, core::mem::size_of::<LendBorrow>());
+/// [`LEND_IOC_RETURN`] flag: return it even though this node uses it (its
+/// users lose it as on a surprise removal; logged).
+pub const LEND_RETURN_FORCE: u32 = 1 << 0;
 
 /// Argument of [`LEND_IOC_P2P`]: two functions this node borrows, and
 /// where the first reaches a BAR of the second.
@@ -239,12 +290,12 @@ impl Request for LendP2p {
 }
 
 impl LendBdf {
-    /// The argument layout the kernel checks requests against
-    /// ([`LEND_UNLEND_FORCE`] is refused by `LEND`).
+    /// The argument layout the kernel checks requests against (one flag
+    /// bit: [`LEND_LEND_FORCE`] and [`LEND_UNLEND_FORCE`]).
     pub const LAYOUT: ArgLayout = ArgLayout {
         min_size: LEND_BDF_SIZE_V1,
         known_size: core::mem::size_of::<LendBdf>(),
-        valid_flags: LEND_UNLEND_FORCE,
+        valid_flags: LEND_UNLEND_FORCE | LEND_LEND_FORCE,
     };
 }
 
@@ -253,7 +304,7 @@ impl LendBorrow {
     pub const LAYOUT: ArgLayout = ArgLayout {
         min_size: LEND_BORROW_SIZE_V1,
         known_size: core::mem::size_of::<LendBorrow>(),
-        valid_flags: 0,
+        valid_flags: LEND_RETURN_FORCE,
     };
 }
 

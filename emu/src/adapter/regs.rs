@@ -59,6 +59,7 @@ pub const ERR_STATUS: u64 = 0x040;
 pub const ERR_ADDR: u64 = 0x048;
 pub const ERR_INFO: u64 = 0x050;
 pub const RMMIO_TIMEOUT: u64 = 0x060;
+pub const DIRECT_ALIAS: u64 = 0x064;
 pub const CNT_TX: u64 = 0x100;
 pub const CNT_ERRORS: u64 = 0x108;
 pub const CNT_REFUSED: u64 = 0x110;
@@ -116,6 +117,21 @@ impl Err {
     /// The error's bit in `ERR_STATUS`.
     pub const fn bit(self) -> u32 {
         1 << self as u32
+    }
+}
+
+/// `DIRECT_ALIAS`: the direct window is also decoded, as memory, by BAR
+/// `(v >> 8) & 7` of function `v & 0xff` (devfn) on the adapter's bus.
+pub mod direct_alias {
+    pub const VALID: u32 = 1 << 31;
+    /// The alias this emulator offers: `ivshmem-plain` at slot 0x1e,
+    /// function 0, whose memory BAR is BAR2 (see the `qemu_args` of
+    /// rsio-fabric, which places it there).
+    pub const SLOT: u32 = 0x1e;
+    pub const BAR: u32 = 2;
+    /// The register's value.
+    pub const fn value() -> u32 {
+        VALID | BAR << 8 | SLOT << 3
     }
 }
 

@@ -112,6 +112,8 @@ impl Fabric {
             regs::DIRECT_SHIFT if c.direct => c.direct_shift(),
             regs::DIRECT_NODES if c.direct => (1u32 << c.nodes) - 1,
             regs::DIRECT_SHIFT | regs::DIRECT_NODES => 0,
+            regs::DIRECT_ALIAS if c.direct && c.direct_alias => regs::direct_alias::value(),
+            regs::DIRECT_ALIAS => 0,
             regs::LINK_CTRL => node.link_enabled.load(Ordering::SeqCst) as u32,
             regs::LINK_STATUS => self.link_status(id),
             regs::LINK_EVENT => node.regs().link_event,

@@ -23,6 +23,9 @@ pub struct FabricConfig {
     pub multicast: Vec<u16>,
     /// Whether BAR4 maps every node's RAM (the direct window).
     pub direct: bool,
+    /// Whether the adapter names a memory alias of the direct window for
+    /// device DMA (`DIRECT_ALIAS`; rsio-fabric's QEMU arguments add it).
+    pub direct_alias: bool,
 }
 
 impl Default for FabricConfig {
@@ -36,6 +39,7 @@ impl Default for FabricConfig {
             dma_channels: 2,
             multicast: Vec::new(),
             direct: true,
+            direct_alias: true,
         }
     }
 }

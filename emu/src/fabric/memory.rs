@@ -33,8 +33,11 @@ pub struct OutOfRange;
 
 impl FabricMemory {
     /// Creates (or truncates) `path` for `nodes` spans of `1 << shift`
-    /// bytes with `ram` bytes of RAM each, and maps it. The file is sparse:
-    /// it costs host memory only as guests touch it.
+    /// bytes with `ram` bytes of RAM each, and maps the spans. The file is
+    /// sparse: it costs host memory only as guests touch it. It is as long
+    /// as BAR4 (spans for a power of two of nodes): QEMU's alias of the
+    /// direct window (an `ivshmem-plain` BAR, a power of two) maps it
+    /// whole.
     pub fn create(path: &Path, nodes: usize, ram: u64, shift: u32) -> io::Result<FabricMemory> {
         let file = OpenOptions::new()
             .read(true)
@@ -43,7 +46,7 @@ impl FabricMemory {
             .truncate(true)
             .open(path)?;
         let len = (nodes as u64) << shift;
-        file.set_len(len)?;
+        file.set_len(Self::file_len_of(nodes, shift))?;
         let map = Mapping::new(file.as_fd(), 0, len, true)?;
         Ok(FabricMemory {
             path: path.to_path_buf(),
@@ -70,9 +73,19 @@ impl FabricMemory {
         self.ram
     }
 
-    /// The whole file's size.
+    /// The size of every node's span (what is mapped).
     pub fn len(&self) -> u64 {
         (self.nodes as u64) << self.shift
+    }
+
+    /// The file's size: BAR4's, every node's span rounded up to a power
+    /// of two of nodes.
+    pub fn file_len(&self) -> u64 {
+        Self::file_len_of(self.nodes, self.shift)
+    }
+
+    fn file_len_of(nodes: usize, shift: u32) -> u64 {
+        (nodes as u64).next_power_of_two() << shift
     }
 
     /// Always false: a fabric has at least two nodes.

@@ -168,6 +168,22 @@ fn identity_and_geometry_registers_read_as_documented() {
         regs::caps::DMA | regs::caps::MULTICAST | regs::caps::DIRECT | regs::caps::REMOTE_MMIO
     );
     assert_eq!(w.r32(0, regs::RMMIO_TIMEOUT), 10_000);
+    // The alias rsio-fabric's QEMU arguments place: slot 0x1e, BAR 2.
+    assert_eq!(w.r32(0, regs::DIRECT_ALIAS), 1 << 31 | 2 << 8 | 0xf0);
+}
+
+#[test]
+fn the_direct_alias_is_named_only_with_a_direct_window_and_the_alias_on() {
+    let no_alias = World::new(FabricConfig {
+        direct_alias: false,
+        ..Default::default()
+    });
+    assert_eq!(no_alias.r32(0, regs::DIRECT_ALIAS), 0);
+    let no_direct = World::new(FabricConfig {
+        direct: false,
+        ..Default::default()
+    });
+    assert_eq!(no_direct.r32(0, regs::DIRECT_ALIAS), 0);
 }
 
 #[test]
@@ -394,6 +410,29 @@ fn a_remote_mmio_read_that_does_not_complete_times_out_with_all_ones() {
     assert!(started.elapsed() < Duration::from_millis(150));
     assert_eq!(b, [0xFF; 4]);
     assert_eq!(w.err(0), Err::RmmioTimeout.bit());
+}
+
+#[test]
+fn a_stalled_target_times_remote_mmio_reads_out_and_still_takes_writes() {
+    let w = World::two();
+    w.links_up();
+    w.expose(1, 0, MMIO, 0x1000, 0b01);
+    w.map(0, 1, lut::KIND_MEMORY, 1, 0, 0);
+    w.w32(0, regs::RMMIO_TIMEOUT, 30_000);
+    w.f.node(1).unwrap().faults.stall_mmio.store(true, Ordering::SeqCst);
+    w.f.bar2_write(0, w.slot(1) + 8, &0xDEAD_BEEFu32.to_le_bytes());
+    let started = Instant::now();
+    let mut b = [0u8; 4];
+    w.f.bar2_read(0, w.slot(1), &mut b);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(30), "waited out the timeout: {took:?}");
+    assert_eq!(b, [0xFF; 4]);
+    assert_eq!(w.err(0), Err::RmmioTimeout.bit());
+    w.f.node(1).unwrap().faults.stall_mmio.store(false, Ordering::SeqCst);
+    w.w32(0, regs::ERR_STATUS, Err::RmmioTimeout.bit());
+    w.f.bar2_read(0, w.slot(1) + 8, &mut b);
+    assert_eq!(w.err(0), 0, "reads complete again");
+    assert_eq!(u32::from_le_bytes(b), 0xDEAD_BEEF, "the write made during the stall was performed");
 }
 
 #[test]

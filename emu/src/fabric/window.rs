@@ -187,6 +187,11 @@ impl Fabric {
         });
         let target = self.node(t).ok_or((Err::RmmioFail, t))?;
         target.counters.rmmio.fetch_add(1, Ordering::Relaxed);
+        if target.faults.stall_mmio.load(Ordering::SeqCst) {
+            // No completion comes: the reader's adapter waits out its timeout.
+            std::thread::sleep(Duration::from_micros(timeout.into()));
+            return Err((Err::RmmioTimeout, t));
+        }
         target
             .rmmio
             .read(addr, data, Duration::from_micros(timeout.into()))

@@ -179,8 +179,22 @@ impl Cluster<'_> {
         concatenate(&platform.initrd, &initrd)?;
 
         for device in &scenario.devices {
-            match device.kind {
-                DeviceKind::Nvme { size_mib, .. } => {
+            match &device.kind {
+                DeviceKind::Qemu { size_mib, net, .. } => {
+                    if let Some(size_mib) = *size_mib {
+                        for &node in &device.nodes {
+                            create_sparse(&qemu::disk_image(dir, node, device.index), size_mib)?;
+                        }
+                    }
+                    if let Some(n) = *net {
+                        for &node in &device.nodes {
+                            run_dir.socket(&format!("node{node}-net{n}.sock"))?;
+                        }
+                        let hub = run_dir.socket(&format!("net{n}.hub"))?;
+                        self.hubs.push(Hub::start(&hub)?);
+                    }
+                }
+                &DeviceKind::Nvme { size_mib, .. } => {
                     for &node in &device.nodes {
                         create_sparse(&qemu::nvme_image(dir, node, device.index), size_mib)?;
                     }

@@ -7,6 +7,7 @@
 //! ```text
 //! rsio-fabric serve --dir DIR --nodes N --ram-mib M [--multicast 0,1]...
 //!                   [--lut-slots S] [--slot-shift B] [--in-windows W] [--dma-channels C]
+//!                   [--no-direct-alias]
 //! ```
 //!
 //! creates `DIR/fabric.mem`, `DIR/node<i>.sock`, `DIR/control.sock` and
@@ -71,6 +72,9 @@ pub fn serve_argv(fabric: &Fabric, dir: &Path, nodes: usize, memory_mib: u32) ->
         if let Some(value) = value {
             argv.extend([flag.into(), value.to_string()]);
         }
+    }
+    if !fabric.direct_alias {
+        argv.push("--no-direct-alias".into());
     }
     argv
 }
@@ -300,6 +304,7 @@ mod tests {
             multicast: vec![vec![0, 1], vec![1, 2]],
             lut_slots: Some(16),
             dma_channels: Some(0),
+            direct_alias: false,
             ..Fabric::default()
         };
         assert_eq!(
@@ -320,6 +325,7 @@ mod tests {
                 "16",
                 "--dma-channels",
                 "0",
+                "--no-direct-alias",
             ]
         );
         assert_eq!(

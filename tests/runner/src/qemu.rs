@@ -43,6 +43,11 @@ pub fn nvme_image(run_dir: &Path, node: usize, k: usize) -> PathBuf {
     run_dir.join(format!("node{node}-nvme{k}.img"))
 }
 
+/// Node `node`'s disk image of `qemu` device `k`.
+pub fn disk_image(run_dir: &Path, node: usize, k: usize) -> PathBuf {
+    run_dir.join(format!("node{node}-disk{k}.img"))
+}
+
 /// The hub socket of e1000e segment `k`.
 pub fn net_hub(run_dir: &Path, k: usize) -> PathBuf {
     run_dir.join(format!("net{k}.hub"))
@@ -119,13 +124,14 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
     if scenario.iommu.contains(&node) {
         argv.opt("-device", "intel-iommu,intremap=off,caching-mode=on");
     }
-    // QEMU maps the adapter's direct window (a vfio-user region backed by
-    // the fabric memory) as a "RAM device": not memory a device may DMA into
-    // directly, so every DMA of a node's devices into the window (a lent
-    // device writing to its borrower) moves through a bounce buffer, and a
-    // device's bounce buffers are capped at 4 KiB by default: one 4 KiB
-    // transfer at a time, whatever the queue depth. A PCIe fabric has no such
-    // cap; this lifts it to what a lent NVMe drive keeps in flight.
+    // QEMU maps a vfio-user region as a "RAM device": not memory a device
+    // may DMA into directly. Device DMA into the direct window goes to its
+    // memory alias (the emulator's arguments add it), but what still targets
+    // a vfio-user region (peer-to-peer into another lent device's BAR, or a
+    // fabric without the alias) moves through bounce buffers, capped at 4 KiB
+    // per device by default: one 4 KiB transfer at a time, whatever the
+    // queue depth. A PCIe fabric has no such cap; this lifts it to what a
+    // lent NVMe drive keeps in flight.
     argv.opt(
         "-global",
         format!("pci-device.x-max-bounce-buffer-size={BOUNCE_BYTES}"),
@@ -178,11 +184,44 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
     argv.0
 }
 
+/// The `-netdev` of node `node` on L2 segment `k` (the runner's hub).
+fn netdev_arg(run_dir: &Path, node: usize, k: usize) -> String {
+    let local = opt_path(&net_socket(run_dir, node, k));
+    let hub = opt_path(&net_hub(run_dir, k));
+    format!(
+        "dgram,id=net{k},local.type=unix,local.path={local},\
+         remote.type=unix,remote.path={hub}"
+    )
+}
+
 /// Adds the arguments that attach `device` to `node`.
 fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
     let k = device.index;
-    match device.kind {
-        DeviceKind::Nvme { cmb_mib, .. } => {
+    match &device.kind {
+        DeviceKind::Qemu {
+            devices,
+            size_mib,
+            net,
+        } => {
+            if size_mib.is_some() {
+                let image = opt_path(&disk_image(run_dir, node, k));
+                argv.opt("-drive", format!("if=none,id=disk{k},file={image},format=raw"));
+            }
+            if let Some(n) = *net {
+                argv.opt("-netdev", netdev_arg(run_dir, node, n));
+            }
+            for d in devices {
+                let mut a = d
+                    .replace("{k}", &k.to_string())
+                    .replace("{node}", &node.to_string())
+                    .replace("{drive}", &format!("disk{k}"));
+                if let Some(n) = *net {
+                    a = a.replace("{netdev}", &format!("net{n}")).replace("{mac}", &mac(node, n));
+                }
+                argv.opt("-device", a);
+            }
+        }
+        &DeviceKind::Nvme { cmb_mib, .. } => {
             let image = opt_path(&nvme_image(run_dir, node, k));
             let cmb = if cmb_mib > 0 {
                 format!(",cmb_size_mb={cmb_mib}")
@@ -200,15 +239,7 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
         }
         DeviceKind::E1000e | DeviceKind::Igb => {
             let model = device.kind.nic_model().unwrap_or("e1000e");
-            let local = opt_path(&net_socket(run_dir, node, k));
-            let hub = opt_path(&net_hub(run_dir, k));
-            argv.opt(
-                "-netdev",
-                format!(
-                    "dgram,id=net{k},local.type=unix,local.path={local},\
-                     remote.type=unix,remote.path={hub}"
-                ),
-            )
+            argv.opt("-netdev", netdev_arg(run_dir, node, k))
             .opt(
                 "-device",
                 format!("{model},netdev=net{k},mac={}", mac(node, k)),
@@ -423,6 +454,25 @@ mod tests {
             values(&a, "-device").contains(&"virtio-serial-pci,id=vser"),
             "the rest of the node is unchanged"
         );
+    }
+
+    #[test]
+    fn qemu_devices_get_their_disk_segment_and_placeholders() {
+        let s = scenario(
+            "nodes = 2\n[[device]]\nkind = 'e1000e'\n\
+             [[device]]\nkind = 'qemu'\nsize_mib = 8\n\
+             qemu_device = ['virtio-scsi-pci,id=scsi{k}', 'scsi-hd,bus=scsi{k}.0,drive={drive},serial=n{node}']\n\
+             [[device]]\nkind = 'qemu'\nqemu_device = ['virtio-net-pci,netdev={netdev},mac={mac}']\n",
+        );
+        let a = argv(&s, 1);
+        assert!(values(&a, "-drive").contains(&"if=none,id=disk0,file=/run/r/node1-disk0.img,format=raw"));
+        let devices = values(&a, "-device");
+        assert!(devices.contains(&"virtio-scsi-pci,id=scsi0"));
+        assert!(devices.contains(&"scsi-hd,bus=scsi0.0,drive=disk0,serial=n1"));
+        assert!(devices.contains(&"virtio-net-pci,netdev=net1,mac=52:54:00:12:01:01"));
+        assert!(values(&a, "-netdev")
+            .iter()
+            .any(|n| n.starts_with("dgram,id=net1,") && n.ends_with("remote.path=/run/r/net1.hub")));
     }
 
     #[test]

@@ -13,10 +13,17 @@
 //! console_reject = ["..."]    # regexes; replaces the default list (BUG:, WARNING:, ...)
 //!
 //! [[device]]
-//! kind = "nvme"               # "nvme" | "e1000e" | "igb" (82576, SR-IOV PF)
+//! kind = "nvme"               # "nvme" | "e1000e" | "igb" (82576, SR-IOV PF) | "qemu"
 //! nodes = [0]                 # default: all nodes
-//! size_mib = 64               # nvme only, default 64
+//! size_mib = 64               # nvme and qemu: the disk image per node (nvme: default 64)
 //! cmb_mib = 1                 # nvme only: a controller memory buffer (BAR 2), default none
+//!
+//! [[device]]                  # any QEMU device model(s), with placeholders:
+//! kind = "qemu"               #   {drive}: the disk of `size_mib` (required then),
+//! qemu_device = [             #   {netdev}, {mac}: a port on an L2 segment of its own
+//!   "ich9-ahci,id=ahci{k}",   #   (as e1000e's), {k}: its index among qemu devices,
+//!   "ide-hd,bus=ahci{k}.0,drive={drive}",  # {node}: the node
+//! ]
 //!
 //! [fabric]                    # the nodes sit on the emulated NTB fabric
 //! multicast = [[0, 1]]        # multicast groups (member nodes), default none
@@ -24,6 +31,8 @@
 //! slot_shift = 21             #   emulator's defaults otherwise
 //! in_windows = 32
 //! dma_channels = 2
+//! direct_alias = true         # the direct window's memory alias for device
+//!                             #   DMA (docs/emulator.md), default true
 //!
 //! [[step]]
 //! name = "load module"        # default "step <n>"
@@ -133,7 +142,7 @@ pub struct Scenario {
 /// The `[fabric]` table: every node gets an RSIO-NTB1 adapter served by
 /// `rsio-fabric`, which also holds the nodes' RAM. Geometry left out is the
 /// emulator's default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fabric {
     /// Multicast groups, each its member nodes, ascending.
     pub multicast: Vec<Vec<usize>>,
@@ -141,6 +150,22 @@ pub struct Fabric {
     pub slot_shift: Option<u32>,
     pub in_windows: Option<u32>,
     pub dma_channels: Option<u32>,
+    /// The direct window's memory alias (`DIRECT_ALIAS`); `false` leaves
+    /// it out (`rsio-fabric serve --no-direct-alias`).
+    pub direct_alias: bool,
+}
+
+impl Default for Fabric {
+    fn default() -> Self {
+        Fabric {
+            multicast: Vec::new(),
+            lut_slots: None,
+            slot_shift: None,
+            in_windows: None,
+            dma_channels: None,
+            direct_alias: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,13 +187,22 @@ pub enum DeviceKind {
     /// An igb NIC (82576, with SR-IOV: 7 VFs); its nodes share one L2
     /// segment, as e1000e's.
     Igb,
+    /// Any QEMU device models: one `-device` per entry, placeholders
+    /// filled in per node (see the module docs). `size_mib`: a sparse raw
+    /// image per node for `{drive}`; `net`: the L2 segment (numbered with
+    /// the NICs') for `{netdev}` and `{mac}`.
+    Qemu {
+        devices: Vec<String>,
+        size_mib: Option<u64>,
+        net: Option<usize>,
+    },
 }
 
 impl DeviceKind {
     /// The QEMU model of a NIC kind (`None`: not a NIC).
     pub fn nic_model(&self) -> Option<&'static str> {
         match self {
-            DeviceKind::Nvme { .. } => None,
+            DeviceKind::Nvme { .. } | DeviceKind::Qemu { .. } => None,
             DeviceKind::E1000e => Some("e1000e"),
             DeviceKind::Igb => Some("igb"),
         }
@@ -245,6 +279,7 @@ struct RawFabric {
     slot_shift: Option<u32>,
     in_windows: Option<u32>,
     dma_channels: Option<u32>,
+    direct_alias: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,6 +289,7 @@ struct RawDevice {
     nodes: Option<Vec<usize>>,
     size_mib: Option<u64>,
     cmb_mib: Option<u32>,
+    qemu_device: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -262,6 +298,35 @@ enum RawDeviceKind {
     Nvme,
     E1000e,
     Igb,
+    Qemu,
+}
+
+/// The placeholders a `qemu_device` entry may use.
+const QEMU_PLACEHOLDERS: [&str; 5] = ["{k}", "{node}", "{drive}", "{netdev}", "{mac}"];
+
+/// Checks a `qemu` device's entries; returns whether they use a disk and
+/// a network port.
+fn check_qemu_devices(devices: &[String]) -> Result<(bool, bool)> {
+    ensure!(!devices.is_empty(), "`qemu_device` is empty");
+    let (mut drive, mut net) = (false, false);
+    for d in devices {
+        ensure!(!d.trim().is_empty(), "an empty `qemu_device` entry");
+        ensure!(
+            !d.chars().any(char::is_whitespace),
+            "`qemu_device` entry {d:?} has whitespace (one -device argument each)"
+        );
+        let mut rest = d.as_str();
+        while let Some(at) = rest.find('{') {
+            let p = QEMU_PLACEHOLDERS
+                .iter()
+                .find(|p| rest[at..].starts_with(**p))
+                .with_context(|| format!("`qemu_device` entry {d:?}: unknown placeholder at {:?} (known: {})", &rest[at..], QEMU_PLACEHOLDERS.join(" ")))?;
+            drive |= *p == "{drive}";
+            net |= *p == "{netdev}" || *p == "{mac}";
+            rest = &rest[at + p.len()..];
+        }
+    }
+    Ok((drive, net))
 }
 
 #[derive(Debug, Deserialize)]
@@ -408,6 +473,7 @@ impl Fabric {
             slot_shift: raw.slot_shift,
             in_windows: raw.in_windows,
             dma_channels: raw.dma_channels,
+            direct_alias: raw.direct_alias.unwrap_or(true),
         })
     }
 }
@@ -520,6 +586,7 @@ impl Living {
 fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<Device>> {
     let mut nvme_count = 0;
     let mut net_count = 0;
+    let mut qemu_count = 0;
     let mut devices = Vec::with_capacity(raw.len());
     for (i, device) in raw.into_iter().enumerate() {
         let label = || format!("device {} ({:?})", i + 1, device.kind);
@@ -528,7 +595,35 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
             None => (0..scenario_nodes).collect(),
         };
         nodes.sort_unstable();
+        ensure!(
+            device.qemu_device.is_none() || device.kind == RawDeviceKind::Qemu,
+            "{}: `qemu_device` is for kind \"qemu\" only",
+            label()
+        );
         let (kind, counter) = match device.kind {
+            RawDeviceKind::Qemu => {
+                let devices = device.qemu_device.clone().with_context(|| format!("{}: kind \"qemu\" needs `qemu_device`", label()))?;
+                let (drive, uses_net) = check_qemu_devices(&devices).with_context(label)?;
+                ensure!(device.cmb_mib.is_none(), "{}: `cmb_mib` is for nvme only", label());
+                ensure!(
+                    drive == device.size_mib.is_some(),
+                    "{}: `size_mib` and a {{drive}} placeholder go together",
+                    label()
+                );
+                if let Some(size_mib) = device.size_mib {
+                    check_range("size_mib", size_mib, &NVME_SIZE_MIB).with_context(label)?;
+                }
+                let net = uses_net.then(|| {
+                    net_count += 1;
+                    net_count - 1
+                });
+                let kind = DeviceKind::Qemu {
+                    devices,
+                    size_mib: device.size_mib,
+                    net,
+                };
+                (kind, &mut qemu_count)
+            }
             RawDeviceKind::Nvme => {
                 let size_mib = device.size_mib.unwrap_or(DEFAULT_NVME_SIZE_MIB);
                 check_range("size_mib", size_mib, &NVME_SIZE_MIB).with_context(label)?;
@@ -804,6 +899,60 @@ mod tests {
     }
 
     #[test]
+    fn qemu_devices_take_any_model_with_a_disk_or_a_segment() {
+        let s = parse(
+            r#"
+            nodes = 2
+            [[device]]
+            kind = "e1000e"
+            [[device]]
+            kind = "qemu"
+            nodes = [0]
+            size_mib = 32
+            qemu_device = ["ich9-ahci,id=ahci{k}", "ide-hd,bus=ahci{k}.0,drive={drive}"]
+            [[device]]
+            kind = "qemu"
+            qemu_device = ["virtio-net-pci,netdev={netdev},mac={mac}"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.devices[1].kind,
+            DeviceKind::Qemu {
+                devices: vec!["ich9-ahci,id=ahci{k}".into(), "ide-hd,bus=ahci{k}.0,drive={drive}".into()],
+                size_mib: Some(32),
+                net: None
+            }
+        );
+        assert_eq!((s.devices[1].index, s.devices[2].index), (0, 1), "numbered among qemu devices");
+        assert_eq!(
+            s.devices[2].kind,
+            DeviceKind::Qemu {
+                devices: vec!["virtio-net-pci,netdev={netdev},mac={mac}".into()],
+                size_mib: None,
+                net: Some(1)
+            },
+            "segments are numbered with the NICs'"
+        );
+    }
+
+    #[test]
+    fn qemu_devices_are_checked() {
+        let e = error("[[device]]\nkind = 'qemu'\n");
+        assert!(e.contains("needs `qemu_device`"), "{e}");
+        let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['virtio-blk-pci,drive={disk}']\nsize_mib = 8\n");
+        assert!(e.contains("unknown placeholder") && e.contains("{disk}"), "{e}");
+        let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['virtio-blk-pci,drive={drive}']\n");
+        assert!(e.contains("`size_mib` and a {drive} placeholder go together"), "{e}");
+        let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['edu']\nsize_mib = 8\n");
+        assert!(e.contains("go together"), "{e}");
+        let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['edu', 'a b']\n");
+        assert!(e.contains("whitespace"), "{e}");
+        let e = error("[[device]]\nkind = 'nvme'\nqemu_device = ['edu']\n");
+        assert!(e.contains("for kind \"qemu\" only"), "{e}");
+    }
+
+    #[test]
     fn unknown_device_kinds_are_rejected() {
         let e = error("[[device]]\nkind = 'virtio-blk'\n");
         assert!(e.contains("virtio-blk") && e.contains("nvme"), "{e}");
@@ -924,6 +1073,7 @@ mod tests {
             slot_shift = 20
             in_windows = 8
             dma_channels = 1
+            direct_alias = false
             "#,
         )
         .unwrap();
@@ -935,6 +1085,7 @@ mod tests {
                 slot_shift: Some(20),
                 in_windows: Some(8),
                 dma_channels: Some(1),
+                direct_alias: false,
             }),
             "multicast members are sorted"
         );

@@ -12,9 +12,14 @@ use serde_json::{json, Value};
 pub const LEND_LONG: &str = "\
 Lend a local PCI function to the fabric (LEND_IOC_LEND on /dev/rsio_lend,
 served by rsio_lend; needs CAP_SYS_ADMIN). Its driver is unbound and the
-rsio_lend stub driver holds it; it is reset (function-level reset when it
-has one), named by a fabric device id (node << 16 | index) and advertised
-to every peer, whose `rsio devices` lists it. `rsio unlend` gives it back.
+rsio_lend stub driver holds it; it is reset (the RESET column of `rsio
+devices` says how), named by a fabric device id (node << 16 | index) and
+advertised to every peer, whose `rsio devices` lists it. `rsio unlend` gives
+it back.
+
+A function this node uses is refused (EBUSY): a block device under it open
+or mounted, a network interface under it up (the kernel log names it).
+--force lends it anyway: its users here lose it as on a surprise removal.
 
 The function is named by its PCI address, [DOMAIN:]BUS:DEVICE.FUNCTION in
 hexadecimal, as lspci prints it. Bridges (class 0x06xx) and the rsio adapter
@@ -28,8 +33,9 @@ EXAMPLES:
 EXIT STATUS:
     0   the function is lent
     1   it could not be lent: no such function (ENODEV), a bridge (EINVAL),
-        the rsio adapter or not root (EPERM), already lent (EBUSY), or
-        /dev/rsio_lend cannot be opened (rsio_lend not loaded)
+        the rsio adapter or not root (EPERM), already lent or in use here
+        without --force (EBUSY), or /dev/rsio_lend cannot be opened
+        (rsio_lend not loaded)
     2   usage error (not a PCI address)";
 
 pub const UNLEND_LONG: &str = "\
@@ -62,15 +68,19 @@ borrowed; BARS the sizes of its implemented BARs (n:size, with p for
 prefetchable, 64 for 64-bit, io for I/O space); SR-IOV vf for a virtual
 function, pf:N for a physical function with N VFs at most; DMA iommu when the
 lender's IOMMU confines the function's DMA to its borrower's memory, open
-when it cannot.
+when it cannot, bypass when its driver bypasses the DMA API (a virtio device
+without VIRTIO_F_ACCESS_PLATFORM: it cannot be borrowed); RESET how the lender
+resets it between borrowers: flr (function-level reset), pci (another reset
+of the PCI core: PM, bus), virtio, ahci or xhci (class-specific), none (bus
+mastering and decoding off only).
 
 Needs only access to /dev/rsio_lend.";
 
 pub const DEVICES_AFTER: &str = "\
 EXAMPLES:
     $ rsio devices
-    NODE  FDID  BDF           VENDOR  DEVICE  CLASS   STATE  BARS      SR-IOV  DMA
-       0   0x1  0000:00:04.0  1b36    0010    010802  lent   0:16K/64  -       iommu
+    NODE  FDID  BDF           VENDOR  DEVICE  CLASS   STATE  BARS      SR-IOV  DMA    RESET
+       0   0x1  0000:00:04.0  1b36    0010    010802  lent   0:16K/64  -       iommu  flr
 
 EXIT STATUS:
     0   the list was read
@@ -83,6 +93,9 @@ pub struct BdfArgs {
     /// The PCI function: [DOMAIN:]BUS:DEVICE.FUNCTION (hexadecimal).
     #[arg(value_parser = parse_bdf)]
     pub bdf: (u32, u32, u32),
+    /// Lend it even though this node uses it (mounted, open, up).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The arguments of `rsio unlend`.
@@ -129,7 +142,10 @@ EXIT STATUS:
 pub const RETURN_LONG: &str = "\
 Return a borrowed PCI function (LEND_IOC_RETURN on /dev/rsio_lend; needs
 CAP_SYS_ADMIN): its driver is unbound, it leaves this node's PCI bus and
-the lender resets it; it stays lent, for the next borrower.";
+the lender resets it; it stays lent, for the next borrower. A device this
+node uses is refused (EBUSY): a block device under it open or mounted, a
+network interface under it up (the kernel log names it). --force returns it
+anyway: its users here lose it as on a surprise removal.";
 
 pub const RETURN_AFTER: &str = "\
 EXAMPLES:
@@ -138,8 +154,9 @@ EXAMPLES:
 
 EXIT STATUS:
     0   the device is back with its lender
-    1   this node does not borrow it (ENOENT), not root (EPERM), or
-        /dev/rsio_lend cannot be opened (rsio_lend not loaded)
+    1   this node does not borrow it (ENOENT), it is in use here and --force
+        was not given (EBUSY), not root (EPERM), or /dev/rsio_lend cannot be
+        opened (rsio_lend not loaded)
     2   usage error";
 
 pub const P2P_LONG: &str = "\
@@ -198,6 +215,9 @@ pub struct ReturnArgs {
     /// The device: NODE:FDID.
     #[arg(value_name = "NODE:FDID", value_parser = parse_fabric_device)]
     pub target: (u32, u32),
+    /// Return it even though this node uses it (mounted, open, up).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Parses `NODE:FDID` (FDID `0x`-prefixed hex or decimal).
@@ -263,17 +283,25 @@ fn matches(
     e.state == abi::LEND_STATE_LENT && class_ok && vendor_ok
 }
 
-fn borrow_explain(e: &IoctlError) -> String {
+fn borrow_explain(e: &IoctlError, returning: bool) -> String {
     let why = match e.errno() {
         Some(libc::ENOENT) => {
             "the node does not lend such a device (or this node does not borrow it)"
+        }
+        Some(libc::EBUSY) if returning => {
+            "this node uses it: a block device under it is open or mounted, or a network \
+             interface under it is up (the kernel log names it); --force returns it anyway"
         }
         Some(libc::EBUSY) => "it is borrowed already",
         Some(libc::EHOSTUNREACH) => "the lender is not up",
         Some(libc::ENOSPC) => "no free LUT slots, windows or interrupt vectors",
         Some(libc::EPERM) => "not root",
         Some(libc::EINVAL) => "not a peer's fabric device",
-        Some(libc::EOPNOTSUPP) => "no direct window between the nodes for the device's DMA",
+        Some(libc::EOPNOTSUPP) => {
+            "no direct window between the nodes for the device's DMA, or its driver would \
+             bypass the DMA API (a virtio device without VIRTIO_F_ACCESS_PLATFORM: give it \
+             platform access, e.g. QEMU's iommu_platform=on, and lend it again)"
+        }
         _ => "",
     };
     explained(e, why)
@@ -331,7 +359,7 @@ pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
             }
         }
     };
-    match dev.borrow_or_return(abi::LEND_IOC_BORROW, "LEND_IOC_BORROW", node, fdid) {
+    match dev.borrow_or_return(abi::LEND_IOC_BORROW, "LEND_IOC_BORROW", node, fdid, 0) {
         Ok(a) => {
             let at = bdf_name(a.domain, a.bus, a.devfn);
             if ctx.json {
@@ -346,7 +374,7 @@ pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            eprintln!("rsio: {node}:{fdid:#x}: {}", borrow_explain(&e));
+            eprintln!("rsio: {node}:{fdid:#x}: {}", borrow_explain(&e, false));
             Err(Exit(1).into())
         }
     }
@@ -356,7 +384,8 @@ pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
 pub fn return_device(ctx: &Ctx, args: &ReturnArgs) -> Result<()> {
     let dev = Device::open(abi::LEND_DEVICE_PATH)?;
     let (node, fdid) = args.target;
-    match dev.borrow_or_return(abi::LEND_IOC_RETURN, "LEND_IOC_RETURN", node, fdid) {
+    let flags = if args.force { abi::LEND_RETURN_FORCE } else { 0 };
+    match dev.borrow_or_return(abi::LEND_IOC_RETURN, "LEND_IOC_RETURN", node, fdid, flags) {
         Ok(a) => {
             let at = bdf_name(a.domain, a.bus, a.devfn);
             if ctx.json {
@@ -370,7 +399,7 @@ pub fn return_device(ctx: &Ctx, args: &ReturnArgs) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            eprintln!("rsio: {node}:{fdid:#x}: {}", borrow_explain(&e));
+            eprintln!("rsio: {node}:{fdid:#x}: {}", borrow_explain(&e, true));
             Err(Exit(1).into())
         }
     }
@@ -407,7 +436,7 @@ pub fn p2p(ctx: &Ctx, args: &P2pArgs) -> Result<()> {
                 _ => "",
             };
             let msg = if why.is_empty() {
-                borrow_explain(&e)
+                borrow_explain(&e, false)
             } else {
                 explained(&e, why)
             };
@@ -462,7 +491,11 @@ fn explain(e: &IoctlError, lend: bool) -> String {
         (Some(libc::EINVAL), true) => "a bridge cannot be lent (or the address is out of range)",
         (Some(libc::EPERM), true) => "not root, or it is the rsio adapter itself",
         (Some(libc::EPERM), false) => "not root",
-        (Some(libc::EBUSY), true) => "already lent, or the stub driver could not take it",
+        (Some(libc::EBUSY), true) => {
+            "already lent, the stub driver could not take it, or this node uses it (a block \
+             device under it open or mounted, a network interface under it up: the kernel log \
+             names it; --force lends it anyway)"
+        }
         (Some(libc::ENOENT), false) => "it is not lent",
         (Some(libc::EBUSY), false) => "a peer borrows it (--force revokes it)",
         _ => "",
@@ -509,7 +542,8 @@ fn lend_or_unlend(ctx: &Ctx, bdf: (u32, u32, u32), flags: u32, lend: bool) -> Re
 
 /// `rsio lend`.
 pub fn lend(ctx: &Ctx, args: &BdfArgs) -> Result<()> {
-    lend_or_unlend(ctx, args.bdf, 0, true)
+    let flags = if args.force { abi::LEND_LEND_FORCE } else { 0 };
+    lend_or_unlend(ctx, args.bdf, flags, true)
 }
 
 /// `rsio unlend`.
@@ -579,6 +613,22 @@ fn sriov(e: &abi::LendDevEntry) -> String {
     }
 }
 
+/// The DMA column: `bypass` (not borrowable), `iommu` or `open`.
+fn dma(e: &abi::LendDevEntry) -> &'static str {
+    if e.dev_flags & abi::LEND_DEV_NO_DMA_API != 0 {
+        "bypass"
+    } else if e.dev_flags & abi::LEND_DEV_IOMMU != 0 {
+        "iommu"
+    } else {
+        "open"
+    }
+}
+
+/// The RESET column: how the lender resets it between borrowers.
+fn reset(e: &abi::LendDevEntry) -> &'static str {
+    abi::lend_reset_name((e.dev_flags & abi::LEND_DEV_RESET_MASK) >> abi::LEND_DEV_RESET_SHIFT)
+}
+
 /// The table of `rsio devices`.
 pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
     let mut t = Table::new(&[
@@ -592,6 +642,7 @@ pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
         ("BARS", Align::Left),
         ("SR-IOV", Align::Left),
         ("DMA", Align::Left),
+        ("RESET", Align::Left),
     ]);
     for e in devs {
         t.row(vec![
@@ -604,12 +655,8 @@ pub fn devices_table(devs: &[abi::LendDevEntry]) -> String {
             state(e).into(),
             bars(e),
             sriov(e),
-            if e.dev_flags & abi::LEND_DEV_IOMMU != 0 {
-                "iommu"
-            } else {
-                "open"
-            }
-            .into(),
+            dma(e).into(),
+            reset(e).into(),
         ]);
     }
     t.render()
@@ -644,6 +691,8 @@ pub fn dev_json(e: &abi::LendDevEntry) -> Value {
         "sriov_total_vfs": e.sriov_total_vfs,
         "virtual_function": e.dev_flags & abi::LEND_DEV_VF != 0,
         "dma_confined": e.dev_flags & abi::LEND_DEV_IOMMU != 0,
+        "dma_api_bypass": e.dev_flags & abi::LEND_DEV_NO_DMA_API != 0,
+        "reset": reset(e),
     })
 }
 
@@ -752,5 +801,20 @@ mod tests {
         let j = dev_json(&e);
         assert_eq!(j["class"], json!("010802"));
         assert_eq!(j["bars"][0]["size"], json!(16384));
+        assert_eq!(j["reset"], json!("none"));
+    }
+
+    #[test]
+    fn the_table_shows_dma_and_reset() {
+        let mut e = entry();
+        e.dev_flags = abi::LEND_DEV_IOMMU | abi::LEND_RESET_FLR << abi::LEND_DEV_RESET_SHIFT;
+        let t = devices_table(&[e]);
+        let row = t.lines().nth(1).unwrap();
+        assert!(row.ends_with("iommu  flr"), "{row}");
+        e.dev_flags = abi::LEND_DEV_NO_DMA_API | abi::LEND_RESET_VIRTIO << abi::LEND_DEV_RESET_SHIFT;
+        let t = devices_table(&[e]);
+        let row = t.lines().nth(1).unwrap();
+        assert!(row.ends_with("bypass  virtio"), "{row}");
+        assert_eq!(dev_json(&e)["dma_api_bypass"], json!(true));
     }
 }

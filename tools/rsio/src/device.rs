@@ -261,13 +261,14 @@ impl Device {
     /// `LEND_IOC_BORROW` or `LEND_IOC_RETURN` (`cmd`, named `name`) of
     /// `/dev/rsio_lend` (admin) on `node`'s fabric device `fdid`: returns
     /// where the device is (was) on this node (`domain`, `bus`, `devfn`,
-    /// `dma_offset` of the result).
+    /// `dma_offset` of the result). `flags`: `LEND_RETURN_FORCE` or 0.
     pub fn borrow_or_return(
         &self,
         cmd: u32,
         name: &'static str,
         node: u32,
         fdid: u32,
+        flags: u32,
     ) -> Result<uapi::lend::LendBorrow, IoctlError> {
         if cmd != uapi::lend::LEND_IOC_BORROW && cmd != uapi::lend::LEND_IOC_RETURN {
             return Err(IoctlError {
@@ -277,6 +278,7 @@ impl Device {
             });
         }
         let mut a = <uapi::lend::LendBorrow as uapi::Request>::request();
+        a.header.flags = flags;
         a.node = node;
         a.fdid = fdid;
         // SAFETY: LEND_IOC_BORROW and LEND_IOC_RETURN (checked above) take a `LendBorrow` in and out; it holds no pointers.

@@ -59,6 +59,11 @@ pub struct ServeArgs {
     /// Leave out the direct window (BAR4).
     #[arg(long)]
     pub no_direct: bool,
+    /// Leave out the direct window's memory alias (`DIRECT_ALIAS`, an
+    /// ivshmem-plain function in each VM): device DMA into the window then
+    /// goes through QEMU's bounce buffers (docs/emulator.md).
+    #[arg(long)]
+    pub no_direct_alias: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +120,7 @@ impl ServeArgs {
             dma_channels: self.dma_channels,
             multicast: self.multicast.clone(),
             direct: !self.no_direct,
+            direct_alias: !self.no_direct && !self.no_direct_alias,
         };
         config.validate()?;
         Ok(config)
@@ -158,8 +164,20 @@ mod tests {
             dma_channels: 4,
             multicast: vec![0b0011, 0b1110],
             direct: false,
+            direct_alias: false,
         };
         assert_eq!(args.fabric_config(), Ok(expected));
+    }
+
+    #[test]
+    fn the_direct_window_alias_is_on_unless_left_out() {
+        assert!(serve("--nodes 2").fabric_config().unwrap().direct_alias);
+        assert!(
+            !serve("--nodes 2 --no-direct-alias")
+                .fabric_config()
+                .unwrap()
+                .direct_alias
+        );
     }
 
     #[test]

@@ -11,12 +11,25 @@
 //! q35,memory-backend=ram
 //! -device
 //! {"driver":"vfio-user-pci","socket":{"path":"DIR/node<i>.sock","type":"unix"}}
+//! -object
+//! memory-backend-file,id=rsio-direct,mem-path=DIR/fabric.mem,size=BAR4,share=on
+//! -device
+//! ivshmem-plain,memdev=rsio-direct,addr=0x1e.0
 //! ```
 //!
-//! The VM's `-m` must be `MIBM` too. The file holds one argument per line.
+//! The last two are the adapter's **direct-window alias** (`DIRECT_ALIAS`,
+//! docs/adapter.md): QEMU maps a vfio-user region as a "RAM device", which
+//! its device models reach only through bounce buffers, and some of them
+//! cannot work that way at all (AHCI keeps its command list mapped; a
+//! virtio-scsi request's data is overwritten when its bounce buffers are
+//! unmapped). The same file as an `ivshmem-plain` BAR is ordinary guest
+//! memory to QEMU, so a node's devices DMA into the direct window through
+//! the alias as into RAM. The VM's `-m` must be `MIBM` too. The file holds
+//! one argument per line.
 
 use std::path::Path;
 
+use rsio_emu::adapter::regs::direct_alias;
 use serde_json::json;
 
 /// Where one node's VM finds its pieces.
@@ -30,6 +43,9 @@ pub struct NodeArgs<'a> {
     pub ram_mib: u64,
     /// The node's vfio-user socket.
     pub socket: &'a str,
+    /// The size of BAR4 and of the memory file (0: no direct window, and
+    /// no alias).
+    pub direct_bytes: u64,
 }
 
 impl NodeArgs<'_> {
@@ -43,14 +59,30 @@ impl NodeArgs<'_> {
         );
         let device =
             json!({ "driver": "vfio-user-pci", "socket": { "path": self.socket, "type": "unix" } });
-        vec![
+        let mut args = vec![
             "-object".into(),
             backend,
             "-machine".into(),
             "q35,memory-backend=ram".into(),
             "-device".into(),
             device.to_string(),
-        ]
+        ];
+        if self.direct_bytes != 0 {
+            args.extend([
+                "-object".into(),
+                format!(
+                    "memory-backend-file,id=rsio-direct,mem-path={},size={},share=on",
+                    escape_option_value(self.memory),
+                    self.direct_bytes
+                ),
+                "-device".into(),
+                format!(
+                    "ivshmem-plain,memdev=rsio-direct,addr={:#x}.0",
+                    direct_alias::SLOT
+                ),
+            ]);
+        }
+        args
     }
 
     /// The arguments file's contents: one argument per line.
@@ -80,6 +112,7 @@ mod tests {
             offset: 1 << 29,
             ram_mib: 384,
             socket: "/run/f/node1.sock",
+            direct_bytes: 4 << 29,
         }
     }
 
@@ -92,8 +125,22 @@ mod tests {
              -machine\n\
              q35,memory-backend=ram\n\
              -device\n\
-             {\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"/run/f/node1.sock\",\"type\":\"unix\"}}\n"
+             {\"driver\":\"vfio-user-pci\",\"socket\":{\"path\":\"/run/f/node1.sock\",\"type\":\"unix\"}}\n\
+             -object\n\
+             memory-backend-file,id=rsio-direct,mem-path=/run/f/fabric.mem,size=2147483648,share=on\n\
+             -device\n\
+             ivshmem-plain,memdev=rsio-direct,addr=0x1e.0\n"
         );
+    }
+
+    #[test]
+    fn no_direct_window_no_alias() {
+        let args = NodeArgs {
+            direct_bytes: 0,
+            ..node1()
+        }
+        .args();
+        assert_eq!(args.len(), 6);
     }
 
     #[test]

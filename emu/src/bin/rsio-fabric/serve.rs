@@ -126,6 +126,11 @@ impl Service {
                 offset: fabric.memory().node_offset(node),
                 ram_mib,
                 socket: &utf8(&socket)?,
+                direct_bytes: if fabric.config().direct_alias {
+                    fabric.memory().file_len()
+                } else {
+                    0
+                },
             };
             args.write(&args_file.0)?;
             qemu_args.push(args_file);
