@@ -6,8 +6,8 @@
 
 pub mod adapter;
 mod bindings;
-mod direct_alias;
 pub mod buffer;
+mod direct_alias;
 pub mod dma;
 mod driver;
 mod enable;
