@@ -192,24 +192,14 @@ fn unmap_later(paths: Unmaps) {
     }
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by `init` in the module initializer before anything else uses it.
-    unsafe(uninit) static BORROWS: Mutex<KVec<Borrowed>> = KVec::new();
+rsio_kernel::global_mutex! {
+    /// The borrowed functions.
+    static BORROWS: Mutex<KVec<Borrowed>> = KVec::new();
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by `init` in the module initializer before anything else uses it.
-    unsafe(uninit) static BORROW_OPS: Mutex<()> = ();
-}
-
-/// # Safety
-///
-/// Called once, by the module initializer, before anything else here.
-pub(crate) unsafe fn init() {
-    // SAFETY: As the caller guarantees.
-    unsafe { BORROWS.init() };
-    // SAFETY: As the caller guarantees.
-    unsafe { BORROW_OPS.init() };
+rsio_kernel::global_mutex! {
+    /// Serializes borrowing and returning.
+    static BORROW_OPS: Mutex<()> = ();
 }
 
 /// Maps `count` slots onto `node`'s window `window` from offset 0.
@@ -303,7 +293,6 @@ fn set_up(
 ) -> Result<Borrowed> {
     let cfg = map_window(adapter, node, lease.cfg_window, 4096)?;
     let mut p = BridgeParams {
-        parent: adapter.raw_device(),
         cfg_bus: cfg.bus_addr(),
         msi_bus: lease.msi_bus,
         dma_base: lease.dma_base,
@@ -345,7 +334,7 @@ fn set_up(
         }
     }
     p.nr_vectors = vectors.len() as u32;
-    let (bridge, domain, bus, devfn) = Bridge::create(&p)?;
+    let (bridge, domain, bus, devfn) = adapter.with_bound_device(|dev| Bridge::create(dev, &mut p))??;
     let b = Borrowed {
         node,
         fdid,

@@ -6,7 +6,7 @@
 use crate::ioctl::Arg;
 use crate::lend_abi::*;
 use crate::uapi::{self, RsioList};
-use crate::{borrow, state, sys};
+use crate::{borrow, state};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
@@ -63,7 +63,7 @@ impl MiscDevice for LendFile {
 
 /// `LEND`/`UNLEND`: root only; `fdid` is an output (zero on input).
 fn bdf(cmd: u32, arg: usize, op: impl FnOnce(u32, u32, u32, u32) -> Result<u32>) -> Result<isize> {
-    if !sys::capable_admin() {
+    if !rsio_kernel::task::capable_admin() {
         return Err(EPERM);
     }
     let mut a = Arg::<LendBdf>::read(cmd, arg, LendBdf::LAYOUT)?;
@@ -88,7 +88,7 @@ fn borrowing(
     arg: usize,
     op: impl FnOnce(u32, u32, u32) -> Result<borrow::Placed>,
 ) -> Result<isize> {
-    if !sys::capable_admin() {
+    if !rsio_kernel::task::capable_admin() {
         return Err(EPERM);
     }
     let mut a = Arg::<LendBorrow>::read(cmd, arg, LendBorrow::LAYOUT)?;
@@ -108,7 +108,7 @@ fn borrowing(
 
 /// `P2P`: root only; the device address and size are the output.
 fn p2p(cmd: u32, arg: usize) -> Result<isize> {
-    if !sys::capable_admin() {
+    if !rsio_kernel::task::capable_admin() {
         return Err(EPERM);
     }
     let mut a = Arg::<LendP2p>::read(cmd, arg, LendP2p::LAYOUT)?;

@@ -403,11 +403,6 @@ void rsio_lend_release(struct pci_dev *pdev)
 	pci_dev_put(pdev);
 }
 
-bool rsio_lend_capable_admin(void)
-{
-	return capable(CAP_SYS_ADMIN);
-}
-
 u64 rsio_lend_ecam(struct pci_dev *pdev)
 {
 	struct acpi_table_header *hdr;

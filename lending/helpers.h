@@ -138,7 +138,4 @@ void rsio_lend_confine_unmap(struct iommu_domain *dom, u64 start, u64 len);
 /* Puts pdev back in its default domain and frees the one of confine(). */
 void rsio_lend_unconfine(struct pci_dev *pdev, struct iommu_domain *dom);
 
-/* capable(CAP_SYS_ADMIN). */
-bool rsio_lend_capable_admin(void);
-
 #endif

@@ -51,21 +51,8 @@ module! {
 mod uapi_impls {
     use crate::lend_abi::{LendBdf, LendBorrow, LendDevEntry, LendP2p};
     use crate::uapi::{ArgHeader, RsioList};
-    use kernel::prelude::*;
-    use kernel::transmute::{AsBytes, FromBytes};
 
-    macro_rules! abi_struct {
-        ($($t:ty),* $(,)?) => {$(
-            // SAFETY: `$t` is `repr(C)` of integers laid out without padding (its size is asserted to be the sum of its fields in the ABI source), so every bit pattern is a valid value.
-            unsafe impl FromBytes for $t {}
-            // SAFETY: As above: no padding means no uninitialized bytes, and it has no interior mutability.
-            unsafe impl AsBytes for $t {}
-            // SAFETY: As above; all-zeroes is a valid value.
-            unsafe impl Zeroable for $t {}
-        )*};
-    }
-
-    abi_struct!(
+    rsio_kernel::abi_struct!(
         LendBdf,
         LendBorrow,
         LendDevEntry,
@@ -200,10 +187,7 @@ fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
         }
         None => None,
     };
-    // SAFETY: The module initializer runs once, before anything uses the state.
-    unsafe { state::init(node, adapter) };
-    // SAFETY: As above.
-    unsafe { borrow::init() };
+    state::init(node, adapter);
     let lender = Lender {
         _stub: sys::StubDriver::register()?,
         _errors: errors,

@@ -71,24 +71,18 @@ pub(crate) struct State {
     peers: KVec<LendDevEntry>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by `init` in the module initializer before anything else uses it.
-    unsafe(uninit) static STATE: Mutex<Option<State>> = None;
+rsio_kernel::global_mutex! {
+    /// The module's state (`None` before `init`).
+    static STATE: Mutex<Option<State>> = None;
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by `init` in the module initializer before anything else uses it.
-    unsafe(uninit) static OPS: Mutex<()> = ();
+rsio_kernel::global_mutex! {
+    /// Serializes lending and withdrawing.
+    static OPS: Mutex<()> = ();
 }
 
-/// # Safety
-///
-/// Called once, by the module initializer, before anything else.
-pub(crate) unsafe fn init(node: u32, adapter: Option<Arc<Adapter>>) {
-    // SAFETY: As the caller guarantees.
-    unsafe { STATE.init() };
-    // SAFETY: As the caller guarantees.
-    unsafe { OPS.init() };
+/// Sets the node and the adapter up (module init).
+pub(crate) fn init(node: u32, adapter: Option<Arc<Adapter>>) {
     *STATE.lock() = Some(State {
         node,
         adapter,

@@ -95,12 +95,6 @@ pub(crate) fn function_in_use(domain: u32, bus: u32, devfn: u32) -> Result<Optio
     Ok(r)
 }
 
-/// Whether the caller has `CAP_SYS_ADMIN`.
-pub(crate) fn capable_admin() -> bool {
-    // SAFETY: No arguments; checks the current task's credentials.
-    unsafe { bindings::rsio_lend_capable_admin() }
-}
-
 impl Claimed {
     /// The bus address of the function's 4 KiB of ECAM (0: none).
     pub(crate) fn ecam(&self) -> u64 {
@@ -218,7 +212,12 @@ impl Bridge {
     /// Creates the bridge and scans it (no driver binds before
     /// [`Bridge::start`]): returns it and where the function appeared
     /// (domain, bus, devfn).
-    pub(crate) fn create(p: &BridgeParams) -> Result<(Self, u32, u32, u32)> {
+    pub(crate) fn create(
+        parent: &kernel::device::Device<kernel::device::Bound>,
+        p: &mut BridgeParams,
+    ) -> Result<(Self, u32, u32, u32)> {
+        // CAST: `Device` is `repr(transparent)` over `Opaque<bindings::device>`: the same address.
+        p.parent = core::ptr::from_ref(parent).cast_mut().cast();
         let mut b = core::ptr::null_mut();
         let (mut domain, mut bus, mut devfn) = (0, 0, 0);
         // SAFETY: `p` and the out pointers are valid for the call; `p.parent` is the adapter's live device.

@@ -464,15 +464,6 @@ impl Adapter {
         &self.dev
     }
 
-    /// The adapter's `struct device`, for C helpers that take one (as a
-    /// parent, for DMA mappings); valid while the `Adapter` lives.
-    pub fn raw_device(&self) -> *mut kernel::bindings::device {
-        // `Device` is `repr(transparent)` over `Opaque<bindings::device>`: the same address.
-        core::ptr::from_ref(self.device())
-            .cast_mut()
-            .cast::<kernel::bindings::device>()
-    }
-
     /// `LINK_STATUS`: bit n is set while the link to node n is up.
     pub fn link_status(&self) -> Result<u32> {
         self.with_regs(|r| r.link_status())
@@ -561,7 +552,7 @@ impl Adapter {
 
     /// Runs `f` with the adapter's device while it is bound (`ENODEV`
     /// otherwise), for allocations that need a bound device.
-    pub(crate) fn with_bound_device<R>(
+    pub fn with_bound_device<R>(
         &self,
         f: impl FnOnce(&device::Device<device::Bound>) -> R,
     ) -> Result<R> {
@@ -733,10 +724,9 @@ impl Adapter {
     }
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by the module initializer (`crate::RsioNtb`)
-    // before the driver is registered, the only earlier use.
-    unsafe(uninit) static REGISTRY: Mutex<Registry> = Registry::new();
+rsio_kernel::global_mutex! {
+    /// The bound adapters, the client and the debugfs directory.
+    static REGISTRY: Mutex<Registry> = Registry::new();
 }
 
 /// The bound adapters, the client and the debugfs directory.
@@ -762,16 +752,9 @@ impl Registry {
 pub(crate) struct RegistryGuard(());
 
 impl RegistryGuard {
-    /// Initializes the registry and creates the debugfs directory
-    /// `rsio_ntb`.
-    ///
-    /// # Safety
-    ///
-    /// Called once, by the module initializer, before anything else uses
-    /// the registry.
-    pub(crate) unsafe fn init() -> Self {
-        // SAFETY: As the caller guarantees.
-        unsafe { REGISTRY.init() };
+    /// Creates the debugfs directory `rsio_ntb` (module init, before the
+    /// driver is registered).
+    pub(crate) fn init() -> Self {
         REGISTRY.lock().debugfs = Some(debugfs::Dir::new(c"rsio_ntb"));
         Self(())
     }

@@ -6,59 +6,49 @@
 //! names one (a platform may handle a plain memory BAR better as a DMA
 //! target than the adapter's BAR4); CPU accesses keep using BAR4.
 
-use crate::bindings;
-use crate::pci_raw;
-use core::ptr::NonNull;
-use kernel::{device::Bound, pci};
+use kernel::{device::Bound, pci, prelude::*};
+use rsio_kernel::pci::{SlotError, SlotFunction};
 
 /// `DIRECT_ALIAS.VALID`.
 const VALID: u32 = 1 << 31;
 
-/// The alias, held from probe to remove.
-///
-/// # Invariants
-///
-/// `dev` was returned by `rsio_ntb_helper_alias_get()`: a referenced
-/// `pci_dev` with memory decoding on, released once, by `Drop`.
-pub(crate) struct DirectAlias {
-    dev: NonNull<kernel::bindings::pci_dev>,
-    /// Bus address of the alias's BAR.
-    pub(crate) start: u64,
-}
-
-// SAFETY: `dev` is a reference-counted `pci_dev`; the helpers that use and
-// release it may run on any thread.
-unsafe impl Send for DirectAlias {}
-// SAFETY: `&DirectAlias` gives access to `start` only.
-unsafe impl Sync for DirectAlias {}
+/// The alias, held (referenced, memory decoding on) from probe to remove.
+pub(crate) struct DirectAlias(SlotFunction);
 
 impl DirectAlias {
     /// The alias the `DIRECT_ALIAS` value `reg` of adapter `pdev` names,
-    /// if valid and at least `len` (BAR4's size) bytes; the helper logs why
-    /// not otherwise.
+    /// if valid and at least `len` (BAR4's size) bytes; logs why not
+    /// otherwise.
     pub(crate) fn get(pdev: &pci::Device<Bound>, reg: u32, len: u64) -> Option<Self> {
         if reg & VALID == 0 {
             return None;
         }
-        let mut start = 0u64;
-        // SAFETY: `pdev` is a bound PCI device (valid `pci_dev` for the call); `start` is a valid out-pointer.
-        let dev = unsafe {
-            bindings::rsio_ntb_helper_alias_get(
-                pci_raw::pci_dev(pdev),
-                reg & 0xff,
-                (reg >> 8) & 7,
-                len,
-                &mut start,
-            )
-        };
-        // INVARIANT: a non-null result is referenced with memory decoding on.
-        NonNull::new(dev).map(|dev| Self { dev, start })
+        let (devfn, bar) = (reg & 0xff, (reg >> 8) & 7);
+        let (slot, func) = (devfn >> 3, devfn & 7);
+        match SlotFunction::get(pdev, devfn, bar, len) {
+            Ok(f) => Some(Self(f)),
+            Err(e) => {
+                let why = match e {
+                    SlotError::Range => "out of range",
+                    SlotError::Absent => "absent",
+                    SlotError::Unsuitable => "not a memory BAR of at least BAR4's size",
+                    SlotError::Enable => "memory decoding cannot be enabled",
+                };
+                dev_warn!(
+                    pdev,
+                    "DIRECT_ALIAS names {:02x}.{} BAR {}: {}; no alias\n",
+                    slot,
+                    func,
+                    bar,
+                    why
+                );
+                None
+            }
+        }
     }
-}
 
-impl Drop for DirectAlias {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant, `dev` came from `rsio_ntb_helper_alias_get()` and is released only here.
-        unsafe { bindings::rsio_ntb_helper_alias_put(self.dev.as_ptr()) };
+    /// Bus address of the alias's BAR.
+    pub(crate) fn start(&self) -> u64 {
+        self.0.bar_bus_address()
     }
 }

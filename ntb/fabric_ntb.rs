@@ -37,10 +37,11 @@
 use crate::{
     adapter::{Adapter, LinkUser},
     hw::{Geometry, Regs},
-    ntb_ops::{LinkState, Message, MwAlign, NtbOps, PeerDbAddr, PeerMw, Speed, Width},
+
     regs,
 };
-use kernel::{bindings, new_mutex, prelude::*, sync::Mutex};
+use kernel::{new_mutex, prelude::*, sync::Mutex};
+use rsio_kernel::ntb::{LinkState, Message, MwAlign, NtbOps, PeerDbAddr, PeerMw, Speed, Width};
 
 /// Most outbound windows (and inbound windows per peer) the device offers.
 const MAX_MWS: u32 = 16;
@@ -339,8 +340,8 @@ impl NtbOps for FabricNtb<'_> {
         // "none" while down.
         let (speed, width) = if peers_up != 0 {
             (
-                Speed(crate::bindings::ntb_speed_NTB_SPEED_AUTO),
-                Width(crate::bindings::ntb_width_NTB_WIDTH_AUTO),
+                Speed::AUTO,
+                Width::AUTO,
             )
         } else {
             (Speed::NONE, Width::NONE)
@@ -375,7 +376,7 @@ impl NtbOps for FabricNtb<'_> {
         })
     }
 
-    fn mw_set_trans(&self, pidx: u32, widx: u32, addr: bindings::dma_addr_t, size: u64) -> Result {
+    fn mw_set_trans(&self, pidx: u32, widx: u32, addr: u64, size: u64) -> Result {
         let w = self.layout.in_window(pidx, widx)?;
         let peer = self.layout.peer_node(pidx)?;
         if addr % regs::IW_ALIGN != 0

@@ -7,11 +7,11 @@
 //! and messages), logs, and forwards the event to the NTB device if there
 //! is one; nothing it reads can make it panic.
 
-use crate::{adapter::Adapter, bindings, fabric_ntb::FabricNtb, hw::Regs, ntb_dev::NtbDev, regs};
+use crate::{adapter::Adapter, fabric_ntb::FabricNtb, hw::Regs, regs};
 use kernel::{device::Bound, irq, pci, prelude::*, sync::Arc};
 
 /// The registered NTB device of the adapter, as the handlers see it.
-pub(crate) type FabricDev<'bound> = NtbDev<FabricNtb<'bound>>;
+pub(crate) type FabricDev<'bound> = rsio_kernel::ntb::HwRegistration<FabricNtb<'bound>>;
 
 /// Vector `LINK`: reports link changes to peers from `LINK_EVENT`.
 pub(crate) struct LinkIrq<'bound> {
@@ -159,9 +159,7 @@ impl irq::Handler for ErrorIrq<'_> {
         }
         self.adapter.report_errors(&report);
         // A peer that keeps faulting must not flood the log.
-        //
-        // SAFETY: A plain C function without arguments or preconditions.
-        if !unsafe { bindings::rsio_ntb_helper_err_ratelimit() } {
+        if !rsio_kernel::ratelimit::err_ratelimit() {
             return irq::IrqReturn::Handled;
         }
         for (bit, name) in regs::ERR_NAMES.iter().enumerate() {

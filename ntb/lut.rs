@@ -8,11 +8,12 @@
 use crate::{adapter::Adapter, regs};
 use core::borrow::Borrow;
 use kernel::{
-    bindings,
-    io::{Io, Mmio, MmioRaw, Region},
+    io::{Io, Mmio, Region},
+    pci,
     prelude::*,
     sync::Arc,
 };
+use rsio_kernel::io_mem::IoMem;
 
 /// Contiguous LUT slots owned by the fabric core; invalidated and returned
 /// to the pool on drop.
@@ -159,33 +160,21 @@ impl LutRange {
     }
 }
 
-/// A CPU mapping of a [`LutRange`]; unmapped on drop.
-///
-/// # Invariants
-///
-/// `addr..addr + len` is an `ioremap` mapping of the range's BAR2 slots,
-/// owned by this object.
+/// A CPU mapping of a [`LutRange`] (its BAR2 slots); unmapped on drop.
 pub struct LutMapping<R: Borrow<LutRange>> {
     range: R,
-    addr: usize,
-    len: usize,
+    io: IoMem,
 }
 
 impl<R: Borrow<LutRange>> LutMapping<R> {
     fn new(range: R) -> Result<Self> {
         let r: &LutRange = range.borrow();
         let len = usize::try_from(r.len()).map_err(|_| ENOMEM)?;
-        // SAFETY: `ioremap` maps a physical range it is given; the range is this adapter's BAR2 slots (invariant), whatever it decodes.
-        let ptr = unsafe { bindings::ioremap(r.bus_addr(), len) };
-        if ptr.is_null() {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: just mapped, `len` bytes.
-        Ok(Self {
-            range,
-            addr: ptr.addr(),
-            len,
-        })
+        let io = r.adapter.with_bound_device(|dev| {
+            let pdev: &pci::Device<_> = dev.try_into()?;
+            IoMem::map(pdev, r.bus_addr(), len)
+        })??;
+        Ok(Self { range, io })
     }
 
     /// The mapped range.
@@ -196,12 +185,7 @@ impl<R: Borrow<LutRange>> LutMapping<R> {
     /// Runs `f` on the mapping while the adapter is bound (`ENODEV`
     /// otherwise).
     fn with_io<T>(&self, f: impl FnOnce(Mmio<'_, Region>) -> Result<T>) -> Result<T> {
-        let raw = MmioRaw::<Region>::new_region(self.addr, self.len)?;
-        self.range.borrow().adapter.with_regs(|_| {
-            // SAFETY: `raw` is the mapping this object owns (invariant), valid until drop, which cannot run during this borrow.
-            let io = unsafe { Mmio::from_raw(raw) };
-            f(io)
-        })?
+        self.range.borrow().adapter.with_regs(|_| f(self.io.io()?))?
     }
 
     /// Reads the 32-bit word at `offset` (`EINVAL` if out of range or
@@ -267,12 +251,5 @@ impl<R: Borrow<LutRange>> LutMapping<R> {
             }
             Ok(())
         })
-    }
-}
-
-impl<R: Borrow<LutRange>> Drop for LutMapping<R> {
-    fn drop(&mut self) {
-        // SAFETY: The mapping this object owns (invariant), no longer used.
-        unsafe { bindings::iounmap(core::ptr::without_provenance_mut(self.addr)) };
     }
 }

@@ -5,21 +5,16 @@
 //! core (`<linux/ntb.h>`). See docs/ntb-driver.md for the structure.
 
 pub mod adapter;
-mod bindings;
 pub mod buffer;
 mod direct_alias;
 pub mod dma;
 mod driver;
-mod enable;
 mod fabric_ntb;
 mod hw;
 pub mod inbound;
 mod irq;
 pub mod lut;
 pub mod multicast;
-mod ntb_dev;
-mod ntb_ops;
-mod pci_raw;
 mod regs;
 
 use kernel::prelude::*;
@@ -36,8 +31,7 @@ struct RsioNtb {
 
 impl kernel::InPlaceModule for RsioNtb {
     fn init(module: &'static kernel::ThisModule) -> impl PinInit<Self, Error> {
-        // SAFETY: Module init runs once, and nothing uses the registry before the driver is registered (below).
-        let registry = unsafe { adapter::RegistryGuard::init() };
+        let registry = adapter::RegistryGuard::init();
         try_pin_init!(Self {
             _registry: registry,
             driver <- kernel::driver::Registration::new(c"rsio_ntb", module),

@@ -13,7 +13,7 @@ use crate::net;
 use crate::proto::{self, Reader};
 use crate::sisci_abi as abi;
 use crate::state::{FileTag, IntrMsg, LocalIntr, RemoteIntr, Shared, INTR_QUEUE_MAX};
-use crate::sys::{self, EventFd};
+use rsio_kernel::{eventfd::EventFd, task};
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
 
@@ -47,7 +47,7 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrCreate) -
             no,
             data,
             flags,
-            uid: sys::current_uid(),
+            uid: task::current_uid(),
             pending: 0,
             last_node: 0,
             msgs: KVec::new(),
@@ -94,12 +94,12 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrConnect)
         return Err(EHOSTUNREACH);
     }
     let data = a.header.flags & abi::SISCI_INTR_DATA != 0;
-    let flags = if sys::capable_admin() {
+    let flags = if task::capable_admin() {
         proto::CONNECT_ADMIN
     } else {
         0
     };
-    let req = proto::words([a.intr_no, u32::from(data), sys::current_uid(), flags]);
+    let req = proto::words([a.intr_no, u32::from(data), task::current_uid(), flags]);
     net::request(
         sh,
         a.node,

@@ -10,7 +10,7 @@
 //! allocator gives for every chunk; it is sent to peers with the chunks'
 //! bus addresses.
 
-use crate::sys::{Chunk, Vma};
+use rsio_kernel::{dma_pages::DmaPages, mm::Vma};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_ntb::adapter::Adapter;
@@ -22,7 +22,7 @@ const PAGE_SHIFT: u32 = 12;
 
 /// A segment's memory.
 pub(crate) struct SegMemory {
-    chunks: KVec<Chunk>,
+    chunks: KVec<DmaPages>,
     /// log2 of every chunk's size.
     pub(crate) chunk_shift: u32,
     /// Bytes (a multiple of the page size; the last chunk may extend past).
@@ -60,7 +60,8 @@ impl SegMemory {
         let mut chunks = KVec::with_capacity(n, GFP_KERNEL)?;
         for i in 0..n {
             let a = usize::try_from(uaddr + ((i as u64) << PAGE_SHIFT)).map_err(|_| EINVAL)?;
-            chunks.push(Chunk::pin_user(adapter, a)?, GFP_KERNEL)?;
+            let c = adapter.with_bound_device(|dev| DmaPages::pin_user(dev, a))??;
+            chunks.push(c, GFP_KERNEL)?;
         }
         Ok(Self {
             chunks,
@@ -73,7 +74,8 @@ impl SegMemory {
         let n = size.div_ceil(1 << shift) as usize;
         let mut chunks = KVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
-            chunks.push(Chunk::alloc(adapter, shift - PAGE_SHIFT)?, GFP_KERNEL)?;
+            let c = adapter.with_bound_device(|dev| DmaPages::alloc(dev, shift - PAGE_SHIFT))??;
+            chunks.push(c, GFP_KERNEL)?;
         }
         Ok(Self {
             chunks,
@@ -119,7 +121,7 @@ impl SegMemory {
                 .ok_or(EINVAL)?;
             let within = offset & ((1 << self.chunk_shift) - 1);
             let n = ((1u64 << self.chunk_shift) - within).min(len);
-            c.map_into(vma, addr, within as usize, n as usize)?;
+            vma.map_pages(addr, c, within as usize, n as usize)?;
             addr += n as usize;
             offset += n;
             len -= n;

@@ -18,7 +18,8 @@ use crate::state::{
     Conn, Events, FileTag, LocalSeg, Quarantined, Shared, State, CONN_CONNECTING, CONN_DEAD,
     CONN_OK, CONN_REVOKED,
 };
-use crate::sys::{self, Mappers};
+use crate::mmap::Mappers;
+use rsio_kernel::task;
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
 use kernel::sync::Arc;
@@ -88,8 +89,8 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciSegCreate) ->
             file,
             id,
             flags,
-            uid: sys::current_uid(),
-            pid: sys::current_pid(),
+            uid: task::current_uid(),
+            pid: task::current_pid(),
             mem,
             prepared: false,
             available: false,
@@ -250,8 +251,8 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> 
                 file,
                 node: a.node,
                 seg_id: a.segment_id,
-                uid: sys::current_uid(),
-                pid: sys::current_pid(),
+                uid: task::current_uid(),
+                pid: task::current_pid(),
                 size: 0,
                 chunk_shift: 0,
                 bus: KVec::new(),
@@ -309,12 +310,12 @@ fn forget_conn(sh: &Shared, handle: u32) {
 
 /// Asks the owner for the segment: size, chunk shift and chunk addresses.
 fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, KVec<u64>)> {
-    let flags = if sys::capable_admin() {
+    let flags = if task::capable_admin() {
         proto::CONNECT_ADMIN
     } else {
         0
     };
-    let req = proto::words([a.segment_id, handle, sys::current_uid(), flags]);
+    let req = proto::words([a.segment_id, handle, task::current_uid(), flags]);
     let timeout = net::timeout(a.timeout_ms);
     let reply = net::request(sh, a.node, proto::SEG_CONNECT, &req[..16], timeout)?;
     let mut r = Reader::new(reply.payload());
@@ -394,8 +395,8 @@ fn connect_multicast(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> R
             file,
             node: sh.node,
             seg_id: a.segment_id,
-            uid: sys::current_uid(),
-            pid: sys::current_pid(),
+            uid: task::current_uid(),
+            pid: task::current_pid(),
             size,
             chunk_shift: 0,
             bus: KVec::new(),

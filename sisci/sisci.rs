@@ -11,7 +11,6 @@
 //! slots from the rsio adapter (`rsio_ntb`) and maps remote segments
 //! through the adapter's direct window.
 
-mod bindings;
 mod dma;
 mod file;
 mod handlers;
@@ -22,7 +21,6 @@ mod net;
 mod proto;
 mod segments;
 mod state;
-mod sys;
 mod uapi_impls;
 
 // The ABI sources are shared with user space, which uses all of them.
@@ -53,20 +51,11 @@ module! {
 /// callbacks.
 mod registry {
     use super::Shared;
-    use kernel::prelude::*;
     use kernel::sync::Arc;
 
-    kernel::sync::global_lock! {
-        // SAFETY: Initialized by the module initializer before anything else uses it.
-        unsafe(uninit) static SHARED: Mutex<Option<Arc<Shared>>> = None;
-    }
-
-    /// # Safety
-    ///
-    /// Called once, by the module initializer, before anything else.
-    pub(crate) unsafe fn init() {
-        // SAFETY: As the caller guarantees.
-        unsafe { SHARED.init() };
+    rsio_kernel::global_mutex! {
+        /// The state of the running module (`None` before and after).
+        static SHARED: Mutex<Option<Arc<Shared>>> = None;
     }
 
     pub(crate) fn set(s: Option<Arc<Shared>>) -> Option<Arc<Shared>> {
@@ -126,8 +115,6 @@ fn setup() -> Result<Arc<Shared>> {
 
 impl kernel::InPlaceModule for SisciModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        // SAFETY: The module initializer runs once, before anything uses the registry.
-        unsafe { registry::init() };
         let feature = setup().and_then(|sh| {
             registry::set(Some(sh));
             let f: Arc<dyn rsio_fabric::api::Feature> =

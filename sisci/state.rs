@@ -12,7 +12,8 @@
 use crate::dma::Queue;
 use crate::memory::SegMemory;
 use crate::sisci_abi as abi;
-use crate::sys::{EventFd, Mappers};
+use crate::mmap::Mappers;
+use rsio_kernel::eventfd::EventFd;
 use kernel::new_condvar;
 use kernel::new_mutex;
 use kernel::prelude::*;

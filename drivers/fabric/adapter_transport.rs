@@ -52,7 +52,7 @@ impl AdapterTransport {
             return Err(ENODEV);
         }
         let others = a.all_nodes() & !(1 << a.node_id);
-        let mailbox = DmaBuffer::alloc(adapter, a.num_nodes as usize * RING_SIZE)?;
+        let mailbox = rsio_ntb::buffer::alloc(adapter, a.num_nodes as usize * RING_SIZE)?;
         for s in 0..a.num_nodes as usize {
             mailbox.write(
                 s * RING_SIZE + ring::MAGIC_OFF,
@@ -202,7 +202,7 @@ impl Transport for AdapterTransport {
 
     fn grant(&self, len: u64, peers: u32) -> Result<KBox<dyn Grant>> {
         let size = usize::try_from(len)?;
-        let buf = DmaBuffer::alloc(&self.adapter, size)?;
+        let buf = rsio_ntb::buffer::alloc(&self.adapter, size)?;
         let window = InboundWindow::alloc(&self.adapter)?;
         window.open(buf.bus_addr(), len, peers)?;
         let g: KBox<dyn Grant> = KBox::new(

@@ -7,7 +7,7 @@ use crate::features;
 use crate::ioctl::Arg;
 use crate::ioctl_fabric;
 use crate::registry;
-use crate::system;
+use rsio_kernel::system;
 use crate::uapi::{self, RsioVersion};
 use crate::windows::Owner;
 use kernel::fs::File;

@@ -14,11 +14,9 @@
 //! run on the thread with no lock held.
 
 use crate::features;
-use crate::kthread::{self, KThread, ThreadMain};
 use crate::logic::members::{self, Action, Peer, State};
 use crate::logic::proto::{self, Header, Hello, Kind};
 use crate::logic::ring::{self, RxCheck, RxRing, TxRing};
-use crate::system;
 use crate::transport::{Events, Transport, TransportInfo};
 use crate::uapi;
 use crate::windows::Windows;
@@ -27,6 +25,8 @@ use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, CondVar, Mutex, SpinLock, SpinLockIrq};
 use kernel::time::msecs_to_jiffies;
 use kernel::{new_condvar, new_mutex, new_spinlock, new_spinlock_irq};
+use rsio_kernel::kthread::{self, KThread, ThreadMain};
+use rsio_kernel::{system, task};
 
 /// Most nodes a fabric has.
 pub(crate) const MAX_NODES: usize = uapi::RSIO_MAX_NODES as usize;
@@ -404,7 +404,7 @@ impl Cluster {
         if !self.is_peer(peer) || payload.len() > proto::MAX_PAYLOAD {
             return Err(EINVAL);
         }
-        if self.thread_task.load(Relaxed) == system::current_task() {
+        if self.thread_task.load(Relaxed) == task::current_task_id() {
             return Err(EDEADLK);
         }
         if self.peers.lock()[peer as usize].m.state != State::Up {
@@ -802,7 +802,7 @@ impl Cluster {
 
 impl ThreadMain for Cluster {
     fn run(&self) {
-        self.thread_task.store(system::current_task(), Relaxed);
+        self.thread_task.store(task::current_task_id(), Relaxed);
         let mut next_hb = 0;
         while !kthread::should_stop() {
             let mut pause = PAUSE_MS.xchg(0, Relaxed);

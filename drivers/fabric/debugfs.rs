@@ -10,7 +10,7 @@
 
 use crate::logic::members::State;
 use crate::registry;
-use crate::system;
+use rsio_kernel::system;
 use crate::uapi;
 use core::fmt;
 use kernel::sync::atomic::Relaxed;

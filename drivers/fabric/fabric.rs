@@ -10,19 +10,15 @@
 
 mod adapter_transport;
 pub mod api;
-mod bindings;
 mod chardev;
 mod cluster;
 mod debugfs;
 mod features;
 mod ioctl;
 mod ioctl_fabric;
-mod kthread;
 mod logic;
-mod ntb_client;
 mod ntb_transport;
 mod registry;
-mod system;
 mod transport;
 mod uapi_impls;
 mod windows;
@@ -68,16 +64,14 @@ struct FabricModule {
 }
 
 impl kernel::InPlaceModule for FabricModule {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         pr_info!(
             "rsio fabric core {} (ABI {}.{}) on kernel {}\n",
             uapi::RSIO_RELEASE,
             uapi::RSIO_ABI_MAJOR,
             uapi::RSIO_ABI_MINOR,
-            system::kernel_release()
+            rsio_kernel::system::kernel_release()
         );
-        // SAFETY: The module initializer runs once, before anything else uses the registry.
-        unsafe { registry::init() };
         pr_info!(
             "rsio_ntb has {} adapter(s) bound\n",
             rsio_ntb::adapter::adapters().map_or(0, |a| a.len())
@@ -86,7 +80,7 @@ impl kernel::InPlaceModule for FabricModule {
         let generic = module_parameters::generic_ntb.value();
         try_pin_init!(Self {
             client: if generic { None } else { register_adapter_client() },
-            ntb_client: if generic { register_ntb_client() } else { None },
+            ntb_client: if generic { register_ntb_client(module) } else { None },
             chardev <- chardev::register(),
             state_file <- dir.read_only_file(c"state", debugfs::StateFile),
             trace_file <- dir.read_only_file(c"trace", debugfs::TraceFile),
@@ -121,7 +115,7 @@ fn register_adapter_client() -> Option<rsio_ntb::adapter::ClientRegistration> {
 
 /// Becomes an NTB client (module parameter `generic_ntb`): the core starts
 /// on the first `ntb_dev` no other client holds.
-fn register_ntb_client() -> Option<ntb_transport::NtbClientRegistration> {
+fn register_ntb_client(module: &'static ThisModule) -> Option<ntb_transport::NtbClientRegistration> {
     pr_info!("generic NTB path: waiting for an ntb_dev\n");
     let hooks = match cluster::NtbHooks::new() {
         Ok(h) => h,
@@ -130,7 +124,7 @@ fn register_ntb_client() -> Option<ntb_transport::NtbClientRegistration> {
             return None;
         }
     };
-    match ntb_transport::register(hooks) {
+    match ntb_transport::register(module, hooks) {
         Ok(r) => Some(r),
         Err(e) => {
             pr_err!("cannot register as an NTB client: {:?}\n", e);

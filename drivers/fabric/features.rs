@@ -12,6 +12,7 @@
 //! peers already up).
 
 use crate::registry;
+use rsio_kernel::module_ref::ModuleRef;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, Mutex};
@@ -79,28 +80,13 @@ pub(crate) struct Slot {
     told_up: Atomic<u32>,
     /// Its ioctl numbers (`first..end`; empty: none).
     ioctls: (u32, u32),
-    /// Its module, read once at registration (never called into after).
-    module: usize,
+    /// Its module, read once at registration.
+    module: Option<&'static ThisModule>,
 }
 
-// SAFETY: `module` is only an address handed to try_module_get/module_put; the rest is `Send + Sync`.
-unsafe impl Send for Slot {}
-// SAFETY: As above; shared access only reads the address.
-unsafe impl Sync for Slot {}
-
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by the module initializer (`registry::init`) before anything else uses it.
-    unsafe(uninit) static CALLBACKS: Mutex<()> = ();
-}
-
-/// Initializes the callback lock.
-///
-/// # Safety
-///
-/// Called once, by the module initializer, before anything else uses it.
-pub(crate) unsafe fn init() {
-    // SAFETY: As the caller guarantees.
-    unsafe { CALLBACKS.init() };
+rsio_kernel::global_mutex! {
+    /// Held while a feature's callback runs: unregistering waits for it.
+    static CALLBACKS: Mutex<()> = ();
 }
 
 /// A feature's registration; dropping it unregisters the feature and
@@ -145,10 +131,9 @@ pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration
     }
     let (first, count) = feature.ioctl_range();
     let ioctls = (first, first.saturating_add(count));
-    let module = feature
-        .module()
-        .map_or(0, |m| m.as_ptr().expose_provenance());
-    if count > 0 && (first < FEATURE_IOCTL_FIRST || ioctls.1 > FEATURE_IOCTL_END || module == 0) {
+    let module = feature.module();
+    if count > 0 && (first < FEATURE_IOCTL_FIRST || ioctls.1 > FEATURE_IOCTL_END || module.is_none())
+    {
         return Err(EINVAL);
     }
     let slot = Arc::new(
@@ -259,9 +244,17 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) {
     }
 }
 
-/// The features an open file used through their ioctls; each holds a
-/// reference on its module (so it cannot unload under the file).
-pub(crate) type FileUses = Mutex<KVec<Arc<Slot>>>;
+/// A feature an open file used through its ioctls, and a reference on its
+/// module (so it cannot unload under the file). Fields drop in order: the
+/// feature's last reference may go with `slot`, whose code must still be
+/// there.
+pub(crate) struct FileUse {
+    slot: Arc<Slot>,
+    _module: ModuleRef,
+}
+
+/// The features an open file used through their ioctls.
+pub(crate) type FileUses = Mutex<KVec<FileUse>>;
 
 /// Routes ioctl `cmd` of the open file `file` to the feature owning its
 /// number (`ENOTTY` if none); takes a reference on the feature's module
@@ -272,41 +265,28 @@ pub(crate) fn ioctl(uses: &FileUses, file: u64, cmd: u32, arg: usize) -> Result<
         let mut u = uses.lock();
         let found = u
             .iter()
-            .find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr))
-            .cloned();
+            .find(|s| (s.slot.ioctls.0..s.slot.ioctls.1).contains(&nr))
+            .map(|s| s.slot.clone());
         match found {
             Some(s) => s,
             None => {
                 // Under the registry lock the registration cannot finish
                 // dropping: the module is at least alive, maybe going.
-                let s = registry::with(|st| -> Result<Arc<Slot>> {
+                let new = registry::with(|st| -> Result<FileUse> {
                     let s = st
                         .features
                         .iter()
                         .find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr))
                         .cloned()
                         .ok_or(ENOTTY)?;
-                    // SAFETY: `s.module` is the live module of a listed registration (checked non-zero at registration).
-                    if !unsafe {
-                        crate::bindings::rsio_helper_try_module_get(
-                            core::ptr::with_exposed_provenance_mut(s.module),
-                        )
-                    } {
-                        return Err(ENODEV);
-                    }
-                    Ok(s)
+                    let m = s.module.and_then(ModuleRef::try_get).ok_or(ENODEV)?;
+                    Ok(FileUse {
+                        slot: s,
+                        _module: m,
+                    })
                 })?;
-                if let Err(e) = u.push(s.clone(), GFP_KERNEL) {
-                    let m = s.module;
-                    drop(s);
-                    // SAFETY: The reference taken just above.
-                    unsafe {
-                        crate::bindings::rsio_helper_module_put(
-                            core::ptr::with_exposed_provenance_mut(m),
-                        )
-                    };
-                    return Err(e.into());
-                }
+                let s = new.slot.clone();
+                u.push(new, GFP_KERNEL)?;
                 s
             }
         }
@@ -317,16 +297,8 @@ pub(crate) fn ioctl(uses: &FileUses, file: u64, cmd: u32, arg: usize) -> Result<
 /// The open file `file` is released: tells each feature it used, then
 /// drops the module references.
 pub(crate) fn file_closed(uses: &FileUses, file: u64) {
-    let slots = core::mem::take(&mut *uses.lock());
-    for s in slots {
-        s.feature.file_closed(file);
-        let m = s.module;
-        // The feature's last reference may go here: its code must still be
-        // there, so the module reference is dropped after.
-        drop(s);
-        // SAFETY: The reference this file took in `ioctl`.
-        unsafe {
-            crate::bindings::rsio_helper_module_put(core::ptr::with_exposed_provenance_mut(m))
-        };
+    let used = core::mem::take(&mut *uses.lock());
+    for u in used {
+        u.slot.feature.file_closed(file);
     }
 }

@@ -9,7 +9,7 @@ use crate::logic::maps::Range;
 use crate::logic::members::{self, State};
 use crate::logic::proto;
 use crate::registry;
-use crate::system;
+use rsio_kernel::{system, task};
 use crate::uapi::{
     self, RsioGrant, RsioId, RsioList, RsioMap, RsioNodeEntry, RsioPing, RsioStatus,
     RsioWindowEntry, RsioWindowIo,
@@ -247,7 +247,7 @@ pub(crate) fn ping(cmd: u32, arg: usize) -> Result<isize> {
 }
 
 fn admin() -> Result {
-    if system::is_admin() {
+    if task::capable_admin() {
         Ok(())
     } else {
         Err(EPERM)
@@ -276,7 +276,7 @@ pub(crate) fn grant(owner: Owner, cmd: u32, arg: usize) -> Result<isize> {
         return Err(EINVAL);
     }
     let mut ws = c.windows.lock();
-    let w = ws.grant(&*c.transport, owner, system::current_pid(), g.len, g.peers)?;
+    let w = ws.grant(&*c.transport, owner, task::current_pid(), g.len, g.peers)?;
     a.value.id = w.id;
     a.value.fabric_addr = w.range.addr;
     a.value.bus_addr = w.bus_addr();
@@ -331,7 +331,7 @@ pub(crate) fn map(owner: Owner, cmd: u32, arg: usize) -> Result<isize> {
         len: m.len,
     };
     let mut ws = c.windows.lock();
-    let w = ws.map(&*c.transport, owner, system::current_pid(), want)?;
+    let w = ws.map(&*c.transport, owner, task::current_pid(), want)?;
     a.value.id = w.id;
     a.value.bus_addr = w.bus_addr();
     let id = w.id;

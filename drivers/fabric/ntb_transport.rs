@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The generic NTB path: [`NtbTransport`], the core's [`Transport`] over any
-//! Linux `ntb_dev` through the NTB client API ([`crate::ntb_client`]), and
+//! Linux `ntb_dev` through the NTB client API ([`rsio_kernel::ntb`]), and
 //! [`register`], the NTB client that hands one to the core.
 //!
 //! Per peer (docs/fabric-ntb-path.md has the picture):
@@ -28,9 +28,12 @@
 //! `peer_mw_count > max port`.
 
 use crate::{
-    ntb_client::{self, DmaBuf, NtbDev, PeerMwMap},
     transport::{Events, Grant, Mapping, Transport, TransportInfo, RING_SIZE},
     uapi,
+};
+use rsio_kernel::{
+    coherent::CoherentBuf,
+    ntb::{self, NtbDev, PeerMwMap},
 };
 use kernel::{
     new_mutex, new_spinlock,
@@ -124,7 +127,7 @@ impl PoolMap {
 /// One peer's inbound buffer: ring, then grant pool.
 #[pin_data]
 struct Inbound {
-    buf: Arc<DmaBuf>,
+    buf: Arc<CoherentBuf>,
     #[pin]
     pool: SpinLock<PoolMap>,
 }
@@ -172,7 +175,7 @@ struct CtxEvents {
     peer_bits: u64,
 }
 
-impl ntb_client::Events for CtxEvents {
+impl ntb::Events for CtxEvents {
     fn link_event(&self, _dev: &NtbDev) {
         self.events.link_changed();
     }
@@ -440,7 +443,7 @@ impl NtbTransport {
             r => r?,
         };
         let size = self.buf_size as u64;
-        let addr = p.inbound.buf.dma_addr();
+        let addr = p.inbound.buf.bus_addr();
         // An alignment of 0: no constraint.
         if a.size_max < size || size % a.size_align.max(1) != 0 || addr % a.addr_align.max(1) != 0 {
             pr_err!(
@@ -701,7 +704,7 @@ impl Grant for PoolGrant {
     }
 
     fn bus_addr(&self) -> u64 {
-        self.inbound.buf.dma_addr() + self.offset as u64
+        self.inbound.buf.bus_addr() + self.offset as u64
     }
 
     fn len(&self) -> u64 {
@@ -806,7 +809,7 @@ struct CoreClient {
     busy: Atomic<bool>,
 }
 
-impl ntb_client::Client for CoreClient {
+impl ntb::Client for CoreClient {
     fn probe(&self, dev: &Arc<NtbDev>) -> Result<KBox<dyn Send + Sync>> {
         if self.busy.xchg(true, Relaxed) {
             let name = dev.name()?;
@@ -843,13 +846,16 @@ impl ntb_client::Client for CoreClient {
 /// The NTB client registration of the fabric core; unregistered on drop
 /// (which detaches the device from the core).
 pub(crate) struct NtbClientRegistration {
-    _reg: Pin<KBox<ntb_client::Registration>>,
+    _reg: Pin<KBox<ntb::ClientRegistration>>,
 }
 
 /// Registers the fabric core as an NTB client: the first `ntb_dev` no other
 /// client has (now or later) gets an [`NtbTransport`], attached through
 /// `hooks`; further devices are left alone (logged).
-pub(crate) fn register(hooks: Arc<dyn CoreHooks>) -> Result<NtbClientRegistration> {
+pub(crate) fn register(
+    module: &'static ThisModule,
+    hooks: Arc<dyn CoreHooks>,
+) -> Result<NtbClientRegistration> {
     let client = Arc::new(
         CoreClient {
             hooks,
@@ -858,6 +864,6 @@ pub(crate) fn register(hooks: Arc<dyn CoreHooks>) -> Result<NtbClientRegistratio
         GFP_KERNEL,
     )?;
     Ok(NtbClientRegistration {
-        _reg: KBox::pin_init(ntb_client::Registration::new(client), GFP_KERNEL)?,
+        _reg: KBox::pin_init(ntb::ClientRegistration::new(c"rsio_fabric", module, client), GFP_KERNEL)?,
     })
 }

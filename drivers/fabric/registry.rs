@@ -8,9 +8,9 @@ use crate::features::Slot;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by the module initializer (`crate::FabricModule`) before anything else uses it.
-    unsafe(uninit) static STATE: Mutex<State> = State::new();
+rsio_kernel::global_mutex! {
+    /// See the module documentation.
+    static STATE: Mutex<State> = State::new();
 }
 
 /// See the module documentation.
@@ -26,18 +26,6 @@ impl State {
             features: KVec::new(),
         }
     }
-}
-
-/// Initializes the state.
-///
-/// # Safety
-///
-/// Called once, by the module initializer, before anything else uses it.
-pub(crate) unsafe fn init() {
-    // SAFETY: As the caller guarantees.
-    unsafe { STATE.init() };
-    // SAFETY: As the caller guarantees.
-    unsafe { crate::features::init() };
 }
 
 /// Runs `f` with the state locked. `f` must not call into a cluster (its

@@ -270,7 +270,7 @@ impl Tester {
                 let size = usize_arg(args.next())?;
                 let peers = num32(args.next())?;
                 st.exposed = None;
-                let buf = DmaBuffer::alloc(&adapter, size)?;
+                let buf = rsio_ntb::buffer::alloc(&adapter, size)?;
                 let win = InboundWindow::alloc(&adapter)?;
                 win.open(buf.bus_addr(), size as u64, peers)?;
                 writeln!(
@@ -369,7 +369,7 @@ impl Tester {
                     st.dma = Some(DmaChannel::claim(&adapter, 0)?);
                 }
                 let ch = st.dma.as_ref().ok_or(ENOENT)?;
-                let local = DmaBuffer::alloc(&adapter, len)?;
+                let local = rsio_ntb::buffer::alloc(&adapter, len)?;
                 let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
                 let data = make_pattern(seed, offset, len)?;
                 let (src, dst) = if cmd == "dma-write" {

@@ -3,15 +3,12 @@
 //! Registration of an NTB device with the kernel's NTB core, and the C
 //! callbacks of `struct ntb_dev_ops` that dispatch to [`NtbOps`].
 //!
-//! This is the only file that touches `struct ntb_dev`. [`NtbDev`] embeds it
-//! (pinned), so a callback recovers the Rust object from the pointer the NTB
+//! This is the only file that fills in a `struct ntb_dev`. [`HwRegistration`]
+//! embeds it (pinned), so a callback recovers the Rust object from the pointer the NTB
 //! core passes with `container_of!`.
 
-use crate::{
-    bindings,
-    ntb_ops::{NtbOps, Speed, Topology, Width},
-    pci_raw,
-};
+use super::ops::{NtbOps, Speed, Topology, Width};
+use crate::bindings;
 use core::marker::PhantomData;
 use kernel::{
     bindings::{dma_addr_t, phys_addr_t, resource_size_t},
@@ -31,11 +28,11 @@ use kernel::{
 ///   succeeded), with `ops` pointing to [`Vtable::<T>::OPS`] and `pdev` to a
 ///   PCI device that stays bound while `self` lives; it is unregistered only
 ///   by `drop`.
-/// - `ntb` is a field of an `NtbDev<T>` at a pinned address, and `hw` is
+/// - `ntb` is a field of an `HwRegistration<T>` at a pinned address, and `hw` is
 ///   initialized whenever `ntb` is registered: the callbacks below may turn
 ///   the `ntb_dev` pointer they get into `&T`.
 #[pin_data(PinnedDrop)]
-pub(crate) struct NtbDev<T: NtbOps> {
+pub struct HwRegistration<T: NtbOps> {
     #[pin]
     ntb: Opaque<bindings::ntb_dev>,
     #[pin]
@@ -43,15 +40,15 @@ pub(crate) struct NtbDev<T: NtbOps> {
 }
 
 // SAFETY: The Rust side only reads `ntb` through the NTB core's API, which takes its own locks (`ctx_lock`, the device core's); `T` is `Send`.
-unsafe impl<T: NtbOps> Send for NtbDev<T> {}
+unsafe impl<T: NtbOps> Send for HwRegistration<T> {}
 // SAFETY: As above; `T` is `Sync` and every operation takes `&T`.
-unsafe impl<T: NtbOps> Sync for NtbDev<T> {}
+unsafe impl<T: NtbOps> Sync for HwRegistration<T> {}
 
-impl<T: NtbOps> NtbDev<T> {
+impl<T: NtbOps> HwRegistration<T> {
     /// Initializes the hardware operations `hw`, then registers an NTB device
     /// for `pdev` with topology `topo`. NTB clients may start calling `hw`
     /// before this returns.
-    pub(crate) fn register<'a>(
+    pub fn register<'a>(
         pdev: &'a pci::Device<Bound>,
         topo: Topology,
         hw: impl PinInit<T, Error> + 'a,
@@ -65,7 +62,7 @@ impl<T: NtbOps> NtbDev<T> {
                 // SAFETY: `slot` is valid for writes of a `struct ntb_dev` (`ffi_init`), which is plain C data: all zeroes is its unregistered state, as `ntb_register_device()` expects.
                 unsafe {
                     slot.write_bytes(0, 1);
-                    (*slot).pdev = pci_raw::pci_dev(pdev);
+                    (*slot).pdev = crate::pci::raw(pdev);
                     (*slot).topo = topo.as_raw();
                     (*slot).ops = &Vtable::<T>::OPS;
                 }
@@ -77,7 +74,7 @@ impl<T: NtbOps> NtbDev<T> {
                 // if the core's rules change.
                 //
                 // SAFETY: `Vtable::<T>::OPS` is a valid, 'static ops table.
-                if !unsafe { bindings::rsio_ntb_helper_ops_is_valid(&Vtable::<T>::OPS) } {
+                if !unsafe { bindings::rsio_helper_ntb_ops_is_valid(&Vtable::<T>::OPS) } {
                     dev_err!(pdev, "NTB ops table rejected by ntb_dev_ops_is_valid()\n");
                     return Err(EINVAL);
                 }
@@ -93,18 +90,18 @@ impl<T: NtbOps> NtbDev<T> {
     }
 
     /// The hardware operations.
-    pub(crate) fn hw(&self) -> &T {
+    pub fn hw(&self) -> &T {
         &self.hw
     }
 
     /// Tells the NTB client that the link state changed.
-    pub(crate) fn link_event(&self) {
+    pub fn link_event(&self) {
         // SAFETY: `ntb` is registered (type invariant).
         unsafe { bindings::ntb_link_event(self.ntb.get()) };
     }
 
     /// Tells the NTB client that doorbell vector `vector` fired.
-    pub(crate) fn db_event(&self, vector: u32) {
+    pub fn db_event(&self, vector: u32) {
         let Ok(vector) = c_int::try_from(vector) else {
             return;
         };
@@ -113,14 +110,14 @@ impl<T: NtbOps> NtbDev<T> {
     }
 
     /// Tells the NTB client that a message arrived or a send failed.
-    pub(crate) fn msg_event(&self) {
+    pub fn msg_event(&self) {
         // SAFETY: `ntb` is registered (type invariant).
         unsafe { bindings::ntb_msg_event(self.ntb.get()) };
     }
 }
 
 #[pinned_drop]
-impl<T: NtbOps> PinnedDrop for NtbDev<T> {
+impl<T: NtbOps> PinnedDrop for HwRegistration<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: `ntb` is registered (type invariant). This waits until the device is released: no client or callback uses it afterwards, so `hw` and `ntb` may go away with `self`.
         unsafe { bindings::ntb_unregister_device(self.ntb.get()) };
@@ -226,18 +223,18 @@ const fn opt<F>(has: bool, f: F) -> Option<F> {
     }
 }
 
-/// The operations of the `NtbDev<T>` that embeds `ntb`.
+/// The operations of the `HwRegistration<T>` that embeds `ntb`.
 ///
 /// # Safety
 ///
-/// `ntb` must be the `ntb` field of a live `NtbDev<T>` that is registered;
+/// `ntb` must be the `ntb` field of a live `HwRegistration<T>` that is registered;
 /// the NTB core only calls a device's ops while it is registered, with that
 /// device's pointer.
 unsafe fn hw<'a, T: NtbOps>(ntb: *mut bindings::ntb_dev) -> &'a T {
     let field = Opaque::cast_from(ntb);
-    // SAFETY: By the safety requirements `field` points at the `ntb` field of an `NtbDev<T>`, so stepping back to its start stays in that object.
-    let this = unsafe { kernel::container_of!(field, NtbDev<T>, ntb) };
-    // SAFETY: `this` is a live `NtbDev<T>` whose `hw` is initialized while it is registered (type invariant); it outlives the callback.
+    // SAFETY: By the safety requirements `field` points at the `ntb` field of an `HwRegistration<T>`, so stepping back to its start stays in that object.
+    let this = unsafe { kernel::container_of!(field, HwRegistration<T>, ntb) };
+    // SAFETY: `this` is a live `HwRegistration<T>` whose `hw` is initialized while it is registered (type invariant); it outlives the callback.
     unsafe { &(*this).hw }
 }
 
@@ -280,7 +277,7 @@ unsafe fn put<V>(out: *mut V, val: V) {
 }
 
 // The callbacks. Each one's safety requirement is that of `hw`: `ntb` is the
-// `struct ntb_dev` of a registered `NtbDev<T>`, which the NTB core
+// `struct ntb_dev` of a registered `HwRegistration<T>`, which the NTB core
 // guarantees; pointer arguments are NULL or valid for writes, as the
 // ntb_dev_ops contract (`<linux/ntb.h>`) says.
 

@@ -2,7 +2,7 @@
 
 //! [`KThread`]: a kernel thread running [`ThreadMain::run`] on shared data,
 //! stopped and joined on drop. The 7.3 kernel crate has no kthread
-//! abstraction; this is the small one the core needs.
+//! abstraction.
 
 use crate::bindings;
 use core::ffi::c_void;
@@ -11,15 +11,15 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// The body of a kernel thread.
-pub(crate) trait ThreadMain: Send + Sync + 'static {
+pub trait ThreadMain: Send + Sync + 'static {
     /// Runs until [`should_stop`] returns true, then returns.
     fn run(&self);
 }
 
 /// Whether the current kernel thread is being stopped.
-pub(crate) fn should_stop() -> bool {
+pub fn should_stop() -> bool {
     // SAFETY: Called from a kernel thread made by `KThread::spawn` (the only callers are `ThreadMain::run` bodies).
-    unsafe { bindings::rsio_helper_kthread_should_stop() }
+    unsafe { kernel::bindings::kthread_should_stop() }
 }
 
 /// A running kernel thread.
@@ -29,8 +29,8 @@ pub(crate) fn should_stop() -> bool {
 /// `task` is a kthread created by `rsio_helper_kthread_run` on which this
 /// object holds a task reference; `data` came from `Arc::into_raw` and the
 /// thread borrows it until it is stopped.
-pub(crate) struct KThread<T: ThreadMain> {
-    task: NonNull<c_void>,
+pub struct KThread<T: ThreadMain> {
+    task: NonNull<kernel::bindings::task_struct>,
     data: *const T,
 }
 
@@ -59,7 +59,7 @@ unsafe extern "C" fn trampoline<T: ThreadMain>(data: *mut c_void) -> core::ffi::
 
 impl<T: ThreadMain> KThread<T> {
     /// Starts a kernel thread called `name` running `data.run()`.
-    pub(crate) fn spawn(data: Arc<T>, name: &CStr) -> Result<Self> {
+    pub fn spawn(data: Arc<T>, name: &CStr) -> Result<Self> {
         let raw = Arc::into_raw(data);
         // SAFETY: `trampoline::<T>` matches the thread function type; `raw` stays valid until `drop` has stopped the thread; `name` is NUL-terminated and copied by kthread_create.
         let task = unsafe {

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Generated bindings of `<linux/ntb.h>` and of our C helpers (helpers.h; see
-//! Kbuild).
-//!
-//! Only `ntbdev.rs`, the safe NTB layer, uses these.
+//! Generated bindings of `<linux/ntb.h>` and of the C helpers
+//! (`helpers/helpers.h`; see `Kbuild`): the layer's only raw FFI. Modules
+//! outside `rust/` never see them.
 
 #[allow(
     dead_code,

@@ -6,10 +6,8 @@
 //! ntb_dev` with the operations of `<linux/ntb.h>` the generic NTB path
 //! needs (docs/fabric-ntb-path.md).
 //!
-//! This is the only file of the fabric core that touches `struct ntb_dev`,
-//! `struct ntb_client` and the NTB bindings. Most `ntb_*` functions are
-//! inline in `<linux/ntb.h>`: they are reached through the C helpers
-//! `rsio_helper_ntb_*` (helpers.c).
+//! Most `ntb_*` functions are inline in `<linux/ntb.h>`: they are reached
+//! through typed C helpers (`helpers/ntb.c`).
 //!
 //! # Lifetimes
 //!
@@ -22,14 +20,16 @@
 //! translation set through the handle, then waits for running operations.
 //! Afterwards every operation fails with `ENODEV`.
 
+use super::ops::{MwAlign, PeerMw};
 use crate::bindings;
 use core::ffi::c_void;
+use crate::{coherent::CoherentBuf, io_mem::IoMem};
 use kernel::{
-    device::Device,
-    dma::Coherent,
+    device::{Bound, Device},
+    pci,
     error::to_result,
     ffi::c_int,
-    io::{io_project, Io, Mmio, MmioRaw, Region},
+    io::{Io, Mmio, Region},
     new_mutex, new_srcu,
     prelude::*,
     str::CString,
@@ -41,7 +41,7 @@ use kernel::{
 };
 
 /// What a client does with the NTB devices the core offers it.
-pub(crate) trait Client: Send + Sync {
+pub trait Client: Send + Sync {
     /// A device to take. Returns what the client keeps for it, handed back
     /// to [`Client::remove`]. An error declines the device (`ENODEV`:
     /// silently, for the driver core), which other clients may then take.
@@ -61,33 +61,11 @@ pub(crate) trait Client: Send + Sync {
 /// Called from any context, including hard IRQ, with the NTB core's
 /// `ctx_lock` held and interrupts off: record and return, never sleep, never
 /// call [`NtbDev::set_ctx`] or [`NtbDev::clear_ctx`].
-pub(crate) trait Events: Send + Sync {
+pub trait Events: Send + Sync {
     /// The link state changed (`ntb_link_event()`).
     fn link_event(&self, dev: &NtbDev);
     /// Doorbell vector `vector` fired (`ntb_db_event()`).
     fn db_event(&self, dev: &NtbDev, vector: u32);
-}
-
-/// Alignment and size limits of an inbound memory window
-/// (`ntb_mw_get_align()`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct MwAlign {
-    /// The DMA address must be a multiple of this.
-    pub(crate) addr_align: u64,
-    /// The size must be a multiple of this.
-    pub(crate) size_align: u64,
-    /// The largest size.
-    pub(crate) size_max: u64,
-}
-
-/// An outbound (peer) memory window: the local physical range that reaches
-/// the peer (`ntb_peer_mw_get_addr()`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PeerMw {
-    /// Physical address (in a BAR of the NTB's PCI device).
-    pub(crate) base: u64,
-    /// Bytes.
-    pub(crate) size: u64,
 }
 
 /// The event context set on a device: what the C callbacks reach.
@@ -103,14 +81,14 @@ struct Ctx {
 struct InboundTrans {
     pidx: u32,
     widx: u32,
-    _buf: Arc<DmaBuf>,
+    _buf: Arc<CoherentBuf>,
 }
 
 /// A probed `struct ntb_dev`.
 ///
 /// # Invariants
 ///
-/// - `raw` is the `struct ntb_dev` the NTB core gave [`Registration`]'s
+/// - `raw` is the `struct ntb_dev` the NTB core gave [`ClientRegistration`]'s
 ///   probe; it is valid (registered, its parent PCI device bound to its
 ///   hardware driver) at least until `gone` is set, which happens only in
 ///   [`NtbDev::revoke`], inside the client's remove, followed by
@@ -127,7 +105,7 @@ struct InboundTrans {
 /// `ctx` and `inbound`: mutexes (process context). The operations
 /// themselves take no lock of ours; the hardware driver serializes them.
 #[pin_data(PinnedDrop)]
-pub(crate) struct NtbDev {
+pub struct NtbDev {
     raw: *mut bindings::ntb_dev,
     #[pin]
     srcu: Srcu,
@@ -170,10 +148,10 @@ impl NtbDev {
         Arc::pin_init(
             try_pin_init!(Self {
                 raw,
-                srcu <- new_srcu!("rsio_fabric_ntb_dev"),
+                srcu <- new_srcu!("rsio_ntb_client_dev"),
                 gone: Atomic::new(false),
-                ctx <- new_mutex!(None, "rsio_fabric_ntb_ctx"),
-                inbound <- new_mutex!(KVec::new(), "rsio_fabric_ntb_inbound"),
+                ctx <- new_mutex!(None, "rsio_ntb_client_ctx"),
+                inbound <- new_mutex!(KVec::new(), "rsio_ntb_client_inbound"),
             }),
             GFP_KERNEL,
         )
@@ -181,13 +159,13 @@ impl NtbDev {
 
     /// Runs `f` with the device while it is not revoked (`ENODEV`
     /// otherwise). `f` may sleep unless the caller's context forbids it.
-    /// `f` gets the device as the C helpers take it.
-    fn with<R>(&self, f: impl FnOnce(*mut c_void) -> R) -> Result<R> {
+    /// `f` gets the device's raw pointer.
+    fn with<R>(&self, f: impl FnOnce(*mut bindings::ntb_dev) -> R) -> Result<R> {
         let _guard = self.srcu.read_lock();
         if self.gone.load(Acquire) {
             return Err(ENODEV);
         }
-        Ok(f(self.raw.cast()))
+        Ok(f(self.raw))
     }
 
     /// Revokes the handle: clears the event context and the inbound
@@ -205,7 +183,7 @@ impl NtbDev {
             if ctx.is_some() {
                 // This waits for a running callback (the core's `ctx_lock`).
                 // SAFETY: `raw` is valid (above).
-                unsafe { bindings::rsio_helper_ntb_clear_ctx(self.raw.cast()) };
+                unsafe { bindings::ntb_clear_ctx(self.raw) };
             }
             // `mw_set_trans` records under this lock what it set while not
             // revoked: every translation it set is in the list now.
@@ -213,7 +191,7 @@ impl NtbDev {
             for t in inbound.iter() {
                 if let (Ok(p), Ok(w)) = (idx(t.pidx), idx(t.widx)) {
                     // SAFETY: `raw` is valid (above).
-                    unsafe { bindings::rsio_helper_ntb_mw_clear_trans(self.raw.cast(), p, w) };
+                    unsafe { bindings::rsio_helper_ntb_mw_clear_trans(self.raw, p, w) };
                 }
             }
             inbound.clear();
@@ -225,19 +203,17 @@ impl NtbDev {
     }
 
     /// The device's name (`dev_name(&ntb->dev)`), copied.
-    pub(crate) fn name(&self) -> Result<CString> {
+    pub fn name(&self) -> Result<CString> {
         self.with(|raw| {
-            // SAFETY: `raw` is valid (`with`).
-            let ptr = unsafe { bindings::rsio_helper_ntb_device(raw) };
             // The device embedded in the valid `raw`, for this closure.
-            // SAFETY: `ptr` is a live `struct device` for the borrow.
-            let dev: &Device = unsafe { Device::from_raw(ptr.cast()) };
+            // SAFETY: `raw` is valid (`with`): its `dev` is a live `struct device` for the borrow.
+            let dev: &Device = unsafe { Device::from_raw(&raw mut (*raw).dev) };
             CString::try_from_fmt(fmt!("{}", dev.name()))
         })?
     }
 
     /// This side's port number.
-    pub(crate) fn port_number(&self) -> Result<u32> {
+    pub fn port_number(&self) -> Result<u32> {
         int(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_port_number(raw) }
@@ -245,7 +221,7 @@ impl NtbDev {
     }
 
     /// How many peers.
-    pub(crate) fn peer_port_count(&self) -> Result<u32> {
+    pub fn peer_port_count(&self) -> Result<u32> {
         int(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_peer_port_count(raw) }
@@ -253,7 +229,7 @@ impl NtbDev {
     }
 
     /// The port number of peer `pidx`.
-    pub(crate) fn peer_port_number(&self, pidx: u32) -> Result<u32> {
+    pub fn peer_port_number(&self, pidx: u32) -> Result<u32> {
         let pidx = idx(pidx)?;
         int(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
@@ -262,7 +238,7 @@ impl NtbDev {
     }
 
     /// The peer index of port `port`.
-    pub(crate) fn peer_port_idx(&self, port: u32) -> Result<u32> {
+    pub fn peer_port_idx(&self, port: u32) -> Result<u32> {
         let port = idx(port)?;
         int(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
@@ -271,7 +247,7 @@ impl NtbDev {
     }
 
     /// Bit `pidx`: the link to peer `pidx` is up. Any context.
-    pub(crate) fn link_is_up(&self) -> Result<u64> {
+    pub fn link_is_up(&self) -> Result<u64> {
         self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_link_is_up(raw) }
@@ -279,7 +255,7 @@ impl NtbDev {
     }
 
     /// Enables the link (any speed and width).
-    pub(crate) fn link_enable(&self) -> Result {
+    pub fn link_enable(&self) -> Result {
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_link_enable(raw) }
@@ -287,7 +263,7 @@ impl NtbDev {
     }
 
     /// Disables the link.
-    pub(crate) fn link_disable(&self) -> Result {
+    pub fn link_disable(&self) -> Result {
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_link_disable(raw) }
@@ -295,7 +271,7 @@ impl NtbDev {
     }
 
     /// Inbound memory windows for peer `pidx`.
-    pub(crate) fn mw_count(&self, pidx: u32) -> Result<u32> {
+    pub fn mw_count(&self, pidx: u32) -> Result<u32> {
         let pidx = idx(pidx)?;
         int(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
@@ -304,14 +280,14 @@ impl NtbDev {
     }
 
     /// The limits of inbound window `widx` for peer `pidx`.
-    pub(crate) fn mw_get_align(&self, pidx: u32, widx: u32) -> Result<MwAlign> {
+    pub fn mw_get_align(&self, pidx: u32, widx: u32) -> Result<MwAlign> {
         let (p, w) = (idx(pidx)?, idx(widx)?);
         let (mut addr_align, mut size_align, mut size_max) = (0, 0, 0);
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`); the out-pointers are locals.
             unsafe {
                 bindings::rsio_helper_ntb_mw_get_align(
-                    raw.cast(),
+                    raw,
                     p,
                     w,
                     &mut addr_align,
@@ -331,11 +307,11 @@ impl NtbDev {
     /// `size` bytes): the peer may then read and write that memory at any
     /// time. The handle keeps `buf` alive until [`NtbDev::mw_clear_trans`]
     /// or revocation. `EINVAL` if `size` exceeds `buf`.
-    pub(crate) fn mw_set_trans(
+    pub fn mw_set_trans(
         &self,
         pidx: u32,
         widx: u32,
-        buf: &Arc<DmaBuf>,
+        buf: &Arc<CoherentBuf>,
         size: usize,
     ) -> Result {
         if size == 0 || size > buf.len() {
@@ -346,7 +322,7 @@ impl NtbDev {
         // Reserve first: once the translation is set, failing to record it
         // would leave memory reachable without an owner.
         inbound.reserve(1, GFP_KERNEL)?;
-        let addr = buf.dma_addr();
+        let addr = buf.bus_addr();
         to_result(self.with(|raw| {
             // `buf` stays allocated while the translation exists: it is
             // recorded below and only dropped after the translation is
@@ -369,7 +345,7 @@ impl NtbDev {
 
     /// Clears inbound window `widx` for peer `pidx`; its memory is released
     /// (if nothing else holds it) once the hardware no longer reaches it.
-    pub(crate) fn mw_clear_trans(&self, pidx: u32, widx: u32) -> Result {
+    pub fn mw_clear_trans(&self, pidx: u32, widx: u32) -> Result {
         let (p, w) = (idx(pidx)?, idx(widx)?);
         let mut inbound = self.inbound.lock();
         to_result(self.with(|raw| {
@@ -381,7 +357,7 @@ impl NtbDev {
     }
 
     /// Outbound (peer) memory windows.
-    pub(crate) fn peer_mw_count(&self) -> Result<u32> {
+    pub fn peer_mw_count(&self) -> Result<u32> {
         int(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_peer_mw_count(raw) }
@@ -389,7 +365,7 @@ impl NtbDev {
     }
 
     /// Where outbound window `widx` is.
-    pub(crate) fn peer_mw_get_addr(&self, widx: u32) -> Result<PeerMw> {
+    pub fn peer_mw_get_addr(&self, widx: u32) -> Result<PeerMw> {
         let w = idx(widx)?;
         let (mut base, mut size) = (0, 0);
         to_result(self.with(|raw| {
@@ -401,17 +377,17 @@ impl NtbDev {
 
     /// Whether the device can retarget outbound windows
     /// (`peer_mw_set_trans`, optional in the NTB API).
-    pub(crate) fn has_peer_mw_set_trans(&self) -> Result<bool> {
+    pub fn has_peer_mw_set_trans(&self) -> Result<bool> {
         self.with(|raw| {
-            // SAFETY: `raw` is valid (`with`).
-            unsafe { bindings::rsio_helper_ntb_has_peer_mw_set_trans(raw) }
+            // SAFETY: `raw` is valid (`with`), and so is its ops table.
+            unsafe { (*(*raw).ops).peer_mw_set_trans.is_some() }
         })
     }
 
     /// Points outbound window `widx` at peer `pidx` (translated address
     /// `addr`, `size` bytes). A no-op returning success on devices without
     /// the op.
-    pub(crate) fn peer_mw_set_trans(&self, pidx: u32, widx: u32, addr: u64, size: u64) -> Result {
+    pub fn peer_mw_set_trans(&self, pidx: u32, widx: u32, addr: u64, size: u64) -> Result {
         let (p, w) = (idx(pidx)?, idx(widx)?);
         to_result(self.with(|raw| {
             // Outbound: no local memory is exposed.
@@ -421,7 +397,7 @@ impl NtbDev {
     }
 
     /// Undoes [`NtbDev::peer_mw_set_trans`].
-    pub(crate) fn peer_mw_clear_trans(&self, pidx: u32, widx: u32) -> Result {
+    pub fn peer_mw_clear_trans(&self, pidx: u32, widx: u32) -> Result {
         let (p, w) = (idx(pidx)?, idx(widx)?);
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
@@ -430,7 +406,7 @@ impl NtbDev {
     }
 
     /// The doorbell bits the device has.
-    pub(crate) fn db_valid_mask(&self) -> Result<u64> {
+    pub fn db_valid_mask(&self) -> Result<u64> {
         self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_db_valid_mask(raw) }
@@ -438,7 +414,7 @@ impl NtbDev {
     }
 
     /// The local doorbell bits set. Any context.
-    pub(crate) fn db_read(&self) -> Result<u64> {
+    pub fn db_read(&self) -> Result<u64> {
         self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_db_read(raw) }
@@ -446,7 +422,7 @@ impl NtbDev {
     }
 
     /// Clears local doorbell bits. Any context.
-    pub(crate) fn db_clear(&self, bits: u64) -> Result {
+    pub fn db_clear(&self, bits: u64) -> Result {
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_db_clear(raw, bits) }
@@ -454,7 +430,7 @@ impl NtbDev {
     }
 
     /// Masks local doorbell bits (no event for them).
-    pub(crate) fn db_set_mask(&self, bits: u64) -> Result {
+    pub fn db_set_mask(&self, bits: u64) -> Result {
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_db_set_mask(raw, bits) }
@@ -462,7 +438,7 @@ impl NtbDev {
     }
 
     /// Unmasks local doorbell bits.
-    pub(crate) fn db_clear_mask(&self, bits: u64) -> Result {
+    pub fn db_clear_mask(&self, bits: u64) -> Result {
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_db_clear_mask(raw, bits) }
@@ -471,7 +447,7 @@ impl NtbDev {
 
     /// Rings the peers' doorbell bits `bits` (which peers: the hardware's
     /// business; on rsio_ntb every peer whose link is up). Any context.
-    pub(crate) fn peer_db_set(&self, bits: u64) -> Result {
+    pub fn peer_db_set(&self, bits: u64) -> Result {
         to_result(self.with(|raw| {
             // SAFETY: `raw` is valid (`with`).
             unsafe { bindings::rsio_helper_ntb_peer_db_set(raw, bits) }
@@ -481,7 +457,7 @@ impl NtbDev {
     /// Sets the device's event context: `handler` gets its link and
     /// doorbell events until [`NtbDev::clear_ctx`] or revocation. `EBUSY`
     /// if one is set.
-    pub(crate) fn set_ctx(&self, handler: Arc<dyn Events>) -> Result {
+    pub fn set_ctx(&self, handler: Arc<dyn Events>) -> Result {
         let mut ctx = self.ctx.lock();
         if ctx.is_some() {
             return Err(EBUSY);
@@ -506,7 +482,7 @@ impl NtbDev {
 
     /// Clears the event context: no event handler runs once this returns.
     /// Process context.
-    pub(crate) fn clear_ctx(&self) {
+    pub fn clear_ctx(&self) {
         let old = {
             let mut ctx = self.ctx.lock();
             if ctx.is_none() {
@@ -516,7 +492,7 @@ impl NtbDev {
             // core's `ctx_lock`).
             let cleared = self.with(|raw| {
                 // SAFETY: `raw` is valid (`with`).
-                unsafe { bindings::rsio_helper_ntb_clear_ctx(raw) }
+                unsafe { bindings::ntb_clear_ctx(raw) }
             });
             if cleared.is_err() {
                 // Revoked: `revoke` cleared it.
@@ -529,29 +505,27 @@ impl NtbDev {
 
     /// Allocates `size` bytes of zeroed coherent memory the NTB's PCI
     /// device can reach.
-    pub(crate) fn alloc_dma(&self, size: usize) -> Result<Arc<DmaBuf>> {
+    pub fn alloc_dma(&self, size: usize) -> Result<Arc<CoherentBuf>> {
         if size == 0 {
             return Err(EINVAL);
         }
         let mem = self.with(|raw| {
-            // SAFETY: `raw` is valid (`with`).
-            let ptr = unsafe { bindings::rsio_helper_ntb_pci_device(raw) };
             // `raw` is registered, so `pdev` is its hardware's PCI device,
             // bound to its driver (which unregisters the ntb_dev before it
             // unbinds), for this closure, which the reference does not
             // outlive.
-            // SAFETY: `ptr` is a live `struct device` for the borrow.
-            let dev: &Device = unsafe { Device::from_raw(ptr.cast()) };
+            // SAFETY: `raw` is valid (`with`): its `pdev->dev` is a live `struct device` for the borrow.
+            let dev: &Device = unsafe { Device::from_raw(&raw mut (*(*raw).pdev).dev) };
             // SAFETY: Bound for as long as `dev` lives (above).
             let dev = unsafe { dev.as_bound() };
-            Coherent::<u8>::zeroed_slice(dev, size, GFP_KERNEL)
+            CoherentBuf::alloc(dev, size)
         })??;
-        Ok(Arc::new(DmaBuf { mem }, GFP_KERNEL)?)
+        Ok(Arc::new(mem, GFP_KERNEL)?)
     }
 
     /// Maps `len` bytes at `offset` of outbound window `widx` for CPU access
     /// (uncached: each access is one transaction through the NTB, in order).
-    pub(crate) fn map_peer_mw(
+    pub fn map_peer_mw(
         self: &Arc<Self>,
         widx: u32,
         offset: u64,
@@ -563,22 +537,18 @@ impl NtbDev {
             return Err(EINVAL);
         }
         let phys = mw.base.checked_add(offset).ok_or(EINVAL)?;
-        let ptr = self.with(|_| {
-            // The range is inside the outbound window the hardware driver
-            // reported, a BAR of the NTB's PCI device, bound while the
-            // handle is valid (`with`).
-            // SAFETY: `ioremap` maps the physical range it is given.
-            unsafe { kernel::bindings::ioremap(phys, len) }
-        })?;
-        if ptr.is_null() {
-            return Err(ENOMEM);
-        }
-        // INVARIANT: Just mapped, `len` bytes, 4-byte aligned (page-aligned
-        // base plus a multiple of 4).
+        let io = self.with(|raw| {
+            // SAFETY: `raw` is valid (`with`): its `pdev` is its hardware's PCI device, bound while the handle is valid, for this closure.
+            let dev: &Device = unsafe { Device::from_raw(&raw mut (*(*raw).pdev).dev) };
+            // SAFETY: Bound for as long as `dev` lives (above).
+            let dev = unsafe { dev.as_bound() };
+            let pdev: &pci::Device<Bound> = dev.try_into()?;
+            IoMem::map(pdev, phys, len)
+        })??;
+        // INVARIANT: 4-byte aligned: a page-aligned window plus a multiple of 4.
         Ok(PeerMwMap {
             dev: self.clone(),
-            addr: ptr.addr(),
-            len,
+            io,
             phys,
         })
     }
@@ -627,99 +597,38 @@ unsafe extern "C" fn db_event_cb(ctx: *mut c_void, vector: c_int) {
     }
 }
 
-/// Zeroed coherent memory of an NTB's PCI device ([`NtbDev::alloc_dma`]).
-///
-/// Peers may write it at any time through an inbound window: it is only
-/// accessed through volatile I/O copies, never as a Rust slice.
-pub(crate) struct DmaBuf {
-    mem: Coherent<[u8]>,
-}
-
-impl DmaBuf {
-    /// The bus address the device uses.
-    pub(crate) fn dma_addr(&self) -> u64 {
-        self.mem.dma_address()
-    }
-
-    /// Bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.mem.len()
-    }
-
-    /// Copies `data` to `offset` (`EINVAL` past the end).
-    pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result {
-        let end = offset.checked_add(data.len()).ok_or(EINVAL)?;
-        if end > self.len() {
-            return Err(EINVAL);
-        }
-        let mem = &self.mem;
-        io_project!(mem, [try: offset..end]).copy_from_slice(data);
-        Ok(())
-    }
-
-    /// Copies from `offset` into `buf` (`EINVAL` past the end).
-    pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) -> Result {
-        let end = offset.checked_add(buf.len()).ok_or(EINVAL)?;
-        if end > self.len() {
-            return Err(EINVAL);
-        }
-        let mem = &self.mem;
-        io_project!(mem, [try: offset..end]).copy_to_slice(buf);
-        Ok(())
-    }
-
-    /// Zeroes `len` bytes at `offset`.
-    pub(crate) fn zero(&self, offset: usize, len: usize) -> Result {
-        const ZEROES: [u8; 256] = [0; 256];
-        let mut done = 0;
-        while done < len {
-            let n = (len - done).min(ZEROES.len());
-            self.write(offset.checked_add(done).ok_or(EINVAL)?, &ZEROES[..n])?;
-            done += n;
-        }
-        Ok(())
-    }
-}
-
 /// A CPU mapping of part of an outbound window ([`NtbDev::map_peer_mw`]);
 /// unmapped on drop. Accesses fail with `ENODEV` once the device is revoked.
 ///
 /// # Invariants
 ///
-/// `addr..addr + len` is an `ioremap` mapping of `phys..phys + len`, owned
-/// by this object; `addr` and `len` are multiples of 4.
-pub(crate) struct PeerMwMap {
+/// `io` maps `phys..phys + io.len()`; its start and length are multiples
+/// of 4.
+pub struct PeerMwMap {
     dev: Arc<NtbDev>,
-    addr: usize,
-    len: usize,
+    io: IoMem,
     phys: u64,
 }
 
 impl PeerMwMap {
     /// The physical (bus) address of the first byte.
-    pub(crate) fn phys(&self) -> u64 {
+    pub fn phys(&self) -> u64 {
         self.phys
     }
 
     /// Runs `f` on the mapping while the device is valid.
     fn with_io<R>(&self, f: impl FnOnce(Mmio<'_, Region>) -> Result<R>) -> Result<R> {
-        let raw = MmioRaw::<Region>::new_region(self.addr, self.len)?;
-        self.dev.with(|_| {
-            // Drop cannot run during this borrow.
-            // SAFETY: `raw` is the mapping this object owns (invariant).
-            let io = unsafe { Mmio::from_raw(raw) };
-            f(io)
-        })?
+        self.dev.with(|_| f(self.io.io()?))?
     }
 
     /// Reads the 32-bit word at `offset` (`EINVAL` out of range or
     /// misaligned).
-    pub(crate) fn read32(&self, offset: usize) -> Result<u32> {
+    pub fn read32(&self, offset: usize) -> Result<u32> {
         self.with_io(|io| io.try_read32(offset))
     }
 
     /// Copies `data` to `offset`, in order, in 32-bit words where aligned.
-    pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result {
+    pub fn write(&self, offset: usize, data: &[u8]) -> Result {
         self.with_io(|io| {
             let mut i = 0;
             while i < data.len() {
@@ -740,7 +649,7 @@ impl PeerMwMap {
     }
 
     /// Copies from `offset` into `buf`, in 32-bit words where aligned.
-    pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) -> Result {
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result {
         self.with_io(|io| {
             let mut i = 0;
             while i < buf.len() {
@@ -759,14 +668,6 @@ impl PeerMwMap {
             }
             Ok(())
         })
-    }
-}
-
-impl Drop for PeerMwMap {
-    fn drop(&mut self) {
-        // `with_io` borrows `self`: no access is running.
-        // SAFETY: The mapping this object owns (invariant), no longer used.
-        unsafe { kernel::bindings::iounmap(core::ptr::without_provenance_mut(self.addr)) };
     }
 }
 
@@ -792,7 +693,7 @@ struct Probed {
 /// `probed`: a mutex; the driver core serializes probe and remove of one
 /// device.
 #[pin_data(PinnedDrop)]
-pub(crate) struct Registration {
+pub struct ClientRegistration {
     client: Arc<dyn Client>,
     #[pin]
     probed: Mutex<KVec<Probed>>,
@@ -802,18 +703,22 @@ pub(crate) struct Registration {
 
 // The rest is `Send` (`NtbDev` is, the data is `Send`).
 // SAFETY: `Probed::raw` is only compared, never dereferenced here.
-unsafe impl Send for Registration {}
+unsafe impl Send for ClientRegistration {}
 // Everything else is behind a mutex or `Sync`.
 // SAFETY: `ntb` is only used by the NTB core, which synchronizes callbacks.
-unsafe impl Sync for Registration {}
+unsafe impl Sync for ClientRegistration {}
 
-impl Registration {
-    /// Registers `client` with the NTB core, under this module's name.
+impl ClientRegistration {
+    /// Registers `client` with the NTB core as driver `name` of `module`.
     /// Devices not taken by another client are probed during this call.
-    pub(crate) fn new(client: Arc<dyn Client>) -> impl PinInit<Self, Error> {
+    pub fn new(
+        name: &'static CStr,
+        module: &'static ThisModule,
+        client: Arc<dyn Client>,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             client,
-            probed <- new_mutex!(KVec::new(), "rsio_fabric_ntb_probed"),
+            probed <- new_mutex!(KVec::new(), "rsio_ntb_client_probed"),
             ntb <- Opaque::ffi_init(|slot: *mut bindings::ntb_client| {
                 // Plain C data, for which all zeroes is a valid, unregistered
                 // state.
@@ -827,44 +732,46 @@ impl Registration {
             _: {
                 // INVARIANT: `client` and `probed` are initialized and the
                 // object is pinned; on success `drop` unregisters.
-                let client = ntb.get().cast();
+                let client = ntb.get();
                 // `ntb` is filled in (above), at a pinned address that
                 // outlives its registration.
                 // SAFETY: `client` is a valid `struct ntb_client`.
-                to_result(unsafe { bindings::rsio_helper_ntb_register_client(client) })?;
+                to_result(unsafe {
+                    bindings::__ntb_register_client(client, module.as_ptr(), name.as_char_ptr())
+                })?;
             },
         })
     }
 }
 
 #[pinned_drop]
-impl PinnedDrop for Registration {
+impl PinnedDrop for ClientRegistration {
     fn drop(self: Pin<&mut Self>) {
         // This removes every device (our remove runs for each) first.
         // SAFETY: Registered (type invariant).
-        unsafe { bindings::rsio_helper_ntb_unregister_client(self.ntb.get().cast()) };
+        unsafe { bindings::ntb_unregister_client(self.ntb.get()) };
     }
 }
 
-/// The [`Registration`] that embeds `client`.
+/// The [`ClientRegistration`] that embeds `client`.
 ///
 /// # Safety
 ///
-/// `client` must be the `ntb` field of a live, registered [`Registration`]
+/// `client` must be the `ntb` field of a live, registered [`ClientRegistration`]
 /// (true for the NTB core's calls of its callbacks).
-unsafe fn registration<'a>(client: *mut bindings::ntb_client) -> &'a Registration {
+unsafe fn registration<'a>(client: *mut bindings::ntb_client) -> &'a ClientRegistration {
     let field = Opaque::cast_from(client);
-    // `field` points at the `ntb` field of a `Registration` (requirement).
+    // `field` points at the `ntb` field of a `ClientRegistration` (requirement).
     // SAFETY: Stepping back to its start stays in that object.
-    let this = unsafe { kernel::container_of!(field, Registration, ntb) };
+    let this = unsafe { kernel::container_of!(field, ClientRegistration, ntb) };
     // It unregisters before it goes, so it outlives the callback.
-    // SAFETY: A live `Registration` (requirement).
+    // SAFETY: A live `ClientRegistration` (requirement).
     unsafe { &*this }
 }
 
 /// # Safety
 ///
-/// Called by the NTB core with a registered [`Registration`]'s client and a
+/// Called by the NTB core with a registered [`ClientRegistration`]'s client and a
 /// device being bound to it.
 unsafe extern "C" fn probe_cb(
     client: *mut bindings::ntb_client,
@@ -906,7 +813,7 @@ unsafe extern "C" fn probe_cb(
 
 /// # Safety
 ///
-/// Called by the NTB core with a registered [`Registration`]'s client and a
+/// Called by the NTB core with a registered [`ClientRegistration`]'s client and a
 /// device it probed successfully.
 unsafe extern "C" fn remove_cb(client: *mut bindings::ntb_client, ntb: *mut bindings::ntb_dev) {
     // SAFETY: The NTB core passes our registered client (requirement).

@@ -14,18 +14,10 @@ use kernel::{bindings, error::VTABLE_DEFAULT_ERROR, prelude::*};
 
 /// `enum ntb_topo`: where the device sits in the NTB topology.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Topology {
+pub enum Topology {
     /// On the primary side of a local NTB.
-    #[expect(
-        dead_code,
-        reason = "complete mapping of enum ntb_topo; rsio_ntb uses Switch"
-    )]
     Primary,
     /// On the secondary side of a remote NTB.
-    #[expect(
-        dead_code,
-        reason = "complete mapping of enum ntb_topo; rsio_ntb uses Switch"
-    )]
     Secondary,
     /// Connected through a switch that supports NTB (several peers).
     Switch,
@@ -45,75 +37,79 @@ impl Topology {
 /// `enum ntb_speed`, as the NTB core passes or expects it (`-1` auto, `0`
 /// none, `n` PCIe generation `n`); values are not limited to the named ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Speed(pub(crate) i32);
+pub struct Speed(pub i32);
 
 impl Speed {
     /// `NTB_SPEED_NONE`: no link, or a link without a PCIe speed.
-    pub(crate) const NONE: Self = Self(crate::bindings::ntb_speed_NTB_SPEED_NONE);
+    pub const NONE: Self = Self(crate::bindings::ntb_speed_NTB_SPEED_NONE);
+    /// `NTB_SPEED_AUTO`: whatever the hardware negotiates.
+    pub const AUTO: Self = Self(crate::bindings::ntb_speed_NTB_SPEED_AUTO);
 }
 
 /// `enum ntb_width`, as the NTB core passes or expects it (`-1` auto, `0`
 /// none, `n` lanes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Width(pub(crate) i32);
+pub struct Width(pub i32);
 
 impl Width {
     /// `NTB_WIDTH_NONE`: no link, or a link without a lane width.
-    pub(crate) const NONE: Self = Self(crate::bindings::ntb_width_NTB_WIDTH_NONE);
+    pub const NONE: Self = Self(crate::bindings::ntb_width_NTB_WIDTH_NONE);
+    /// `NTB_WIDTH_AUTO`: whatever the hardware negotiates.
+    pub const AUTO: Self = Self(crate::bindings::ntb_width_NTB_WIDTH_AUTO);
 }
 
 /// The answer of [`NtbOps::link_is_up`].
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct LinkState {
+pub struct LinkState {
     /// Bit `pidx` is set while the link to peer index `pidx` is up.
-    pub(crate) peers_up: u64,
+    pub peers_up: u64,
     /// The link speed.
-    pub(crate) speed: Speed,
+    pub speed: Speed,
     /// The link width.
-    pub(crate) width: Width,
+    pub width: Width,
 }
 
 /// Alignment and size limits of an inbound memory window
 /// ([`NtbOps::mw_get_align`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct MwAlign {
+pub struct MwAlign {
     /// Alignment of the translated (local DMA) address.
-    pub(crate) addr_align: bindings::resource_size_t,
+    pub addr_align: bindings::resource_size_t,
     /// Granularity of the window's size.
-    pub(crate) size_align: bindings::resource_size_t,
+    pub size_align: bindings::resource_size_t,
     /// Largest size the window can be given.
-    pub(crate) size_max: bindings::resource_size_t,
+    pub size_max: bindings::resource_size_t,
 }
 
 /// Where an outbound (peer) memory window is in this host's physical
 /// address space ([`NtbOps::peer_mw_get_addr`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct PeerMw {
+pub struct PeerMw {
     /// Physical (CPU) address of the window, inside one of the device's BARs.
-    pub(crate) base: bindings::phys_addr_t,
+    pub base: bindings::phys_addr_t,
     /// Its size in bytes.
-    pub(crate) size: bindings::resource_size_t,
+    pub size: bindings::resource_size_t,
 }
 
 /// How to ring a peer doorbell bit with a plain memory write, e.g. from a DMA
 /// engine ([`NtbOps::peer_db_addr`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct PeerDbAddr {
+pub struct PeerDbAddr {
     /// Physical address to write.
-    pub(crate) addr: bindings::phys_addr_t,
+    pub addr: bindings::phys_addr_t,
     /// Width of the write in bytes.
-    pub(crate) size: bindings::resource_size_t,
+    pub size: bindings::resource_size_t,
     /// Value to write.
-    pub(crate) data: u64,
+    pub data: u64,
 }
 
 /// A received message ([`NtbOps::msg_read`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Message {
+pub struct Message {
     /// Peer index of the sender.
-    pub(crate) pidx: u32,
+    pub pidx: u32,
     /// The 32-bit message.
-    pub(crate) data: u32,
+    pub data: u32,
 }
 
 /// The operations of an NTB device, called by the NTB core and its clients
@@ -122,12 +118,12 @@ pub(crate) struct Message {
 /// Methods without a default body are the ones the NTB core requires
 /// (`ntb_dev_ops_is_valid()`); the others come in groups that must be
 /// implemented all or none (ports; doorbell vectors; scratchpads; messages),
-/// which [`crate::ntb_dev::NtbDev`] checks at compile time. Every method may be
+/// which [`HwRegistration`](super::HwRegistration) checks at compile time. Every method may be
 /// called concurrently from any context a client calls from, including
 /// atomic context for the doorbell, scratchpad and message methods: they
 /// must not sleep.
 #[vtable]
-pub(crate) trait NtbOps: Send + Sync {
+pub trait NtbOps: Send + Sync {
     // Ports: required for multi-port devices, all four or none.
 
     /// This device's port number.

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What bindgen reads for rsio_kernel (rust/bindings.rs): the NTB core's
+ * API from <linux/ntb.h>, and C helpers for kernel functions that are
+ * inline or macros (no symbol Rust could call), exported: generic Rust code
+ * of the layer is compiled into the modules that use it. One .c file per subsystem
+ * holds their bodies, as the kernel's own rust/helpers/ does. Nothing else
+ * belongs here: a helper with logic of its own is written in Rust.
+ */
+#ifndef RSIO_KERNEL_HELPERS_H
+#define RSIO_KERNEL_HELPERS_H
+
+#include <linux/types.h>
+#include <linux/ntb.h>
+
+struct device;
+struct inode;
+struct module;
+struct page;
+struct pci_dev;
+struct task_struct;
+struct vm_area_struct;
+
+/* task.c: the current task, its credentials, the system it runs on. */
+const void *rsio_helper_current_task(void);
+int rsio_helper_current_pid(void);
+u32 rsio_helper_current_uid(void);
+bool rsio_helper_capable_admin(void);
+const char *rsio_helper_kernel_release(void);
+void rsio_helper_nodename(char *buf, size_t len);
+u64 rsio_helper_ktime_ns(void);
+bool rsio_helper_try_module_get(struct module *module);
+void rsio_helper_module_put(struct module *module);
+/* __ratelimit() of one state shared by every caller (printk_ratelimit()'s defaults). */
+bool rsio_helper_err_ratelimit(void);
+
+/* kthread.c: kthread_run() with a task reference; kthread_stop_put(). */
+struct task_struct *rsio_helper_kthread_run(int (*fn)(void *), void *data, const char *name);
+void rsio_helper_kthread_stop(struct task_struct *t);
+
+/* mm.c: DMA-mapped pages, PFN mappings into user space, mapping zaps. */
+struct page *rsio_helper_dma_pages_alloc(struct device *dev, unsigned int order, u64 *bus);
+void rsio_helper_dma_pages_free(struct device *dev, struct page *page, unsigned int order, u64 bus);
+struct page *rsio_helper_dma_user_page(struct device *dev, unsigned long uaddr, u64 *bus, int *err);
+void rsio_helper_dma_user_page_put(struct device *dev, struct page *page, u64 bus);
+/* VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP; faults raise SIGBUS. */
+void rsio_helper_vma_setup_pfnmap(struct vm_area_struct *vma);
+int rsio_helper_vma_map_pages(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+			      unsigned long pgoff, unsigned long len);
+int rsio_helper_vma_map_io(struct vm_area_struct *vma, unsigned long addr, u64 phys, unsigned long len,
+			   bool wc);
+/* The inode of the vma's file, referenced (ihold). */
+struct inode *rsio_helper_vma_inode(struct vm_area_struct *vma);
+void rsio_helper_inode_zap(struct inode *inode, u64 offset, u64 len);
+
+/* eventfd.c: eventfd_ctx_fdget() as NULL + errno; eventfd_signal(). */
+void *rsio_helper_eventfd_get(int fd, int *err);
+void rsio_helper_eventfd_signal(void *ctx);
+
+/* pci.c */
+unsigned long rsio_helper_pci_resource_flags(struct pci_dev *pdev, int bar);
+u64 rsio_helper_pci_bus_address(struct pci_dev *pdev, int bar);
+
+/*
+ * ntb.c: the inline wrappers of <linux/ntb.h> as functions. Each takes a
+ * probed ntb_dev.
+ */
+bool rsio_helper_ntb_ops_is_valid(const struct ntb_dev_ops *ops);
+int rsio_helper_ntb_set_ctx(struct ntb_dev *ntb, void *ctx, const struct ntb_ctx_ops *ctx_ops);
+int rsio_helper_ntb_port_number(struct ntb_dev *ntb);
+int rsio_helper_ntb_peer_port_count(struct ntb_dev *ntb);
+int rsio_helper_ntb_peer_port_number(struct ntb_dev *ntb, int pidx);
+int rsio_helper_ntb_peer_port_idx(struct ntb_dev *ntb, int port);
+/* ntb_link_is_up() without speed and width: bit pidx = link to peer pidx. */
+u64 rsio_helper_ntb_link_is_up(struct ntb_dev *ntb);
+/* ntb_link_enable(ntb, NTB_SPEED_AUTO, NTB_WIDTH_AUTO). */
+int rsio_helper_ntb_link_enable(struct ntb_dev *ntb);
+int rsio_helper_ntb_link_disable(struct ntb_dev *ntb);
+int rsio_helper_ntb_mw_count(struct ntb_dev *ntb, int pidx);
+int rsio_helper_ntb_mw_get_align(struct ntb_dev *ntb, int pidx, int widx, resource_size_t *addr_align,
+				 resource_size_t *size_align, resource_size_t *size_max);
+int rsio_helper_ntb_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx, dma_addr_t addr,
+				 resource_size_t size);
+int rsio_helper_ntb_mw_clear_trans(struct ntb_dev *ntb, int pidx, int widx);
+int rsio_helper_ntb_peer_mw_count(struct ntb_dev *ntb);
+int rsio_helper_ntb_peer_mw_get_addr(struct ntb_dev *ntb, int widx, phys_addr_t *base, resource_size_t *size);
+int rsio_helper_ntb_peer_mw_set_trans(struct ntb_dev *ntb, int pidx, int widx, u64 addr, resource_size_t size);
+int rsio_helper_ntb_peer_mw_clear_trans(struct ntb_dev *ntb, int pidx, int widx);
+u64 rsio_helper_ntb_db_valid_mask(struct ntb_dev *ntb);
+u64 rsio_helper_ntb_db_read(struct ntb_dev *ntb);
+int rsio_helper_ntb_db_clear(struct ntb_dev *ntb, u64 db_bits);
+int rsio_helper_ntb_db_set_mask(struct ntb_dev *ntb, u64 db_bits);
+int rsio_helper_ntb_db_clear_mask(struct ntb_dev *ntb, u64 db_bits);
+int rsio_helper_ntb_peer_db_set(struct ntb_dev *ntb, u64 db_bits);
+
+#endif

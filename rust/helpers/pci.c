@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0
+/* PCI accessors that are macros or inline (helpers.h). */
+#include <linux/export.h>
+#include <linux/pci.h>
+#include "helpers.h"
+
+unsigned long rsio_helper_pci_resource_flags(struct pci_dev *pdev, int bar)
+{
+	return pci_resource_flags(pdev, bar);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_pci_resource_flags);
+
+u64 rsio_helper_pci_bus_address(struct pci_dev *pdev, int bar)
+{
+	return pci_bus_address(pdev, bar);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_pci_bus_address);

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`global_mutex!`](crate::global_mutex): a module-global mutex that
+//! needs no `unsafe` initialization call.
+//!
+//! The kernel crate's `global_lock!` leaves the lock uninitialized until
+//! its user calls an `unsafe fn init()` before the first use. A
+//! [`GlobalMutex`] initializes itself on its first `lock()` instead (any
+//! context, once, race-free), so using one is entirely safe.
+
+use kernel::{
+    processor::cpu_relax,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        lock::{GlobalGuard, GlobalLock, GlobalLockBackend},
+    },
+};
+
+const UNINIT: i32 = 0;
+const INITIALIZING: i32 = 1;
+const READY: i32 = 2;
+
+/// A global mutex, made by [`global_mutex!`](crate::global_mutex).
+pub struct GlobalMutex<B: GlobalLockBackend> {
+    lock: GlobalLock<B>,
+    state: Atomic<i32>,
+}
+
+impl<B: GlobalLockBackend> GlobalMutex<B> {
+    /// Only for [`global_mutex!`](crate::global_mutex).
+    ///
+    /// # Safety
+    ///
+    /// One static per backend type `B` (the macro makes a type per static).
+    #[doc(hidden)]
+    pub const unsafe fn new(data: B::Item) -> Self {
+        Self {
+            // SAFETY: The caller makes one static per `B`; `ensure_init` initializes the lock before any use.
+            lock: unsafe { GlobalLock::new(data) },
+            state: Atomic::new(UNINIT),
+        }
+    }
+
+    /// Initializes the lock unless done; concurrent first users wait for
+    /// the one that does it (a few instructions).
+    fn ensure_init(&'static self) {
+        if self.state.load(Acquire) == READY {
+            return;
+        }
+        match self.state.cmpxchg(UNINIT, INITIALIZING, Acquire) {
+            Ok(_) => {
+                // SAFETY: Only the caller that moved the state out of `UNINIT` gets here, once; nobody locks before `READY` is published below.
+                unsafe { self.lock.init() };
+                self.state.store(READY, Release);
+            }
+            Err(_) => {
+                while self.state.load(Acquire) != READY {
+                    cpu_relax();
+                }
+            }
+        }
+    }
+
+    /// Locks the mutex (may sleep).
+    pub fn lock(&'static self) -> GlobalGuard<B> {
+        self.ensure_init();
+        self.lock.lock()
+    }
+
+    /// Whether the lock was ever used (diagnostics only).
+    pub fn is_initialized(&'static self) -> bool {
+        self.state.load(Relaxed) == READY
+    }
+}
+
+/// Defines a global mutex, safe to use from the first `lock()` on:
+///
+/// ```ignore
+/// rsio_kernel::global_mutex! {
+///     /// What it guards.
+///     static STATE: Mutex<State> = State::new();
+/// }
+/// let guard = STATE.lock();
+/// ```
+#[macro_export]
+macro_rules! global_mutex {
+    {
+        $(#[$meta:meta])* $pub:vis
+        static $name:ident: Mutex<$valuety:ty> = $value:expr;
+    } => {
+        #[doc = ::core::concat!("Backend type of [`", ::core::stringify!($name), "`].")]
+        #[allow(non_camel_case_types, unreachable_pub)]
+        $pub enum $name {}
+
+        impl ::kernel::sync::lock::GlobalLockBackend for $name {
+            const NAME: &'static ::kernel::str::CStr = ::kernel::c_str!(::core::stringify!($name));
+            type Item = $valuety;
+            type Backend = ::kernel::sync::lock::mutex::MutexBackend;
+
+            fn get_lock_class() -> ::core::pin::Pin<&'static ::kernel::sync::LockClassKey> {
+                ::kernel::static_lock_class!()
+            }
+        }
+
+        $(#[$meta])*
+        $pub static $name: $crate::sync::GlobalMutex<$name> = {
+            let init: $valuety = $value;
+            // SAFETY: The one static of the backend type generated above.
+            unsafe { $crate::sync::GlobalMutex::new(init) }
+        };
+    };
+}
