@@ -9,6 +9,13 @@
 #   make test          the README's test command: every test, with a summary
 #   make faults        the fault tests on the debug kernel (KASAN, lockdep)
 #   make soak          scenarios run over and over (tools/soak.sh; not in make test)
+#   make rustfmt       format all Rust code: the kernel's with the kernel's own
+#                      .rustfmt.toml (as its `make rustfmt`), user space with cargo fmt
+#   make rustfmtcheck  check that formatting, printing a diff otherwise
+#   make clippy        lint the modules (CLIPPY=1) and user space (cargo clippy),
+#                      warnings as errors
+#   make lint          rustfmtcheck, clippy and tools/kernel-metrics.py --check
+#                      (make test runs it first)
 #   make clean
 #
 # KDIR defaults to the kernel tools/setup.sh built for $(RSIO_FLAVOUR).
@@ -23,7 +30,8 @@ LLVM ?= $(shell [ -f "$(KDIR)/.config" ] && sed -n 's/^CONFIG_CLANG_VERSION=\([0
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(LLVM),LLVM=$(LLVM))
 
-.PHONY: all modules clean userspace setup demo test faults soak check-kdir
+.PHONY: all modules clean userspace setup demo test faults soak check-kdir \
+	rustfmt rustfmtcheck clippy lint
 
 all: modules
 
@@ -54,6 +62,29 @@ faults:
 
 soak:
 	tools/soak.sh
+
+# The kernel Rust files of rsio's modules (not the user-space crates that
+# live beside them: drivers/fabric/logic, sisci/lib, sisci/capi).
+KERNEL_RS = $(filter-out %_generated.rs,$(shell find rust ntb lending tests/kmod -name '*.rs') \
+	$(wildcard drivers/fabric/*.rs sisci/*.rs))
+KSRC = $(KDIR)/source
+rustfmt_flags =
+
+rustfmt: check-kdir
+	rustfmt --config-path $(KSRC)/.rustfmt.toml $(rustfmt_flags) $(KERNEL_RS)
+	cargo fmt --all $(if $(rustfmt_flags),-- $(rustfmt_flags))
+
+rustfmtcheck: rustfmt_flags = --check
+rustfmtcheck: rustfmt
+
+# CLIPPY=1 changes every Rust object's command line, so Kbuild rebuilds
+# (and lints) all of them; the next plain build rebuilds them again.
+clippy: check-kdir
+	+$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
+	cargo clippy --release --workspace --all-targets -- -D warnings
+
+lint: rustfmtcheck clippy
+	tools/kernel-metrics.py --check
 
 clean:
 	@[ -z "$(KDIR)" ] || [ ! -f "$(KDIR)/Makefile" ] || $(KMAKE) clean

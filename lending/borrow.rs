@@ -455,73 +455,18 @@ pub(crate) fn p2p(from: (u32, u32), to: (u32, u32), bar: u32) -> Result<(u64, u6
         return Err(EINVAL);
     }
     let _ops = BORROW_OPS.lock();
-    let (phys, size) = {
-        let mut bs = BORROWS.lock();
-        let y = bs.iter().find(|b| b.fdid == to_fdid).ok_or(ENOENT)?;
-        let (phys, size) = (y.bar_addr[bar as usize], y.bar_size[bar as usize]);
-        if size == 0 {
-            return Err(ENOENT);
-        }
-        let x = bs.iter_mut().find(|b| b.fdid == from_fdid).ok_or(ENOENT)?;
-        if let Some(p) = x
-            .paths
-            .iter()
-            .find(|p| p.to_fdid == to_fdid && p.bar == bar)
-        {
-            return Ok((p.dev_addr, p.size));
-        }
-        if x.paths.len() >= crate::bindings::RSIO_BRIDGE_MAX_P2P as usize {
-            return Err(ENOSPC);
-        }
-        x.paths.reserve(1, GFP_KERNEL)?;
-        (phys, size)
+    let (phys, size) = match p2p_target(from_fdid, to_fdid, bar)? {
+        P2pTarget::Known(dev_addr, size) => return Ok((dev_addr, size)),
+        P2pTarget::New(phys, size) => (phys, size),
     };
-    let mut m = proto::P2p {
+    let m = proto::P2p {
         from_fdid,
         to_fdid,
         bar,
         ..Default::default()
     };
-    // Another lender opens the target's window to ours first.
-    if to_node != from_node {
-        let r = api::request(to_node, proto::P2P_EXPOSE, &m.encode(), REQUEST_MS)?;
-        (m.window, m.size) = proto::decode_exposed(r.payload())?;
-    }
-    let mapped = api::request(from_node, proto::P2P_MAP, &m.encode(), REQUEST_MS)
-        .and_then(|r| proto::decode_mapped(r.payload()));
-    let dev_addr = match mapped {
-        Ok(a) => a,
-        Err(e) => {
-            if to_node != from_node {
-                undo(proto::P2P_UNEXPOSE, from_fdid, to_fdid, bar);
-            }
-            return Err(e);
-        }
-    };
-    // Either device may have gone meanwhile (a lender died).
-    let mut bs = BORROWS.lock();
-    let added = match (
-        bs.iter().any(|b| b.fdid == to_fdid),
-        bs.iter_mut().find(|b| b.fdid == from_fdid),
-    ) {
-        (true, Some(x)) => x.bridge.p2p_add(phys, size, dev_addr).and_then(|()| {
-            // Cannot fail: room was reserved above (`BORROW_OPS` keeps it ours).
-            x.paths.push(
-                P2pPath {
-                    to_fdid,
-                    bar,
-                    phys,
-                    dev_addr,
-                    size,
-                },
-                GFP_KERNEL,
-            )?;
-            Ok(())
-        }),
-        _ => Err(ENOENT),
-    };
-    drop(bs);
-    if let Err(e) = added {
+    let dev_addr = p2p_open(from_node, to_node, m)?;
+    if let Err(e) = p2p_record(from_fdid, to_fdid, bar, phys, size, dev_addr) {
         undo(proto::P2P_UNMAP, from_fdid, to_fdid, bar);
         if to_node != from_node {
             undo(proto::P2P_UNEXPOSE, from_fdid, to_fdid, bar);
@@ -537,6 +482,86 @@ pub(crate) fn p2p(from: (u32, u32), to: (u32, u32), bar: u32) -> Result<(u64, u6
         size
     );
     Ok((dev_addr, size))
+}
+
+/// What [`p2p_target`] found.
+enum P2pTarget {
+    /// The path exists: its device address and size.
+    Known(u64, u64),
+    /// A new path to the BAR at this node's `phys`, `size` bytes (room for
+    /// it is reserved in `from`'s list).
+    New(u64, u64),
+}
+
+/// The BAR `bar` of borrowed device `to_fdid` that `from_fdid` wants to
+/// reach (`ENOENT`: either is not borrowed, or the BAR is absent; `ENOSPC`:
+/// `from` has as many paths as its bridge takes).
+fn p2p_target(from_fdid: u32, to_fdid: u32, bar: u32) -> Result<P2pTarget> {
+    let mut bs = BORROWS.lock();
+    let y = bs.iter().find(|b| b.fdid == to_fdid).ok_or(ENOENT)?;
+    let (phys, size) = (y.bar_addr[bar as usize], y.bar_size[bar as usize]);
+    if size == 0 {
+        return Err(ENOENT);
+    }
+    let x = bs.iter_mut().find(|b| b.fdid == from_fdid).ok_or(ENOENT)?;
+    if let Some(p) = x
+        .paths
+        .iter()
+        .find(|p| p.to_fdid == to_fdid && p.bar == bar)
+    {
+        return Ok(P2pTarget::Known(p.dev_addr, p.size));
+    }
+    if x.paths.len() >= crate::sys::BRIDGE_MAX_P2P {
+        return Err(ENOSPC);
+    }
+    x.paths.reserve(1, GFP_KERNEL)?;
+    Ok(P2pTarget::New(phys, size))
+}
+
+/// Asks the lenders to open the path `m` describes: the target's lender
+/// exposes its BAR to ours first (if they differ), then ours maps it for
+/// the device. Returns the device address; undoes the exposure on failure.
+fn p2p_open(from_node: u32, to_node: u32, mut m: proto::P2p) -> Result<u64> {
+    if to_node != from_node {
+        let r = api::request(to_node, proto::P2P_EXPOSE, &m.encode(), REQUEST_MS)?;
+        (m.window, m.size) = proto::decode_exposed(r.payload())?;
+    }
+    let mapped = api::request(from_node, proto::P2P_MAP, &m.encode(), REQUEST_MS)
+        .and_then(|r| proto::decode_mapped(r.payload()));
+    if mapped.is_err() && to_node != from_node {
+        undo(proto::P2P_UNEXPOSE, m.from_fdid, m.to_fdid, m.bar);
+    }
+    mapped
+}
+
+/// Records the opened path in `from_fdid`'s bridge and list, unless either
+/// device went meanwhile (a lender died: `ENOENT`).
+fn p2p_record(
+    from_fdid: u32,
+    to_fdid: u32,
+    bar: u32,
+    phys: u64,
+    size: u64,
+    dev_addr: u64,
+) -> Result {
+    let mut bs = BORROWS.lock();
+    if !bs.iter().any(|b| b.fdid == to_fdid) {
+        return Err(ENOENT);
+    }
+    let x = bs.iter_mut().find(|b| b.fdid == from_fdid).ok_or(ENOENT)?;
+    x.bridge.p2p_add(phys, size, dev_addr)?;
+    // Cannot fail: room was reserved by `p2p_target` (`BORROW_OPS` keeps it ours).
+    x.paths.push(
+        P2pPath {
+            to_fdid,
+            bar,
+            phys,
+            dev_addr,
+            size,
+        },
+        GFP_KERNEL,
+    )?;
+    Ok(())
 }
 
 /// Returns everything (unload).

@@ -89,26 +89,7 @@ impl Leased {
         claimed: &Claimed,
         info: &Info,
     ) -> Result<(Self, Lease)> {
-        let ai = adapter.info();
-        if ai.caps & CAPS_REMOTE_MMIO == 0
-            || ai.caps & CAPS_DIRECT == 0
-            || ai.direct_nodes & (1 << node) == 0
-        {
-            return Err(EOPNOTSUPP);
-        }
-        let dma_span = 1u64.checked_shl(ai.direct_shift).ok_or(EOPNOTSUPP)?;
-        // The window's alias for device DMA where the adapter has one.
-        let (window, window_len) = ai.direct_dma;
-        let dma_base = (u64::from(node) << ai.direct_shift)
-            .checked_add(window)
-            .ok_or(EOPNOTSUPP)?;
-        if ai.direct_shift == 0
-            || dma_base
-                .checked_add(dma_span)
-                .is_none_or(|end| end > window + window_len)
-        {
-            return Err(EOPNOTSUPP);
-        }
+        let (dma_base, dma_span) = direct_dma(adapter, node)?;
         let ecam = claimed.ecam();
         if ecam == 0 {
             return Err(ENODEV);
@@ -116,51 +97,20 @@ impl Leased {
         let peer = 1u32 << node;
         let cfg = InboundWindow::alloc(adapter)?;
         cfg.open(ecam, PAGE, peer)?;
-
-        let mut lease = Lease {
+        let (bars, bar_fwd, lease_bars) = open_bars(adapter, peer, info)?;
+        let msi = LutRange::alloc(adapter, 1)?;
+        msi.map_interrupt(0, node)?;
+        let lease = Lease {
             cfg_window: cfg.index(),
-            msi_bus: 0,
+            msi_bus: msi.bus_addr(),
             dma_base,
             dma_span,
             vendor: info.vendor,
             device: info.device,
             flags: if info.virtfn != 0 { LEASE_VF } else { 0 },
             irqs: info.irqs,
-            bars: [LeaseBar::default(); LEND_NUM_BARS],
+            bars: lease_bars,
         };
-        let mut bars: [Option<InboundWindow>; LEND_NUM_BARS] = Default::default();
-        let mut bar_fwd = [0u64; LEND_NUM_BARS];
-        for i in 0..LEND_NUM_BARS {
-            let (size, flags, addr) = (info.bar_size[i], info.bar_flags[i], info.bar_addr[i]);
-            if size == 0 || flags & LEND_BAR_IO != 0 {
-                continue;
-            }
-            // Windows start on pages: a small BAR off a page boundary would
-            // appear at the wrong offset (x86 places BARs of 4 KiB and up on
-            // pages; smaller ones are rare): it is left out.
-            if addr % PAGE != 0 {
-                pr_warn!(
-                    "BAR {} at {:#x} is not page-aligned: not forwarded\n",
-                    i,
-                    addr
-                );
-                continue;
-            }
-            // A BAR below a page is forwarded as the page that holds it.
-            let fwd = size.max(PAGE).checked_next_power_of_two().ok_or(EINVAL)?;
-            let w = InboundWindow::alloc(adapter)?;
-            w.open(addr, fwd, peer)?;
-            lease.bars[i] = LeaseBar {
-                window: w.index(),
-                flags: flags & LEND_BAR_64 | flags & crate::lend_abi::LEND_BAR_PREFETCH,
-                size: fwd,
-            };
-            bars[i] = Some(w);
-            bar_fwd[i] = fwd;
-        }
-        let msi = LutRange::alloc(adapter, 1)?;
-        msi.map_interrupt(0, node)?;
-        lease.msi_bus = msi.bus_addr();
         let confined = match claimed.isolation() {
             Isolation::Own => Some(
                 claimed.confine(&[(dma_base, dma_span), (lease.msi_bus & !(PAGE - 1), PAGE)])?,
@@ -307,4 +257,79 @@ impl Leased {
         claimed.quiesce();
         drop(self);
     }
+}
+
+/// Where the lent function reaches `node`'s RAM: the lender-side bus
+/// address of `node`'s part of the direct window (or of its alias for
+/// device DMA) and its size (`EOPNOTSUPP` if the adapter cannot do remote
+/// MMIO or has no direct window to `node`).
+fn direct_dma(adapter: &Adapter, node: u32) -> Result<(u64, u64)> {
+    let ai = adapter.info();
+    if ai.caps & CAPS_REMOTE_MMIO == 0
+        || ai.caps & CAPS_DIRECT == 0
+        || ai.direct_nodes & (1 << node) == 0
+    {
+        return Err(EOPNOTSUPP);
+    }
+    let dma_span = 1u64.checked_shl(ai.direct_shift).ok_or(EOPNOTSUPP)?;
+    // The window's alias for device DMA where the adapter has one.
+    let (window, window_len) = ai.direct_dma;
+    let dma_base = (u64::from(node) << ai.direct_shift)
+        .checked_add(window)
+        .ok_or(EOPNOTSUPP)?;
+    if ai.direct_shift == 0
+        || dma_base
+            .checked_add(dma_span)
+            .is_none_or(|end| end > window + window_len)
+    {
+        return Err(EOPNOTSUPP);
+    }
+    Ok((dma_base, dma_span))
+}
+
+/// The inbound windows over the function's memory BARs, opened to the
+/// nodes of `peer`: the windows, the bytes each forwards, and the lease's
+/// description of them.
+#[allow(clippy::type_complexity)]
+fn open_bars(
+    adapter: &Arc<Adapter>,
+    peer: u32,
+    info: &Info,
+) -> Result<(
+    [Option<InboundWindow>; LEND_NUM_BARS],
+    [u64; LEND_NUM_BARS],
+    [LeaseBar; LEND_NUM_BARS],
+)> {
+    let mut bars: [Option<InboundWindow>; LEND_NUM_BARS] = Default::default();
+    let mut bar_fwd = [0u64; LEND_NUM_BARS];
+    let mut lease = [LeaseBar::default(); LEND_NUM_BARS];
+    for i in 0..LEND_NUM_BARS {
+        let (size, flags, addr) = (info.bar_size[i], info.bar_flags[i], info.bar_addr[i]);
+        if size == 0 || flags & LEND_BAR_IO != 0 {
+            continue;
+        }
+        // Windows start on pages: a small BAR off a page boundary would
+        // appear at the wrong offset (x86 places BARs of 4 KiB and up on
+        // pages; smaller ones are rare): it is left out.
+        if addr % PAGE != 0 {
+            pr_warn!(
+                "BAR {} at {:#x} is not page-aligned: not forwarded\n",
+                i,
+                addr
+            );
+            continue;
+        }
+        // A BAR below a page is forwarded as the page that holds it.
+        let fwd = size.max(PAGE).checked_next_power_of_two().ok_or(EINVAL)?;
+        let w = InboundWindow::alloc(adapter)?;
+        w.open(addr, fwd, peer)?;
+        lease[i] = LeaseBar {
+            window: w.index(),
+            flags: flags & LEND_BAR_64 | flags & crate::lend_abi::LEND_BAR_PREFETCH,
+            size: fwd,
+        };
+        bars[i] = Some(w);
+        bar_fwd[i] = fwd;
+    }
+    Ok((bars, bar_fwd, lease))
 }

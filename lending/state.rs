@@ -153,28 +153,7 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32, force: bool) -> Result<u32
         return Err(EINVAL);
     }
     let _ops = OPS.lock();
-    if let Some(why) = crate::sys::function_in_use(domain, bus, devfn)? {
-        let why = BStr::from_bytes(&why);
-        if !force {
-            pr_warn!(
-                "not lending {:04x}:{:02x}:{:02x}.{}: in use here ({}); unmount/close/down it, or force\n",
-                domain,
-                bus,
-                devfn >> 3,
-                devfn & 7,
-                why
-            );
-            return Err(EBUSY);
-        }
-        pr_warn!(
-            "lending {:04x}:{:02x}:{:02x}.{} by force although in use here ({})\n",
-            domain,
-            bus,
-            devfn >> 3,
-            devfn & 7,
-            why
-        );
-    }
+    check_not_in_use(domain, bus, devfn, force)?;
     let (node, index) = {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
@@ -231,6 +210,35 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32, force: bool) -> Result<u32
     );
     broadcast(proto::DEV_LENT, &proto::encode(&entry));
     Ok(fdid)
+}
+
+/// `EBUSY` if this node uses `domain:bus:devfn` (a mounted or open block
+/// device under it, an interface up), unless `force`; logs either way.
+fn check_not_in_use(domain: u32, bus: u32, devfn: u32, force: bool) -> Result {
+    let Some(why) = crate::sys::function_in_use(domain, bus, devfn)? else {
+        return Ok(());
+    };
+    let why = BStr::from_bytes(&why);
+    if !force {
+        pr_warn!(
+            "not lending {:04x}:{:02x}:{:02x}.{}: in use here ({}); unmount/close/down it, or force\n",
+            domain,
+            bus,
+            devfn >> 3,
+            devfn & 7,
+            why
+        );
+        return Err(EBUSY);
+    }
+    pr_warn!(
+        "lending {:04x}:{:02x}:{:02x}.{} by force although in use here ({})\n",
+        domain,
+        bus,
+        devfn >> 3,
+        devfn & 7,
+        why
+    );
+    Ok(())
 }
 
 /// Gives `domain:bus:devfn` back: returns the fabric device id it had.

@@ -189,6 +189,9 @@ impl Drop for Confined {
     }
 }
 
+/// Peer-to-peer paths a bridge holds at most.
+pub(crate) const BRIDGE_MAX_P2P: usize = bindings::RSIO_BRIDGE_MAX_P2P as usize;
+
 /// What [`Bridge::create`] needs (bridge.h).
 pub(crate) type BridgeParams = bindings::rsio_bridge_params;
 

@@ -26,9 +26,15 @@ CRATES = {
     "rsio_lend": "lending/lend.rs",
 }
 MODULE_DIRS = ["rust", "ntb", "drivers/fabric", "sisci", "lending", "tests/kmod"]
+# Test modules: counted apart from the feature modules.
+TEST_DIRS = ("tests/kmod/",)
 # Limits for --check.
 MAX_UNSAFE_OUTSIDE = 5
 MAX_FN_LINES = 80
+# Known debt, listed but outside the --check limits until it moves into the
+# layer (docs/kernel-layer.md, "Not in the layer yet").
+DEBT = {"lending/sys.rs", "lending/bridge.c", "lending/bridge.h", "lending/helpers.c",
+        "lending/helpers.h", "lending/c_api.h"}
 
 
 def kernel_files(exts):
@@ -210,29 +216,37 @@ def main():
     check = "--check" in sys.argv
     rs = kernel_files((".rs",))
     cs = kernel_files((".c", ".h"))
-    outside = [(f, unsafe_blocks(f)) for f in rs if not f.startswith(LAYER + "/")]
-    outside = [(f, n) for f, n in outside if n]
+    layer = [f for f in rs if f.startswith(LAYER + "/")]
+    features = [f for f in rs if f not in layer and not f.startswith(TEST_DIRS)]
+    tests = [f for f in rs if f.startswith(TEST_DIRS)]
+    outside = [(f, n) for f in features for n in [unsafe_blocks(f)] if n]
     n_unsafe = sum(n for _, n in outside)
+    n_debt = sum(n for f, n in outside if f in DEBT)
+    n_tests = sum(unsafe_blocks(f) for f in tests)
     c_outside = [(f, sum(1 for _ in open(os.path.join(ROOT, f)))) for f in cs
                  if not f.startswith(LAYER + "/")]
     n_c = sum(n for _, n in c_outside)
+    n_c_debt = sum(n for f, n in c_outside if f in DEBT)
     longs = [(f, fn, line, n) for f in rs for fn, line, n in long_functions(f)]
     cycles = import_cycles()
-    layer_unsafe = sum(unsafe_blocks(f) for f in rs if f.startswith(LAYER + "/"))
+    layer_unsafe = sum(unsafe_blocks(f) for f in layer)
 
-    print(f"unsafe blocks outside {LAYER}/: {n_unsafe} (limit {MAX_UNSAFE_OUTSIDE}; {layer_unsafe} inside)")
+    print(f"unsafe blocks in the feature modules outside {LAYER}/: {n_unsafe} "
+          f"(limit {MAX_UNSAFE_OUTSIDE} without the known debt's {n_debt}); "
+          f"{layer_unsafe} in {LAYER}/, {n_tests} in the test modules")
     for f, n in outside:
-        print(f"  {f}: {n}")
-    print(f"lines of C outside {LAYER}/: {n_c}")
+        print(f"  {f}: {n}{' (known debt)' if f in DEBT else ''}")
+    print(f"lines of C outside {LAYER}/: {n_c} (known debt: {n_c_debt})")
     for f, n in c_outside:
-        print(f"  {f}: {n}")
+        print(f"  {f}: {n}{' (known debt)' if f in DEBT else ''}")
     print(f"functions over {MAX_FN_LINES} lines: {len(longs)}")
     for f, fn, line, n in longs:
         print(f"  {f}:{line}: {fn} ({n} lines)")
     print(f"import cycles between the files of a crate: {len(cycles)}")
     for crate, c in cycles:
         print(f"  {crate}: {' <-> '.join(c)}")
-    if check and (n_unsafe > MAX_UNSAFE_OUTSIDE or longs or cycles):
+    over = (n_unsafe - n_debt > MAX_UNSAFE_OUTSIDE or n_c > n_c_debt or longs or cycles)
+    if check and over:
         print("kernel-metrics: limits exceeded", file=sys.stderr)
         return 1
     return 0

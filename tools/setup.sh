@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup of everything rsio needs, from a bare Debian machine:
 #
-#   host    Debian build packages, bindgen-cli, the rust-src component
+#   host    Debian build packages, bindgen-cli, the rust-src, rustfmt and
+#           clippy components
 #   chroot  a Debian trixie chroot with QEMU 11.1 (vfio-user-pci) and the
 #           guest userland packages (busybox, pciutils, fio, nvme-cli, bash,
 #           openssh, ...)
@@ -44,6 +45,12 @@ step_host() {
     if [[ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core" ]]; then
         log "installing the rust-src component"
         quiet "$RSIO_CACHE/rust-src.log" rustup component add rust-src
+    fi
+    # The lint step of make test: rustfmt (kernel and user space) and clippy
+    # (CLIPPY=1 for the modules, cargo clippy for user space).
+    if ! rustfmt --version >/dev/null 2>&1 || ! clippy-driver --version >/dev/null 2>&1; then
+        log "installing the rustfmt and clippy components"
+        quiet "$RSIO_CACHE/rust-lint.log" rustup component add rustfmt clippy
     fi
 }
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: sets up and builds everything, then runs
+#   0. the lint (make lint: rustfmt and clippy, kernel and user space, and
+#      tools/kernel-metrics.py --check), one test,
 #   1. the host unit tests of every user-space crate (cargo test),
 #   2. the cluster tests (tests/cluster/*.toml) on QEMU VMs via rsio-cluster,
 #      on the $RSIO_FLAVOUR kernel (default: the default flavour), and
@@ -15,13 +17,13 @@
 # report: package versions, and where they differ from the recorded ones).
 #
 # Options (environment): RSIO_FLAVOUR=debug runs parts 2 and 3 on the debug
-# kernel; RSIO_FAULTS_FLAVOUR=debug part 3 only; RSIO_TEST_PARTS="unit
-# cluster faults" (the default) names the parts to run; RSIO_TEST_FILTER=
+# kernel; RSIO_FAULTS_FLAVOUR=debug part 3 only; RSIO_TEST_PARTS="lint
+# unit cluster faults" (the default) names the parts to run; RSIO_TEST_FILTER=
 # substr runs only the cluster scenarios whose name has it (a part the
 # filter leaves empty is skipped, its kernel build included).
 source "$(dirname "$0")/lib.sh"
 
-parts=" ${RSIO_TEST_PARTS:-unit cluster faults} "
+parts=" ${RSIO_TEST_PARTS:-lint unit cluster faults} "
 faults_flavour="${RSIO_FAULTS_FLAVOUR:-$RSIO_FLAVOUR}"
 passed=0
 failed=0
@@ -46,6 +48,20 @@ if [[ "$parts" == *" unit "* ]]; then
     if ((cargo_rc != 0 && f == 0)); then f=1; fi # a crate that failed to build
     passed=$((passed + p))
     failed=$((failed + f))
+fi
+
+if [[ "$parts" == *" lint "* ]]; then
+    "$RSIO_ROOT/tools/setup.sh"
+    log "lint: make lint (rustfmt, clippy, tools/kernel-metrics.py --check)"
+    if (source "$RSIO_CACHE/env-$RSIO_FLAVOUR.sh" &&
+        make -C "$RSIO_ROOT" KDIR="$RSIO_KDIR" lint) >"$logdir/lint.log" 2>&1; then
+        passed=$((passed + 1))
+        log "lint: passed"
+    else
+        failed=$((failed + 1))
+        tail -n 40 "$logdir/lint.log"
+        log "lint: FAILED (whole log: $logdir/lint.log)"
+    fi
 fi
 
 # Whether the filter leaves any scenario of directory $1 (if the directory
