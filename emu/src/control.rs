@@ -81,14 +81,29 @@ pub enum Request {
     /// Report the configuration and every node.
     Status,
     /// Hold `node`'s link down, or let it up.
-    SetLinkDown { node: usize, down: bool },
+    SetLinkDown {
+        node: usize,
+        down: bool,
+    },
     /// Kill `node`'s adapter, or revive it.
-    SetKilled { node: usize, killed: bool },
+    SetKilled {
+        node: usize,
+        killed: bool,
+    },
     /// Delay each of `node`'s BAR2 accesses by `us` microseconds.
-    SetLatency { node: usize, us: u32 },
+    SetLatency {
+        node: usize,
+        us: u32,
+    },
     /// Drop the doorbells sent to `node`, or deliver them.
-    SetDropDoorbells { node: usize, drop: bool },
-    SetStallMmio { node: usize, stall: bool },
+    SetDropDoorbells {
+        node: usize,
+        drop: bool,
+    },
+    SetStallMmio {
+        node: usize,
+        stall: bool,
+    },
     /// Stop the fabric.
     Shutdown,
 }
@@ -432,7 +447,9 @@ pub fn execute(fabric: &Fabric, request: &Request) -> Reply {
         Request::SetDropDoorbells { drop, .. } => {
             node.faults.drop_doorbells.store(drop, Ordering::SeqCst)
         }
-        Request::SetStallMmio { stall, .. } => node.faults.stall_mmio.store(stall, Ordering::SeqCst),
+        Request::SetStallMmio { stall, .. } => {
+            node.faults.stall_mmio.store(stall, Ordering::SeqCst)
+        }
         Request::Status | Request::Shutdown => {}
     }
     Reply::Node(NodeStatus::of(fabric, node))
@@ -557,8 +574,20 @@ mod tests {
                     drop: false,
                 },
             ),
-            ("stall-mmio 1 on", Request::SetStallMmio { node: 1, stall: true }),
-            ("stall-mmio 1 off", Request::SetStallMmio { node: 1, stall: false }),
+            (
+                "stall-mmio 1 on",
+                Request::SetStallMmio {
+                    node: 1,
+                    stall: true,
+                },
+            ),
+            (
+                "stall-mmio 1 off",
+                Request::SetStallMmio {
+                    node: 1,
+                    stall: false,
+                },
+            ),
         ];
         for (line, request) in cases {
             assert_eq!(Request::parse(line), Ok(request), "{line}");
@@ -656,7 +685,12 @@ mod tests {
         assert_eq!(node("drop-doorbells 0 on")["drop_doorbells"], true);
         assert_eq!(node("drop-doorbells 0 off")["drop_doorbells"], false);
         assert_eq!(node("stall-mmio 1 on")["stall_mmio"], true);
-        assert!(fabric.node(1).unwrap().faults.stall_mmio.load(Ordering::SeqCst));
+        assert!(fabric
+            .node(1)
+            .unwrap()
+            .faults
+            .stall_mmio
+            .load(Ordering::SeqCst));
         assert_eq!(node("stall-mmio 1 off")["stall_mmio"], false);
     }
 

@@ -71,7 +71,6 @@ mod device;
 mod dma;
 mod errno;
 mod irq;
-mod json;
 mod memory;
 mod peer;
 mod port;

@@ -419,20 +419,35 @@ fn a_stalled_target_times_remote_mmio_reads_out_and_still_takes_writes() {
     w.expose(1, 0, MMIO, 0x1000, 0b01);
     w.map(0, 1, lut::KIND_MEMORY, 1, 0, 0);
     w.w32(0, regs::RMMIO_TIMEOUT, 30_000);
-    w.f.node(1).unwrap().faults.stall_mmio.store(true, Ordering::SeqCst);
+    w.f.node(1)
+        .unwrap()
+        .faults
+        .stall_mmio
+        .store(true, Ordering::SeqCst);
     w.f.bar2_write(0, w.slot(1) + 8, &0xDEAD_BEEFu32.to_le_bytes());
     let started = Instant::now();
     let mut b = [0u8; 4];
     w.f.bar2_read(0, w.slot(1), &mut b);
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(30), "waited out the timeout: {took:?}");
+    assert!(
+        took >= Duration::from_millis(30),
+        "waited out the timeout: {took:?}"
+    );
     assert_eq!(b, [0xFF; 4]);
     assert_eq!(w.err(0), Err::RmmioTimeout.bit());
-    w.f.node(1).unwrap().faults.stall_mmio.store(false, Ordering::SeqCst);
+    w.f.node(1)
+        .unwrap()
+        .faults
+        .stall_mmio
+        .store(false, Ordering::SeqCst);
     w.w32(0, regs::ERR_STATUS, Err::RmmioTimeout.bit());
     w.f.bar2_read(0, w.slot(1) + 8, &mut b);
     assert_eq!(w.err(0), 0, "reads complete again");
-    assert_eq!(u32::from_le_bytes(b), 0xDEAD_BEEF, "the write made during the stall was performed");
+    assert_eq!(
+        u32::from_le_bytes(b),
+        0xDEAD_BEEF,
+        "the write made during the stall was performed"
+    );
 }
 
 #[test]

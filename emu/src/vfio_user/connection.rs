@@ -19,7 +19,6 @@ use super::device::{irq_info_flags, region_index, Device};
 use super::dma::DmaRegion;
 use super::errno::Errno;
 use super::irq::irq_index;
-use super::json;
 use super::memory::Mapping;
 use super::port::{HandlerScope, Link};
 use super::protocol::{self as p, command, flags, Header, HEADER_SIZE};
@@ -672,7 +671,7 @@ fn valid_areas(index: u32, size: u64, areas: Vec<p::SparseArea>) -> Vec<p::Spars
 }
 
 /// The client capabilities the server cares about.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct ClientCaps {
     max_msg_fds: Option<u64>,
     max_data_xfer: Option<u64>,
@@ -684,12 +683,12 @@ fn parse_capabilities(text: &str) -> ClientCaps {
     if text.is_empty() {
         return ClientCaps::default();
     }
-    let Some(value) = json::parse(text) else {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
         log::warn!("vfio-user: ignoring malformed client capabilities {text:?}");
         return ClientCaps::default();
     };
     let caps = value.get("capabilities");
-    let number = |key| caps.and_then(|c| c.get(key)).and_then(json::Value::as_u64);
+    let number = |key: &str| caps?.get(key)?.as_u64();
     ClientCaps {
         max_msg_fds: number("max_msg_fds"),
         max_data_xfer: number("max_data_xfer_size"),
@@ -755,4 +754,91 @@ fn checked_access<D>(
         return Err(Errno::EINVAL);
     }
     Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(max_msg_fds: Option<u64>, max_data_xfer: Option<u64>) -> ClientCaps {
+        ClientCaps {
+            max_msg_fds,
+            max_data_xfer,
+        }
+    }
+
+    #[test]
+    fn the_numbers_qemu_proposes_are_read() {
+        let text = r#"{"capabilities":{"migration":{"pgsize":4096,"max_bitmap_size":268435456},
+            "max_msg_fds":16,"max_data_xfer_size":1048576,"pgsizes":4096,
+            "max_dma_maps":65535,"write_multiple":true}}"#;
+        assert_eq!(parse_capabilities(text), caps(Some(16), Some(1 << 20)));
+    }
+
+    #[test]
+    fn no_or_malformed_capabilities_mean_the_defaults() {
+        for text in [
+            "",
+            "{",
+            "{\"a\"}",
+            "{\"a\":1,}",
+            "[1 2]",
+            "01x",
+            "\"\n\"",
+            "{} {}",
+            "tru",
+            "-",
+        ] {
+            assert_eq!(parse_capabilities(text), ClientCaps::default(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_means_the_defaults_without_overflowing_the_stack() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(parse_capabilities(&deep), ClientCaps::default());
+        let deep_object = format!("{}1{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
+        assert_eq!(parse_capabilities(&deep_object), ClientCaps::default());
+    }
+
+    #[test]
+    fn missing_or_mistyped_fields_are_ignored_one_by_one() {
+        let parse = parse_capabilities;
+        assert_eq!(parse("{}"), ClientCaps::default());
+        assert_eq!(parse("[]"), ClientCaps::default());
+        assert_eq!(parse(r#"{"capabilities":[16]}"#), ClientCaps::default());
+        assert_eq!(
+            parse(r#"{"capabilities":{"max_msg_fds":1}}"#),
+            caps(Some(1), None)
+        );
+        assert_eq!(
+            parse(r#"{"capabilities":{"max_msg_fds":"16","max_data_xfer_size":4096}}"#),
+            caps(None, Some(4096))
+        );
+        // Only the nested member counts, not one at the top level.
+        assert_eq!(
+            parse(r#"{"max_msg_fds":16,"capabilities":{}}"#),
+            ClientCaps::default()
+        );
+    }
+
+    #[test]
+    fn negative_fractional_or_oversized_numbers_are_ignored() {
+        let fds = |n: &str| {
+            parse_capabilities(&format!(r#"{{"capabilities":{{"max_msg_fds":{n}}}}}"#)).max_msg_fds
+        };
+        assert_eq!(fds("-1"), None);
+        assert_eq!(fds("-0"), None);
+        assert_eq!(fds("1.5"), None);
+        assert_eq!(fds("1e2"), None);
+        assert_eq!(fds("18446744073709551616"), None);
+        assert_eq!(fds("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(fds("0"), Some(0));
+    }
+
+    #[test]
+    fn a_repeated_member_counts_with_its_last_value() {
+        let text = r#"{"capabilities":{"max_msg_fds":1,"max_msg_fds":8},"capabilities":{"max_msg_fds":4}}"#;
+        assert_eq!(parse_capabilities(text), caps(Some(4), None));
+    }
 }

@@ -1,12 +1,17 @@
 //! What the ioctl fuzzers (`rsio-fuzz` for `/dev/rsio`, `rsio-sisci-fuzz`
-//! for `/dev/sisci`) share: a deterministic PRNG, the fuzz memory regions
-//! (each followed by a guard page) and the classes of user pointers the
-//! kernel is handed, struct field access, errno names and the privilege
-//! helpers.
+//! for `/dev/sisci`) share: their engine ([`engine`]), a deterministic
+//! PRNG, the fuzz memory regions (each followed by a guard page) and the
+//! classes of user pointers the kernel is handed, struct field access, the
+//! `RsioList` rules both ABIs use, errno names and the privilege helpers.
+
+mod engine;
+
+pub(crate) use engine::*;
 
 use anyhow::{bail, Context, Result};
-use rsio_uapi::{RSIO_MAX_ARG_SIZE, RSIO_MAX_IO, RSIO_MAX_LIST};
+use rsio_uapi::{RsioList, RSIO_MAX_ARG_SIZE, RSIO_MAX_IO, RSIO_MAX_LIST};
 use std::fs::{File, OpenOptions};
+use std::mem::offset_of;
 
 pub(crate) const PAGE: usize = 4096;
 
@@ -256,6 +261,49 @@ pub(crate) fn put(c: &mut [u8], off: usize, w: usize, v: u64) {
         c[off..off + 4].copy_from_slice(&(v as u32).to_ne_bytes());
     } else {
         c[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+}
+
+/// Reads a field of the struct as passed (0 beyond the `size` passed).
+pub(crate) fn field(c: &[u8], size: usize, off: usize, w: usize) -> u64 {
+    if off + w <= size {
+        get(c, off, w)
+    } else {
+        0
+    }
+}
+
+// --- `RsioList`, the list argument of both ABIs.
+
+pub(crate) const LIST_ENTRIES: usize = offset_of!(RsioList, entries);
+pub(crate) const LIST_CAPACITY: usize = offset_of!(RsioList, capacity);
+pub(crate) const LIST_ENTRY_SIZE: usize = offset_of!(RsioList, entry_size);
+pub(crate) const LIST_COUNT: usize = offset_of!(RsioList, count);
+pub(crate) const LIST_RESERVED: usize = offset_of!(RsioList, reserved);
+
+/// The fields of an `RsioList` a mutation may set, with the domains of
+/// `capacity`, `entry_size`, `count` (output only) and `reserved`.
+pub(crate) const fn list_fields<D: Copy>(dom: [D; 4]) -> [Field<D>; 4] {
+    [
+        f("capacity", LIST_CAPACITY, 4, dom[0]),
+        f("entry_size", LIST_ENTRY_SIZE, 4, dom[1]),
+        f("count", LIST_COUNT, 4, dom[2]),
+        f("reserved", LIST_RESERVED, 4, dom[3]),
+    ]
+}
+
+/// Why an `RsioList` argument of `size` bytes must fail whatever the
+/// state, for entries of at least `min_entry` bytes (None: it may succeed).
+pub(crate) fn list_must_fail(c: &[u8], size: usize, min_entry: usize) -> Option<String> {
+    let es = field(c, size, LIST_ENTRY_SIZE, 4) as usize;
+    if es < min_entry || es > RSIO_MAX_ARG_SIZE {
+        Some(format!("entry_size {es}"))
+    } else if field(c, size, LIST_CAPACITY, 4) > RSIO_MAX_LIST as u64 {
+        Some("capacity above RSIO_MAX_LIST".into())
+    } else if field(c, size, LIST_RESERVED, 4) != 0 {
+        Some("reserved not zero".into())
+    } else {
+        None
     }
 }
 

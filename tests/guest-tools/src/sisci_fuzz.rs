@@ -22,6 +22,11 @@
 //! ABI says must fail, a mapping of a removed segment or of a closed
 //! connection reaches no memory, and every child exited cleanly or by our
 //! SIGKILL. Deterministic for a given seed (and kernel and peer behaviour).
+//!
+//! The engine (the calls, the strategies, the children, the run) is the
+//! one `rsio-fuzz` runs too (fuzz_common/engine.rs); this file holds what
+//! is `/dev/sisci`'s: valid arguments in the state of the open file, the
+//! rules, DMA entries, mmap and the probes of the mappings.
 
 mod fuzz_common;
 #[path = "sisci_fuzz/mapping.rs"]
@@ -36,17 +41,10 @@ use mapping::{Mapping, Prober};
 use model::*;
 use rsio_uapi::sisci::*;
 use rsio_uapi::*;
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A call slower than this is reported as slow.
-const SLOW: Duration = Duration::from_secs(3);
-/// Ioctl types the VFS handles itself (see rsio_fuzz.rs).
-const VFS_TYPES: &[u32] = &[0x00, 0x15, 0x54, 0x58, 0x66, 0x94];
-const CHILD_NO_DEVICE: i32 = 4;
 /// Waits longer than this (ms) run under the interval timer.
 const LONG_WAIT_MS: u64 = 30;
 /// The handle limit of the driver (state.rs): handles are below.
@@ -57,14 +55,8 @@ const HANDLE_LIMIT: u32 = 1 << 23;
 struct Args {
     #[arg(long, default_value = SISCI_DEVICE_PATH)]
     device: String,
-    #[arg(long, default_value_t = 10000)]
-    iterations: u64,
-    /// Stop after this many seconds if the iterations are not done yet.
-    #[arg(long)]
-    seconds: Option<u64>,
-    /// PRNG seed (default: from the clock; printed either way).
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    run: RunArgs,
     /// Segment ids the peer serves (comma-separated).
     #[arg(long, default_value = "10,11,12")]
     peer_segments: String,
@@ -74,77 +66,40 @@ struct Args {
     /// Data interrupt numbers the peer serves.
     #[arg(long, default_value = "6")]
     peer_data_intrs: String,
-    /// Drop to UID[:GID] before opening the device.
-    #[arg(long, value_name = "UID[:GID]")]
-    user: Option<String>,
-    /// Print every call.
-    #[arg(long)]
-    verbose: bool,
 }
 
 fn ids(s: &str) -> Vec<u32> {
     s.split(',').filter_map(|x| x.trim().parse().ok()).collect()
 }
 
-struct Call {
-    cmd: u32,
-    bytes: Vec<u8>,
-    arg: Ptr,
-    /// The embedded pointer's class.
-    emb: Option<Ptr>,
-    /// DMA_START: the entries as passed.
-    dma: Vec<SisciDmaEntry>,
-    what: String,
-}
+/// DMA_START's entries as passed (the extra of a call).
+type Dma = Vec<SisciDmaEntry>;
 
-struct Outcome {
-    rc: i64,
-    errno: i32,
-    elapsed: Duration,
-    addr: u64,
-}
-
+/// Counters of what only this fuzzer does.
 #[derive(Default)]
-struct Stats {
-    iterations: u64,
-    calls: u64,
-    successes: u64,
-    slow: u64,
-    reopens: u64,
-    children: u64,
-    children_killed: u64,
+struct Counts {
+    /// Calls the interval timer interrupted.
     interrupted: u64,
     maps: u64,
     maps_ok: u64,
     probes: u64,
-    per_call: BTreeMap<&'static str, BTreeMap<i32, u64>>,
-    may_succeed: BTreeMap<&'static str, (u64, u64)>,
-    violations: u64,
 }
 
-struct Fuzzer {
-    device: String,
-    file: File,
-    /// A second open file whose handles are foreign to `file`.
+/// The fabric, the peer's objects and what the fuzzer's files hold.
+struct Sisci {
+    /// A second open file whose handles are foreign to the fuzzed one.
     other: File,
     foreign: Vec<u32>,
-    rng: Rng,
-    mem: Mem,
-    stats: Stats,
     fabric: Fabric,
     peer_segs: Vec<u32>,
     peer_intrs: Vec<u32>,
     peer_data_intrs: Vec<u32>,
-    /// Objects of `file`.
+    /// Objects of the fuzzed file.
     objs: Vec<Obj>,
-    /// Handles gone (removed, disconnected, or of a closed file).
-    stale: Vec<u32>,
     maps: Vec<Mapping>,
     prober: Prober,
     efd: OwnedFd,
-    child: bool,
-    verbose: bool,
-    iteration: u64,
+    counts: Counts,
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {}
@@ -176,197 +131,82 @@ fn alarm_ms(ms: u64) {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &t, std::ptr::null_mut()) };
 }
 
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+/// The ioctl that removes (or disconnects) an object of `kind`.
+fn removal(kind: Kind) -> Op {
+    match kind {
+        Kind::Seg => Op::SegRemove,
+        Kind::Conn => Op::SegDisconnect,
+        Kind::LocalIntr => Op::IntrRemove,
+        Kind::RemoteIntr => Op::IntrDisconnect,
+        Kind::Queue => Op::DmaQueueRemove,
+    }
 }
 
-impl Fuzzer {
-    // --- Calls.
+impl Abi for Fuzzer<Sisci> {
+    type Extra = Dma;
+    type Op = Op;
+    type Dom = Dom;
+    type Rules = Rules;
 
-    fn exec(&mut self, call: Call) -> Outcome {
-        let must_fail = self.must_fail(&call);
-        let addr = self.place(&call);
-        let k = dispatch(call.cmd);
-        // A wait that could block long is interrupted by a signal.
-        let long = k.and_then(|k| timeout_field(k.op)).is_some_and(|off| {
-            let nonblock = get(&call.bytes, 4, 4) as u32 & SISCI_NONBLOCK != 0;
-            field(&call.bytes, call.bytes.len(), off, 4) > LONG_WAIT_MS && !nonblock
-        }) || matches!(k.map(|k| k.op), Some(Op::IntrTrigger));
-        if long {
-            alarm_ms(self.rng.range(20, 60));
-        }
-        let fd = self.file.as_raw_fd();
-        let start = Instant::now();
-        // SAFETY: the kernel may only write to our dedicated fuzz regions (each followed by a guard page) or to addresses we do not use; the fuzzer touches none of them through references.
-        let rc = unsafe { libc::ioctl(fd, call.cmd as libc::c_ulong, addr as usize) } as i64;
-        let e = if rc < 0 { errno() } else { 0 };
-        let elapsed = start.elapsed();
-        if long {
-            alarm_ms(0);
-        }
-        let out = Outcome {
-            rc,
-            errno: e,
-            elapsed,
-            addr,
-        };
-        if e == libc::EINTR {
-            self.stats.interrupted += 1;
-        }
-        self.record(&call, &out, must_fail);
-        if rc == 0 {
-            self.after_success(&call, &out);
-        } else if e == libc::ENOTCONN || e == libc::EINVAL {
-            self.after_failure(&call, e);
-        }
-        out
+    const TOOL: &'static str = "rsio-sisci-fuzz";
+    const KNOWN: &'static [Known] = KNOWN;
+    // The mix ends with reopens (10) and forks (10); the own strategy is
+    // the mmaps and probes of the mappings.
+    const MIX: [u64; 7] = [50, 80, 60, 330, 360, 100, 10];
+    const SLOW: Duration = Duration::from_secs(3);
+    // The last mutation is of the DMA entries.
+    const MUTATIONS: u64 = 7;
+    const EMB_STRADDLE: usize = 16 * 1024;
+    const CHILD: (u64, u64, u64) = (80, 5000, 24);
+
+    fn dispatch(cmd: u32) -> Option<Known> {
+        dispatch(cmd)
     }
 
-    /// Writes the argument (and the DMA entries) where the pointer classes
-    /// say; returns the argument's address.
-    fn place(&mut self, call: &Call) -> u64 {
-        if !call.dma.is_empty() {
-            let bytes: Vec<u8> = call
-                .dma
-                .iter()
-                .flat_map(|e| {
-                    let mut b = Vec::with_capacity(32);
-                    b.extend_from_slice(&e.local_offset.to_ne_bytes());
-                    b.extend_from_slice(&e.remote_offset.to_ne_bytes());
-                    b.extend_from_slice(&e.len.to_ne_bytes());
-                    b.extend_from_slice(&e.flags.to_ne_bytes());
-                    b.extend_from_slice(&e.reserved.to_ne_bytes());
-                    b
-                })
-                .collect();
-            match call.emb {
-                Some(Ptr::Straddle(k)) => {
-                    let k = k.min(bytes.len());
-                    let at = self.mem.entries.len - k;
-                    self.mem.entries.write(at, &bytes[..k]);
-                }
-                Some(Ptr::ReadOnly) => self.mem.write_ro(PAGE, &bytes),
-                Some(Ptr::Misaligned) => self.mem.entries.write(3, &bytes),
-                _ => self.mem.entries.write(0, &bytes),
-            }
-        }
-        match call.arg {
-            Ptr::Valid => {
-                let off = 8 * self.rng.below(32) as usize;
-                self.mem.arg.write(off, &call.bytes);
-                self.mem.arg.addr(off)
-            }
-            Ptr::Misaligned => {
-                let off = 8 * self.rng.below(32) as usize + self.rng.range(1, 7) as usize;
-                self.mem.arg.write(off, &call.bytes);
-                self.mem.arg.addr(off)
-            }
-            Ptr::Straddle(k) => {
-                let addr = self.mem.arg.before_guard(k);
-                self.mem
-                    .arg
-                    .write(self.mem.arg.len - k, &call.bytes[..k.min(call.bytes.len())]);
-                addr
-            }
-            Ptr::ReadOnly => {
-                let off = 8 * self.rng.below(8) as usize;
-                self.mem.write_ro(off, &call.bytes);
-                self.mem.ro.addr(off)
-            }
-            p => p.fixed_addr(&self.mem),
+    fn fields(op: Op) -> &'static [Field<Dom>] {
+        fields(op)
+    }
+
+    fn embedded(op: Op) -> Option<(usize, EmbRegion)> {
+        embedded(op)
+    }
+
+    /// The kernel writes every struct back.
+    fn writes_back(_: &Known) -> bool {
+        true
+    }
+
+    fn allows(k: Option<Known>, errno: i32) -> bool {
+        match k {
+            Some(k) => k.rules.allows(errno),
+            None => errno == libc::ENOTTY,
         }
     }
 
-    /// The address an embedded pointer of class `p` gets.
-    fn emb_addr(&mut self, p: Ptr, region: EmbRegion) -> u64 {
-        let r = match region {
-            EmbRegion::Entries | EmbRegion::Dma => &self.mem.entries,
-            EmbRegion::Payload | EmbRegion::Buf => &self.mem.data,
-        };
-        match p {
-            Ptr::Valid if region == EmbRegion::Dma => r.addr(0),
-            Ptr::Valid => r.addr(8 * self.rng.below(64) as usize),
-            Ptr::Misaligned if region == EmbRegion::Dma => r.addr(3),
-            Ptr::Misaligned => r.addr(self.rng.range(1, 7) as usize),
-            Ptr::Straddle(k) => r.before_guard(k),
-            Ptr::ReadOnly if region == EmbRegion::Dma => self.mem.ro.addr(PAGE),
-            Ptr::ReadOnly => self.mem.ro.addr(0),
-            p => p.fixed_addr(&self.mem),
-        }
-    }
-
-    fn set_emb(&mut self, op: Op, b: &mut [u8], p: Ptr) {
-        if let Some((off, region)) = embedded(op) {
-            let addr = self.emb_addr(p, region);
-            put(b, off, 8, addr);
-        }
-    }
-
-    fn obj(&self, handle: u32, kind: Kind) -> Option<Obj> {
-        self.objs
-            .iter()
-            .copied()
-            .find(|o| o.handle == handle && o.kind == kind)
-    }
-
-    /// Why the ABI says this call must fail (None: it may succeed).
-    fn must_fail(&self, call: &Call) -> Option<String> {
-        let cmd = call.cmd;
-        if ioc_type(cmd) != RSIO_IOC_MAGIC {
-            return Some("foreign ioctl type".into());
-        }
-        let Some(k) = dispatch(cmd) else {
-            return Some("unknown ioctl number or direction".into());
-        };
-        let size = ioc_size(cmd);
-        if call.arg.is_bad() {
-            return Some(format!("argument pointer {:?}", call.arg));
-        }
-        if let Ptr::Straddle(n) = call.arg {
-            if n < size || n < 8 {
-                return Some(format!(
-                    "argument straddles a guard page ({n} of {size} bytes)"
-                ));
-            }
-        }
+    fn must_fail_op(&self, call: &Call<Dma>, k: Known, size: usize, flags: u32) -> Option<String> {
         let c = &call.bytes;
-        if size < size_of::<ArgHeader>() {
-            return Some("ioctl size below the header".into());
-        }
-        let hsize = get(c, 0, 4) as usize;
-        let flags = get(c, 4, 4) as u32;
-        let known_size = ioc_size(k.cmd);
-        if hsize != size {
-            return Some(format!("header.size {hsize} != ioctl size {size}"));
-        }
-        if size < k.min {
-            return Some(format!("size {size} below the first version's {}", k.min));
-        }
-        if size > RSIO_MAX_ARG_SIZE {
-            return Some(format!("size {size} above RSIO_MAX_ARG_SIZE"));
-        }
-        if size > known_size
-            && c.get(known_size..size.min(c.len()))
-                .unwrap_or(&[])
-                .iter()
-                .any(|&b| b != 0)
-        {
-            return Some("non-zero bytes beyond the known struct".into());
-        }
-        if flags & !k.flags != 0 {
-            return Some(format!("unknown flags {flags:#x}"));
-        }
-        if call.arg == Ptr::ReadOnly {
-            return Some("read-only argument: the kernel writes every struct back".into());
-        }
         let v = |off: usize, w: usize| field(c, size, off, w);
-        let fab = &self.fabric;
+        let fab = &self.abi.fabric;
         let not = |h: u64, kind: Kind| -> Option<String> {
             if self.obj(h as u32, kind).is_none() {
                 Some(format!("handle {h} is no {kind:?} of this file"))
             } else {
                 None
             }
+        };
+        // A `SisciHandle` naming an object of `kind`.
+        let handle = |kind: Kind| {
+            if v(H_VALUE, 4) != 0 {
+                Some("SisciHandle::value not zero".to_string())
+            } else {
+                not(v(H_HANDLE, 4), kind)
+            }
+        };
+        let exists = |is: &dyn Fn(&Obj) -> bool| self.abi.objs.iter().any(is);
+        let seg_or_conn = |h: u64| {
+            let o = |kind| self.obj(h as u32, kind);
+            (o(Kind::Seg).is_none() && o(Kind::Conn).is_none())
+                .then(|| format!("handle {h} is no segment or connection of this file"))
         };
         match k.op {
             Op::Info => None,
@@ -386,32 +226,21 @@ impl Fuzzer {
                 } else if mc && (auto || id >= fab.mc_groups as u64) {
                     Some("multicast with AUTO_ID or a group the adapter lacks".into())
                 } else if !auto
-                    && self
-                        .objs
-                        .iter()
-                        .any(|o| o.kind == Kind::Seg && o.id as u64 == id && o.mc == mc)
+                    && exists(&|o| o.kind == Kind::Seg && o.id as u64 == id && o.mc == mc)
                 {
                     Some(format!("segment id {id} exists (this file's)"))
                 } else {
                     None
                 }
             }
+            // SEG_PREPARE's value is the adapter.
+            Op::SegPrepare if v(H_VALUE, 4) != 0 => Some("adapter other than 0".into()),
             Op::SegRemove | Op::SegPrepare | Op::SegSetAvailable => {
-                let h = v(H_HANDLE, 4);
-                if k.op == Op::SegPrepare && v(H_VALUE, 4) != 0 {
-                    return Some("adapter other than 0".into());
-                }
-                if k.op != Op::SegPrepare && v(H_VALUE, 4) != 0 {
-                    return Some("SisciHandle::value not zero".into());
-                }
-                if let Some(w) = not(h, Kind::Seg) {
-                    return Some(w);
-                }
-                let s = self.obj(h as u32, Kind::Seg)?;
-                if k.op == Op::SegSetAvailable && !s.prepared {
-                    return Some("segment not prepared".into());
-                }
-                None
+                handle(Kind::Seg).or_else(|| {
+                    let s = self.obj(v(H_HANDLE, 4) as u32, Kind::Seg)?;
+                    (k.op == Op::SegSetAvailable && !s.prepared)
+                        .then(|| "segment not prepared".into())
+                })
             }
             Op::SegConnect => {
                 if flags & SISCI_SEG_MULTICAST != 0 {
@@ -430,51 +259,18 @@ impl Fuzzer {
                     None
                 }
             }
-            Op::SegDisconnect => {
-                if v(H_VALUE, 4) != 0 {
-                    return Some("SisciHandle::value not zero".into());
-                }
-                not(v(H_HANDLE, 4), Kind::Conn)
-            }
-            Op::SegState => {
-                if v(H_VALUE, 4) != 0 {
-                    return Some("SisciHandle::value not zero".into());
-                }
-                let h = v(H_HANDLE, 4) as u32;
-                if self.obj(h, Kind::Seg).is_none() && self.obj(h, Kind::Conn).is_none() {
-                    Some(format!(
-                        "handle {h} is no segment or connection of this file"
-                    ))
-                } else {
-                    None
-                }
-            }
-            Op::SegWaitEvent => {
-                let h = v(EV_HANDLE, 4);
-                if self.obj(h as u32, Kind::Seg).is_none()
-                    && self.obj(h as u32, Kind::Conn).is_none()
-                {
-                    Some(format!(
-                        "handle {h} is no segment or connection of this file"
-                    ))
-                } else {
-                    None
-                }
-            }
+            Op::SegDisconnect => handle(Kind::Conn),
+            Op::SegState if v(H_VALUE, 4) != 0 => Some("SisciHandle::value not zero".into()),
+            Op::SegState => seg_or_conn(v(H_HANDLE, 4)),
+            Op::SegWaitEvent => seg_or_conn(v(EV_HANDLE, 4)),
             Op::SegList => {
-                let es = v(LIST_ENTRY_SIZE, 4);
-                let cap = v(LIST_CAPACITY, 4);
-                if es < SISCI_SEG_ENTRY_SIZE_V1 as u64 || es > RSIO_MAX_ARG_SIZE as u64 {
-                    return Some(format!("entry_size {es}"));
+                if let Some(why) = list_must_fail(c, size, SISCI_SEG_ENTRY_SIZE_V1) {
+                    return Some(why);
                 }
-                if cap > RSIO_MAX_LIST as u64 {
-                    return Some("capacity above RSIO_MAX_LIST".into());
-                }
-                if v(LIST_RESERVED, 4) != 0 {
-                    return Some("reserved not zero".into());
-                }
+                let (es, cap) = (v(LIST_ENTRY_SIZE, 4), v(LIST_CAPACITY, 4));
                 // At least this file's segments and connections exist.
                 let own = self
+                    .abi
                     .objs
                     .iter()
                     .filter(|o| matches!(o.kind, Kind::Seg | Kind::Conn))
@@ -488,22 +284,15 @@ impl Fuzzer {
                     None
                 } else if no >= SISCI_MAX_ID as u64 {
                     Some(format!("interrupt number {no:#x}"))
-                } else if self
-                    .objs
-                    .iter()
-                    .any(|o| o.kind == Kind::LocalIntr && o.id as u64 == no && o.data == data)
-                {
+                } else if exists(&|o| {
+                    o.kind == Kind::LocalIntr && o.id as u64 == no && o.data == data
+                }) {
                     Some(format!("interrupt {no} exists (this file's)"))
                 } else {
                     None
                 }
             }
-            Op::IntrRemove => {
-                if v(H_VALUE, 4) != 0 {
-                    return Some("SisciHandle::value not zero".into());
-                }
-                not(v(H_HANDLE, 4), Kind::LocalIntr)
-            }
+            Op::IntrRemove => handle(Kind::LocalIntr),
             Op::IntrConnect => {
                 if v(ICO_NODE, 4) >= fab.nodes as u64 || v(ICO_NO, 4) >= SISCI_MAX_ID as u64 {
                     Some("node or interrupt number out of range".into())
@@ -511,12 +300,7 @@ impl Fuzzer {
                     None
                 }
             }
-            Op::IntrDisconnect => {
-                if v(H_VALUE, 4) != 0 {
-                    return Some("SisciHandle::value not zero".into());
-                }
-                not(v(H_HANDLE, 4), Kind::RemoteIntr)
-            }
+            Op::IntrDisconnect => handle(Kind::RemoteIntr),
             Op::IntrTrigger => {
                 let h = v(IT_HANDLE, 4);
                 let len = v(IT_LEN, 4);
@@ -538,7 +322,7 @@ impl Fuzzer {
             Op::IntrWait => not(v(IW_HANDLE, 4), Kind::LocalIntr),
             Op::IntrEventfd => {
                 let fd = v(IE_FD, 4) as u32 as i32;
-                if fd >= 0 && fd != self.efd.as_raw_fd() {
+                if fd >= 0 && fd != self.abi.efd.as_raw_fd() {
                     Some(format!("fd {fd} is no eventfd"))
                 } else {
                     not(v(IE_HANDLE, 4), Kind::LocalIntr)
@@ -553,12 +337,7 @@ impl Fuzzer {
                     None
                 }
             }
-            Op::DmaQueueRemove => {
-                if v(H_VALUE, 4) != 0 {
-                    return Some("SisciHandle::value not zero".into());
-                }
-                not(v(H_HANDLE, 4), Kind::Queue)
-            }
+            Op::DmaQueueRemove => handle(Kind::Queue),
             Op::DmaStart => {
                 let count = v(DS_COUNT, 4);
                 if count == 0 || count > SISCI_MAX_DMA_ENTRIES as u64 {
@@ -567,7 +346,7 @@ impl Fuzzer {
                 if let Some(why) = call.emb.and_then(|p| bad_emb(p, count * 32, false)) {
                     return Some(why);
                 }
-                for (i, e) in call.dma.iter().enumerate() {
+                for (i, e) in call.extra.iter().enumerate() {
                     if e.reserved != 0 || e.flags & !SISCI_DMA_FROM_REMOTE != 0 || e.len == 0 {
                         return Some(format!("entry {i}: reserved, flags or len 0"));
                     }
@@ -582,7 +361,7 @@ impl Fuzzer {
                 if r.mc {
                     return Some("remote is a multicast connection".into());
                 }
-                for (i, e) in call.dma.iter().enumerate() {
+                for (i, e) in call.extra.iter().enumerate() {
                     let lend = e.local_offset.checked_add(e.len);
                     let rend = e.remote_offset.checked_add(e.len);
                     if lend.is_none_or(|x| x > l.size) || rend.is_none_or(|x| x > r.size) {
@@ -600,301 +379,9 @@ impl Fuzzer {
         }
     }
 
-    fn record(&mut self, call: &Call, out: &Outcome, must_fail: Option<String>) {
-        let k = dispatch(call.cmd);
-        let name = match k {
-            Some(k) => k.name,
-            None if ioc_type(call.cmd) == RSIO_IOC_MAGIC => "magic-other",
-            None => "foreign",
-        };
-        self.count(name, out.errno, out.rc == 0, must_fail.is_none());
-        if self.verbose {
-            println!(
-                "{} {name} cmd {:#010x} arg {:?} {:#x} -> {} ({} us) [{}]",
-                self.iteration,
-                call.cmd,
-                call.arg,
-                out.addr,
-                if out.rc < 0 {
-                    errname(out.errno)
-                } else {
-                    format!("rc {}", out.rc)
-                },
-                out.elapsed.as_micros(),
-                call.what
-            );
-        }
-        if out.elapsed > SLOW {
-            self.stats.slow += 1;
-            println!(
-                "rsio-sisci-fuzz: slow call ({} ms): {name} {}",
-                out.elapsed.as_millis(),
-                self.describe(call, out)
-            );
-        }
-        let allowed = match k {
-            Some(k) => k.allows(out.errno),
-            None => out.errno == libc::ENOTTY,
-        };
-        let problem = if out.rc > 0 {
-            Some(format!("positive return value {}", out.rc))
-        } else if out.rc < 0 && !allowed {
-            Some(format!(
-                "errno {} ({}) not one this call may return",
-                errname(out.errno),
-                out.errno
-            ))
-        } else if out.rc == 0 {
-            must_fail.map(|why| format!("success, but the ABI says it must fail: {why}"))
-        } else {
-            None
-        };
-        if let Some(p) = problem {
-            self.violation(&format!("{name}: {p}\n  {}", self.describe(call, out)));
-        }
-    }
-
-    fn count(&mut self, name: &'static str, errno: i32, ok: bool, may_succeed: bool) {
-        self.stats.calls += 1;
-        *self
-            .stats
-            .per_call
-            .entry(name)
-            .or_default()
-            .entry(errno)
-            .or_default() += 1;
-        if ok {
-            self.stats.successes += 1;
-        }
-        if may_succeed {
-            let e = self.stats.may_succeed.entry(name).or_default();
-            e.0 += 1;
-            if !ok {
-                e.1 += 1;
-            }
-        }
-    }
-
-    fn describe(&self, call: &Call, out: &Outcome) -> String {
-        let c = call.cmd;
-        let hex: String = call
-            .bytes
-            .iter()
-            .take(64)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!(
-            "cmd {c:#010x} (dir {} type {:#x} nr {:#x} size {}) arg {:?} at {:#x}, emb {:?}, rc {} errno {} after {} us\n  what: {}\n  bytes[..64]: {hex}{}",
-            ioc_dir(c),
-            ioc_type(c),
-            ioc_nr(c),
-            ioc_size(c),
-            call.arg,
-            out.addr,
-            call.emb,
-            out.rc,
-            errname(out.errno),
-            out.elapsed.as_micros(),
-            call.what,
-            if call.dma.is_empty() {
-                String::new()
-            } else {
-                format!("\n  dma: {:?}", &call.dma[..call.dma.len().min(4)])
-            }
-        )
-    }
-
-    fn violation(&mut self, msg: &str) {
-        self.stats.violations += 1;
-        // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() };
-        eprintln!(
-            "rsio-sisci-fuzz: VIOLATION at iteration {} (pid {pid}): {msg}",
-            self.iteration
-        );
-        if self.child {
-            // SAFETY: _exit ends this forked child at once, as a child must.
-            unsafe { libc::_exit(CHILD_VIOLATION) };
-        }
-    }
-
-    /// Reads a u32/u64 the kernel wrote back into the argument.
-    fn out_field(&self, call: &Call, out: &Outcome, off: usize, w: usize) -> Option<u64> {
-        if matches!(call.arg, Ptr::Valid | Ptr::Misaligned) {
-            self.mem.arg.read(out.addr + off as u64, w)
-        } else {
-            None
-        }
-    }
-
-    fn forget(&mut self, handle: u32) {
-        if self.objs.iter().any(|o| o.handle == handle) {
-            self.objs.retain(|o| o.handle != handle);
-            self.stale.push(handle);
-            if self.stale.len() > 256 {
-                self.stale.drain(..128);
-            }
-        }
-        self.check_revoked(handle);
-    }
-
-    /// The object behind `handle` is gone: its mappings must reach
-    /// nothing any more; then they are unmapped.
-    fn check_revoked(&mut self, handle: u32) {
-        let (gone, keep): (Vec<Mapping>, Vec<Mapping>) =
-            self.maps.iter().partition(|m| m.handle == handle);
-        self.maps = keep;
-        for m in gone {
-            self.stats.probes += 1;
-            if self.prober.can_read(m.addr, 8).is_ok() {
-                self.violation(&format!(
-                    "mapping {:#x}+{:#x} ({} of handle {handle}, {}) still reaches memory after its object is gone",
-                    m.addr,
-                    m.len,
-                    if m.local { "local segment" } else { "connection" },
-                    if m.private { "MAP_PRIVATE" } else { "MAP_SHARED" }
-                ));
-            }
-            mapping::unmap(&m);
-        }
-    }
-
-    fn after_success(&mut self, call: &Call, out: &Outcome) {
-        let Some(k) = dispatch(call.cmd) else { return };
-        let c = &call.bytes;
-        let size = ioc_size(call.cmd);
-        let v = |off: usize, w: usize| field(c, size, off, w);
-        let flags = get(c, 4, 4) as u32;
-        let new = |f: &Fuzzer, off: usize| f.out_field(call, out, off, 4).map(|h| h as u32);
-        match k.op {
-            Op::SegCreate => {
-                if let Some(h) = new(self, SC_HANDLE) {
-                    let mut o = Obj::new(h, Kind::Seg, 0);
-                    o.id = self.out_field(call, out, SC_ID, 4).unwrap_or(0) as u32;
-                    o.size = self.out_field(call, out, SC_SIZE, 8).unwrap_or(0);
-                    o.mc = flags & SISCI_SEG_MULTICAST != 0;
-                    self.objs.push(o);
-                }
-            }
-            Op::SegPrepare => {
-                let h = v(H_HANDLE, 4) as u32;
-                if let Some(o) = self.objs.iter_mut().find(|o| o.handle == h) {
-                    o.prepared = true;
-                }
-            }
-            Op::SegRemove
-            | Op::SegDisconnect
-            | Op::IntrRemove
-            | Op::IntrDisconnect
-            | Op::DmaQueueRemove => self.forget(v(H_HANDLE, 4) as u32),
-            Op::SegConnect => {
-                if let Some(h) = new(self, CO_HANDLE) {
-                    let mut o = Obj::new(h, Kind::Conn, v(CO_ID, 4) as u32);
-                    o.size = self.out_field(call, out, CO_SIZE, 8).unwrap_or(0);
-                    o.mc = flags & SISCI_SEG_MULTICAST != 0;
-                    o.node = v(CO_NODE, 4) as u32;
-                    self.objs.push(o);
-                }
-            }
-            Op::IntrCreate => {
-                if let Some(h) = new(self, IC_HANDLE) {
-                    let no = self.out_field(call, out, IC_NO, 4).unwrap_or(0) as u32;
-                    let mut o = Obj::new(h, Kind::LocalIntr, no);
-                    o.data = flags & SISCI_INTR_DATA != 0;
-                    self.objs.push(o);
-                }
-            }
-            Op::IntrConnect => {
-                if let Some(h) = new(self, ICO_HANDLE) {
-                    let mut o = Obj::new(h, Kind::RemoteIntr, v(ICO_NO, 4) as u32);
-                    o.data = flags & SISCI_INTR_DATA != 0;
-                    o.node = v(ICO_NODE, 4) as u32;
-                    self.objs.push(o);
-                }
-            }
-            Op::DmaQueueCreate => {
-                if let Some(h) = new(self, H_HANDLE) {
-                    self.objs.push(Obj::new(h, Kind::Queue, 0));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn after_failure(&mut self, call: &Call, e: i32) {
-        let Some(k) = dispatch(call.cmd) else { return };
-        // A connection the owner took away: disconnect it (its mappings
-        // must be dead already).
-        if e == libc::ENOTCONN && k.op == Op::DmaStart {
-            let h = field(&call.bytes, call.bytes.len(), DS_REMOTE, 4) as u32;
-            if self.obj(h, Kind::Conn).is_some() && self.rng.chance(1, 2) {
-                self.handle_op(Op::SegDisconnect, h, "disconnect a lost connection");
-            }
-        }
-    }
-
-    // --- Building arguments.
-
-    fn request(&self, op: Op) -> Vec<u8> {
-        let size = ioc_size(known(op).cmd);
-        let mut b = vec![0u8; size];
-        put(&mut b, 0, 4, size as u64);
-        b
-    }
-
-    /// A handle: mostly one of this file's objects of `kind`, else a stale,
-    /// foreign, other-kind or random one.
-    fn some_handle(&mut self, kind: Option<Kind>) -> u32 {
-        let live: Vec<u32> = self
-            .objs
-            .iter()
-            .filter(|o| kind.is_none_or(|k| o.kind == k))
-            .map(|o| o.handle)
-            .collect();
-        match self.rng.below(20) {
-            0..=13 if !live.is_empty() => self.rng.pick(&live),
-            0..=14 if !self.stale.is_empty() => self.rng.pick(&self.stale),
-            0..=15 if !self.foreign.is_empty() => self.rng.pick(&self.foreign),
-            16 if !self.objs.is_empty() => {
-                self.objs[self.rng.below(self.objs.len() as u64) as usize].handle
-            }
-            17 => self
-                .rng
-                .pick(&[0, 1, u32::MAX, HANDLE_LIMIT - 1, HANDLE_LIMIT]),
-            _ => self.rng.below(64) as u32,
-        }
-    }
-
-    fn small_timeout(&mut self) -> u64 {
-        self.rng.pick(&[0, 0, 1, 2, 5])
-    }
-
-    fn dma_entries(&mut self, lsize: u64, rsize: u64) -> Vec<SisciDmaEntry> {
-        let n = self.rng.pick(&[1u64, 1, 2, 3, 8]);
-        (0..n)
-            .map(|_| {
-                let max = lsize.min(rsize).clamp(1, 64 << 10);
-                let len = self.rng.range(1, max);
-                let lo = self.rng.below(lsize.saturating_sub(len) + 1);
-                let ro = self.rng.below(rsize.saturating_sub(len) + 1);
-                SisciDmaEntry {
-                    local_offset: lo,
-                    remote_offset: ro,
-                    len,
-                    flags: if self.rng.chance(1, 2) {
-                        SISCI_DMA_FROM_REMOTE
-                    } else {
-                        0
-                    },
-                    reserved: 0,
-                }
-            })
-            .collect()
-    }
-
     /// A valid argument for `op` in the current state: the bytes, the
     /// embedded pointer class and the DMA entries.
-    fn valid_args(&mut self, op: Op) -> (Vec<u8>, Option<Ptr>, Vec<SisciDmaEntry>) {
+    fn valid_args(&mut self, op: Op) -> (Vec<u8>, Option<Ptr>, Dma) {
         let mut b = self.request(op);
         let mut emb = None;
         let mut dma = Vec::new();
@@ -912,9 +399,9 @@ impl Fuzzer {
                 let mut sz = self
                     .rng
                     .pick(&[1, 4096, 4097, 8192, 65536, 1 << 20, 5 << 20]);
-                if self.fabric.mc_groups > 0 && self.rng.chance(1, 10) {
+                if self.abi.fabric.mc_groups > 0 && self.rng.chance(1, 10) {
                     flags = SISCI_SEG_MULTICAST | (flags & SISCI_SEG_ANY_USER);
-                    id = self.rng.below(self.fabric.mc_groups as u64);
+                    id = self.rng.below(self.abi.fabric.mc_groups as u64);
                     sz = self.rng.pick(&[4096, 65536]);
                 }
                 if flags & SISCI_SEG_MULTICAST == 0 && self.rng.chance(1, 6) {
@@ -937,29 +424,30 @@ impl Fuzzer {
             }
             Op::SegConnect => {
                 let own: Vec<u32> = self
+                    .abi
                     .objs
                     .iter()
                     .filter(|o| o.kind == Kind::Seg && !o.mc)
                     .map(|o| o.id)
                     .collect();
                 let (node, id) = match self.rng.below(10) {
-                    0..=5 if !self.peer_segs.is_empty() => {
-                        (self.fabric.peer, self.rng.pick(&self.peer_segs))
+                    0..=5 if !self.abi.peer_segs.is_empty() => {
+                        (self.abi.fabric.peer, self.rng.pick(&self.abi.peer_segs))
                     }
-                    0..=7 if !own.is_empty() => (self.fabric.node, self.rng.pick(&own)),
+                    0..=7 if !own.is_empty() => (self.abi.fabric.node, self.rng.pick(&own)),
                     8 => (
-                        self.rng.below(self.fabric.nodes as u64) as u32,
+                        self.rng.below(self.abi.fabric.nodes as u64) as u32,
                         self.rng.below(32) as u32,
                     ),
-                    _ => (self.fabric.peer, self.rng.below(32) as u32),
+                    _ => (self.abi.fabric.peer, self.rng.below(32) as u32),
                 };
-                if self.fabric.mc_groups > 0 && self.rng.chance(1, 12) {
+                if self.abi.fabric.mc_groups > 0 && self.rng.chance(1, 12) {
                     put(&mut b, 4, 4, SISCI_SEG_MULTICAST as u64);
                     put(
                         &mut b,
                         CO_ID,
                         4,
-                        self.rng.below(self.fabric.mc_groups as u64),
+                        self.rng.below(self.abi.fabric.mc_groups as u64),
                     );
                     put(&mut b, CO_SIZE, 8, self.rng.pick(&[0, 4096, 8192]));
                 } else {
@@ -973,21 +461,11 @@ impl Fuzzer {
                 put(&mut b, H_HANDLE, 4, h as u64);
             }
             Op::SegState => {
-                let kind = if self.rng.chance(1, 2) {
-                    Kind::Seg
-                } else {
-                    Kind::Conn
-                };
-                let h = self.some_handle(Some(kind));
+                let h = self.some_seg_or_conn();
                 put(&mut b, H_HANDLE, 4, h as u64);
             }
             Op::SegWaitEvent => {
-                let kind = if self.rng.chance(1, 2) {
-                    Kind::Seg
-                } else {
-                    Kind::Conn
-                };
-                let h = self.some_handle(Some(kind));
+                let h = self.some_seg_or_conn();
                 put(&mut b, EV_HANDLE, 4, h as u64);
                 if self.rng.chance(1, 2) {
                     put(&mut b, 4, 4, SISCI_NONBLOCK as u64);
@@ -1027,24 +505,29 @@ impl Fuzzer {
             }
             Op::IntrConnect => {
                 let own: Vec<(u32, bool)> = self
+                    .abi
                     .objs
                     .iter()
                     .filter(|o| o.kind == Kind::LocalIntr)
                     .map(|o| (o.id, o.data))
                     .collect();
                 let (node, no, data) = match self.rng.below(10) {
-                    0..=2 if !self.peer_intrs.is_empty() => {
-                        (self.fabric.peer, self.rng.pick(&self.peer_intrs), false)
-                    }
-                    0..=5 if !self.peer_data_intrs.is_empty() => {
-                        (self.fabric.peer, self.rng.pick(&self.peer_data_intrs), true)
-                    }
+                    0..=2 if !self.abi.peer_intrs.is_empty() => (
+                        self.abi.fabric.peer,
+                        self.rng.pick(&self.abi.peer_intrs),
+                        false,
+                    ),
+                    0..=5 if !self.abi.peer_data_intrs.is_empty() => (
+                        self.abi.fabric.peer,
+                        self.rng.pick(&self.abi.peer_data_intrs),
+                        true,
+                    ),
                     0..=7 if !own.is_empty() => {
                         let (no, data) = self.rng.pick(&own);
-                        (self.fabric.node, no, data)
+                        (self.abi.fabric.node, no, data)
                     }
                     _ => (
-                        self.rng.below(self.fabric.nodes as u64) as u32,
+                        self.rng.below(self.abi.fabric.nodes as u64) as u32,
                         self.rng.below(32) as u32,
                         self.rng.chance(1, 2),
                     ),
@@ -1086,7 +569,7 @@ impl Fuzzer {
                 let h = self.some_handle(Some(Kind::LocalIntr));
                 put(&mut b, IE_HANDLE, 4, h as u64);
                 let fd = match self.rng.below(10) {
-                    0..=5 => self.efd.as_raw_fd(),
+                    0..=5 => self.abi.efd.as_raw_fd(),
                     6 => -1,
                     7 => self.file.as_raw_fd(),
                     8 => 1,
@@ -1129,10 +612,9 @@ impl Fuzzer {
         (b, emb, dma)
     }
 
-    /// A boundary value for a field (see also `user_pages`).
-    fn boundary(&mut self, fl: Field) -> u64 {
-        let generic = [0u64, 1, u32::MAX as u64, u64::MAX, 1 << 63, 1 << 31];
-        let extra: Vec<u64> = match fl.dom {
+    /// Boundary values of a field of this domain (see also `user_pages`).
+    fn boundary_values(&mut self, dom: Dom) -> Vec<u64> {
+        match dom {
             Dom::Handle => vec![
                 self.some_handle(None) as u64,
                 HANDLE_LIMIT as u64,
@@ -1142,7 +624,7 @@ impl Fuzzer {
                 SISCI_MAX_ID as u64 - 1,
                 SISCI_MAX_ID as u64,
                 SISCI_MAX_ID as u64 / 2,
-                self.fabric.mc_groups as u64,
+                self.abi.fabric.mc_groups as u64,
             ],
             Dom::IntrNo => vec![SISCI_MAX_ID as u64 - 1, SISCI_MAX_ID as u64, 5, 6],
             Dom::Size => vec![
@@ -1154,9 +636,9 @@ impl Fuzzer {
                 4097,
             ],
             Dom::Node => vec![
-                self.fabric.node as u64,
-                self.fabric.peer as u64,
-                self.fabric.nodes as u64,
+                self.abi.fabric.node as u64,
+                self.abi.fabric.peer as u64,
+                self.abi.fabric.nodes as u64,
                 15,
                 16,
                 32,
@@ -1176,7 +658,7 @@ impl Fuzzer {
             ],
             Dom::BufLen => vec![0, 127, 128, 129],
             Dom::Fd => vec![
-                self.efd.as_raw_fd() as u64,
+                self.abi.efd.as_raw_fd() as u64,
                 self.file.as_raw_fd() as u64,
                 u32::MAX as u64,
                 0x7fff_ffff,
@@ -1199,17 +681,400 @@ impl Fuzzer {
                 self.rng.next() & !0xfff,
             ],
             Dom::Out => vec![self.rng.next()],
-        };
-        let v = if self.rng.chance(1, 2) {
-            self.rng.pick(&generic)
-        } else {
-            self.rng.pick(&extra)
-        };
-        if fl.w == 4 {
-            v & 0xffff_ffff
-        } else {
-            v
         }
+    }
+
+    /// Mostly `_IOWR` and the numbers around the known ones.
+    fn magic_dir_nr(&mut self) -> (u32, u32) {
+        let dir = if self.rng.chance(2, 3) {
+            IOC_READ | IOC_WRITE
+        } else {
+            self.rng.below(4) as u32
+        };
+        let nr = match self.rng.below(3) {
+            0 => self.rng.below(0x100) as u32,
+            _ => self.rng.range(0x3c, 0x58) as u32,
+        };
+        (dir, nr)
+    }
+
+    fn after_call(&mut self, call: &Call<Dma>, out: &Outcome) {
+        if out.errno == libc::EINTR {
+            self.abi.counts.interrupted += 1;
+        }
+        if out.rc == 0 {
+            self.after_success(call, out);
+        } else if out.errno == libc::ENOTCONN || out.errno == libc::EINVAL {
+            self.after_failure(call, out.errno);
+        }
+    }
+
+    fn after_valid(&mut self, op: Op, out: &Outcome) {
+        // A created segment is mostly prepared and made available at once.
+        if op == Op::SegCreate && out.rc == 0 && self.rng.chance(2, 3) {
+            if let Some(s) = self
+                .abi
+                .objs
+                .last()
+                .copied()
+                .filter(|o| o.kind == Kind::Seg)
+            {
+                self.handle_op(Op::SegPrepare, s.handle, "prepare the new segment");
+                self.handle_op(
+                    Op::SegSetAvailable,
+                    s.handle,
+                    "make the new segment available",
+                );
+            }
+        }
+        // A started transfer is mostly waited for.
+        if op == Op::DmaStart && out.rc == 0 && self.rng.chance(3, 4) {
+            let q = self
+                .mem
+                .arg
+                .read(out.addr + DS_QUEUE as u64, 4)
+                .unwrap_or(0) as u32;
+            let mut b = self.request(Op::DmaWait);
+            put(&mut b, DW_QUEUE, 4, q as u64);
+            put(&mut b, DW_TIMEOUT, 4, self.rng.pick(&[10, 100, 1000]));
+            self.exec_request(Op::DmaWait, b, "wait for the transfer");
+        }
+        self.trim();
+    }
+
+    fn reopened(&mut self, file: File) {
+        // Mappings hold the old file: mostly unmapped first, sometimes
+        // after (the file is then released by the last munmap).
+        let before = self.rng.chance(1, 2);
+        let maps = std::mem::take(&mut self.abi.maps);
+        if before {
+            maps.iter().for_each(mapping::unmap);
+        }
+        self.file = file;
+        if !before {
+            maps.iter().for_each(mapping::unmap);
+        }
+        let gone: Vec<u32> = self.abi.objs.drain(..).map(|o| o.handle).collect();
+        self.retire(gone);
+        if self.rng.chance(1, 2) {
+            match open_device(&self.device) {
+                Ok(f) => self.abi.other = f,
+                Err(e) => self.violation(&format!("cannot reopen {}: {e}", self.device)),
+            }
+            self.open_other();
+        }
+    }
+
+    /// The parent's mappings are not inherited (VM_DONTCOPY).
+    fn child_reset(&mut self) {
+        self.abi.maps.clear();
+        self.abi.objs.clear();
+    }
+
+    fn child_op(&mut self) {
+        match self.rng.below(10) {
+            0..=5 => self.valid_op(),
+            6 => self.fuzz_mmap(),
+            _ => self.fuzz_known(),
+        }
+    }
+
+    fn per_call_title() -> (&'static str, usize) {
+        ("per call", 17)
+    }
+
+    fn held(&self) -> String {
+        format!("objects     {}", self.abi.objs.len())
+    }
+
+    /// Random timeouts of the waits stay short (or are interrupted).
+    fn tame(&mut self, op: Op, b: &mut [u8]) {
+        if let Some(off) = timeout_field(op) {
+            let t = self.small_timeout();
+            put(b, off, 4, t);
+        }
+    }
+
+    fn mutate_extra(&mut self, k: Known, dma: &mut Dma) -> Option<String> {
+        (k.op == Op::DmaStart).then(|| self.mutate_dma(dma))
+    }
+
+    /// Writes the DMA entries where the call's pointer to them points, if
+    /// that is memory of ours.
+    fn place_extra(&mut self, call: &Call<Dma>) {
+        if call.extra.is_empty() {
+            return;
+        }
+        let bytes: Vec<u8> = call
+            .extra
+            .iter()
+            .flat_map(|e| {
+                let mut b = Vec::with_capacity(32);
+                b.extend_from_slice(&e.local_offset.to_ne_bytes());
+                b.extend_from_slice(&e.remote_offset.to_ne_bytes());
+                b.extend_from_slice(&e.len.to_ne_bytes());
+                b.extend_from_slice(&e.flags.to_ne_bytes());
+                b.extend_from_slice(&e.reserved.to_ne_bytes());
+                b
+            })
+            .collect();
+        let at = get(&call.bytes, DS_ENTRIES, 8);
+        let inside = |r: &Region| {
+            let base = r.addr(0);
+            (base..base + r.len as u64)
+                .contains(&at)
+                .then(|| (at - base) as usize)
+        };
+        if let Some(off) = inside(&self.mem.entries) {
+            self.mem.entries.write(off, &bytes);
+        } else if let Some(off) = inside(&self.mem.ro) {
+            self.mem.write_ro(off, &bytes);
+        }
+    }
+
+    /// A wait that could block long is interrupted by a signal.
+    fn before_ioctl(&mut self, call: &Call<Dma>) -> bool {
+        let k = dispatch(call.cmd);
+        let long = k.and_then(|k| timeout_field(k.op)).is_some_and(|off| {
+            let nonblock = get(&call.bytes, 4, 4) as u32 & SISCI_NONBLOCK != 0;
+            field(&call.bytes, call.bytes.len(), off, 4) > LONG_WAIT_MS && !nonblock
+        }) || matches!(k.map(|k| k.op), Some(Op::IntrTrigger));
+        if long {
+            alarm_ms(self.rng.range(20, 60));
+        }
+        long
+    }
+
+    fn after_ioctl(&mut self) {
+        alarm_ms(0);
+    }
+
+    fn describe_extra(dma: &Dma) -> String {
+        if dma.is_empty() {
+            String::new()
+        } else {
+            format!("\n  dma: {:?}", &dma[..dma.len().min(4)])
+        }
+    }
+
+    /// An mmap (70 %) or a probe of the mappings.
+    fn own_strategy(&mut self) {
+        if self.rng.chance(7, 10) {
+            self.fuzz_mmap();
+        } else {
+            self.touch_some();
+        }
+    }
+
+    fn after_iteration(&mut self, iteration: u64) {
+        if iteration.is_multiple_of(64) {
+            let mut n = 0u64;
+            // SAFETY: `n` is a live u64, what an eventfd read fills.
+            unsafe { libc::read(self.abi.efd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
+        }
+    }
+
+    /// Finally every object of the file goes: the mappings of removed
+    /// segments and closed connections must be dead.
+    fn finish(&mut self) {
+        for o in self.abi.objs.clone() {
+            self.handle_op(removal(o.kind), o.handle, "clean up");
+        }
+    }
+
+    fn counters(&self) -> Vec<String> {
+        let c = &self.abi.counts;
+        vec![
+            format!(
+                "interrupted {} (EINTR from the interval timer)",
+                c.interrupted
+            ),
+            format!(
+                "mmaps       {} ({} mapped), {} probes",
+                c.maps, c.maps_ok, c.probes
+            ),
+        ]
+    }
+}
+
+impl Fuzzer<Sisci> {
+    fn obj(&self, handle: u32, kind: Kind) -> Option<Obj> {
+        self.abi
+            .objs
+            .iter()
+            .copied()
+            .find(|o| o.handle == handle && o.kind == kind)
+    }
+
+    /// Reads a u32/u64 the kernel wrote back into the argument.
+    fn out_field(&self, call: &Call<Dma>, out: &Outcome, off: usize, w: usize) -> Option<u64> {
+        if matches!(call.arg, Ptr::Valid | Ptr::Misaligned) {
+            self.mem.arg.read(out.addr + off as u64, w)
+        } else {
+            None
+        }
+    }
+
+    fn forget(&mut self, handle: u32) {
+        if self.abi.objs.iter().any(|o| o.handle == handle) {
+            self.abi.objs.retain(|o| o.handle != handle);
+            self.retire([handle]);
+        }
+        self.check_revoked(handle);
+    }
+
+    /// The object behind `handle` is gone: its mappings must reach
+    /// nothing any more; then they are unmapped.
+    fn check_revoked(&mut self, handle: u32) {
+        let (gone, keep): (Vec<Mapping>, Vec<Mapping>) =
+            self.abi.maps.iter().partition(|m| m.handle == handle);
+        self.abi.maps = keep;
+        for m in gone {
+            self.abi.counts.probes += 1;
+            if self.abi.prober.can_read(m.addr, 8).is_ok() {
+                self.violation(&format!(
+                    "mapping {:#x}+{:#x} ({} of handle {handle}, {}) still reaches memory after its object is gone",
+                    m.addr,
+                    m.len,
+                    if m.local { "local segment" } else { "connection" },
+                    if m.private { "MAP_PRIVATE" } else { "MAP_SHARED" }
+                ));
+            }
+            mapping::unmap(&m);
+        }
+    }
+
+    fn after_success(&mut self, call: &Call<Dma>, out: &Outcome) {
+        let Some(k) = dispatch(call.cmd) else { return };
+        let c = &call.bytes;
+        let size = ioc_size(call.cmd);
+        let v = |off: usize, w: usize| field(c, size, off, w);
+        let flags = get(c, 4, 4) as u32;
+        let new = |f: &Self, off: usize| f.out_field(call, out, off, 4).map(|h| h as u32);
+        match k.op {
+            Op::SegCreate => {
+                if let Some(h) = new(self, SC_HANDLE) {
+                    let mut o = Obj::new(h, Kind::Seg, 0);
+                    o.id = self.out_field(call, out, SC_ID, 4).unwrap_or(0) as u32;
+                    o.size = self.out_field(call, out, SC_SIZE, 8).unwrap_or(0);
+                    o.mc = flags & SISCI_SEG_MULTICAST != 0;
+                    self.abi.objs.push(o);
+                }
+            }
+            Op::SegPrepare => {
+                let h = v(H_HANDLE, 4) as u32;
+                if let Some(o) = self.abi.objs.iter_mut().find(|o| o.handle == h) {
+                    o.prepared = true;
+                }
+            }
+            Op::SegRemove
+            | Op::SegDisconnect
+            | Op::IntrRemove
+            | Op::IntrDisconnect
+            | Op::DmaQueueRemove => self.forget(v(H_HANDLE, 4) as u32),
+            Op::SegConnect => {
+                if let Some(h) = new(self, CO_HANDLE) {
+                    let mut o = Obj::new(h, Kind::Conn, v(CO_ID, 4) as u32);
+                    o.size = self.out_field(call, out, CO_SIZE, 8).unwrap_or(0);
+                    o.mc = flags & SISCI_SEG_MULTICAST != 0;
+                    o.node = v(CO_NODE, 4) as u32;
+                    self.abi.objs.push(o);
+                }
+            }
+            Op::IntrCreate => {
+                if let Some(h) = new(self, IC_HANDLE) {
+                    let no = self.out_field(call, out, IC_NO, 4).unwrap_or(0) as u32;
+                    let mut o = Obj::new(h, Kind::LocalIntr, no);
+                    o.data = flags & SISCI_INTR_DATA != 0;
+                    self.abi.objs.push(o);
+                }
+            }
+            Op::IntrConnect => {
+                if let Some(h) = new(self, ICO_HANDLE) {
+                    let mut o = Obj::new(h, Kind::RemoteIntr, v(ICO_NO, 4) as u32);
+                    o.data = flags & SISCI_INTR_DATA != 0;
+                    o.node = v(ICO_NODE, 4) as u32;
+                    self.abi.objs.push(o);
+                }
+            }
+            Op::DmaQueueCreate => {
+                if let Some(h) = new(self, H_HANDLE) {
+                    self.abi.objs.push(Obj::new(h, Kind::Queue, 0));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn after_failure(&mut self, call: &Call<Dma>, e: i32) {
+        let Some(k) = dispatch(call.cmd) else { return };
+        // A connection the owner took away: disconnect it (its mappings
+        // must be dead already).
+        if e == libc::ENOTCONN && k.op == Op::DmaStart {
+            let h = field(&call.bytes, call.bytes.len(), DS_REMOTE, 4) as u32;
+            if self.obj(h, Kind::Conn).is_some() && self.rng.chance(1, 2) {
+                self.handle_op(Op::SegDisconnect, h, "disconnect a lost connection");
+            }
+        }
+    }
+
+    // --- Building arguments.
+
+    /// A handle: mostly one of this file's objects of `kind`, else a stale,
+    /// foreign, other-kind or random one.
+    fn some_handle(&mut self, kind: Option<Kind>) -> u32 {
+        let handles = |kind: Option<Kind>| -> Vec<u32> {
+            let objs = self.abi.objs.iter();
+            objs.filter(|o| kind.is_none_or(|k| o.kind == k))
+                .map(|o| o.handle)
+                .collect()
+        };
+        let (live, all) = (handles(kind), handles(None));
+        let pools = [
+            (0..=13, live.as_slice()),
+            (0..=14, self.stale.as_slice()),
+            (0..=15, self.abi.foreign.as_slice()),
+            (16..=16, all.as_slice()),
+        ];
+        let special = [0, 1, u32::MAX, HANDLE_LIMIT - 1, HANDLE_LIMIT];
+        pick_id(&mut self.rng, 20, &pools, (17, &special))
+    }
+
+    /// A handle, mostly of a segment or a connection (even odds).
+    fn some_seg_or_conn(&mut self) -> u32 {
+        let kind = if self.rng.chance(1, 2) {
+            Kind::Seg
+        } else {
+            Kind::Conn
+        };
+        self.some_handle(Some(kind))
+    }
+
+    fn small_timeout(&mut self) -> u64 {
+        self.rng.pick(&[0, 0, 1, 2, 5])
+    }
+
+    fn dma_entries(&mut self, lsize: u64, rsize: u64) -> Vec<SisciDmaEntry> {
+        let n = self.rng.pick(&[1u64, 1, 2, 3, 8]);
+        (0..n)
+            .map(|_| {
+                let max = lsize.min(rsize).clamp(1, 64 << 10);
+                let len = self.rng.range(1, max);
+                let lo = self.rng.below(lsize.saturating_sub(len) + 1);
+                let ro = self.rng.below(rsize.saturating_sub(len) + 1);
+                SisciDmaEntry {
+                    local_offset: lo,
+                    remote_offset: ro,
+                    len,
+                    flags: if self.rng.chance(1, 2) {
+                        SISCI_DMA_FROM_REMOTE
+                    } else {
+                        0
+                    },
+                    reserved: 0,
+                }
+            })
+            .collect()
     }
 
     /// Mutates DMA entries (the kernel checks each before starting).
@@ -1231,242 +1096,6 @@ impl Fuzzer {
         format!("dma entry {i} mutated: {e:?}")
     }
 
-    // --- Strategies.
-
-    fn random_contents(&mut self, size: usize, op: Option<Op>) -> (Vec<u8>, Option<Ptr>) {
-        let mut b = vec![0u8; size.max(8)];
-        self.rng.fill(&mut b);
-        if self.rng.chance(1, 2) {
-            put(&mut b, 0, 4, size as u64);
-            put(&mut b, 4, 4, 0);
-        }
-        // The kernel must never be pointed at the fuzzer's own memory.
-        let mut emb = None;
-        if let Some(op) = op {
-            if embedded(op).is_some() {
-                let p = pick_ptr(&mut self.rng, 4096);
-                self.set_emb(op, &mut b, p);
-                emb = Some(p);
-            }
-            // Random timeouts of the waits stay short (or are interrupted).
-            if let Some(off) = timeout_field(op) {
-                let t = self.small_timeout();
-                put(&mut b, off, 4, t);
-            }
-        }
-        (b, emb)
-    }
-
-    fn fuzz_random_cmd(&mut self) {
-        let cmd = loop {
-            let c = self.rng.next() as u32;
-            if !VFS_TYPES.contains(&ioc_type(c)) {
-                break c;
-            }
-        };
-        let size = ioc_size(cmd);
-        let (b, emb) = self.random_contents(size.min(4200), dispatch(cmd).map(|k| k.op));
-        let arg = pick_ptr(&mut self.rng, size);
-        self.exec(Call {
-            cmd,
-            bytes: b,
-            arg,
-            emb,
-            dma: Vec::new(),
-            what: "random ioctl number".into(),
-        });
-    }
-
-    fn fuzz_magic_cmd(&mut self) {
-        let dir = if self.rng.chance(2, 3) {
-            IOC_READ | IOC_WRITE
-        } else {
-            self.rng.below(4) as u32
-        };
-        let nr = match self.rng.below(3) {
-            0 => self.rng.below(0x100) as u32,
-            _ => self.rng.range(0x3c, 0x58) as u32,
-        };
-        let sizes: Vec<usize> = KNOWN.iter().map(|k| ioc_size(k.cmd)).collect();
-        let size = match self.rng.below(4) {
-            0 => self.rng.pick(&sizes),
-            1 => self.rng.pick(&sizes) + 8,
-            2 => self.rng.pick(&[0, 4, 8, 16, 4096, 4097, 0x3fff]),
-            _ => self.rng.below(0x4000) as usize,
-        };
-        let cmd = ioc(dir, RSIO_IOC_MAGIC, nr, size);
-        let (b, emb) = self.random_contents(size.min(4200), dispatch(cmd).map(|k| k.op));
-        let arg = if self.rng.chance(2, 3) {
-            Ptr::Valid
-        } else {
-            pick_ptr(&mut self.rng, size)
-        };
-        self.exec(Call {
-            cmd,
-            bytes: b,
-            arg,
-            emb,
-            dma: Vec::new(),
-            what: format!("magic ioctl dir {dir} nr {nr:#x} size {size}"),
-        });
-    }
-
-    fn fuzz_wrong_size(&mut self) {
-        let k = self.rng.pick(KNOWN);
-        let ks = ioc_size(k.cmd);
-        let size = loop {
-            let s = self.rng.pick(&[
-                0,
-                4,
-                8,
-                ks - 8,
-                ks - 1,
-                ks + 1,
-                ks + 4,
-                ks + 8,
-                2 * ks,
-                4096,
-                4104,
-                0x3fff,
-            ]);
-            let s = if self.rng.chance(1, 8) {
-                self.rng.below(0x4000) as usize
-            } else {
-                s
-            };
-            if s != ks {
-                break s;
-            }
-        };
-        let cmd = ioc(ioc_dir(k.cmd), RSIO_IOC_MAGIC, ioc_nr(k.cmd), size);
-        let (mut b, emb, dma) = self.valid_args(k.op);
-        b.resize(size.max(8), 0);
-        let hsize = if self.rng.chance(1, 2) { size } else { ks };
-        put(&mut b, 0, 4, hsize as u64);
-        if let Some(p) = emb {
-            self.set_emb(k.op, &mut b, p);
-        }
-        self.exec(Call {
-            cmd,
-            bytes: b,
-            arg: Ptr::Valid,
-            emb,
-            dma,
-            what: format!(
-                "{} with size {size} in the number, header.size {hsize}",
-                k.name
-            ),
-        });
-    }
-
-    fn fuzz_known(&mut self) {
-        let k = self.rng.pick(KNOWN);
-        let mut cmd = k.cmd;
-        let (mut b, mut emb, mut dma) = self.valid_args(k.op);
-        if let Some(p) = emb {
-            self.set_emb(k.op, &mut b, p);
-        }
-        let mut arg = Ptr::Valid;
-        let mut what = Vec::new();
-        for _ in 0..self.rng.range(1, 3) {
-            match self.rng.below(7) {
-                0 => {
-                    arg = pick_ptr(&mut self.rng, b.len());
-                    what.push(format!("arg {arg:?}"));
-                }
-                1 => {
-                    let ks = ioc_size(k.cmd);
-                    let (size, tail) = match self.rng.below(7) {
-                        0 => (0, false),
-                        1 => (self.rng.range(1, 8) as usize, false),
-                        2 => (ks, false),
-                        3 | 4 => (ks + 8, false),
-                        5 => (ks + 8, true),
-                        _ => (
-                            self.rng.pick(&[4097, 8192, 0x3fff, u32::MAX as usize]),
-                            self.rng.chance(1, 2),
-                        ),
-                    };
-                    b.resize(size.clamp(8, 16384).max(b.len()), 0);
-                    if tail && size > ks {
-                        let end = size.min(b.len());
-                        self.rng.fill(&mut b[ks..end]);
-                        b[end - 1] |= 1;
-                    }
-                    put(&mut b, 0, 4, size as u64);
-                    if self.rng.chance(3, 4) {
-                        cmd = ioc(ioc_dir(k.cmd), RSIO_IOC_MAGIC, ioc_nr(k.cmd), size);
-                    }
-                    what.push(format!(
-                        "header.size {size}{}",
-                        if tail { " non-zero tail" } else { "" }
-                    ));
-                }
-                2 => {
-                    let flags = match self.rng.below(4) {
-                        0 => 0,
-                        1 => 1u64 << self.rng.below(32),
-                        2 => k.flags as u64,
-                        _ => u32::MAX as u64,
-                    };
-                    put(&mut b, 4, 4, flags);
-                    what.push(format!("flags {flags:#x}"));
-                }
-                3 | 4 => {
-                    let fl = self.rng.pick(fields(k.op));
-                    let v = self.boundary(fl);
-                    put(&mut b, fl.off, fl.w, v);
-                    what.push(format!("{} = {v:#x}", fl.name));
-                }
-                5 if k.op == Op::DmaStart => what.push(self.mutate_dma(&mut dma)),
-                _ => match embedded(k.op) {
-                    Some(_) => {
-                        let p = pick_ptr(&mut self.rng, 16 * 1024);
-                        self.set_emb(k.op, &mut b, p);
-                        emb = Some(p);
-                        what.push(format!("embedded pointer {p:?}"));
-                    }
-                    None => {
-                        let end = b.len().min(ioc_size(k.cmd));
-                        self.rng.fill(&mut b[8..end]);
-                        if let Some(off) = timeout_field(k.op) {
-                            let t = self.small_timeout();
-                            put(&mut b, off, 4, t);
-                        }
-                        what.push("random body".into());
-                    }
-                },
-            }
-        }
-        if let Ptr::Straddle(n) = arg {
-            arg = Ptr::Straddle(n.min(b.len().saturating_sub(1)));
-        }
-        let what = format!("{} mutated: {}", k.name, what.join(", "));
-        self.exec(Call {
-            cmd,
-            bytes: b,
-            arg,
-            emb,
-            dma,
-            what,
-        });
-    }
-
-    fn run_valid(&mut self, op: Op, what: &str) -> Outcome {
-        let (mut b, emb, dma) = self.valid_args(op);
-        if let Some(p) = emb {
-            self.set_emb(op, &mut b, p);
-        }
-        self.exec(Call {
-            cmd: known(op).cmd,
-            bytes: b,
-            arg: Ptr::Valid,
-            emb,
-            dma,
-            what: what.into(),
-        })
-    }
-
     /// A `SisciHandle` ioctl on `handle`.
     fn handle_op(&mut self, op: Op, handle: u32, what: &str) -> Outcome {
         let mut b = self.request(op);
@@ -1474,93 +1103,21 @@ impl Fuzzer {
         if op == Op::SegSetAvailable {
             put(&mut b, 4, 4, SISCI_AVAILABLE as u64);
         }
-        self.exec(Call {
-            cmd: known(op).cmd,
-            bytes: b,
-            arg: Ptr::Valid,
-            emb: None,
-            dma: Vec::new(),
-            what: what.into(),
-        })
-    }
-
-    fn valid_op(&mut self) {
-        let op = match self.rng.below(100) {
-            0..=2 => Op::Info,
-            3..=12 => Op::SegCreate,
-            13..=17 => Op::SegPrepare,
-            18..=23 => Op::SegSetAvailable,
-            24..=28 => Op::SegRemove,
-            29..=38 => Op::SegConnect,
-            39..=42 => Op::SegDisconnect,
-            43..=46 => Op::SegWaitEvent,
-            47..=48 => Op::SegList,
-            49 => Op::SegState,
-            50..=54 => Op::IntrCreate,
-            55..=57 => Op::IntrRemove,
-            58..=63 => Op::IntrConnect,
-            64..=65 => Op::IntrDisconnect,
-            66..=72 => Op::IntrTrigger,
-            73..=77 => Op::IntrWait,
-            78..=80 => Op::IntrEventfd,
-            81..=83 => Op::DmaQueueCreate,
-            84..=85 => Op::DmaQueueRemove,
-            86..=93 => Op::DmaStart,
-            _ => Op::DmaWait,
-        };
-        let name = known(op).name;
-        let out = self.run_valid(op, &format!("valid {name}"));
-        // A created segment is mostly prepared and made available at once.
-        if op == Op::SegCreate && out.rc == 0 && self.rng.chance(2, 3) {
-            if let Some(s) = self.objs.last().copied().filter(|o| o.kind == Kind::Seg) {
-                self.handle_op(Op::SegPrepare, s.handle, "prepare the new segment");
-                self.handle_op(
-                    Op::SegSetAvailable,
-                    s.handle,
-                    "make the new segment available",
-                );
-            }
-        }
-        // A started transfer is mostly waited for.
-        if op == Op::DmaStart && out.rc == 0 && self.rng.chance(3, 4) {
-            let q = self
-                .mem
-                .arg
-                .read(out.addr + DS_QUEUE as u64, 4)
-                .unwrap_or(0) as u32;
-            let mut b = self.request(Op::DmaWait);
-            put(&mut b, DW_QUEUE, 4, q as u64);
-            put(&mut b, DW_TIMEOUT, 4, self.rng.pick(&[10, 100, 1000]));
-            self.exec(Call {
-                cmd: SISCI_IOC_DMA_WAIT,
-                bytes: b,
-                arg: Ptr::Valid,
-                emb: None,
-                dma: Vec::new(),
-                what: "wait for the transfer".into(),
-            });
-        }
-        self.trim();
+        self.exec_request(op, b, what)
     }
 
     /// Keeps the file's objects bounded (memory, DMA channels, handles).
     fn trim(&mut self) {
-        while self.objs.len() > 24 {
-            let o = self.objs[self.rng.below(self.objs.len() as u64) as usize];
-            let op = match o.kind {
-                Kind::Seg => Op::SegRemove,
-                Kind::Conn => Op::SegDisconnect,
-                Kind::LocalIntr => Op::IntrRemove,
-                Kind::RemoteIntr => Op::IntrDisconnect,
-                Kind::Queue => Op::DmaQueueRemove,
-            };
-            let out = self.handle_op(op, o.handle, "trim the objects");
+        while self.abi.objs.len() > 24 {
+            let o = self.abi.objs[self.rng.below(self.abi.objs.len() as u64) as usize];
+            let out = self.handle_op(removal(o.kind), o.handle, "trim the objects");
             if out.rc != 0 {
-                self.objs.retain(|x| x.handle != o.handle);
+                self.abi.objs.retain(|x| x.handle != o.handle);
             }
         }
         // Big segments go at once.
         if let Some(s) = self
+            .abi
             .objs
             .iter()
             .copied()
@@ -1573,8 +1130,9 @@ impl Fuzzer {
     // --- mmap.
 
     fn fuzz_mmap(&mut self) {
-        self.stats.maps += 1;
+        self.abi.counts.maps += 1;
         let mapped: Vec<Obj> = self
+            .abi
             .objs
             .iter()
             .copied()
@@ -1588,7 +1146,8 @@ impl Fuzzer {
             _ => (self.some_handle(None), None),
         };
         let obj = obj.or_else(|| {
-            self.objs
+            self.abi
+                .objs
                 .iter()
                 .copied()
                 .find(|o| o.handle == handle && matches!(o.kind, Kind::Seg | Kind::Conn))
@@ -1671,7 +1230,7 @@ impl Fuzzer {
                     mapping::unmap(&m);
                     return;
                 }
-                self.stats.maps_ok += 1;
+                self.abi.counts.maps_ok += 1;
                 self.touch(m);
                 // The kernel may place a one-page mapping in the hole the
                 // `Unmapped` pointer class points to: it must stay a hole.
@@ -1679,9 +1238,9 @@ impl Fuzzer {
                     mapping::unmap(&m);
                     return;
                 }
-                self.maps.push(m);
-                if self.maps.len() > 16 {
-                    let m = self.maps.remove(0);
+                self.abi.maps.push(m);
+                if self.abi.maps.len() > 16 {
+                    let m = self.abi.maps.remove(0);
                     mapping::unmap(&m);
                 }
             }
@@ -1690,8 +1249,8 @@ impl Fuzzer {
 
     /// Touches a mapping: the CPU for local segments, probes otherwise.
     fn touch(&mut self, m: Mapping) {
-        self.stats.probes += 1;
-        let readable = self.prober.can_read(m.addr, 8);
+        self.abi.counts.probes += 1;
+        let readable = self.abi.prober.can_read(m.addr, 8);
         if m.local && m.writable && !m.private {
             if let Err(e) = readable {
                 self.violation(&format!(
@@ -1708,27 +1267,27 @@ impl Fuzzer {
             let mut bytes = [0u8; 16];
             self.rng.fill(&mut bytes);
             let off = 8 * self.rng.below((m.len / 8 - 2) as u64);
-            let _ = self.prober.can_write(m.addr + off, &bytes);
+            let _ = self.abi.prober.can_write(m.addr + off, &bytes);
         }
     }
 
     fn touch_some(&mut self) {
-        if self.maps.is_empty() {
+        if self.abi.maps.is_empty() {
             return;
         }
-        let m = self.maps[self.rng.below(self.maps.len() as u64) as usize];
+        let m = self.abi.maps[self.rng.below(self.abi.maps.len() as u64) as usize];
         self.touch(m);
         if self.rng.chance(1, 3) {
-            self.maps.retain(|x| x.addr != m.addr);
+            self.abi.maps.retain(|x| x.addr != m.addr);
             mapping::unmap(&m);
         }
     }
 
-    // --- Files and processes.
+    // --- Files.
 
     fn open_other(&mut self) {
-        self.foreign.clear();
-        let fd = self.other.as_raw_fd();
+        self.abi.foreign.clear();
+        let fd = self.abi.other.as_raw_fd();
         let mut s = SisciSegCreate::request();
         s.header.flags = SISCI_SEG_AUTO_ID;
         s.size = 4096;
@@ -1737,139 +1296,11 @@ impl Fuzzer {
         // SAFETY: `s` and `i` are live ABI structs of the sizes the numbers encode.
         unsafe {
             if libc::ioctl(fd, SISCI_IOC_SEG_CREATE as libc::c_ulong, &mut s) == 0 {
-                self.foreign.push(s.handle);
+                self.abi.foreign.push(s.handle);
             }
             if libc::ioctl(fd, SISCI_IOC_INTR_CREATE as libc::c_ulong, &mut i) == 0 {
-                self.foreign.push(i.handle);
+                self.abi.foreign.push(i.handle);
             }
-        }
-    }
-
-    fn reopen(&mut self) {
-        self.stats.reopens += 1;
-        let file = match open_device(&self.device) {
-            Ok(f) => f,
-            Err(e) => {
-                self.violation(&format!("cannot reopen {}: {e}", self.device));
-                return;
-            }
-        };
-        // Mappings hold the old file: mostly unmapped first, sometimes
-        // after (the file is then released by the last munmap).
-        let before = self.rng.chance(1, 2);
-        let maps = std::mem::take(&mut self.maps);
-        if before {
-            maps.iter().for_each(mapping::unmap);
-        }
-        self.file = file;
-        if !before {
-            maps.iter().for_each(mapping::unmap);
-        }
-        self.stale.extend(self.objs.drain(..).map(|o| o.handle));
-        if self.stale.len() > 256 {
-            self.stale.drain(..128);
-        }
-        if self.rng.chance(1, 2) {
-            match open_device(&self.device) {
-                Ok(f) => self.other = f,
-                Err(e) => self.violation(&format!("cannot reopen {}: {e}", self.device)),
-            }
-            self.open_other();
-        }
-    }
-
-    fn fork_child(&mut self) {
-        let kill = self.rng.chance(1, 2);
-        let seed = self.rng.next();
-        let delay_ms = self.rng.range(1, 80);
-        let ops = if kill { 5000 } else { self.rng.range(1, 24) };
-        self.stats.children += 1;
-        let kill_after = kill.then(|| Duration::from_millis(delay_ms));
-        match run_child(kill_after, || self.child_main(seed, ops)) {
-            ChildEnd::Fine { killed: true } => self.stats.children_killed += 1,
-            ChildEnd::Fine { killed: false } => {}
-            ChildEnd::Bad(why) => self.violation(&why),
-        }
-    }
-
-    /// The forked child: its own file and objects (the parent's mappings
-    /// are not inherited: VM_DONTCOPY), a few operations.
-    fn child_main(&mut self, seed: u64, ops: u64) -> ! {
-        self.child = true;
-        self.rng = Rng::new(seed);
-        self.verbose = false;
-        self.maps.clear();
-        self.objs.clear();
-        self.file = match open_device(&self.device) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("rsio-sisci-fuzz: child cannot open {}: {e}", self.device);
-                // SAFETY: _exit ends the forked child without running the parent's cleanup.
-                unsafe { libc::_exit(CHILD_NO_DEVICE) };
-            }
-        };
-        for _ in 0..ops {
-            match self.rng.below(10) {
-                0..=5 => self.valid_op(),
-                6 => self.fuzz_mmap(),
-                _ => self.fuzz_known(),
-            }
-        }
-        // SAFETY: _exit ends the forked child; the kernel closes its file and drops its mappings.
-        unsafe { libc::_exit(0) };
-    }
-
-    fn iterate(&mut self) {
-        self.stats.iterations += 1;
-        match self.rng.below(1000) {
-            0..=49 => self.fuzz_random_cmd(),
-            50..=129 => self.fuzz_magic_cmd(),
-            130..=189 => self.fuzz_wrong_size(),
-            190..=519 => self.fuzz_known(),
-            520..=879 => self.valid_op(),
-            880..=949 => self.fuzz_mmap(),
-            950..=979 => self.touch_some(),
-            980..=989 => self.reopen(),
-            _ => self.fork_child(),
-        }
-    }
-
-    fn summary(&self, elapsed: Duration) {
-        let s = &self.stats;
-        println!(
-            "rsio-sisci-fuzz: summary after {:.1} s",
-            elapsed.as_secs_f64()
-        );
-        println!("  iterations  {}", s.iterations);
-        println!("  calls       {}", s.calls);
-        println!("  successes   {}", s.successes);
-        println!("  slow calls  {}", s.slow);
-        println!(
-            "  interrupted {} (EINTR from the interval timer)",
-            s.interrupted
-        );
-        println!(
-            "  mmaps       {} ({} mapped), {} probes",
-            s.maps, s.maps_ok, s.probes
-        );
-        println!("  reopens     {}", s.reopens);
-        println!(
-            "  children    {} ({} SIGKILLed)",
-            s.children, s.children_killed
-        );
-        println!("  objects     {} held at the end", self.objs.len());
-        println!("per call (calls: results):");
-        for (name, m) in &s.per_call {
-            let total: u64 = m.values().sum();
-            let parts: Vec<String> = m
-                .iter()
-                .map(|(e, n)| format!("{} {n}", errname(*e)))
-                .collect();
-            println!("  {name:<17} {total:>7}: {}", parts.join(", "));
-        }
-        println!("calls the ABI lets succeed (failed anyway):");
-        for (name, (n, failed)) in &s.may_succeed {
-            println!("  {name:<17} {n:>7} ({failed} failed)");
         }
     }
 }
@@ -1885,14 +1316,7 @@ fn info(file: &File) -> Result<SisciInfo> {
 }
 
 fn run(args: Args) -> Result<u64> {
-    if let Some(u) = &args.user {
-        drop_privileges(u)?;
-    }
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-    });
+    let seed = args.run.start()?;
     let file = open_device(&args.device).with_context(|| format!("cannot open {}", args.device))?;
     let other =
         open_device(&args.device).with_context(|| format!("cannot open {}", args.device))?;
@@ -1912,35 +1336,25 @@ fn run(args: Args) -> Result<u64> {
     }
     install_alarm();
     let privileged = has_sys_admin();
-    let mut fz = Fuzzer {
-        device: args.device.clone(),
-        file,
+    let sisci = Sisci {
         other,
         foreign: Vec::new(),
-        rng: Rng::new(seed),
-        mem: Mem::new(),
-        stats: Stats::default(),
         fabric,
         peer_segs: ids(&args.peer_segments),
         peer_intrs: ids(&args.peer_intrs),
         peer_data_intrs: ids(&args.peer_data_intrs),
         objs: Vec::new(),
-        stale: Vec::new(),
         maps: Vec::new(),
         prober: Prober::new(),
         // SAFETY: eventfd just returned this descriptor, owned by nobody else.
         efd: unsafe { OwnedFd::from_raw_fd(efd) },
-        child: false,
-        verbose: args.verbose,
-        iteration: 0,
+        counts: Counts::default(),
     };
+    let mut fz = Fuzzer::new(&args.device, file, seed, args.run.verbose, sisci);
     fz.open_other();
     println!(
-        "rsio-sisci-fuzz: seed {seed}, device {}, {} iterations{}, {}, node {} of {} (up {:#x}), peer {}, caps {:#x}, {} DMA channel(s), {} multicast group(s)",
-        args.device,
-        args.iterations,
-        args.seconds.map_or(String::new(), |s| format!(" or {s} s")),
-        if privileged { "privileged (CAP_SYS_ADMIN)" } else { "unprivileged" },
+        "{}, node {} of {} (up {:#x}), peer {}, caps {:#x}, {} DMA channel(s), {} multicast group(s)",
+        fz.intro(seed, &args.run, privileged),
         fabric.node,
         fabric.nodes,
         i.up_mask,
@@ -1949,57 +1363,11 @@ fn run(args: Args) -> Result<u64> {
         i.dma_channels,
         fabric.mc_groups
     );
-    let start = Instant::now();
-    let limit = args.seconds.map(Duration::from_secs);
-    for it in 0..args.iterations {
-        if limit.is_some_and(|l| start.elapsed() >= l) {
-            break;
-        }
-        fz.iteration = it;
-        fz.iterate();
-        if it % 64 == 0 {
-            let mut n = 0u64;
-            // SAFETY: `n` is a live u64, what an eventfd read fills.
-            unsafe { libc::read(fz.efd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
-        }
-    }
-    // Finally every object of the file goes: the mappings of removed
-    // segments and closed connections must be dead.
-    let objs = fz.objs.clone();
-    for o in objs {
-        let op = match o.kind {
-            Kind::Seg => Op::SegRemove,
-            Kind::Conn => Op::SegDisconnect,
-            Kind::LocalIntr => Op::IntrRemove,
-            Kind::RemoteIntr => Op::IntrDisconnect,
-            Kind::Queue => Op::DmaQueueRemove,
-        };
-        fz.handle_op(op, o.handle, "clean up");
-    }
-    fz.summary(start.elapsed());
-    let s = &fz.stats;
-    println!(
-        "rsio-sisci-fuzz: {} (seed {seed}, {} iterations, {} calls, {} successes, {} slow, {} violations)",
-        if s.violations == 0 { "PASS" } else { "FAIL" },
-        s.iterations,
-        s.calls,
-        s.successes,
-        s.slow,
-        s.violations
-    );
-    Ok(s.violations)
+    Ok(fz.fuzz(seed, &args.run))
 }
 
 fn main() {
-    let args = Args::parse();
-    match run(args) {
-        Ok(0) => std::process::exit(0),
-        Ok(_) => std::process::exit(1),
-        Err(e) => {
-            eprintln!("rsio-sisci-fuzz: {e:#}");
-            std::process::exit(2);
-        }
-    }
+    exit_with(<Fuzzer<Sisci> as Abi>::TOOL, run(Args::parse()));
 }
 
 /// `len` bytes (a page multiple, at most 64 KiB) of anonymous memory for
@@ -2037,4 +1405,170 @@ fn user_pages(len: usize) -> u64 {
     }
     let off = NEXT.fetch_add(len, Ordering::Relaxed) % (POOL - (64 << 10));
     base + off as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fuzzer() -> Fuzzer<Sisci> {
+        let null = || open_device("/dev/null").expect("/dev/null opens");
+        // SAFETY: eventfd takes plain integers.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(efd >= 0, "eventfd failed");
+        let mut seg = Obj::new(1, Kind::Seg, 20);
+        seg.size = 8192;
+        seg.prepared = true;
+        let mut conn = Obj::new(2, Kind::Conn, 10);
+        conn.size = 8192;
+        conn.node = 1;
+        let sisci = Sisci {
+            other: null(),
+            foreign: vec![77],
+            fabric: Fabric {
+                node: 0,
+                nodes: 2,
+                caps: SISCI_CAP_DMA,
+                mc_groups: 0,
+                peer: 1,
+            },
+            peer_segs: vec![10],
+            peer_intrs: vec![5],
+            peer_data_intrs: vec![6],
+            objs: vec![
+                seg,
+                conn,
+                Obj::new(3, Kind::Queue, 0),
+                Obj::new(4, Kind::Seg, 21),
+            ],
+            maps: Vec::new(),
+            prober: Prober::new(),
+            // SAFETY: eventfd just returned this descriptor, owned by nobody else.
+            efd: unsafe { OwnedFd::from_raw_fd(efd) },
+            counts: Counts::default(),
+        };
+        let mut fz = Fuzzer::new(
+            "/dev/null",
+            open_device("/dev/null").unwrap(),
+            1,
+            false,
+            sisci,
+        );
+        fz.stale = vec![9];
+        fz
+    }
+
+    fn on(h: u64, value: u64) -> impl FnOnce(&mut Vec<u8>) {
+        move |b| {
+            put(b, H_HANDLE, 4, h);
+            put(b, H_VALUE, 4, value);
+        }
+    }
+
+    #[test]
+    fn the_mixes_are_per_mille_and_the_valid_weights_per_cent() {
+        let mix: u64 = <Fuzzer<Sisci> as Abi>::MIX.iter().sum();
+        assert!(mix < 1000, "room for the forks");
+        assert_eq!(KNOWN.iter().map(|k| k.valid).sum::<u64>(), 100);
+    }
+
+    #[test]
+    fn handle_rules() {
+        let fz = fuzzer();
+        let why = |op, h, value| fz.must_fail(&fz.call(op, on(h, value)));
+        assert_eq!(why(Op::SegRemove, 1, 0), None);
+        assert!(why(Op::SegRemove, 1, 1).is_some(), "value");
+        assert!(why(Op::SegRemove, 9, 0).is_some(), "stale handle");
+        assert!(why(Op::SegRemove, 2, 0).is_some(), "a connection");
+        assert!(why(Op::SegPrepare, 1, 1).is_some(), "adapter");
+        assert_eq!(why(Op::SegSetAvailable, 1, 0), None);
+        assert!(why(Op::SegSetAvailable, 4, 0).is_some(), "not prepared");
+        assert_eq!(why(Op::SegDisconnect, 2, 0), None);
+        assert_eq!(why(Op::SegState, 2, 0), None);
+        assert!(why(Op::SegState, 3, 0).is_some(), "a queue");
+        assert_eq!(why(Op::DmaQueueRemove, 3, 0), None);
+        assert!(why(Op::IntrRemove, 3, 0).is_some(), "a queue");
+    }
+
+    #[test]
+    fn a_read_only_argument_always_fails() {
+        let fz = fuzzer();
+        let mut c = fz.call(Op::SegRemove, on(1, 0));
+        c.arg = Ptr::ReadOnly;
+        assert!(fz.must_fail(&c).is_some());
+        c.arg = Ptr::Misaligned;
+        assert_eq!(fz.must_fail(&c), None);
+    }
+
+    #[test]
+    fn list_rules() {
+        let fz = fuzzer();
+        let list = |es: usize, cap: u64, emb: Ptr| {
+            let mut c = fz.call(Op::SegList, |b| {
+                put(b, LIST_ENTRY_SIZE, 4, es as u64);
+                put(b, LIST_CAPACITY, 4, cap);
+            });
+            c.emb = Some(emb);
+            fz.must_fail(&c)
+        };
+        assert_eq!(list(SISCI_SEG_ENTRY_SIZE_V1, 4, Ptr::Valid), None);
+        assert!(list(SISCI_SEG_ENTRY_SIZE_V1 - 1, 4, Ptr::Valid).is_some());
+        assert!(list(SISCI_SEG_ENTRY_SIZE_V1, 1025, Ptr::Valid).is_some());
+        assert!(list(SISCI_SEG_ENTRY_SIZE_V1, 4, Ptr::ReadOnly).is_some());
+        assert_eq!(list(SISCI_SEG_ENTRY_SIZE_V1, 0, Ptr::Null), None);
+    }
+
+    #[test]
+    fn dma_entries_are_placed_where_their_pointer_points() {
+        let mut fz = fuzzer();
+        for p in [Ptr::Valid, Ptr::Misaligned, Ptr::ReadOnly] {
+            let (mut b, _, dma) = fz.valid_args(Op::DmaStart);
+            fz.set_emb(Op::DmaStart, &mut b, p);
+            let at = get(&b, DS_ENTRIES, 8);
+            let c = Call {
+                cmd: SISCI_IOC_DMA_START,
+                bytes: b,
+                arg: Ptr::Valid,
+                emb: Some(p),
+                extra: dma,
+                what: String::new(),
+            };
+            fz.place_extra(&c);
+            let region = if p == Ptr::ReadOnly {
+                &fz.mem.ro
+            } else {
+                &fz.mem.entries
+            };
+            for (i, e) in c.extra.iter().enumerate() {
+                let entry = at + 32 * i as u64;
+                assert_eq!(region.read(entry, 8), Some(e.local_offset), "{p:?}");
+                assert_eq!(region.read(entry + 16, 8), Some(e.len), "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn valid_arguments_pass_the_rules_every_ioctl_shares() {
+        let mut fz = fuzzer();
+        let generic = [
+            "header.size",
+            "size ",
+            "unknown flags",
+            "non-zero bytes",
+            "argument",
+            "read-only",
+        ];
+        for k in KNOWN {
+            for _ in 0..50 {
+                let c = fz.valid_call(k.op, "");
+                let why = fz.must_fail(&c);
+                assert!(
+                    why.as_deref()
+                        .is_none_or(|w| !generic.iter().any(|g| w.starts_with(g))),
+                    "{}: {why:?}",
+                    k.name
+                );
+            }
+        }
+    }
 }

@@ -205,7 +205,10 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
         } => {
             if size_mib.is_some() {
                 let image = opt_path(&disk_image(run_dir, node, k));
-                argv.opt("-drive", format!("if=none,id=disk{k},file={image},format=raw"));
+                argv.opt(
+                    "-drive",
+                    format!("if=none,id=disk{k},file={image},format=raw"),
+                );
             }
             if let Some(n) = *net {
                 argv.opt("-netdev", netdev_arg(run_dir, node, n));
@@ -216,7 +219,9 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
                     .replace("{node}", &node.to_string())
                     .replace("{drive}", &format!("disk{k}"));
                 if let Some(n) = *net {
-                    a = a.replace("{netdev}", &format!("net{n}")).replace("{mac}", &mac(node, n));
+                    a = a
+                        .replace("{netdev}", &format!("net{n}"))
+                        .replace("{mac}", &mac(node, n));
                 }
                 argv.opt("-device", a);
             }
@@ -239,8 +244,7 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
         }
         DeviceKind::E1000e | DeviceKind::Igb => {
             let model = device.kind.nic_model().unwrap_or("e1000e");
-            argv.opt("-netdev", netdev_arg(run_dir, node, k))
-            .opt(
+            argv.opt("-netdev", netdev_arg(run_dir, node, k)).opt(
                 "-device",
                 format!("{model},netdev=net{k},mac={}", mac(node, k)),
             );
@@ -465,14 +469,18 @@ mod tests {
              [[device]]\nkind = 'qemu'\nqemu_device = ['virtio-net-pci,netdev={netdev},mac={mac}']\n",
         );
         let a = argv(&s, 1);
-        assert!(values(&a, "-drive").contains(&"if=none,id=disk0,file=/run/r/node1-disk0.img,format=raw"));
+        assert!(values(&a, "-drive")
+            .contains(&"if=none,id=disk0,file=/run/r/node1-disk0.img,format=raw"));
         let devices = values(&a, "-device");
         assert!(devices.contains(&"virtio-scsi-pci,id=scsi0"));
         assert!(devices.contains(&"scsi-hd,bus=scsi0.0,drive=disk0,serial=n1"));
         assert!(devices.contains(&"virtio-net-pci,netdev=net1,mac=52:54:00:12:01:01"));
-        assert!(values(&a, "-netdev")
-            .iter()
-            .any(|n| n.starts_with("dgram,id=net1,") && n.ends_with("remote.path=/run/r/net1.hub")));
+        assert!(
+            values(&a, "-netdev")
+                .iter()
+                .any(|n| n.starts_with("dgram,id=net1,")
+                    && n.ends_with("remote.path=/run/r/net1.hub"))
+        );
     }
 
     #[test]

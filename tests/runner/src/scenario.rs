@@ -320,7 +320,13 @@ fn check_qemu_devices(devices: &[String]) -> Result<(bool, bool)> {
             let p = QEMU_PLACEHOLDERS
                 .iter()
                 .find(|p| rest[at..].starts_with(**p))
-                .with_context(|| format!("`qemu_device` entry {d:?}: unknown placeholder at {:?} (known: {})", &rest[at..], QEMU_PLACEHOLDERS.join(" ")))?;
+                .with_context(|| {
+                    format!(
+                        "`qemu_device` entry {d:?}: unknown placeholder at {:?} (known: {})",
+                        &rest[at..],
+                        QEMU_PLACEHOLDERS.join(" ")
+                    )
+                })?;
             drive |= *p == "{drive}";
             net |= *p == "{netdev}" || *p == "{mac}";
             rest = &rest[at + p.len()..];
@@ -602,9 +608,16 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
         );
         let (kind, counter) = match device.kind {
             RawDeviceKind::Qemu => {
-                let devices = device.qemu_device.clone().with_context(|| format!("{}: kind \"qemu\" needs `qemu_device`", label()))?;
+                let devices = device
+                    .qemu_device
+                    .clone()
+                    .with_context(|| format!("{}: kind \"qemu\" needs `qemu_device`", label()))?;
                 let (drive, uses_net) = check_qemu_devices(&devices).with_context(label)?;
-                ensure!(device.cmb_mib.is_none(), "{}: `cmb_mib` is for nvme only", label());
+                ensure!(
+                    device.cmb_mib.is_none(),
+                    "{}: `cmb_mib` is for nvme only",
+                    label()
+                );
                 ensure!(
                     drive == device.size_mib.is_some(),
                     "{}: `size_mib` and a {{drive}} placeholder go together",
@@ -919,12 +932,19 @@ mod tests {
         assert_eq!(
             s.devices[1].kind,
             DeviceKind::Qemu {
-                devices: vec!["ich9-ahci,id=ahci{k}".into(), "ide-hd,bus=ahci{k}.0,drive={drive}".into()],
+                devices: vec![
+                    "ich9-ahci,id=ahci{k}".into(),
+                    "ide-hd,bus=ahci{k}.0,drive={drive}".into()
+                ],
                 size_mib: Some(32),
                 net: None
             }
         );
-        assert_eq!((s.devices[1].index, s.devices[2].index), (0, 1), "numbered among qemu devices");
+        assert_eq!(
+            (s.devices[1].index, s.devices[2].index),
+            (0, 1),
+            "numbered among qemu devices"
+        );
         assert_eq!(
             s.devices[2].kind,
             DeviceKind::Qemu {
@@ -941,9 +961,16 @@ mod tests {
         let e = error("[[device]]\nkind = 'qemu'\n");
         assert!(e.contains("needs `qemu_device`"), "{e}");
         let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['virtio-blk-pci,drive={disk}']\nsize_mib = 8\n");
-        assert!(e.contains("unknown placeholder") && e.contains("{disk}"), "{e}");
-        let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['virtio-blk-pci,drive={drive}']\n");
-        assert!(e.contains("`size_mib` and a {drive} placeholder go together"), "{e}");
+        assert!(
+            e.contains("unknown placeholder") && e.contains("{disk}"),
+            "{e}"
+        );
+        let e =
+            error("[[device]]\nkind = 'qemu'\nqemu_device = ['virtio-blk-pci,drive={drive}']\n");
+        assert!(
+            e.contains("`size_mib` and a {drive} placeholder go together"),
+            "{e}"
+        );
         let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['edu']\nsize_mib = 8\n");
         assert!(e.contains("go together"), "{e}");
         let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['edu', 'a b']\n");

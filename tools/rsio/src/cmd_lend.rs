@@ -384,7 +384,11 @@ pub fn borrow(ctx: &Ctx, args: &BorrowArgs) -> Result<()> {
 pub fn return_device(ctx: &Ctx, args: &ReturnArgs) -> Result<()> {
     let dev = Device::open(abi::LEND_DEVICE_PATH)?;
     let (node, fdid) = args.target;
-    let flags = if args.force { abi::LEND_RETURN_FORCE } else { 0 };
+    let flags = if args.force {
+        abi::LEND_RETURN_FORCE
+    } else {
+        0
+    };
     match dev.borrow_or_return(abi::LEND_IOC_RETURN, "LEND_IOC_RETURN", node, fdid, flags) {
         Ok(a) => {
             let at = bdf_name(a.domain, a.bus, a.devfn);
@@ -811,7 +815,8 @@ mod tests {
         let t = devices_table(&[e]);
         let row = t.lines().nth(1).unwrap();
         assert!(row.ends_with("iommu  flr"), "{row}");
-        e.dev_flags = abi::LEND_DEV_NO_DMA_API | abi::LEND_RESET_VIRTIO << abi::LEND_DEV_RESET_SHIFT;
+        e.dev_flags =
+            abi::LEND_DEV_NO_DMA_API | abi::LEND_RESET_VIRTIO << abi::LEND_DEV_RESET_SHIFT;
         let t = devices_table(&[e]);
         let row = t.lines().nth(1).unwrap();
         assert!(row.ends_with("bypass  virtio"), "{row}");

@@ -4,7 +4,7 @@
 //! the fields a mutation may set, and the objects of the open file that
 //! decide whether a call must fail.
 
-use crate::fuzz_common::get;
+use crate::fuzz_common::{f, list_fields, EmbRegion, Field, Ioctl, Ptr, LIST_ENTRIES};
 use rsio_uapi::sisci::*;
 use rsio_uapi::*;
 use std::mem::offset_of;
@@ -56,37 +56,51 @@ const REQUEST: &[i32] = &[
     EPROTO,
 ];
 
+/// What an ioctl may fail with beyond the argument checks.
 #[derive(Clone, Copy)]
-pub(crate) struct Known {
-    pub(crate) op: Op,
-    pub(crate) name: &'static str,
-    pub(crate) cmd: u32,
-    /// The first version's size.
-    pub(crate) min: usize,
-    pub(crate) flags: u32,
+pub(crate) struct Rules {
     /// Errnos beyond [`ARG_ERRNOS`] (and [`REQUEST`] if `remote`).
     pub(crate) errnos: &'static [i32],
     /// Sends a request to a node (the errnos of [`REQUEST`] too).
     pub(crate) remote: bool,
 }
 
+pub(crate) type Known = Ioctl<Op, Rules>;
+
+/// An ioctl that stays on this node.
+const fn here(errnos: &'static [i32]) -> Rules {
+    Rules {
+        errnos,
+        remote: false,
+    }
+}
+
+/// An ioctl that sends a request to a node.
+const fn remote(errnos: &'static [i32]) -> Rules {
+    Rules {
+        errnos,
+        remote: true,
+    }
+}
+
+/// A known ioctl; `valid`: per cent of the valid operations.
 const fn k(
     op: Op,
     name: &'static str,
     cmd: u32,
     min: usize,
     flags: u32,
-    errnos: &'static [i32],
-    remote: bool,
+    valid: u64,
+    rules: Rules,
 ) -> Known {
-    Known {
+    Ioctl {
         op,
         name,
         cmd,
         min,
         flags,
-        errnos,
-        remote,
+        valid,
+        rules,
     }
 }
 
@@ -101,8 +115,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INFO,
         SISCI_INFO_SIZE_V1,
         0,
-        &[],
-        false,
+        3,
+        here(&[]),
     ),
     // ENOSPC: no free id or handle; EBUSY/ENOSPC: the multicast group.
     k(
@@ -111,8 +125,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_CREATE,
         SISCI_SEG_CREATE_SIZE_V1,
         SEG_FLAGS,
-        &[EEXIST, ENOMEM, ENOSPC, EBUSY, EFAULT],
-        false,
+        10,
+        here(&[EEXIST, ENOMEM, ENOSPC, EBUSY, EFAULT]),
     ),
     k(
         Op::SegRemove,
@@ -120,8 +134,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_REMOVE,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[ENOMEM],
-        false,
+        5,
+        here(&[ENOMEM]),
     ),
     k(
         Op::SegPrepare,
@@ -129,8 +143,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_PREPARE,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[ENODEV],
-        false,
+        5,
+        here(&[ENODEV]),
     ),
     k(
         Op::SegSetAvailable,
@@ -138,8 +152,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_SET_AVAILABLE,
         SISCI_HANDLE_SIZE_V1,
         SISCI_AVAILABLE,
-        &[ENOMEM],
-        false,
+        6,
+        here(&[ENOMEM]),
     ),
     // ENOTCONN: revoked while the chunk addresses were fetched; ENOSPC:
     // no handle or (multicast) no translated-window slot.
@@ -149,8 +163,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_CONNECT,
         SISCI_CONNECT_SIZE_V1,
         SISCI_SEG_MULTICAST,
-        &[ENOENT, ECONNREFUSED, EACCES, ENOSPC, ENOTCONN],
-        true,
+        10,
+        remote(&[ENOENT, ECONNREFUSED, EACCES, ENOSPC, ENOTCONN]),
     ),
     k(
         Op::SegDisconnect,
@@ -158,8 +172,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_DISCONNECT,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[],
-        false,
+        4,
+        here(&[]),
     ),
     k(
         Op::SegWaitEvent,
@@ -167,8 +181,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_WAIT_EVENT,
         SISCI_SEG_EVENT_SIZE_V1,
         SISCI_NONBLOCK,
-        &[ETIMEDOUT, EAGAIN, EINTR],
-        false,
+        4,
+        here(&[ETIMEDOUT, EAGAIN, EINTR]),
     ),
     k(
         Op::SegList,
@@ -176,8 +190,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_LIST,
         RSIO_LIST_SIZE_V1,
         0,
-        &[ENOMEM],
-        false,
+        2,
+        here(&[ENOMEM]),
     ),
     k(
         Op::SegState,
@@ -185,8 +199,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_STATE,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[],
-        false,
+        1,
+        here(&[]),
     ),
     k(
         Op::IntrCreate,
@@ -194,8 +208,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_CREATE,
         SISCI_INTR_CREATE_SIZE_V1,
         INTR_FLAGS,
-        &[EEXIST, ENOSPC, ENOMEM],
-        false,
+        5,
+        here(&[EEXIST, ENOSPC, ENOMEM]),
     ),
     k(
         Op::IntrRemove,
@@ -203,8 +217,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_REMOVE,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[],
-        false,
+        3,
+        here(&[]),
     ),
     k(
         Op::IntrConnect,
@@ -212,8 +226,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_CONNECT,
         SISCI_INTR_CONNECT_SIZE_V1,
         SISCI_INTR_DATA,
-        &[ENOENT, EACCES, ENOSPC],
-        true,
+        6,
+        remote(&[ENOENT, EACCES, ENOSPC]),
     ),
     k(
         Op::IntrDisconnect,
@@ -221,8 +235,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_DISCONNECT,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[],
-        false,
+        2,
+        here(&[]),
     ),
     // ENOENT never reaches the caller (it becomes ENOTCONN).
     k(
@@ -231,8 +245,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_TRIGGER,
         SISCI_INTR_TRIGGER_SIZE_V1,
         0,
-        &[ENOTCONN, ENOBUFS],
-        true,
+        7,
+        remote(&[ENOTCONN, ENOBUFS]),
     ),
     k(
         Op::IntrWait,
@@ -240,8 +254,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_WAIT,
         SISCI_INTR_WAIT_SIZE_V1,
         SISCI_NONBLOCK,
-        &[ETIMEDOUT, EAGAIN, EINTR, EMSGSIZE],
-        false,
+        5,
+        here(&[ETIMEDOUT, EAGAIN, EINTR, EMSGSIZE]),
     ),
     // EBADF: fd is no open file; EINVAL: not an eventfd.
     k(
@@ -250,8 +264,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_EVENTFD,
         SISCI_INTR_EVENTFD_SIZE_V1,
         0,
-        &[EBADF, ENOMEM],
-        false,
+        3,
+        here(&[EBADF, ENOMEM]),
     ),
     k(
         Op::DmaQueueCreate,
@@ -259,8 +273,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_DMA_QUEUE_CREATE,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[ENODEV, EBUSY, ENOSPC, ENOMEM],
-        false,
+        3,
+        here(&[ENODEV, EBUSY, ENOSPC, ENOMEM]),
     ),
     k(
         Op::DmaQueueRemove,
@@ -268,8 +282,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_DMA_QUEUE_REMOVE,
         SISCI_HANDLE_SIZE_V1,
         0,
-        &[],
-        false,
+        2,
+        here(&[]),
     ),
     // ENODEV: the queue lost its channel (adapter going away); EIO: the
     // engine's registers.
@@ -279,8 +293,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_DMA_START,
         SISCI_DMA_START_SIZE_V1,
         0,
-        &[ERANGE, EBUSY, ENOTCONN, ENODEV, ENOMEM, EIO],
-        false,
+        8,
+        here(&[ERANGE, EBUSY, ENOTCONN, ENODEV, ENOMEM, EIO]),
     ),
     k(
         Op::DmaWait,
@@ -288,8 +302,8 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_DMA_WAIT,
         SISCI_DMA_WAIT_SIZE_V1,
         SISCI_NONBLOCK,
-        &[ETIMEDOUT, EINTR],
-        false,
+        6,
+        here(&[ETIMEDOUT, EINTR]),
     ),
 ];
 
@@ -300,20 +314,13 @@ pub(crate) const KNOWN: &[Known] = &[
 pub(crate) const MMAP_ERRNOS: &[i32] = &[EINVAL, ENOTCONN, ENOMEM, EAGAIN, EOVERFLOW];
 use libc::EOVERFLOW;
 
-impl Known {
+impl Rules {
     /// Whether `errno` is one this ioctl may return.
     pub(crate) fn allows(&self, errno: i32) -> bool {
         ARG_ERRNOS.contains(&errno)
             || self.errnos.contains(&errno)
             || (self.remote && REQUEST.contains(&errno))
     }
-}
-
-pub(crate) fn known(op: Op) -> Known {
-    *KNOWN
-        .iter()
-        .find(|k| k.op == op)
-        .expect("every Op is in KNOWN")
 }
 
 /// The known ioctl `cmd` is dispatched to: the driver checks the type and
@@ -351,18 +358,6 @@ pub(crate) enum Dom {
     Out,
 }
 
-#[derive(Clone, Copy)]
-pub(crate) struct Field {
-    pub(crate) name: &'static str,
-    pub(crate) off: usize,
-    pub(crate) w: usize,
-    pub(crate) dom: Dom,
-}
-
-const fn f(name: &'static str, off: usize, w: usize, dom: Dom) -> Field {
-    Field { name, off, w, dom }
-}
-
 pub(crate) const H_HANDLE: usize = offset_of!(SisciHandle, handle);
 pub(crate) const H_VALUE: usize = offset_of!(SisciHandle, value);
 pub(crate) const SC_ID: usize = offset_of!(SisciSegCreate, segment_id);
@@ -376,10 +371,6 @@ pub(crate) const CO_HANDLE: usize = offset_of!(SisciConnect, handle);
 pub(crate) const CO_SIZE: usize = offset_of!(SisciConnect, size);
 pub(crate) const EV_HANDLE: usize = offset_of!(SisciSegEvent, handle);
 pub(crate) const EV_TIMEOUT: usize = offset_of!(SisciSegEvent, timeout_ms);
-pub(crate) const LIST_ENTRIES: usize = offset_of!(RsioList, entries);
-pub(crate) const LIST_CAPACITY: usize = offset_of!(RsioList, capacity);
-pub(crate) const LIST_ENTRY_SIZE: usize = offset_of!(RsioList, entry_size);
-pub(crate) const LIST_RESERVED: usize = offset_of!(RsioList, reserved);
 pub(crate) const IC_NO: usize = offset_of!(SisciIntrCreate, intr_no);
 pub(crate) const IC_HANDLE: usize = offset_of!(SisciIntrCreate, handle);
 pub(crate) const ICO_NODE: usize = offset_of!(SisciIntrConnect, node);
@@ -406,77 +397,73 @@ pub(crate) const DW_STATE: usize = offset_of!(SisciDmaWait, state);
 pub(crate) const DW_RESERVED: usize = offset_of!(SisciDmaWait, reserved);
 
 /// The fields a mutation may set (embedded pointers are mutated apart).
-pub(crate) fn fields(op: Op) -> &'static [Field] {
-    const INFO: &[Field] = &[
+pub(crate) fn fields(op: Op) -> &'static [Field<Dom>] {
+    const INFO: &[Field<Dom>] = &[
         f("node_id", 8, 4, Dom::Out),
         f("max_segment_size", 32, 8, Dom::Out),
         f("reserved", 44, 4, Dom::Out),
     ];
-    const SEG_CREATE: &[Field] = &[
+    const SEG_CREATE: &[Field<Dom>] = &[
         f("segment_id", SC_ID, 4, Dom::SegId),
         f("handle", SC_HANDLE, 4, Dom::Out),
         f("size", SC_SIZE, 8, Dom::Size),
         f("mmap_offset", 24, 8, Dom::Out),
         f("user_addr", SC_UADDR, 8, Dom::UserAddr),
     ];
-    const HANDLE: &[Field] = &[
+    const HANDLE: &[Field<Dom>] = &[
         f("handle", H_HANDLE, 4, Dom::Handle),
         f("value", H_VALUE, 4, Dom::Reserved),
     ];
-    const PREPARE: &[Field] = &[
+    const PREPARE: &[Field<Dom>] = &[
         f("handle", H_HANDLE, 4, Dom::Handle),
         f("value", H_VALUE, 4, Dom::Adapter),
     ];
-    const CONNECT: &[Field] = &[
+    const CONNECT: &[Field<Dom>] = &[
         f("node", CO_NODE, 4, Dom::Node),
         f("segment_id", CO_ID, 4, Dom::SegId),
         f("timeout_ms", CO_TIMEOUT, 4, Dom::Timeout),
         f("handle", CO_HANDLE, 4, Dom::Out),
         f("size", CO_SIZE, 8, Dom::Size),
     ];
-    const EVENT: &[Field] = &[
+    const EVENT: &[Field<Dom>] = &[
         f("handle", EV_HANDLE, 4, Dom::Handle),
         f("timeout_ms", EV_TIMEOUT, 4, Dom::Timeout),
         f("event", 16, 4, Dom::Out),
     ];
-    const LIST: &[Field] = &[
-        f("capacity", LIST_CAPACITY, 4, Dom::Capacity),
-        f("entry_size", LIST_ENTRY_SIZE, 4, Dom::EntrySize),
-        f("count", offset_of!(RsioList, count), 4, Dom::Out),
-        f("reserved", LIST_RESERVED, 4, Dom::Reserved),
-    ];
-    const INTR_CREATE: &[Field] = &[
+    const LIST: &[Field<Dom>] =
+        &list_fields([Dom::Capacity, Dom::EntrySize, Dom::Out, Dom::Reserved]);
+    const INTR_CREATE: &[Field<Dom>] = &[
         f("intr_no", IC_NO, 4, Dom::IntrNo),
         f("handle", IC_HANDLE, 4, Dom::Out),
     ];
-    const INTR_CONNECT: &[Field] = &[
+    const INTR_CONNECT: &[Field<Dom>] = &[
         f("node", ICO_NODE, 4, Dom::Node),
         f("intr_no", ICO_NO, 4, Dom::IntrNo),
         f("timeout_ms", ICO_TIMEOUT, 4, Dom::Timeout),
         f("handle", ICO_HANDLE, 4, Dom::Out),
     ];
-    const TRIGGER: &[Field] = &[
+    const TRIGGER: &[Field<Dom>] = &[
         f("handle", IT_HANDLE, 4, Dom::Handle),
         f("len", IT_LEN, 4, Dom::Len),
     ];
-    const WAIT: &[Field] = &[
+    const WAIT: &[Field<Dom>] = &[
         f("handle", IW_HANDLE, 4, Dom::Handle),
         f("timeout_ms", IW_TIMEOUT, 4, Dom::Timeout),
         f("buf_len", IW_BUF_LEN, 4, Dom::BufLen),
         f("len", 28, 4, Dom::Out),
         f("pending", 36, 4, Dom::Out),
     ];
-    const EVENTFD: &[Field] = &[
+    const EVENTFD: &[Field<Dom>] = &[
         f("handle", IE_HANDLE, 4, Dom::Handle),
         f("fd", IE_FD, 4, Dom::Fd),
     ];
-    const START: &[Field] = &[
+    const START: &[Field<Dom>] = &[
         f("queue", DS_QUEUE, 4, Dom::Handle),
         f("local", DS_LOCAL, 4, Dom::Handle),
         f("remote", DS_REMOTE, 4, Dom::Handle),
         f("count", DS_COUNT, 4, Dom::Count),
     ];
-    const DWAIT: &[Field] = &[
+    const DWAIT: &[Field<Dom>] = &[
         f("queue", DW_QUEUE, 4, Dom::Handle),
         f("timeout_ms", DW_TIMEOUT, 4, Dom::Timeout),
         f("state", DW_STATE, 4, Dom::Out),
@@ -507,26 +494,15 @@ pub(crate) fn fields(op: Op) -> &'static [Field] {
     }
 }
 
-/// Where an embedded user pointer points to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EmbRegion {
-    /// The list array (the kernel writes).
-    Entries,
-    /// A data interrupt's payload (the kernel reads).
-    Payload,
-    /// A payload buffer (the kernel writes).
-    Buf,
-    /// DMA entries (the kernel reads).
-    Dma,
-}
-
 /// The embedded user pointer of an ioctl's struct, if it has one.
 pub(crate) fn embedded(op: Op) -> Option<(usize, EmbRegion)> {
     match op {
+        // The list array and the buffer the kernel writes, the payload and
+        // the DMA entries it reads.
         Op::SegList => Some((LIST_ENTRIES, EmbRegion::Entries)),
-        Op::IntrTrigger => Some((IT_DATA, EmbRegion::Payload)),
-        Op::IntrWait => Some((IW_BUF, EmbRegion::Buf)),
-        Op::DmaStart => Some((DS_ENTRIES, EmbRegion::Dma)),
+        Op::IntrTrigger => Some((IT_DATA, EmbRegion::Data)),
+        Op::IntrWait => Some((IW_BUF, EmbRegion::Data)),
+        Op::DmaStart => Some((DS_ENTRIES, EmbRegion::Entries)),
         _ => None,
     }
 }
@@ -600,12 +576,7 @@ pub(crate) struct Fabric {
 
 /// Where the kernel reads or writes what an embedded pointer names: why
 /// it must fail (None: the pointer is fine for `need` bytes).
-pub(crate) fn bad_emb(
-    p: crate::fuzz_common::Ptr,
-    need: u64,
-    kernel_writes: bool,
-) -> Option<String> {
-    use crate::fuzz_common::Ptr;
+pub(crate) fn bad_emb(p: Ptr, need: u64, kernel_writes: bool) -> Option<String> {
     if need == 0 {
         return None;
     }
@@ -618,14 +589,5 @@ pub(crate) fn bad_emb(
             Some("the kernel must write to a read-only buffer".into())
         }
         _ => None,
-    }
-}
-
-/// Reads a field of the struct as passed (0 beyond what was passed).
-pub(crate) fn field(c: &[u8], size: usize, off: usize, w: usize) -> u64 {
-    if off + w <= size {
-        get(c, off, w)
-    } else {
-        0
     }
 }
