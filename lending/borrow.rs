@@ -5,8 +5,8 @@
 //! `borrow` asks the lender for a lease (serve.rs), maps LUT slots onto
 //! the lease's windows (one for the function's config space, a run per
 //! BAR), claims remote-interrupt vectors for its MSI/MSI-X and creates
-//! the virtual host bridge (bridge.c), whose scan finds the function and
-//! lets this node's driver bind. The borrow is a kernel object kept here;
+//! its virtual host bridge (bridge.rs, over `rsio_kernel::pci_host`),
+//! whose scan finds the function and lets this node's driver bind. The borrow is a kernel object kept here;
 //! it ends on `RETURN`, unload, the lender's death (the device is
 //! removed as if surprise-removed) or the lender revoking it.
 //!
@@ -14,12 +14,15 @@
 //! still arrive), then the vectors (no hook runs afterwards), then the
 //! bridge's memory, then the slots.
 
-use crate::lend_abi::{LEND_DEV_NO_DMA_API, LEND_NUM_BARS};
+use crate::lend_abi::{LEND_BAR_64, LEND_DEV_NO_DMA_API, LEND_NUM_BARS};
 use crate::proto::{self, Lease};
-use crate::sys::{Bridge, BridgeFire, BridgeParams};
+use crate::bridge::{self, BarSpec, BorrowedFn, Bridge, FnParams};
+use rsio_kernel::pci_host::{HostBridge, HostParams, Window};
 use kernel::prelude::*;
-use kernel::sync::atomic::{Acquire, Atomic, Release};
-use kernel::sync::Arc;
+use kernel::new_spinlock_irq;
+use kernel::str::CString;
+use kernel::sync::{Arc, SpinLockIrq};
+use rsio_kernel::io_mem::IoMem;
 use rsio_fabric::api;
 use rsio_ntb::adapter::{Adapter, UserHook, UserVector};
 use rsio_ntb::lut::LutRange;
@@ -45,18 +48,18 @@ fn vectors_for(irqs: u32, borrowed: usize, free: u32) -> usize {
 const REQUEST_MS: u32 = 5000;
 
 /// A remote-interrupt vector's hook: the bridge, once it exists.
+#[pin_data]
 struct Hook {
-    /// A `BridgeFire`'s address (0: not yet).
-    bridge: Atomic<usize>,
+    #[pin]
+    bridge: SpinLockIrq<Option<Arc<Bridge>>>,
 }
 
 impl UserHook for Hook {
     fn fire(&self, vector: u32) {
-        let p = self.bridge.load(Acquire);
-        if p != 0 {
-            // SAFETY: `p` is a live bridge's `BridgeFire::addr` (stored by `set_up`); the bridge outlives every hook run: `Borrowed`'s drop drops the vectors, which waits for running hooks, before the bridge.
-            let f = unsafe { BridgeFire::from_addr(p) };
-            f.fire(vector);
+        // Under the lock: the hook's reference is dropped only with the
+        // hook, in process context, after the vectors are released.
+        if let Some(b) = self.bridge.lock().as_ref() {
+            b.fire(vector);
         }
     }
 }
@@ -93,7 +96,7 @@ struct Borrowed {
     bar_size: [u64; LEND_NUM_BARS],
     /// Its peer-to-peer paths (the lender holds their slots).
     paths: KVec<P2pPath>,
-    bridge: Bridge,
+    bridge: Arc<Bridge>,
     vectors: KVec<UserVector>,
     _bars: KVec<LutRange>,
     _cfg: LutRange,
@@ -101,6 +104,8 @@ struct Borrowed {
 
 impl Drop for Borrowed {
     fn drop(&mut self) {
+        // No recovery runs or starts after this.
+        bridge::unwatch(&self.bridge);
         self.bridge.remove();
         // After this no hook runs (`UserVector`'s drop waits for them).
         self.vectors.clear();
@@ -144,7 +149,7 @@ fn forget_paths_to(bs: &mut KVec<Borrowed>, to_fdid: u32) -> Unmaps {
         while i < b.paths.len() {
             if b.paths[i].to_fdid == to_fdid {
                 if let Ok(p) = b.paths.remove(i) {
-                    b.bridge.p2p_del(p.phys);
+                    b.bridge.ops().p2p_del(p.phys);
                     if gone.push((b.fdid, p.to_fdid, p.bar), GFP_KERNEL).is_err() {
                         // The lender frees the path with the lease.
                         pr_warn!(
@@ -192,12 +197,12 @@ fn unmap_later(paths: Unmaps) {
     }
 }
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// The borrowed functions.
     static BORROWS: Mutex<KVec<Borrowed>> = KVec::new();
 }
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// Serializes borrowing and returning.
     static BORROW_OPS: Mutex<()> = ();
 }
@@ -292,71 +297,115 @@ fn set_up(
     borrowed: usize,
 ) -> Result<Borrowed> {
     let cfg = map_window(adapter, node, lease.cfg_window, 4096)?;
-    let mut p = BridgeParams {
-        cfg_bus: cfg.bus_addr(),
-        msi_bus: lease.msi_bus,
-        dma_base: lease.dma_base,
-        dma_span: lease.dma_span,
-        fdid,
-        ids: u32::from(lease.vendor) | (u32::from(lease.device) << 16),
-        virtfn: u32::from(lease.flags & proto::LEASE_VF != 0),
-        ..Default::default()
-    };
-    let mut bars = KVec::new();
-    let (mut bar_addr, mut bar_size) = ([0u64; LEND_NUM_BARS], [0u64; LEND_NUM_BARS]);
-    for (i, lb) in lease.bars.iter().enumerate() {
-        if lb.size == 0 {
-            continue;
-        }
-        let r = map_window(adapter, node, lb.window, lb.size)?;
-        p.bar[i].size = lb.size;
-        p.bar[i].flags = lb.flags;
-        p.bar[i].addr = r.bus_addr();
-        (bar_addr[i], bar_size[i]) = (r.bus_addr(), lb.size);
-        bars.push(r, GFP_KERNEL)?;
-    }
-    let hook = Arc::new(
-        Hook {
-            bridge: Atomic::new(0),
-        },
+    let (bars, specs) = map_bars(adapter, node, lease)?;
+    let hook = Arc::pin_init(
+        pin_init!(Hook {
+            bridge <- new_spinlock_irq!(None, "rsio_lend_hook"),
+        }),
         GFP_KERNEL,
     )?;
-    let mut vectors = KVec::new();
     let n = vectors_for(lease.irqs, borrowed, adapter.free_user_vectors());
-    while vectors.len() < n {
-        match UserVector::claim(adapter, hook.clone()) {
-            Ok(v) => {
-                p.vectors[vectors.len()] = v.vector();
-                vectors.push(v, GFP_KERNEL)?;
-            }
-            Err(e) if vectors.is_empty() => return Err(e),
-            Err(_) => break,
+    let vectors = claim_vectors(adapter, &hook, n)?;
+    let mut nums = KVec::with_capacity(vectors.len(), GFP_KERNEL)?;
+    for v in vectors.iter() {
+        nums.push(v.vector(), GFP_KERNEL)?;
+    }
+    let bridge = adapter.with_bound_device(|dev| -> Result<Arc<Bridge>> {
+        let pdev: &kernel::pci::Device<kernel::device::Bound> = dev.try_into()?;
+        let f = BorrowedFn::new(FnParams {
+            cfg: IoMem::map(pdev, cfg.bus_addr(), 4096)?,
+            cfg_bus: cfg.bus_addr(),
+            msi_bus: lease.msi_bus,
+            dma_base: lease.dma_base,
+            dma_span: lease.dma_span,
+            fdid,
+            ids: u32::from(lease.vendor) | (u32::from(lease.device) << 16),
+            virtfn: lease.flags & proto::LEASE_VF != 0,
+            bars: specs,
+        })?;
+        let mut windows = [Window::default(); LEND_NUM_BARS];
+        for (w, b) in windows.iter_mut().zip(specs.iter()) {
+            (w.start, w.size) = (b.addr, b.size);
+        }
+        let name = CString::try_from_fmt(fmt!("rsio {:x}", fdid))?;
+        let p = HostParams {
+            windows: &windows,
+            vectors: &nums,
+            dma_limit: lease.dma_base + lease.dma_span - 1,
+            name: &name,
+        };
+        HostBridge::create(dev, f, &p)
+    })??;
+    // A 32-bit BAR whose slots lie above 4 GiB (where the adapter's
+    // translated window is) cannot hold their address: its register keeps
+    // the low half (the device never sees it: the shadow is ours) and the
+    // resource, which is what drivers map, gets the whole address.
+    for (i, b) in specs.iter().enumerate() {
+        if b.size != 0 && b.flags & LEND_BAR_64 == 0 && b.addr > u64::from(u32::MAX) {
+            bridge.set_resource(0, i as u32, b.addr, b.size)?;
         }
     }
-    p.nr_vectors = vectors.len() as u32;
-    let (bridge, domain, bus, devfn) = adapter.with_bound_device(|dev| Bridge::create(dev, &mut p))??;
+    let (domain, bus) = bridge.location();
     let b = Borrowed {
         node,
         fdid,
         at: Placed {
             domain,
             bus,
-            devfn,
+            devfn: 0,
             dma_offset: lease.dma_base,
         },
-        bar_addr,
-        bar_size,
+        bar_addr: specs.map(|b| b.addr),
+        bar_size: specs.map(|b| b.size),
         paths: KVec::new(),
         bridge,
         vectors,
         _bars: bars,
         _cfg: cfg,
     };
+    bridge::watch(&b.bridge)?;
     // Interrupts reach the bridge from now on: before its driver probes,
     // which may wait for one (a synchronous probe, e.g. virtio_console's).
-    hook.bridge.store(b.bridge.fire_handle().addr(), Release);
+    *hook.bridge.lock() = Some(b.bridge.clone());
     b.bridge.start();
     Ok(b)
+}
+
+/// Maps LUT slots onto the lease's BAR windows: the slots, and the BARs as
+/// the bridge presents them.
+fn map_bars(
+    adapter: &Arc<Adapter>,
+    node: u32,
+    lease: &Lease,
+) -> Result<(KVec<LutRange>, [BarSpec; LEND_NUM_BARS])> {
+    let mut bars = KVec::new();
+    let mut specs = [BarSpec::default(); LEND_NUM_BARS];
+    for (i, lb) in lease.bars.iter().enumerate() {
+        if lb.size == 0 {
+            continue;
+        }
+        let r = map_window(adapter, node, lb.window, lb.size)?;
+        specs[i] = BarSpec {
+            size: lb.size,
+            addr: r.bus_addr(),
+            flags: lb.flags,
+        };
+        bars.push(r, GFP_KERNEL)?;
+    }
+    Ok((bars, specs))
+}
+
+/// Claims up to `n` remote-interrupt vectors for `hook` (at least one).
+fn claim_vectors(adapter: &Arc<Adapter>, hook: &Arc<Hook>, n: usize) -> Result<KVec<UserVector>> {
+    let mut vectors = KVec::new();
+    while vectors.len() < n {
+        match UserVector::claim(adapter, hook.clone()) {
+            Ok(v) => vectors.push(v, GFP_KERNEL)?,
+            Err(e) if vectors.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(vectors)
 }
 
 /// Returns `fdid` of `node`: returns where it was. A device this node
@@ -369,8 +418,10 @@ pub(crate) fn give_back_borrowed(node: u32, fdid: u32, force: bool) -> Result<Pl
             .iter()
             .position(|b| b.node == node && b.fdid == fdid)
             .ok_or(ENOENT)?;
-        if let Some(why) = bs[i].bridge.in_use() {
-            let why = kernel::str::BStr::from_bytes(&why);
+        let at = &bs[i].at;
+        let user = rsio_kernel::pci::PciFunction::get(at.domain, at.bus, at.devfn)
+            .and_then(|f| f.first_user());
+        if let Some(why) = user.as_deref() {
             if !force {
                 pr_warn!("not returning fabric device {:#x}: in use here ({}); unmount/close/down it, or force\n", fdid, why);
                 return Err(EBUSY);
@@ -417,7 +468,8 @@ fn remove_dead(pred: impl Fn(&Borrowed) -> bool, why: &str) {
     }
     unmap_later(unmaps);
     for b in dead.into_iter() {
-        b.bridge.set_dead();
+        b.bridge.ops().set_dead();
+        b.bridge.set_disconnected();
         pr_warn!(
             "fabric device {:#x} of node {}: {}; removing it\n",
             b.fdid,
@@ -511,7 +563,7 @@ fn p2p_target(from_fdid: u32, to_fdid: u32, bar: u32) -> Result<P2pTarget> {
     {
         return Ok(P2pTarget::Known(p.dev_addr, p.size));
     }
-    if x.paths.len() >= crate::sys::BRIDGE_MAX_P2P {
+    if x.paths.len() >= bridge::MAX_P2P {
         return Err(ENOSPC);
     }
     x.paths.reserve(1, GFP_KERNEL)?;
@@ -549,7 +601,7 @@ fn p2p_record(
         return Err(ENOENT);
     }
     let x = bs.iter_mut().find(|b| b.fdid == from_fdid).ok_or(ENOENT)?;
-    x.bridge.p2p_add(phys, size, dev_addr)?;
+    x.bridge.ops().p2p_add(phys, size, dev_addr)?;
     // Cannot fail: room was reserved by `p2p_target` (`BORROW_OPS` keeps it ours).
     x.paths.push(
         P2pPath {

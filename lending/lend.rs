@@ -14,13 +14,14 @@
 //! A feature module of the fabric core (`rsio_fabric`): its messages are
 //! the core's events (proto.rs), a peer's entries go with the peer.
 
-mod bindings;
 mod borrow;
+mod bridge;
+mod claim;
 mod file;
 mod proto;
+mod reset;
 mod serve;
 mod state;
-mod sys;
 
 // The ABI sources are shared with user space, which uses all of them.
 #[path = "../uapi/src/abi.rs"]
@@ -131,7 +132,7 @@ impl rsio_ntb::adapter::ErrorHook for FailedReads {
             _ => return,
         };
         if let Some(addr) = self.bar2.checked_add(r.addr) {
-            sys::fabric_read_failed(addr, what);
+            bridge::fabric_read_failed(addr, what);
         }
     }
 }
@@ -139,7 +140,6 @@ impl rsio_ntb::adapter::ErrorHook for FailedReads {
 /// The lent devices and the stub driver: on drop every device goes back
 /// to its native driver, then the stub driver goes.
 struct Lender {
-    _stub: sys::StubDriver,
     _errors: Option<rsio_ntb::adapter::ErrorWatch>,
 }
 
@@ -147,6 +147,8 @@ impl Drop for Lender {
     fn drop(&mut self) {
         borrow::return_all();
         state::unlend_all();
+        claim::unregister_stub();
+        bridge::stop_recoverer();
     }
 }
 
@@ -161,7 +163,7 @@ struct LendModule {
     _lender: Lender,
 }
 
-fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
+fn setup(module: &'static ThisModule) -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
     let node = rsio_fabric::api::local_node().inspect_err(|_| {
         pr_err!("the fabric core has no transport (is rsio_fabric loaded on a fabric?)\n");
     })?;
@@ -188,10 +190,10 @@ fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
         None => None,
     };
     state::init(node, adapter);
-    let lender = Lender {
-        _stub: sys::StubDriver::register()?,
-        _errors: errors,
-    };
+    // Undone by its drop, also when a step below fails.
+    let lender = Lender { _errors: errors };
+    claim::register_stub(module)?;
+    bridge::start_recoverer()?;
     let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(LendFeature, GFP_KERNEL)?;
     let feature = rsio_fabric::api::register_feature(f)?;
     pr_info!("node {}: ready to lend\n", node);
@@ -199,8 +201,8 @@ fn setup() -> Result<(Lender, rsio_fabric::api::FeatureRegistration)> {
 }
 
 impl kernel::InPlaceModule for LendModule {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        let (lender, feature) = match setup() {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let (lender, feature) = match setup(module) {
             Ok((l, f)) => (Ok(l), Ok(f)),
             Err(e) => (Err(e), Err(e)),
         };

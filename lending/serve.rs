@@ -30,7 +30,8 @@
 
 use crate::lend_abi::{LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS};
 use crate::proto::{Lease, LeaseBar, LEASE_VF};
-use crate::sys::{Claimed, Confined, Info, Isolation};
+use crate::claim::{Claimed, Info};
+use rsio_kernel::iommu::{Confinement as Confined, Isolation};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_ntb::adapter::Adapter;
@@ -107,7 +108,7 @@ impl Leased {
             dma_span,
             vendor: info.vendor,
             device: info.device,
-            flags: if info.virtfn != 0 { LEASE_VF } else { 0 },
+            flags: if info.virtfn { LEASE_VF } else { 0 },
             irqs: info.irqs,
             bars: lease_bars,
         };

@@ -12,9 +12,9 @@
 use crate::lend_abi::*;
 use crate::proto;
 use crate::serve::Leased;
-use crate::sys::{Claimed, Info, Isolation};
+use crate::claim::{Claimed, Info};
+use rsio_kernel::iommu::Isolation;
 use kernel::prelude::*;
-use kernel::str::BStr;
 use kernel::sync::Arc;
 use rsio_fabric::api;
 use rsio_ntb::adapter::Adapter;
@@ -71,12 +71,12 @@ pub(crate) struct State {
     peers: KVec<LendDevEntry>,
 }
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// The module's state (`None` before `init`).
     static STATE: Mutex<Option<State>> = None;
 }
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// Serializes lending and withdrawing.
     static OPS: Mutex<()> = ();
 }
@@ -135,13 +135,9 @@ fn entry_of(
         bar_size: i.bar_size,
         bar_flags: i.bar_flags,
         sriov_total_vfs: i.sriov_total_vfs,
-        dev_flags: if i.virtfn != 0 { LEND_DEV_VF } else { 0 }
+        dev_flags: if i.virtfn { LEND_DEV_VF } else { 0 }
             | if iommu { LEND_DEV_IOMMU } else { 0 }
-            | if i.dma_bypass != 0 {
-                LEND_DEV_NO_DMA_API
-            } else {
-                0
-            }
+            | if i.dma_bypass { LEND_DEV_NO_DMA_API } else { 0 }
             | (i.reset << LEND_DEV_RESET_SHIFT) & LEND_DEV_RESET_MASK,
     }
 }
@@ -215,10 +211,10 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32, force: bool) -> Result<u32
 /// `EBUSY` if this node uses `domain:bus:devfn` (a mounted or open block
 /// device under it, an interface up), unless `force`; logs either way.
 fn check_not_in_use(domain: u32, bus: u32, devfn: u32, force: bool) -> Result {
-    let Some(why) = crate::sys::function_in_use(domain, bus, devfn)? else {
+    let Some(why) = crate::claim::function_in_use(domain, bus, devfn)? else {
         return Ok(());
     };
-    let why = BStr::from_bytes(&why);
+    let why: &CStr = &why;
     if !force {
         pr_warn!(
             "not lending {:04x}:{:02x}:{:02x}.{}: in use here ({}); unmount/close/down it, or force\n",
@@ -352,7 +348,7 @@ pub(crate) fn borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Res
         if l.lease.is_some() {
             return Err(EBUSY);
         }
-        if l.info.dma_bypass != 0 {
+        if l.info.dma_bypass {
             pr_warn!(
                 "fabric device {:#x} not lent to node {}: its driver bypasses the DMA API (virtio without VIRTIO_F_ACCESS_PLATFORM)\n",
                 fdid,

@@ -2,7 +2,17 @@
 
 //! What the kernel crate's PCI abstraction lacks: a vendor id in an ID
 //! table, enabling a function for the time a driver is bound (and
-//! disabling it again), and a reference on another function of a bus.
+//! disabling it again), a reference on another function of a bus, any
+//! function by its address ([`PciFunction`]), and a stub driver that takes
+//! a function from its driver ([`StubDriver`], [`StubClaim`]).
+
+mod bar_map;
+mod function;
+mod stub;
+
+pub use bar_map::BarMapping;
+pub use function::{BarInfo, PciFunction};
+pub use stub::{StubClaim, StubDriver};
 
 use crate::bindings;
 use core::ptr::NonNull;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! [`global_mutex!`](crate::global_mutex): a module-global mutex that
-//! needs no `unsafe` initialization call.
+//! [`global_lock!`](crate::global_lock): a module-global lock (a mutex or
+//! an IRQ-safe spinlock) that needs no `unsafe` initialization call.
 //!
 //! The kernel crate's `global_lock!` leaves the lock uninitialized until
 //! its user calls an `unsafe fn init()` before the first use. A
@@ -20,14 +20,14 @@ const UNINIT: i32 = 0;
 const INITIALIZING: i32 = 1;
 const READY: i32 = 2;
 
-/// A global mutex, made by [`global_mutex!`](crate::global_mutex).
+/// A global lock, made by [`global_lock!`](crate::global_lock).
 pub struct GlobalMutex<B: GlobalLockBackend> {
     lock: GlobalLock<B>,
     state: Atomic<i32>,
 }
 
 impl<B: GlobalLockBackend> GlobalMutex<B> {
-    /// Only for [`global_mutex!`](crate::global_mutex).
+    /// Only for [`global_lock!`](crate::global_lock).
     ///
     /// # Safety
     ///
@@ -61,7 +61,7 @@ impl<B: GlobalLockBackend> GlobalMutex<B> {
         }
     }
 
-    /// Locks the mutex (may sleep).
+    /// Locks it (a mutex may sleep; a spinlock may be taken in any context).
     pub fn lock(&'static self) -> GlobalGuard<B> {
         self.ensure_init();
         self.lock.lock()
@@ -73,20 +73,21 @@ impl<B: GlobalLockBackend> GlobalMutex<B> {
     }
 }
 
-/// Defines a global mutex, safe to use from the first `lock()` on:
+/// Defines a global lock, safe to use from the first `lock()` on; the
+/// kind is `Mutex`, `SpinLock` or `SpinLockIrq`:
 ///
 /// ```ignore
-/// rsio_kernel::global_mutex! {
+/// rsio_kernel::global_lock! {
 ///     /// What it guards.
 ///     static STATE: Mutex<State> = State::new();
 /// }
 /// let guard = STATE.lock();
 /// ```
 #[macro_export]
-macro_rules! global_mutex {
+macro_rules! global_lock {
     {
         $(#[$meta:meta])* $pub:vis
-        static $name:ident: Mutex<$valuety:ty> = $value:expr;
+        static $name:ident: $kind:ident<$valuety:ty> = $value:expr;
     } => {
         #[doc = ::core::concat!("Backend type of [`", ::core::stringify!($name), "`].")]
         #[allow(non_camel_case_types, unreachable_pub)]
@@ -95,7 +96,7 @@ macro_rules! global_mutex {
         impl ::kernel::sync::lock::GlobalLockBackend for $name {
             const NAME: &'static ::kernel::str::CStr = ::kernel::c_str!(::core::stringify!($name));
             type Item = $valuety;
-            type Backend = ::kernel::sync::lock::mutex::MutexBackend;
+            type Backend = ::kernel::global_lock_inner!(backend $kind);
 
             fn get_lock_class() -> ::core::pin::Pin<&'static ::kernel::sync::LockClassKey> {
                 ::kernel::static_lock_class!()
