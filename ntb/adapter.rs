@@ -724,7 +724,7 @@ impl Adapter {
     }
 }
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// The bound adapters, the client and the debugfs directory.
     static REGISTRY: Mutex<Registry> = Registry::new();
 }

@@ -53,7 +53,7 @@ mod registry {
     use super::Shared;
     use kernel::sync::Arc;
 
-    rsio_kernel::global_mutex! {
+    rsio_kernel::global_lock! {
         /// The state of the running module (`None` before and after).
         static SHARED: Mutex<Option<Arc<Shared>>> = None;
     }

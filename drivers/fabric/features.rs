@@ -84,7 +84,7 @@ pub(crate) struct Slot {
     module: Option<&'static ThisModule>,
 }
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// Held while a feature's callback runs: unregistering waits for it.
     static CALLBACKS: Mutex<()> = ();
 }

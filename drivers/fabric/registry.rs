@@ -8,7 +8,7 @@ use crate::features::Slot;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// See the module documentation.
     static STATE: Mutex<State> = State::new();
 }
