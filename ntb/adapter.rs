@@ -19,7 +19,7 @@
 
 pub use crate::hw::ErrorReport;
 use crate::{
-    dma::Rings,
+    dma_ring::Rings,
     hw::{Bar0, Geometry, Regs},
     regs,
 };
