@@ -10,6 +10,7 @@
 //! until then (or until the peer dies) the memory stays allocated in the
 //! quarantine list.
 
+use crate::mappers::Mappers;
 use crate::memory::SegMemory;
 use crate::net;
 use crate::proto::{self, Reader, Writer};
@@ -18,7 +19,6 @@ use crate::state::{
     Conn, Events, FileTag, LocalSeg, Quarantined, Shared, State, CONN_CONNECTING, CONN_DEAD,
     CONN_OK, CONN_REVOKED,
 };
-use crate::mmap::Mappers;
 use rsio_kernel::task;
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;

@@ -11,14 +11,17 @@
 //! slots from the rsio adapter (`rsio_ntb`) and maps remote segments
 //! through the adapter's direct window.
 
+mod conn_state;
 mod dma;
 mod file;
 mod handlers;
 mod interrupts;
+mod mappers;
 mod memory;
 mod mmap;
 mod net;
 mod proto;
+mod queue;
 mod segments;
 mod state;
 mod uapi_impls;

@@ -9,21 +9,24 @@
 //! Nothing sends a message or sleeps on the fabric while holding `st`:
 //! operations collect what to send and send it after unlocking.
 
-use crate::dma::Queue;
+use crate::conn_state;
+use crate::mappers::Mappers;
 use crate::memory::SegMemory;
+use crate::queue::Queue;
 use crate::sisci_abi as abi;
-use crate::mmap::Mappers;
 use rsio_kernel::eventfd::EventFd;
 use kernel::new_condvar;
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::atomic::Atomic;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::{msecs_to_jiffies, Jiffies};
 use rsio_ntb::adapter::{Adapter, Info};
 use rsio_ntb::dma::DmaChannel;
 use rsio_ntb::lut::LutRange;
 use rsio_ntb::multicast::McGroup;
+
+pub(crate) use crate::conn_state::{CONN_CONNECTING, CONN_DEAD, CONN_OK, CONN_REVOKED};
 
 /// An open file of `/dev/sisci` (unique per open).
 pub(crate) type FileTag = u64;
@@ -77,15 +80,6 @@ pub(crate) struct LocalSeg {
     /// Multicast segments: the group this node receives.
     pub(crate) mc: Option<McGroup>,
 }
-
-/// [`Conn::lost`]: alive.
-pub(crate) const CONN_OK: u32 = 0;
-/// The owner removed the segment or made it unavailable.
-pub(crate) const CONN_REVOKED: u32 = 1;
-/// The owner node died (or its link went down).
-pub(crate) const CONN_DEAD: u32 = 2;
-/// The connection is being set up.
-pub(crate) const CONN_CONNECTING: u32 = 3;
 
 /// A connection to a remote segment (or to a multicast group).
 pub(crate) struct Conn {
@@ -302,6 +296,6 @@ impl Shared {
 
     /// The connection flag's value.
     pub(crate) fn lost(f: &Atomic<u32>) -> u32 {
-        f.load(Relaxed)
+        conn_state::get(f)
     }
 }
