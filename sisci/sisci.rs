@@ -104,7 +104,10 @@ fn setup() -> Result<Arc<Shared>> {
             chans.push(ch, GFP_KERNEL)?;
         }
     }
-    let sh = Arc::pin_init(Shared::new(adapter, node, chans), GFP_KERNEL)?;
+    let sh = Arc::pin_init(
+        Shared::new(adapter, node, handlers::HANDLERS, chans),
+        GFP_KERNEL,
+    )?;
     let direct = if sh.info.caps & 4 != 0 { "yes" } else { "no" };
     pr_info!(
         "node {}: {} DMA channel(s), {} multicast group(s), direct window {}\n",

@@ -212,12 +212,32 @@ impl State {
     }
 }
 
+/// The module's message handlers (`handlers.rs`), for the messages this
+/// node sends itself (`net.rs`): given to [`Shared::new`], so that the
+/// files below the handlers reach them without importing them.
+#[derive(Clone, Copy)]
+pub(crate) struct Handlers {
+    /// Handles request `mtype` from `node`.
+    pub(crate) request: RequestHandler,
+    /// Handles event `mtype` from `node`.
+    pub(crate) event: EventHandler,
+}
+
+/// `(sh, node, mtype, payload, reply)`: handles request `mtype` from
+/// `node`, its reply into `reply`; returns the reply's length.
+pub(crate) type RequestHandler = fn(&Shared, u32, u16, &[u8], &mut [u8]) -> Result<usize>;
+
+/// `(sh, node, mtype, payload)`: handles event `mtype` from `node`.
+pub(crate) type EventHandler = fn(&Shared, u32, u16, &[u8]);
+
 /// The module's shared state.
 #[pin_data]
 pub(crate) struct Shared {
     pub(crate) adapter: Arc<Adapter>,
     pub(crate) info: Info,
     pub(crate) node: u32,
+    /// Where messages to `node` go.
+    pub(crate) handlers: Handlers,
     /// DMA channels this module took (one per queue).
     pub(crate) dma_channels: u32,
     #[pin]
@@ -230,6 +250,7 @@ impl Shared {
     pub(crate) fn new(
         adapter: Arc<Adapter>,
         node: u32,
+        handlers: Handlers,
         chans: KVec<DmaChannel>,
     ) -> impl PinInit<Self, Error> {
         let info = *adapter.info();
@@ -238,6 +259,7 @@ impl Shared {
             adapter,
             info,
             node,
+            handlers,
             dma_channels,
             st <- new_mutex!(State {
                 next_handle: 1,
