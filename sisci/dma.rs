@@ -15,10 +15,12 @@
 //! This file works on the tables (`state.rs`); a queue's channel and
 //! transfer are `queue.rs`'s.
 
+use crate::memory::SegMemory;
 use crate::queue::{Desc, Queue};
 use crate::sisci_abi as abi;
 use crate::state::{FileTag, QueueEntry, Shared, CONN_OK};
 use kernel::prelude::*;
+use kernel::sync::atomic::Atomic;
 use kernel::sync::Arc;
 use kernel::time::{delay::fsleep, Delta, Instant, Monotonic};
 use kernel::uaccess::{UserPtr, UserSlice};
@@ -60,6 +62,17 @@ pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
 
 /// Starts a transfer.
 pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Result {
+    let entries = read_entries(a)?;
+    let p = Parts::lookup(sh, file, a)?;
+    let direct = sh.info.bar4.0 + (u64::from(p.node) << sh.info.direct_shift);
+    let descs = descriptors(&entries, &p, direct)?;
+    p.q.start(descs, a.remote, p.lost, p.mem)
+}
+
+/// The transfer's entries, copied from user space and checked (`EINVAL`
+/// for a count out of range, reserved fields or flags set, or a length
+/// of 0).
+fn read_entries(a: &abi::SisciDmaStart) -> Result<KVec<abi::SisciDmaEntry>> {
     if a.count == 0 || a.count > abi::SISCI_MAX_DMA_ENTRIES {
         return Err(EINVAL);
     }
@@ -76,8 +89,28 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
         }
         entries.push(e, GFP_KERNEL)?;
     }
-    // The objects: looked up together so that they are consistent.
-    let (q, mem, node, rshift, rbus, rsize, lost) = {
+    Ok(entries)
+}
+
+/// The objects a transfer uses.
+struct Parts {
+    q: Arc<Queue>,
+    /// The local segment's memory.
+    mem: Arc<SegMemory>,
+    /// The connection's node, chunk size (log2), chunks' bus addresses at
+    /// the owner, size and state flag.
+    node: u32,
+    rshift: u32,
+    rbus: KVec<u64>,
+    rsize: u64,
+    lost: Arc<Atomic<u32>>,
+}
+
+impl Parts {
+    /// Looks up the queue, local segment and connection `a` names, owned
+    /// by `file`, together so that they are consistent: `EINVAL` for a
+    /// missing one or a multicast connection, `ENOTCONN` for a lost one.
+    fn lookup(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Result<Self> {
         let st = sh.st.lock();
         let q = st
             .queues
@@ -104,22 +137,29 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
         }
         let mut rbus = KVec::with_capacity(c.bus.len(), GFP_KERNEL)?;
         rbus.extend_from_slice(&c.bus, GFP_KERNEL)?;
-        (
+        Ok(Self {
             q,
-            s.mem.clone(),
-            c.node,
-            c.chunk_shift,
+            mem: s.mem.clone(),
+            node: c.node,
+            rshift: c.chunk_shift,
             rbus,
-            c.size,
-            c.lost.clone(),
-        )
-    };
-    let direct = sh.info.bar4.0 + (u64::from(node) << sh.info.direct_shift);
+            rsize: c.size,
+            lost: c.lost.clone(),
+        })
+    }
+}
+
+/// The descriptors of `entries` between `p`'s segment and connection (whose
+/// node's memory is at `direct` in the direct window), split at chunk
+/// boundaries on both sides and at [`MAX_LEN`]: `ERANGE` for an entry
+/// beyond either side.
+fn descriptors(entries: &[abi::SisciDmaEntry], p: &Parts, direct: u64) -> Result<KVec<Desc>> {
+    let (mem, rshift) = (&p.mem, p.rshift);
     let mut descs = KVec::new();
     for (i, e) in entries.iter().enumerate() {
         let lend = e.local_offset.checked_add(e.len).ok_or(ERANGE)?;
         let rend = e.remote_offset.checked_add(e.len).ok_or(ERANGE)?;
-        if lend > mem.size || rend > rsize {
+        if lend > mem.size || rend > p.rsize {
             return Err(ERANGE);
         }
         let (mut lo, mut ro, mut left) = (e.local_offset, e.remote_offset, e.len);
@@ -127,7 +167,7 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
             let (lbus, lroom) = mem.bus_at(lo).ok_or(ERANGE)?;
             let ri = (ro >> rshift) as usize;
             let rwithin = ro & ((1 << rshift) - 1);
-            let rb = *rbus.get(ri).ok_or(ERANGE)? + rwithin;
+            let rb = *p.rbus.get(ri).ok_or(ERANGE)? + rwithin;
             let rroom = (1u64 << rshift) - rwithin;
             let n = left.min(lroom).min(rroom).min(u64::from(MAX_LEN));
             let (src, dst) = if e.flags & abi::SISCI_DMA_FROM_REMOTE != 0 {
@@ -149,7 +189,7 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
             left -= n;
         }
     }
-    q.start(descs, a.remote, lost, mem)
+    Ok(descs)
 }
 
 /// Waits for the queue's transfer.
