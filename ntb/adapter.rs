@@ -75,7 +75,7 @@ impl Info {
         Self {
             node_id: g.node_id,
             num_nodes: g.num_nodes,
-            caps: g.caps,
+            caps: g.caps.into_raw(),
             lut_slots: g.lut_slots.min(regs::MAX_LUT_SLOTS),
             slot_shift: g.slot_shift,
             in_windows: g.in_windows.min(regs::MAX_IN_WINDOWS),
@@ -550,6 +550,12 @@ impl Adapter {
         regs.write(off, (v | set) & !clear)
     }
 
+    /// `MSG_MASK = (MSG_MASK | set) & !clear`, as [`Adapter::update`].
+    pub(crate) fn update_msg_mask(&self, regs: Regs<'_>, set: u32, clear: u32) {
+        let _guard = self.link.lock();
+        regs.update_msg_mask(set, clear);
+    }
+
     /// Runs `f` with the adapter's device while it is bound (`ENODEV`
     /// otherwise), for allocations that need a bound device.
     pub fn with_bound_device<R>(
@@ -632,7 +638,7 @@ impl Adapter {
                     let _ = r.write(regs::iw_ctrl(w), 0);
                 }
             }
-            let _ = r.write(regs::INTWIN_CTRL, 0);
+            let _ = r.set_interrupt_window(0);
             for g in 0..info.mc_groups {
                 let _ = r.write(regs::mc_ctrl(g), 0);
             }

@@ -136,9 +136,7 @@ impl InterruptWindow {
         if peers & !self.adapter.info().all_nodes() != 0 {
             return Err(EINVAL);
         }
-        let ctrl = if peers == 0 { 0 } else { 1 | (peers << 16) };
-        self.adapter
-            .with_regs(|r| r.write(regs::INTWIN_CTRL, ctrl))?
+        self.adapter.with_regs(|r| r.set_interrupt_window(peers))?
     }
 }
 
