@@ -29,7 +29,7 @@ use rsio_ntb::dma::MAX_LEN;
 /// Creates a queue, taking a free channel (`ENODEV` without an engine,
 /// `EBUSY` when every channel is in use).
 pub(crate) fn create(sh: &Shared, file: FileTag) -> Result<u32> {
-    if sh.info.caps & 1 == 0 {
+    if !sh.info.caps.dma() {
         return Err(ENODEV);
     }
     let mut st = sh.st.lock();

@@ -243,13 +243,17 @@ fn info(sh: &Shared, cmd: u32, arg: usize) -> Result<isize> {
         a.node_id = sh.node;
         a.num_nodes = i.num_nodes;
         a.up_mask = rsio_fabric::api::up_nodes().unwrap_or(0) | (1 << sh.node);
-        a.caps = (if i.caps & 1 != 0 { SISCI_CAP_DMA } else { 0 })
-            | (if i.caps & 2 != 0 {
+        a.caps = (if i.caps.dma() { SISCI_CAP_DMA } else { 0 })
+            | (if i.caps.multicast() {
                 SISCI_CAP_MULTICAST
             } else {
                 0
             })
-            | (if i.caps & 4 != 0 { SISCI_CAP_DIRECT } else { 0 });
+            | (if i.caps.direct_window() {
+                SISCI_CAP_DIRECT
+            } else {
+                0
+            });
         a.dma_channels = sh.dma_channels;
         a.mc_groups = i.mc_groups;
         a.max_segment_size = SISCI_MAX_SEGMENT_SIZE;

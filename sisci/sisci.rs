@@ -108,7 +108,11 @@ fn setup() -> Result<Arc<Shared>> {
         Shared::new(adapter, node, handlers::HANDLERS, chans),
         GFP_KERNEL,
     )?;
-    let direct = if sh.info.caps & 4 != 0 { "yes" } else { "no" };
+    let direct = if sh.info.caps.direct_window() {
+        "yes"
+    } else {
+        "no"
+    };
     pr_info!(
         "node {}: {} DMA channel(s), {} multicast group(s), direct window {}\n",
         node,
