@@ -393,7 +393,7 @@ impl NtbOps for FabricNtb<'_> {
         self.regs.write64(regs::iw_base(w), addr)?;
         self.regs.write64(regs::iw_size(w), size)?;
         self.regs
-            .write(regs::iw_ctrl(w), regs::IW_ENABLE | (node_bit(peer) << 16))
+            .write(regs::iw_ctrl(w), regs::iw_open(node_bit(peer)))
     }
 
     fn mw_clear_trans(&self, pidx: u32, widx: u32) -> Result {

@@ -83,7 +83,7 @@ impl InboundWindow {
             r.write(regs::iw_ctrl(w), 0)?;
             r.write64(regs::iw_base(w), base)?;
             r.write64(regs::iw_size(w), size)?;
-            r.write(regs::iw_ctrl(w), regs::IW_ENABLE | (peers << 16))
+            r.write(regs::iw_ctrl(w), regs::iw_open(peers))
         })?
     }
 

@@ -303,6 +303,11 @@ pub(crate) const fn iw_size(w: u32) -> usize {
 
 /// `IW_CTRL.ENABLE`.
 pub(crate) const IW_ENABLE: u32 = 1;
+
+/// `IW_CTRL` of a window open to the nodes in `peers` (bits 31:16 `PEERS`).
+pub(crate) const fn iw_open(peers: u32) -> u32 {
+    IW_ENABLE | (peers << 16)
+}
 /// Most inbound windows the adapter has.
 pub(crate) const MAX_IN_WINDOWS: u32 = 64;
 /// Alignment of `IW_BASE` and granularity of `IW_SIZE`.
