@@ -6,11 +6,9 @@
 //! names one (a platform may handle a plain memory BAR better as a DMA
 //! target than the adapter's BAR4); CPU accesses keep using BAR4.
 
+use crate::regs;
 use kernel::{device::Bound, pci, prelude::*};
 use rsio_kernel::pci::{SlotError, SlotFunction};
-
-/// `DIRECT_ALIAS.VALID`.
-const VALID: u32 = 1 << 31;
 
 /// The alias, held (referenced, memory decoding on) from probe to remove.
 pub(crate) struct DirectAlias(SlotFunction);
@@ -19,11 +17,15 @@ impl DirectAlias {
     /// The alias the `DIRECT_ALIAS` value `reg` of adapter `pdev` names,
     /// if valid and at least `len` (BAR4's size) bytes; logs why not
     /// otherwise.
-    pub(crate) fn get(pdev: &pci::Device<Bound>, reg: u32, len: u64) -> Option<Self> {
-        if reg & VALID == 0 {
+    pub(crate) fn get(
+        pdev: &pci::Device<Bound>,
+        reg: regs::DIRECT_ALIAS,
+        len: u64,
+    ) -> Option<Self> {
+        if !reg.valid() {
             return None;
         }
-        let (devfn, bar) = (reg & 0xff, (reg >> 8) & 7);
+        let (devfn, bar) = (reg.devfn().get(), reg.bar().get());
         let (slot, func) = (devfn >> 3, devfn & 7);
         match SlotFunction::get(pdev, devfn, bar, len) {
             Ok(f) => Some(Self(f)),

@@ -12,68 +12,15 @@
 
 use crate::{
     adapter::{Adapter, Pools},
+    dma_ring::{RESULT_FAILED, RESULT_OK},
     regs,
 };
-use kernel::{
-    device,
-    dma::Coherent,
-    io::{io_read, io_write},
-    prelude::*,
-    sync::Arc,
-};
+use kernel::{prelude::*, sync::Arc};
 
-/// Descriptors per ring (a power of two).
-pub const RING_SIZE: u32 = 256;
+pub use crate::dma_ring::RING_SIZE;
 
 /// Largest transfer of one descriptor (64 MiB).
 pub const MAX_LEN: u32 = 64 << 20;
-
-/// One descriptor, as the engine reads it (section 4.6).
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes)]
-pub(crate) struct Desc {
-    src: u64,
-    dst: u64,
-    len: u32,
-    flags: u32,
-    result: u32,
-    pad: u32,
-}
-
-// SAFETY: `Desc` is `repr(C)` plain integers without padding (4 x 8 bytes).
-unsafe impl kernel::transmute::AsBytes for Desc {}
-// SAFETY: As above: every bit pattern is a valid `Desc`.
-unsafe impl kernel::transmute::FromBytes for Desc {}
-
-/// `FLAGS.INTERRUPT`.
-const FLAG_INTERRUPT: u32 = 1;
-/// `RESULT` of a successful descriptor.
-const RESULT_OK: u32 = 1;
-/// `RESULT` bit of a failed descriptor (the low bits are the code).
-const RESULT_FAILED: u32 = 0x8000_0000;
-
-/// The rings of an adapter's channels.
-pub(crate) struct Rings {
-    rings: KVec<Coherent<[Desc]>>,
-}
-
-impl Rings {
-    /// Allocates a ring for each of `channels` channels of `dev`.
-    pub(crate) fn new(dev: &device::Device<device::Bound>, channels: u32) -> Result<Self> {
-        let mut rings = KVec::new();
-        for _ in 0..channels {
-            rings.push(
-                Coherent::zeroed_slice(dev, RING_SIZE as usize, GFP_KERNEL)?,
-                GFP_KERNEL,
-            )?;
-        }
-        Ok(Self { rings })
-    }
-
-    fn ring(&self, c: u32) -> Result<&Coherent<[Desc]>> {
-        self.rings.get(c as usize).ok_or(EINVAL)
-    }
-}
 
 /// How a descriptor ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +58,7 @@ impl DmaChannel {
             adapter: adapter.clone(),
             channel,
         };
-        let ring = adapter.dma_rings().ring(channel)?.dma_address();
+        let ring = adapter.dma_rings().dma_address(channel)?;
         *adapter
             .dma_heads()
             .lock()
@@ -145,21 +92,16 @@ impl DmaChannel {
             return Err(EINVAL);
         }
         let c = self.channel;
-        let ring = self.adapter.dma_rings().ring(c)?;
         let mut heads = self.adapter.dma_heads().lock();
         let head = heads.get_mut(c as usize).ok_or(EINVAL)?;
         let tail = self.completed()?;
         if head.wrapping_sub(tail) >= RING_SIZE {
             return Err(EBUSY);
         }
-        let i = (*head % RING_SIZE) as usize;
-        let flags = if interrupt { FLAG_INTERRUPT } else { 0 };
-        io_write!(ring, [try: i].src, src);
-        io_write!(ring, [try: i].dst, dst);
-        io_write!(ring, [try: i].len, len);
-        io_write!(ring, [try: i].flags, flags);
-        io_write!(ring, [try: i].result, 0);
         let seq = *head;
+        self.adapter
+            .dma_rings()
+            .write(c, seq, src, dst, len, interrupt)?;
         *head = head.wrapping_add(1);
         // The MMIO write orders after the descriptor's (writel's barrier).
         let next = *head;
@@ -183,9 +125,7 @@ impl DmaChannel {
         if tail.wrapping_sub(seq).wrapping_sub(1) >= RING_SIZE {
             return Ok(DmaResult::Pending);
         }
-        let ring = self.adapter.dma_rings().ring(self.channel)?;
-        let i = (seq % RING_SIZE) as usize;
-        let result: u32 = io_read!(ring, [try: i].result);
+        let result = self.adapter.dma_rings().result(self.channel, seq)?;
         Ok(match result {
             RESULT_OK => DmaResult::Done,
             r if r & RESULT_FAILED != 0 => DmaResult::Failed(r & !RESULT_FAILED),

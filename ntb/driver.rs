@@ -185,7 +185,7 @@ impl<'bound> Base<'bound> {
             );
             return Err(EINVAL);
         }
-        Regs::new(bar.access(pdev.as_ref())?).write(regs::RMMIO_TIMEOUT, timeout)?;
+        Regs::new(bar.access(pdev.as_ref())?).set_rmmio_timeout(timeout);
         log_geometry(pdev, &g, bar2, bar4);
         let alias = if g.direct_shift != 0 {
             DirectAlias::get(pdev, g.direct_alias, bar4.len)
@@ -233,7 +233,7 @@ fn log_geometry(pdev: &pci::Device<Bound>, g: &Geometry, bar2: BarInfo, bar4: Ba
     dev_info!(
         pdev,
         "RSIO-NTB1 v1.{}: node {} of {}, caps {:#x}, {} LUT slots of 2^{}, {} inbound windows, {} DMA channels, {} multicast groups, direct shift {} nodes {:#x}\n",
-        g.version_minor, g.node_id, g.num_nodes, g.caps, g.lut_slots, g.slot_shift,
+        g.version_minor, g.node_id, g.num_nodes, g.caps.into_raw(), g.lut_slots, g.slot_shift,
         g.in_windows, g.dma_channels, g.mc_groups, g.direct_shift, g.direct_nodes
     );
     dev_info!(

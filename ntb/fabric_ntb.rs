@@ -393,7 +393,7 @@ impl NtbOps for FabricNtb<'_> {
         self.regs.write64(regs::iw_base(w), addr)?;
         self.regs.write64(regs::iw_size(w), size)?;
         self.regs
-            .write(regs::iw_ctrl(w), regs::IW_ENABLE | (node_bit(peer) << 16))
+            .write(regs::iw_ctrl(w), regs::iw_open(node_bit(peer)))
     }
 
     fn mw_clear_trans(&self, pidx: u32, widx: u32) -> Result {
@@ -580,37 +580,25 @@ impl NtbOps for FabricNtb<'_> {
     }
 
     fn msg_read_sts(&self) -> u64 {
-        self.regs.read(regs::MSG_STS).map_or(0, |s| {
-            u64::from(s & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS))
-        })
+        u64::from(self.regs.msg_status())
     }
 
     fn msg_clear_sts(&self, bits: u64) -> Result {
         let bits = u32::try_from(bits).map_err(|_| EINVAL)?;
-        self.regs.write(
-            regs::MSG_STS,
-            bits & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS),
-        )
+        self.regs.clear_msg_status(bits);
+        Ok(())
     }
 
     fn msg_set_mask(&self, bits: u64) -> Result {
         let bits = u32::try_from(bits).map_err(|_| EINVAL)?;
-        self.adapter.update(
-            self.regs,
-            regs::MSG_MASK,
-            bits & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS),
-            0,
-        )
+        self.adapter.update_msg_mask(self.regs, bits, 0);
+        Ok(())
     }
 
     fn msg_clear_mask(&self, bits: u64) -> Result {
         let bits = u32::try_from(bits).map_err(|_| EINVAL)?;
-        self.adapter.update(
-            self.regs,
-            regs::MSG_MASK,
-            0,
-            bits & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS),
-        )
+        self.adapter.update_msg_mask(self.regs, 0, bits);
+        Ok(())
     }
 
     fn msg_read(&self, midx: u32) -> Result<Message> {

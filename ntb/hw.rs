@@ -3,9 +3,11 @@
 //! Register-level access to one RSIO-NTB1 adapter (docs/adapter.md).
 //!
 //! [`Regs`] borrows the BAR0 mapping (owned by the [`crate::adapter::Adapter`])
-//! and exposes the registers as typed, safe operations; every offset comes
-//! from `regs.rs`. Register values read from
-//! the device are treated as untrusted: nothing here can panic on them.
+//! and exposes the registers as typed, safe operations; every register
+//! comes from `regs.rs`: the fixed ones as `register!` types (their offsets
+//! checked at build time), the arrays as offsets checked at run time.
+//! Register values read from the device are treated as untrusted: nothing
+//! here can panic on them.
 
 use crate::regs;
 use kernel::{device::Bound, io::Io, pci, prelude::*};
@@ -22,8 +24,8 @@ pub(crate) struct Geometry {
     pub(crate) node_id: u32,
     /// Nodes in the fabric, `2..=16`.
     pub(crate) num_nodes: u32,
-    /// `CAPS` bits.
-    pub(crate) caps: u32,
+    /// `CAPS`.
+    pub(crate) caps: regs::CAPS,
     /// Translated-window slots.
     pub(crate) lut_slots: u32,
     /// log2 of a slot's size.
@@ -39,7 +41,7 @@ pub(crate) struct Geometry {
     /// Bit n: node n's memory is in BAR4.
     pub(crate) direct_nodes: u32,
     /// `DIRECT_ALIAS`: where device DMA into the direct window goes.
-    pub(crate) direct_alias: u32,
+    pub(crate) direct_alias: regs::DIRECT_ALIAS,
 }
 
 /// A report of `ERR_STATUS` and the first error's details (section 4.1).
@@ -50,8 +52,25 @@ pub struct ErrorReport {
     /// `ERR_ADDR`: the offset or bus address of the first error.
     pub addr: u64,
     /// `ERR_INFO` of the first error: bits 3:0 its bit number, 8 set for a
-    /// DMA access, 19:16 the target node.
+    /// DMA access, 19:16 the target node (see the methods).
     pub info: u32,
+}
+
+impl ErrorReport {
+    /// The `ERR_STATUS` bit number of the first error.
+    pub fn first_bit(&self) -> u32 {
+        regs::ERR_INFO::from_raw(self.info).bit().get()
+    }
+
+    /// The first error was a DMA access (else a BAR0 or BAR2 access).
+    pub fn first_by_dma(&self) -> bool {
+        regs::ERR_INFO::from_raw(self.info).dma()
+    }
+
+    /// The target node of the first error.
+    pub fn first_node(&self) -> u32 {
+        regs::ERR_INFO::from_raw(self.info).node().get()
+    }
 }
 
 /// The adapter's BAR0 registers.
@@ -73,7 +92,7 @@ impl<'a> Regs<'a> {
     /// ranges (a device that does not behave as the datasheet says).
     pub(crate) fn identify(&self, pdev: &pci::Device<Bound>) -> Result<Geometry> {
         let bar = self.bar;
-        let id = bar.read32(regs::ID);
+        let id = bar.read(regs::ID).value();
         if id != regs::ID_VALUE {
             dev_err!(
                 pdev,
@@ -83,30 +102,31 @@ impl<'a> Regs<'a> {
             );
             return Err(ENODEV);
         }
-        let version = bar.read32(regs::VERSION);
-        if version >> 16 != regs::VERSION_MAJOR {
+        let version = bar.read(regs::VERSION);
+        let (major, minor) = (version.major().get(), version.minor().get());
+        if major != regs::VERSION_MAJOR {
             dev_err!(
                 pdev,
                 "unsupported adapter version {}.{} (this driver speaks {}.x)\n",
-                version >> 16,
-                version & 0xffff,
+                major,
+                minor,
                 regs::VERSION_MAJOR
             );
             return Err(ENODEV);
         }
         let g = Geometry {
-            version_minor: version & 0xffff,
-            node_id: bar.read32(regs::NODE_ID),
-            num_nodes: bar.read32(regs::NUM_NODES),
-            caps: bar.read32(regs::CAPS),
-            lut_slots: bar.read32(regs::LUT_SLOTS),
-            slot_shift: bar.read32(regs::SLOT_SHIFT),
-            in_windows: bar.read32(regs::IN_WINDOWS),
-            dma_channels: bar.read32(regs::DMA_CHANNELS),
-            mc_groups: bar.read32(regs::MC_GROUPS),
-            direct_shift: bar.read32(regs::DIRECT_SHIFT),
-            direct_nodes: bar.read32(regs::DIRECT_NODES),
-            direct_alias: bar.read32(regs::DIRECT_ALIAS),
+            version_minor: minor,
+            node_id: bar.read(regs::NODE_ID).value(),
+            num_nodes: bar.read(regs::NUM_NODES).value(),
+            caps: bar.read(regs::CAPS),
+            lut_slots: bar.read(regs::LUT_SLOTS).value(),
+            slot_shift: bar.read(regs::SLOT_SHIFT).value(),
+            in_windows: bar.read(regs::IN_WINDOWS).value(),
+            dma_channels: bar.read(regs::DMA_CHANNELS).value(),
+            mc_groups: bar.read(regs::MC_GROUPS).value(),
+            direct_shift: bar.read(regs::DIRECT_SHIFT).value(),
+            direct_nodes: bar.read(regs::DIRECT_NODES).nodes(),
+            direct_alias: bar.read(regs::DIRECT_ALIAS),
         };
         if !(2..=regs::MAX_NODES).contains(&g.num_nodes) || g.node_id >= g.num_nodes {
             dev_err!(
@@ -121,25 +141,64 @@ impl<'a> Regs<'a> {
         Ok(g)
     }
 
+    /// Sets `RMMIO_TIMEOUT`, the completion timeout of a remote-MMIO read,
+    /// to `us` microseconds.
+    pub(crate) fn set_rmmio_timeout(&self, us: u32) {
+        self.bar
+            .write_reg(regs::RMMIO_TIMEOUT::zeroed().with_us(us));
+    }
+
     /// Sets or clears `LINK_CTRL.ENABLE`: joins or leaves the fabric.
     pub(crate) fn set_link(&self, enable: bool) {
-        let v = if enable { regs::LINK_ENABLE } else { 0 };
-        self.bar.write32(v, regs::LINK_CTRL);
+        self.bar
+            .write_reg(regs::LINK_CTRL::zeroed().with_enable(enable));
     }
 
     /// `LINK_STATUS`: bit n is set while the link to node n is up.
     pub(crate) fn link_status(&self) -> u32 {
-        self.bar.read32(regs::LINK_STATUS)
+        self.bar.read(regs::LINK_STATUS).nodes()
     }
 
     /// Reads `LINK_EVENT` and clears exactly the bits it returns (RW1C), so
     /// an event arriving in between is kept for the next call.
     pub(crate) fn take_link_events(&self) -> u32 {
-        let events = self.bar.read32(regs::LINK_EVENT);
-        if events != 0 {
-            self.bar.write32(events, regs::LINK_EVENT);
+        let events = self.bar.read(regs::LINK_EVENT);
+        if events.nodes() != 0 {
+            self.bar.write_reg(events);
         }
-        events
+        events.nodes()
+    }
+
+    /// Lets exactly the nodes in `peers` raise remote interrupts here
+    /// (`INTWIN_CTRL`; 0: nobody, the window is disabled). `EOVERFLOW` for
+    /// a node above 15.
+    pub(crate) fn set_interrupt_window(&self, peers: u32) -> Result {
+        let ctrl = regs::INTWIN_CTRL::zeroed()
+            .with_enable(peers != 0)
+            .try_with_peers(peers)?;
+        self.bar.write_reg(ctrl);
+        Ok(())
+    }
+
+    /// The `MSG_STS` bits that are set: `IN(i)` (a message arrived in
+    /// register `i`), `OUT_FAIL(i)` (ours through `i` was not delivered).
+    pub(crate) fn msg_status(&self) -> u32 {
+        self.bar.read(regs::MSG_STS).into_raw() & regs::MSG_BITS
+    }
+
+    /// Clears the `MSG_STS` bits `bits` (RW1C; undefined bits ignored).
+    pub(crate) fn clear_msg_status(&self, bits: u32) {
+        self.bar
+            .write_reg(regs::MSG_STS::from_raw(bits & regs::MSG_BITS));
+    }
+
+    /// `MSG_MASK = (MSG_MASK | set) & !clear` (undefined bits ignored); the
+    /// caller serializes it with the adapter's other read-modify-writes.
+    pub(crate) fn update_msg_mask(&self, set: u32, clear: u32) {
+        let (set, clear) = (set & regs::MSG_BITS, clear & regs::MSG_BITS);
+        self.bar.update(regs::MSG_MASK, |m| {
+            regs::MSG_MASK::from_raw((m.into_raw() | set) & !clear)
+        });
     }
 
     /// Reads the 32-bit register at runtime offset `off` (bounds- and
@@ -171,18 +230,19 @@ impl<'a> Regs<'a> {
     /// Reads `ERR_STATUS`, `ERR_ADDR` and `ERR_INFO`, then clears the status
     /// bits it saw (RW1C). `None` if no error was flagged.
     pub(crate) fn take_errors(&self) -> Option<ErrorReport> {
-        let status = self.bar.read32(regs::ERR_STATUS) & regs::ERR_BITS;
-        if status == 0 {
+        let errors = self.bar.read(regs::ERR_STATUS).errors();
+        if errors == 0 {
             return None;
         }
         let report = ErrorReport {
-            status,
+            status: errors.get(),
             // A 64-bit register is a pair, low word first (section 4).
-            addr: u64::from(self.bar.read32(regs::ERR_ADDR))
-                | (u64::from(self.bar.read32(regs::ERR_ADDR + 4)) << 32),
-            info: self.bar.read32(regs::ERR_INFO),
+            addr: u64::from(self.bar.read(regs::ERR_ADDR_LO).value())
+                | (u64::from(self.bar.read(regs::ERR_ADDR_HI).value()) << 32),
+            info: self.bar.read(regs::ERR_INFO).into_raw(),
         };
-        self.bar.write32(status, regs::ERR_STATUS);
+        self.bar
+            .write_reg(regs::ERR_STATUS::zeroed().with_errors(errors));
         Some(report)
     }
 }

@@ -83,7 +83,7 @@ impl InboundWindow {
             r.write(regs::iw_ctrl(w), 0)?;
             r.write64(regs::iw_base(w), base)?;
             r.write64(regs::iw_size(w), size)?;
-            r.write(regs::iw_ctrl(w), regs::IW_ENABLE | (peers << 16))
+            r.write(regs::iw_ctrl(w), regs::iw_open(peers))
         })?
     }
 
@@ -136,9 +136,7 @@ impl InterruptWindow {
         if peers & !self.adapter.info().all_nodes() != 0 {
             return Err(EINVAL);
         }
-        let ctrl = if peers == 0 { 0 } else { 1 | (peers << 16) };
-        self.adapter
-            .with_regs(|r| r.write(regs::INTWIN_CTRL, ctrl))?
+        self.adapter.with_regs(|r| r.set_interrupt_window(peers))?
     }
 }
 

@@ -114,9 +114,7 @@ impl<'bound> MsgIrq<'bound> {
 
 impl irq::Handler for MsgIrq<'_> {
     fn handle(&self) -> irq::IrqReturn {
-        let sts =
-            self.regs.read(regs::MSG_STS).unwrap_or(0) & (regs::MSG_IN_BITS | regs::MSG_OUT_BITS);
-        if sts == 0 {
+        if self.regs.msg_status() == 0 {
             return irq::IrqReturn::None;
         }
         // The client reads the messages and clears `MSG_STS`.
@@ -167,7 +165,7 @@ impl irq::Handler for ErrorIrq<'_> {
                 dev_err!(self.pdev, "fabric error {}\n", name);
             }
         }
-        let path = if report.info & (1 << 8) != 0 {
+        let path = if report.first_by_dma() {
             "DMA"
         } else {
             "BAR access"
@@ -175,9 +173,9 @@ impl irq::Handler for ErrorIrq<'_> {
         dev_err!(
             self.pdev,
             "first error: bit {} via {} target node {} at {:#x}\n",
-            report.info & 0xf,
+            report.first_bit(),
             path,
-            (report.info >> 16) & 0xf,
+            report.first_node(),
             report.addr
         );
         irq::IrqReturn::Handled

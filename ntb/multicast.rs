@@ -60,7 +60,7 @@ impl McGroup {
             r.write(regs::mc_ctrl(g), 0)?;
             r.write64(regs::mc_base(g), base)?;
             r.write64(regs::mc_size(g), size)?;
-            r.write(regs::mc_ctrl(g), 1)
+            r.write(regs::mc_ctrl(g), regs::MC_ENABLE)
         })?
     }
 

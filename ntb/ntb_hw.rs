@@ -8,6 +8,7 @@ pub mod adapter;
 pub mod buffer;
 mod direct_alias;
 pub mod dma;
+mod dma_ring;
 mod driver;
 mod fabric_ntb;
 mod hw;

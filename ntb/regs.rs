@@ -3,6 +3,13 @@
 //! The RSIO-NTB1 register map (docs/adapter.md, sections 1, 4 and 9): BAR0
 //! offsets, field bits and MSI-X vector numbers. Only the registers this
 //! driver uses are spelled here; nothing else in the driver spells an offset.
+//!
+//! Registers at a fixed offset are typed (`kernel::io::register!`: `ID`,
+//! `CAPS`, `LINK_CTRL`, ...), read and written through `hw::Regs`; the
+//! arrays (per peer, slot, window, group or channel) are offsets computed
+//! from their index, which `Regs` bounds-checks at run time.
+
+use kernel::io::register;
 
 /// PCI vendor id of the adapter.
 pub(crate) const VENDOR_ID: u16 = 0x7273;
@@ -25,33 +32,139 @@ pub(crate) const VERSION_MAJOR: u32 = 1;
 
 /// Most nodes a fabric has (`NUM_NODES` is 2..=16).
 pub(crate) const MAX_NODES: u32 = 16;
+
 // 4.1 Global registers.
-pub(crate) const ID: usize = 0x000;
-pub(crate) const VERSION: usize = 0x004;
-pub(crate) const NODE_ID: usize = 0x008;
-pub(crate) const NUM_NODES: usize = 0x00C;
-pub(crate) const CAPS: usize = 0x010;
-pub(crate) const LUT_SLOTS: usize = 0x014;
-pub(crate) const SLOT_SHIFT: usize = 0x018;
-pub(crate) const IN_WINDOWS: usize = 0x01C;
-pub(crate) const DMA_CHANNELS: usize = 0x020;
-pub(crate) const MC_GROUPS: usize = 0x024;
-pub(crate) const DIRECT_SHIFT: usize = 0x028;
-pub(crate) const DIRECT_NODES: usize = 0x02C;
-pub(crate) const LINK_CTRL: usize = 0x030;
-pub(crate) const LINK_STATUS: usize = 0x034;
-pub(crate) const LINK_EVENT: usize = 0x038;
-pub(crate) const ERR_STATUS: usize = 0x040;
-pub(crate) const ERR_ADDR: usize = 0x048;
-pub(crate) const ERR_INFO: usize = 0x050;
-/// Completion timeout of a remote-MMIO read, microseconds (reset 10000).
-pub(crate) const RMMIO_TIMEOUT: usize = 0x060;
-pub(crate) const DIRECT_ALIAS: usize = 0x064;
+register! {
+    /// `ID`: [`ID_VALUE`] ("RSIO").
+    pub(crate) ID(u32) @ 0x000 {
+        31:0 value => u32;
+    }
+
+    /// `VERSION`: this driver speaks major [`VERSION_MAJOR`].
+    pub(crate) VERSION(u32) @ 0x004 {
+        31:16 major;
+        15:0 minor;
+    }
+
+    /// `NODE_ID`: this node's id.
+    pub(crate) NODE_ID(u32) @ 0x008 {
+        31:0 value => u32;
+    }
+
+    /// `NUM_NODES`: nodes in the fabric (2..=[`MAX_NODES`]).
+    pub(crate) NUM_NODES(u32) @ 0x00C {
+        31:0 value => u32;
+    }
+
+    /// `CAPS`: what the adapter implements.
+    pub(crate) CAPS(u32) @ 0x010 {
+        /// `DMA`: the DMA engine (section 4.6).
+        0:0 dma => bool;
+        /// `MULTICAST`: multicast groups (sections 4.5 and 5).
+        1:1 multicast => bool;
+        /// `DIRECT`: the direct window, BAR4 (section 6).
+        2:2 direct => bool;
+        /// `REMOTE_MMIO`: a peer's device registers through the fabric
+        /// (section 7).
+        3:3 remote_mmio => bool;
+    }
+
+    /// `LUT_SLOTS`: translated-window slots (1..=[`MAX_LUT_SLOTS`]).
+    pub(crate) LUT_SLOTS(u32) @ 0x014 {
+        31:0 value => u32;
+    }
+
+    /// `SLOT_SHIFT`: log2 of a slot's size (>= 12).
+    pub(crate) SLOT_SHIFT(u32) @ 0x018 {
+        31:0 value => u32;
+    }
+
+    /// `IN_WINDOWS`: inbound windows (1..=[`MAX_IN_WINDOWS`]).
+    pub(crate) IN_WINDOWS(u32) @ 0x01C {
+        31:0 value => u32;
+    }
+
+    /// `DMA_CHANNELS`: DMA channels (0..=[`MAX_DMA_CHANNELS`]).
+    pub(crate) DMA_CHANNELS(u32) @ 0x020 {
+        31:0 value => u32;
+    }
+
+    /// `MC_GROUPS`: multicast groups (0..=[`MAX_MC_GROUPS`]).
+    pub(crate) MC_GROUPS(u32) @ 0x024 {
+        31:0 value => u32;
+    }
+
+    /// `DIRECT_SHIFT`: log2 of a node's span in BAR4 (0: no direct window).
+    pub(crate) DIRECT_SHIFT(u32) @ 0x028 {
+        31:0 value => u32;
+    }
+
+    /// `DIRECT_NODES`: bit n, node n's memory is in BAR4.
+    pub(crate) DIRECT_NODES(u32) @ 0x02C {
+        31:0 nodes => u32;
+    }
+
+    /// `LINK_CTRL`.
+    pub(crate) LINK_CTRL(u32) @ 0x030 {
+        /// `ENABLE`: this node is in the fabric.
+        0:0 enable => bool;
+    }
+
+    /// `LINK_STATUS`: bit n, the link to node n is up.
+    pub(crate) LINK_STATUS(u32) @ 0x034 {
+        31:0 nodes => u32;
+    }
+
+    /// `LINK_EVENT` (RW1C): bit n, the link to node n changed.
+    pub(crate) LINK_EVENT(u32) @ 0x038 {
+        31:0 nodes => u32;
+    }
+
+    /// `ERR_STATUS` (RW1C): the errors flagged (bit names: [`ERR_NAMES`]).
+    pub(crate) ERR_STATUS(u32) @ 0x040 {
+        7:0 errors;
+    }
+
+    /// `ERR_ADDR`, low word: the offset or bus address of the first error.
+    pub(crate) ERR_ADDR_LO(u32) @ 0x048 {
+        31:0 value => u32;
+    }
+
+    /// `ERR_ADDR`, high word.
+    pub(crate) ERR_ADDR_HI(u32) @ 0x04C {
+        31:0 value => u32;
+    }
+
+    /// `ERR_INFO`: the first error.
+    pub(crate) ERR_INFO(u32) @ 0x050 {
+        /// The target node.
+        19:16 node;
+        /// Set for a DMA access, clear for a BAR0/BAR2 access.
+        8:8 dma => bool;
+        /// Its `ERR_STATUS` bit number.
+        3:0 bit;
+    }
+
+    /// `RMMIO_TIMEOUT`: completion timeout of a remote-MMIO read,
+    /// microseconds (reset 10000, at most [`RMMIO_TIMEOUT_MAX_US`]).
+    pub(crate) RMMIO_TIMEOUT(u32) @ 0x060 {
+        31:0 us => u32;
+    }
+
+    /// `DIRECT_ALIAS`: where else the direct window is decoded, as plain
+    /// memory (section 6).
+    pub(crate) DIRECT_ALIAS(u32) @ 0x064 {
+        /// `VALID`: there is an alias.
+        31:31 valid => bool;
+        /// The BAR of the alias's function.
+        10:8 bar;
+        /// The alias's function (devfn) on the adapter's bus.
+        7:0 devfn;
+    }
+}
+
 /// The largest `RMMIO_TIMEOUT` the adapter takes (docs/adapter.md).
 pub(crate) const RMMIO_TIMEOUT_MAX_US: u32 = 10_000_000;
-
-/// `LINK_CTRL.ENABLE`.
-pub(crate) const LINK_ENABLE: u32 = 1;
 
 /// `ERR_STATUS` bit names, by bit number.
 pub(crate) const ERR_NAMES: [&str; 8] = [
@@ -64,8 +177,6 @@ pub(crate) const ERR_NAMES: [&str; 8] = [
     "BAD_REG",
     "MC",
 ];
-/// All defined `ERR_STATUS` bits.
-pub(crate) const ERR_BITS: u32 = 0xFF;
 
 // 9. MSI-X vectors.
 /// Vectors the adapter has.
@@ -76,16 +187,31 @@ pub(crate) const VEC_LINK: usize = 0;
 pub(crate) const VEC_ERROR: usize = 1;
 
 // 4.1.1 Message registers.
-/// `MSG_STS`: bits 3:0 `IN(i)`, bits 19:16 `OUT_FAIL(i)` (RW1C).
-pub(crate) const MSG_STS: usize = 0x200;
-/// `MSG_MASK`: bits as `MSG_STS`.
-pub(crate) const MSG_MASK: usize = 0x204;
+register! {
+    /// `MSG_STS` (RW1C).
+    pub(crate) MSG_STS(u32) @ 0x200 {
+        /// `OUT_FAIL(i)`: a message sent from here through register `i`
+        /// was not delivered.
+        19:16 out_fail;
+        /// `IN(i)`: message register `i` holds an unread message.
+        3:0 received;
+    }
+
+    /// `MSG_MASK`: bits as `MSG_STS`; set bits do not interrupt.
+    pub(crate) MSG_MASK(u32) @ 0x204 {
+        19:16 out_fail;
+        3:0 received;
+    }
+}
+
 /// Message registers.
 pub(crate) const MSG_COUNT: u32 = 4;
 /// `MSG_STS` bits meaning "message received".
-pub(crate) const MSG_IN_BITS: u32 = 0xF;
+pub(crate) const MSG_IN_BITS: u32 = MSG_STS::RECEIVED_MASK;
 /// `MSG_STS` bits meaning "a message sent from here was not delivered".
-pub(crate) const MSG_OUT_BITS: u32 = 0xF_0000;
+pub(crate) const MSG_OUT_BITS: u32 = MSG_STS::OUT_FAIL_MASK;
+/// Every `MSG_STS` (and `MSG_MASK`) bit.
+pub(crate) const MSG_BITS: u32 = MSG_IN_BITS | MSG_OUT_BITS;
 
 /// `MSG_IN(i)`: message `i`'s data.
 pub(crate) const fn msg_in(i: u32) -> usize {
@@ -177,6 +303,11 @@ pub(crate) const fn iw_size(w: u32) -> usize {
 
 /// `IW_CTRL.ENABLE`.
 pub(crate) const IW_ENABLE: u32 = 1;
+
+/// `IW_CTRL` of a window open to the nodes in `peers` (bits 31:16 `PEERS`).
+pub(crate) const fn iw_open(peers: u32) -> u32 {
+    IW_ENABLE | (peers << 16)
+}
 /// Most inbound windows the adapter has.
 pub(crate) const MAX_IN_WINDOWS: u32 = 64;
 /// Alignment of `IW_BASE` and granularity of `IW_SIZE`.
@@ -219,8 +350,15 @@ pub(crate) const fn lut_multicast(group: u32) -> u32 {
 }
 
 // 4.5 Interrupt window and multicast receive.
-/// `INTWIN_CTRL`: bit 0 `ENABLE`, bits 31:16 the peers allowed.
-pub(crate) const INTWIN_CTRL: usize = 0x3800;
+register! {
+    /// `INTWIN_CTRL`: who may raise this node's remote interrupts.
+    pub(crate) INTWIN_CTRL(u32) @ 0x3800 {
+        /// `PEERS`: bit n, node n may.
+        31:16 peers;
+        /// `ENABLE`.
+        0:0 enable => bool;
+    }
+}
 
 /// `MC_CTRL(g)`.
 pub(crate) const fn mc_ctrl(g: u32) -> usize {
@@ -242,6 +380,8 @@ pub(crate) const fn mc_members(g: u32) -> usize {
     0x3A00 + 4 * g as usize
 }
 
+/// `MC_CTRL.ENABLE`: receive the group.
+pub(crate) const MC_ENABLE: u32 = 1;
 /// Most multicast groups the adapter has.
 pub(crate) const MAX_MC_GROUPS: u32 = 8;
 

@@ -11,79 +11,30 @@
 //! the connection's: the direct window does not follow link state, so a
 //! transfer during which the remote segment was revoked or its node died
 //! fails with `ENOTCONN` / `ECONNRESET` even if the engine completed it.
+//!
+//! This file works on the tables (`state.rs`); a queue's channel and
+//! transfer are `queue.rs`'s.
 
 use crate::memory::SegMemory;
+use crate::queue::{Desc, Queue};
 use crate::sisci_abi as abi;
-use crate::state::{FileTag, QueueEntry, Shared, CONN_DEAD, CONN_OK};
-use kernel::new_mutex;
+use crate::state::{FileTag, QueueEntry, Shared, CONN_OK};
 use kernel::prelude::*;
 use kernel::sync::atomic::Atomic;
-use kernel::sync::{Arc, Mutex};
+use kernel::sync::Arc;
 use kernel::time::{delay::fsleep, Delta, Instant, Monotonic};
 use kernel::uaccess::{UserPtr, UserSlice};
-use rsio_ntb::dma::{DmaChannel, MAX_LEN, RING_SIZE};
-
-/// One descriptor to submit.
-#[derive(Clone, Copy)]
-struct Desc {
-    src: u64,
-    dst: u64,
-    len: u32,
-    entry: u32,
-}
-
-/// A transfer in flight.
-struct Xfer {
-    descs: KVec<Desc>,
-    /// Descriptors submitted so far.
-    next: usize,
-    /// The sequence number of the first descriptor.
-    seq0: u32,
-    /// The connection it uses, and its state flag.
-    conn: u32,
-    lost: Arc<Atomic<u32>>,
-    /// Stop feeding (teardown, or the engine refused a descriptor).
-    abort: bool,
-    /// Keeps the local memory while the engine may touch it.
-    _mem: Arc<SegMemory>,
-}
-
-/// A queue's state.
-struct QState {
-    chan: Option<DmaChannel>,
-    xfer: Option<Xfer>,
-    state: u32,
-    failed_entry: u32,
-    error: u32,
-}
-
-/// A DMA queue.
-#[pin_data]
-pub(crate) struct Queue {
-    #[pin]
-    m: Mutex<QState>,
-}
+use rsio_ntb::dma::MAX_LEN;
 
 /// Creates a queue, taking a free channel (`ENODEV` without an engine,
 /// `EBUSY` when every channel is in use).
 pub(crate) fn create(sh: &Shared, file: FileTag) -> Result<u32> {
-    if sh.info.caps & 1 == 0 {
+    if !sh.info.caps.dma() {
         return Err(ENODEV);
     }
     let mut st = sh.st.lock();
     let chan = st.free_chans.pop().ok_or(EBUSY)?;
-    let q = Arc::pin_init(
-        pin_init!(Queue {
-            m <- new_mutex!(QState {
-                chan: Some(chan),
-                xfer: None,
-                state: abi::SISCI_DMA_IDLE,
-                failed_entry: 0,
-                error: 0,
-            }, "rsio_sisci::Queue::m"),
-        }),
-        GFP_KERNEL,
-    )?;
+    let q = Queue::new(chan)?;
     let handle = st.new_handle()?;
     st.queues.push(QueueEntry { handle, file, q }, GFP_KERNEL)?;
     Ok(handle)
@@ -100,13 +51,7 @@ pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
             .ok_or(EINVAL)?;
         st.queues.remove(i)?
     };
-    let chan = {
-        let mut q = e.q.m.lock();
-        drain(&mut q, 2000);
-        q.xfer = None;
-        q.chan.take()
-    };
-    if let Some(c) = chan {
+    if let Some(c) = e.q.close() {
         // Resets the channel's ring position for the next user.
         let _ = c.resume();
         let mut st = sh.st.lock();
@@ -117,6 +62,17 @@ pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
 
 /// Starts a transfer.
 pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Result {
+    let entries = read_entries(a)?;
+    let p = Parts::lookup(sh, file, a)?;
+    let direct = sh.info.bar4.0 + (u64::from(p.node) << sh.info.direct_shift);
+    let descs = descriptors(&entries, &p, direct)?;
+    p.q.start(descs, a.remote, p.lost, p.mem)
+}
+
+/// The transfer's entries, copied from user space and checked (`EINVAL`
+/// for a count out of range, reserved fields or flags set, or a length
+/// of 0).
+fn read_entries(a: &abi::SisciDmaStart) -> Result<KVec<abi::SisciDmaEntry>> {
     if a.count == 0 || a.count > abi::SISCI_MAX_DMA_ENTRIES {
         return Err(EINVAL);
     }
@@ -133,8 +89,28 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
         }
         entries.push(e, GFP_KERNEL)?;
     }
-    // The objects: looked up together so that they are consistent.
-    let (q, mem, node, rshift, rbus, rsize, lost) = {
+    Ok(entries)
+}
+
+/// The objects a transfer uses.
+struct Parts {
+    q: Arc<Queue>,
+    /// The local segment's memory.
+    mem: Arc<SegMemory>,
+    /// The connection's node, chunk size (log2), chunks' bus addresses at
+    /// the owner, size and state flag.
+    node: u32,
+    rshift: u32,
+    rbus: KVec<u64>,
+    rsize: u64,
+    lost: Arc<Atomic<u32>>,
+}
+
+impl Parts {
+    /// Looks up the queue, local segment and connection `a` names, owned
+    /// by `file`, together so that they are consistent: `EINVAL` for a
+    /// missing one or a multicast connection, `ENOTCONN` for a lost one.
+    fn lookup(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Result<Self> {
         let st = sh.st.lock();
         let q = st
             .queues
@@ -161,22 +137,29 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
         }
         let mut rbus = KVec::with_capacity(c.bus.len(), GFP_KERNEL)?;
         rbus.extend_from_slice(&c.bus, GFP_KERNEL)?;
-        (
+        Ok(Self {
             q,
-            s.mem.clone(),
-            c.node,
-            c.chunk_shift,
+            mem: s.mem.clone(),
+            node: c.node,
+            rshift: c.chunk_shift,
             rbus,
-            c.size,
-            c.lost.clone(),
-        )
-    };
-    let direct = sh.info.bar4.0 + (u64::from(node) << sh.info.direct_shift);
+            rsize: c.size,
+            lost: c.lost.clone(),
+        })
+    }
+}
+
+/// The descriptors of `entries` between `p`'s segment and connection (whose
+/// node's memory is at `direct` in the direct window), split at chunk
+/// boundaries on both sides and at [`MAX_LEN`]: `ERANGE` for an entry
+/// beyond either side.
+fn descriptors(entries: &[abi::SisciDmaEntry], p: &Parts, direct: u64) -> Result<KVec<Desc>> {
+    let (mem, rshift) = (&p.mem, p.rshift);
     let mut descs = KVec::new();
     for (i, e) in entries.iter().enumerate() {
         let lend = e.local_offset.checked_add(e.len).ok_or(ERANGE)?;
         let rend = e.remote_offset.checked_add(e.len).ok_or(ERANGE)?;
-        if lend > mem.size || rend > rsize {
+        if lend > mem.size || rend > p.rsize {
             return Err(ERANGE);
         }
         let (mut lo, mut ro, mut left) = (e.local_offset, e.remote_offset, e.len);
@@ -184,7 +167,7 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
             let (lbus, lroom) = mem.bus_at(lo).ok_or(ERANGE)?;
             let ri = (ro >> rshift) as usize;
             let rwithin = ro & ((1 << rshift) - 1);
-            let rb = *rbus.get(ri).ok_or(ERANGE)? + rwithin;
+            let rb = *p.rbus.get(ri).ok_or(ERANGE)? + rwithin;
             let rroom = (1u64 << rshift) - rwithin;
             let n = left.min(lroom).min(rroom).min(u64::from(MAX_LEN));
             let (src, dst) = if e.flags & abi::SISCI_DMA_FROM_REMOTE != 0 {
@@ -206,110 +189,7 @@ pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Resul
             left -= n;
         }
     }
-    let mut qs = q.m.lock();
-    if qs.xfer.is_some() || qs.state == abi::SISCI_DMA_POSTED {
-        return Err(EBUSY);
-    }
-    let chan = qs.chan.as_ref().ok_or(ENODEV)?;
-    let seq0 = chan.completed()?;
-    qs.xfer = Some(Xfer {
-        descs,
-        next: 0,
-        seq0,
-        conn: a.remote,
-        lost,
-        abort: false,
-        _mem: mem,
-    });
-    qs.state = abi::SISCI_DMA_POSTED;
-    progress(&mut qs);
-    Ok(())
-}
-
-/// Submits what fits and checks for the end; returns whether the
-/// transfer ended (state `DONE` or `ERROR`).
-fn progress(q: &mut QState) -> bool {
-    let Some(chan) = q.chan.as_ref() else {
-        return true;
-    };
-    let Some(x) = q.xfer.as_mut() else {
-        return true;
-    };
-    let fail = |q: &mut QState, entry: u32, err: Error| {
-        q.state = abi::SISCI_DMA_ERROR;
-        q.failed_entry = entry;
-        q.error = (-err.to_errno()) as u32;
-        q.xfer = None;
-        true
-    };
-    let tail = match chan.completed() {
-        Ok(t) => t,
-        Err(e) => return fail(q, 0, e),
-    };
-    let done = tail.wrapping_sub(x.seq0) as usize;
-    match chan.error() {
-        Ok(Some(_)) => {
-            // The engine stops at the failing descriptor: the tail's.
-            let entry = x
-                .descs
-                .get(done.min(x.descs.len().saturating_sub(1)))
-                .map_or(0, |d| d.entry);
-            let _ = chan.resume();
-            return fail(q, entry, EIO);
-        }
-        Ok(None) => {}
-        Err(e) => return fail(q, 0, e),
-    }
-    let lost = if x.abort {
-        crate::state::CONN_REVOKED
-    } else {
-        Shared::lost(&x.lost)
-    };
-    if lost != CONN_OK {
-        // Nothing more goes out; report once what went out has finished.
-        if done >= x.next {
-            let entry = x.descs.get(done).map_or(0, |d| d.entry);
-            let err = if x.abort {
-                EIO
-            } else if lost == CONN_DEAD {
-                ECONNRESET
-            } else {
-                ENOTCONN
-            };
-            return fail(q, entry, err);
-        }
-        return false;
-    }
-    if done >= x.descs.len() {
-        q.state = abi::SISCI_DMA_DONE;
-        q.xfer = None;
-        return true;
-    }
-    while x.next < x.descs.len() && (x.next - done) < RING_SIZE as usize {
-        let d = x.descs[x.next];
-        match chan.submit(d.src, d.dst, d.len, false) {
-            Ok(_) => x.next += 1,
-            Err(e) if e == EBUSY => break,
-            Err(_) => {
-                // The adapter is going away: what went out still runs.
-                x.abort = true;
-                break;
-            }
-        }
-    }
-    false
-}
-
-/// Waits up to `ms` for the queue's submitted descriptors to finish
-/// (feeding no more), for teardown.
-fn drain(q: &mut QState, ms: i64) {
-    let start = Instant::<Monotonic>::now();
-    if let Some(x) = q.xfer.as_mut() {
-        x.abort = true;
-    }
-    while !progress(q) && start.elapsed().as_millis() < ms {
-        fsleep(Delta::from_micros(100));
-    }
+    Ok(descs)
 }
 
 /// Waits for the queue's transfer.
@@ -327,18 +207,8 @@ pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciDmaWait) -> Res
     let start = Instant::<Monotonic>::now();
     let mut pause = 5i64;
     loop {
-        {
-            let mut qs = q.m.lock();
-            let ended = progress(&mut qs);
-            if ended || nonblock {
-                a.state = qs.state;
-                a.failed_entry = qs.failed_entry;
-                a.error = qs.error;
-                if ended && qs.state != abi::SISCI_DMA_POSTED && qs.state != abi::SISCI_DMA_IDLE {
-                    qs.state = abi::SISCI_DMA_IDLE;
-                }
-                return Ok(());
-            }
+        if q.poll(nonblock, a) {
+            return Ok(());
         }
         if a.timeout_ms != abi::SISCI_INFINITE
             && start.elapsed().as_millis() >= i64::from(a.timeout_ms)
@@ -366,17 +236,7 @@ pub(crate) fn stop_using(sh: &Shared, conn: u32) {
         v
     };
     for q in qs {
-        let mut s = q.m.lock();
-        if s.xfer.as_ref().is_some_and(|x| x.conn == conn) {
-            // `lost` is already set by the caller; finish what went out.
-            let start = Instant::<Monotonic>::now();
-            while s.xfer.as_ref().is_some_and(|x| x.next > 0)
-                && !progress(&mut s)
-                && start.elapsed().as_millis() < 5000
-            {
-                fsleep(Delta::from_micros(100));
-            }
-        }
+        q.stop_using(conn);
     }
 }
 

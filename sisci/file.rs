@@ -66,89 +66,115 @@ impl MiscDevice for SisciFile {
             return Err(ENOTTY);
         }
         let (sh, f) = (&*me.sh, me.tag);
-        let nr = |c: u32| uapi::ioc_nr(c);
-        match uapi::ioc_nr(cmd) {
-            n if n == nr(SISCI_IOC_INFO) => info(sh, cmd, arg),
-            n if n == nr(SISCI_IOC_SEG_CREATE) => rw(cmd, arg, SisciSegCreate::LAYOUT, |a| {
-                segments::create(sh, f, a)
-            }),
-            n if n == nr(SISCI_IOC_SEG_REMOVE) => {
-                handle0(cmd, arg, |a| segments::remove(sh, f, a.handle))
-            }
-            n if n == nr(SISCI_IOC_SEG_PREPARE) => {
-                handle(cmd, arg, 0, |a| segments::prepare(sh, f, a.handle, a.value))
-            }
-            n if n == nr(SISCI_IOC_SEG_SET_AVAILABLE) => handle(cmd, arg, SISCI_AVAILABLE, |a| {
-                if a.value != 0 {
-                    return Err(EINVAL);
-                }
-                segments::set_available(sh, f, a.handle, a.header.flags & SISCI_AVAILABLE != 0)
-            }),
-            n if n == nr(SISCI_IOC_SEG_CONNECT) => rw(cmd, arg, SisciConnect::LAYOUT, |a| {
-                segments::connect(sh, f, a)
-            }),
-            n if n == nr(SISCI_IOC_SEG_DISCONNECT) => {
-                handle0(cmd, arg, |a| segments::disconnect(sh, f, a.handle))
-            }
-            n if n == nr(SISCI_IOC_SEG_WAIT_EVENT) => rw(cmd, arg, SisciSegEvent::LAYOUT, |a| {
-                segments::wait_event(sh, f, a)
-            }),
-            n if n == nr(SISCI_IOC_SEG_LIST) => seg_list(sh, cmd, arg),
-            n if n == nr(SISCI_IOC_SEG_STATE) => handle(cmd, arg, 0, |a| {
-                if a.value != 0 {
-                    return Err(EINVAL);
-                }
-                a.value = segments::state(sh, f, a.handle)?;
-                Ok(())
-            }),
-            n if n == nr(SISCI_IOC_INTR_CREATE) => rw(cmd, arg, SisciIntrCreate::LAYOUT, |a| {
-                interrupts::create(sh, f, a)
-            }),
-            n if n == nr(SISCI_IOC_INTR_REMOVE) => {
-                handle0(cmd, arg, |a| interrupts::remove(sh, f, a.handle))
-            }
-            n if n == nr(SISCI_IOC_INTR_CONNECT) => rw(cmd, arg, SisciIntrConnect::LAYOUT, |a| {
-                interrupts::connect(sh, f, a)
-            }),
-            n if n == nr(SISCI_IOC_INTR_DISCONNECT) => {
-                handle0(cmd, arg, |a| interrupts::disconnect(sh, f, a.handle))
-            }
-            n if n == nr(SISCI_IOC_INTR_TRIGGER) => rw(cmd, arg, SisciIntrTrigger::LAYOUT, |a| {
-                interrupts::trigger(sh, f, a)
-            }),
-            n if n == nr(SISCI_IOC_INTR_WAIT) => rw_always(cmd, arg, SisciIntrWait::LAYOUT, |a| {
-                interrupts::wait(sh, f, a)
-            }),
-            n if n == nr(SISCI_IOC_INTR_EVENTFD) => rw(
-                cmd,
-                arg,
-                SisciIntrEventfd::LAYOUT,
-                |a: &mut SisciIntrEventfd| interrupts::set_eventfd(sh, f, a.handle, a.fd),
-            ),
-            n if n == nr(SISCI_IOC_DMA_QUEUE_CREATE) => handle(cmd, arg, 0, |a| {
-                if a.handle != 0 || a.value != 0 {
-                    return Err(EINVAL);
-                }
-                a.handle = dma::create(sh, f)?;
-                Ok(())
-            }),
-            n if n == nr(SISCI_IOC_DMA_QUEUE_REMOVE) => {
-                handle0(cmd, arg, |a| dma::remove(sh, f, a.handle))
-            }
-            n if n == nr(SISCI_IOC_DMA_START) => {
-                rw(cmd, arg, SisciDmaStart::LAYOUT, |a| dma::start(sh, f, a))
-            }
-            n if n == nr(SISCI_IOC_DMA_WAIT) => {
-                rw(cmd, arg, SisciDmaWait::LAYOUT, |a: &mut SisciDmaWait| {
-                    if a.reserved != 0 {
-                        return Err(EINVAL);
-                    }
-                    dma::wait(sh, f, a)
-                })
-            }
-            _ => Err(ENOTTY),
+        if uapi::ioc_nr(cmd) == uapi::ioc_nr(SISCI_IOC_INFO) {
+            return info(sh, cmd, arg);
         }
+        segment_ioctl(sh, f, cmd, arg)
+            .or_else(|| interrupt_ioctl(sh, f, cmd, arg))
+            .or_else(|| dma_ioctl(sh, f, cmd, arg))
+            .unwrap_or(Err(ENOTTY))
     }
+}
+
+/// The segment ioctls (`None`: `cmd` is none of them).
+fn segment_ioctl(sh: &Shared, f: FileTag, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let nr = |c: u32| uapi::ioc_nr(c);
+    Some(match uapi::ioc_nr(cmd) {
+        n if n == nr(SISCI_IOC_SEG_CREATE) => rw(cmd, arg, SisciSegCreate::LAYOUT, |a| {
+            segments::create(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_SEG_REMOVE) => {
+            handle0(cmd, arg, |a| segments::remove(sh, f, a.handle))
+        }
+        n if n == nr(SISCI_IOC_SEG_PREPARE) => {
+            handle(cmd, arg, 0, |a| segments::prepare(sh, f, a.handle, a.value))
+        }
+        n if n == nr(SISCI_IOC_SEG_SET_AVAILABLE) => handle(cmd, arg, SISCI_AVAILABLE, |a| {
+            if a.value != 0 {
+                return Err(EINVAL);
+            }
+            segments::set_available(sh, f, a.handle, a.header.flags & SISCI_AVAILABLE != 0)
+        }),
+        n if n == nr(SISCI_IOC_SEG_CONNECT) => rw(cmd, arg, SisciConnect::LAYOUT, |a| {
+            segments::connect(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_SEG_DISCONNECT) => {
+            handle0(cmd, arg, |a| segments::disconnect(sh, f, a.handle))
+        }
+        n if n == nr(SISCI_IOC_SEG_WAIT_EVENT) => rw(cmd, arg, SisciSegEvent::LAYOUT, |a| {
+            segments::wait_event(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_SEG_LIST) => seg_list(sh, cmd, arg),
+        n if n == nr(SISCI_IOC_SEG_STATE) => handle(cmd, arg, 0, |a| {
+            if a.value != 0 {
+                return Err(EINVAL);
+            }
+            a.value = segments::state(sh, f, a.handle)?;
+            Ok(())
+        }),
+        _ => return None,
+    })
+}
+
+/// The interrupt ioctls (`None`: `cmd` is none of them).
+fn interrupt_ioctl(sh: &Shared, f: FileTag, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let nr = |c: u32| uapi::ioc_nr(c);
+    Some(match uapi::ioc_nr(cmd) {
+        n if n == nr(SISCI_IOC_INTR_CREATE) => rw(cmd, arg, SisciIntrCreate::LAYOUT, |a| {
+            interrupts::create(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_INTR_REMOVE) => {
+            handle0(cmd, arg, |a| interrupts::remove(sh, f, a.handle))
+        }
+        n if n == nr(SISCI_IOC_INTR_CONNECT) => rw(cmd, arg, SisciIntrConnect::LAYOUT, |a| {
+            interrupts::connect(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_INTR_DISCONNECT) => {
+            handle0(cmd, arg, |a| interrupts::disconnect(sh, f, a.handle))
+        }
+        n if n == nr(SISCI_IOC_INTR_TRIGGER) => rw(cmd, arg, SisciIntrTrigger::LAYOUT, |a| {
+            interrupts::trigger(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_INTR_WAIT) => rw_always(cmd, arg, SisciIntrWait::LAYOUT, |a| {
+            interrupts::wait(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_INTR_EVENTFD) => rw(
+            cmd,
+            arg,
+            SisciIntrEventfd::LAYOUT,
+            |a: &mut SisciIntrEventfd| interrupts::set_eventfd(sh, f, a.handle, a.fd),
+        ),
+        _ => return None,
+    })
+}
+
+/// The DMA ioctls (`None`: `cmd` is none of them).
+fn dma_ioctl(sh: &Shared, f: FileTag, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let nr = |c: u32| uapi::ioc_nr(c);
+    Some(match uapi::ioc_nr(cmd) {
+        n if n == nr(SISCI_IOC_DMA_QUEUE_CREATE) => handle(cmd, arg, 0, |a| {
+            if a.handle != 0 || a.value != 0 {
+                return Err(EINVAL);
+            }
+            a.handle = dma::create(sh, f)?;
+            Ok(())
+        }),
+        n if n == nr(SISCI_IOC_DMA_QUEUE_REMOVE) => {
+            handle0(cmd, arg, |a| dma::remove(sh, f, a.handle))
+        }
+        n if n == nr(SISCI_IOC_DMA_START) => {
+            rw(cmd, arg, SisciDmaStart::LAYOUT, |a| dma::start(sh, f, a))
+        }
+        n if n == nr(SISCI_IOC_DMA_WAIT) => {
+            rw(cmd, arg, SisciDmaWait::LAYOUT, |a: &mut SisciDmaWait| {
+                if a.reserved != 0 {
+                    return Err(EINVAL);
+                }
+                dma::wait(sh, f, a)
+            })
+        }
+        _ => return None,
+    })
 }
 
 /// Reads the argument, runs `op` on it and writes it back if it succeeded.
@@ -217,13 +243,17 @@ fn info(sh: &Shared, cmd: u32, arg: usize) -> Result<isize> {
         a.node_id = sh.node;
         a.num_nodes = i.num_nodes;
         a.up_mask = rsio_fabric::api::up_nodes().unwrap_or(0) | (1 << sh.node);
-        a.caps = (if i.caps & 1 != 0 { SISCI_CAP_DMA } else { 0 })
-            | (if i.caps & 2 != 0 {
+        a.caps = (if i.caps.dma() { SISCI_CAP_DMA } else { 0 })
+            | (if i.caps.multicast() {
                 SISCI_CAP_MULTICAST
             } else {
                 0
             })
-            | (if i.caps & 4 != 0 { SISCI_CAP_DIRECT } else { 0 });
+            | (if i.caps.direct_window() {
+                SISCI_CAP_DIRECT
+            } else {
+                0
+            });
         a.dma_channels = sh.dma_channels;
         a.mc_groups = i.mc_groups;
         a.max_segment_size = SISCI_MAX_SEGMENT_SIZE;

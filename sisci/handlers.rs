@@ -4,11 +4,14 @@
 //! (on the core's thread) and their comings and goings.
 
 use crate::proto;
-use crate::state::Shared;
+use crate::state::{Handlers, Shared};
 use crate::{interrupts, registry, segments};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_fabric::api::Feature;
+
+/// The handlers, for the messages this node sends itself (`net.rs`).
+pub(crate) const HANDLERS: Handlers = Handlers { request, event };
 
 /// Handles request `mtype` from `node`.
 pub(crate) fn request(

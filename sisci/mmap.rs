@@ -13,7 +13,7 @@ use crate::sisci_abi as abi;
 use crate::state::{FileTag, Shared, CONN_OK};
 use kernel::mm::virt::VmaNew;
 use kernel::prelude::*;
-use rsio_kernel::mm::{InodeRef, Vma};
+use rsio_kernel::mm::Vma;
 
 const PAGE: u64 = kernel::page::PAGE_SIZE as u64;
 
@@ -71,27 +71,4 @@ pub(crate) fn mmap(sh: &Shared, file: FileTag, vma: &VmaNew) -> Result {
         left -= n;
     }
     c.mappers.add(v.inode())
-}
-
-/// The inodes through which an object was mapped into user space, to
-/// revoke those mappings.
-#[derive(Default)]
-pub(crate) struct Mappers(KVec<InodeRef>);
-
-impl Mappers {
-    /// Remembers `inode` (once per inode).
-    pub(crate) fn add(&mut self, inode: InodeRef) -> Result {
-        if self.0.iter().any(|i| i.same(&inode)) {
-            return Ok(());
-        }
-        self.0.push(inode, GFP_KERNEL)?;
-        Ok(())
-    }
-
-    /// Zaps `[offset, offset + len)` of every inode (see [`InodeRef::zap`]).
-    pub(crate) fn zap(&self, offset: u64, len: u64) {
-        for i in self.0.iter() {
-            i.zap(offset, len);
-        }
-    }
 }

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Messages to a node's `rsio_sisci`: through the fabric core to peers,
-//! and straight to the handlers for this node itself (a program may connect
-//! to its own node's segments and interrupts, as SISCI allows).
+//! and straight to the handlers ([`Shared::handlers`]) for this node itself
+//! (a program may connect to its own node's segments and interrupts, as
+//! SISCI allows).
 
-use crate::handlers;
 use crate::state::Shared;
 use kernel::prelude::*;
 use rsio_fabric::api::{self, Reply, MAX_PAYLOAD};
@@ -12,7 +12,7 @@ use rsio_fabric::api::{self, Reply, MAX_PAYLOAD};
 /// Sends event `mtype` to `node`.
 pub(crate) fn event(sh: &Shared, node: u32, mtype: u16, payload: &[u8]) -> Result {
     if node == sh.node {
-        handlers::event(sh, node, mtype, payload);
+        (sh.handlers.event)(sh, node, mtype, payload);
         return Ok(());
     }
     api::send_event(node, mtype, payload)
@@ -31,7 +31,7 @@ pub(crate) fn request(
             len: 0,
             data: [0; MAX_PAYLOAD],
         };
-        reply.len = handlers::request(sh, node, mtype, payload, &mut reply.data)?;
+        reply.len = (sh.handlers.request)(sh, node, mtype, payload, &mut reply.data)?;
         return Ok(reply);
     }
     api::request(node, mtype, payload, timeout_ms)

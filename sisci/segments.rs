@@ -10,6 +10,7 @@
 //! until then (or until the peer dies) the memory stays allocated in the
 //! quarantine list.
 
+use crate::mappers::Mappers;
 use crate::memory::SegMemory;
 use crate::net;
 use crate::proto::{self, Reader, Writer};
@@ -18,7 +19,6 @@ use crate::state::{
     Conn, Events, FileTag, LocalSeg, Quarantined, Shared, State, CONN_CONNECTING, CONN_DEAD,
     CONN_OK, CONN_REVOKED,
 };
-use crate::mmap::Mappers;
 use rsio_kernel::task;
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
@@ -234,7 +234,7 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> 
     if a.node >= sh.info.num_nodes {
         return Err(EINVAL);
     }
-    if sh.info.caps & (1 << 2) == 0 || sh.info.direct_nodes & (1 << a.node) == 0 {
+    if !sh.info.caps.direct_window() || sh.info.direct_nodes & (1 << a.node) == 0 {
         // Remote segments are mapped through the direct window.
         return Err(EOPNOTSUPP);
     }
@@ -370,7 +370,7 @@ fn read_addrs(bus: &mut KVec<u64>, bytes: &[u8], upto: usize) -> Result {
 /// A multicast connection: translated-window slots that write to group
 /// `segment_id`; `size` (in) is how much to map (default one slot).
 fn connect_multicast(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> Result {
-    if sh.info.caps & (1 << 1) == 0 {
+    if !sh.info.caps.multicast() {
         return Err(EOPNOTSUPP);
     }
     if a.segment_id >= sh.info.mc_groups || a.size > MC_MAX {

@@ -11,14 +11,17 @@
 //! slots from the rsio adapter (`rsio_ntb`) and maps remote segments
 //! through the adapter's direct window.
 
+mod conn_state;
 mod dma;
 mod file;
 mod handlers;
 mod interrupts;
+mod mappers;
 mod memory;
 mod mmap;
 mod net;
 mod proto;
+mod queue;
 mod segments;
 mod state;
 mod uapi_impls;
@@ -101,8 +104,15 @@ fn setup() -> Result<Arc<Shared>> {
             chans.push(ch, GFP_KERNEL)?;
         }
     }
-    let sh = Arc::pin_init(Shared::new(adapter, node, chans), GFP_KERNEL)?;
-    let direct = if sh.info.caps & 4 != 0 { "yes" } else { "no" };
+    let sh = Arc::pin_init(
+        Shared::new(adapter, node, handlers::HANDLERS, chans),
+        GFP_KERNEL,
+    )?;
+    let direct = if sh.info.caps.direct_window() {
+        "yes"
+    } else {
+        "no"
+    };
     pr_info!(
         "node {}: {} DMA channel(s), {} multicast group(s), direct window {}\n",
         node,

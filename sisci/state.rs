@@ -9,21 +9,24 @@
 //! Nothing sends a message or sleeps on the fabric while holding `st`:
 //! operations collect what to send and send it after unlocking.
 
-use crate::dma::Queue;
+use crate::conn_state;
+use crate::mappers::Mappers;
 use crate::memory::SegMemory;
+use crate::queue::Queue;
 use crate::sisci_abi as abi;
-use crate::mmap::Mappers;
 use rsio_kernel::eventfd::EventFd;
 use kernel::new_condvar;
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::atomic::Atomic;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::{msecs_to_jiffies, Jiffies};
 use rsio_ntb::adapter::{Adapter, Info};
 use rsio_ntb::dma::DmaChannel;
 use rsio_ntb::lut::LutRange;
 use rsio_ntb::multicast::McGroup;
+
+pub(crate) use crate::conn_state::{CONN_CONNECTING, CONN_DEAD, CONN_OK, CONN_REVOKED};
 
 /// An open file of `/dev/sisci` (unique per open).
 pub(crate) type FileTag = u64;
@@ -77,15 +80,6 @@ pub(crate) struct LocalSeg {
     /// Multicast segments: the group this node receives.
     pub(crate) mc: Option<McGroup>,
 }
-
-/// [`Conn::lost`]: alive.
-pub(crate) const CONN_OK: u32 = 0;
-/// The owner removed the segment or made it unavailable.
-pub(crate) const CONN_REVOKED: u32 = 1;
-/// The owner node died (or its link went down).
-pub(crate) const CONN_DEAD: u32 = 2;
-/// The connection is being set up.
-pub(crate) const CONN_CONNECTING: u32 = 3;
 
 /// A connection to a remote segment (or to a multicast group).
 pub(crate) struct Conn {
@@ -218,12 +212,32 @@ impl State {
     }
 }
 
+/// The module's message handlers (`handlers.rs`), for the messages this
+/// node sends itself (`net.rs`): given to [`Shared::new`], so that the
+/// files below the handlers reach them without importing them.
+#[derive(Clone, Copy)]
+pub(crate) struct Handlers {
+    /// Handles request `mtype` from `node`.
+    pub(crate) request: RequestHandler,
+    /// Handles event `mtype` from `node`.
+    pub(crate) event: EventHandler,
+}
+
+/// `(sh, node, mtype, payload, reply)`: handles request `mtype` from
+/// `node`, its reply into `reply`; returns the reply's length.
+pub(crate) type RequestHandler = fn(&Shared, u32, u16, &[u8], &mut [u8]) -> Result<usize>;
+
+/// `(sh, node, mtype, payload)`: handles event `mtype` from `node`.
+pub(crate) type EventHandler = fn(&Shared, u32, u16, &[u8]);
+
 /// The module's shared state.
 #[pin_data]
 pub(crate) struct Shared {
     pub(crate) adapter: Arc<Adapter>,
     pub(crate) info: Info,
     pub(crate) node: u32,
+    /// Where messages to `node` go.
+    pub(crate) handlers: Handlers,
     /// DMA channels this module took (one per queue).
     pub(crate) dma_channels: u32,
     #[pin]
@@ -236,6 +250,7 @@ impl Shared {
     pub(crate) fn new(
         adapter: Arc<Adapter>,
         node: u32,
+        handlers: Handlers,
         chans: KVec<DmaChannel>,
     ) -> impl PinInit<Self, Error> {
         let info = *adapter.info();
@@ -244,6 +259,7 @@ impl Shared {
             adapter,
             info,
             node,
+            handlers,
             dma_channels,
             st <- new_mutex!(State {
                 next_handle: 1,
@@ -302,6 +318,6 @@ impl Shared {
 
     /// The connection flag's value.
     pub(crate) fn lost(f: &Atomic<u32>) -> u32 {
-        f.load(Relaxed)
+        conn_state::get(f)
     }
 }

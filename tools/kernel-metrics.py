@@ -171,14 +171,34 @@ def import_cycles():
             for m in re.finditer(r"\bcrate::(\w+)", code):
                 deps.add(m.group(1))
             for m in re.finditer(r"\buse\s+crate::\{([^;]*)\}", code, re.S):
-                for name in re.findall(r"(?:^|[,{\s])(\w+)\s*(?:::|,|\}|$)", m.group(1)):
-                    deps.add(name)
-            for m in re.finditer(r"\bsuper::(\w+)", code):
-                if key.count("::") == 1:
+                deps.update(use_tree_heads(m.group(1)))
+            # In a file of the crate root's modules, `super::` is `crate::`
+            # (deeper down, `super::x` is a sibling of the same top module).
+            if "::" not in key:
+                for m in re.finditer(r"\bsuper::(\w+)", code):
                     deps.add(m.group(1))
+                for m in re.finditer(r"\buse\s+super::\{([^;]*)\}", code, re.S):
+                    deps.update(use_tree_heads(m.group(1)))
             graph.setdefault(top, set()).update(d for d in deps if d in tops and d != top)
         cycles += [(crate, c) for c in sccs(graph) if len(c) > 1]
     return cycles
+
+
+def use_tree_heads(tree):
+    """The first path segments of a `use` tree's braces' content: `a` and
+    `c` of `a::{x, y}, c`, not the names nested deeper (`x`, `y`)."""
+    heads, depth, expect = [], 0, True
+    for tok in re.findall(r"\w+|::|[{},]", tree):
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth -= 1
+        elif tok == ",":
+            expect = depth == 0
+        elif tok != "::" and expect and depth == 0:
+            heads.append(tok)
+            expect = False
+    return heads
 
 
 def sccs(graph):

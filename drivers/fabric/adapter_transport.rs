@@ -68,7 +68,7 @@ impl AdapterTransport {
             kind: uapi::RSIO_TRANSPORT_ADAPTER,
             node_id: a.node_id,
             num_nodes: a.num_nodes,
-            caps: a.caps,
+            caps: a.caps.bits(),
             // What the NTB device leaves; the mailbox takes a window.
             map_entries: adapter.core_share().0,
             grant_windows: adapter.core_share().1.saturating_sub(1),

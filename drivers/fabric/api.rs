@@ -6,6 +6,7 @@
 //! and windows the kernel owns.
 
 use crate::cluster::Cluster;
+use crate::features;
 use crate::logic::maps::Range;
 use crate::registry;
 use crate::uapi;
@@ -14,10 +15,15 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 pub use crate::cluster::Reply;
-pub use crate::features::{
-    register_feature, Feature, FeatureRegistration, FEATURE_IOCTL_END, FEATURE_IOCTL_FIRST,
-};
+pub use crate::features::{Feature, FeatureRegistration, FEATURE_IOCTL_END, FEATURE_IOCTL_FIRST};
 pub use crate::logic::proto::{MAX_PAYLOAD, MT_FEATURE_BASE};
+
+/// Registers `feature`: `EINVAL` for message types below the feature
+/// range, `EBUSY` if they overlap another feature's. Peers already up are
+/// reported through `peer_up` before this returns.
+pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration> {
+    features::register(feature, || registry::cluster().map_or(0, |c| c.up_mask()))
+}
 
 /// This node's fabric node id (`ENODEV` without a transport).
 pub fn local_node() -> Result<u32> {

@@ -17,6 +17,7 @@ mod features;
 mod ioctl;
 mod ioctl_fabric;
 mod logic;
+mod ntb_hooks;
 mod ntb_transport;
 mod registry;
 mod transport;
@@ -117,7 +118,7 @@ fn register_adapter_client() -> Option<rsio_ntb::adapter::ClientRegistration> {
 /// on the first `ntb_dev` no other client holds.
 fn register_ntb_client(module: &'static ThisModule) -> Option<ntb_transport::NtbClientRegistration> {
     pr_info!("generic NTB path: waiting for an ntb_dev\n");
-    let hooks = match cluster::NtbHooks::new() {
+    let hooks = match ntb_hooks::NtbHooks::new() {
         Ok(h) => h,
         Err(e) => {
             pr_err!("cannot allocate the NTB client: {:?}\n", e);

@@ -10,8 +10,11 @@
 //! up, so it hears `peer_up` and `peer_down` exactly once each, in order,
 //! whoever reports them (the core's thread, or `register_feature` for the
 //! peers already up).
+//!
+//! The registered features are listed here ([`FEATURES`]); the layers above
+//! (the cluster's thread, the ioctls) call in, this file calls nothing of
+//! theirs: `api::register_feature` tells [`register`] which peers are up.
 
-use crate::registry;
 use rsio_kernel::module_ref::ModuleRef;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
@@ -89,6 +92,12 @@ rsio_kernel::global_lock! {
     static CALLBACKS: Mutex<()> = ();
 }
 
+rsio_kernel::global_mutex! {
+    /// The registered features. Held for no longer than a look-up (no
+    /// callback runs under it); when both are held, after [`CALLBACKS`].
+    static FEATURES: Mutex<KVec<Arc<Slot>>> = KVec::new();
+}
+
 /// A feature's registration; dropping it unregisters the feature and
 /// returns once none of its callbacks runs (so its module may unload).
 pub struct FeatureRegistration {
@@ -121,10 +130,15 @@ impl Slot {
     }
 }
 
-/// Registers `feature`: `EINVAL` for message types below the feature
-/// range, `EBUSY` if they overlap another feature's. Peers already up are
-/// reported through `peer_up` before this returns.
-pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration> {
+/// Registers `feature` (`api::register_feature`): `EINVAL` for message
+/// types below the feature range, `EBUSY` if they overlap another
+/// feature's. The peers up now, bit n for node n (`up_now`, asked with the
+/// callback lock held, so that the core's thread cannot report one in
+/// between), are reported through `peer_up` before this returns.
+pub(crate) fn register(
+    feature: Arc<dyn Feature>,
+    up_now: impl FnOnce() -> u32,
+) -> Result<FeatureRegistration> {
     let (a, b) = range(&*feature);
     if a < u32::from(crate::logic::proto::MT_FEATURE_BASE) || b > 0x10000 || a == b {
         return Err(EINVAL);
@@ -146,37 +160,36 @@ pub fn register_feature(feature: Arc<dyn Feature>) -> Result<FeatureRegistration
         GFP_KERNEL,
     )?;
     let _cb = CALLBACKS.lock();
-    let cluster = registry::with(|s| -> Result<_> {
-        for f in s.features.iter() {
+    {
+        let mut features = FEATURES.lock();
+        for f in features.iter() {
             let (c, d) = range(&*f.feature);
             let (e, g) = f.ioctls;
             if (a < d && c < b) || (ioctls.0 < g && e < ioctls.1) {
                 return Err(EBUSY);
             }
         }
-        s.features.push(slot.clone(), GFP_KERNEL)?;
-        Ok(s.cluster.clone())
-    })?;
-    if let Some(c) = cluster {
-        let up = c.up_mask();
-        for n in c.peer_ids().filter(|n| up & (1 << n) != 0) {
-            slot.up(n);
-        }
+        features.push(slot.clone(), GFP_KERNEL)?;
+    }
+    let up = up_now();
+    for n in (0..u32::BITS).filter(|n| up & (1 << n) != 0) {
+        slot.up(n);
     }
     Ok(FeatureRegistration { slot })
 }
 
 impl Drop for FeatureRegistration {
     fn drop(&mut self) {
-        registry::with(|s| {
-            s.features.retain(|f| !Arc::ptr_eq(f, &self.slot));
-            if s.features.is_empty() {
-                // The registry is a static, never dropped: free the
-                // vector's buffer with the last feature, or unloading the
-                // core would leak it.
-                s.features = KVec::new();
+        {
+            let mut features = FEATURES.lock();
+            features.retain(|f| !Arc::ptr_eq(f, &self.slot));
+            if features.is_empty() {
+                // The list is a static, never dropped: free the vector's
+                // buffer with the last feature, or unloading the core
+                // would leak it.
+                *features = KVec::new();
             }
-        });
+        }
         // Waits for a callback in flight; none can start after: the
         // feature is no longer listed, and callers list under this lock.
         drop(CALLBACKS.lock());
@@ -186,9 +199,10 @@ impl Drop for FeatureRegistration {
 /// Runs `f` on every registered feature with the callback lock held.
 fn each(f: impl Fn(&Slot)) {
     let _cb = CALLBACKS.lock();
-    let slots = registry::with(|s| {
+    let slots = {
+        let features = FEATURES.lock();
         let mut v = KVec::new();
-        for slot in s.features.iter() {
+        for slot in features.iter() {
             // On allocation failure a feature misses the callback; logged.
             if v.push(slot.clone(), GFP_KERNEL).is_err() {
                 pr_warn!(
@@ -198,7 +212,7 @@ fn each(f: impl Fn(&Slot)) {
             }
         }
         v
-    });
+    };
     for s in slots.iter() {
         f(s);
     }
@@ -206,15 +220,14 @@ fn each(f: impl Fn(&Slot)) {
 
 /// The feature owning `mtype`, with the callback lock held by the caller.
 fn owner(mtype: u16) -> Option<Arc<Slot>> {
-    registry::with(|s| {
-        s.features
-            .iter()
-            .find(|f| {
-                let (a, b) = range(&*f.feature);
-                (a..b).contains(&u32::from(mtype))
-            })
-            .cloned()
-    })
+    FEATURES
+        .lock()
+        .iter()
+        .find(|f| {
+            let (a, b) = range(&*f.feature);
+            (a..b).contains(&u32::from(mtype))
+        })
+        .cloned()
 }
 
 /// Node `node` came up: tell every feature.
@@ -253,6 +266,26 @@ pub(crate) struct FileUse {
     _module: ModuleRef,
 }
 
+impl FileUse {
+    /// The feature owning ioctl number `nr` (`ENOTTY` if none), and a
+    /// reference on its module (`ENODEV` if it is unloading).
+    fn of_ioctl(nr: u32) -> Result<Self> {
+        // Under the list's lock the registration cannot finish dropping:
+        // the module is at least alive, maybe going.
+        let features = FEATURES.lock();
+        let s = features
+            .iter()
+            .find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr))
+            .cloned()
+            .ok_or(ENOTTY)?;
+        let m = s.module.and_then(ModuleRef::try_get).ok_or(ENODEV)?;
+        Ok(FileUse {
+            slot: s,
+            _module: m,
+        })
+    }
+}
+
 /// The features an open file used through their ioctls.
 pub(crate) type FileUses = Mutex<KVec<FileUse>>;
 
@@ -270,21 +303,7 @@ pub(crate) fn ioctl(uses: &FileUses, file: u64, cmd: u32, arg: usize) -> Result<
         match found {
             Some(s) => s,
             None => {
-                // Under the registry lock the registration cannot finish
-                // dropping: the module is at least alive, maybe going.
-                let new = registry::with(|st| -> Result<FileUse> {
-                    let s = st
-                        .features
-                        .iter()
-                        .find(|s| (s.ioctls.0..s.ioctls.1).contains(&nr))
-                        .cloned()
-                        .ok_or(ENOTTY)?;
-                    let m = s.module.and_then(ModuleRef::try_get).ok_or(ENODEV)?;
-                    Ok(FileUse {
-                        slot: s,
-                        _module: m,
-                    })
-                })?;
+                let new = FileUse::of_ioctl(nr)?;
                 let s = new.slot.clone();
                 u.push(new, GFP_KERNEL)?;
                 s

@@ -230,6 +230,147 @@ pub(crate) struct NtbTransport {
     down: Atomic<bool>,
 }
 
+/// The peers' ports of `dev` (named `name`, whose port is `node_id`), by
+/// peer index, and the nodes they imply: `ENODEV` (logged) without peers,
+/// for inconsistent ports or more than `RSIO_MAX_NODES` nodes.
+fn peer_ports(dev: &NtbDev, name: &CStr, node_id: u32) -> Result<(KVec<u32>, u32)> {
+    let npeers = dev.peer_port_count()?;
+    if npeers == 0 {
+        pr_err!("{}: no peer ports\n", name);
+        return Err(ENODEV);
+    }
+    let mut ports = KVec::with_capacity(npeers as usize, GFP_KERNEL)?;
+    let mut num_nodes = node_id + 1;
+    for pidx in 0..npeers {
+        let port = dev.peer_port_number(pidx)?;
+        if port == node_id || dev.peer_port_idx(port)? != pidx {
+            pr_err!(
+                "{}: inconsistent ports (peer {} is port {})\n",
+                name,
+                pidx,
+                port
+            );
+            return Err(ENODEV);
+        }
+        num_nodes = num_nodes.max(port + 1);
+        ports.push(port, GFP_KERNEL)?;
+    }
+    if num_nodes > uapi::RSIO_MAX_NODES {
+        pr_err!(
+            "{}: port numbers up to {} exceed {} nodes\n",
+            name,
+            num_nodes - 1,
+            uapi::RSIO_MAX_NODES
+        );
+        return Err(ENODEV);
+    }
+    Ok((ports, num_nodes))
+}
+
+/// The size of every peer's buffer: what every outbound window can reach,
+/// as a power of two (the coherent allocation is then aligned to it), at
+/// most [`BUF_SIZE`]. `ENODEV` (logged) if a peer lacks inbound window
+/// `in_widx` or its outbound window, or a multi-port device cannot aim
+/// them; `ENOSPC` if they are too small. The inbound limits
+/// (`ntb_mw_get_align()`) are only known while the link is up: `expose`
+/// checks them.
+fn buffer_size(
+    dev: &NtbDev,
+    name: &CStr,
+    ports: &[u32],
+    in_widx: u32,
+    multiport: bool,
+) -> Result<usize> {
+    let out_widx = |port: u32| if multiport { port } else { 0 };
+    if multiport && !dev.has_peer_mw_set_trans()? {
+        pr_err!(
+            "{}: multi-port device without peer_mw_set_trans: cannot aim outbound windows\n",
+            name
+        );
+        return Err(ENODEV);
+    }
+    let peer_mws = dev.peer_mw_count()?;
+    let mut size = BUF_SIZE as u64;
+    for (pidx, &port) in ports.iter().enumerate() {
+        let mws = dev.mw_count(pidx as u32)?;
+        if mws <= in_widx || peer_mws <= out_widx(port) {
+            pr_err!(
+                "{}: needs inbound window {} for peer {} and outbound window {} \
+                 ({} and {} there)\n",
+                name,
+                in_widx,
+                port,
+                out_widx(port),
+                mws,
+                peer_mws
+            );
+            return Err(ENODEV);
+        }
+        size = size.min(dev.peer_mw_get_addr(out_widx(port))?.size);
+    }
+    if size < (RING_SIZE + PAGE) as u64 {
+        pr_err!("{}: outbound windows too small ({:#x} bytes)\n", name, size);
+        return Err(ENOSPC);
+    }
+    // >= RING_SIZE + PAGE and <= BUF_SIZE: fits.
+    Ok(1usize << size.ilog2())
+}
+
+/// The doorbell bits of the peers `ports` (bit n rings node n): `ENODEV`
+/// (logged) unless the device has them and this node's `node_id`.
+fn doorbell_bits(dev: &NtbDev, name: &CStr, ports: &[u32], node_id: u32) -> Result<u64> {
+    let valid = dev.db_valid_mask()?;
+    let mut peer_bits = 0u64;
+    for &port in ports.iter() {
+        peer_bits |= 1 << port;
+    }
+    let own_bit = 1u64 << node_id;
+    if valid & (peer_bits | own_bit) != peer_bits | own_bit {
+        pr_err!(
+            "{}: doorbells {:#x} lack the node bits {:#x}\n",
+            name,
+            valid,
+            peer_bits | own_bit
+        );
+        return Err(ENODEV);
+    }
+    Ok(peer_bits)
+}
+
+/// A [`Peer`] for each of `ports`, with an inbound buffer of `buf_size`
+/// bytes (a pool of `pool_pages` grant pages after the ring).
+fn new_peers(
+    dev: &NtbDev,
+    ports: &[u32],
+    buf_size: usize,
+    pool_pages: usize,
+) -> Result<KVec<Arc<Peer>>> {
+    let mut peers = KVec::with_capacity(ports.len(), GFP_KERNEL)?;
+    for (pidx, &port) in ports.iter().enumerate() {
+        let buf = dev.alloc_dma(buf_size)?;
+        let inbound = Arc::pin_init(
+            pin_init!(Inbound {
+                buf,
+                pool <- new_spinlock!(PoolMap { pages: pool_pages, used: [0; POOL_WORDS] }, "rsio_fabric_ntb_pool"),
+            }),
+            GFP_KERNEL,
+        )?;
+        let peer = Arc::pin_init(
+            pin_init!(Peer {
+                node: port,
+                pidx: pidx as u32,
+                inbound,
+                exposed <- new_mutex!(false, "rsio_fabric_ntb_exposed"),
+                outbound <- new_mutex!(None, "rsio_fabric_ntb_outbound"),
+                connected: Atomic::new(false),
+            }),
+            GFP_KERNEL,
+        )?;
+        peers.push(peer, GFP_KERNEL)?;
+    }
+    Ok(peers)
+}
+
 impl NtbTransport {
     /// Sets the transport up on `dev`: inbound buffers allocated (and
     /// exposed to the peers whose link is up already), events to `events`,
@@ -243,121 +384,14 @@ impl NtbTransport {
     pub(crate) fn new(dev: Arc<NtbDev>, events: Arc<dyn Events>) -> Result<Arc<Self>> {
         let name = dev.name()?;
         let node_id = dev.port_number()?;
-        let npeers = dev.peer_port_count()?;
-        if npeers == 0 {
-            pr_err!("{}: no peer ports\n", &*name);
-            return Err(ENODEV);
-        }
-        let multiport = npeers > 1;
-        let mut ports = KVec::with_capacity(npeers as usize, GFP_KERNEL)?;
-        let mut num_nodes = node_id + 1;
-        for pidx in 0..npeers {
-            let port = dev.peer_port_number(pidx)?;
-            if port == node_id || dev.peer_port_idx(port)? != pidx {
-                pr_err!(
-                    "{}: inconsistent ports (peer {} is port {})\n",
-                    &*name,
-                    pidx,
-                    port
-                );
-                return Err(ENODEV);
-            }
-            num_nodes = num_nodes.max(port + 1);
-            ports.push(port, GFP_KERNEL)?;
-        }
-        if num_nodes > uapi::RSIO_MAX_NODES {
-            pr_err!(
-                "{}: port numbers up to {} exceed {} nodes\n",
-                &*name,
-                num_nodes - 1,
-                uapi::RSIO_MAX_NODES
-            );
-            return Err(ENODEV);
-        }
+        let (ports, num_nodes) = peer_ports(&dev, &name, node_id)?;
+        let multiport = ports.len() > 1;
         // Window indices (module documentation).
         let in_widx = if multiport { node_id } else { 0 };
-        let out_widx = |port: u32| if multiport { port } else { 0 };
-        if multiport && !dev.has_peer_mw_set_trans()? {
-            pr_err!(
-                "{}: multi-port device without peer_mw_set_trans: cannot aim outbound windows\n",
-                &*name
-            );
-            return Err(ENODEV);
-        }
-        let peer_mws = dev.peer_mw_count()?;
-        // The buffer size: what every outbound window can reach, as a power
-        // of two (the coherent allocation is then aligned to it). The
-        // inbound limits (`ntb_mw_get_align()`) are only known while the
-        // link is up: `expose` checks them.
-        let mut size = BUF_SIZE as u64;
-        for (pidx, &port) in ports.iter().enumerate() {
-            let mws = dev.mw_count(pidx as u32)?;
-            if mws <= in_widx || peer_mws <= out_widx(port) {
-                pr_err!(
-                    "{}: needs inbound window {} for peer {} and outbound window {} \
-                     ({} and {} there)\n",
-                    &*name,
-                    in_widx,
-                    port,
-                    out_widx(port),
-                    mws,
-                    peer_mws
-                );
-                return Err(ENODEV);
-            }
-            size = size.min(dev.peer_mw_get_addr(out_widx(port))?.size);
-        }
-        if size < (RING_SIZE + PAGE) as u64 {
-            pr_err!(
-                "{}: outbound windows too small ({:#x} bytes)\n",
-                &*name,
-                size
-            );
-            return Err(ENOSPC);
-        }
-        // >= RING_SIZE + PAGE and <= BUF_SIZE: fits.
-        let buf_size = 1usize << size.ilog2();
+        let buf_size = buffer_size(&dev, &name, &ports, in_widx, multiport)?;
         let pool_pages = (buf_size - RING_SIZE) / PAGE;
-        // Doorbells: bit n rings node n.
-        let valid = dev.db_valid_mask()?;
-        let mut peer_bits = 0u64;
-        for &port in ports.iter() {
-            peer_bits |= 1 << port;
-        }
-        let own_bit = 1u64 << node_id;
-        if valid & (peer_bits | own_bit) != peer_bits | own_bit {
-            pr_err!(
-                "{}: doorbells {:#x} lack the node bits {:#x}\n",
-                &*name,
-                valid,
-                peer_bits | own_bit
-            );
-            return Err(ENODEV);
-        }
-
-        let mut peers = KVec::with_capacity(ports.len(), GFP_KERNEL)?;
-        for (pidx, &port) in ports.iter().enumerate() {
-            let buf = dev.alloc_dma(buf_size)?;
-            let inbound = Arc::pin_init(
-                pin_init!(Inbound {
-                    buf,
-                    pool <- new_spinlock!(PoolMap { pages: pool_pages, used: [0; POOL_WORDS] }, "rsio_fabric_ntb_pool"),
-                }),
-                GFP_KERNEL,
-            )?;
-            let peer = Arc::pin_init(
-                pin_init!(Peer {
-                    node: port,
-                    pidx: pidx as u32,
-                    inbound,
-                    exposed <- new_mutex!(false, "rsio_fabric_ntb_exposed"),
-                    outbound <- new_mutex!(None, "rsio_fabric_ntb_outbound"),
-                    connected: Atomic::new(false),
-                }),
-                GFP_KERNEL,
-            )?;
-            peers.push(peer, GFP_KERNEL)?;
-        }
+        let peer_bits = doorbell_bits(&dev, &name, &ports, node_id)?;
+        let peers = new_peers(&dev, &ports, buf_size, pool_pages)?;
         // INVARIANT: ports checked distinct and in range above; `this` is
         // not shut down and everything below is undone by `shutdown` (on
         // error too, through drop).
@@ -376,11 +410,29 @@ impl NtbTransport {
             },
             GFP_KERNEL,
         )?;
-        // Peers whose link is up get their window now, the others on their
-        // first `connect`.
+        this.start(events, peer_bits)?;
+        pr_info!(
+            "{}: generic NTB transport: node {} of {}, {} peer(s), {} windows of {:#x} bytes ({} grant pages each)\n",
+            &*this.name,
+            node_id,
+            num_nodes,
+            ports.len(),
+            if multiport { "multi-port" } else { "two-port" },
+            buf_size,
+            pool_pages
+        );
+        Ok(this)
+    }
+
+    /// Exposes the inbound buffers to the peers whose link is up (the
+    /// others get theirs on their first `connect`), sends the device's
+    /// events to `events`, unmasks the doorbells `peer_bits`, enables the
+    /// link.
+    fn start(&self, events: Arc<dyn Events>, peer_bits: u64) -> Result {
+        let dev = &self.dev;
         let up = dev.link_is_up()?;
-        for p in this.peers.iter().filter(|p| up & (1 << p.pidx) != 0) {
-            match this.expose(p) {
+        for p in self.peers.iter().filter(|p| up & (1 << p.pidx) != 0) {
+            match self.expose(p) {
                 Ok(()) | Err(EAGAIN) => {}
                 Err(e) => return Err(e),
             }
@@ -388,18 +440,7 @@ impl NtbTransport {
         dev.set_ctx(Arc::new(CtxEvents { events, peer_bits }, GFP_KERNEL)?)?;
         dev.db_clear(peer_bits)?;
         dev.db_clear_mask(peer_bits)?;
-        dev.link_enable()?;
-        pr_info!(
-            "{}: generic NTB transport: node {} of {}, {} peer(s), {} windows of {:#x} bytes ({} grant pages each)\n",
-            &*this.name,
-            node_id,
-            num_nodes,
-            npeers,
-            if multiport { "multi-port" } else { "two-port" },
-            buf_size,
-            pool_pages
-        );
-        Ok(this)
+        dev.link_enable()
     }
 
     /// Stops everything [`NtbTransport::new`] started: events, doorbells,

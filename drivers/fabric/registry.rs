@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The module's global state: the running cluster (one transport at a
-//! time) and the registered feature modules.
+//! time). The registered feature modules are listed in `features.rs`.
 
 use crate::cluster::Cluster;
-use crate::features::Slot;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -16,15 +15,11 @@ rsio_kernel::global_lock! {
 /// See the module documentation.
 pub(crate) struct State {
     pub(crate) cluster: Option<Arc<Cluster>>,
-    pub(crate) features: KVec<Arc<Slot>>,
 }
 
 impl State {
     const fn new() -> Self {
-        Self {
-            cluster: None,
-            features: KVec::new(),
-        }
+        Self { cluster: None }
     }
 }
 

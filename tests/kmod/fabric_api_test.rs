@@ -36,6 +36,7 @@
 //! (and is printed too).
 
 use core::fmt::Write;
+use core::str::SplitWhitespace;
 use kernel::{
     debugfs, new_mutex,
     prelude::*,
@@ -455,128 +456,156 @@ impl Tester {
         let mut args = line.split_whitespace();
         let cmd = args.next().ok_or(EINVAL)?;
         match cmd {
-            "status" => self.status(out)?,
-            "echo" => {
-                let (node, text) = node_and_text(line)?;
-                let r = api::request(node, MT_ECHO_UPPER, text.as_bytes(), TIMEOUT_MS);
-                print_reply(out, "echo", r, |o, d| write!(o, "{}", Text(d)))?;
+            "status" => self.status(out),
+            "echo" | "add" | "raw" | "event" => message(cmd, line, args, out),
+            "grant" | "fill" | "gpeek" | "map" | "peek" | "poke" | "release" => {
+                window(st, cmd, args, out)
             }
-            "add" => {
-                let node = num32(args.next())?;
-                let a = num32(args.next())?;
-                let b = num32(args.next())?;
-                let mut p = [0u8; 8];
-                p[..4].copy_from_slice(&a.to_le_bytes());
-                p[4..].copy_from_slice(&b.to_le_bytes());
-                let r = api::request(node, MT_ADD, &p, TIMEOUT_MS);
-                print_reply(out, "add", r, |o, d| match <[u8; 8]>::try_from(d) {
-                    Ok(sum) => write!(o, "{}", u64::from_le_bytes(sum)),
-                    Err(_) => write!(o, "bad reply {}", Hex(d)),
-                })?;
-            }
-            "raw" => {
-                let node = num32(args.next())?;
-                let mtype = num16(args.next())?;
-                let payload = parse_hex(args.next().unwrap_or(""))?;
-                let r = api::request(node, mtype, &payload, TIMEOUT_MS);
-                print_reply(out, "raw", r, |o, d| {
-                    write!(o, "{} bytes {}", d.len(), Hex(d))
-                })?;
-            }
-            "event" => {
-                let (node, text) = node_and_text(line)?;
-                match api::send_event(node, MT_LOG, text.as_bytes()) {
-                    Ok(()) => writeln!(out, "event: sent").map_err(oom)?,
-                    Err(e) => writeln!(out, "event: error {}", ErrName(e)).map_err(oom)?,
-                }
-            }
-            "grant" => {
-                let size = num(args.next())?;
-                let peers = num32(args.next())?;
-                st.grant = None;
-                let g = KernelWindow::grant(size, peers)?;
-                writeln!(
-                    out,
-                    "grant size {:#x} peers {:#x} fabric_addr {:#x} bus_addr {:#x}",
-                    g.len, peers, g.fabric_addr, g.bus_addr
-                )
-                .map_err(oom)?;
-                st.grant = Some(g);
-            }
-            "fill" => {
-                let byte = u8::try_from(num(args.next())?).map_err(|_| EINVAL)?;
-                let g = st.grant.as_ref().ok_or(ENOENT)?;
-                let len = usize::try_from(g.len)?;
-                let data = KVVec::from_elem(byte, len, GFP_KERNEL)?;
-                g.write(0, &data)?;
-                writeln!(out, "filled {:#x} bytes with {:#04x}", len, byte).map_err(oom)?;
-            }
-            "gpeek" => {
-                let offset = num(args.next())?;
-                let v = read32(st.grant.as_ref().ok_or(ENOENT)?, offset)?;
-                writeln!(out, "gpeek {:#x}: {:#010x}", offset, v).map_err(oom)?;
-            }
-            "map" => {
-                let node = num32(args.next())?;
-                let addr = num(args.next())?;
-                let size = num(args.next())?;
-                st.map = None;
-                let m = KernelWindow::map(node, addr, size)?;
-                writeln!(
-                    out,
-                    "map node {} fabric_addr {:#x} size {:#x} bus_addr {:#x}",
-                    node, addr, m.len, m.bus_addr
-                )
-                .map_err(oom)?;
-                let back = api::to_fabric(m.bus_addr)?;
-                let bus = api::to_bus(node, addr)?;
-                match back {
-                    Some((n, a)) => {
-                        writeln!(out, "to_fabric({:#x}) = node {} {:#x}", m.bus_addr, n, a)
-                    }
-                    None => writeln!(out, "to_fabric({:#x}) = none", m.bus_addr),
-                }
-                .map_err(oom)?;
-                match bus {
-                    Some(b) => writeln!(out, "to_bus({}, {:#x}) = {:#x}", node, addr, b),
-                    None => writeln!(out, "to_bus({}, {:#x}) = none", node, addr),
-                }
-                .map_err(oom)?;
-                // The last word of the mapping translates too.
-                let last = m.len.checked_sub(4).ok_or(EINVAL)?;
-                let inside = api::to_fabric(m.bus_addr + last)? == Some((node, addr + last))
-                    && api::to_bus(node, addr + last)? == Some(m.bus_addr + last);
-                let ok = back == Some((node, addr)) && bus == Some(m.bus_addr) && inside;
-                writeln!(out, "round trip {}", if ok { "ok" } else { "BROKEN" }).map_err(oom)?;
-                st.map = Some(m);
-            }
-            "peek" => {
-                let offset = num(args.next())?;
-                let v = read32(st.map.as_ref().ok_or(ENOENT)?, offset)?;
-                writeln!(out, "peek {:#x}: {:#010x}", offset, v).map_err(oom)?;
-            }
-            "poke" => {
-                let offset = num(args.next())?;
-                let value = num32(args.next())?;
-                let m = st.map.as_ref().ok_or(ENOENT)?;
-                m.write(offset, &value.to_le_bytes())?;
-                let back = read32(m, offset)?;
-                writeln!(
-                    out,
-                    "poke {:#x}: wrote {:#x}, read back {:#x}",
-                    offset, value, back
-                )
-                .map_err(oom)?;
-            }
-            "release" => {
-                st.grant = None;
-                st.map = None;
-                writeln!(out, "released").map_err(oom)?;
-            }
-            _ => return Err(EINVAL),
+            _ => Err(EINVAL),
         }
-        Ok(())
     }
+}
+
+/// The messaging commands: `echo NODE TEXT`, `add NODE A B`, `raw NODE
+/// TYPE HEX` (requests) and `event NODE TEXT`.
+fn message(cmd: &str, line: &str, mut args: SplitWhitespace<'_>, out: &mut Out<'_>) -> Result {
+    match cmd {
+        "echo" => {
+            let (node, text) = node_and_text(line)?;
+            let r = api::request(node, MT_ECHO_UPPER, text.as_bytes(), TIMEOUT_MS);
+            print_reply(out, "echo", r, |o, d| write!(o, "{}", Text(d)))?;
+        }
+        "add" => {
+            let node = num32(args.next())?;
+            let a = num32(args.next())?;
+            let b = num32(args.next())?;
+            let mut p = [0u8; 8];
+            p[..4].copy_from_slice(&a.to_le_bytes());
+            p[4..].copy_from_slice(&b.to_le_bytes());
+            let r = api::request(node, MT_ADD, &p, TIMEOUT_MS);
+            print_reply(out, "add", r, |o, d| match <[u8; 8]>::try_from(d) {
+                Ok(sum) => write!(o, "{}", u64::from_le_bytes(sum)),
+                Err(_) => write!(o, "bad reply {}", Hex(d)),
+            })?;
+        }
+        "raw" => {
+            let node = num32(args.next())?;
+            let mtype = num16(args.next())?;
+            let payload = parse_hex(args.next().unwrap_or(""))?;
+            let r = api::request(node, mtype, &payload, TIMEOUT_MS);
+            print_reply(out, "raw", r, |o, d| {
+                write!(o, "{} bytes {}", d.len(), Hex(d))
+            })?;
+        }
+        "event" => {
+            let (node, text) = node_and_text(line)?;
+            match api::send_event(node, MT_LOG, text.as_bytes()) {
+                Ok(()) => writeln!(out, "event: sent").map_err(oom)?,
+                Err(e) => writeln!(out, "event: error {}", ErrName(e)).map_err(oom)?,
+            }
+        }
+        _ => return Err(EINVAL),
+    }
+    Ok(())
+}
+
+/// The window commands: `grant SIZE PEERS`, `fill BYTE`, `gpeek OFFSET`
+/// (the grant), `map NODE ADDR SIZE`, `peek OFFSET`, `poke OFFSET VALUE`
+/// (the mapping) and `release` (both).
+fn window(st: &mut State, cmd: &str, mut args: SplitWhitespace<'_>, out: &mut Out<'_>) -> Result {
+    match cmd {
+        "grant" => {
+            let size = num(args.next())?;
+            let peers = num32(args.next())?;
+            st.grant = None;
+            let g = KernelWindow::grant(size, peers)?;
+            writeln!(
+                out,
+                "grant size {:#x} peers {:#x} fabric_addr {:#x} bus_addr {:#x}",
+                g.len, peers, g.fabric_addr, g.bus_addr
+            )
+            .map_err(oom)?;
+            st.grant = Some(g);
+        }
+        "fill" => {
+            let byte = u8::try_from(num(args.next())?).map_err(|_| EINVAL)?;
+            let g = st.grant.as_ref().ok_or(ENOENT)?;
+            let len = usize::try_from(g.len)?;
+            let data = KVVec::from_elem(byte, len, GFP_KERNEL)?;
+            g.write(0, &data)?;
+            writeln!(out, "filled {:#x} bytes with {:#04x}", len, byte).map_err(oom)?;
+        }
+        "gpeek" => {
+            let offset = num(args.next())?;
+            let v = read32(st.grant.as_ref().ok_or(ENOENT)?, offset)?;
+            writeln!(out, "gpeek {:#x}: {:#010x}", offset, v).map_err(oom)?;
+        }
+        "map" => map(st, args, out)?,
+        "peek" => {
+            let offset = num(args.next())?;
+            let v = read32(st.map.as_ref().ok_or(ENOENT)?, offset)?;
+            writeln!(out, "peek {:#x}: {:#010x}", offset, v).map_err(oom)?;
+        }
+        "poke" => {
+            let offset = num(args.next())?;
+            let value = num32(args.next())?;
+            let m = st.map.as_ref().ok_or(ENOENT)?;
+            m.write(offset, &value.to_le_bytes())?;
+            let back = read32(m, offset)?;
+            writeln!(
+                out,
+                "poke {:#x}: wrote {:#x}, read back {:#x}",
+                offset, value, back
+            )
+            .map_err(oom)?;
+        }
+        "release" => {
+            st.grant = None;
+            st.map = None;
+            writeln!(out, "released").map_err(oom)?;
+        }
+        _ => return Err(EINVAL),
+    }
+    Ok(())
+}
+
+/// `map NODE ADDR SIZE`: maps `SIZE` bytes at fabric address `ADDR` of
+/// `NODE` (replacing the mapping of `st`) and checks the translations both
+/// ways.
+fn map(st: &mut State, mut args: SplitWhitespace<'_>, out: &mut Out<'_>) -> Result {
+    let node = num32(args.next())?;
+    let addr = num(args.next())?;
+    let size = num(args.next())?;
+    st.map = None;
+    let m = KernelWindow::map(node, addr, size)?;
+    writeln!(
+        out,
+        "map node {} fabric_addr {:#x} size {:#x} bus_addr {:#x}",
+        node, addr, m.len, m.bus_addr
+    )
+    .map_err(oom)?;
+    let back = api::to_fabric(m.bus_addr)?;
+    let bus = api::to_bus(node, addr)?;
+    match back {
+        Some((n, a)) => {
+            writeln!(out, "to_fabric({:#x}) = node {} {:#x}", m.bus_addr, n, a)
+        }
+        None => writeln!(out, "to_fabric({:#x}) = none", m.bus_addr),
+    }
+    .map_err(oom)?;
+    match bus {
+        Some(b) => writeln!(out, "to_bus({}, {:#x}) = {:#x}", node, addr, b),
+        None => writeln!(out, "to_bus({}, {:#x}) = none", node, addr),
+    }
+    .map_err(oom)?;
+    // The last word of the mapping translates too.
+    let last = m.len.checked_sub(4).ok_or(EINVAL)?;
+    let inside = api::to_fabric(m.bus_addr + last)? == Some((node, addr + last))
+        && api::to_bus(node, addr + last)? == Some(m.bus_addr + last);
+    let ok = back == Some((node, addr)) && bus == Some(m.bus_addr) && inside;
+    writeln!(out, "round trip {}", if ok { "ok" } else { "BROKEN" }).map_err(oom)?;
+    st.map = Some(m);
+    Ok(())
 }
 
 fn ctl_read(t: &Arc<Tester>, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -30,6 +30,8 @@
 //!   raises NODE's remote interrupt K through it.
 //! - `release`: drops every resource.
 
+use core::fmt::Write;
+use core::str::SplitWhitespace;
 use kernel::{
     debugfs, new_mutex,
     prelude::*,
@@ -170,6 +172,11 @@ fn usize_arg(arg: Option<&str>) -> Result<usize> {
     usize::try_from(num(arg)?).map_err(|_| EINVAL)
 }
 
+/// A failed write into the output: out of memory.
+fn oom(_: core::fmt::Error) -> Error {
+    ENOMEM
+}
+
 /// Bytes of the pattern of `seed` from `offset` on, `len` long.
 fn make_pattern(seed: u32, offset: usize, len: usize) -> Result<KVVec<u8>> {
     let mut v = KVVec::with_capacity(len, GFP_KERNEL)?;
@@ -212,51 +219,11 @@ impl core::fmt::Display for Rate {
 
 impl Tester {
     fn run(&self, st: &mut State, line: &str, out: &mut Out<'_>) -> Result {
-        use core::fmt::Write;
         let mut args = line.split_whitespace();
         let cmd = args.next().ok_or(EINVAL)?;
         let adapter = st.adapter.clone().ok_or(ENODEV)?;
-        let w = |e: core::fmt::Error| -> Error {
-            let _ = e;
-            ENOMEM
-        };
         match cmd {
-            "status" => {
-                let info = adapter.info();
-                writeln!(out, "node {} of {}", info.node_id, info.num_nodes).map_err(w)?;
-                writeln!(out, "link status {:#x}", adapter.link_status()?).map_err(w)?;
-                let c = adapter.counters()?;
-                writeln!(
-                    out,
-                    "counters: tx {} errors {} refused {} dma_bytes {} db_tx {} db_rx {} rmmio {}",
-                    c.tx, c.errors, c.refused, c.dma_bytes, c.db_tx, c.db_rx, c.rmmio
-                )
-                .map_err(w)?;
-                let seen = adapter.errors_seen();
-                writeln!(
-                    out,
-                    "errors seen: unmapped {} target_down {} refused {}",
-                    seen[0], seen[1], seen[2]
-                )
-                .map_err(w)?;
-                write!(out, "remote irqs:").map_err(w)?;
-                for (k, c) in self.remote_irqs.iter().enumerate() {
-                    let n = c.load(Relaxed);
-                    if n != 0 {
-                        write!(out, " {}:{}", k, n).map_err(w)?;
-                    }
-                }
-                writeln!(out).map_err(w)?;
-                writeln!(
-                    out,
-                    "events: link {} dma {} error {} removed {}",
-                    self.link_events.load(Relaxed),
-                    self.dma_events.load(Relaxed),
-                    self.error_events.load(Relaxed),
-                    self.removed.load(Relaxed)
-                )
-                .map_err(w)?;
-            }
+            "status" => self.status(&adapter, out),
             "link" => {
                 let on = match args.next() {
                     Some("on") => true,
@@ -264,193 +231,293 @@ impl Tester {
                     _ => return Err(EINVAL),
                 };
                 adapter.set_link(LinkUser::Core, on)?;
-                writeln!(out, "link request {}", if on { "on" } else { "off" }).map_err(w)?;
+                writeln!(out, "link request {}", if on { "on" } else { "off" }).map_err(oom)?;
+                Ok(())
             }
-            "expose" => {
-                let size = usize_arg(args.next())?;
-                let peers = num32(args.next())?;
-                st.exposed = None;
-                let buf = rsio_ntb::buffer::alloc(&adapter, size)?;
-                let win = InboundWindow::alloc(&adapter)?;
-                win.open(buf.bus_addr(), size as u64, peers)?;
-                writeln!(
-                    out,
-                    "window {} size {:#x} peers {:#x}",
-                    win.index(),
-                    size,
-                    peers
-                )
-                .map_err(w)?;
-                st.exposed = Some((buf, win));
-            }
-            "unexpose" => {
-                st.exposed = None;
-                writeln!(out, "unexposed").map_err(w)?;
-            }
-            "fill" => {
-                let seed = num32(args.next())?;
-                let (buf, _) = st.exposed.as_ref().ok_or(ENOENT)?;
-                let data = make_pattern(seed, 0, buf.len())?;
-                buf.write(0, &data)?;
-                writeln!(out, "filled {:#x} bytes", buf.len()).map_err(w)?;
-            }
-            "verify" => {
-                let seed = num32(args.next())?;
-                let offset = usize_arg(args.next())?;
-                let len = usize_arg(args.next())?;
-                let (buf, _) = st.exposed.as_ref().ok_or(ENOENT)?;
-                let mut data = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
-                buf.read(offset, &mut data)?;
-                match check_pattern(seed, offset, &data) {
-                    None => writeln!(out, "verify ok").map_err(w)?,
-                    Some(at) => writeln!(out, "verify MISMATCH at {:#x}", at).map_err(w)?,
-                }
-            }
-            "map" => {
-                let node = num32(args.next())?;
-                let window = num32(args.next())?;
-                let slots = num32(args.next())?;
-                st.lut = None;
-                let lut = LutRange::alloc(&adapter, slots)?;
-                for i in 0..slots {
-                    lut.map_memory(i, node, window, u64::from(i) * lut.slot_size())?;
-                }
-                writeln!(
-                    out,
-                    "lut slots {}..{} at {:#x} onto node {} window {}",
-                    lut.first_slot(),
-                    lut.first_slot() + lut.count(),
-                    lut.bus_addr(),
-                    node,
-                    window
-                )
-                .map_err(w)?;
-                st.lut = Some(lut);
-            }
-            "pio-write" | "pio-read" => {
-                let seed = num32(args.next())?;
-                let offset = usize_arg(args.next())?;
-                let len = usize_arg(args.next())?;
-                let lut = st.lut.as_ref().ok_or(ENOENT)?;
-                let map = lut.map_cpu()?;
-                let start = Instant::<Monotonic>::now();
-                if cmd == "pio-write" {
-                    let data = make_pattern(seed, offset, len)?;
-                    map.write(offset, &data)?;
-                    writeln!(out, "pio wrote {:#x} bytes", len).map_err(w)?;
-                } else {
-                    let mut data = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
-                    map.read(offset, &mut data)?;
-                    match check_pattern(seed, offset, &data) {
-                        None => writeln!(out, "pio read ok").map_err(w)?,
-                        Some(at) => writeln!(out, "pio read MISMATCH at {:#x}", at).map_err(w)?,
-                    }
-                }
-                writeln!(out, "pio: {}", Rate(len, start.elapsed())).map_err(w)?;
-            }
-            "peek" => {
-                let offset = usize_arg(args.next())?;
-                let lut = st.lut.as_ref().ok_or(ENOENT)?;
-                let v = lut.map_cpu()?.read32(offset)?;
-                writeln!(out, "peek {:#x}: {:#010x}", offset, v).map_err(w)?;
-            }
-            "dma-write" | "dma-read" => {
-                let seed = num32(args.next())?;
-                let offset = usize_arg(args.next())?;
-                let len = usize_arg(args.next())?;
-                let lut_addr = {
-                    let lut = st.lut.as_ref().ok_or(ENOENT)?;
-                    if offset.checked_add(len).ok_or(EINVAL)? as u64 > lut.len() {
-                        return Err(EINVAL);
-                    }
-                    lut.bus_addr() + offset as u64
-                };
-                if st.dma.is_none() {
-                    st.dma = Some(DmaChannel::claim(&adapter, 0)?);
-                }
-                let ch = st.dma.as_ref().ok_or(ENOENT)?;
-                let local = rsio_ntb::buffer::alloc(&adapter, len)?;
-                let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
-                let data = make_pattern(seed, offset, len)?;
-                let (src, dst) = if cmd == "dma-write" {
-                    local.write(0, &data)?;
-                    (local.bus_addr(), lut_addr)
-                } else {
-                    (lut_addr, local.bus_addr())
-                };
-                let start = Instant::<Monotonic>::now();
-                let seq = ch.submit(src, dst, len32, true)?;
-                let result = dma_wait(ch, seq)?;
-                let dma_time = start.elapsed();
-                if result != DmaResult::Done {
-                    let err = ch.error()?;
-                    ch.resume()?;
-                    writeln!(out, "dma FAILED: {:?} {:?}", result, err).map_err(w)?;
-                    return Ok(());
-                }
-                if cmd == "dma-read" {
-                    let mut back = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
-                    local.read(0, &mut back)?;
-                    match check_pattern(seed, offset, &back) {
-                        None => writeln!(out, "dma read ok").map_err(w)?,
-                        Some(at) => writeln!(out, "dma read MISMATCH at {:#x}", at).map_err(w)?,
-                    }
-                } else {
-                    writeln!(out, "dma wrote {:#x} bytes", len).map_err(w)?;
-                }
-                // The reference: a CPU copy of the same size in local memory.
-                let mut copy = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
-                let start = Instant::<Monotonic>::now();
-                copy.copy_from_slice(&data);
-                core::hint::black_box(&copy);
-                let cpu_time = start.elapsed();
-                writeln!(
-                    out,
-                    "dma: {}, local memcpy: {}",
-                    Rate(len, dma_time),
-                    Rate(len, cpu_time)
-                )
-                .map_err(w)?;
-            }
-            "intwin" => {
-                let peers = num32(args.next())?;
-                if st.intwin.is_none() {
-                    st.intwin = Some(InterruptWindow::claim(&adapter)?);
-                }
-                st.intwin.as_ref().ok_or(ENOENT)?.allow(peers)?;
-                writeln!(out, "interrupt window open to {:#x}", peers).map_err(w)?;
-            }
-            "irq-map" => {
-                let node = num32(args.next())?;
-                st.irq_lut = None;
-                let lut = LutRange::alloc(&adapter, 1)?;
-                lut.map_interrupt(0, node)?;
-                writeln!(
-                    out,
-                    "interrupt slot {} onto node {}",
-                    lut.first_slot(),
-                    node
-                )
-                .map_err(w)?;
-                st.irq_lut = Some(lut);
-            }
-            "trigger" => {
-                let k = usize_arg(args.next())?;
-                if k >= 32 {
-                    return Err(EINVAL);
-                }
-                let lut = st.irq_lut.as_ref().ok_or(ENOENT)?;
-                lut.map_cpu()?.write32(4 * k, 1)?;
-                writeln!(out, "triggered {}", k).map_err(w)?;
-            }
+            "expose" | "unexpose" | "fill" | "verify" => exposed(st, &adapter, cmd, args, out),
+            "map" | "pio-write" | "pio-read" | "peek" => slots(st, &adapter, cmd, args, out),
+            "dma-write" | "dma-read" => dma(st, &adapter, cmd, args, out),
+            "intwin" | "irq-map" | "trigger" => interrupts(st, &adapter, cmd, args, out),
             "release" => {
                 st.release();
-                writeln!(out, "released").map_err(w)?;
+                writeln!(out, "released").map_err(oom)
             }
-            _ => return Err(EINVAL),
+            _ => Err(EINVAL),
         }
+    }
+
+    /// `status`: the adapter's node, link, counters and errors, and the
+    /// events this client saw.
+    fn status(&self, adapter: &Adapter, out: &mut Out<'_>) -> Result {
+        let info = adapter.info();
+        writeln!(out, "node {} of {}", info.node_id, info.num_nodes).map_err(oom)?;
+        writeln!(out, "link status {:#x}", adapter.link_status()?).map_err(oom)?;
+        let c = adapter.counters()?;
+        writeln!(
+            out,
+            "counters: tx {} errors {} refused {} dma_bytes {} db_tx {} db_rx {} rmmio {}",
+            c.tx, c.errors, c.refused, c.dma_bytes, c.db_tx, c.db_rx, c.rmmio
+        )
+        .map_err(oom)?;
+        let seen = adapter.errors_seen();
+        writeln!(
+            out,
+            "errors seen: unmapped {} target_down {} refused {}",
+            seen[0], seen[1], seen[2]
+        )
+        .map_err(oom)?;
+        write!(out, "remote irqs:").map_err(oom)?;
+        for (k, c) in self.remote_irqs.iter().enumerate() {
+            let n = c.load(Relaxed);
+            if n != 0 {
+                write!(out, " {}:{}", k, n).map_err(oom)?;
+            }
+        }
+        writeln!(out).map_err(oom)?;
+        writeln!(
+            out,
+            "events: link {} dma {} error {} removed {}",
+            self.link_events.load(Relaxed),
+            self.dma_events.load(Relaxed),
+            self.error_events.load(Relaxed),
+            self.removed.load(Relaxed)
+        )
+        .map_err(oom)?;
         Ok(())
     }
+}
+
+/// The exposed buffer's commands: `expose SIZE PEERS`, `unexpose`,
+/// `fill SEED`, `verify SEED OFFSET LEN`.
+fn exposed(
+    st: &mut State,
+    adapter: &Arc<Adapter>,
+    cmd: &str,
+    mut args: SplitWhitespace<'_>,
+    out: &mut Out<'_>,
+) -> Result {
+    match cmd {
+        "expose" => {
+            let size = usize_arg(args.next())?;
+            let peers = num32(args.next())?;
+            st.exposed = None;
+            let buf = rsio_ntb::buffer::alloc(adapter, size)?;
+            let win = InboundWindow::alloc(adapter)?;
+            win.open(buf.bus_addr(), size as u64, peers)?;
+            writeln!(
+                out,
+                "window {} size {:#x} peers {:#x}",
+                win.index(),
+                size,
+                peers
+            )
+            .map_err(oom)?;
+            st.exposed = Some((buf, win));
+        }
+        "unexpose" => {
+            st.exposed = None;
+            writeln!(out, "unexposed").map_err(oom)?;
+        }
+        "fill" => {
+            let seed = num32(args.next())?;
+            let (buf, _) = st.exposed.as_ref().ok_or(ENOENT)?;
+            let data = make_pattern(seed, 0, buf.len())?;
+            buf.write(0, &data)?;
+            writeln!(out, "filled {:#x} bytes", buf.len()).map_err(oom)?;
+        }
+        "verify" => {
+            let seed = num32(args.next())?;
+            let offset = usize_arg(args.next())?;
+            let len = usize_arg(args.next())?;
+            let (buf, _) = st.exposed.as_ref().ok_or(ENOENT)?;
+            let mut data = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+            buf.read(offset, &mut data)?;
+            match check_pattern(seed, offset, &data) {
+                None => writeln!(out, "verify ok").map_err(oom)?,
+                Some(at) => writeln!(out, "verify MISMATCH at {:#x}", at).map_err(oom)?,
+            }
+        }
+        _ => return Err(EINVAL),
+    }
+    Ok(())
+}
+
+/// The mapped LUT slots' commands: `map NODE WINDOW SLOTS`,
+/// `pio-write`/`pio-read SEED OFFSET LEN`, `peek OFFSET`.
+fn slots(
+    st: &mut State,
+    adapter: &Arc<Adapter>,
+    cmd: &str,
+    mut args: SplitWhitespace<'_>,
+    out: &mut Out<'_>,
+) -> Result {
+    match cmd {
+        "map" => {
+            let node = num32(args.next())?;
+            let window = num32(args.next())?;
+            let slots = num32(args.next())?;
+            st.lut = None;
+            let lut = LutRange::alloc(adapter, slots)?;
+            for i in 0..slots {
+                lut.map_memory(i, node, window, u64::from(i) * lut.slot_size())?;
+            }
+            writeln!(
+                out,
+                "lut slots {}..{} at {:#x} onto node {} window {}",
+                lut.first_slot(),
+                lut.first_slot() + lut.count(),
+                lut.bus_addr(),
+                node,
+                window
+            )
+            .map_err(oom)?;
+            st.lut = Some(lut);
+        }
+        "pio-write" | "pio-read" => {
+            let seed = num32(args.next())?;
+            let offset = usize_arg(args.next())?;
+            let len = usize_arg(args.next())?;
+            let lut = st.lut.as_ref().ok_or(ENOENT)?;
+            let map = lut.map_cpu()?;
+            let start = Instant::<Monotonic>::now();
+            if cmd == "pio-write" {
+                let data = make_pattern(seed, offset, len)?;
+                map.write(offset, &data)?;
+                writeln!(out, "pio wrote {:#x} bytes", len).map_err(oom)?;
+            } else {
+                let mut data = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+                map.read(offset, &mut data)?;
+                match check_pattern(seed, offset, &data) {
+                    None => writeln!(out, "pio read ok").map_err(oom)?,
+                    Some(at) => writeln!(out, "pio read MISMATCH at {:#x}", at).map_err(oom)?,
+                }
+            }
+            writeln!(out, "pio: {}", Rate(len, start.elapsed())).map_err(oom)?;
+        }
+        "peek" => {
+            let offset = usize_arg(args.next())?;
+            let lut = st.lut.as_ref().ok_or(ENOENT)?;
+            let v = lut.map_cpu()?.read32(offset)?;
+            writeln!(out, "peek {:#x}: {:#010x}", offset, v).map_err(oom)?;
+        }
+        _ => return Err(EINVAL),
+    }
+    Ok(())
+}
+
+/// `dma-write SEED OFFSET LEN` / `dma-read SEED OFFSET LEN`: a copy by
+/// the DMA engine between a local buffer and the mapped slots, checked,
+/// timed next to a CPU copy of the same size in local memory.
+fn dma(
+    st: &mut State,
+    adapter: &Arc<Adapter>,
+    cmd: &str,
+    mut args: SplitWhitespace<'_>,
+    out: &mut Out<'_>,
+) -> Result {
+    let seed = num32(args.next())?;
+    let offset = usize_arg(args.next())?;
+    let len = usize_arg(args.next())?;
+    let lut_addr = {
+        let lut = st.lut.as_ref().ok_or(ENOENT)?;
+        if offset.checked_add(len).ok_or(EINVAL)? as u64 > lut.len() {
+            return Err(EINVAL);
+        }
+        lut.bus_addr() + offset as u64
+    };
+    if st.dma.is_none() {
+        st.dma = Some(DmaChannel::claim(adapter, 0)?);
+    }
+    let ch = st.dma.as_ref().ok_or(ENOENT)?;
+    let local = rsio_ntb::buffer::alloc(adapter, len)?;
+    let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+    let data = make_pattern(seed, offset, len)?;
+    let (src, dst) = if cmd == "dma-write" {
+        local.write(0, &data)?;
+        (local.bus_addr(), lut_addr)
+    } else {
+        (lut_addr, local.bus_addr())
+    };
+    let start = Instant::<Monotonic>::now();
+    let seq = ch.submit(src, dst, len32, true)?;
+    let result = dma_wait(ch, seq)?;
+    let dma_time = start.elapsed();
+    if result != DmaResult::Done {
+        let err = ch.error()?;
+        ch.resume()?;
+        writeln!(out, "dma FAILED: {:?} {:?}", result, err).map_err(oom)?;
+        return Ok(());
+    }
+    if cmd == "dma-read" {
+        let mut back = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+        local.read(0, &mut back)?;
+        match check_pattern(seed, offset, &back) {
+            None => writeln!(out, "dma read ok").map_err(oom)?,
+            Some(at) => writeln!(out, "dma read MISMATCH at {:#x}", at).map_err(oom)?,
+        }
+    } else {
+        writeln!(out, "dma wrote {:#x} bytes", len).map_err(oom)?;
+    }
+    // The reference: a CPU copy of the same size in local memory.
+    let mut copy = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+    let start = Instant::<Monotonic>::now();
+    copy.copy_from_slice(&data);
+    core::hint::black_box(&copy);
+    let cpu_time = start.elapsed();
+    writeln!(
+        out,
+        "dma: {}, local memcpy: {}",
+        Rate(len, dma_time),
+        Rate(len, cpu_time)
+    )
+    .map_err(oom)?;
+    Ok(())
+}
+
+/// The remote-interrupt commands: `intwin PEERS`, `irq-map NODE`,
+/// `trigger K`.
+fn interrupts(
+    st: &mut State,
+    adapter: &Arc<Adapter>,
+    cmd: &str,
+    mut args: SplitWhitespace<'_>,
+    out: &mut Out<'_>,
+) -> Result {
+    match cmd {
+        "intwin" => {
+            let peers = num32(args.next())?;
+            if st.intwin.is_none() {
+                st.intwin = Some(InterruptWindow::claim(adapter)?);
+            }
+            st.intwin.as_ref().ok_or(ENOENT)?.allow(peers)?;
+            writeln!(out, "interrupt window open to {:#x}", peers).map_err(oom)?;
+        }
+        "irq-map" => {
+            let node = num32(args.next())?;
+            st.irq_lut = None;
+            let lut = LutRange::alloc(adapter, 1)?;
+            lut.map_interrupt(0, node)?;
+            writeln!(
+                out,
+                "interrupt slot {} onto node {}",
+                lut.first_slot(),
+                node
+            )
+            .map_err(oom)?;
+            st.irq_lut = Some(lut);
+        }
+        "trigger" => {
+            let k = usize_arg(args.next())?;
+            if k >= 32 {
+                return Err(EINVAL);
+            }
+            let lut = st.irq_lut.as_ref().ok_or(ENOENT)?;
+            lut.map_cpu()?.write32(4 * k, 1)?;
+            writeln!(out, "triggered {}", k).map_err(oom)?;
+        }
+        _ => return Err(EINVAL),
+    }
+    Ok(())
 }
 
 fn ctl_read(t: &Arc<Tester>, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -470,7 +537,6 @@ fn ctl_write(t: &Arc<Tester>, reader: &mut UserSliceReader) -> Result {
     let mut out = KVec::new();
     let r = t.run(&mut st, line, &mut Out(&mut out));
     if let Err(e) = r {
-        use core::fmt::Write;
         let _ = writeln!(Out(&mut out), "error {:?} ({})", e, line);
     }
     st.out = out;
