@@ -6,7 +6,8 @@
 //! the lease's windows (one for the function's config space, a run per
 //! BAR), claims remote-interrupt vectors for its MSI/MSI-X and creates
 //! its virtual host bridge (bridge.rs, over `rsio_kernel::pci_host`),
-//! whose scan finds the function and lets this node's driver bind. The borrow is a kernel object kept here;
+//! whose scan finds the function and lets this node's driver bind. The borrow is a kernel object
+//! kept here;
 //! it ends on `RETURN`, unload, the lender's death (the device is
 //! removed as if surprise-removed) or the lender revoking it.
 //!
@@ -14,16 +15,16 @@
 //! still arrive), then the vectors (no hook runs afterwards), then the
 //! bridge's memory, then the slots.
 
+use crate::bridge::{self, BarSpec, BorrowedFn, Bridge, FnParams};
 use crate::lend_abi::{LEND_BAR_64, LEND_DEV_NO_DMA_API, LEND_NUM_BARS};
 use crate::proto::{self, Lease};
-use crate::bridge::{self, BarSpec, BorrowedFn, Bridge, FnParams};
-use rsio_kernel::pci_host::{HostBridge, HostParams, Window};
-use kernel::prelude::*;
 use kernel::new_spinlock_irq;
+use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::{Arc, SpinLockIrq};
-use rsio_kernel::io_mem::IoMem;
 use rsio_fabric::api;
+use rsio_kernel::io_mem::IoMem;
+use rsio_kernel::pci_host::{HostBridge, HostParams, Window};
 use rsio_ntb::adapter::{Adapter, UserHook, UserVector};
 use rsio_ntb::lut::LutRange;
 
@@ -423,7 +424,11 @@ pub(crate) fn give_back_borrowed(node: u32, fdid: u32, force: bool) -> Result<Pl
             .and_then(|f| f.first_user());
         if let Some(why) = user.as_deref() {
             if !force {
-                pr_warn!("not returning fabric device {:#x}: in use here ({}); unmount/close/down it, or force\n", fdid, why);
+                pr_warn!(
+                    "not returning fabric device {:#x}: in use here ({}); unmount/close/down it, or force\n",
+                    fdid,
+                    why
+                );
                 return Err(EBUSY);
             }
             pr_warn!(

@@ -137,7 +137,10 @@ impl BorrowedFn {
                 continue;
             }
             let is64 = b.flags & LEND_BAR_64 != 0;
-            if !b.size.is_power_of_two() || b.flags & LEND_BAR_IO != 0 || (is64 && i == LEND_NUM_BARS - 1) {
+            if !b.size.is_power_of_two()
+                || b.flags & LEND_BAR_IO != 0
+                || (is64 && i == LEND_NUM_BARS - 1)
+            {
                 return Err(EINVAL);
             }
             bar_reg[i] = b.addr as u32;
@@ -148,7 +151,9 @@ impl BorrowedFn {
         let io = p.cfg.io()?;
         let mut real_bar = [0u32; LEND_NUM_BARS];
         for (i, r) in real_bar.iter_mut().enumerate() {
-            *r = io.try_read32(PCI_BASE_ADDRESS_0 as usize + 4 * i).unwrap_or(0);
+            *r = io
+                .try_read32(PCI_BASE_ADDRESS_0 as usize + 4 * i)
+                .unwrap_or(0);
         }
         Ok(try_pin_init!(Self {
             p,
@@ -168,8 +173,15 @@ impl BorrowedFn {
 // --- config space -------------------------------------------------------
 
 fn bar_type_bits(flags: u32) -> u32 {
-    (if flags & LEND_BAR_64 != 0 { PCI_BASE_ADDRESS_MEM_TYPE_64 } else { 0 })
-        | if flags & LEND_BAR_PREFETCH != 0 { PCI_BASE_ADDRESS_MEM_PREFETCH } else { 0 }
+    (if flags & LEND_BAR_64 != 0 {
+        PCI_BASE_ADDRESS_MEM_TYPE_64
+    } else {
+        0
+    }) | if flags & LEND_BAR_PREFETCH != 0 {
+        PCI_BASE_ADDRESS_MEM_PREFETCH
+    } else {
+        0
+    }
 }
 
 impl BorrowedFn {
@@ -184,7 +196,9 @@ impl BorrowedFn {
             return (reg & mask as u32 & PCI_BASE_ADDRESS_MEM_MASK) | bar_type_bits(b.flags);
         }
         match i.checked_sub(1).map(|j| &self.p.bars[j]) {
-            Some(lo) if lo.size != 0 && lo.flags & LEND_BAR_64 != 0 => reg & (!(lo.size - 1) >> 32) as u32,
+            Some(lo) if lo.size != 0 && lo.flags & LEND_BAR_64 != 0 => {
+                reg & (!(lo.size - 1) >> 32) as u32
+            }
             _ => 0,
         }
     }
@@ -198,7 +212,9 @@ impl BorrowedFn {
             PCI_VENDOR_ID => self.p.ids,
             // Header type at byte 2: one function.
             PCI_CACHE_LINE_SIZE => real & !(0x80 << 16),
-            PCI_BASE_ADDRESS_0..=PCI_BASE_ADDRESS_5 => self.bar_read(((reg - PCI_BASE_ADDRESS_0) / 4) as usize),
+            PCI_BASE_ADDRESS_0..=PCI_BASE_ADDRESS_5 => {
+                self.bar_read(((reg - PCI_BASE_ADDRESS_0) / 4) as usize)
+            }
             PCI_ROM_ADDRESS => 0,
             // No INTx: pin 0; the line is a scratch byte.
             PCI_INTERRUPT_LINE => (real & 0xffff_0000) | self.irq_line.load(Relaxed),
@@ -261,7 +277,11 @@ impl HostOps for BorrowedFn {
             _ => 0,
         };
         let v = self.virt_dword(reg, real) >> shift;
-        Some(if size == 4 { v } else { v & ((1 << (size * 8)) - 1) })
+        Some(if size == 4 {
+            v
+        } else {
+            v & ((1 << (size * 8)) - 1)
+        })
     }
 
     fn config_write(&self, devfn: u32, offset: u32, size: u32, val: u32) -> bool {
@@ -271,7 +291,11 @@ impl HostOps for BorrowedFn {
         let (reg, shift) = (offset & !3, (offset & 3) * 8);
         if (PCI_BASE_ADDRESS_0..=PCI_BASE_ADDRESS_5).contains(&reg) {
             let i = ((reg - PCI_BASE_ADDRESS_0) / 4) as usize;
-            let mask = (if size == 4 { !0 } else { (1u32 << (size * 8)) - 1 }) << shift;
+            let mask = (if size == 4 {
+                !0
+            } else {
+                (1u32 << (size * 8)) - 1
+            }) << shift;
             let old = self.bar_reg[i].load(Relaxed);
             self.bar_reg[i].store((old & !mask) | ((val << shift) & mask), Relaxed);
             return true;
@@ -362,7 +386,12 @@ impl BorrowedFn {
     /// page or one of its BARs.
     fn reaches(&self, addr: u64) -> bool {
         let within = |start: u64, len: u64| addr >= start && addr - start < len;
-        within(self.p.cfg_bus, 4096) || self.p.bars.iter().any(|b| b.size != 0 && within(b.addr, b.size))
+        within(self.p.cfg_bus, 4096)
+            || self
+                .p
+                .bars
+                .iter()
+                .any(|b| b.size != 0 && within(b.addr, b.size))
     }
 }
 
@@ -385,7 +414,9 @@ impl ThreadMain for Recoverer {
             let next = {
                 let mut q = self.queue.lock();
                 if q.is_empty() {
-                    let _ = self.wake.wait_interruptible_timeout(&mut q, msecs_to_jiffies(1000));
+                    let _ = self
+                        .wake
+                        .wait_interruptible_timeout(&mut q, msecs_to_jiffies(1000));
                 }
                 let b = q.pop();
                 if let Some(b) = &b {
@@ -445,7 +476,10 @@ pub(crate) fn start_recoverer() -> Result {
         all: KVec::new(),
         rec: rec.clone(),
     });
-    *THREAD.lock() = Some(RecoveryThread { rec, _thread: thread });
+    *THREAD.lock() = Some(RecoveryThread {
+        rec,
+        _thread: thread,
+    });
     Ok(())
 }
 
@@ -549,12 +583,11 @@ fn wait_answer(f: &BorrowedFn, pdev: Option<&PciFunction>) -> bool {
             return false;
         }
         f.probing.store(true, Relaxed);
-        let answers = f
-            .p
-            .cfg
-            .io()
-            .and_then(|io| io.try_read32(PCI_CLASS_REVISION as usize))
-            .is_ok_and(|v| v != !0);
+        let answers =
+            f.p.cfg
+                .io()
+                .and_then(|io| io.try_read32(PCI_CLASS_REVISION as usize))
+                .is_ok_and(|v| v != !0);
         // The adapter's error interrupt for a failed probe comes first.
         f.probing.store(false, Relaxed);
         if answers {
@@ -563,7 +596,11 @@ fn wait_answer(f: &BorrowedFn, pdev: Option<&PciFunction>) -> bool {
         }
     }
     if let Some(p) = pdev {
-        dev_err!(p.device(), "rsio: the function did not answer for {} s\n", RECOVER_WAIT_S);
+        dev_err!(
+            p.device(),
+            "rsio: the function did not answer for {} s\n",
+            RECOVER_WAIT_S
+        );
     }
     false
 }

@@ -106,15 +106,9 @@ impl rsio_fabric::api::Feature for LendFeature {
     }
 }
 
-/// `ERR_STATUS` bits of a failed remote read (docs/adapter.md, 4.1).
-const ERR_RMMIO_FAIL: u32 = 3;
-const ERR_RMMIO_TIMEOUT: u32 = 4;
-/// `ERR_INFO` bit 8: the error was a DMA access's.
-const ERR_INFO_DMA: u32 = 1 << 8;
-
 /// The adapter's error reports: a read of a borrowed device that the
 /// fabric failed (the driver got all-ones) starts the device's PCI error
-/// recovery (bridge.h), so the driver finds out as Linux drivers expect.
+/// recovery (bridge.rs), so the driver finds out as Linux drivers expect.
 struct FailedReads {
     /// The bus address of the adapter's translated window (`ERR_ADDR` is
     /// an offset into it).
@@ -123,13 +117,8 @@ struct FailedReads {
 
 impl rsio_ntb::adapter::ErrorHook for FailedReads {
     fn error(&self, r: &rsio_ntb::adapter::ErrorReport) {
-        if r.info & ERR_INFO_DMA != 0 {
+        let Some(what) = r.failed_read() else {
             return;
-        }
-        let what = match r.info & 0xf {
-            ERR_RMMIO_TIMEOUT => c"completion timeout",
-            ERR_RMMIO_FAIL => c"completion error at the lender",
-            _ => return,
         };
         if let Some(addr) = self.bar2.checked_add(r.addr) {
             bridge::fabric_read_failed(addr, what);

@@ -101,7 +101,12 @@ pub(crate) fn bypasses_dma_api(c: &StubClaim) -> bool {
 fn virtio_reset(c: &StubClaim) -> Result {
     let m = virtio_common(c)?;
     m.write8(VIRTIO_DEVICE_STATUS, 0);
-    m.poll(|m| m.read8(VIRTIO_DEVICE_STATUS), |s| s == 0, 1000, 1_000_000)?;
+    m.poll(
+        |m| m.read8(VIRTIO_DEVICE_STATUS),
+        |s| s == 0,
+        1000,
+        1_000_000,
+    )?;
     Ok(())
 }
 

@@ -28,20 +28,16 @@
 //! puts it back in its default IOMMU domain and closes the windows and the
 //! slot.
 
+use crate::claim::{Claimed, Info};
 use crate::lend_abi::{LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS};
 use crate::proto::{Lease, LeaseBar, LEASE_VF};
-use crate::claim::{Claimed, Info};
-use rsio_kernel::iommu::{Confinement as Confined, Isolation};
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use rsio_kernel::iommu::{Confinement as Confined, Isolation};
 use rsio_ntb::adapter::Adapter;
 use rsio_ntb::inbound::InboundWindow;
 use rsio_ntb::lut::LutRange;
 
-/// `CAPS.DIRECT` (docs/adapter.md, section 4.1).
-const CAPS_DIRECT: u32 = 1 << 2;
-/// `CAPS.REMOTE_MMIO`.
-const CAPS_REMOTE_MMIO: u32 = 1 << 3;
 /// Inbound windows are 4 KiB multiples.
 const PAGE: u64 = 4096;
 
@@ -266,10 +262,7 @@ impl Leased {
 /// MMIO or has no direct window to `node`).
 fn direct_dma(adapter: &Adapter, node: u32) -> Result<(u64, u64)> {
     let ai = adapter.info();
-    if ai.caps & CAPS_REMOTE_MMIO == 0
-        || ai.caps & CAPS_DIRECT == 0
-        || ai.direct_nodes & (1 << node) == 0
-    {
+    if !ai.caps.remote_mmio() || !ai.caps.direct_window() || ai.direct_nodes & (1 << node) == 0 {
         return Err(EOPNOTSUPP);
     }
     let dma_span = 1u64.checked_shl(ai.direct_shift).ok_or(EOPNOTSUPP)?;

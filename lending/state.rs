@@ -9,14 +9,14 @@
 //! one the core's thread takes. Lend and unlend send nothing with `STATE`
 //! held; the core's thread answers `LIST_REQ` under it (see there).
 
+use crate::claim::{Claimed, Info};
 use crate::lend_abi::*;
 use crate::proto;
 use crate::serve::Leased;
-use crate::claim::{Claimed, Info};
-use rsio_kernel::iommu::Isolation;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_fabric::api;
+use rsio_kernel::iommu::Isolation;
 use rsio_ntb::adapter::Adapter;
 
 /// Peers' entries kept at most (more are dropped).

@@ -129,17 +129,6 @@ impl Caps {
     }
 }
 
-/// Transitional: `caps & BIT` with a bit of `CAPS`, for the users that
-/// predate [`Caps`] (`lending/serve.rs`). Use the named methods instead;
-/// this goes once nothing tests bare bits.
-impl core::ops::BitAnd<u32> for Caps {
-    type Output = u32;
-
-    fn bitand(self, bits: u32) -> u32 {
-        self.bits() & bits
-    }
-}
-
 /// The adapter's counters (docs/adapter.md, section 4.1), in register order.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Counters {
@@ -611,7 +600,9 @@ impl Adapter {
         if !*bound {
             return Err(ENODEV);
         }
-        // SAFETY: `bound` is set while the adapter is published, and `Published::drop` (in the driver's remove, before the device is unbound) clears it under this lock, which is held until `f` returns: the device is bound for as long as the reference lives.
+        // SAFETY: `bound` is set while the adapter is published, and `Published::drop` (in the
+        // driver's remove, before the device is unbound) clears it under this lock, which is held
+        // until `f` returns: the device is bound for as long as the reference lives.
         let dev = unsafe { self.dev.as_bound() };
         Ok(f(dev))
     }

@@ -133,7 +133,8 @@ fn request<'bound, T: irq::Handler + 'bound>(
     handler: T,
 ) -> Result<IrqReg<'bound, T>> {
     let request = vecs.index(vector)?.into();
-    // SAFETY: The registration is not leaked: every caller stores it in the driver data, which drops it on unbind.
+    // SAFETY: The registration is not leaked: every caller stores it in the driver data, which
+    // drops it on unbind.
     let reg = unsafe {
         irq::Registration::new(
             request,
@@ -165,7 +166,8 @@ impl<'bound> Base<'bound> {
         // The DMA engine and the inbound windows take any 64-bit address
         // of this node.
         //
-        // SAFETY: Nothing allocates or maps DMA memory for this device concurrently: probe runs before anything else uses it.
+        // SAFETY: Nothing allocates or maps DMA memory for this device concurrently: probe runs
+        // before anything else uses it.
         unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
         let pdev: &'bound pci::Device<Bound> = pdev;
         let bar = pdev
@@ -320,19 +322,33 @@ impl<'bound> Irqs<'bound> {
             for pidx in 0..layout.peers() {
                 let peer = layout.peer_node(pidx)?;
                 let h = DbIrq::new(dev, pidx);
-                db.push(request(vecs, regs::vec_db(peer), c"rsio_ntb-db", h)?, GFP_KERNEL)?;
+                db.push(
+                    request(vecs, regs::vec_db(peer), c"rsio_ntb-db", h)?,
+                    GFP_KERNEL,
+                )?;
             }
-            msg = Some(request(vecs, regs::VEC_MESSAGE, c"rsio_ntb-msg", MsgIrq::new(r, dev))?);
+            msg = Some(request(
+                vecs,
+                regs::VEC_MESSAGE,
+                c"rsio_ntb-msg",
+                MsgIrq::new(r, dev),
+            )?);
         }
         let mut dma = KVec::new();
         for c in 0..adapter.info().dma_channels {
             let h = DmaIrq::new(r, adapter.clone(), c);
-            dma.push(request(vecs, regs::vec_dma(c), c"rsio_ntb-dma", h)?, GFP_KERNEL)?;
+            dma.push(
+                request(vecs, regs::vec_dma(c), c"rsio_ntb-dma", h)?,
+                GFP_KERNEL,
+            )?;
         }
         let mut user = KVec::new();
         for k in 0..regs::USER_VECTORS {
             let h = UserIrq::new(adapter.clone(), k);
-            user.push(request(vecs, regs::vec_user(k), c"rsio_ntb-user", h)?, GFP_KERNEL)?;
+            user.push(
+                request(vecs, regs::vec_user(k), c"rsio_ntb-user", h)?,
+                GFP_KERNEL,
+            )?;
         }
         let error = ErrorIrq::new(pdev, r, adapter.clone());
         let link = LinkIrq::new(pdev, r, adapter.clone(), ntb);

@@ -37,7 +37,6 @@
 use crate::{
     adapter::{Adapter, LinkUser},
     hw::{Geometry, Regs},
-
     regs,
 };
 use kernel::{new_mutex, prelude::*, sync::Mutex};
@@ -339,10 +338,7 @@ impl NtbOps for FabricNtb<'_> {
         // while up (the value ntb.h has for "whatever the hardware does"),
         // "none" while down.
         let (speed, width) = if peers_up != 0 {
-            (
-                Speed::AUTO,
-                Width::AUTO,
-            )
+            (Speed::AUTO, Width::AUTO)
         } else {
             (Speed::NONE, Width::NONE)
         };

@@ -71,6 +71,19 @@ impl ErrorReport {
     pub fn first_node(&self) -> u32 {
         regs::ERR_INFO::from_raw(self.info).node().get()
     }
+
+    /// If the first error is a CPU read through the translated window
+    /// that failed (the reader got all-ones): why, as a log phrase.
+    pub fn failed_read(&self) -> Option<&'static CStr> {
+        if self.first_by_dma() {
+            return None;
+        }
+        match self.first_bit() {
+            regs::ERR_RMMIO_TIMEOUT => Some(c"completion timeout"),
+            regs::ERR_RMMIO_FAIL => Some(c"completion error at the lender"),
+            _ => None,
+        }
+    }
 }
 
 /// The adapter's BAR0 registers.

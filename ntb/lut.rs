@@ -185,7 +185,10 @@ impl<R: Borrow<LutRange>> LutMapping<R> {
     /// Runs `f` on the mapping while the adapter is bound (`ENODEV`
     /// otherwise).
     fn with_io<T>(&self, f: impl FnOnce(Mmio<'_, Region>) -> Result<T>) -> Result<T> {
-        self.range.borrow().adapter.with_regs(|_| f(self.io.io()?))?
+        self.range
+            .borrow()
+            .adapter
+            .with_regs(|_| f(self.io.io()?))?
     }
 
     /// Reads the 32-bit word at `offset` (`EINVAL` if out of range or

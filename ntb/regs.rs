@@ -166,6 +166,11 @@ register! {
 /// The largest `RMMIO_TIMEOUT` the adapter takes (docs/adapter.md).
 pub(crate) const RMMIO_TIMEOUT_MAX_US: u32 = 10_000_000;
 
+/// `ERR_STATUS.RMMIO_FAIL`: a remote read completed with an error.
+pub(crate) const ERR_RMMIO_FAIL: u32 = 3;
+/// `ERR_STATUS.RMMIO_TIMEOUT`: a remote read timed out (`RMMIO_TIMEOUT`).
+pub(crate) const ERR_RMMIO_TIMEOUT: u32 = 4;
+
 /// `ERR_STATUS` bit names, by bit number.
 pub(crate) const ERR_NAMES: [&str; 8] = [
     "UNMAPPED",

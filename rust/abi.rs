@@ -16,9 +16,11 @@
 #[macro_export]
 macro_rules! abi_struct {
     ($($t:ty),* $(,)?) => {$(
-        // SAFETY: `$t` is `repr(C)` of integers laid out without padding (its size is asserted to be the sum of its fields in the ABI source), so every bit pattern is a valid value.
+        // SAFETY: `$t` is `repr(C)` of integers laid out without padding (its size is asserted to
+        // be the sum of its fields in the ABI source), so every bit pattern is a valid value.
         unsafe impl ::kernel::transmute::FromBytes for $t {}
-        // SAFETY: As above: no padding means no uninitialized bytes, and it has no interior mutability.
+        // SAFETY: As above: no padding means no uninitialized bytes, and it has no interior
+        // mutability.
         unsafe impl ::kernel::transmute::AsBytes for $t {}
         // SAFETY: As above; all-zeroes is a valid value.
         unsafe impl ::kernel::prelude::Zeroable for $t {}

@@ -9,8 +9,10 @@
 pub fn ecam_address(segment: u32, bus: u32, devfn: u32) -> Option<u64> {
     let mut hdr: *mut kernel::bindings::acpi_table_header = core::ptr::null_mut();
     let sig = c"MCFG";
-    // SAFETY: `sig` is a NUL-terminated signature; `hdr` is a valid out pointer; a table returned is put below.
-    let status = unsafe { kernel::bindings::acpi_get_table(sig.as_ptr().cast_mut().cast(), 0, &mut hdr) };
+    // SAFETY: `sig` is a NUL-terminated signature; `hdr` is a valid out pointer; a table returned
+    // is put below.
+    let status =
+        unsafe { kernel::bindings::acpi_get_table(sig.as_ptr().cast_mut().cast(), 0, &mut hdr) };
     if status != 0 || hdr.is_null() {
         return None;
     }
@@ -21,13 +23,19 @@ pub fn ecam_address(segment: u32, bus: u32, devfn: u32) -> Option<u64> {
     let mut found = None;
     let n = len.saturating_sub(head) / entry;
     for i in 0..n {
-        // SAFETY: Entry `i` lies inside the table's `length` bytes (above); the entries are packed, so read them unaligned.
-        let a: kernel::bindings::acpi_mcfg_allocation = unsafe {
-            core::ptr::read_unaligned(hdr.cast::<u8>().add(head + i * entry).cast())
-        };
-        let (seg, first, last, base) = (a.pci_segment, a.start_bus_number, a.end_bus_number, a.address);
+        // SAFETY: Entry `i` lies inside the table's `length` bytes (above); the entries are packed,
+        // so read them unaligned.
+        let a: kernel::bindings::acpi_mcfg_allocation =
+            unsafe { core::ptr::read_unaligned(hdr.cast::<u8>().add(head + i * entry).cast()) };
+        let (seg, first, last, base) = (
+            a.pci_segment,
+            a.start_bus_number,
+            a.end_bus_number,
+            a.address,
+        );
         if u32::from(seg) == segment && (u32::from(first)..=u32::from(last)).contains(&bus) {
-            found = Some(base + (u64::from(bus - u32::from(first)) << 20) + (u64::from(devfn) << 12));
+            found =
+                Some(base + (u64::from(bus - u32::from(first)) << 20) + (u64::from(devfn) << 12));
             break;
         }
     }

@@ -13,7 +13,9 @@ use kernel::{
 
 /// The `struct device` behind `dev`; valid as long as the borrow is.
 pub(crate) fn raw<Ctx: DeviceContext>(dev: &Device<Ctx>) -> *mut kernel::bindings::device {
-    // CAST: `Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::device>` (and a zero-sized marker), itself `#[repr(transparent)]`: the same address. The C side may mutate through it, which `Opaque` permits.
+    // CAST: `Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::device>` (and a
+    // zero-sized marker), itself `#[repr(transparent)]`: the same address. The C side may mutate
+    // through it, which `Opaque` permits.
     core::ptr::from_ref(dev).cast_mut().cast()
 }
 
@@ -32,7 +34,8 @@ pub(crate) fn first_user(dev: &Device) -> Option<CString> {
         depth: 0,
         found: None,
     };
-    // SAFETY: `dev` is live; `in_use_child` matches the callback type and gets `walk`, which outlives the call.
+    // SAFETY: `dev` is live; `in_use_child` matches the callback type and gets `walk`, which
+    // outlives the call.
     unsafe {
         kernel::bindings::device_for_each_child(
             raw(dev),
@@ -57,7 +60,8 @@ unsafe extern "C" fn in_use_child(
     let walk = unsafe { &mut *data.cast::<UserWalk>() };
     // SAFETY: `child` is live for the call (requirement).
     let d: &Device = unsafe { Device::from_raw(child) };
-    // SAFETY: A live device's class pointer is null or a registered class, whose name is a static C string.
+    // SAFETY: A live device's class pointer is null or a registered class, whose name is a static C
+    // string.
     let class = unsafe {
         let c = (*child).class;
         if c.is_null() || (*c).name.is_null() {
@@ -78,7 +82,11 @@ unsafe extern "C" fn in_use_child(
         _ => None,
     };
     if let Some(what) = why {
-        let state = if what == "block device" { "is open or mounted" } else { "is up" };
+        let state = if what == "block device" {
+            "is open or mounted"
+        } else {
+            "is up"
+        };
         walk.found = CString::try_from_fmt(fmt!("{} {} {}", what, d.name(), state)).ok();
         return 1;
     }

@@ -25,7 +25,11 @@ impl EventFd {
         // SAFETY: Looks `fd` up in the current task's table; `err` is a valid out pointer.
         let ctx = unsafe { bindings::rsio_helper_eventfd_get(fd, &mut err) };
         if ctx.is_null() {
-            return Err(if err < 0 { Error::from_errno(err) } else { EINVAL });
+            return Err(if err < 0 {
+                Error::from_errno(err)
+            } else {
+                EINVAL
+            });
         }
         // INVARIANT: eventfd_ctx_fdget took a reference.
         Ok(Self(ctx.cast()))

@@ -24,7 +24,10 @@ pub enum Isolation {
 /// # Safety
 ///
 /// `data` is a `u32` counter of the caller.
-unsafe extern "C" fn count_dev(_dev: *mut kernel::bindings::device, data: *mut core::ffi::c_void) -> core::ffi::c_int {
+unsafe extern "C" fn count_dev(
+    _dev: *mut kernel::bindings::device,
+    data: *mut core::ffi::c_void,
+) -> core::ffi::c_int {
     // SAFETY: `data` is the caller's counter (requirement).
     unsafe { *data.cast::<u32>() += 1 };
     0
@@ -33,7 +36,8 @@ unsafe extern "C" fn count_dev(_dev: *mut kernel::bindings::device, data: *mut c
 /// What the IOMMU can do for `dev`.
 pub fn isolation(dev: &Device) -> Isolation {
     let d = raw(dev);
-    // SAFETY: `dev` is live; `iommu_group` is set by the IOMMU core before drivers bind (`device_iommu_mapped()`).
+    // SAFETY: `dev` is live; `iommu_group` is set by the IOMMU core before drivers bind
+    // (`device_iommu_mapped()`).
     if unsafe { (*d).iommu_group.is_null() } {
         return Isolation::None;
     }
@@ -45,7 +49,11 @@ pub fn isolation(dev: &Device) -> Isolation {
     let mut n = 0u32;
     // SAFETY: `group` is referenced; `count_dev` gets our counter, which outlives the call.
     unsafe {
-        kernel::bindings::iommu_group_for_each_dev(group, core::ptr::from_mut(&mut n).cast(), Some(count_dev));
+        kernel::bindings::iommu_group_for_each_dev(
+            group,
+            core::ptr::from_mut(&mut n).cast(),
+            Some(count_dev),
+        );
         kernel::bindings::iommu_group_put(group);
     }
     if n == 1 {
@@ -87,7 +95,8 @@ impl Confinement {
         // SAFETY: `dev` is live and has an IOMMU group; returns a domain or an ERR_PTR.
         let p = unsafe { kernel::bindings::iommu_paging_domain_alloc_flags(raw(dev), 0) };
         let dom = NonNull::new(kernel::error::from_err_ptr(p)?).ok_or(ENOMEM)?;
-        // INVARIANT: attached below before the object is returned; `Drop` detaching an unattached domain is avoided by freeing directly on failure.
+        // INVARIANT: attached below before the object is returned; `Drop` detaching an unattached
+        // domain is avoided by freeing directly on failure.
         let free = |e: Error| {
             // SAFETY: Not attached; freeing a paging domain frees its mappings.
             unsafe { kernel::bindings::iommu_domain_free(dom.as_ptr()) };
@@ -98,8 +107,11 @@ impl Confinement {
                 return free(e);
             }
         }
-        // SAFETY: `dom` is a paging domain for `dev`'s IOMMU; `dev` is bound to a driver, as `iommu_attach_device()` wants.
-        if let Err(e) = to_result(unsafe { kernel::bindings::iommu_attach_device(dom.as_ptr(), raw(dev)) }) {
+        // SAFETY: `dom` is a paging domain for `dev`'s IOMMU; `dev` is bound to a driver, as
+        // `iommu_attach_device()` wants.
+        if let Err(e) =
+            to_result(unsafe { kernel::bindings::iommu_attach_device(dom.as_ptr(), raw(dev)) })
+        {
             return free(e);
         }
         Ok(Self {
@@ -116,7 +128,9 @@ impl Confinement {
     /// Takes a range of [`Confinement::map`] away again.
     pub fn unmap(&self, start: u64, len: u64) {
         // SAFETY: `dom` is a live domain of ours (invariant).
-        let n = unsafe { kernel::bindings::iommu_unmap(self.dom.as_ptr(), start as usize, len as usize) };
+        let n = unsafe {
+            kernel::bindings::iommu_unmap(self.dom.as_ptr(), start as usize, len as usize)
+        };
         if n as u64 != len {
             pr_warn!("IOMMU range {:#x}+{:#x} not fully unmapped\n", start, len);
         }
@@ -131,19 +145,34 @@ fn map_range(dom: NonNull<kernel::bindings::iommu_domain>, start: u64, len: u64)
     // SAFETY: `dom` is a live domain (callers' invariants); the geometry is fixed at allocation.
     let g = unsafe { (*dom.as_ptr()).geometry };
     let end = start.checked_add(len).ok_or(EINVAL)?;
-    if len == 0 || start % page != 0 || len % page != 0 || start < g.aperture_start || end - 1 > g.aperture_end {
+    if len == 0
+        || start % page != 0
+        || len % page != 0
+        || start < g.aperture_start
+        || end - 1 > g.aperture_end
+    {
         return Err(EINVAL);
     }
-    let prot = (kernel::bindings::IOMMU_READ | kernel::bindings::IOMMU_WRITE | kernel::bindings::IOMMU_MMIO) as i32;
+    let prot = (kernel::bindings::IOMMU_READ
+        | kernel::bindings::IOMMU_WRITE
+        | kernel::bindings::IOMMU_MMIO) as i32;
     // SAFETY: `dom` is live; the range was checked against its aperture.
     to_result(unsafe {
-        kernel::bindings::iommu_map(dom.as_ptr(), start as usize, start, len as usize, prot, kernel::bindings::GFP_KERNEL)
+        kernel::bindings::iommu_map(
+            dom.as_ptr(),
+            start as usize,
+            start,
+            len as usize,
+            prot,
+            kernel::bindings::GFP_KERNEL,
+        )
     })
 }
 
 impl Drop for Confinement {
     fn drop(&mut self) {
-        // SAFETY: Attached to `dev` by `new` (invariant), undone once; the device goes back to its default domain.
+        // SAFETY: Attached to `dev` by `new` (invariant), undone once; the device goes back to its
+        // default domain.
         unsafe {
             kernel::bindings::iommu_detach_device(self.dom.as_ptr(), raw(&self.dev));
             kernel::bindings::iommu_domain_free(self.dom.as_ptr());

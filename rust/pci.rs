@@ -24,14 +24,20 @@ use kernel::{
 
 /// The [`pci::Vendor`] of a raw vendor id.
 pub const fn vendor(id: u16) -> pci::Vendor {
-    // SAFETY: `pci::Vendor` is `#[repr(transparent)]` over `u16`, so every `u16` is a valid bit pattern; its one invariant, "a PCI vendor id", holds for any 16-bit value (it is what `Vendor::from_raw()` builds from config space without checks).
+    // SAFETY: `pci::Vendor` is `#[repr(transparent)]` over `u16`, so every `u16` is a valid bit
+    // pattern; its one invariant, "a PCI vendor id", holds for any 16-bit value (it is what
+    // `Vendor::from_raw()` builds from config space without checks).
     unsafe { core::mem::transmute::<u16, pci::Vendor>(id) }
 }
 
 /// The `struct pci_dev` behind `pdev`, valid as long as the borrow is.
 pub(crate) fn raw<Ctx: DeviceContext>(pdev: &pci::Device<Ctx>) -> *mut kernel::bindings::pci_dev {
-    // CAST: `pci::Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::pci_dev>` (and a zero-sized marker), itself `#[repr(transparent)]`: the same address. The C side may mutate through it, which `Opaque` permits.
-    core::ptr::from_ref(pdev).cast::<kernel::bindings::pci_dev>().cast_mut()
+    // CAST: `pci::Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::pci_dev>` (and a
+    // zero-sized marker), itself `#[repr(transparent)]`: the same address. The C side may mutate
+    // through it, which `Opaque` permits.
+    core::ptr::from_ref(pdev)
+        .cast::<kernel::bindings::pci_dev>()
+        .cast_mut()
 }
 
 /// A PCI function with memory decoding and bus mastering on, for as long
@@ -60,7 +66,8 @@ impl<'bound> Enabled<'bound> {
 impl Drop for Enabled<'_> {
     fn drop(&mut self) {
         let p = raw(self.pdev);
-        // SAFETY: `p` is a valid, bound `struct pci_dev` (it outlives `'bound`); this object enabled it and set bus mastering (invariant): disabling both balances exactly that.
+        // SAFETY: `p` is a valid, bound `struct pci_dev` (it outlives `'bound`); this object
+        // enabled it and set bus mastering (invariant): disabling both balances exactly that.
         unsafe {
             kernel::bindings::pci_clear_master(p);
             kernel::bindings::pci_disable_device(p);
@@ -112,7 +119,8 @@ impl SlotFunction {
             return Err(SlotError::Range);
         }
         let p = raw(pdev);
-        // SAFETY: `p` is a bound `pci_dev`, whose bus lives while it does; `pci_get_slot()` returns a referenced function or null.
+        // SAFETY: `p` is a bound `pci_dev`, whose bus lives while it does; `pci_get_slot()` returns
+        // a referenced function or null.
         let dev = unsafe { kernel::bindings::pci_get_slot((*p).bus, devfn) };
         let dev = NonNull::new(dev).ok_or(SlotError::Absent)?;
         let put = |e| {
@@ -128,7 +136,10 @@ impl SlotFunction {
                 kernel::bindings::pci_resource_len(dev.as_ptr(), bar),
             )
         };
-        if dev.as_ptr() == p || flags & kernel::bindings::IORESOURCE_MEM as kernel::ffi::c_ulong == 0 || len < min_len {
+        if dev.as_ptr() == p
+            || flags & kernel::bindings::IORESOURCE_MEM as kernel::ffi::c_ulong == 0
+            || len < min_len
+        {
             return put(SlotError::Unsuitable);
         }
         // SAFETY: `dev` is a referenced `pci_dev`.
@@ -148,7 +159,8 @@ impl SlotFunction {
 
     /// The function's device, for log messages.
     pub fn device(&self) -> &kernel::device::Device {
-        // SAFETY: `dev` is referenced (invariant) for as long as `self` lives; its embedded `struct device` too.
+        // SAFETY: `dev` is referenced (invariant) for as long as `self` lives; its embedded `struct
+        // device` too.
         unsafe { kernel::device::Device::from_raw(&raw mut (*self.dev.as_ptr()).dev) }
     }
 }

@@ -132,7 +132,12 @@ unsafe extern "C" fn cfg_write<T: HostOps>(
 /// # Safety
 ///
 /// See [`ops`].
-unsafe extern "C" fn dma_map<T: HostOps>(ctx: *mut c_void, phys: u64, size: u64, mmio: bool) -> u64 {
+unsafe extern "C" fn dma_map<T: HostOps>(
+    ctx: *mut c_void,
+    phys: u64,
+    size: u64,
+    mmio: bool,
+) -> u64 {
     // SAFETY: The C side passes our context (see `ops`).
     unsafe { ops::<T>(ctx) }
         .dma_address(phys, size, mmio)
@@ -142,7 +147,12 @@ unsafe extern "C" fn dma_map<T: HostOps>(ctx: *mut c_void, phys: u64, size: u64,
 /// # Safety
 ///
 /// See [`ops`]; `addr` and `data` are valid for writes.
-unsafe extern "C" fn msi_msg<T: HostOps>(ctx: *mut c_void, vector: u32, addr: *mut u64, data: *mut u32) {
+unsafe extern "C" fn msi_msg<T: HostOps>(
+    ctx: *mut c_void,
+    vector: u32,
+    addr: *mut u64,
+    data: *mut u32,
+) {
     // SAFETY: The C side passes our context (see `ops`).
     let (a, d) = unsafe { ops::<T>(ctx) }.msi_message(vector);
     // SAFETY: Valid for writes (requirement).
@@ -170,7 +180,8 @@ pub struct HostBridge<T: HostOps> {
     bus_nr: u32,
 }
 
-// SAFETY: The C bridge locks its own state (raw spinlock, the PCI core's locks); `T` is `Send + Sync`.
+// SAFETY: The C bridge locks its own state (raw spinlock, the PCI core's locks); `T` is `Send +
+// Sync`.
 unsafe impl<T: HostOps> Send for HostBridge<T> {}
 // SAFETY: As above; every method takes `&self` and the bus-using ones serialize on `bus`.
 unsafe impl<T: HostOps> Sync for HostBridge<T> {}
@@ -202,8 +213,11 @@ impl<T: HostOps> HostBridge<T> {
             (w.start, w.size) = (win.start, win.size);
         }
         let (mut h, mut domain, mut busnr) = (core::ptr::null_mut(), 0, 0);
-        // SAFETY: `params` is valid for the call; `parent` is bound; the context (`ops`, boxed) outlives the bridge (invariant); the out pointers are valid.
-        to_result(unsafe { bindings::rsio_helper_pci_host_create(&params, &mut h, &mut domain, &mut busnr) })?;
+        // SAFETY: `params` is valid for the call; `parent` is bound; the context (`ops`, boxed)
+        // outlives the bridge (invariant); the out pointers are valid.
+        to_result(unsafe {
+            bindings::rsio_helper_pci_host_create(&params, &mut h, &mut domain, &mut busnr)
+        })?;
         let raw = NonNull::new(h).ok_or(ENOMEM)?;
         let guard = ScopeGuard::new_with_data(raw, |r: NonNull<bindings::rsio_pci_host>| {
             // SAFETY: Created just now and not handed out: remove its bus and free it.
@@ -247,7 +261,13 @@ impl<T: HostOps> HostBridge<T> {
         }
         // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked).
         to_result(unsafe {
-            bindings::rsio_helper_pci_host_set_resource(self.raw.as_ptr(), devfn, bar as i32, start, size)
+            bindings::rsio_helper_pci_host_set_resource(
+                self.raw.as_ptr(),
+                devfn,
+                bar as i32,
+                start,
+                size,
+            )
         })
     }
 
@@ -272,7 +292,8 @@ impl<T: HostOps> HostBridge<T> {
     /// The link to the functions is gone for good: the PCI core stops
     /// waiting for them, recovery stops short of resets.
     pub fn set_disconnected(&self) {
-        // SAFETY: `raw` is live (invariant); the C side looks the bus up under the PCI core's rescan lock.
+        // SAFETY: `raw` is live (invariant); the C side looks the bus up under the PCI core's
+        // rescan lock.
         unsafe { bindings::rsio_helper_pci_host_set_disconnected(self.raw.as_ptr()) };
     }
 
@@ -287,9 +308,14 @@ impl<T: HostOps> HostBridge<T> {
             return Recovery::NoDriver;
         }
         let arg: *const &dyn Fn() -> bool = &wait_answer;
-        // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); `arg` outlives the call.
+        // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); `arg` outlives the
+        // call.
         let r = unsafe {
-            bindings::rsio_helper_pci_host_recover(self.raw.as_ptr(), Some(wait_trampoline), arg.cast_mut().cast())
+            bindings::rsio_helper_pci_host_recover(
+                self.raw.as_ptr(),
+                Some(wait_trampoline),
+                arg.cast_mut().cast(),
+            )
         };
         match r as u32 {
             bindings::RSIO_PCI_HOST_RECOVERED => Recovery::Recovered,
@@ -305,7 +331,8 @@ impl<T: HostOps> HostBridge<T> {
         let mut bus = self.bus.lock();
         if *bus {
             *bus = false;
-            // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); marked gone above.
+            // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); marked gone
+            // above.
             unsafe { bindings::rsio_helper_pci_host_remove(self.raw.as_ptr()) };
         }
     }
@@ -324,7 +351,8 @@ unsafe extern "C" fn wait_trampoline(arg: *mut c_void) -> bool {
 impl<T: HostOps> PinnedDrop for HostBridge<T> {
     fn drop(self: Pin<&mut Self>) {
         self.remove();
-        // SAFETY: Created by `create`, freed once; its bus is removed above and nothing fires after the owner dropped its hooks.
+        // SAFETY: Created by `create`, freed once; its bus is removed above and nothing fires after
+        // the owner dropped its hooks.
         unsafe { bindings::rsio_helper_pci_host_free(self.raw.as_ptr()) };
     }
 }

@@ -16,8 +16,8 @@ mod bindings;
 
 pub mod abi;
 pub mod acpi;
-pub mod device;
 pub mod coherent;
+pub mod device;
 pub mod dma_pages;
 pub mod eventfd;
 pub mod io_mem;

@@ -35,7 +35,8 @@ impl<B: GlobalLockBackend> GlobalMutex<B> {
     #[doc(hidden)]
     pub const unsafe fn new(data: B::Item) -> Self {
         Self {
-            // SAFETY: The caller makes one static per `B`; `ensure_init` initializes the lock before any use.
+            // SAFETY: The caller makes one static per `B`; `ensure_init` initializes the lock
+            // before any use.
             lock: unsafe { GlobalLock::new(data) },
             state: Atomic::new(UNINIT),
         }
@@ -49,7 +50,8 @@ impl<B: GlobalLockBackend> GlobalMutex<B> {
         }
         match self.state.cmpxchg(UNINIT, INITIALIZING, Acquire) {
             Ok(_) => {
-                // SAFETY: Only the caller that moved the state out of `UNINIT` gets here, once; nobody locks before `READY` is published below.
+                // SAFETY: Only the caller that moved the state out of `UNINIT` gets here, once;
+                // nobody locks before `READY` is published below.
                 unsafe { self.lock.init() };
                 self.state.store(READY, Release);
             }

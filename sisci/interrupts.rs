@@ -13,9 +13,9 @@ use crate::net;
 use crate::proto::{self, Reader};
 use crate::sisci_abi as abi;
 use crate::state::{FileTag, IntrMsg, LocalIntr, RemoteIntr, Shared, INTR_QUEUE_MAX};
-use rsio_kernel::{eventfd::EventFd, task};
 use kernel::prelude::*;
 use kernel::uaccess::{UserPtr, UserSlice};
+use rsio_kernel::{eventfd::EventFd, task};
 
 /// Creates a local interrupt.
 pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciIntrCreate) -> Result {

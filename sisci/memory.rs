@@ -10,9 +10,9 @@
 //! allocator gives for every chunk; it is sent to peers with the chunks'
 //! bus addresses.
 
-use rsio_kernel::{dma_pages::DmaPages, mm::Vma};
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use rsio_kernel::{dma_pages::DmaPages, mm::Vma};
 use rsio_ntb::adapter::Adapter;
 
 /// log2 of the largest chunk (4 MiB, the page allocator's largest block).

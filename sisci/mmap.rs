@@ -6,7 +6,8 @@
 //! window (BAR4, write-combining: CPU stores are not trapped); multicast
 //! connections map their translated-window slots (uncached).
 //!
-//! Only shared mappings (`MAP_SHARED`); every mapping is remembered by inode so that revocation can zap it
+//! Only shared mappings (`MAP_SHARED`); every mapping is remembered by inode so that revocation can
+//! zap it
 //! (`unmap_mapping_range`); afterwards accesses raise SIGBUS.
 
 use crate::sisci_abi as abi;

@@ -19,11 +19,11 @@ use crate::state::{
     Conn, Events, FileTag, LocalSeg, Quarantined, Shared, State, CONN_CONNECTING, CONN_DEAD,
     CONN_OK, CONN_REVOKED,
 };
-use rsio_kernel::task;
 use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
 use kernel::sync::Arc;
 use rsio_fabric::api::MAX_PAYLOAD;
+use rsio_kernel::task;
 use rsio_ntb::lut::LutRange;
 use rsio_ntb::multicast::McGroup;
 

@@ -80,7 +80,10 @@ impl AdapterTransport {
                 mailbox,
                 mailbox_window,
                 _interrupts: interrupts,
-                peers <- new_mutex!([const { None }; crate::cluster::MAX_NODES], "rsio_fabric::AdapterTransport::peers"),
+                peers <- new_mutex!(
+                    [const { None }; crate::cluster::MAX_NODES],
+                    "rsio_fabric::AdapterTransport::peers"
+                ),
             }),
             GFP_KERNEL,
         )

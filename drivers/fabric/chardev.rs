@@ -7,13 +7,13 @@ use crate::features;
 use crate::ioctl::Arg;
 use crate::ioctl_fabric;
 use crate::registry;
-use rsio_kernel::system;
 use crate::uapi::{self, RsioVersion};
 use crate::windows::Owner;
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
+use rsio_kernel::system;
 
 /// The registration of `/dev/rsio`; deregisters on drop.
 pub(crate) type Registration = MiscDeviceRegistration<RsioFile>;

@@ -246,7 +246,10 @@ impl Cluster {
                 sink,
                 session_base: system::random_u32(),
                 name: system::nodename(),
-                peers <- new_mutex!([PeerSlot { m: Peer::new(), rx: RxRing::default() }; MAX_NODES], "rsio_fabric::Cluster::peers"),
+                peers <- new_mutex!(
+                    [PeerSlot { m: Peer::new(), rx: RxRing::default() }; MAX_NODES],
+                    "rsio_fabric::Cluster::peers"
+                ),
                 tx <- new_mutex!([TxSlot::default(); MAX_NODES], "rsio_fabric::Cluster::tx"),
                 requests <- new_mutex!(KVec::new(), "rsio_fabric::Cluster::requests"),
                 answered <- new_condvar!("rsio_fabric::Cluster::answered"),
@@ -256,7 +259,10 @@ impl Cluster {
                 heartbeat: Atomic::new(0),
                 stats: Stats::new(),
                 windows <- new_mutex!(Windows::new(), "rsio_fabric::Cluster::windows"),
-                trace <- new_spinlock!(Trace { entries: [None; TRACE_LEN], next: 0 }, "rsio_fabric::Cluster::trace"),
+                trace <- new_spinlock!(
+                    Trace { entries: [None; TRACE_LEN], next: 0 },
+                    "rsio_fabric::Cluster::trace"
+                ),
                 thread <- new_mutex!(None, "rsio_fabric::Cluster::thread"),
             }),
             GFP_KERNEL,

@@ -5,15 +5,16 @@
 //! counters); `trace`: the last messages sent and received (time,
 //! direction, peer, kind, type, request id, status, length); `pause_ms`
 //! (write-only): a test hook that stops the core's
-//! thread for that many milliseconds, as if the node hung. The protocol's own trace is `pr_debug` (dynamic debug:
+//! thread for that many milliseconds, as if the node hung. The protocol's own trace is `pr_debug`
+//! (dynamic debug:
 //! `echo 'module rsio_fabric +p' > /sys/kernel/debug/dynamic_debug/control`).
 
 use crate::logic::members::State;
 use crate::registry;
-use rsio_kernel::system;
 use crate::uapi;
 use core::fmt;
 use kernel::sync::atomic::Relaxed;
+use rsio_kernel::system;
 
 /// The contents of the `state` file, computed at each read.
 pub(crate) struct StateFile;

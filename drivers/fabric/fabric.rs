@@ -116,7 +116,9 @@ fn register_adapter_client() -> Option<rsio_ntb::adapter::ClientRegistration> {
 
 /// Becomes an NTB client (module parameter `generic_ntb`): the core starts
 /// on the first `ntb_dev` no other client holds.
-fn register_ntb_client(module: &'static ThisModule) -> Option<ntb_transport::NtbClientRegistration> {
+fn register_ntb_client(
+    module: &'static ThisModule,
+) -> Option<ntb_transport::NtbClientRegistration> {
     pr_info!("generic NTB path: waiting for an ntb_dev\n");
     let hooks = match ntb_hooks::NtbHooks::new() {
         Ok(h) => h,

@@ -15,10 +15,10 @@
 //! (the cluster's thread, the ioctls) call in, this file calls nothing of
 //! theirs: `api::register_feature` tells [`register`] which peers are up.
 
-use rsio_kernel::module_ref::ModuleRef;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, Mutex};
+use rsio_kernel::module_ref::ModuleRef;
 
 /// A feature module (SISCI, lending, ...) as the core sees it. Callbacks
 /// run on the core's thread (`peer_up` also in `register_feature`), may
@@ -92,7 +92,7 @@ rsio_kernel::global_lock! {
     static CALLBACKS: Mutex<()> = ();
 }
 
-rsio_kernel::global_mutex! {
+rsio_kernel::global_lock! {
     /// The registered features. Held for no longer than a look-up (no
     /// callback runs under it); when both are held, after [`CALLBACKS`].
     static FEATURES: Mutex<KVec<Arc<Slot>>> = KVec::new();
@@ -146,7 +146,8 @@ pub(crate) fn register(
     let (first, count) = feature.ioctl_range();
     let ioctls = (first, first.saturating_add(count));
     let module = feature.module();
-    if count > 0 && (first < FEATURE_IOCTL_FIRST || ioctls.1 > FEATURE_IOCTL_END || module.is_none())
+    if count > 0
+        && (first < FEATURE_IOCTL_FIRST || ioctls.1 > FEATURE_IOCTL_END || module.is_none())
     {
         return Err(EINVAL);
     }

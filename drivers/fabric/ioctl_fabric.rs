@@ -9,7 +9,6 @@ use crate::logic::maps::Range;
 use crate::logic::members::{self, State};
 use crate::logic::proto;
 use crate::registry;
-use rsio_kernel::{system, task};
 use crate::uapi::{
     self, RsioGrant, RsioId, RsioList, RsioMap, RsioNodeEntry, RsioPing, RsioStatus,
     RsioWindowEntry, RsioWindowIo,
@@ -19,6 +18,7 @@ use kernel::prelude::*;
 use kernel::sync::atomic::Relaxed;
 use kernel::transmute::AsBytes;
 use kernel::uaccess::{UserPtr, UserSlice};
+use rsio_kernel::{system, task};
 
 fn list_error(e: uapi::ArgError) -> Error {
     Error::from_errno(-e.errno())

@@ -31,10 +31,6 @@ use crate::{
     transport::{Events, Grant, Mapping, Transport, TransportInfo, RING_SIZE},
     uapi,
 };
-use rsio_kernel::{
-    coherent::CoherentBuf,
-    ntb::{self, NtbDev, PeerMwMap},
-};
 use kernel::{
     new_mutex, new_spinlock,
     prelude::*,
@@ -43,6 +39,10 @@ use kernel::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         Arc, Mutex, SpinLock,
     },
+};
+use rsio_kernel::{
+    coherent::CoherentBuf,
+    ntb::{self, NtbDev, PeerMwMap},
 };
 
 use crate::logic::ring::{MAGIC_OFF, RING_MAGIC};
@@ -351,7 +351,10 @@ fn new_peers(
         let inbound = Arc::pin_init(
             pin_init!(Inbound {
                 buf,
-                pool <- new_spinlock!(PoolMap { pages: pool_pages, used: [0; POOL_WORDS] }, "rsio_fabric_ntb_pool"),
+                pool <- new_spinlock!(
+                    PoolMap { pages: pool_pages, used: [0; POOL_WORDS] },
+                    "rsio_fabric_ntb_pool"
+                ),
             }),
             GFP_KERNEL,
         )?;
@@ -905,6 +908,9 @@ pub(crate) fn register(
         GFP_KERNEL,
     )?;
     Ok(NtbClientRegistration {
-        _reg: KBox::pin_init(ntb::ClientRegistration::new(c"rsio_fabric", module, client), GFP_KERNEL)?,
+        _reg: KBox::pin_init(
+            ntb::ClientRegistration::new(c"rsio_fabric", module, client),
+            GFP_KERNEL,
+        )?,
     })
 }

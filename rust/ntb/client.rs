@@ -22,15 +22,14 @@
 
 use super::ops::{MwAlign, PeerMw};
 use crate::bindings;
-use core::ffi::c_void;
 use crate::{coherent::CoherentBuf, io_mem::IoMem};
+use core::ffi::c_void;
 use kernel::{
     device::{Bound, Device},
-    pci,
     error::to_result,
     ffi::c_int,
     io::{Io, Mmio, Region},
-    new_mutex, new_srcu,
+    new_mutex, new_srcu, pci,
     prelude::*,
     str::CString,
     sync::{
@@ -514,7 +513,8 @@ impl NtbDev {
             // bound to its driver (which unregisters the ntb_dev before it
             // unbinds), for this closure, which the reference does not
             // outlive.
-            // SAFETY: `raw` is valid (`with`): its `pdev->dev` is a live `struct device` for the borrow.
+            // SAFETY: `raw` is valid (`with`): its `pdev->dev` is a live `struct device` for the
+            // borrow.
             let dev: &Device = unsafe { Device::from_raw(&raw mut (*(*raw).pdev).dev) };
             // SAFETY: Bound for as long as `dev` lives (above).
             let dev = unsafe { dev.as_bound() };
@@ -525,12 +525,7 @@ impl NtbDev {
 
     /// Maps `len` bytes at `offset` of outbound window `widx` for CPU access
     /// (uncached: each access is one transaction through the NTB, in order).
-    pub fn map_peer_mw(
-        self: &Arc<Self>,
-        widx: u32,
-        offset: u64,
-        len: usize,
-    ) -> Result<PeerMwMap> {
+    pub fn map_peer_mw(self: &Arc<Self>, widx: u32, offset: u64, len: usize) -> Result<PeerMwMap> {
         let mw = self.peer_mw_get_addr(widx)?;
         let end = offset.checked_add(len as u64).ok_or(EINVAL)?;
         if len == 0 || len % 4 != 0 || offset % 4 != 0 || end > mw.size {
@@ -538,7 +533,8 @@ impl NtbDev {
         }
         let phys = mw.base.checked_add(offset).ok_or(EINVAL)?;
         let io = self.with(|raw| {
-            // SAFETY: `raw` is valid (`with`): its `pdev` is its hardware's PCI device, bound while the handle is valid, for this closure.
+            // SAFETY: `raw` is valid (`with`): its `pdev` is its hardware's PCI device, bound while
+            // the handle is valid, for this closure.
             let dev: &Device = unsafe { Device::from_raw(&raw mut (*(*raw).pdev).dev) };
             // SAFETY: Bound for as long as `dev` lives (above).
             let dev = unsafe { dev.as_bound() };

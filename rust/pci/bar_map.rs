@@ -36,7 +36,8 @@ impl<'a> BarMapping<'a> {
             cmd | kernel::bindings::PCI_COMMAND_MEMORY as u16,
         );
         // SAFETY: A function the stub holds; the range is inside its memory BAR (checked above).
-        let addr = unsafe { kernel::bindings::pci_iomap_range(f.raw(), bar as i32, offset as usize, len) };
+        let addr =
+            unsafe { kernel::bindings::pci_iomap_range(f.raw(), bar as i32, offset as usize, len) };
         if addr.is_null() {
             f.config_write16(kernel::bindings::PCI_COMMAND as u16, cmd);
             return Err(ENOMEM);
@@ -63,13 +64,15 @@ impl<'a> BarMapping<'a> {
     /// Reads the byte at `off` (all-ones out of range).
     pub fn read8(&self, off: usize) -> u8 {
         // SAFETY: Inside the mapping this object owns (invariant, `at`).
-        self.at(off, 1).map_or(!0, |p| unsafe { kernel::bindings::ioread8(p) } as u8)
+        self.at(off, 1)
+            .map_or(!0, |p| unsafe { kernel::bindings::ioread8(p) } as u8)
     }
 
     /// Reads the dword at `off` (all-ones out of range or misaligned).
     pub fn read32(&self, off: usize) -> u32 {
         // SAFETY: As `read8`.
-        self.at(off, 4).map_or(!0, |p| unsafe { kernel::bindings::ioread32(p) })
+        self.at(off, 4)
+            .map_or(!0, |p| unsafe { kernel::bindings::ioread32(p) })
     }
 
     /// Writes the byte at `off` (nothing out of range).
@@ -117,6 +120,7 @@ impl Drop for BarMapping<'_> {
     fn drop(&mut self) {
         // SAFETY: The mapping this object owns (invariant), unmapped once; no borrow of it is left.
         unsafe { kernel::bindings::pci_iounmap(self.f.raw(), self.addr.cast()) };
-        self.f.config_write16(kernel::bindings::PCI_COMMAND as u16, self.cmd);
+        self.f
+            .config_write16(kernel::bindings::PCI_COMMAND as u16, self.cmd);
     }
 }

@@ -74,7 +74,8 @@ impl StubDriver {
         try_pin_init!(Self {
             name,
             drv <- Opaque::ffi_init(|slot: *mut kernel::bindings::pci_driver| {
-                // SAFETY: `slot` is valid for writes of a `pci_driver`, plain C data for which all zeroes is an unregistered driver.
+                // SAFETY: `slot` is valid for writes of a `pci_driver`, plain C data for which all
+                // zeroes is an unregistered driver.
                 unsafe {
                     slot.write_bytes(0, 1);
                     (*slot).name = name.as_char_ptr();
@@ -85,9 +86,14 @@ impl StubDriver {
             }),
             _: {
                 // INVARIANT: filled in above, pinned; unregistered by `drop`.
-                // SAFETY: `drv` is a filled-in driver at a pinned address that outlives its registration; `name` is static.
+                // SAFETY: `drv` is a filled-in driver at a pinned address that outlives its
+                // registration; `name` is static.
                 to_result(unsafe {
-                    kernel::bindings::__pci_register_driver(drv.get(), module.as_ptr(), name.as_char_ptr())
+                    kernel::bindings::__pci_register_driver(
+                        drv.get(),
+                        module.as_ptr(),
+                        name.as_char_ptr(),
+                    )
                 })?;
             },
         })
@@ -115,7 +121,8 @@ impl StubDriver {
         };
         // SAFETY: `dev` is live; a snapshot of its driver pointer.
         let driver = unsafe { core::ptr::read_volatile(&raw const (*dev).driver) };
-        // SAFETY: `drv` is our registered driver: its embedded `device_driver` is what a bound device points at.
+        // SAFETY: `drv` is our registered driver: its embedded `device_driver` is what a bound
+        // device points at.
         let ours = unsafe { &raw mut (*self.drv.get()).driver };
         if ret < 0 || driver != ours {
             dev_warn!(f.device(), "the stub driver did not bind it ({})\n", ret);
@@ -168,7 +175,9 @@ impl core::ops::Deref for StubClaim {
 impl StubClaim {
     /// The function as a bound device (the stub holds it).
     fn bound(&self) -> &Device<Bound> {
-        // SAFETY: The stub driver holds the function for as long as the claim lives (unbinding it takes the claim's owner: `drop`, or the stub's unregistration, which its owner does after dropping its claims).
+        // SAFETY: The stub driver holds the function for as long as the claim lives (unbinding it
+        // takes the claim's owner: `drop`, or the stub's unregistration, which its owner does after
+        // dropping its claims).
         unsafe { self.f.device().as_bound() }
     }
 
