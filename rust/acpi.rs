@@ -3,6 +3,8 @@
 //! The platform's ECAM (ACPI MCFG): where a function's config space is in
 //! physical memory.
 
+use kernel::str::CStrExt;
+
 /// The bus address of function `devfn` on `bus` of PCI segment `segment`
 /// in the platform's ECAM (4 KiB of config space), if the MCFG table
 /// covers it.
@@ -11,8 +13,9 @@ pub fn ecam_address(segment: u32, bus: u32, devfn: u32) -> Option<u64> {
     let sig = c"MCFG";
     // SAFETY: `sig` is a NUL-terminated signature; `hdr` is a valid out pointer; a table returned
     // is put below.
-    let status =
-        unsafe { kernel::bindings::acpi_get_table(sig.as_ptr().cast_mut().cast(), 0, &mut hdr) };
+    let status = unsafe {
+        kernel::bindings::acpi_get_table(sig.as_char_ptr().cast_mut().cast(), 0, &mut hdr)
+    };
     if status != 0 || hdr.is_null() {
         return None;
     }

@@ -109,9 +109,8 @@ impl Confinement {
         }
         // SAFETY: `dom` is a paging domain for `dev`'s IOMMU; `dev` is bound to a driver, as
         // `iommu_attach_device()` wants.
-        if let Err(e) =
-            to_result(unsafe { kernel::bindings::iommu_attach_device(dom.as_ptr(), raw(dev)) })
-        {
+        let attached = unsafe { kernel::bindings::iommu_attach_device(dom.as_ptr(), raw(dev)) };
+        if let Err(e) = to_result(attached) {
             return free(e);
         }
         Ok(Self {

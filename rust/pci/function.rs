@@ -116,8 +116,7 @@ impl PciFunction {
             return 0;
         }
         // SAFETY: A referenced function (invariant).
-        let n = unsafe { kernel::bindings::pci_sriov_get_totalvfs(self.raw()) };
-        u32::try_from(n).unwrap_or(0)
+        unsafe { kernel::bindings::pci_sriov_get_totalvfs(self.raw()) }
     }
 
     /// Interrupt vectors it has: its MSI-X table's size, else its MSI
