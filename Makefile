@@ -15,7 +15,7 @@
 #   make clippy        lint the modules (CLIPPY=1) and user space (cargo clippy),
 #                      warnings as errors
 #   make lint          rustfmtcheck, clippy and tools/kernel-metrics.py --check
-#                      (make test runs it first)
+#                      (a part of make test)
 #   make clean
 #
 # KDIR defaults to the kernel tools/setup.sh built for $(RSIO_FLAVOUR).

@@ -10,7 +10,6 @@ use crate::{borrow, state};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
-use kernel::uaccess::{UserPtr, UserSlice};
 
 /// The registration of `/dev/rsio_lend`.
 pub(crate) type Registration = MiscDeviceRegistration<LendFile>;
@@ -129,29 +128,10 @@ fn list(cmd: u32, arg: usize) -> Result<isize> {
     let known = core::mem::size_of::<LendDevEntry>();
     let n = uapi::check_entry_size(&a.value, LEND_DEV_ENTRY_SIZE_V1, known)
         .map_err(|e| Error::from_errno(-e.errno()))?;
-    let cap = a.value.capacity as usize;
-    let esize = a.value.entry_size as usize;
-    let total = cap.checked_mul(esize).ok_or(EINVAL)?;
-    let mut w = UserSlice::new(UserPtr::from_addr(a.value.entries as usize), total).writer();
-    // Entries are gathered under the state lock: copy them out afterwards.
-    let mut v = KVec::new();
-    let count = state::list(|e| {
-        if v.len() < cap {
-            v.push(*e, GFP_KERNEL)?;
-        }
-        Ok(())
-    })?;
-    let zeros = [0u8; 64];
-    for e in v.iter() {
-        w.write_slice(&kernel::transmute::AsBytes::as_bytes(e)[..n])?;
-        let mut tail = esize - n;
-        while tail > 0 {
-            let k = tail.min(zeros.len());
-            w.write_slice(&zeros[..k])?;
-            tail -= k;
-        }
-    }
-    a.value.count = count;
+    let (cap, esize) = (a.value.capacity as usize, a.value.entry_size as usize);
+    // Entries are gathered under the state lock and copied out afterwards.
+    a.value.count =
+        rsio_kernel::abi::list_entries(a.value.entries, cap, esize, n, |f| state::list(f))?;
     a.write_back()?;
     Ok(0)
 }

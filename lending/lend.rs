@@ -5,9 +5,10 @@
 //! driver), resets it, names it on the fabric (`node << 16 | index`) and
 //! advertises it to the peers; a peer borrowing it gets a lease (windows
 //! onto its config space and BARs, an interrupt slot: serve.rs); it is
-//! given back on `UNLEND` and on unload. The borrower's side (borrow.rs,
-//! bridge.c): the peer's function appears on this node's PCI bus under a
-//! virtual host bridge and this node's driver binds to it. It lists what
+//! given back on `UNLEND` and on unload (claim.rs, reset.rs). The
+//! borrower's side (borrow.rs, bridge.rs): the peer's function appears on
+//! this node's PCI bus under a virtual host bridge and this node's driver
+//! binds to it. It lists what
 //! this node lends and what the peers advertise. ABI: `uapi/src/lend.rs`;
 //! design: docs/lending.md.
 //!

@@ -282,7 +282,7 @@ fn program_window(regs: Regs<'_>, layout: &Layout, widx: u32, pidx: u32) -> Resu
 #[pinned_drop]
 impl PinnedDrop for FabricNtb<'_> {
     fn drop(self: Pin<&mut Self>) {
-        // The device is unregistered (`NtbDev` unregisters before its `hw`
+        // The device is unregistered (`HwRegistration` unregisters before its `hw`
         // drops): no client uses the windows any more.
         clear_windows(self.regs, &self.layout);
     }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! rsio NTB hardware driver (`rsio_ntb`): the PCI driver of the RSIO-NTB1
-//! host adapter (docs/adapter.md) and a safe Rust layer over the kernel's NTB
-//! core (`<linux/ntb.h>`). See docs/ntb-driver.md for the structure.
+//! host adapter (docs/adapter.md), a Linux `ntb_dev` (through
+//! `rsio_kernel::ntb`), and the fabric interface the other modules use. See
+//! docs/ntb-driver.md for the structure.
 
 pub mod adapter;
 pub mod buffer;

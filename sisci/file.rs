@@ -16,7 +16,6 @@ use kernel::mm::virt::VmaNew;
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::Arc;
-use kernel::uaccess::{UserPtr, UserSlice};
 
 /// The registration of `/dev/sisci`.
 pub(crate) type Registration = MiscDeviceRegistration<SisciFile>;
@@ -268,32 +267,10 @@ fn seg_list(sh: &Shared, cmd: u32, arg: usize) -> Result<isize> {
     let known = core::mem::size_of::<SisciSegEntry>();
     let n = uapi::check_entry_size(&a.value, abi::SISCI_SEG_ENTRY_SIZE_V1, known)
         .map_err(|e| Error::from_errno(-e.errno()))?;
-    let cap = a.value.capacity as usize;
-    let esize = a.value.entry_size as usize;
-    let total = cap.checked_mul(esize).ok_or(EINVAL)?;
-    let mut w = UserSlice::new(UserPtr::from_addr(a.value.entries as usize), total).writer();
-    let mut written = 0usize;
-    // Entries are gathered under the state lock: copy them out afterwards.
-    let mut v = KVec::new();
-    let count = segments::list(sh, |e| {
-        if v.len() < cap {
-            v.push(*e, GFP_KERNEL)?;
-        }
-        Ok(())
-    })?;
-    let zeros = [0u8; 64];
-    for e in v.iter() {
-        w.write_slice(&kernel::transmute::AsBytes::as_bytes(e)[..n])?;
-        let mut tail = esize - n;
-        while tail > 0 {
-            let k = tail.min(zeros.len());
-            w.write_slice(&zeros[..k])?;
-            tail -= k;
-        }
-        written += 1;
-    }
-    let _ = written;
-    a.value.count = count;
+    let (cap, esize) = (a.value.capacity as usize, a.value.entry_size as usize);
+    // Entries are gathered under the state lock and copied out afterwards.
+    a.value.count =
+        rsio_kernel::abi::list_entries(a.value.entries, cap, esize, n, |f| segments::list(sh, f))?;
     a.write_back()?;
     Ok(0)
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: sets up and builds everything, then runs
-#   0. the lint (make lint: rustfmt and clippy, kernel and user space, and
-#      tools/kernel-metrics.py --check), one test,
-#   1. the host unit tests of every user-space crate (cargo test),
+#   1. the host unit tests of every user-space crate (cargo test), then the
+#      lint (make lint: rustfmt and clippy, kernel and user space, and
+#      tools/kernel-metrics.py --check), counted as one test,
 #   2. the cluster tests (tests/cluster/*.toml) on QEMU VMs via rsio-cluster,
 #      on the $RSIO_FLAVOUR kernel (default: the default flavour), and
 #   3. the fault tests (tests/cluster-debug/*.toml), on the kernel of

@@ -67,22 +67,8 @@ fn write_list<T: AsBytes>(mut a: Arg<RsioList>, min: usize, entries: &[T]) -> Re
     let known = core::mem::size_of::<T>();
     let n = uapi::check_entry_size(&a.value, min, known).map_err(list_error)?;
     let l = &a.value;
-    let cap = l.capacity as usize;
-    let esize = l.entry_size as usize;
-    let total = cap.checked_mul(esize).ok_or(EINVAL)?;
-    if cap > 0 {
-        let mut w = UserSlice::new(UserPtr::from_addr(usize::try_from(l.entries)?), total).writer();
-        let zeros = [0u8; 64];
-        for e in entries.iter().take(cap) {
-            w.write_slice(&e.as_bytes()[..n])?;
-            let mut tail = esize - n;
-            while tail > 0 {
-                let k = tail.min(zeros.len());
-                w.write_slice(&zeros[..k])?;
-                tail -= k;
-            }
-        }
-    }
+    let (cap, esize) = (l.capacity as usize, l.entry_size as usize);
+    rsio_kernel::abi::write_entries(l.entries, cap, esize, n, entries)?;
     a.value.count = entries.len() as u32;
     a.write_back()?;
     Ok(0)

@@ -7,7 +7,7 @@
 //! Indices from the NTB core (peer `pidx`, window `widx`, scratchpad `sidx`,
 //! message `midx`, vector) arrive already checked to be non-negative; an
 //! implementation must still check them against its own counts, since
-//! clients pass them straight through. Nothing here is unsafe: `ntb_dev.rs`
+//! clients pass them straight through. Nothing here is unsafe: `provider.rs`
 //! turns the C calls into these.
 
 use kernel::{bindings, error::VTABLE_DEFAULT_ERROR, prelude::*};

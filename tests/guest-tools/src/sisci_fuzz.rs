@@ -351,7 +351,9 @@ impl Abi for Fuzzer<Sisci> {
                         return Some(format!("entry {i}: reserved, flags or len 0"));
                     }
                 }
-                not(v(DS_QUEUE, 4), Kind::Queue)?;
+                if let Some(why) = not(v(DS_QUEUE, 4), Kind::Queue) {
+                    return Some(why);
+                }
                 let Some(l) = self.obj(v(DS_LOCAL, 4) as u32, Kind::Seg) else {
                     return Some("local is no segment of this file".into());
                 };
