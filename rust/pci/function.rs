@@ -141,16 +141,12 @@ impl PciFunction {
         if bar >= 6 {
             return BarInfo::default();
         }
-        let r = &self.fields().resource[bar as usize];
-        let len = if r.end > r.start || r.start != 0 {
-            r.end.wrapping_sub(r.start).wrapping_add(1)
-        } else {
-            0
-        };
+        // SAFETY: A referenced function (invariant); `bar` is a standard BAR.
+        let len = unsafe { kernel::bindings::pci_resource_len(self.raw(), bar as i32) };
         if len == 0 {
             return BarInfo::default();
         }
-        let flags = r.flags as u64;
+        let flags = self.fields().resource[bar as usize].flags as u64;
         let has = |f: u32| flags & u64::from(f) != 0;
         BarInfo {
             // SAFETY: A referenced function (invariant).

@@ -129,7 +129,7 @@ impl StubDriver {
             give_back(&f);
             return Err(EBUSY);
         }
-        Ok(StubClaim { f })
+        Ok(StubClaim { f, drv: ours })
     }
 }
 
@@ -162,7 +162,15 @@ fn give_back(f: &PciFunction) {
 /// owner's own cleanup, e.g. a reset).
 pub struct StubClaim {
     f: PciFunction,
+    /// The stub's `device_driver`, which the function is bound to unless
+    /// someone unbound it since (sysfs).
+    drv: *mut kernel::bindings::device_driver,
 }
+
+// SAFETY: `drv` is only compared with the function's driver pointer, never dereferenced.
+unsafe impl Send for StubClaim {}
+// SAFETY: As above.
+unsafe impl Sync for StubClaim {}
 
 impl core::ops::Deref for StubClaim {
     type Target = PciFunction;
@@ -173,12 +181,24 @@ impl core::ops::Deref for StubClaim {
 }
 
 impl StubClaim {
-    /// The function as a bound device (the stub holds it).
-    fn bound(&self) -> &Device<Bound> {
-        // SAFETY: The stub driver holds the function for as long as the claim lives (unbinding it
-        // takes the claim's owner: `drop`, or the stub's unregistration, which its owner does after
-        // dropping its claims).
-        unsafe { self.f.device().as_bound() }
+    /// Runs `f` with the function as a bound device, while the stub holds
+    /// it (`ENODEV` if it was unbound meanwhile, e.g. through sysfs).
+    fn with_bound<R>(&self, f: impl FnOnce(&Device<Bound>) -> R) -> Result<R> {
+        let dev = raw(self.f.device());
+        // SAFETY: `dev` is live (referenced); the device lock keeps its driver bound while held.
+        unsafe { crate::bindings::rsio_helper_device_lock(dev) };
+        // SAFETY: Stable under the device lock.
+        let held = unsafe { (*dev).driver } == self.drv;
+        let r = if held {
+            // SAFETY: Bound to the stub (checked above) for as long as the device lock is held,
+            // which outlives the reference.
+            Ok(f(unsafe { self.f.device().as_bound() }))
+        } else {
+            Err(ENODEV)
+        };
+        // SAFETY: Locked above.
+        unsafe { crate::bindings::rsio_helper_device_unlock(dev) };
+        r
     }
 
     /// Writes config word `val` at `off`.
@@ -220,7 +240,7 @@ impl StubClaim {
 
     /// Confines its DMA to `ranges` (see [`Confinement::new`]).
     pub fn confine(&self, ranges: &[(u64, u64)]) -> Result<Confinement> {
-        Confinement::new(self.bound(), ranges)
+        self.with_bound(|dev| Confinement::new(dev, ranges))?
     }
 
     /// BAR `bar` (as [`PciFunction::bar`]).
