@@ -600,9 +600,7 @@ impl Adapter {
         if !*bound {
             return Err(ENODEV);
         }
-        // SAFETY: `bound` is set while the adapter is published, and `Published::drop` (in the
-        // driver's remove, before the device is unbound) clears it under this lock, which is held
-        // until `f` returns: the device is bound for as long as the reference lives.
+        // SAFETY: `bound` is set while the adapter is published, and `Published::drop` (in the driver's remove, before the device is unbound) clears it under this lock, which is held until `f` returns: the device is bound for as long as the reference lives.
         let dev = unsafe { self.dev.as_bound() };
         Ok(f(dev))
     }

@@ -133,8 +133,7 @@ fn request<'bound, T: irq::Handler + 'bound>(
     handler: T,
 ) -> Result<IrqReg<'bound, T>> {
     let request = vecs.index(vector)?.into();
-    // SAFETY: The registration is not leaked: every caller stores it in the driver data, which
-    // drops it on unbind.
+    // SAFETY: The registration is not leaked: every caller stores it in the driver data, which drops it on unbind.
     let reg = unsafe {
         irq::Registration::new(
             request,
@@ -166,8 +165,7 @@ impl<'bound> Base<'bound> {
         // The DMA engine and the inbound windows take any 64-bit address
         // of this node.
         //
-        // SAFETY: Nothing allocates or maps DMA memory for this device concurrently: probe runs
-        // before anything else uses it.
+        // SAFETY: Nothing allocates or maps DMA memory for this device concurrently: probe runs before anything else uses it.
         unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
         let pdev: &'bound pci::Device<Bound> = pdev;
         let bar = pdev

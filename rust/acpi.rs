@@ -11,8 +11,7 @@ use kernel::str::CStrExt;
 pub fn ecam_address(segment: u32, bus: u32, devfn: u32) -> Option<u64> {
     let mut hdr: *mut kernel::bindings::acpi_table_header = core::ptr::null_mut();
     let sig = c"MCFG";
-    // SAFETY: `sig` is a NUL-terminated signature; `hdr` is a valid out pointer; a table returned
-    // is put below.
+    // SAFETY: `sig` is a NUL-terminated signature; `hdr` is a valid out pointer; a table returned is put below.
     let status = unsafe {
         kernel::bindings::acpi_get_table(sig.as_char_ptr().cast_mut().cast(), 0, &mut hdr)
     };
@@ -26,10 +25,12 @@ pub fn ecam_address(segment: u32, bus: u32, devfn: u32) -> Option<u64> {
     let mut found = None;
     let n = len.saturating_sub(head) / entry;
     for i in 0..n {
-        // SAFETY: Entry `i` lies inside the table's `length` bytes (above); the entries are packed,
-        // so read them unaligned.
-        let a: kernel::bindings::acpi_mcfg_allocation =
-            unsafe { core::ptr::read_unaligned(hdr.cast::<u8>().add(head + i * entry).cast()) };
+        let at = hdr
+            .cast::<u8>()
+            .wrapping_add(head + i * entry)
+            .cast::<kernel::bindings::acpi_mcfg_allocation>();
+        // SAFETY: Entry `i` lies inside the table's `length` bytes (above); the entries are packed, so read them unaligned.
+        let a = unsafe { core::ptr::read_unaligned(at) };
         let (seg, first, last, base) = (
             a.pci_segment,
             a.start_bus_number,

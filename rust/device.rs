@@ -34,8 +34,7 @@ pub(crate) fn first_user(dev: &Device) -> Option<CString> {
         depth: 0,
         found: None,
     };
-    // SAFETY: `dev` is live; `in_use_child` matches the callback type and gets `walk`, which
-    // outlives the call.
+    // SAFETY: `dev` is live; `in_use_child` matches the callback type and gets `walk`, which outlives the call.
     unsafe {
         kernel::bindings::device_for_each_child(
             raw(dev),
@@ -60,8 +59,7 @@ unsafe extern "C" fn in_use_child(
     let walk = unsafe { &mut *data.cast::<UserWalk>() };
     // SAFETY: `child` is live for the call (requirement).
     let d: &Device = unsafe { Device::from_raw(child) };
-    // SAFETY: A live device's class pointer is null or a registered class, whose name is a static C
-    // string.
+    // SAFETY: A live device's class pointer is null or a registered class, whose name is a static C string.
     let class = unsafe {
         let c = (*child).class;
         if c.is_null() || (*c).name.is_null() {

@@ -62,11 +62,9 @@ impl DmaPages {
     /// memory of the caller.
     pub fn pin_user(dev: &Device<Bound>, uaddr: usize) -> Result<Self> {
         let (mut bus, mut err) = (0u64, 0i32);
-        // SAFETY: `dev` is a bound device; `uaddr` is only a number to the helper
-        // (pin_user_pages_fast checks it against the caller's address space); the out pointers are
-        // valid.
-        let page =
-            unsafe { bindings::rsio_helper_dma_user_page(raw(dev), uaddr, &mut bus, &mut err) };
+        let d = raw(dev);
+        // SAFETY: `dev` is a bound device; `uaddr` is only a number to the helper (pin_user_pages_fast checks it against the caller's address space); the out pointers are valid.
+        let page = unsafe { bindings::rsio_helper_dma_user_page(d, uaddr, &mut bus, &mut err) };
         if page.is_null() {
             return Err(if err < 0 {
                 Error::from_errno(err)
@@ -109,12 +107,10 @@ impl Drop for DmaPages {
     fn drop(&mut self) {
         let dev = raw(&self.dev);
         if self.user {
-            // SAFETY: Pinned and mapped by `rsio_helper_dma_user_page` for `dev` (invariant),
-            // released once.
+            // SAFETY: Pinned and mapped by `rsio_helper_dma_user_page` for `dev` (invariant), released once.
             unsafe { bindings::rsio_helper_dma_user_page_put(dev, self.page, self.bus) };
         } else {
-            // SAFETY: Allocated by `rsio_helper_dma_pages_alloc` with these arguments (invariant),
-            // freed once.
+            // SAFETY: Allocated by `rsio_helper_dma_pages_alloc` with these arguments (invariant), freed once.
             unsafe { bindings::rsio_helper_dma_pages_free(dev, self.page, self.order, self.bus) };
         }
     }

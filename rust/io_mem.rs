@@ -37,8 +37,7 @@ impl IoMem {
         if len == 0 || !inside {
             return Err(EINVAL);
         }
-        // SAFETY: The range is inside a BAR of a bound PCI function (checked above): MMIO, never
-        // RAM.
+        // SAFETY: The range is inside a BAR of a bound PCI function (checked above): MMIO, never RAM.
         let ptr = unsafe { bindings::ioremap(phys, len) };
         if ptr.is_null() {
             return Err(ENOMEM);
@@ -63,8 +62,7 @@ impl IoMem {
     /// The mapping, for I/O accessors.
     pub fn io(&self) -> Result<Mmio<'_, Region>> {
         let raw = MmioRaw::<Region>::new_region(self.addr, self.len)?;
-        // SAFETY: `raw` is the mapping this object owns (invariant), valid for the borrow of `self`
-        // (drop cannot run during it).
+        // SAFETY: `raw` is the mapping this object owns (invariant), valid for the borrow of `self` (drop cannot run during it).
         Ok(unsafe { Mmio::from_raw(raw) })
     }
 }

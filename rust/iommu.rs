@@ -36,8 +36,7 @@ unsafe extern "C" fn count_dev(
 /// What the IOMMU can do for `dev`.
 pub fn isolation(dev: &Device) -> Isolation {
     let d = raw(dev);
-    // SAFETY: `dev` is live; `iommu_group` is set by the IOMMU core before drivers bind
-    // (`device_iommu_mapped()`).
+    // SAFETY: `dev` is live; `iommu_group` is set by the IOMMU core before drivers bind (`device_iommu_mapped()`).
     if unsafe { (*d).iommu_group.is_null() } {
         return Isolation::None;
     }
@@ -107,8 +106,7 @@ impl Confinement {
                 return free(e);
             }
         }
-        // SAFETY: `dom` is a paging domain for `dev`'s IOMMU; `dev` is bound to a driver, as
-        // `iommu_attach_device()` wants.
+        // SAFETY: `dom` is a paging domain for `dev`'s IOMMU; `dev` is bound to a driver, as `iommu_attach_device()` wants.
         let attached = unsafe { kernel::bindings::iommu_attach_device(dom.as_ptr(), raw(dev)) };
         if let Err(e) = to_result(attached) {
             return free(e);
@@ -170,8 +168,7 @@ fn map_range(dom: NonNull<kernel::bindings::iommu_domain>, start: u64, len: u64)
 
 impl Drop for Confinement {
     fn drop(&mut self) {
-        // SAFETY: Attached to `dev` by `new` (invariant), undone once; the device goes back to its
-        // default domain.
+        // SAFETY: Attached to `dev` by `new` (invariant), undone once; the device goes back to its default domain.
         unsafe {
             kernel::bindings::iommu_detach_device(self.dom.as_ptr(), raw(&self.dev));
             kernel::bindings::iommu_domain_free(self.dom.as_ptr());

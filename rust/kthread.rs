@@ -18,8 +18,7 @@ pub trait ThreadMain: Send + Sync + 'static {
 
 /// Whether the current kernel thread is being stopped.
 pub fn should_stop() -> bool {
-    // SAFETY: Called from a kernel thread made by `KThread::spawn` (the only callers are
-    // `ThreadMain::run` bodies).
+    // SAFETY: Called from a kernel thread made by `KThread::spawn` (the only callers are `ThreadMain::run` bodies).
     unsafe { kernel::bindings::kthread_should_stop() }
 }
 
@@ -47,8 +46,7 @@ unsafe impl<T: ThreadMain> Sync for KThread<T> {}
 /// `data` must be the `Arc::into_raw` pointer of a `T`, kept alive until
 /// the thread has been stopped (as [`KThread::spawn`] passes it).
 unsafe extern "C" fn trampoline<T: ThreadMain>(data: *mut c_void) -> core::ffi::c_int {
-    // SAFETY: `data` is the `Arc::into_raw` pointer `spawn` passed, kept alive until after the
-    // thread is stopped (type invariant).
+    // SAFETY: `data` is the `Arc::into_raw` pointer `spawn` passed, kept alive until after the thread is stopped (type invariant).
     let t = unsafe { &*data.cast::<T>() };
     t.run();
     // `kthread_stop` must find the thread alive or exited on its own: wait
@@ -63,8 +61,7 @@ impl<T: ThreadMain> KThread<T> {
     /// Starts a kernel thread called `name` running `data.run()`.
     pub fn spawn(data: Arc<T>, name: &CStr) -> Result<Self> {
         let raw = Arc::into_raw(data);
-        // SAFETY: `trampoline::<T>` matches the thread function type; `raw` stays valid until
-        // `drop` has stopped the thread; `name` is NUL-terminated and copied by kthread_create.
+        // SAFETY: `trampoline::<T>` matches the thread function type; `raw` stays valid until `drop` has stopped the thread; `name` is NUL-terminated and copied by kthread_create.
         let task = unsafe {
             bindings::rsio_helper_kthread_run(
                 Some(trampoline::<T>),
@@ -86,11 +83,9 @@ impl<T: ThreadMain> KThread<T> {
 
 impl<T: ThreadMain> Drop for KThread<T> {
     fn drop(&mut self) {
-        // SAFETY: `task` is a live kthread reference (invariant); this waits for the thread
-        // function to return and drops the reference.
+        // SAFETY: `task` is a live kthread reference (invariant); this waits for the thread function to return and drops the reference.
         unsafe { bindings::rsio_helper_kthread_stop(self.task.as_ptr()) };
-        // SAFETY: From `Arc::into_raw` (invariant); the thread has stopped, so nothing borrows it
-        // any more.
+        // SAFETY: From `Arc::into_raw` (invariant); the thread has stopped, so nothing borrows it any more.
         drop(unsafe { Arc::from_raw(self.data) });
     }
 }

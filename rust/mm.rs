@@ -24,8 +24,7 @@ impl<'a> Vma<'a> {
     /// where nothing is mapped or once revoked).
     pub fn new(vma: &'a VmaNew) -> Self {
         let raw = vma.as_ptr();
-        // SAFETY: `raw` is the vma `mmap` is setting up, with the mmap lock held (the `VmaNew`
-        // borrow proves it).
+        // SAFETY: `raw` is the vma `mmap` is setting up, with the mmap lock held (the `VmaNew` borrow proves it).
         unsafe { bindings::rsio_helper_vma_setup_pfnmap(raw) };
         // INVARIANT: from a `VmaNew` borrowed for `'a`.
         Self {
@@ -36,8 +35,7 @@ impl<'a> Vma<'a> {
 
     /// `(start, end, page offset)` of the vma.
     pub fn span(&self) -> (usize, usize, u64) {
-        // SAFETY: `raw` is valid for `'a` (invariant); these fields are stable while the mmap lock
-        // is held.
+        // SAFETY: `raw` is valid for `'a` (invariant); these fields are stable while the mmap lock is held.
         let (start, end, pgoff) = unsafe {
             (
                 (*self.raw).__bindgen_anon_1.__bindgen_anon_1.vm_start,
@@ -56,9 +54,7 @@ impl<'a> Vma<'a> {
         if end > pages.len() || offset % kernel::page::PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
-        // SAFETY: `raw` is a vma being set up under the mmap lock (invariant); `remap_pfn_range`
-        // checks `addr..addr+len` against it; the pages are the caller's, who zaps the mapping
-        // before freeing them.
+        // SAFETY: `raw` is a vma being set up under the mmap lock (invariant); `remap_pfn_range` checks `addr..addr+len` against it; the pages are the caller's, who zaps the mapping before freeing them.
         to_result(unsafe {
             bindings::rsio_helper_vma_map_pages(
                 self.raw,
@@ -73,8 +69,7 @@ impl<'a> Vma<'a> {
     /// Maps `len` bytes of MMIO at physical address `phys` at `addr`
     /// (write-combining if `wc`, else uncached).
     pub fn map_io(&self, addr: usize, phys: u64, len: usize, wc: bool) -> Result {
-        // SAFETY: `raw` is valid (invariant); `io_remap_pfn_range` checks the range against the
-        // vma.
+        // SAFETY: `raw` is valid (invariant); `io_remap_pfn_range` checks the range against the vma.
         to_result(unsafe { bindings::rsio_helper_vma_map_io(self.raw, addr, phys, len, wc) })
     }
 

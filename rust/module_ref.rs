@@ -29,8 +29,7 @@ impl ModuleRef {
     /// that module only).
     pub fn try_get(module: &'static ThisModule) -> Option<Self> {
         let m = module.as_ptr();
-        // SAFETY: `m` is a loaded module or null (built-in code), both accepted by
-        // `try_module_get()` (above).
+        // SAFETY: `m` is a loaded module or null (built-in code), both accepted by `try_module_get()` (above).
         if !unsafe { bindings::rsio_helper_try_module_get(m) } {
             return None;
         }

@@ -24,9 +24,7 @@ use kernel::{
 
 /// The [`pci::Vendor`] of a raw vendor id.
 pub const fn vendor(id: u16) -> pci::Vendor {
-    // SAFETY: `pci::Vendor` is `#[repr(transparent)]` over `u16`, so every `u16` is a valid bit
-    // pattern; its one invariant, "a PCI vendor id", holds for any 16-bit value (it is what
-    // `Vendor::from_raw()` builds from config space without checks).
+    // SAFETY: `pci::Vendor` is `#[repr(transparent)]` over `u16`, so every `u16` is a valid bit pattern; its one invariant, "a PCI vendor id", holds for any 16-bit value (it is what `Vendor::from_raw()` builds from config space without checks).
     unsafe { core::mem::transmute::<u16, pci::Vendor>(id) }
 }
 
@@ -66,8 +64,7 @@ impl<'bound> Enabled<'bound> {
 impl Drop for Enabled<'_> {
     fn drop(&mut self) {
         let p = raw(self.pdev);
-        // SAFETY: `p` is a valid, bound `struct pci_dev` (it outlives `'bound`); this object
-        // enabled it and set bus mastering (invariant): disabling both balances exactly that.
+        // SAFETY: `p` is a valid, bound `struct pci_dev` (it outlives `'bound`); this object enabled it and set bus mastering (invariant): disabling both balances exactly that.
         unsafe {
             kernel::bindings::pci_clear_master(p);
             kernel::bindings::pci_disable_device(p);
@@ -119,8 +116,7 @@ impl SlotFunction {
             return Err(SlotError::Range);
         }
         let p = raw(pdev);
-        // SAFETY: `p` is a bound `pci_dev`, whose bus lives while it does; `pci_get_slot()` returns
-        // a referenced function or null.
+        // SAFETY: `p` is a bound `pci_dev`, whose bus lives while it does; `pci_get_slot()` returns a referenced function or null.
         let dev = unsafe { kernel::bindings::pci_get_slot((*p).bus, devfn) };
         let dev = NonNull::new(dev).ok_or(SlotError::Absent)?;
         let put = |e| {
@@ -159,8 +155,7 @@ impl SlotFunction {
 
     /// The function's device, for log messages.
     pub fn device(&self) -> &kernel::device::Device {
-        // SAFETY: `dev` is referenced (invariant) for as long as `self` lives; its embedded `struct
-        // device` too.
+        // SAFETY: `dev` is referenced (invariant) for as long as `self` lives; its embedded `struct device` too.
         unsafe { kernel::device::Device::from_raw(&raw mut (*self.dev.as_ptr()).dev) }
     }
 }

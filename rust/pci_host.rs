@@ -213,8 +213,7 @@ impl<T: HostOps> HostBridge<T> {
             (w.start, w.size) = (win.start, win.size);
         }
         let (mut h, mut domain, mut busnr) = (core::ptr::null_mut(), 0, 0);
-        // SAFETY: `params` is valid for the call; `parent` is bound; the context (`ops`, boxed)
-        // outlives the bridge (invariant); the out pointers are valid.
+        // SAFETY: `params` is valid for the call; `parent` is bound; the context (`ops`, boxed) outlives the bridge (invariant); the out pointers are valid.
         to_result(unsafe {
             bindings::rsio_helper_pci_host_create(&params, &mut h, &mut domain, &mut busnr)
         })?;
@@ -292,8 +291,7 @@ impl<T: HostOps> HostBridge<T> {
     /// The link to the functions is gone for good: the PCI core stops
     /// waiting for them, recovery stops short of resets.
     pub fn set_disconnected(&self) {
-        // SAFETY: `raw` is live (invariant); the C side looks the bus up under the PCI core's
-        // rescan lock.
+        // SAFETY: `raw` is live (invariant); the C side looks the bus up under the PCI core's rescan lock.
         unsafe { bindings::rsio_helper_pci_host_set_disconnected(self.raw.as_ptr()) };
     }
 
@@ -308,8 +306,7 @@ impl<T: HostOps> HostBridge<T> {
             return Recovery::NoDriver;
         }
         let arg: *const &dyn Fn() -> bool = &wait_answer;
-        // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); `arg` outlives the
-        // call.
+        // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); `arg` outlives the call.
         let r = unsafe {
             bindings::rsio_helper_pci_host_recover(
                 self.raw.as_ptr(),
@@ -331,8 +328,7 @@ impl<T: HostOps> HostBridge<T> {
         let mut bus = self.bus.lock();
         if *bus {
             *bus = false;
-            // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); marked gone
-            // above.
+            // SAFETY: `raw` is live and its bus exists (invariant, `bus` locked); marked gone above.
             unsafe { bindings::rsio_helper_pci_host_remove(self.raw.as_ptr()) };
         }
     }
@@ -351,8 +347,7 @@ unsafe extern "C" fn wait_trampoline(arg: *mut c_void) -> bool {
 impl<T: HostOps> PinnedDrop for HostBridge<T> {
     fn drop(self: Pin<&mut Self>) {
         self.remove();
-        // SAFETY: Created by `create`, freed once; its bus is removed above and nothing fires after
-        // the owner dropped its hooks.
+        // SAFETY: Created by `create`, freed once; its bus is removed above and nothing fires after the owner dropped its hooks.
         unsafe { bindings::rsio_helper_pci_host_free(self.raw.as_ptr()) };
     }
 }

@@ -19,8 +19,7 @@ pub fn kernel_release() -> &'static CStr {
 /// This node's name (its hostname), NUL-padded, truncated to `N - 1` bytes.
 pub fn nodename<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
-    // SAFETY: The helper writes at most `buf.len()` bytes, NUL-terminated, into `buf`, a valid
-    // writable array.
+    // SAFETY: The helper writes at most `buf.len()` bytes, NUL-terminated, into `buf`, a valid writable array.
     unsafe { bindings::rsio_helper_nodename(buf.as_mut_ptr().cast(), buf.len()) };
     buf
 }

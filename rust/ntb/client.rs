@@ -513,8 +513,7 @@ impl NtbDev {
             // bound to its driver (which unregisters the ntb_dev before it
             // unbinds), for this closure, which the reference does not
             // outlive.
-            // SAFETY: `raw` is valid (`with`): its `pdev->dev` is a live `struct device` for the
-            // borrow.
+            // SAFETY: `raw` is valid (`with`): its `pdev->dev` is a live `struct device` for the borrow.
             let dev: &Device = unsafe { Device::from_raw(&raw mut (*(*raw).pdev).dev) };
             // SAFETY: Bound for as long as `dev` lives (above).
             let dev = unsafe { dev.as_bound() };
@@ -533,8 +532,7 @@ impl NtbDev {
         }
         let phys = mw.base.checked_add(offset).ok_or(EINVAL)?;
         let io = self.with(|raw| {
-            // SAFETY: `raw` is valid (`with`): its `pdev` is its hardware's PCI device, bound while
-            // the handle is valid, for this closure.
+            // SAFETY: `raw` is valid (`with`): its `pdev` is its hardware's PCI device, bound while the handle is valid, for this closure.
             let dev: &Device = unsafe { Device::from_raw(&raw mut (*(*raw).pdev).dev) };
             // SAFETY: Bound for as long as `dev` lives (above).
             let dev = unsafe { dev.as_bound() };

@@ -60,9 +60,7 @@ impl<T: NtbOps> HwRegistration<T> {
         try_pin_init!(Self {
             hw <- hw,
             ntb <- Opaque::ffi_init(|slot: *mut bindings::ntb_dev| {
-                // SAFETY: `slot` is valid for writes of a `struct ntb_dev` (`ffi_init`), which is
-                // plain C data: all zeroes is its unregistered state, as `ntb_register_device()`
-                // expects.
+                // SAFETY: `slot` is valid for writes of a `struct ntb_dev` (`ffi_init`), which is plain C data: all zeroes is its unregistered state, as `ntb_register_device()` expects.
                 unsafe {
                     slot.write_bytes(0, 1);
                     (*slot).pdev = crate::pci::raw(pdev);
@@ -86,8 +84,7 @@ impl<T: NtbOps> HwRegistration<T> {
                 // vtable, and `drop` unregisters it. On failure the core
                 // already released it (`put_device()`), nothing to undo.
                 //
-                // SAFETY: `ntb.get()` is a valid, zeroed-then-filled `struct ntb_dev` that outlives
-                // its registration (above).
+                // SAFETY: `ntb.get()` is a valid, zeroed-then-filled `struct ntb_dev` that outlives its registration (above).
                 to_result(unsafe { bindings::ntb_register_device(ntb.get()) })?;
             },
         })
@@ -123,8 +120,7 @@ impl<T: NtbOps> HwRegistration<T> {
 #[pinned_drop]
 impl<T: NtbOps> PinnedDrop for HwRegistration<T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `ntb` is registered (type invariant). This waits until the device is released: no
-        // client or callback uses it afterwards, so `hw` and `ntb` may go away with `self`.
+        // SAFETY: `ntb` is registered (type invariant). This waits until the device is released: no client or callback uses it afterwards, so `hw` and `ntb` may go away with `self`.
         unsafe { bindings::ntb_unregister_device(self.ntb.get()) };
     }
 }
@@ -211,8 +207,7 @@ impl<T: NtbOps> Vtable<T> {
             // `peer_db_set`/`peer_db_addr`, `spad_is_unsafe`,
             // `peer_spad_addr`, `get_dma_dev`; all optional in the core.
             //
-            // SAFETY: Every remaining field is an `Option` of a function pointer, for which all
-            // zeroes is `None`.
+            // SAFETY: Every remaining field is an `Option` of a function pointer, for which all zeroes is `None`.
             ..unsafe { core::mem::zeroed() }
         }
     };
@@ -238,11 +233,9 @@ const fn opt<F>(has: bool, f: F) -> Option<F> {
 /// device's pointer.
 unsafe fn hw<'a, T: NtbOps>(ntb: *mut bindings::ntb_dev) -> &'a T {
     let field = Opaque::cast_from(ntb);
-    // SAFETY: By the safety requirements `field` points at the `ntb` field of an
-    // `HwRegistration<T>`, so stepping back to its start stays in that object.
+    // SAFETY: By the safety requirements `field` points at the `ntb` field of an `HwRegistration<T>`, so stepping back to its start stays in that object.
     let this = unsafe { kernel::container_of!(field, HwRegistration<T>, ntb) };
-    // SAFETY: `this` is a live `HwRegistration<T>` whose `hw` is initialized while it is registered
-    // (type invariant); it outlives the callback.
+    // SAFETY: `this` is a live `HwRegistration<T>` whose `hw` is initialized while it is registered (type invariant); it outlives the callback.
     unsafe { &(*this).hw }
 }
 

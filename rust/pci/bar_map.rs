@@ -35,9 +35,9 @@ impl<'a> BarMapping<'a> {
             kernel::bindings::PCI_COMMAND as u16,
             cmd | kernel::bindings::PCI_COMMAND_MEMORY as u16,
         );
+        let (p, bar, offset) = (f.raw(), bar as i32, offset as usize);
         // SAFETY: A function the stub holds; the range is inside its memory BAR (checked above).
-        let addr =
-            unsafe { kernel::bindings::pci_iomap_range(f.raw(), bar as i32, offset as usize, len) };
+        let addr = unsafe { kernel::bindings::pci_iomap_range(p, bar, offset, len) };
         if addr.is_null() {
             f.config_write16(kernel::bindings::PCI_COMMAND as u16, cmd);
             return Err(ENOMEM);
@@ -63,16 +63,20 @@ impl<'a> BarMapping<'a> {
 
     /// Reads the byte at `off` (all-ones out of range).
     pub fn read8(&self, off: usize) -> u8 {
+        let Some(p) = self.at(off, 1) else {
+            return !0;
+        };
         // SAFETY: Inside the mapping this object owns (invariant, `at`).
-        self.at(off, 1)
-            .map_or(!0, |p| unsafe { kernel::bindings::ioread8(p) } as u8)
+        unsafe { kernel::bindings::ioread8(p) as u8 }
     }
 
     /// Reads the dword at `off` (all-ones out of range or misaligned).
     pub fn read32(&self, off: usize) -> u32 {
+        let Some(p) = self.at(off, 4) else {
+            return !0;
+        };
         // SAFETY: As `read8`.
-        self.at(off, 4)
-            .map_or(!0, |p| unsafe { kernel::bindings::ioread32(p) })
+        unsafe { kernel::bindings::ioread32(p) }
     }
 
     /// Writes the byte at `off` (nothing out of range).

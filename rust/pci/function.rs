@@ -68,8 +68,7 @@ impl PciFunction {
     }
 
     fn fields(&self) -> &kernel::bindings::pci_dev {
-        // SAFETY: The function is referenced (invariant); the fields read through this are fixed
-        // after enumeration (ids, class, capabilities, resources) or read as a snapshot.
+        // SAFETY: The function is referenced (invariant); the fields read through this are fixed after enumeration (ids, class, capabilities, resources) or read as a snapshot.
         unsafe { self.0.as_ref() }
     }
 
@@ -175,8 +174,7 @@ impl PciFunction {
     /// answer).
     pub fn config_read8(&self, off: u16) -> u8 {
         let mut v = 0xff;
-        // SAFETY: A referenced function (invariant); `v` is a valid out pointer. The PCI core locks
-        // config accesses.
+        // SAFETY: A referenced function (invariant); `v` is a valid out pointer. The PCI core locks config accesses.
         unsafe { kernel::bindings::pci_read_config_byte(self.raw(), off.into(), &mut v) };
         v
     }
@@ -202,9 +200,9 @@ impl PciFunction {
         // SAFETY: A referenced function (invariant); walks its config space.
         let first = unsafe { kernel::bindings::pci_find_capability(self.raw(), cap.into()) };
         core::iter::successors(Some(first).filter(|&p| p != 0), move |&p| {
+            let raw = self.raw();
             // SAFETY: As above.
-            let n =
-                unsafe { kernel::bindings::pci_find_next_capability(self.raw(), p, cap.into()) };
+            let n = unsafe { kernel::bindings::pci_find_next_capability(raw, p, cap.into()) };
             Some(n).filter(|&n| n != 0)
         })
     }
@@ -230,8 +228,7 @@ impl PciFunction {
     /// USB). The first such user, named, if so.
     pub fn first_user(&self) -> Option<CString> {
         let dev = device::raw(self.device());
-        // SAFETY: `dev` is live (referenced); `device_lock` keeps the driver and the children list
-        // stable while we walk.
+        // SAFETY: `dev` is live (referenced); `device_lock` keeps the driver and the children list stable while we walk.
         unsafe { bindings::rsio_helper_device_lock(dev) };
         // SAFETY: As above: the driver pointer is stable under the device lock.
         let bound = unsafe { !(*dev).driver.is_null() };

@@ -74,8 +74,7 @@ impl StubDriver {
         try_pin_init!(Self {
             name,
             drv <- Opaque::ffi_init(|slot: *mut kernel::bindings::pci_driver| {
-                // SAFETY: `slot` is valid for writes of a `pci_driver`, plain C data for which all
-                // zeroes is an unregistered driver.
+                // SAFETY: `slot` is valid for writes of a `pci_driver`, plain C data for which all zeroes is an unregistered driver.
                 unsafe {
                     slot.write_bytes(0, 1);
                     (*slot).name = name.as_char_ptr();
@@ -86,8 +85,7 @@ impl StubDriver {
             }),
             _: {
                 // INVARIANT: filled in above, pinned; unregistered by `drop`.
-                // SAFETY: `drv` is a filled-in driver at a pinned address that outlives its
-                // registration; `name` is static.
+                // SAFETY: `drv` is a filled-in driver at a pinned address that outlives its registration; `name` is static.
                 to_result(unsafe {
                     kernel::bindings::__pci_register_driver(
                         drv.get(),
@@ -121,8 +119,7 @@ impl StubDriver {
         };
         // SAFETY: `dev` is live; a snapshot of its driver pointer.
         let driver = unsafe { core::ptr::read_volatile(&raw const (*dev).driver) };
-        // SAFETY: `drv` is our registered driver: its embedded `device_driver` is what a bound
-        // device points at.
+        // SAFETY: `drv` is our registered driver: its embedded `device_driver` is what a bound device points at.
         let ours = unsafe { &raw mut (*self.drv.get()).driver };
         if ret < 0 || driver != ours {
             dev_warn!(f.device(), "the stub driver did not bind it ({})\n", ret);
@@ -190,8 +187,7 @@ impl StubClaim {
         // SAFETY: Stable under the device lock.
         let held = unsafe { (*dev).driver } == self.drv;
         let r = if held {
-            // SAFETY: Bound to the stub (checked above) for as long as the device lock is held,
-            // which outlives the reference.
+            // SAFETY: Bound to the stub (checked above) for as long as the device lock is held, which outlives the reference.
             Ok(f(unsafe { self.f.device().as_bound() }))
         } else {
             Err(ENODEV)
