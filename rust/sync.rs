@@ -11,7 +11,7 @@
 use kernel::{
     processor::cpu_relax,
     sync::{
-        atomic::{Acquire, Atomic, Relaxed, Release},
+        atomic::{Acquire, Atomic, Release},
         lock::{GlobalGuard, GlobalLock, GlobalLockBackend},
     },
 };
@@ -35,8 +35,7 @@ impl<B: GlobalLockBackend> GlobalMutex<B> {
     #[doc(hidden)]
     pub const unsafe fn new(data: B::Item) -> Self {
         Self {
-            // SAFETY: The caller makes one static per `B`; `ensure_init` initializes the lock
-            // before any use.
+            // SAFETY: The caller makes one static per `B`; `ensure_init` initializes the lock before any use.
             lock: unsafe { GlobalLock::new(data) },
             state: Atomic::new(UNINIT),
         }
@@ -50,8 +49,7 @@ impl<B: GlobalLockBackend> GlobalMutex<B> {
         }
         match self.state.cmpxchg(UNINIT, INITIALIZING, Acquire) {
             Ok(_) => {
-                // SAFETY: Only the caller that moved the state out of `UNINIT` gets here, once;
-                // nobody locks before `READY` is published below.
+                // SAFETY: Only the caller that moved the state out of `UNINIT` gets here, once; nobody locks before `READY` is published below.
                 unsafe { self.lock.init() };
                 self.state.store(READY, Release);
             }
@@ -67,11 +65,6 @@ impl<B: GlobalLockBackend> GlobalMutex<B> {
     pub fn lock(&'static self) -> GlobalGuard<B> {
         self.ensure_init();
         self.lock.lock()
-    }
-
-    /// Whether the lock was ever used (diagnostics only).
-    pub fn is_initialized(&'static self) -> bool {
-        self.state.load(Relaxed) == READY
     }
 }
 
