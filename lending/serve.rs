@@ -86,7 +86,7 @@ impl Leased {
         claimed: &Claimed,
         info: &Info,
     ) -> Result<(Self, Lease)> {
-        let (dma_base, dma_span) = direct_dma(adapter, node)?;
+        let (dma_base, dma_span) = adapter.info().device_dma(node)?;
         let ecam = claimed.ecam();
         if ecam == 0 {
             return Err(ENODEV);
@@ -256,30 +256,6 @@ impl Leased {
     }
 }
 
-/// Where the lent function reaches `node`'s RAM: the lender-side bus
-/// address of `node`'s part of the direct window (or of its alias for
-/// device DMA) and its size (`EOPNOTSUPP` if the adapter cannot do remote
-/// MMIO or has no direct window to `node`).
-fn direct_dma(adapter: &Adapter, node: u32) -> Result<(u64, u64)> {
-    let ai = adapter.info();
-    if !ai.caps.remote_mmio() || !ai.caps.direct_window() || ai.direct_nodes & (1 << node) == 0 {
-        return Err(EOPNOTSUPP);
-    }
-    let dma_span = 1u64.checked_shl(ai.direct_shift).ok_or(EOPNOTSUPP)?;
-    // The window's alias for device DMA where the adapter has one.
-    let (window, window_len) = ai.direct_dma;
-    let dma_base = (u64::from(node) << ai.direct_shift)
-        .checked_add(window)
-        .ok_or(EOPNOTSUPP)?;
-    if ai.direct_shift == 0
-        || dma_base
-            .checked_add(dma_span)
-            .is_none_or(|end| end > window + window_len)
-    {
-        return Err(EOPNOTSUPP);
-    }
-    Ok((dma_base, dma_span))
-}
 
 /// The inbound windows over the function's memory BARs, opened to the
 /// nodes of `peer`: the windows, the bytes each forwards, and the lease's

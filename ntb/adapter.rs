@@ -93,6 +93,36 @@ impl Info {
     pub fn all_nodes(&self) -> u32 {
         (1u32 << self.num_nodes.min(regs::MAX_NODES)) - 1
     }
+
+    /// Where a device on this node's bus reaches `node`'s RAM through the
+    /// direct window: the bus address of `node`'s part of it (or of the
+    /// adapter's alias for device DMA) and its size; physical address `X`
+    /// of `node` is device address `base + X` below `base + size`
+    /// (`EOPNOTSUPP` if the adapter cannot do remote MMIO or has no direct
+    /// window to `node`). Lending's leases and NVMe sharing use it.
+    pub fn device_dma(&self, node: u32) -> Result<(u64, u64)> {
+        if !self.caps.remote_mmio()
+            || !self.caps.direct_window()
+            || node >= 32
+            || self.direct_nodes & (1 << node) == 0
+        {
+            return Err(EOPNOTSUPP);
+        }
+        let dma_span = 1u64.checked_shl(self.direct_shift).ok_or(EOPNOTSUPP)?;
+        // The window's alias for device DMA where the adapter has one.
+        let (window, window_len) = self.direct_dma;
+        let dma_base = (u64::from(node) << self.direct_shift)
+            .checked_add(window)
+            .ok_or(EOPNOTSUPP)?;
+        if self.direct_shift == 0
+            || dma_base
+                .checked_add(dma_span)
+                .is_none_or(|end| end > window + window_len)
+        {
+            return Err(EOPNOTSUPP);
+        }
+        Ok((dma_base, dma_span))
+    }
 }
 
 /// What an adapter implements: its `CAPS` register (docs/adapter.md,

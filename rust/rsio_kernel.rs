@@ -16,6 +16,7 @@ mod bindings;
 
 pub mod abi;
 pub mod acpi;
+pub mod blk_mq;
 pub mod coherent;
 pub mod device;
 pub mod dma_pages;
@@ -28,6 +29,7 @@ pub mod module_ref;
 pub mod ntb;
 pub mod pci;
 pub mod pci_host;
+pub mod phys_pages;
 pub mod ratelimit;
 pub mod sync;
 pub mod system;

@@ -62,7 +62,10 @@ impl AdapterTransport {
         let mailbox_window = InboundWindow::alloc_at(adapter, a.in_windows / 2)?;
         mailbox_window.open(mailbox.bus_addr(), mailbox.len() as u64, others)?;
         let interrupts = InterruptWindow::claim(adapter)?;
-        interrupts.allow(others)?;
+        // The own node too: a local device's MSI may loop back through an
+        // `INTERRUPT` slot to this node's `USER(k)` (NVMe sharing's client
+        // on the manager's node).
+        interrupts.allow(a.all_nodes())?;
         adapter.set_link(LinkUser::Core, true)?;
         let info = TransportInfo {
             kind: uapi::RSIO_TRANSPORT_ADAPTER,

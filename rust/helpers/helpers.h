@@ -14,6 +14,10 @@
 #include <linux/ntb.h>
 
 struct device;
+struct blk_mq_tag_set;
+struct gendisk;
+struct request;
+struct scatterlist;
 struct inode;
 struct module;
 struct page;
@@ -34,6 +38,24 @@ void rsio_helper_module_put(struct module *module);
 /* __ratelimit() of one state shared by every caller (printk_ratelimit()'s defaults). */
 bool rsio_helper_err_ratelimit(void);
 
+/* blk.c: blk-mq's inline request and disk accessors. */
+u64 rsio_helper_blk_rq_pos(struct request *rq);
+u32 rsio_helper_blk_rq_bytes(struct request *rq);
+/* req_op(): REQ_OP_*. */
+u32 rsio_helper_blk_rq_op(struct request *rq);
+bool rsio_helper_blk_rq_fua(struct request *rq);
+void *rsio_helper_blk_rq_pdu(struct request *rq);
+bool rsio_helper_blk_rq_in_flight(struct request *rq);
+/* The request of tag on hardware queue hwq of set (NULL: none, or out of range). */
+struct request *rsio_helper_blk_tag_to_rq(struct blk_mq_tag_set *set, u32 hwq, u32 tag);
+/* blk_rq_map_sg() into sg[nents] (-EINVAL: more segments than nents). */
+int rsio_helper_blk_rq_map(struct request *rq, struct scatterlist *sg, u32 nents);
+void rsio_helper_sg_entry(struct scatterlist *sg, u32 i, u64 *phys, u32 *len);
+u32 rsio_helper_sg_size(void);
+/* BLK_FEAT_WRITE_CACHE, BLK_FEAT_FUA. */
+u32 rsio_helper_blk_features(bool write_cache, bool fua);
+u32 rsio_helper_disk_openers(struct gendisk *disk);
+
 /* kthread.c: kthread_run() with a task reference; kthread_stop_put(). */
 struct task_struct *rsio_helper_kthread_run(int (*fn)(void *), void *data, const char *name);
 void rsio_helper_kthread_stop(struct task_struct *t);
@@ -52,6 +74,9 @@ int rsio_helper_vma_map_io(struct vm_area_struct *vma, unsigned long addr, u64 p
 /* The inode of the vma's file, referenced (ihold). */
 struct inode *rsio_helper_vma_inode(struct vm_area_struct *vma);
 void rsio_helper_inode_zap(struct inode *inode, u64 offset, u64 len);
+/* Zeroed pages of the direct map and their physical address (NULL: none). */
+void *rsio_helper_phys_pages_alloc(unsigned int order, u64 *phys);
+void rsio_helper_phys_pages_free(void *virt, unsigned int order);
 
 /* eventfd.c: eventfd_ctx_fdget() as NULL + errno; eventfd_signal(). */
 void *rsio_helper_eventfd_get(int fd, int *err);

@@ -110,3 +110,23 @@ void rsio_helper_inode_zap(struct inode *inode, u64 offset, u64 len)
 	unmap_mapping_range(inode->i_mapping, offset, len, 1);
 }
 EXPORT_SYMBOL_GPL(rsio_helper_inode_zap);
+
+void *rsio_helper_phys_pages_alloc(unsigned int order, u64 *phys)
+{
+	unsigned long addr;
+
+	if (order > MAX_PAGE_ORDER)
+		return NULL;
+	addr = __get_free_pages(GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN, order);
+	if (!addr)
+		return NULL;
+	*phys = virt_to_phys((void *)addr);
+	return (void *)addr;
+}
+EXPORT_SYMBOL_GPL(rsio_helper_phys_pages_alloc);
+
+void rsio_helper_phys_pages_free(void *virt, unsigned int order)
+{
+	free_pages((unsigned long)virt, order);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_phys_pages_free);

@@ -6,7 +6,7 @@
 //! function taken from its driver for the stub and given back on drop.
 
 use super::{BarInfo, PciFunction};
-use crate::{device::raw, iommu::Confinement};
+use crate::{coherent::CoherentBuf, device::raw, io_mem::IoMem, iommu::Confinement};
 use kernel::{
     device::{Bound, Device},
     error::to_result,
@@ -57,7 +57,7 @@ unsafe extern "C" fn stub_probe(
 ) -> core::ffi::c_int {
     // SAFETY: `pdev` is live during probe (requirement).
     let dev: &Device = unsafe { Device::from_raw(&raw mut (*pdev).dev) };
-    dev_info!(dev, "held by a stub driver (lent)\n");
+    dev_info!(dev, "held by a stub driver\n");
     0
 }
 
@@ -237,6 +237,29 @@ impl StubClaim {
     /// Confines its DMA to `ranges` (see [`Confinement::new`]).
     pub fn confine(&self, ranges: &[(u64, u64)]) -> Result<Confinement> {
         self.with_bound(|dev| Confinement::new(dev, ranges))?
+    }
+
+    /// Coherent DMA memory of the function (`CoherentBuf::alloc`), while
+    /// the stub holds it (`ENODEV` otherwise).
+    pub fn coherent(&self, size: usize) -> Result<CoherentBuf> {
+        self.with_bound(|dev| CoherentBuf::alloc(dev, size))?
+    }
+
+    /// An uncached mapping of `len` bytes at `offset` of memory BAR `bar`
+    /// that lives on its own (not borrowing the claim): for registers used
+    /// from another context, e.g. doorbells. Memory decoding is the
+    /// owner's to turn on (`ENOTTY`: no such memory BAR or range).
+    pub fn iomem(&self, bar: u32, offset: u64, len: usize) -> Result<IoMem> {
+        let b = self.f.bar(bar);
+        let end = offset.checked_add(len as u64).ok_or(EINVAL)?;
+        if b.len == 0 || b.io || end > b.len {
+            return Err(ENOTTY);
+        }
+        self.with_bound(|dev| {
+            let pdev: &kernel::pci::Device<Bound> = dev.try_into()?;
+            let start = pdev.resource_start(bar)?;
+            IoMem::map(pdev, start.checked_add(offset).ok_or(EINVAL)?, len)
+        })?
     }
 
     /// BAR `bar` (as [`PciFunction::bar`]).

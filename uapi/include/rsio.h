@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * rsio user-space ABI: the C view of uapi/src/abi.rs (which is the source of
- * truth; tests compile this header and check both agree).
+ * rsio user-space ABI: the C view of uapi/src/abi.rs and, for rsio_nvme_share,
+ * uapi/src/nvme_share.rs (which are the source of truth; tests compile this
+ * header and check both agree).
  *
  * Every argument struct starts with struct rsio_arg_header. The kernel
  * rejects a header whose size differs from the ioctl number's size or is
@@ -380,5 +381,262 @@ _Static_assert(sizeof(struct rsio_grant) == RSIO_GRANT_SIZE_V1, "rsio_grant size
 _Static_assert(sizeof(struct rsio_id) == RSIO_ID_SIZE_V1, "rsio_id size");
 _Static_assert(sizeof(struct rsio_map) == RSIO_MAP_SIZE_V1, "rsio_map size");
 _Static_assert(sizeof(struct rsio_window_io) == RSIO_WINDOW_IO_SIZE_V1, "rsio_window_io size");
+
+/*
+ * rsio_nvme_share: one NVMe controller shared by several nodes without
+ * SR-IOV (docs/nvme-share.md). The C view of uapi/src/nvme_share.rs, whose
+ * names lose the RSIO_/rsio_ prefix (NVME_IOC_SHARE, struct NvmeShare).
+ *
+ * Feature ioctls of /dev/rsio (numbers RSIO_NVME_IOC_FIRST_NR and the
+ * RSIO_NVME_IOC_COUNT - 1 after it), served while rsio_nvme_share is loaded
+ * (ENOTTY otherwise). The lists need only an open /dev/rsio; SHARE, UNSHARE,
+ * ATTACH and DETACH also need CAP_SYS_ADMIN (EPERM before the argument is
+ * read). A shared controller is named on the fabric by
+ * ctrl = manager node << 16 | index (index unique on the manager, never 0).
+ */
+
+#define RSIO_NVME_IOC_FIRST_NR 0x70
+#define RSIO_NVME_IOC_COUNT 8
+
+/* Namespace policies one struct rsio_nvme_share may set. */
+#define RSIO_NVME_MAX_POLICIES 16
+/* Namespaces of one controller that can be used (more are listed as unusable). */
+#define RSIO_NVME_MAX_NAMESPACES 32
+/* Queue pairs one client may hold on one controller. */
+#define RSIO_NVME_MAX_CLIENT_QPAIRS 16
+
+/* struct rsio_nvme_policy.kind */
+#define RSIO_NVME_POLICY_SHARED 0
+#define RSIO_NVME_POLICY_ASSIGNED 1
+/* struct rsio_nvme_policy.flags: read-only, writes are refused */
+#define RSIO_NVME_POLICY_RO (1U << 0)
+
+/**
+ * struct rsio_nvme_policy - one namespace's policy
+ * @nsid:  the namespace id (1..)
+ * @kind:  RSIO_NVME_POLICY_SHARED (every attached node gets a disk; no cache
+ *         coherence between nodes) or RSIO_NVME_POLICY_ASSIGNED (only @node)
+ * @node:  ASSIGNED: the node it is assigned to; else zero
+ * @flags: RSIO_NVME_POLICY_RO
+ */
+struct rsio_nvme_policy {
+	__u32 nsid;
+	__u32 kind;
+	__u32 node;
+	__u32 flags;
+};
+
+/**
+ * struct rsio_nvme_share - argument of RSIO_NVME_IOC_SHARE and RSIO_NVME_IOC_UNSHARE
+ * @header:            in: size = sizeof(struct rsio_nvme_share), flags:
+ *                     RSIO_NVME_SHARE_FORCE (both)
+ * @domain:            in: PCI domain, at most 0xffff
+ * @bus:               in: bus number, at most 0xff
+ * @devfn:             in: device << 3 | function, at most 0xff
+ * @qpairs_per_client: in (SHARE): queue pairs one client may hold,
+ *                     1..RSIO_NVME_MAX_CLIENT_QPAIRS (0: the default, 4);
+ *                     UNSHARE: zero
+ * @n_policies:        in (SHARE): entries of @policies used (namespaces not
+ *                     named are SHARED); UNSHARE: zero
+ * @ctrl:              in: zero; out: the controller's fabric name
+ * @policies:          in: the namespace policies
+ */
+struct rsio_nvme_share {
+	struct rsio_arg_header header;
+	__u32 domain;
+	__u32 bus;
+	__u32 devfn;
+	__u32 qpairs_per_client;
+	__u32 n_policies;
+	__u32 ctrl;
+	struct rsio_nvme_policy policies[RSIO_NVME_MAX_POLICIES];
+};
+
+#define RSIO_NVME_SHARE_SIZE_V1 288
+
+/*
+ * SHARE flag: share it even though this node uses it (its block devices
+ * vanish as on a surprise removal). UNSHARE flag: revoke it from attached
+ * clients (their disks fail I/O).
+ */
+#define RSIO_NVME_SHARE_FORCE (1U << 0)
+
+/* struct rsio_nvme_ctrl_entry.state */
+#define RSIO_NVME_CTRL_READY 1
+#define RSIO_NVME_CTRL_RESETTING 2
+#define RSIO_NVME_CTRL_FAILED 3
+#define RSIO_NVME_CTRL_GONE 4
+
+/* struct rsio_nvme_ctrl_entry.flags */
+#define RSIO_NVME_CTRL_MANAGED_HERE (1U << 0)
+#define RSIO_NVME_CTRL_ATTACHED_HERE (1U << 1)
+#define RSIO_NVME_CTRL_IOMMU (1U << 2)
+
+#define RSIO_NVME_SERIAL_LEN 20
+#define RSIO_NVME_MODEL_LEN 40
+
+/**
+ * struct rsio_nvme_ctrl_entry - one element of RSIO_NVME_IOC_LIST: a
+ * controller this node manages or a peer announced
+ * @node:         the managing node
+ * @ctrl:         the controller's fabric name
+ * @domain:       its PCI domain on the manager
+ * @bus:          its bus number on the manager
+ * @devfn:        its devfn on the manager
+ * @state:        RSIO_NVME_CTRL_READY, _RESETTING, _FAILED, _GONE
+ * @flags:        RSIO_NVME_CTRL_MANAGED_HERE, _ATTACHED_HERE, _IOMMU
+ * @generation:   reset generation (clients re-create their queues when it changes)
+ * @qpairs_total: I/O queue pairs the controller gave the manager
+ * @qpairs_free:  of those, not held by a client
+ * @quota:        queue pairs one client may hold
+ * @namespaces:   namespaces (Identify NN)
+ * @clients:      clients attached (known on the manager; elsewhere 0 or 1)
+ * @msgs_bad:     malformed fabric requests received for it (manager)
+ * @msgs_refused: well-formed requests refused (manager)
+ * @reserved:     zero
+ * @serial:       serial number (ASCII, space padded, not NUL-terminated)
+ * @model:        model number (ASCII, space padded, not NUL-terminated)
+ */
+struct rsio_nvme_ctrl_entry {
+	__u32 node;
+	__u32 ctrl;
+	__u32 domain;
+	__u32 bus;
+	__u32 devfn;
+	__u32 state;
+	__u32 flags;
+	__u32 generation;
+	__u32 qpairs_total;
+	__u32 qpairs_free;
+	__u32 quota;
+	__u32 namespaces;
+	__u32 clients;
+	__u32 msgs_bad;
+	__u32 msgs_refused;
+	__u32 reserved;
+	char serial[RSIO_NVME_SERIAL_LEN];
+	char model[RSIO_NVME_MODEL_LEN];
+};
+
+#define RSIO_NVME_CTRL_ENTRY_SIZE_V1 124
+
+/* struct rsio_nvme_ns_entry.access: what this node may do with the namespace */
+#define RSIO_NVME_ACCESS_NONE 0
+#define RSIO_NVME_ACCESS_RO 1
+#define RSIO_NVME_ACCESS_RW 2
+
+#define RSIO_NVME_DISK_NAME_LEN 32
+
+/**
+ * struct rsio_nvme_ns_entry - one element of RSIO_NVME_IOC_LIST_NS: a
+ * namespace of a controller in RSIO_NVME_IOC_LIST
+ * @ctrl:         the controller's fabric name
+ * @nsid:         the namespace id
+ * @nsze:         size in logical blocks
+ * @lbads:        log2 of the logical block size
+ * @policy:       RSIO_NVME_POLICY_SHARED or _ASSIGNED
+ * @policy_node:  ASSIGNED: the node
+ * @policy_flags: RSIO_NVME_POLICY_RO
+ * @access:       RSIO_NVME_ACCESS_*
+ * @reserved:     zero
+ * @disk:         this node's block device for it (rsio_nvme1_1n1),
+ *                NUL-terminated; empty when none
+ */
+struct rsio_nvme_ns_entry {
+	__u32 ctrl;
+	__u32 nsid;
+	__u64 nsze;
+	__u32 lbads;
+	__u32 policy;
+	__u32 policy_node;
+	__u32 policy_flags;
+	__u32 access;
+	__u32 reserved;
+	char disk[RSIO_NVME_DISK_NAME_LEN];
+};
+
+#define RSIO_NVME_NS_ENTRY_SIZE_V1 72
+
+/**
+ * struct rsio_nvme_client_entry - one element of RSIO_NVME_IOC_LIST_CLIENTS:
+ * an attachment (the manager lists every client of its controllers,
+ * another node its own)
+ * @ctrl:      the controller's fabric name
+ * @client:    the client node
+ * @attach:    the attachment's id (unique per controller)
+ * @qpairs:    queue pairs granted
+ * @qids:      bit q - 1: I/O queue pair q (1..64) is the client's
+ * @created:   queue pairs the controller has created for it
+ * @vectors:   remote-interrupt vectors its completions raise on the client
+ * @completed: requests completed (client; 0 on the manager)
+ * @bad_cqes:  completion entries ignored as stale or malformed (client)
+ * @reserved:  zero
+ */
+struct rsio_nvme_client_entry {
+	__u32 ctrl;
+	__u32 client;
+	__u32 attach;
+	__u32 qpairs;
+	__u64 qids;
+	__u32 created;
+	__u32 vectors;
+	__u64 completed;
+	__u32 bad_cqes;
+	__u32 reserved;
+};
+
+#define RSIO_NVME_CLIENT_ENTRY_SIZE_V1 48
+
+/**
+ * struct rsio_nvme_attach - argument of RSIO_NVME_IOC_ATTACH and RSIO_NVME_IOC_DETACH
+ * @header:   in: size = sizeof(struct rsio_nvme_attach), flags:
+ *            RSIO_NVME_ATTACH_RO (ATTACH), RSIO_NVME_DETACH_FORCE (DETACH)
+ * @node:     in: the managing node
+ * @ctrl:     in: the controller's fabric name (its node part is @node)
+ * @qpairs:   in (ATTACH): queue pairs wanted, 0..RSIO_NVME_MAX_CLIENT_QPAIRS
+ *            (0: the quota); DETACH: zero
+ * @nsid:     in (ATTACH): the one namespace wanted (0: every one this node
+ *            may use); DETACH: zero
+ * @attach:   out: the attachment's id; zero in
+ * @granted:  out: queue pairs granted; zero in
+ * @disks:    out: block devices made; zero in
+ * @reserved: zero
+ */
+struct rsio_nvme_attach {
+	struct rsio_arg_header header;
+	__u32 node;
+	__u32 ctrl;
+	__u32 qpairs;
+	__u32 nsid;
+	__u32 attach;
+	__u32 granted;
+	__u32 disks;
+	__u32 reserved;
+};
+
+#define RSIO_NVME_ATTACH_SIZE_V1 40
+
+/* ATTACH flag: read-only disks. */
+#define RSIO_NVME_ATTACH_RO (1U << 0)
+/* DETACH flag: detach even while a disk is open or mounted (its I/O fails). */
+#define RSIO_NVME_DETACH_FORCE (1U << 0)
+
+#define RSIO_NVME_IOC_SHARE _IOWR(RSIO_IOC_MAGIC, 0x70, struct rsio_nvme_share)
+#define RSIO_NVME_IOC_UNSHARE _IOWR(RSIO_IOC_MAGIC, 0x71, struct rsio_nvme_share)
+#define RSIO_NVME_IOC_LIST _IOWR(RSIO_IOC_MAGIC, 0x72, struct rsio_list)
+#define RSIO_NVME_IOC_LIST_NS _IOWR(RSIO_IOC_MAGIC, 0x73, struct rsio_list)
+#define RSIO_NVME_IOC_LIST_CLIENTS _IOWR(RSIO_IOC_MAGIC, 0x74, struct rsio_list)
+#define RSIO_NVME_IOC_ATTACH _IOWR(RSIO_IOC_MAGIC, 0x75, struct rsio_nvme_attach)
+#define RSIO_NVME_IOC_DETACH _IOWR(RSIO_IOC_MAGIC, 0x76, struct rsio_nvme_attach)
+
+_Static_assert(sizeof(struct rsio_nvme_policy) == 16, "rsio_nvme_policy size");
+_Static_assert(sizeof(struct rsio_nvme_share) == RSIO_NVME_SHARE_SIZE_V1, "rsio_nvme_share size");
+_Static_assert(sizeof(struct rsio_nvme_ctrl_entry) == RSIO_NVME_CTRL_ENTRY_SIZE_V1,
+	       "rsio_nvme_ctrl_entry size");
+_Static_assert(sizeof(struct rsio_nvme_ns_entry) == RSIO_NVME_NS_ENTRY_SIZE_V1,
+	       "rsio_nvme_ns_entry size");
+_Static_assert(sizeof(struct rsio_nvme_client_entry) == RSIO_NVME_CLIENT_ENTRY_SIZE_V1,
+	       "rsio_nvme_client_entry size");
+_Static_assert(sizeof(struct rsio_nvme_attach) == RSIO_NVME_ATTACH_SIZE_V1, "rsio_nvme_attach size");
 
 #endif /* _UAPI_RSIO_H */

@@ -9,6 +9,7 @@
 
 mod abi;
 pub mod lend;
+pub mod nvme_share;
 pub mod sisci;
 
 pub use abi::*;

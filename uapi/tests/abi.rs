@@ -3,6 +3,7 @@
 use core::mem::align_of;
 use core::mem::offset_of;
 use core::mem::size_of;
+use rsio_uapi::nvme_share::*;
 use rsio_uapi::*;
 use std::collections::BTreeMap;
 
@@ -380,6 +381,126 @@ fn limits_fit_the_fields_that_carry_them() {
     }
 }
 
+// --- rsio_nvme_share's feature ioctls (uapi/src/nvme_share.rs).
+
+/// Every NVMe-share ioctl: its number, name, `_IOC_NR` and argument size.
+const NVME_IOCTLS: [(u32, &str, u32, usize); 7] = [
+    (NVME_IOC_SHARE, "SHARE", 0x70, size_of::<NvmeShare>()),
+    (NVME_IOC_UNSHARE, "UNSHARE", 0x71, size_of::<NvmeShare>()),
+    (NVME_IOC_LIST, "LIST", 0x72, size_of::<RsioList>()),
+    (NVME_IOC_LIST_NS, "LIST_NS", 0x73, size_of::<RsioList>()),
+    (
+        NVME_IOC_LIST_CLIENTS,
+        "LIST_CLIENTS",
+        0x74,
+        size_of::<RsioList>(),
+    ),
+    (NVME_IOC_ATTACH, "ATTACH", 0x75, size_of::<NvmeAttach>()),
+    (NVME_IOC_DETACH, "DETACH", 0x76, size_of::<NvmeAttach>()),
+];
+
+#[test]
+fn nvme_ioctl_numbers_decode_to_their_nr_size_and_read_write_direction() {
+    for (cmd, name, nr, size) in NVME_IOCTLS {
+        assert_eq!(ioc_dir(cmd), IOC_READ | IOC_WRITE, "{name} direction");
+        assert_eq!(ioc_type(cmd), RSIO_IOC_MAGIC, "{name} type");
+        assert_eq!(ioc_nr(cmd), nr, "{name} nr");
+        assert_eq!(ioc_size(cmd), size, "{name} size");
+    }
+}
+
+#[test]
+fn nvme_ioctl_numbers_are_the_published_values() {
+    assert_eq!(NVME_IOC_SHARE, 0xC120_D170);
+    assert_eq!(NVME_IOC_UNSHARE, 0xC120_D171);
+    assert_eq!(NVME_IOC_LIST, 0xC020_D172);
+    assert_eq!(NVME_IOC_LIST_NS, 0xC020_D173);
+    assert_eq!(NVME_IOC_LIST_CLIENTS, 0xC020_D174);
+    assert_eq!(NVME_IOC_ATTACH, 0xC028_D175);
+    assert_eq!(NVME_IOC_DETACH, 0xC028_D176);
+}
+
+#[test]
+fn nvme_ioctls_lie_in_their_own_range_inside_the_feature_range() {
+    let range = NVME_IOC_FIRST_NR..NVME_IOC_FIRST_NR + NVME_IOC_COUNT;
+    // The fabric core's feature ioctls are 0x40..0x100 (docs/abi.md).
+    assert!(range.start >= 0x40 && range.end <= 0x100, "{range:?}");
+    let mut nrs: Vec<u32> = NVME_IOCTLS.iter().map(|i| ioc_nr(i.0)).collect();
+    for nr in &nrs {
+        assert!(range.contains(nr), "{nr:#x} outside {range:?}");
+    }
+    let fabric: Vec<u32> = FABRIC_IOCTLS.iter().map(|i| ioc_nr(i.0)).collect();
+    assert!(nrs.iter().all(|nr| !fabric.contains(nr)));
+    let n = nrs.len();
+    nrs.sort_unstable();
+    nrs.dedup();
+    assert_eq!(nrs.len(), n, "every NVMe ioctl has its own number");
+}
+
+#[test]
+fn nvme_structs_have_their_first_version_sizes_and_alignment() {
+    assert_eq!(size_of::<NvmePolicy>(), 16);
+    assert_eq!(size_of::<NvmeShare>(), NVME_SHARE_SIZE_V1);
+    assert_eq!(size_of::<NvmeCtrlEntry>(), NVME_CTRL_ENTRY_SIZE_V1);
+    assert_eq!(size_of::<NvmeNsEntry>(), NVME_NS_ENTRY_SIZE_V1);
+    assert_eq!(size_of::<NvmeClientEntry>(), NVME_CLIENT_ENTRY_SIZE_V1);
+    assert_eq!(size_of::<NvmeAttach>(), NVME_ATTACH_SIZE_V1);
+    // No u64: 4-byte aligned, the same for 32- and 64-bit callers.
+    for align in [
+        align_of::<NvmePolicy>(),
+        align_of::<NvmeShare>(),
+        align_of::<NvmeCtrlEntry>(),
+        align_of::<NvmeAttach>(),
+    ] {
+        assert_eq!(align, 4);
+    }
+    assert_eq!(align_of::<NvmeNsEntry>(), 8);
+    assert_eq!(align_of::<NvmeClientEntry>(), 8);
+    // Elements of a list array follow each other without padding.
+    assert_eq!(size_of::<NvmeNsEntry>() % 8, 0);
+    assert_eq!(size_of::<NvmeClientEntry>() % 8, 0);
+}
+
+#[test]
+fn nvme_u64_fields_sit_at_8_byte_offsets_so_32_bit_callers_agree() {
+    for o in [
+        offset_of!(NvmeNsEntry, nsze),
+        offset_of!(NvmeClientEntry, qids),
+        offset_of!(NvmeClientEntry, completed),
+    ] {
+        assert_eq!(o % 8, 0);
+    }
+}
+
+#[test]
+fn nvme_values_are_distinct_and_fit_their_fields() {
+    let states = [
+        NVME_CTRL_READY,
+        NVME_CTRL_RESETTING,
+        NVME_CTRL_FAILED,
+        NVME_CTRL_GONE,
+    ];
+    // 0 is no state: a zeroed entry is invalid.
+    assert_eq!(states, [1, 2, 3, 4]);
+    let flags = [
+        NVME_CTRL_MANAGED_HERE,
+        NVME_CTRL_ATTACHED_HERE,
+        NVME_CTRL_IOMMU,
+    ];
+    assert_eq!(flags.iter().fold(0, |a, f| a | f), 0b111);
+    assert_eq!(
+        [NVME_ACCESS_NONE, NVME_ACCESS_RO, NVME_ACCESS_RW],
+        [0, 1, 2]
+    );
+    assert_eq!([NVME_POLICY_SHARED, NVME_POLICY_ASSIGNED], [0, 1]);
+    const {
+        // `qids` is a u64: bit q - 1 for queue pair q.
+        assert!(NVME_MAX_CLIENT_QPAIRS <= 64);
+        assert!(NVME_MAX_POLICIES as u32 <= NVME_MAX_NAMESPACES);
+        assert!(NVME_SHARE_SIZE_V1 <= RSIO_MAX_ARG_SIZE);
+    }
+}
+
 // --- The C header.
 
 /// One value both views must agree on: a C expression, the printf format
@@ -422,6 +543,14 @@ macro_rules! layout {
 macro_rules! constants {
     ($checks:ident, [$($name:ident),* $(,)?]) => {
         $( $checks.push(number(stringify!($name), $name as u64)); )*
+    };
+}
+
+/// Constants of a feature's module (`rsio_uapi::nvme_share`): the C macro
+/// is the Rust constant's name with the header's `RSIO_` prefix.
+macro_rules! prefixed_constants {
+    ($checks:ident, [$($name:ident),* $(,)?]) => {
+        $( $checks.push(number(concat!("RSIO_", stringify!($name)), $name as u64)); )*
     };
 }
 
@@ -601,6 +730,117 @@ fn checks() -> Vec<Check> {
             RSIO_IOC_MAP,
             RSIO_IOC_UNMAP,
             RSIO_IOC_WINDOW_IO,
+        ]
+    );
+    layout!(c, NvmePolicy, "rsio_nvme_policy", [nsid, kind, node, flags]);
+    layout!(
+        c,
+        NvmeShare,
+        "rsio_nvme_share",
+        [
+            header,
+            domain,
+            bus,
+            devfn,
+            qpairs_per_client,
+            n_policies,
+            ctrl,
+            policies,
+        ]
+    );
+    layout!(
+        c,
+        NvmeCtrlEntry,
+        "rsio_nvme_ctrl_entry",
+        [
+            node,
+            ctrl,
+            domain,
+            bus,
+            devfn,
+            state,
+            flags,
+            generation,
+            qpairs_total,
+            qpairs_free,
+            quota,
+            namespaces,
+            clients,
+            msgs_bad,
+            msgs_refused,
+            reserved,
+            serial,
+            model,
+        ]
+    );
+    layout!(
+        c,
+        NvmeNsEntry,
+        "rsio_nvme_ns_entry",
+        [
+            ctrl,
+            nsid,
+            nsze,
+            lbads,
+            policy,
+            policy_node,
+            policy_flags,
+            access,
+            reserved,
+            disk,
+        ]
+    );
+    layout!(
+        c,
+        NvmeClientEntry,
+        "rsio_nvme_client_entry",
+        [ctrl, client, attach, qpairs, qids, created, vectors, completed, bad_cqes, reserved,]
+    );
+    layout!(
+        c,
+        NvmeAttach,
+        "rsio_nvme_attach",
+        [header, node, ctrl, qpairs, nsid, attach, granted, disks, reserved]
+    );
+    prefixed_constants!(
+        c,
+        [
+            NVME_IOC_FIRST_NR,
+            NVME_IOC_COUNT,
+            NVME_MAX_POLICIES,
+            NVME_MAX_NAMESPACES,
+            NVME_MAX_CLIENT_QPAIRS,
+            NVME_POLICY_SHARED,
+            NVME_POLICY_ASSIGNED,
+            NVME_POLICY_RO,
+            NVME_SHARE_SIZE_V1,
+            NVME_SHARE_FORCE,
+            NVME_CTRL_READY,
+            NVME_CTRL_RESETTING,
+            NVME_CTRL_FAILED,
+            NVME_CTRL_GONE,
+            NVME_CTRL_MANAGED_HERE,
+            NVME_CTRL_ATTACHED_HERE,
+            NVME_CTRL_IOMMU,
+            NVME_SERIAL_LEN,
+            NVME_MODEL_LEN,
+            NVME_CTRL_ENTRY_SIZE_V1,
+            NVME_ACCESS_NONE,
+            NVME_ACCESS_RO,
+            NVME_ACCESS_RW,
+            NVME_DISK_NAME_LEN,
+            NVME_NS_ENTRY_SIZE_V1,
+            NVME_CLIENT_ENTRY_SIZE_V1,
+            NVME_ATTACH_SIZE_V1,
+            NVME_ATTACH_RO,
+            NVME_DETACH_FORCE,
+            NVME_IOC_SHARE,
+            NVME_IOC_UNSHARE,
+            NVME_IOC_LIST,
+            NVME_IOC_LIST_NS,
+            NVME_IOC_LIST_CLIENTS,
+            NVME_IOC_ATTACH,
+            NVME_IOC_DETACH,
         ]
     );
     c.push(Check {

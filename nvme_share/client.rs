@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The client: this node's attachments to shared controllers (its own
+//! queue pairs, a disk per namespace it may use) and what it knows of the
+//! controllers its peers announced.
+//!
+//! Attaching and detaching run in the ioctl's context (they wait for the
+//! manager's responses); the core's callbacks (a manager gone, a
+//! controller gone) only mark attachments dead and fail their requests.
+
+use crate::blk::{Driver, NsDisk, MAX_LIST, MAX_SEGMENTS};
+use crate::logic::proto::{self, Announce};
+use crate::nvme_abi::*;
+use crate::queue::{Doorbells, IoQueue, CQ_ENTRIES, DEPTH, SQ_ENTRIES};
+use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::Arc;
+use rsio_fabric::api;
+use rsio_kernel::blk_mq::{Disk, DiskParams, TagSet};
+use rsio_ntb::adapter::{Adapter, UserHook, UserVector};
+use rsio_ntb::lut::LutRange;
+
+/// How long a request to the manager may take.
+const REQUEST_MS: u32 = 5000;
+/// Request timeout of the disks.
+const IO_TIMEOUT_MS: u32 = 10_000;
+/// Remote-interrupt vectors one attachment claims at most.
+const MAX_VECTORS: usize = 4;
+
+/// An attachment of this node.
+struct Attached {
+    node: u32,
+    ctrl: u32,
+    attach: u32,
+    qids: u64,
+    /// Dropped first: no completion runs after.
+    vectors: KVec<UserVector>,
+    disks: KVec<Disk<Driver>>,
+    ns: KVec<proto::NsInfo>,
+    set: Arc<TagSet<Driver>>,
+}
+
+rsio_kernel::global_lock! {
+    /// This node's attachments.
+    static ATTACHED: Mutex<KVec<Attached>> = KVec::new();
+}
+
+rsio_kernel::global_lock! {
+    /// Controllers peers announced: (manager node, announcement).
+    static PEERS: Mutex<KVec<(u32, Announce)>> = KVec::new();
+}
+
+rsio_kernel::global_lock! {
+    /// Serializes attach and detach.
+    static OPS: Mutex<()> = ();
+}
+
+fn local_node() -> u32 {
+    api::local_node().unwrap_or(0)
+}
+
+/// A request to the manager of `node`: through the fabric, or, on the
+/// manager's own node, to it directly (the same validation).
+fn call(node: u32, mtype: u16, payload: &[u8]) -> Result<KVec<u8>> {
+    let mut out = KVec::new();
+    if node == local_node() {
+        let mut buf = [0u8; api::MAX_PAYLOAD];
+        let n = crate::manager::serve(node, mtype, payload, &mut buf)?;
+        out.extend_from_slice(buf.get(..n).ok_or(EPROTO)?, GFP_KERNEL)?;
+    } else {
+        let r = api::request(node, mtype, payload, REQUEST_MS)?;
+        out.extend_from_slice(r.payload(), GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// The completions of an attachment's queues on one vector.
+struct Hook {
+    set: Arc<TagSet<Driver>>,
+    /// Hardware queues whose CQ raises this vector.
+    hwqs: KVec<u32>,
+}
+
+impl UserHook for Hook {
+    fn fire(&self, _vector: u32) {
+        let d = self.set.data();
+        for &q in self.hwqs.iter() {
+            d.reap(&self.set, q);
+        }
+    }
+}
+
+fn doorbells(adapter: &Arc<Adapter>, node: u32, ctrl: u32, r: &proto::AttachReply) -> Result<Doorbells> {
+    if node == local_node() {
+        return Ok(Doorbells::Local(crate::manager::local_doorbells(ctrl)?));
+    }
+    let slot = 1u64 << adapter.info().slot_shift;
+    let count = u32::try_from(u64::from(r.db_len).div_ceil(slot)).map_err(|_| EINVAL)?;
+    let range = LutRange::alloc(adapter, count.max(1))?;
+    for i in 0..count.max(1) {
+        range.map_memory(i, node, r.db_window, u64::from(i) * slot)?;
+    }
+    Ok(Doorbells::Remote(range.into_cpu()?))
+}
+
+/// The queue pairs of an attachment, allocated (not created yet).
+fn queues(r: &proto::AttachReply) -> Result<KVec<Arc<IoQueue>>> {
+    let mut qs = KVec::new();
+    for q in (1..=64u16).filter(|q| r.qids & (1 << (q - 1)) != 0) {
+        let io = IoQueue::new(q, r.dstrd)?;
+        if !io.below(r.dma_span) {
+            pr_err!("this node's memory lies beyond what the controller reaches\n");
+            return Err(EOPNOTSUPP);
+        }
+        qs.push(io, GFP_KERNEL)?;
+    }
+    Ok(qs)
+}
+
+/// Attaches to controller `a.ctrl` of node `a.node` (`NVME_IOC_ATTACH`).
+pub(crate) fn attach(a: &mut NvmeAttach) -> Result {
+    let flags = a.header.flags;
+    if flags & !NVME_ATTACH_RO != 0
+        || a.qpairs > NVME_MAX_CLIENT_QPAIRS
+        || a.ctrl >> 16 != a.node
+        || a.attach != 0
+        || a.granted != 0
+        || a.disks != 0
+        || a.reserved != 0
+    {
+        return Err(EINVAL);
+    }
+    let me = local_node();
+    if a.node != me && api::up_nodes()? & (1 << a.node.min(31)) == 0 {
+        return Err(EHOSTUNREACH);
+    }
+    let adapter = rsio_ntb::adapter::adapters()?
+        .into_iter()
+        .next()
+        .ok_or(EOPNOTSUPP)?;
+    let _ops = OPS.lock();
+    if ATTACHED.lock().iter().any(|x| x.ctrl == a.ctrl) {
+        return Err(EBUSY);
+    }
+    let req = proto::AttachReq {
+        ctrl: a.ctrl,
+        qpairs: a.qpairs,
+        flags: if flags & NVME_ATTACH_RO != 0 { proto::ATTACH_RO } else { 0 },
+    };
+    let rep = call(a.node, proto::ATTACH, &req.encode())?;
+    let r = proto::AttachReply::decode(&rep).map_err(|_| EPROTO)?;
+    let detach = proto::Ref {
+        ctrl: a.ctrl,
+        attach: r.attach,
+    };
+    match build(&adapter, a, &r) {
+        Ok(x) => {
+            a.attach = r.attach;
+            a.granted = r.granted;
+            a.disks = x.disks.len() as u32;
+            pr_info!(
+                "attached to controller {:#x} of node {}: {} queue pairs, {} disks\n",
+                a.ctrl,
+                a.node,
+                r.granted,
+                x.disks.len()
+            );
+            ATTACHED.lock().push(x, GFP_KERNEL)?;
+            Ok(())
+        }
+        Err(e) => {
+            // The manager deletes whatever was created.
+            let _ = call(a.node, proto::DETACH, &detach.encode());
+            Err(e)
+        }
+    }
+}
+
+/// Everything of an attachment the manager granted in `r`.
+fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Result<Attached> {
+    let db = doorbells(adapter, a.node, a.ctrl, r)?;
+    let qs = queues(r)?;
+    let (node, ctrl, attach, gen) = (a.node, a.ctrl, r.attach, r.gen);
+    let abort = move |qid: u16, cid: u16| -> Result {
+        let m = proto::QpairRef {
+            ctrl,
+            attach,
+            gen,
+            qid,
+            cid,
+        };
+        call(node, proto::ABORT, &m.encode()).map(|_| ())
+    };
+    let abort: KBox<dyn Fn(u16, u16) -> Result + Send + Sync> = KBox::new(abort, GFP_KERNEL)?;
+    let driver = Arc::new(
+        Driver {
+            queues: qs,
+            db,
+            dma_base: r.dma_base,
+            dma_span: r.dma_span,
+            write_zeroes: r.oncs & (1 << 3) != 0,
+            discard: r.oncs & (1 << 2) != 0,
+            dead: Atomic::new(0),
+            abort,
+        },
+        GFP_KERNEL,
+    )?;
+    let nq = driver.queues.len() as u32;
+    let set = TagSet::new(driver.clone(), nq, DEPTH, MAX_SEGMENTS, IO_TIMEOUT_MS)?;
+    // Vectors: up to MAX_VECTORS, queues spread over them.
+    let nv = (nq as usize).min(MAX_VECTORS).min(adapter.free_user_vectors() as usize).max(1);
+    let mut vectors = KVec::new();
+    for v in 0..nv {
+        let mut hwqs = KVec::new();
+        for q in (0..nq).filter(|q| *q as usize % nv == v) {
+            hwqs.push(q, GFP_KERNEL)?;
+        }
+        let hook: Arc<dyn UserHook> = Arc::new(
+            Hook {
+                set: set.clone(),
+                hwqs,
+            },
+            GFP_KERNEL,
+        )?;
+        vectors.push(UserVector::claim(adapter, hook)?, GFP_KERNEL)?;
+    }
+    for (i, q) in driver.queues.iter().enumerate() {
+        let (sq, cq) = q.addrs();
+        let v = vectors.get(i % nv).ok_or(EINVAL)?.vector();
+        let m = proto::CreateQpair {
+            ctrl,
+            attach,
+            gen,
+            qid: q.qid,
+            vector: v as u16,
+            sq_entries: SQ_ENTRIES.into(),
+            cq_entries: CQ_ENTRIES.into(),
+            sq_addr: sq,
+            cq_addr: cq,
+        };
+        call(node, proto::CREATE_QPAIR, &m.encode())?;
+    }
+    let mut x = Attached {
+        node,
+        ctrl,
+        attach,
+        qids: r.qids,
+        vectors,
+        disks: KVec::new(),
+        ns: KVec::new(),
+        set,
+    };
+    add_disks(&mut x, a.nsid, r)?;
+    if a.nsid != 0 && x.disks.is_empty() {
+        return Err(ENOENT);
+    }
+    Ok(x)
+}
+
+/// Asks for every namespace and makes a disk of each this node may use
+/// (only `want` if non-zero: `EACCES` if this node may not).
+fn add_disks(x: &mut Attached, want: u32, r: &proto::AttachReply) -> Result {
+    for index in 0..NVME_MAX_NAMESPACES {
+        let q = proto::NsInfoReq {
+            ctrl: x.ctrl,
+            attach: x.attach,
+            index,
+        };
+        let info = match call(x.node, proto::NS_INFO, &q.encode()) {
+            Ok(b) => proto::NsInfo::decode(&b).map_err(|_| EPROTO)?,
+            Err(e) if e == ENOENT => break,
+            Err(e) => return Err(e),
+        };
+        x.ns.push(info, GFP_KERNEL)?;
+        if want != 0 && info.nsid != want {
+            continue;
+        }
+        if info.access == NVME_ACCESS_NONE {
+            if want != 0 {
+                return Err(EACCES);
+            }
+            continue;
+        }
+        let lbads = info.lbads;
+        let max_bytes = match r.max_transfer {
+            0 => (MAX_LIST as u32) * 4096,
+            m => m.min(MAX_LIST as u32 * 4096),
+        };
+        let p = DiskParams {
+            logical_block_size: 1 << lbads,
+            capacity_sectors: info.nsze << (lbads - 9),
+            max_hw_sectors: max_bytes >> 9,
+            max_segments: MAX_SEGMENTS as u16,
+            virt_boundary_mask: 4095,
+            dma_alignment: 3,
+            max_discard_sectors: if r.oncs & (1 << 2) != 0 { 0xffff << (lbads - 9) } else { 0 },
+            max_write_zeroes_sectors: if r.oncs & (1 << 3) != 0 { 0xffff << (lbads - 9) } else { 0 },
+            write_cache: r.vwc & 1 != 0,
+            fua: true,
+            read_only: info.access == NVME_ACCESS_RO,
+        };
+        let mut name = [0u8; 31];
+        let len = {
+            let mut w = kernel::str::Formatter::new(&mut name);
+            let _ = core::fmt::Write::write_fmt(
+                &mut w,
+                format_args!("rsio_nvme{}_{}n{}", x.node, x.ctrl & 0xffff, info.nsid),
+            );
+            w.bytes_written()
+        };
+        let data = Arc::new(
+            NsDisk {
+                nsid: info.nsid,
+                lbads,
+                ro: info.access == NVME_ACCESS_RO,
+            },
+            GFP_KERNEL,
+        )?;
+        let disk = Disk::new(&x.set, &p, name.get(..len).ok_or(EINVAL)?, data)?;
+        x.disks.push(disk, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// Detaches from controller `a.ctrl` (`NVME_IOC_DETACH`).
+pub(crate) fn detach(a: &NvmeAttach) -> Result {
+    let force = a.header.flags & NVME_DETACH_FORCE != 0;
+    if a.header.flags & !NVME_DETACH_FORCE != 0
+        || a.qpairs != 0
+        || a.nsid != 0
+        || a.attach != 0
+        || a.granted != 0
+        || a.disks != 0
+        || a.reserved != 0
+    {
+        return Err(EINVAL);
+    }
+    let _ops = OPS.lock();
+    let x = {
+        let mut all = ATTACHED.lock();
+        let i = all
+            .iter()
+            .position(|x| x.ctrl == a.ctrl && x.node == a.node)
+            .ok_or(ENOENT)?;
+        if !force && all[i].disks.iter().any(|d| d.openers() > 0) {
+            return Err(EBUSY);
+        }
+        all.remove(i)?
+    };
+    teardown(x, force);
+    Ok(())
+}
+
+/// Ends attachment `x`. Not forced: the disks go first (their I/O
+/// drains), then the queues. Forced: new I/O fails, the manager deletes
+/// the queues (the controller finishes or aborts what it holds), what is
+/// left fails, then the disks go.
+fn teardown(mut x: Attached, force: bool) {
+    let driver = x.set.data().clone();
+    if force || driver.is_dead() {
+        driver.dead.store(1, Relaxed);
+        for d in x.disks.iter() {
+            d.mark_dead();
+        }
+    } else {
+        x.disks.clear();
+    }
+    let r = proto::Ref {
+        ctrl: x.ctrl,
+        attach: x.attach,
+    };
+    if !driver.is_dead() || force {
+        if let Err(e) = call(x.node, proto::DETACH, &r.encode()) {
+            pr_warn!("controller {:#x}: detach not acknowledged: {:?}\n", x.ctrl, e);
+        }
+    }
+    for hwq in 0..x.set.hw_queues() {
+        driver.reap(&x.set, hwq);
+    }
+    driver.fail_all(&x.set);
+    x.vectors.clear();
+    x.disks.clear();
+    pr_info!("detached from controller {:#x} of node {}\n", x.ctrl, x.node);
+}
+
+/// The manager of this node's attachments to `node`'s controllers is gone,
+/// or controller `ctrl` (0: all of `node`'s) is: their I/O fails from now
+/// on; the disks stay until detached.
+fn mark_dead(node: u32, ctrl: u32) {
+    let all = ATTACHED.lock();
+    for x in all.iter().filter(|x| x.node == node && (ctrl == 0 || x.ctrl == ctrl)) {
+        let d = x.set.data();
+        if d.dead.xchg(1, Relaxed) == 0 {
+            pr_warn!(
+                "controller {:#x} of node {} is gone: its disks fail I/O\n",
+                x.ctrl,
+                x.node
+            );
+        }
+        d.fail_all(&x.set);
+    }
+}
+
+/// Controller `ctrl` of this node was unshared.
+pub(crate) fn ctrl_gone(node: u32, ctrl: u32) {
+    mark_dead(node, ctrl);
+}
+
+/// Node `node` went away.
+pub(crate) fn peer_down(node: u32) {
+    mark_dead(node, 0);
+    PEERS.lock().retain(|(n, _)| *n != node);
+}
+
+/// An event from `node`.
+pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
+    match mtype {
+        proto::CTRL_ANNOUNCE => {
+            let a = Announce::decode(payload).map_err(|_| EPROTO)?;
+            if a.ctrl >> 16 != node {
+                return Err(EPROTO);
+            }
+            let mut p = PEERS.lock();
+            p.retain(|(_, x)| x.ctrl != a.ctrl);
+            p.push((node, a), GFP_KERNEL)?;
+            Ok(())
+        }
+        proto::CTRL_GONE => {
+            let e = proto::CtrlEvent::decode(payload).map_err(|_| EPROTO)?;
+            if e.ctrl >> 16 != node {
+                return Err(EPROTO);
+            }
+            PEERS.lock().retain(|(_, x)| x.ctrl != e.ctrl);
+            mark_dead(node, e.ctrl);
+            Ok(())
+        }
+        proto::LIST_REQ => {
+            crate::manager::list_req(node);
+            Ok(())
+        }
+        _ => Err(EOPNOTSUPP),
+    }
+}
+
+/// Detaches everything (module unload).
+pub(crate) fn shutdown() {
+    let all = core::mem::take(&mut *ATTACHED.lock());
+    for x in all {
+        teardown(x, true);
+    }
+    *ATTACHED.lock() = KVec::new();
+    *PEERS.lock() = KVec::new();
+}
+
+/// The list entry of announcement `a` by `node`.
+pub(crate) fn entry_of(node: u32, a: &Announce) -> NvmeCtrlEntry {
+    NvmeCtrlEntry {
+        node,
+        ctrl: a.ctrl,
+        domain: a.domain,
+        bus: a.bus,
+        devfn: a.devfn,
+        state: a.state,
+        flags: 0,
+        generation: a.gen,
+        qpairs_total: a.qpairs_total,
+        qpairs_free: a.qpairs_free,
+        quota: a.quota,
+        namespaces: a.nn,
+        clients: 0,
+        msgs_bad: 0,
+        msgs_refused: 0,
+        reserved: 0,
+        serial: a.serial,
+        model: a.model,
+    }
+}
+
+/// `NVME_IOC_LIST` entries of peers' controllers.
+pub(crate) fn list(out: &mut KVec<NvmeCtrlEntry>) -> Result {
+    let attached = ATTACHED.lock();
+    for (node, a) in PEERS.lock().iter() {
+        let mut e = entry_of(*node, a);
+        if let Some(x) = attached.iter().find(|x| x.ctrl == a.ctrl) {
+            e.flags |= NVME_CTRL_ATTACHED_HERE;
+            e.clients = 1;
+            if x.set.data().is_dead() {
+                e.state = NVME_CTRL_GONE;
+            }
+        }
+        out.push(e, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// `NVME_IOC_LIST_NS`: namespaces of attached peers' controllers, and this
+/// node's disk names on every entry.
+pub(crate) fn list_ns(out: &mut KVec<NvmeNsEntry>) -> Result {
+    let attached = ATTACHED.lock();
+    for x in attached.iter().filter(|x| x.node != local_node()) {
+        for n in x.ns.iter() {
+            out.push(
+                NvmeNsEntry {
+                    ctrl: x.ctrl,
+                    nsid: n.nsid,
+                    nsze: n.nsze,
+                    lbads: n.lbads,
+                    policy: n.policy,
+                    policy_node: n.policy_node,
+                    policy_flags: n.policy_flags,
+                    access: n.access,
+                    reserved: 0,
+                    disk: [0; NVME_DISK_NAME_LEN],
+                },
+                GFP_KERNEL,
+            )?;
+        }
+    }
+    for e in out.iter_mut() {
+        let Some(x) = attached.iter().find(|x| x.ctrl == e.ctrl) else {
+            continue;
+        };
+        for d in x.disks.iter() {
+            let name = d.name();
+            let suffix_ok = {
+                let mut buf = [0u8; 16];
+                let mut w = kernel::str::Formatter::new(&mut buf);
+                let _ = core::fmt::Write::write_fmt(&mut w, format_args!("n{}", e.nsid));
+                let n = w.bytes_written();
+                buf.get(..n).is_some_and(|s| name.ends_with(s))
+            };
+            if suffix_ok {
+                let n = name.len().min(NVME_DISK_NAME_LEN - 1);
+                e.disk[..n].copy_from_slice(&name[..n]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `NVME_IOC_LIST_CLIENTS`: this node's attachments to peers' controllers.
+pub(crate) fn list_clients(out: &mut KVec<NvmeClientEntry>) -> Result {
+    let me = local_node();
+    for x in ATTACHED.lock().iter().filter(|x| x.node != me) {
+        let d = x.set.data();
+        let completed = d.queues.iter().map(|q| q.completed.load(Relaxed)).sum();
+        let bad = d.queues.iter().map(|q| q.bad_cqes.load(Relaxed)).sum();
+        out.push(
+            NvmeClientEntry {
+                ctrl: x.ctrl,
+                client: me,
+                attach: x.attach,
+                qpairs: x.qids.count_ones(),
+                qids: x.qids,
+                created: if d.is_dead() { 0 } else { x.qids.count_ones() },
+                vectors: x.vectors.len() as u32,
+                completed,
+                bad_cqes: bad,
+                reserved: 0,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    // The manager lists this node's own attachments; add what only the
+    // client knows.
+    for e in out.iter_mut().filter(|e| e.client == me) {
+        if let Some(x) = ATTACHED.lock().iter().find(|x| x.ctrl == e.ctrl) {
+            let d = x.set.data();
+            e.completed = d.queues.iter().map(|q| q.completed.load(Relaxed)).sum();
+            e.bad_cqes = d.queues.iter().map(|q| q.bad_cqes.load(Relaxed)).sum();
+            e.vectors = x.vectors.len() as u32;
+        }
+    }
+    Ok(())
+}

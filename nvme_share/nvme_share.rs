@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rsio NVMe sharing (`rsio_nvme_share`): one NVMe controller, no SR-IOV,
+//! used by several nodes at once, each through its own I/O queues and
+//! block devices. The **manager** (manager.rs, ctrl.rs) takes the
+//! controller from the nvme driver, owns its admin queue and serves the
+//! clients' requests: queue pairs, namespaces, interrupt vectors. The
+//! **client** (client.rs, queue.rs, blk.rs), on any node including the
+//! manager's, keeps its queues in its own RAM, rings the controller's
+//! doorbells itself and gets completions as remote interrupts: no software
+//! of the manager runs per I/O. ABI: `uapi/src/nvme_share.rs` (feature
+//! ioctls of `/dev/rsio`); design: docs/nvme-share.md.
+
+mod blk;
+mod client;
+mod ctrl;
+mod ioctl;
+mod logic;
+mod manager;
+mod queue;
+
+// The ABI sources are shared with user space, which uses all of them.
+#[path = "../uapi/src/abi.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod abi;
+#[path = "../uapi/src/nvme_share.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod nvme_abi;
+use abi as uapi;
+// Argument copying and validation, shared with the fabric core.
+#[path = "../drivers/fabric/ioctl.rs"]
+#[allow(dead_code)]
+mod ioctl_arg;
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use logic::proto;
+
+module! {
+    type: NvmeShareModule,
+    name: "rsio_nvme_share",
+    authors: ["rsio developers"],
+    description: "rsio NVMe sharing without SR-IOV: manager and client",
+    license: "GPL",
+}
+
+/// Marker-trait impls that let the ABI structs cross the user boundary by
+/// value (the ABI sources must not depend on the `kernel` crate).
+mod uapi_impls {
+    use crate::nvme_abi::{NvmeAttach, NvmeClientEntry, NvmeCtrlEntry, NvmeNsEntry, NvmeShare};
+    use crate::uapi::{ArgHeader, RsioList};
+
+    rsio_kernel::abi_struct!(
+        NvmeShare,
+        NvmeAttach,
+        NvmeCtrlEntry,
+        NvmeNsEntry,
+        NvmeClientEntry,
+        ArgHeader,
+        RsioList
+    );
+}
+
+/// `rsio_nvme_share` as a feature of the fabric core.
+struct NvmeFeature {
+    module: &'static ThisModule,
+}
+
+impl rsio_fabric::api::Feature for NvmeFeature {
+    fn name(&self) -> &'static CStr {
+        c"rsio_nvme_share"
+    }
+
+    fn message_types(&self) -> (u16, u16) {
+        (proto::MT_FIRST, proto::MT_COUNT)
+    }
+
+    fn peer_up(&self, node: u32) {
+        manager::peer_up(node);
+    }
+
+    fn peer_down(&self, node: u32) {
+        client::peer_down(node);
+        manager::peer_down(node);
+    }
+
+    fn request(&self, node: u32, mtype: u16, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+        manager::serve(node, mtype, payload, reply)
+    }
+
+    fn event(&self, node: u32, mtype: u16, payload: &[u8]) {
+        if let Err(e) = client::event(node, mtype, payload) {
+            pr_debug!("event {:#x} from node {} dropped: {:?}\n", mtype, node, e);
+        }
+    }
+
+    fn ioctl_range(&self) -> (u32, u32) {
+        (nvme_abi::NVME_IOC_FIRST_NR, nvme_abi::NVME_IOC_COUNT)
+    }
+
+    fn module(&self) -> Option<&'static ThisModule> {
+        Some(self.module)
+    }
+
+    fn ioctl(&self, _file: u64, cmd: u32, arg: usize) -> Result<isize> {
+        ioctl::ioctl(cmd, arg)
+    }
+}
+
+/// Everything shared and attached; undone on drop.
+struct Sharing;
+
+impl Drop for Sharing {
+    fn drop(&mut self) {
+        client::shutdown();
+        manager::shutdown();
+    }
+}
+
+/// The loaded module. Fields drop in order: the feature (the core stops
+/// calling us; no file can be in an ioctl of ours: each holds the module),
+/// then the attachments and shared controllers.
+struct NvmeShareModule {
+    _feature: rsio_fabric::api::FeatureRegistration,
+    _sharing: Sharing,
+}
+
+impl kernel::Module for NvmeShareModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let node = rsio_fabric::api::local_node().inspect_err(|_| {
+            pr_err!("the fabric core has no transport (is rsio_fabric loaded on a fabric?)\n");
+        })?;
+        if node > 0xffff {
+            return Err(EINVAL);
+        }
+        let sharing = Sharing;
+        manager::register_stub(module)?;
+        let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(NvmeFeature { module }, GFP_KERNEL)?;
+        let feature = rsio_fabric::api::register_feature(f)?;
+        pr_info!("node {}: NVMe sharing ready\n", node);
+        Ok(Self {
+            _feature: feature,
+            _sharing: sharing,
+        })
+    }
+}
