@@ -38,6 +38,9 @@ struct Attached {
     disks: KVec<Disk<Driver>>,
     ns: KVec<proto::NsInfo>,
     set: Arc<TagSet<Driver>>,
+    /// The manager's announcement when this node attached (listed while
+    /// the manager is gone).
+    info: Option<Announce>,
 }
 
 rsio_kernel::global_lock! {
@@ -249,6 +252,11 @@ fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Resu
         disks: KVec::new(),
         ns: KVec::new(),
         set,
+        info: PEERS
+            .lock()
+            .iter()
+            .find(|(_, p)| p.ctrl == ctrl)
+            .map(|(_, p)| *p),
     };
     add_disks(&mut x, a.nsid, r)?;
     if a.nsid != 0 && x.disks.is_empty() {
@@ -476,10 +484,12 @@ pub(crate) fn entry_of(node: u32, a: &Announce) -> NvmeCtrlEntry {
     }
 }
 
-/// `NVME_IOC_LIST` entries of peers' controllers.
+/// `NVME_IOC_LIST` entries of peers' controllers: those announced, and
+/// those this node is attached to whose manager is gone.
 pub(crate) fn list(out: &mut KVec<NvmeCtrlEntry>) -> Result {
     let attached = ATTACHED.lock();
-    for (node, a) in PEERS.lock().iter() {
+    let peers = PEERS.lock();
+    for (node, a) in peers.iter() {
         let mut e = entry_of(*node, a);
         if let Some(x) = attached.iter().find(|x| x.ctrl == a.ctrl) {
             e.flags |= NVME_CTRL_ATTACHED_HERE;
@@ -490,8 +500,43 @@ pub(crate) fn list(out: &mut KVec<NvmeCtrlEntry>) -> Result {
         }
         out.push(e, GFP_KERNEL)?;
     }
+    let me = local_node();
+    for x in attached.iter() {
+        if x.node == me || peers.iter().any(|(_, p)| p.ctrl == x.ctrl) {
+            continue;
+        }
+        let mut e = match &x.info {
+            Some(a) => entry_of(x.node, a),
+            None => NvmeCtrlEntry {
+                node: x.node,
+                ctrl: x.ctrl,
+                ..entry_of(x.node, &EMPTY)
+            },
+        };
+        e.state = NVME_CTRL_GONE;
+        e.flags |= NVME_CTRL_ATTACHED_HERE;
+        e.clients = 1;
+        out.push(e, GFP_KERNEL)?;
+    }
     Ok(())
 }
+
+/// An announcement with nothing in it.
+const EMPTY: Announce = Announce {
+    ctrl: 0,
+    gen: 0,
+    state: 0,
+    flags: 0,
+    nn: 0,
+    qpairs_total: 0,
+    qpairs_free: 0,
+    quota: 0,
+    domain: 0,
+    bus: 0,
+    devfn: 0,
+    serial: [0; 20],
+    model: [0; 40],
+};
 
 /// `NVME_IOC_LIST_NS`: namespaces of attached peers' controllers, and this
 /// node's disk names on every entry.
