@@ -256,7 +256,6 @@ impl Leased {
     }
 }
 
-
 /// The inbound windows over the function's memory BARs, opened to the
 /// nodes of `peer`: the windows, the bytes each forwards, and the lease's
 /// description of them.

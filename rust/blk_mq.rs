@@ -126,7 +126,9 @@ impl<T: BlkOps> Request<T> {
 
     fn pdu(&self) -> &Pdu<T::RequestData> {
         // SAFETY: The request's pdu holds an initialized `Pdu` (invariant, `init_request`).
-        unsafe { &*bindings::rsio_helper_blk_rq_pdu(self.raw().cast()).cast::<Pdu<T::RequestData>>() }
+        unsafe {
+            &*bindings::rsio_helper_blk_rq_pdu(self.raw().cast()).cast::<Pdu<T::RequestData>>()
+        }
     }
 
     /// The driver's data.
@@ -177,8 +179,7 @@ impl<T: BlkOps> Request<T> {
     /// and rewritten by each call. `EINVAL`: more segments than the tag
     /// set allows.
     pub fn segments(&self) -> Result<&[(u64, u32)]> {
-        // SAFETY: An issued request's queue and tag set are live; the set
-        // is the `set` of a `RawSet` (`TagSet::new`, `#[repr(C)]`).
+        // SAFETY: An issued request's queue and tag set are live; the set is the `set` of a `RawSet` (`TagSet::new`, `#[repr(C)]`).
         let layout = unsafe { (*(*(*self.raw()).q).tag_set.cast::<RawSet>()).layout };
         // SAFETY: The pdu is `layout.total` bytes (the tag set's `cmd_size`).
         let base = unsafe { bindings::rsio_helper_blk_rq_pdu(self.raw().cast()) }.cast::<u8>();
@@ -186,20 +187,19 @@ impl<T: BlkOps> Request<T> {
         let sg = unsafe { base.add(layout.sg_off) };
         // SAFETY: Within the pdu (layout), aligned for `(u64, u32)`.
         let segs = unsafe { base.add(layout.segs_off) }.cast::<(u64, u32)>();
-        // SAFETY: The request is valid and issued; `sg` has room for
-        // `max_segments` entries.
-        let n = unsafe { bindings::rsio_helper_blk_rq_map(self.raw().cast(), sg.cast(), layout.max_segments) };
+        // SAFETY: The request is valid and issued; `sg` has room for `max_segments` entries.
+        let n = unsafe {
+            bindings::rsio_helper_blk_rq_map(self.raw().cast(), sg.cast(), layout.max_segments)
+        };
         let n = u32::try_from(kernel::error::to_result(n).map(|()| n)?).map_err(|_| EINVAL)?;
         for i in 0..n.min(layout.max_segments) {
             let (mut phys, mut len) = (0u64, 0u32);
             // SAFETY: Entry `i < n` was filled by the map above.
             unsafe { bindings::rsio_helper_sg_entry(sg.cast(), i, &mut phys, &mut len) };
-            // SAFETY: `i < max_segments`: inside the table; only `queue_rq` of
-            // this request (no other thread) writes it.
+            // SAFETY: `i < max_segments`: inside the table; only `queue_rq` of this request writes it.
             unsafe { segs.add(i as usize).write((phys, len)) };
         }
-        // SAFETY: The first `n` entries were just written; the table is not
-        // written again before the next call.
+        // SAFETY: The first `n` entries were just written; not written again before the next call.
         Ok(unsafe { core::slice::from_raw_parts(segs, n as usize) })
     }
 
@@ -211,8 +211,7 @@ impl<T: BlkOps> Request<T> {
             return false;
         }
         pdu.status.store(status as u32, Relaxed);
-        // SAFETY: The request is issued and its completion was claimed here
-        // only: it is completed once.
+        // SAFETY: The request is issued and its completion was claimed here only: completed once.
         unsafe { kernel::bindings::blk_mq_complete_request(self.raw()) };
         true
     }
@@ -284,7 +283,9 @@ impl<T: BlkOps> Vtable<T> {
         // SAFETY: `rqp` is a request of a tag set of `T` (contract).
         let rq = unsafe { Request::<T>::from_raw(rqp) };
         // SAFETY: As above: the hctx and its queue are live.
-        let (queue, hwq, set) = unsafe { ((*hctx).queue, (*hctx).queue_num, (*(*hctx).queue).tag_set) };
+        let (queue, hwq) = unsafe { ((*hctx).queue, (*hctx).queue_num) };
+        // SAFETY: As above.
+        let set = unsafe { (*queue).tag_set };
         // SAFETY: The disk's queuedata is its `Arc<T::DiskData>` (Disk::new), alive with the disk.
         let disk = unsafe { &*(*queue).queuedata.cast::<T::DiskData>() };
         // SAFETY: The set's driver data is its `Arc<T>` (TagSet::new), alive with the set.
@@ -321,7 +322,9 @@ impl<T: BlkOps> Vtable<T> {
     /// # Safety
     ///
     /// An issued request of a tag set of `T`.
-    unsafe extern "C" fn timeout(rq: *mut kernel::bindings::request) -> kernel::bindings::blk_eh_timer_return {
+    unsafe extern "C" fn timeout(
+        rq: *mut kernel::bindings::request,
+    ) -> kernel::bindings::blk_eh_timer_return {
         // SAFETY: Per the contract: its hctx, queue and set are live.
         let (hwq, set) = unsafe { ((*(*rq).mq_hctx).queue_num, (*(*rq).q).tag_set) };
         // SAFETY: As in `queue_rq`.
@@ -344,7 +347,8 @@ impl<T: BlkOps> Vtable<T> {
         _numa_node: kernel::ffi::c_int,
     ) -> kernel::ffi::c_int {
         // SAFETY: The pdu is `cmd_size` bytes, enough and 8-aligned for a `Pdu` (Layout).
-        let pdu = unsafe { bindings::rsio_helper_blk_rq_pdu(rq.cast()) }.cast::<Pdu<T::RequestData>>();
+        let pdu = unsafe { bindings::rsio_helper_blk_rq_pdu(rq.cast()) };
+        let pdu = pdu.cast::<Pdu<T::RequestData>>();
         // SAFETY: As above; uninitialized memory is written, not dropped.
         unsafe {
             pdu.write(Pdu {
@@ -366,7 +370,9 @@ impl<T: BlkOps> Vtable<T> {
     ) {
         // SAFETY: Initialized by `init_request`; dropped once, here.
         unsafe {
-            core::ptr::drop_in_place(bindings::rsio_helper_blk_rq_pdu(rq.cast()).cast::<Pdu<T::RequestData>>())
+            core::ptr::drop_in_place(
+                bindings::rsio_helper_blk_rq_pdu(rq.cast()).cast::<Pdu<T::RequestData>>(),
+            )
         };
     }
 
@@ -404,7 +410,13 @@ unsafe impl<T: BlkOps> Sync for TagSet<T> {}
 impl<T: BlkOps> TagSet<T> {
     /// `hw_queues` queues of `depth` requests of at most `max_segments`
     /// physical segments each; a request times out after `timeout_ms`.
-    pub fn new(data: Arc<T>, hw_queues: u32, depth: u32, max_segments: u32, timeout_ms: u32) -> Result<Arc<Self>> {
+    pub fn new(
+        data: Arc<T>,
+        hw_queues: u32,
+        depth: u32,
+        max_segments: u32,
+        timeout_ms: u32,
+    ) -> Result<Arc<Self>> {
         if hw_queues == 0 || depth == 0 || depth > 4096 {
             return Err(EINVAL);
         }
@@ -464,9 +476,12 @@ impl<T: BlkOps> TagSet<T> {
         if tag >= self.depth {
             return None;
         }
+        let set = self.raw.set.get().cast();
         // SAFETY: The set is allocated (invariant); the helper checks `hwq`.
-        let rq = unsafe { bindings::rsio_helper_blk_tag_to_rq(self.raw.set.get().cast(), hwq, tag) };
-        let rq = NonNull::new(rq)?.as_ptr().cast::<kernel::bindings::request>();
+        let rq = unsafe { bindings::rsio_helper_blk_tag_to_rq(set, hwq, tag) };
+        let rq = NonNull::new(rq)?
+            .as_ptr()
+            .cast::<kernel::bindings::request>();
         // SAFETY: A request of this set: its memory lives as long as the set.
         if !unsafe { bindings::rsio_helper_blk_rq_in_flight(rq.cast()) } {
             return None;
@@ -538,8 +553,17 @@ unsafe impl<T: BlkOps> Sync for Disk<T> {}
 
 impl<T: BlkOps> Disk<T> {
     /// Adds disk `name` (at most 31 bytes, no NUL) on `set` with `data`.
-    pub fn new(set: &Arc<TagSet<T>>, p: &DiskParams, name: &[u8], data: Arc<T::DiskData>) -> Result<Self> {
-        if name.is_empty() || name.len() >= 32 || name.contains(&0) || u32::from(p.max_segments) > set.raw.layout.max_segments {
+    pub fn new(
+        set: &Arc<TagSet<T>>,
+        p: &DiskParams,
+        name: &[u8],
+        data: Arc<T::DiskData>,
+    ) -> Result<Self> {
+        if name.is_empty()
+            || name.len() >= 32
+            || name.contains(&0)
+            || u32::from(p.max_segments) > set.raw.layout.max_segments
+        {
             return Err(EINVAL);
         }
         // SAFETY: A zeroed `queue_limits` is valid: every limit unset (defaults).
@@ -548,14 +572,18 @@ impl<T: BlkOps> Disk<T> {
         lim.physical_block_size = p.logical_block_size;
         lim.max_hw_sectors = p.max_hw_sectors;
         lim.max_segments = p.max_segments;
-        lim.virt_boundary_mask = p.virt_boundary_mask as _;
+        lim.virt_boundary_mask = usize::try_from(p.virt_boundary_mask)?;
         lim.dma_alignment = p.dma_alignment;
         lim.max_hw_discard_sectors = p.max_discard_sectors;
         lim.max_discard_segments = u16::from(p.max_discard_sectors != 0);
-        lim.discard_granularity = if p.max_discard_sectors != 0 { p.logical_block_size } else { 0 };
+        lim.discard_granularity = if p.max_discard_sectors != 0 {
+            p.logical_block_size
+        } else {
+            0
+        };
         lim.max_write_zeroes_sectors = p.max_write_zeroes_sectors;
         // SAFETY: No preconditions.
-        lim.features = unsafe { bindings::rsio_helper_blk_features(p.write_cache, p.fua) } as _;
+        lim.features = unsafe { bindings::rsio_helper_blk_features(p.write_cache, p.fua) };
         let queuedata = Arc::into_raw(data);
         // SAFETY: The set is allocated; `lim` is valid for the call.
         let disk = unsafe {
@@ -577,7 +605,7 @@ impl<T: BlkOps> Disk<T> {
         // SAFETY: The disk was allocated above and is not added yet: ours only.
         unsafe {
             for (i, b) in name.iter().enumerate() {
-                (*disk).disk_name[i] = *b as _;
+                (*disk).disk_name[i] = *b as kernel::ffi::c_char;
             }
             (*disk).disk_name[name.len()] = 0;
             (*disk).fops = &DISK_FOPS;
@@ -587,7 +615,9 @@ impl<T: BlkOps> Disk<T> {
             }
         }
         // SAFETY: The disk is set up; not added yet.
-        let r = unsafe { kernel::bindings::device_add_disk(core::ptr::null_mut(), disk, core::ptr::null_mut()) };
+        let r = unsafe {
+            kernel::bindings::device_add_disk(core::ptr::null_mut(), disk, core::ptr::null_mut())
+        };
         if let Err(e) = kernel::error::to_result(r) {
             // SAFETY: Not added: put once; the queuedata is no longer used.
             unsafe {
@@ -675,8 +705,9 @@ impl<T: BlkOps> Drop for Disk<T> {
 
 /// No disk operation of its own: open, release and ioctls are the block
 /// layer's.
-const DISK_FOPS: kernel::bindings::block_device_operations = kernel::bindings::block_device_operations {
-    owner: core::ptr::null_mut(),
-    // SAFETY: All other members are optional callbacks or pointers: `None`/null when zero.
-    ..unsafe { core::mem::zeroed() }
-};
+const DISK_FOPS: kernel::bindings::block_device_operations =
+    kernel::bindings::block_device_operations {
+        owner: core::ptr::null_mut(),
+        // SAFETY: All other members are optional callbacks or pointers: `None`/null when zero.
+        ..unsafe { core::mem::zeroed() }
+    };
