@@ -13,6 +13,8 @@ use rsio_kernel::blk_mq::{BlkOps, Op, Request, Status, TagSet, TimeoutAction};
 
 /// Pages after a request's first (PRP list entries): 256 KiB requests.
 pub(crate) const MAX_LIST: usize = 64;
+/// Timeouts of one issue of a request before it fails.
+const MAX_TIMEOUTS: u32 = 5;
 /// Physical segments of a request.
 pub(crate) const MAX_SEGMENTS: u32 = MAX_LIST as u32 + 1;
 
@@ -53,8 +55,15 @@ pub(crate) struct Driver {
     pub(crate) discard: bool,
     /// The manager or the controller is gone: every request fails.
     pub(crate) dead: Atomic<u32>,
-    /// Asks the manager to abort a command (a timeout), off the I/O path.
-    pub(crate) abort: KBox<dyn Fn(u16, u16) -> Result + Send + Sync>,
+    /// The manager is resetting the controller: requests wait.
+    pub(crate) resetting: Atomic<u32>,
+    /// When the reset began (`system::now_ms`).
+    pub(crate) reset_since: Atomic<u64>,
+    /// The controller generation the queues were created in.
+    pub(crate) gen: Atomic<u32>,
+    /// Tells the manager about a command that timed out (`ABORT` request
+    /// or `CLIENT_HUNG` event, with queue id, command id, generation).
+    pub(crate) report: KBox<dyn Fn(u16, u16, u16, u32) -> Result + Send + Sync>,
 }
 
 impl Driver {
@@ -153,6 +162,16 @@ impl Driver {
         });
     }
 
+    /// Requeues every request in flight (the controller dropped them in a
+    /// reset).
+    pub(crate) fn requeue_all(&self, set: &TagSet<Self>) {
+        for hwq in 0..set.hw_queues() {
+            set.each_in_flight(hwq, |rq| {
+                rq.try_requeue();
+            });
+        }
+    }
+
     /// Fails every request in flight (the controller can no longer
     /// complete them).
     pub(crate) fn fail_all(&self, set: &TagSet<Self>) {
@@ -174,6 +193,10 @@ impl BlkOps for Driver {
         };
         if self.is_dead() {
             return Status::IoError;
+        }
+        if self.resetting.load(Relaxed) != 0 {
+            // Issued again once the queues are re-created.
+            return Status::Resource;
         }
         let d = rq.data();
         let gen = (d.gen.load(Relaxed) + 1) & 0xf;
@@ -205,16 +228,28 @@ impl BlkOps for Driver {
             rq.try_complete(Status::IoError);
             return TimeoutAction::Done;
         };
+        if self.resetting.load(Relaxed) != 0 {
+            return TimeoutAction::ResetTimer;
+        }
         let d = rq.data();
         let cid = nvme::cid(d.gen.load(Relaxed) as u8, rq.tag() as u16);
-        if d.timeouts.fetch_add(1, Relaxed) == 0 {
-            pr_warn!("queue {}: command {:#x} timed out, aborting it\n", q.qid, cid);
+        let gen = self.gen.load(Relaxed);
+        let n = d.timeouts.fetch_add(1, Relaxed);
+        let step = match n {
             // The abort completes the command (aborted: requeued).
-            if (self.abort)(q.qid, cid).is_ok() {
+            0 => Some((crate::logic::proto::ABORT, "aborting it")),
+            // The manager resets the controller; the command is requeued
+            // when the queues are re-created.
+            1 => Some((crate::logic::proto::CLIENT_HUNG, "asking for a reset")),
+            _ => None,
+        };
+        if let Some((mtype, what)) = step.filter(|_| n < MAX_TIMEOUTS) {
+            pr_warn!("queue {}: command {:#x} timed out, {}\n", q.qid, cid, what);
+            if (self.report)(mtype, q.qid, cid, gen).is_ok() {
                 return TimeoutAction::ResetTimer;
             }
         }
-        pr_err!("queue {}: command {:#x} timed out again: failed\n", q.qid, cid);
+        pr_err!("queue {}: command {:#x} timed out {} times: failed\n", q.qid, cid, n + 1);
         rq.try_complete(Status::Timeout);
         TimeoutAction::Done
     }

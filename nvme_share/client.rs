@@ -24,6 +24,8 @@ use rsio_ntb::lut::LutRange;
 const REQUEST_MS: u32 = 5000;
 /// Request timeout of the disks.
 const IO_TIMEOUT_MS: u32 = 10_000;
+/// How long a controller reset may take before the attachment is dead.
+const RESET_BOUND_MS: u64 = 30_000;
 /// Remote-interrupt vectors one attachment claims at most.
 const MAX_VECTORS: usize = 4;
 
@@ -33,9 +35,11 @@ struct Attached {
     ctrl: u32,
     attach: u32,
     qids: u64,
+    /// What was asked for (a re-attach asks for it again).
+    want: NvmeAttach,
     /// Dropped first: no completion runs after.
     vectors: KVec<UserVector>,
-    disks: KVec<Disk<Driver>>,
+    disks: KVec<Arc<Disk<Driver>>>,
     ns: KVec<proto::NsInfo>,
     set: Arc<TagSet<Driver>>,
     /// The manager's announcement when this node attached (listed while
@@ -142,6 +146,12 @@ pub(crate) fn attach(a: &mut NvmeAttach) -> Result {
         .next()
         .ok_or(EOPNOTSUPP)?;
     let _ops = OPS.lock();
+    attach_locked(&adapter, a)
+}
+
+/// [`attach`] with `OPS` held.
+fn attach_locked(adapter: &Arc<Adapter>, a: &mut NvmeAttach) -> Result {
+    let flags = a.header.flags;
     if ATTACHED.lock().iter().any(|x| x.ctrl == a.ctrl) {
         return Err(EBUSY);
     }
@@ -156,7 +166,7 @@ pub(crate) fn attach(a: &mut NvmeAttach) -> Result {
         ctrl: a.ctrl,
         attach: r.attach,
     };
-    match build(&adapter, a, &r) {
+    match build(adapter, a, &r) {
         Ok(x) => {
             a.attach = r.attach;
             a.granted = r.granted;
@@ -179,12 +189,47 @@ pub(crate) fn attach(a: &mut NvmeAttach) -> Result {
     }
 }
 
+/// Has the controller create the queue pairs of `driver` (generation
+/// `driver.gen`).
+fn create_queues(node: u32, ctrl: u32, attach: u32, driver: &Driver) -> Result {
+    let gen = driver.gen.load(Relaxed);
+    for q in driver.queues.iter() {
+        let (sq, cq) = q.addrs();
+        let m = proto::CreateQpair {
+            ctrl,
+            attach,
+            gen,
+            qid: q.qid,
+            vector: q.vector.load(Relaxed) as u16,
+            sq_entries: SQ_ENTRIES.into(),
+            cq_entries: CQ_ENTRIES.into(),
+            sq_addr: sq,
+            cq_addr: cq,
+        };
+        call(node, proto::CREATE_QPAIR, &m.encode())?;
+    }
+    Ok(())
+}
+
 /// Everything of an attachment the manager granted in `r`.
 fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Result<Attached> {
     let db = doorbells(adapter, a.node, a.ctrl, r)?;
     let qs = queues(r)?;
     let (node, ctrl, attach, gen) = (a.node, a.ctrl, r.attach, r.gen);
-    let abort = move |qid: u16, cid: u16| -> Result {
+    let report = move |mtype: u16, qid: u16, cid: u16, gen: u32| -> Result {
+        if mtype == proto::CLIENT_HUNG {
+            let h = proto::Hung {
+                ctrl,
+                attach,
+                gen,
+                qid,
+                cid,
+            };
+            if node == local_node() {
+                return crate::manager::hung(node, &h.encode());
+            }
+            return api::send_event(node, proto::CLIENT_HUNG, &h.encode());
+        }
         let m = proto::QpairRef {
             ctrl,
             attach,
@@ -192,9 +237,10 @@ fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Resu
             qid,
             cid,
         };
-        call(node, proto::ABORT, &m.encode()).map(|_| ())
+        call(node, mtype, &m.encode()).map(|_| ())
     };
-    let abort: KBox<dyn Fn(u16, u16) -> Result + Send + Sync> = KBox::new(abort, GFP_KERNEL)?;
+    type Report = dyn Fn(u16, u16, u16, u32) -> Result + Send + Sync;
+    let report: KBox<Report> = KBox::new(report, GFP_KERNEL)?;
     let driver = Arc::new(
         Driver {
             queues: qs,
@@ -204,7 +250,10 @@ fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Resu
             write_zeroes: r.oncs & (1 << 3) != 0,
             discard: r.oncs & (1 << 2) != 0,
             dead: Atomic::new(0),
-            abort,
+            resetting: Atomic::new(0),
+            reset_since: Atomic::new(0),
+            gen: Atomic::new(gen),
+            report,
         },
         GFP_KERNEL,
     )?;
@@ -228,22 +277,12 @@ fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Resu
         vectors.push(UserVector::claim(adapter, hook)?, GFP_KERNEL)?;
     }
     for (i, q) in driver.queues.iter().enumerate() {
-        let (sq, cq) = q.addrs();
-        let v = vectors.get(i % nv).ok_or(EINVAL)?.vector();
-        let m = proto::CreateQpair {
-            ctrl,
-            attach,
-            gen,
-            qid: q.qid,
-            vector: v as u16,
-            sq_entries: SQ_ENTRIES.into(),
-            cq_entries: CQ_ENTRIES.into(),
-            sq_addr: sq,
-            cq_addr: cq,
-        };
-        call(node, proto::CREATE_QPAIR, &m.encode())?;
+        q.vector
+            .store(vectors.get(i % nv).ok_or(EINVAL)?.vector(), Relaxed);
     }
+    create_queues(node, ctrl, attach, &driver)?;
     let mut x = Attached {
+        want: *a,
         node,
         ctrl,
         attach,
@@ -325,7 +364,7 @@ fn add_disks(x: &mut Attached, want: u32, r: &proto::AttachReply) -> Result {
             GFP_KERNEL,
         )?;
         let disk = Disk::new(&x.set, &p, name.get(..len).ok_or(EINVAL)?, data)?;
-        x.disks.push(disk, GFP_KERNEL)?;
+        x.disks.push(Arc::new(disk, GFP_KERNEL)?, GFP_KERNEL)?;
     }
     Ok(())
 }
@@ -409,6 +448,125 @@ fn mark_dead(node: u32, ctrl: u32) {
     }
 }
 
+/// `CTRL_RESET` or `CTRL_READY` of controller `e.ctrl` of `node` (from
+/// the fabric, or this node's manager directly).
+pub(crate) fn ctrl_event(node: u32, mtype: u16, e: &proto::CtrlEvent) {
+    let all = ATTACHED.lock();
+    let Some(x) = all.iter().find(|x| x.node == node && x.ctrl == e.ctrl) else {
+        return;
+    };
+    let d = x.set.data();
+    if mtype == proto::CTRL_RESET {
+        // Requests wait (`queue_rq` answers "busy") until the queues are
+        // back: the controller drops them.
+        d.resetting.store(1, Relaxed);
+        d.reset_since.store(rsio_kernel::system::now_ms(), Relaxed);
+    } else if d.resetting.load(Relaxed) != 0 {
+        crate::worker::push(crate::worker::Work::Recreate {
+            node,
+            ctrl: e.ctrl,
+            gen: e.value,
+        });
+    }
+}
+
+/// Re-creates this node's queues of controller `ctrl` after its reset
+/// (the worker thread): the disks stop issuing, completions posted before
+/// the reset are taken, everything else in flight is requeued, the rings
+/// start empty in generation `gen`, and the disks issue again. If that
+/// fails the attachment is dead.
+pub(crate) fn recreate(node: u32, ctrl: u32, gen: u32) {
+    let _ops = OPS.lock();
+    let mut disks = KVec::new();
+    let (set, attach) = {
+        let all = ATTACHED.lock();
+        let Some(x) = all.iter().find(|x| x.node == node && x.ctrl == ctrl) else {
+            return;
+        };
+        for d in x.disks.iter() {
+            if disks.push(d.clone(), GFP_KERNEL).is_err() {
+                return;
+            }
+        }
+        (x.set.clone(), x.attach)
+    };
+    let d = set.data();
+    for disk in disks.iter() {
+        disk.quiesce();
+    }
+    for hwq in 0..set.hw_queues() {
+        d.reap(&set, hwq);
+    }
+    d.requeue_all(&set);
+    for q in d.queues.iter() {
+        q.reset();
+    }
+    d.gen.store(gen, Relaxed);
+    match create_queues(node, ctrl, attach, d) {
+        Ok(()) => {
+            d.resetting.store(0, Relaxed);
+            pr_info!("controller {:#x}: queues re-created (generation {})\n", ctrl, gen);
+        }
+        Err(e) => {
+            pr_err!("controller {:#x}: queues not re-created: {:?}\n", ctrl, e);
+            d.dead.store(1, Relaxed);
+            d.fail_all(&set);
+        }
+    }
+    for disk in disks.iter() {
+        disk.unquiesce();
+    }
+}
+
+/// The manager of dead attachment `ctrl` is back (the worker thread):
+/// the old disks go and the attachment is made again as it was asked for
+/// (new queues, disks with the same names).
+pub(crate) fn reattach(node: u32, ctrl: u32) {
+    let _ops = OPS.lock();
+    let old = {
+        let mut all = ATTACHED.lock();
+        let Some(i) = all
+            .iter()
+            .position(|x| x.node == node && x.ctrl == ctrl && x.set.data().is_dead())
+        else {
+            return;
+        };
+        all.remove(i).ok()
+    };
+    let Some(old) = old else {
+        return;
+    };
+    let mut want = old.want;
+    teardown(old, true);
+    let Some(adapter) = rsio_ntb::adapter::adapters()
+        .ok()
+        .and_then(|a| a.into_iter().next())
+    else {
+        return;
+    };
+    match attach_locked(&adapter, &mut want) {
+        Ok(()) => pr_info!("controller {:#x} of node {} is back: re-attached\n", ctrl, node),
+        Err(e) => pr_warn!("controller {:#x} of node {} is back, re-attaching failed: {:?}\n", ctrl, node, e),
+    }
+}
+
+/// Attachments whose controller did not come back from a reset within
+/// the bound are dead (the worker thread, once a second).
+pub(crate) fn check_all() {
+    let now = rsio_kernel::system::now_ms();
+    let all = ATTACHED.lock();
+    for x in all.iter() {
+        let d = x.set.data();
+        if d.resetting.load(Relaxed) != 0
+            && now.saturating_sub(d.reset_since.load(Relaxed)) > RESET_BOUND_MS
+            && d.dead.xchg(1, Relaxed) == 0
+        {
+            pr_err!("controller {:#x} did not come back from its reset: its disks fail I/O\n", x.ctrl);
+            d.fail_all(&x.set);
+        }
+    }
+}
+
 /// Controller `ctrl` of this node was unshared.
 pub(crate) fn ctrl_gone(node: u32, ctrl: u32) {
     mark_dead(node, ctrl);
@@ -428,11 +586,31 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
             if a.ctrl >> 16 != node {
                 return Err(EPROTO);
             }
-            let mut p = PEERS.lock();
-            p.retain(|(_, x)| x.ctrl != a.ctrl);
-            p.push((node, a), GFP_KERNEL)?;
+            {
+                let mut p = PEERS.lock();
+                p.retain(|(_, x)| x.ctrl != a.ctrl);
+                p.push((node, a), GFP_KERNEL)?;
+            }
+            // The manager of a dead attachment is back with the same drive.
+            let back = ATTACHED.lock().iter().any(|x| {
+                x.ctrl == a.ctrl
+                    && x.set.data().is_dead()
+                    && x.info.is_some_and(|i| i.serial == a.serial && i.model == a.model)
+            });
+            if back && a.state == proto::STATE_READY {
+                crate::worker::push(crate::worker::Work::Reattach { node, ctrl: a.ctrl });
+            }
             Ok(())
         }
+        proto::CTRL_RESET | proto::CTRL_READY => {
+            let e = proto::CtrlEvent::decode(payload).map_err(|_| EPROTO)?;
+            if e.ctrl >> 16 != node {
+                return Err(EPROTO);
+            }
+            ctrl_event(node, mtype, &e);
+            Ok(())
+        }
+        proto::CLIENT_HUNG => crate::manager::hung(node, payload),
         proto::CTRL_GONE => {
             let e = proto::CtrlEvent::decode(payload).map_err(|_| EPROTO)?;
             if e.ctrl >> 16 != node {

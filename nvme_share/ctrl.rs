@@ -179,6 +179,22 @@ impl Hw {
         })
     }
 
+    /// Resets the controller (`CC.EN` 0 then 1): every I/O queue is gone
+    /// after it, the admin queue starts empty, the MSI-X entries are
+    /// masked, and it is asked for the same number of I/O queues again.
+    pub(crate) fn restart(&self) -> Result {
+        self.disable()?;
+        self.enable()?;
+        self.mask_all_vectors();
+        let c = self.admin(nvme::set_features(0, nvme::FEAT_NUM_QUEUES, 0xfffe_fffe))?;
+        let n = ((c.dw0 & 0xffff).min(c.dw0 >> 16) + 1) as u16;
+        if n < self.qpairs {
+            dev_err!(self.claim.device(), "after the reset only {} I/O queue pairs\n", n);
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
     /// Fatal status: the controller must be reset.
     pub(crate) fn failed(&self) -> bool {
         let csts = rd32(&self.regs, nvme::REG_CSTS);

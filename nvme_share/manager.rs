@@ -694,6 +694,110 @@ impl Managed {
     }
 }
 
+/// Resets controller `ctrl` (the worker thread): the clients stop ringing
+/// (`CTRL_RESET`), the controller is disabled (no DMA after that) and
+/// enabled again, then the clients re-create their queues (`CTRL_READY`
+/// with the next generation); their allotments stay. A controller that
+/// does not come back fails: its clients are told it is gone.
+pub(crate) fn reset(ctrl: u32) {
+    if let Ok(m) = find(ctrl) {
+        m.reset();
+    }
+}
+
+/// The test hook: resets controller `ctrl` if this node manages it
+/// (`ENOENT` otherwise).
+pub(crate) fn request_reset(ctrl: u32) -> Result {
+    find(ctrl)?;
+    crate::worker::push(crate::worker::Work::Reset(ctrl));
+    Ok(())
+}
+
+/// Schedules a reset of every controller with fatal status (`CSTS.CFS`,
+/// or reading all-ones).
+pub(crate) fn check_all() {
+    for m in managed().iter() {
+        if m.st.lock().state == proto::STATE_READY && m.hw.failed() {
+            pr_err!("controller {:#x}: fatal status, resetting it\n", m.ctrl);
+            crate::worker::push(crate::worker::Work::Reset(m.ctrl));
+        }
+    }
+}
+
+/// A client reports a command that timed out twice (`CLIENT_HUNG`).
+pub(crate) fn hung(node: u32, payload: &[u8]) -> Result {
+    let h = proto::Hung::decode(payload).map_err(|_| EPROTO)?;
+    let m = find(h.ctrl)?;
+    m.attach_of(node, h.attach)?;
+    pr_warn!(
+        "controller {:#x}: node {} reports command {:#x} on queue {} hung: resetting\n",
+        m.ctrl,
+        node,
+        h.cid,
+        h.qid
+    );
+    crate::worker::push(crate::worker::Work::Reset(m.ctrl));
+    Ok(())
+}
+
+/// Sends controller event `mtype` to `nodes` (this node's client directly).
+fn tell(nodes: &[u32], mtype: u16, ev: &proto::CtrlEvent) {
+    let me = local_node();
+    for &n in nodes {
+        if n == me {
+            crate::client::ctrl_event(n, mtype, ev);
+        } else if let Err(e) = api::send_event(n, mtype, &ev.encode()) {
+            pr_warn!("controller {:#x}: event {:#x} to node {}: {:?}\n", ev.ctrl, mtype, n, e);
+        }
+    }
+}
+
+impl Managed {
+    fn reset(&self) {
+        let (nodes, gen) = {
+            let mut st = self.st.lock();
+            if st.state != proto::STATE_READY {
+                return;
+            }
+            st.state = proto::STATE_RESETTING;
+            let mut v = KVec::new();
+            for a in st.attaches.iter() {
+                let _ = v.push(a.node, GFP_KERNEL);
+            }
+            (v, st.gen)
+        };
+        let ev = |value| proto::CtrlEvent {
+            ctrl: self.ctrl,
+            value,
+        };
+        tell(&nodes, proto::CTRL_RESET, &ev(gen));
+        let r = self.hw.restart();
+        let gen = {
+            let mut st = self.st.lock();
+            for a in st.attaches.iter_mut() {
+                a.created = 0;
+            }
+            st.gen = st.gen.wrapping_add(1);
+            st.state = if r.is_ok() {
+                proto::STATE_READY
+            } else {
+                proto::STATE_FAILED
+            };
+            st.gen
+        };
+        match r {
+            Ok(()) => {
+                pr_info!("controller {:#x} reset (generation {})\n", self.ctrl, gen);
+                tell(&nodes, proto::CTRL_READY, &ev(gen));
+            }
+            Err(e) => {
+                pr_err!("controller {:#x} failed to reset: {:?}\n", self.ctrl, e);
+                tell(&nodes, proto::CTRL_GONE, &ev(proto::STATE_FAILED));
+            }
+        }
+    }
+}
+
 /// A peer came up: tell it what this node shares.
 pub(crate) fn peer_up(node: u32) {
     for m in managed().iter() {

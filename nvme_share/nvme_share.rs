@@ -14,10 +14,12 @@
 mod blk;
 mod client;
 mod ctrl;
+mod debugfs;
 mod ioctl;
 mod logic;
 mod manager;
 mod queue;
+mod worker;
 
 // The ABI sources are shared with user space, which uses all of them.
 #[path = "../uapi/src/abi.rs"]
@@ -119,28 +121,51 @@ impl Drop for Sharing {
 
 /// The loaded module. Fields drop in order: the feature (the core stops
 /// calling us; no file can be in an ioctl of ours: each holds the module),
-/// then the attachments and shared controllers.
+/// the worker thread (a reset it runs ends first), then the attachments
+/// and shared controllers, then debugfs.
+#[pin_data]
 struct NvmeShareModule {
     _feature: rsio_fabric::api::FeatureRegistration,
+    _worker: worker::Thread,
     _sharing: Sharing,
+    #[pin]
+    state_file: kernel::debugfs::File<debugfs::StateFile>,
+    #[pin]
+    reset_file: kernel::debugfs::File<()>,
+    _debugfs: kernel::debugfs::Dir,
 }
 
-impl kernel::Module for NvmeShareModule {
-    fn init(module: &'static ThisModule) -> Result<Self> {
-        let node = rsio_fabric::api::local_node().inspect_err(|_| {
-            pr_err!("the fabric core has no transport (is rsio_fabric loaded on a fabric?)\n");
-        })?;
-        if node > 0xffff {
-            return Err(EINVAL);
-        }
-        let sharing = Sharing;
-        manager::register_stub(module)?;
-        let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(NvmeFeature { module }, GFP_KERNEL)?;
-        let feature = rsio_fabric::api::register_feature(f)?;
-        pr_info!("node {}: NVMe sharing ready\n", node);
-        Ok(Self {
-            _feature: feature,
-            _sharing: sharing,
+fn setup(module: &'static ThisModule) -> Result<(rsio_fabric::api::FeatureRegistration, worker::Thread, Sharing)> {
+    let node = rsio_fabric::api::local_node().inspect_err(|_| {
+        pr_err!("the fabric core has no transport (is rsio_fabric loaded on a fabric?)\n");
+    })?;
+    if node > 0xffff {
+        return Err(EINVAL);
+    }
+    // Undone by its drop, also when a step below fails.
+    let sharing = Sharing;
+    manager::register_stub(module)?;
+    let thread = worker::start()?;
+    let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(NvmeFeature { module }, GFP_KERNEL)?;
+    let feature = rsio_fabric::api::register_feature(f)?;
+    pr_info!("node {}: NVMe sharing ready\n", node);
+    Ok((feature, thread, sharing))
+}
+
+impl kernel::InPlaceModule for NvmeShareModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let (feature, thread, sharing) = match setup(module) {
+            Ok((f, t, s)) => (Ok(f), Ok(t), Ok(s)),
+            Err(e) => (Err(e), Err(e), Err(e)),
+        };
+        let dir = kernel::debugfs::Dir::new(c"rsio_nvme_share");
+        try_pin_init!(Self {
+            _sharing: sharing?,
+            _worker: thread?,
+            _feature: feature?,
+            state_file <- dir.read_only_file(c"state", debugfs::StateFile),
+            reset_file <- dir.write_callback_file(c"reset", (), &debugfs::write_reset),
+            _debugfs: dir,
         })
     }
 }

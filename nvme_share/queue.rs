@@ -69,6 +69,8 @@ pub(crate) struct IoQueue {
     ring: SpinLockIrq<Ring>,
     pub(crate) completed: Atomic<u64>,
     pub(crate) bad_cqes: Atomic<u32>,
+    /// The remote-interrupt vector `USER(k)` its CQ raises.
+    pub(crate) vector: Atomic<u32>,
 }
 
 impl IoQueue {
@@ -98,6 +100,7 @@ impl IoQueue {
                 }, "rsio_nvme_queue"),
                 completed: Atomic::new(0),
                 bad_cqes: Atomic::new(0),
+                vector: Atomic::new(0),
             }),
             GFP_KERNEL,
         )
@@ -117,6 +120,17 @@ impl IoQueue {
     /// The page of tag `tag` (PRP list, DSM range).
     pub(crate) fn tag_page(&self, tag: u32) -> Option<&PhysPages> {
         self.prp.get(tag as usize)
+    }
+
+    /// Empties the rings, for queues the controller dropped in a reset
+    /// (it no longer writes them).
+    pub(crate) fn reset(&self) {
+        let mut r = self.ring.lock();
+        self.sq.zero();
+        self.cq.zero();
+        r.sq = SqRing::new(SQ_ENTRIES);
+        r.cq = CqCursor::new(CQ_ENTRIES);
+        r.lazy = LazyHead::new(LAZY_HEAD);
     }
 
     /// Puts `sqe` in the SQ; rings the tail doorbell if `ring` (else a
