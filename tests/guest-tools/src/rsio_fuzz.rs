@@ -26,12 +26,22 @@
 //! The engine (the calls, the strategies, the children, the run) is the
 //! one `rsio-sisci-fuzz` runs too (fuzz_common/engine.rs); this file holds
 //! what is `/dev/rsio`'s: its ioctls, fields, valid arguments and rules.
+//! The feature ioctls of `rsio_nvme_share` (0x70..0x76) are in
+//! rsio_fuzz/nvme.rs: the run finds out once whether the module is loaded
+//! (without it they must fail with ENOTTY, with it ENOTTY is a violation).
 
 mod fuzz_common;
+#[path = "rsio_fuzz/nvme.rs"]
+mod nvme;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use fuzz_common::*;
+use rsio_uapi::nvme_share::{
+    NVME_ATTACH_RO, NVME_ATTACH_SIZE_V1, NVME_DETACH_FORCE, NVME_IOC_ATTACH, NVME_IOC_DETACH,
+    NVME_IOC_LIST, NVME_IOC_LIST_CLIENTS, NVME_IOC_LIST_NS, NVME_IOC_SHARE, NVME_IOC_UNSHARE,
+    NVME_SHARE_FORCE, NVME_SHARE_SIZE_V1,
+};
 use rsio_uapi::*;
 use std::fs::File;
 use std::mem::offset_of;
@@ -72,7 +82,7 @@ struct Args {
 
 // --- The ABI's ioctls as the fuzzer sees them.
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Version,
     Status,
@@ -84,6 +94,13 @@ enum Op {
     Map,
     Unmap,
     WindowIo,
+    NvmeShare,
+    NvmeUnshare,
+    NvmeList,
+    NvmeListNs,
+    NvmeListClients,
+    NvmeAttach,
+    NvmeDetach,
 }
 
 /// What the ABI says of an ioctl beyond its argument.
@@ -93,19 +110,39 @@ struct Rules {
     output: bool,
     /// Needs CAP_SYS_ADMIN.
     admin: bool,
+    /// A feature ioctl of rsio_nvme_share (ENOTTY without the module).
+    nvme: bool,
 }
 
 const OUT: Rules = Rules {
     output: true,
     admin: false,
+    nvme: false,
 };
 const ADMIN: Rules = Rules {
     output: false,
     admin: true,
+    nvme: false,
 };
 const ADMIN_OUT: Rules = Rules {
     output: true,
     admin: true,
+    nvme: false,
+};
+const NVME_OUT: Rules = Rules {
+    output: true,
+    admin: false,
+    nvme: true,
+};
+const NVME_ADMIN: Rules = Rules {
+    output: false,
+    admin: true,
+    nvme: true,
+};
+const NVME_ADMIN_OUT: Rules = Rules {
+    output: true,
+    admin: true,
+    nvme: true,
 };
 
 type Known = Ioctl<Op, Rules>;
@@ -117,7 +154,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_VERSION,
         min: RSIO_VERSION_SIZE_V1,
         flags: 0,
-        valid: 5,
+        valid: 4,
         rules: OUT,
     },
     Known {
@@ -126,7 +163,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_STATUS,
         min: RSIO_STATUS_SIZE_V1,
         flags: 0,
-        valid: 5,
+        valid: 4,
         rules: OUT,
     },
     Known {
@@ -135,7 +172,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_NODES,
         min: RSIO_LIST_SIZE_V1,
         flags: 0,
-        valid: 5,
+        valid: 4,
         rules: OUT,
     },
     Known {
@@ -144,7 +181,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_WINDOWS,
         min: RSIO_LIST_SIZE_V1,
         flags: 0,
-        valid: 5,
+        valid: 4,
         rules: OUT,
     },
     Known {
@@ -153,7 +190,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_PING,
         min: RSIO_PING_SIZE_V1,
         flags: 0,
-        valid: 7,
+        valid: 6,
         rules: OUT,
     },
     Known {
@@ -162,7 +199,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_GRANT,
         min: RSIO_GRANT_SIZE_V1,
         flags: 0,
-        valid: 20,
+        valid: 18,
         rules: ADMIN_OUT,
     },
     Known {
@@ -171,7 +208,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_REVOKE,
         min: RSIO_ID_SIZE_V1,
         flags: 0,
-        valid: 10,
+        valid: 9,
         rules: ADMIN,
     },
     Known {
@@ -180,7 +217,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_MAP,
         min: RSIO_MAP_SIZE_V1,
         flags: 0,
-        valid: 15,
+        valid: 13,
         rules: ADMIN_OUT,
     },
     Known {
@@ -189,7 +226,7 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_UNMAP,
         min: RSIO_ID_SIZE_V1,
         flags: 0,
-        valid: 10,
+        valid: 9,
         rules: ADMIN,
     },
     Known {
@@ -198,8 +235,72 @@ const KNOWN: &[Known] = &[
         cmd: RSIO_IOC_WINDOW_IO,
         min: RSIO_WINDOW_IO_SIZE_V1,
         flags: RSIO_IO_WRITE,
-        valid: 18,
+        valid: 17,
         rules: ADMIN,
+    },
+    // rsio_nvme_share's feature ioctls (rsio_fuzz/nvme.rs).
+    Known {
+        op: Op::NvmeShare,
+        name: "NVME_SHARE",
+        cmd: NVME_IOC_SHARE,
+        min: NVME_SHARE_SIZE_V1,
+        flags: NVME_SHARE_FORCE,
+        valid: 2,
+        rules: NVME_ADMIN_OUT,
+    },
+    Known {
+        op: Op::NvmeUnshare,
+        name: "NVME_UNSHARE",
+        cmd: NVME_IOC_UNSHARE,
+        min: NVME_SHARE_SIZE_V1,
+        flags: NVME_SHARE_FORCE,
+        valid: 1,
+        rules: NVME_ADMIN,
+    },
+    Known {
+        op: Op::NvmeList,
+        name: "NVME_LIST",
+        cmd: NVME_IOC_LIST,
+        min: RSIO_LIST_SIZE_V1,
+        flags: 0,
+        valid: 3,
+        rules: NVME_OUT,
+    },
+    Known {
+        op: Op::NvmeListNs,
+        name: "NVME_LIST_NS",
+        cmd: NVME_IOC_LIST_NS,
+        min: RSIO_LIST_SIZE_V1,
+        flags: 0,
+        valid: 2,
+        rules: NVME_OUT,
+    },
+    Known {
+        op: Op::NvmeListClients,
+        name: "NVME_LIST_CLIENTS",
+        cmd: NVME_IOC_LIST_CLIENTS,
+        min: RSIO_LIST_SIZE_V1,
+        flags: 0,
+        valid: 2,
+        rules: NVME_OUT,
+    },
+    Known {
+        op: Op::NvmeAttach,
+        name: "NVME_ATTACH",
+        cmd: NVME_IOC_ATTACH,
+        min: NVME_ATTACH_SIZE_V1,
+        flags: NVME_ATTACH_RO,
+        valid: 1,
+        rules: NVME_ADMIN_OUT,
+    },
+    Known {
+        op: Op::NvmeDetach,
+        name: "NVME_DETACH",
+        cmd: NVME_IOC_DETACH,
+        min: NVME_ATTACH_SIZE_V1,
+        flags: NVME_DETACH_FORCE,
+        valid: 1,
+        rules: NVME_ADMIN,
     },
 ];
 
@@ -220,6 +321,20 @@ enum Dom {
     Reserved,
     /// Output only: the kernel must ignore what comes in.
     Out,
+    /// A PCI domain, bus or devfn (NVMe share).
+    Pci,
+    /// Queue pairs (NVMe share quota, attach).
+    Qpairs,
+    /// `NvmeShare::n_policies`.
+    NPolicies,
+    /// A namespace id.
+    Nsid,
+    /// `NvmePolicy::kind`.
+    PolicyKind,
+    /// `NvmePolicy::flags`.
+    PolicyFlags,
+    /// A shared controller's fabric name.
+    Ctrl,
 }
 
 const PING_NODE: usize = offset_of!(RsioPing, node);
@@ -264,6 +379,8 @@ struct Rsio {
     max_ping: u32,
     /// Windows of the current file.
     pool: Vec<Window>,
+    /// rsio_nvme_share: loaded or not, shares and attachments.
+    nvme: nvme::Nvme,
 }
 
 impl Rsio {
@@ -351,12 +468,18 @@ impl Abi for Fuzzer<Rsio> {
             Op::Revoke | Op::Unmap => ID,
             Op::Map => MAP,
             Op::WindowIo => WIO,
+            Op::NvmeShare | Op::NvmeUnshare => nvme::SHARE_FIELDS,
+            Op::NvmeList | Op::NvmeListNs | Op::NvmeListClients => LIST,
+            Op::NvmeAttach | Op::NvmeDetach => nvme::ATTACH_FIELDS,
         }
     }
 
     fn embedded(op: Op) -> Option<(usize, EmbRegion)> {
         match op {
             Op::Nodes | Op::Windows => Some((LIST_ENTRIES, EmbRegion::Entries)),
+            Op::NvmeList | Op::NvmeListNs | Op::NvmeListClients => {
+                Some((LIST_ENTRIES, EmbRegion::Entries))
+            }
             Op::WindowIo => Some((IO_BUF, EmbRegion::Data)),
             _ => None,
         }
@@ -366,8 +489,11 @@ impl Abi for Fuzzer<Rsio> {
         k.rules.output
     }
 
-    fn allows(_: Option<Known>, errno: i32) -> bool {
-        DOCUMENTED.contains(&errno)
+    fn allows(k: Option<Known>, errno: i32) -> bool {
+        match k {
+            Some(k) if k.rules.nvme => nvme::allows(errno),
+            _ => DOCUMENTED.contains(&errno),
+        }
     }
 
     fn must_fail_op(&self, call: &Call<()>, k: Known, size: usize, flags: u32) -> Option<String> {
@@ -380,6 +506,9 @@ impl Abi for Fuzzer<Rsio> {
             len == 0 || !len.is_multiple_of(RSIO_WINDOW_ALIGN) || len > RSIO_MAX_WINDOW_SIZE
         };
         let bad_node = |n: u64| n >= RSIO_MAX_NODES as u64 || Some(n as u32) == self.abi.self_id;
+        if k.rules.nvme {
+            return self.nvme_must_fail(k.op, c, size);
+        }
         match k.op {
             Op::Version | Op::Status => None,
             Op::Nodes | Op::Windows => {
@@ -473,6 +602,14 @@ impl Abi for Fuzzer<Rsio> {
                     _ => None,
                 }
             }
+            // Handled above.
+            Op::NvmeShare
+            | Op::NvmeUnshare
+            | Op::NvmeList
+            | Op::NvmeListNs
+            | Op::NvmeListClients
+            | Op::NvmeAttach
+            | Op::NvmeDetach => None,
         }
     }
 
@@ -579,6 +716,13 @@ impl Abi for Fuzzer<Rsio> {
                 put(&mut b, IO_LEN, 8, len);
                 emb = Some(Ptr::Valid);
             }
+            Op::NvmeShare
+            | Op::NvmeUnshare
+            | Op::NvmeList
+            | Op::NvmeListNs
+            | Op::NvmeListClients
+            | Op::NvmeAttach
+            | Op::NvmeDetach => emb = self.nvme_valid_args(io, &mut b),
         }
         (b, emb, ())
     }
@@ -633,21 +777,41 @@ impl Abi for Fuzzer<Rsio> {
             Dom::EntrySize => vec![
                 RSIO_NODE_ENTRY_SIZE_V1 as u64 - 1,
                 RSIO_WINDOW_ENTRY_SIZE_V1 as u64 - 1,
+                nvme::entry_min(Op::NvmeList) as u64 - 1,
+                nvme::entry_min(Op::NvmeListNs) as u64 - 1,
+                nvme::entry_min(Op::NvmeListClients) as u64 - 1,
                 RSIO_MAX_ARG_SIZE as u64,
                 RSIO_MAX_ARG_SIZE as u64 + 1,
             ],
             Dom::Offset => vec![2, 4, 4092, 4096, 16384, u64::MAX - 3],
             Dom::Reserved => vec![1, 1 << 31],
             Dom::Out => vec![self.rng.next()],
+            Dom::Pci
+            | Dom::Qpairs
+            | Dom::NPolicies
+            | Dom::Nsid
+            | Dom::PolicyKind
+            | Dom::PolicyFlags
+            | Dom::Ctrl => self.nvme_boundary_values(dom),
         }
     }
 
     fn magic_dir_nr(&mut self) -> (u32, u32) {
         let dir = self.rng.below(4) as u32;
-        (dir, self.rng.below(0x21) as u32)
+        // Now and then around rsio_nvme_share's numbers (0x70..0x77 owned).
+        let nr = if self.rng.chance(1, 4) {
+            self.rng.range(0x6e, 0x79)
+        } else {
+            self.rng.below(0x21)
+        };
+        (dir, nr as u32)
     }
 
     fn after_call(&mut self, call: &Call<()>, out: &Outcome) {
+        if let Some(k) = Self::dispatch(call.cmd).filter(|k| k.rules.nvme) {
+            self.nvme_after_call(k.op, call, out);
+            return;
+        }
         if out.rc == 0 {
             self.after_success(call, out);
         } else if out.errno == libc::ENOENT {
@@ -655,7 +819,8 @@ impl Abi for Fuzzer<Rsio> {
         }
     }
 
-    fn after_valid(&mut self, _: Op, _: &Outcome) {
+    fn after_valid(&mut self, op: Op, out: &Outcome) {
+        self.nvme_after_valid(op, out);
         // Keep the file's windows bounded.
         if self.abi.pool.len() > 24 {
             let w = self.abi.pool[self.rng.below(self.abi.pool.len() as u64) as usize];
@@ -683,11 +848,19 @@ impl Abi for Fuzzer<Rsio> {
     }
 
     fn per_call_title() -> (&'static str, usize) {
-        ("per ioctl", 12)
+        ("per ioctl", 17)
     }
 
     fn held(&self) -> String {
         format!("windows     {}", self.abi.pool.len())
+    }
+
+    fn finish(&mut self) {
+        self.nvme_cleanup();
+    }
+
+    fn counters(&self) -> Vec<String> {
+        vec![self.nvme_counter()]
     }
 
     fn summary_tail(&self) {
@@ -793,6 +966,10 @@ fn run(args: Args) -> Result<u64> {
         nodes: env("RSIO_NODES").unwrap_or(2).clamp(1, RSIO_MAX_NODES),
         max_ping: args.max_ping_count,
         pool: Vec::new(),
+        nvme: nvme::Nvme {
+            pci: nvme::scan_pci(),
+            ..Default::default()
+        },
     };
     let mut fz = Fuzzer::new(&args.device, file, seed, args.run.verbose, rsio);
     // This node's id and the fabric's size, if there is a transport.
@@ -823,8 +1000,9 @@ fn run(args: Args) -> Result<u64> {
     } else {
         own ^ 1
     };
+    let nvme = nvme::detect(&mut fz);
     println!(
-        "{}, {transport}, node {:?} of {}, peer {}",
+        "{}, {transport}, node {:?} of {}, peer {}, {nvme}",
         fz.intro(seed, &args.run, privileged),
         fz.abi.self_id,
         fz.abi.nodes,
@@ -854,6 +1032,7 @@ mod tests {
                 size: 8192,
                 fabric_addr: 0,
             }],
+            nvme: nvme::Nvme::default(),
         };
         let file = open_device("/dev/null").expect("/dev/null opens");
         let mut fz = Fuzzer::new("/dev/null", file, 1, false, rsio);
@@ -1017,6 +1196,262 @@ mod tests {
             }
         }
     }
+    /// A fuzzer for whom rsio_nvme_share is `present`, on a node with a
+    /// host bridge at 00:00.0 and an NVMe controller at 00:04.0.
+    fn nvme_fuzzer(privileged: bool, present: bool) -> Fuzzer<Rsio> {
+        let mut fz = fuzzer(privileged);
+        fz.abi.nvme = nvme::Nvme {
+            present,
+            pci: Some(vec![
+                nvme::PciFn {
+                    bdf: (0, 0, 0),
+                    class: 0x06_0000,
+                },
+                nvme::PciFn {
+                    bdf: (0, 0, 4 << 3),
+                    class: nvme::NVME_CLASS,
+                },
+            ]),
+            ..Default::default()
+        };
+        fz
+    }
+
+    const NVME_OPS: [Op; 7] = [
+        Op::NvmeShare,
+        Op::NvmeUnshare,
+        Op::NvmeList,
+        Op::NvmeListNs,
+        Op::NvmeListClients,
+        Op::NvmeAttach,
+        Op::NvmeDetach,
+    ];
+
+    #[test]
+    fn without_the_module_every_nvme_call_must_fail() {
+        let mut fz = nvme_fuzzer(true, false);
+        for op in NVME_OPS {
+            let c = fz.valid_call(op, "");
+            assert_eq!(
+                fz.must_fail(&c).as_deref(),
+                Some("rsio_nvme_share is not loaded"),
+                "{op:?}"
+            );
+        }
+        let fail = |errno| Outcome {
+            rc: -1,
+            errno,
+            elapsed: Duration::ZERO,
+            addr: 0,
+        };
+        use nvme::presence_violation as v;
+        assert_eq!(v(false, NVME_IOC_LIST, &fail(libc::ENOTTY)), None);
+        assert!(v(false, NVME_IOC_LIST, &fail(libc::EINVAL)).is_some());
+        assert!(v(true, NVME_IOC_LIST, &fail(libc::ENOTTY)).is_some());
+        assert_eq!(v(true, NVME_IOC_LIST, &fail(libc::EINVAL)), None);
+        assert_eq!(v(true, NVME_IOC_ATTACH, &fail(libc::EDQUOT)), None);
+        // The errnos the module documents are allowed.
+        let k = Some(known(KNOWN, Op::NvmeAttach));
+        for e in [libc::EDQUOT, libc::EACCES, libc::EBUSY, libc::EOPNOTSUPP] {
+            assert!(<Fuzzer<Rsio> as Abi>::allows(k, e), "{}", errname(e));
+            assert!(!<Fuzzer<Rsio> as Abi>::allows(
+                Some(known(KNOWN, Op::Grant)),
+                e
+            ));
+        }
+    }
+
+    #[test]
+    fn nvme_share_rules() {
+        let fz = nvme_fuzzer(true, true);
+        let share = |edit: &dyn Fn(&mut Vec<u8>)| {
+            fz.call(Op::NvmeShare, |b| {
+                put(b, nvme::SHARE_DEVFN, 4, 4 << 3);
+                edit(b);
+            })
+        };
+        let policy = |i: usize, nsid: u64, kind: u64, node: u64, flags: u64| {
+            move |b: &mut Vec<u8>| {
+                let at = offset_of!(rsio_uapi::nvme_share::NvmeShare, policies) + 16 * i;
+                put(b, nvme::SHARE_NPOL, 4, i as u64 + 1);
+                put(b, at, 4, nsid);
+                put(b, at + 4, 4, kind);
+                put(b, at + 8, 4, node);
+                put(b, at + 12, 4, flags);
+            }
+        };
+        assert_eq!(fz.must_fail(&share(&|_| {})), None);
+        assert_eq!(fz.must_fail(&share(&|b| put(b, 4, 4, 1))), None, "FORCE");
+        assert!(fz.must_fail(&share(&|b| put(b, 4, 4, 2))).is_some());
+        assert_eq!(fz.must_fail(&share(&policy(0, 1, 0, 0, 1))), None);
+        assert_eq!(fz.must_fail(&share(&policy(0, 2, 1, 1, 0))), None);
+        let sixteen = |last_nsid: u64| {
+            share(&move |b: &mut Vec<u8>| {
+                for i in 0..16 {
+                    policy(i, i as u64 + 1, 0, 0, 0)(b);
+                }
+                policy(15, last_nsid, 1, 1, 0)(b);
+            })
+        };
+        assert_eq!(fz.must_fail(&sixteen(16)), None);
+        assert!(
+            fz.must_fail(&sixteen(0)).is_some(),
+            "the 16th policy is checked"
+        );
+        for (what, bad) in [
+            ("nsid 0", policy(0, 0, 0, 0, 0)),
+            ("kind", policy(1, 1, 2, 0, 0)),
+            ("flags", policy(0, 1, 0, 0, 2)),
+            ("assigned node", policy(0, 1, 1, 16, 0)),
+            ("shared node", policy(0, 1, 0, 1, 0)),
+        ] {
+            assert!(fz.must_fail(&share(&bad)).is_some(), "{what}");
+        }
+        for (off, v) in [
+            (nvme::SHARE_DOMAIN, 0x1_0000),
+            (nvme::SHARE_BUS, 0x100),
+            (nvme::SHARE_DEVFN, 0x100),
+            (nvme::SHARE_CTRL, 1),
+            (nvme::SHARE_QPAIRS, 17),
+            (nvme::SHARE_NPOL, 17),
+        ] {
+            let c = share(&|b| put(b, off, 4, v));
+            assert!(fz.must_fail(&c).is_some(), "offset {off} = {v:#x}");
+        }
+        assert!(fz
+            .must_fail(&share(&|b| put(b, nvme::SHARE_QPAIRS, 4, 16)))
+            .is_none());
+        let elsewhere = |devfn: u64| share(&|b| put(b, nvme::SHARE_DEVFN, 4, devfn));
+        let why = fz.must_fail(&elsewhere(0)).unwrap();
+        assert!(why.contains("class 060000"), "{why}");
+        assert!(fz
+            .must_fail(&elsewhere(5 << 3))
+            .unwrap()
+            .contains("no PCI function"));
+        let unshare = |q: u64| {
+            fz.call(Op::NvmeUnshare, |b| {
+                put(b, nvme::SHARE_DEVFN, 4, 4 << 3);
+                put(b, nvme::SHARE_QPAIRS, 4, q);
+            })
+        };
+        assert_eq!(fz.must_fail(&unshare(0)), None);
+        assert!(fz.must_fail(&unshare(1)).is_some());
+        // UNSHARE writes nothing back: a read-only argument may succeed.
+        let mut c = unshare(0);
+        c.arg = Ptr::ReadOnly;
+        assert_eq!(fz.must_fail(&c), None);
+        c.cmd = NVME_IOC_SHARE;
+        assert!(fz.must_fail(&c).is_some(), "SHARE writes ctrl back");
+        // Without sysfs nothing is known of the functions.
+        let mut fz = fz;
+        fz.abi.nvme.pci = None;
+        assert_eq!(fz.must_fail(&fz.call(Op::NvmeShare, |_| {})), None);
+    }
+
+    #[test]
+    fn nvme_attach_and_list_rules() {
+        let fz = nvme_fuzzer(true, true);
+        let attach = |op: Op, node: u64, ctrl: u64, edit: &dyn Fn(&mut Vec<u8>)| {
+            fz.call(op, |b| {
+                put(b, nvme::ATT_NODE, 4, node);
+                put(b, nvme::ATT_CTRL, 4, ctrl);
+                edit(b);
+            })
+        };
+        assert_eq!(
+            fz.must_fail(&attach(Op::NvmeAttach, 1, 0x10001, &|_| {})),
+            None
+        );
+        assert_eq!(
+            fz.must_fail(&attach(Op::NvmeAttach, 0, 0x1, &|_| {})),
+            None,
+            "the manager's own node attaches too"
+        );
+        assert_eq!(
+            fz.must_fail(&attach(Op::NvmeAttach, 1, 0x10001, &|b| {
+                put(b, 4, 4, 1);
+                put(b, nvme::ATT_QPAIRS, 4, 16);
+                put(b, nvme::ATT_NSID, 4, 2);
+            })),
+            None
+        );
+        for (what, node, ctrl) in [
+            ("node out of the fabric", 2, 0x20001),
+            ("node out of range", 16, 0x10_0001),
+            ("another node's ctrl", 1, 0x20001),
+            ("index 0", 1, 0x10000),
+        ] {
+            let c = attach(Op::NvmeAttach, node, ctrl, &|_| {});
+            assert!(fz.must_fail(&c).is_some(), "{what}");
+        }
+        for off in [36, 28, 32, 24] {
+            let c = attach(Op::NvmeAttach, 1, 0x10001, &|b| put(b, off, 4, 1));
+            let why = fz.must_fail(&c);
+            assert!(why.is_some(), "offset {off}");
+        }
+        let c = attach(Op::NvmeAttach, 1, 0x10001, &|b| {
+            put(b, nvme::ATT_QPAIRS, 4, 17)
+        });
+        assert!(fz.must_fail(&c).is_some());
+        let c = attach(Op::NvmeAttach, 1, 0x10001, &|b| put(b, 4, 4, 2));
+        assert!(fz.must_fail(&c).is_some(), "unknown flag");
+        let c = attach(Op::NvmeDetach, 1, 0x10001, &|b| put(b, 4, 4, 1));
+        assert_eq!(fz.must_fail(&c), None, "FORCE");
+        for off in [nvme::ATT_QPAIRS, nvme::ATT_NSID] {
+            let c = attach(Op::NvmeDetach, 1, 0x10001, &|b| put(b, off, 4, 1));
+            assert!(fz.must_fail(&c).is_some(), "DETACH offset {off}");
+        }
+        let list = |op: Op, es: usize| {
+            fz.call(op, |b| {
+                put(b, LIST_ENTRY_SIZE, 4, es as u64);
+                put(b, LIST_CAPACITY, 4, 4);
+            })
+        };
+        for op in [Op::NvmeList, Op::NvmeListNs, Op::NvmeListClients] {
+            let min = nvme::entry_min(op);
+            assert_eq!(fz.must_fail(&list(op, min)), None, "{op:?}");
+            assert!(fz.must_fail(&list(op, min - 1)).is_some(), "{op:?}");
+        }
+        // Lists are for anyone, the rest for root.
+        let fz = nvme_fuzzer(false, true);
+        assert_eq!(fz.must_fail(&list(Op::NvmeList, 124)), None);
+        assert!(fz
+            .must_fail(&attach(Op::NvmeAttach, 1, 0x10001, &|_| {}))
+            .is_some());
+    }
+
+    #[test]
+    fn valid_nvme_operations_pass_the_model() {
+        let mut fz = nvme_fuzzer(true, true);
+        fz.abi.nvme.ctrls = vec![(1, 0x10001), (0, 0x1)];
+        for op in NVME_OPS {
+            for _ in 0..50 {
+                let c = fz.valid_call(op, "");
+                let why = fz.must_fail(&c);
+                assert!(
+                    why.as_deref()
+                        .is_none_or(|w| w.contains("(no NVMe controller there)")),
+                    "{op:?}: {why:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sysfs_names_parse_as_pci_addresses() {
+        assert_eq!(nvme::parse_bdf("0000:00:04.0"), Some((0, 0, 32)));
+        assert_eq!(nvme::parse_bdf("10000:01:1f.7"), Some((0x10000, 1, 0xff)));
+        for bad in [
+            "",
+            "0000:00:04",
+            "0000:00:20.0",
+            "0000:00:04.8",
+            "x:00:04.0",
+        ] {
+            assert_eq!(nvme::parse_bdf(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn the_mixes_are_per_mille_and_the_valid_weights_per_cent() {
         let mix: u64 = <Fuzzer<Rsio> as Abi>::MIX.iter().sum();

@@ -194,9 +194,15 @@ impl Cluster<'_> {
                         self.hubs.push(Hub::start(&hub)?);
                     }
                 }
-                &DeviceKind::Nvme { size_mib, .. } => {
+                &DeviceKind::Nvme {
+                    size_mib,
+                    namespaces,
+                    ..
+                } => {
                     for &node in &device.nodes {
-                        create_sparse(&qemu::nvme_image(dir, node, device.index), size_mib)?;
+                        for image in qemu::nvme_images(dir, node, device.index, namespaces) {
+                            create_sparse(&image, size_mib)?;
+                        }
                     }
                 }
                 DeviceKind::E1000e | DeviceKind::Igb => {

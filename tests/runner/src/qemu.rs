@@ -43,6 +43,21 @@ pub fn nvme_image(run_dir: &Path, node: usize, k: usize) -> PathBuf {
     run_dir.join(format!("node{node}-nvme{k}.img"))
 }
 
+/// The backing image of namespace `j` (0-based: nsid `j + 1`) of NVMe
+/// device `k` on `node`, when the device has `namespaces`.
+pub fn nvme_ns_image(run_dir: &Path, node: usize, k: usize, j: u32) -> PathBuf {
+    run_dir.join(format!("node{node}-nvme{k}-ns{j}.img"))
+}
+
+/// Every image of NVMe device `k` on `node`: one per namespace, or the
+/// controller's one drive.
+pub fn nvme_images(run_dir: &Path, node: usize, k: usize, namespaces: Option<u32>) -> Vec<PathBuf> {
+    match namespaces {
+        Some(n) => (0..n).map(|j| nvme_ns_image(run_dir, node, k, j)).collect(),
+        None => vec![nvme_image(run_dir, node, k)],
+    }
+}
+
 /// Node `node`'s disk image of `qemu` device `k`.
 pub fn disk_image(run_dir: &Path, node: usize, k: usize) -> PathBuf {
     run_dir.join(format!("node{node}-disk{k}.img"))
@@ -226,21 +241,44 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
                 argv.opt("-device", a);
             }
         }
-        &DeviceKind::Nvme { cmb_mib, .. } => {
-            let image = opt_path(&nvme_image(run_dir, node, k));
+        &DeviceKind::Nvme {
+            cmb_mib,
+            namespaces,
+            ..
+        } => {
             let cmb = if cmb_mib > 0 {
                 format!(",cmb_size_mb={cmb_mib}")
             } else {
                 String::new()
             };
+            let Some(n) = namespaces else {
+                let image = opt_path(&nvme_image(run_dir, node, k));
+                argv.opt(
+                    "-drive",
+                    format!("if=none,id=nvme{k},file={image},format=raw"),
+                )
+                .opt(
+                    "-device",
+                    format!("nvme,serial=rsio{node}n{k},drive=nvme{k}{cmb}"),
+                );
+                return;
+            };
+            // The controller first: its namespaces name it as their bus.
             argv.opt(
-                "-drive",
-                format!("if=none,id=nvme{k},file={image},format=raw"),
-            )
-            .opt(
                 "-device",
-                format!("nvme,serial=rsio{node}n{k},drive=nvme{k}{cmb}"),
+                format!("nvme,id=nvme{k},serial=rsio{node}n{k}{cmb}"),
             );
+            for j in 0..n {
+                let image = opt_path(&nvme_ns_image(run_dir, node, k, j));
+                argv.opt(
+                    "-drive",
+                    format!("if=none,id=nvme{k}n{j},file={image},format=raw"),
+                )
+                .opt(
+                    "-device",
+                    format!("nvme-ns,drive=nvme{k}n{j},bus=nvme{k},nsid={}", j + 1),
+                );
+            }
         }
         DeviceKind::E1000e | DeviceKind::Igb => {
             let model = device.kind.nic_model().unwrap_or("e1000e");
@@ -539,6 +577,60 @@ mod tests {
         );
         assert!(values(&node1, "-device").contains(&"nvme,serial=rsio1n0,drive=nvme0"));
         assert!(values(&node1, "-device").contains(&"nvme,serial=rsio1n1,drive=nvme1"));
+    }
+
+    #[test]
+    fn nvme_namespaces_are_nvme_ns_devices_with_an_image_each() {
+        let s = scenario(
+            "nodes = 2\n[[device]]\nkind = 'nvme'\nnodes = [1]\n\
+             [[device]]\nkind = 'nvme'\nnamespaces = 2\ncmb_mib = 1\n",
+        );
+        let a = argv(&s, 1);
+        let nvme: Vec<&str> = a
+            .windows(2)
+            .filter(|w| {
+                (w[0] == "-drive" && w[1].contains("nvme"))
+                    || (w[0] == "-device" && w[1].starts_with("nvme"))
+            })
+            .flat_map(|w| [w[0].as_str(), w[1].as_str()])
+            .collect();
+        assert_eq!(
+            nvme,
+            [
+                "-drive",
+                "if=none,id=nvme0,file=/run/r/node1-nvme0.img,format=raw",
+                "-device",
+                "nvme,serial=rsio1n0,drive=nvme0",
+                "-device",
+                "nvme,id=nvme1,serial=rsio1n1,cmb_size_mb=1",
+                "-drive",
+                "if=none,id=nvme1n0,file=/run/r/node1-nvme1-ns0.img,format=raw",
+                "-device",
+                "nvme-ns,drive=nvme1n0,bus=nvme1,nsid=1",
+                "-drive",
+                "if=none,id=nvme1n1,file=/run/r/node1-nvme1-ns1.img,format=raw",
+                "-device",
+                "nvme-ns,drive=nvme1n1,bus=nvme1,nsid=2",
+            ],
+            "the device without namespaces is as before; the other has no drive= of its own"
+        );
+        assert_eq!(
+            values(&argv(&s, 0), "-drive"),
+            [
+                "if=none,id=nvme1n0,file=/run/r/node0-nvme1-ns0.img,format=raw",
+                "if=none,id=nvme1n1,file=/run/r/node0-nvme1-ns1.img,format=raw",
+            ],
+            "per node images"
+        );
+        let dir = Path::new("/run/r");
+        assert_eq!(
+            nvme_images(dir, 0, 1, Some(2)),
+            [
+                dir.join("node0-nvme1-ns0.img"),
+                dir.join("node0-nvme1-ns1.img")
+            ]
+        );
+        assert_eq!(nvme_images(dir, 1, 0, None), [dir.join("node1-nvme0.img")]);
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //! nodes = [0]                 # default: all nodes
 //! size_mib = 64               # nvme and qemu: the disk image per node (nvme: default 64)
 //! cmb_mib = 1                 # nvme only: a controller memory buffer (BAR 2), default none
+//! namespaces = 2              # nvme only: 1..=8 namespaces (nsid 1..), each an nvme-ns
+//!                             #   device with an image of `size_mib` of its own; default:
+//!                             #   none, the controller's one drive is namespace 1
 //!
 //! [[device]]                  # any QEMU device model(s), with placeholders:
 //! kind = "qemu"               #   {drive}: the disk of `size_mib` (required then),
@@ -87,6 +90,8 @@ pub const DEFAULT_STEP_TIMEOUT_SECS: u64 = 60;
 pub const DEFAULT_NVME_SIZE_MIB: u64 = 64;
 /// An NVMe controller memory buffer's size (0: none).
 pub const NVME_CMB_MIB: RangeInclusive<u32> = 0..=64;
+/// Namespaces of an NVMe controller given as `nvme-ns` devices.
+pub const NVME_NAMESPACES: RangeInclusive<u32> = 1..=8;
 
 /// The adapter's limits (docs/adapter.md, section 4.1): checked here so a
 /// bad value fails at load time, not when the emulator refuses it.
@@ -180,8 +185,13 @@ pub struct Device {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceKind {
-    /// An NVMe controller backed by a sparse raw image per node.
-    Nvme { size_mib: u64, cmb_mib: u32 },
+    /// An NVMe controller backed by a sparse raw image per node, or with
+    /// `namespaces`, by one `nvme-ns` device and image per namespace.
+    Nvme {
+        size_mib: u64,
+        cmb_mib: u32,
+        namespaces: Option<u32>,
+    },
     /// An e1000e NIC; all its nodes share one L2 segment.
     E1000e,
     /// An igb NIC (82576, with SR-IOV: 7 VFs); its nodes share one L2
@@ -289,6 +299,7 @@ struct RawDevice {
     nodes: Option<Vec<usize>>,
     size_mib: Option<u64>,
     cmb_mib: Option<u32>,
+    namespaces: Option<u32>,
     qemu_device: Option<Vec<String>>,
 }
 
@@ -606,6 +617,11 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
             "{}: `qemu_device` is for kind \"qemu\" only",
             label()
         );
+        ensure!(
+            device.namespaces.is_none() || device.kind == RawDeviceKind::Nvme,
+            "{}: `namespaces` is for nvme only",
+            label()
+        );
         let (kind, counter) = match device.kind {
             RawDeviceKind::Qemu => {
                 let devices = device
@@ -642,7 +658,15 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
                 check_range("size_mib", size_mib, &NVME_SIZE_MIB).with_context(label)?;
                 let cmb_mib = device.cmb_mib.unwrap_or(0);
                 check_range("cmb_mib", cmb_mib, &NVME_CMB_MIB).with_context(label)?;
-                (DeviceKind::Nvme { size_mib, cmb_mib }, &mut nvme_count)
+                if let Some(n) = device.namespaces {
+                    check_range("namespaces", n, &NVME_NAMESPACES).with_context(label)?;
+                }
+                let kind = DeviceKind::Nvme {
+                    size_mib,
+                    cmb_mib,
+                    namespaces: device.namespaces,
+                };
+                (kind, &mut nvme_count)
             }
             RawDeviceKind::E1000e | RawDeviceKind::Igb => {
                 ensure!(
@@ -861,7 +885,8 @@ mod tests {
                 Device {
                     kind: DeviceKind::Nvme {
                         size_mib: 128,
-                        cmb_mib: 0
+                        cmb_mib: 0,
+                        namespaces: None
                     },
                     index: 0,
                     nodes: vec![1]
@@ -874,7 +899,8 @@ mod tests {
                 Device {
                     kind: DeviceKind::Nvme {
                         size_mib: 64,
-                        cmb_mib: 0
+                        cmb_mib: 0,
+                        namespaces: None
                     },
                     index: 1,
                     nodes: vec![0, 1]
@@ -1041,6 +1067,63 @@ mod tests {
         );
         let e = error("[[device]]\nkind = 'nvme'\nsize_mib = 0\n");
         assert!(e.contains("size_mib = 0 is out of range"), "{e}");
+    }
+
+    #[test]
+    fn nvme_devices_may_have_namespaces_of_their_own() {
+        let s = parse(
+            r#"
+            nodes = 2
+            [[device]]
+            kind = "nvme"
+            nodes = [0]
+            namespaces = 2
+            size_mib = 32
+            cmb_mib = 1
+            [[device]]
+            kind = "nvme"
+            namespaces = 8
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.devices[0].kind,
+            DeviceKind::Nvme {
+                size_mib: 32,
+                cmb_mib: 1,
+                namespaces: Some(2)
+            },
+            "each namespace's image has size_mib"
+        );
+        assert_eq!(
+            s.devices[1].kind,
+            DeviceKind::Nvme {
+                size_mib: 64,
+                cmb_mib: 0,
+                namespaces: Some(8)
+            }
+        );
+        assert_eq!(s.devices[1].index, 1);
+    }
+
+    #[test]
+    fn namespaces_are_1_to_8_and_for_nvme_only() {
+        for bad in [0, 9] {
+            let e = error(&format!("[[device]]\nkind = 'nvme'\nnamespaces = {bad}\n"));
+            assert!(
+                e.contains("device 1")
+                    && e.contains(&format!("namespaces = {bad} is out of range 1..=8")),
+                "{e}"
+            );
+        }
+        let e = error("[[device]]\nkind = 'nvme'\nnamespaces = -1\n");
+        assert!(e.contains("namespaces"), "{e}");
+        for kind in ["e1000e", "igb"] {
+            let e = error(&format!("[[device]]\nkind = '{kind}'\nnamespaces = 2\n"));
+            assert!(e.contains("`namespaces` is for nvme only"), "{kind}: {e}");
+        }
+        let e = error("[[device]]\nkind = 'qemu'\nqemu_device = ['edu']\nnamespaces = 2\n");
+        assert!(e.contains("`namespaces` is for nvme only"), "{e}");
     }
 
     #[test]

@@ -308,7 +308,7 @@ fn borrow_explain(e: &IoctlError, returning: bool) -> String {
 }
 
 /// `e` with `why` appended (just `e` if `why` is empty).
-fn explained(e: &IoctlError, why: &str) -> String {
+pub fn explained(e: &IoctlError, why: &str) -> String {
     if why.is_empty() {
         e.to_string()
     } else {

@@ -303,6 +303,52 @@ impl Device {
         Ok(a)
     }
 
+    /// `NVME_IOC_SHARE` or `NVME_IOC_UNSHARE` (`cmd`, named `name`) of
+    /// `rsio_nvme_share` on `/dev/rsio` (admin) with `arg` (its header's
+    /// size is set here): returns the struct as the kernel left it (`ctrl`
+    /// out).
+    pub fn nvme_share(
+        &self,
+        cmd: u32,
+        name: &'static str,
+        mut arg: uapi::nvme_share::NvmeShare,
+    ) -> Result<uapi::nvme_share::NvmeShare, IoctlError> {
+        if cmd != uapi::nvme_share::NVME_IOC_SHARE && cmd != uapi::nvme_share::NVME_IOC_UNSHARE {
+            return Err(IoctlError {
+                name,
+                path: self.path.clone(),
+                error: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        arg.header.size = size_of::<uapi::nvme_share::NvmeShare>() as u32;
+        // SAFETY: NVME_IOC_SHARE and NVME_IOC_UNSHARE (checked above) take an `NvmeShare` in and out; it holds no pointers.
+        unsafe { self.ioctl(cmd, name, &mut arg)? };
+        Ok(arg)
+    }
+
+    /// `NVME_IOC_ATTACH` or `NVME_IOC_DETACH` (`cmd`, named `name`) of
+    /// `rsio_nvme_share` on `/dev/rsio` (admin) with `arg` (its header's
+    /// size is set here): returns the struct as the kernel left it
+    /// (`attach`, `granted`, `disks` out).
+    pub fn nvme_attach(
+        &self,
+        cmd: u32,
+        name: &'static str,
+        mut arg: uapi::nvme_share::NvmeAttach,
+    ) -> Result<uapi::nvme_share::NvmeAttach, IoctlError> {
+        if cmd != uapi::nvme_share::NVME_IOC_ATTACH && cmd != uapi::nvme_share::NVME_IOC_DETACH {
+            return Err(IoctlError {
+                name,
+                path: self.path.clone(),
+                error: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        arg.header.size = size_of::<uapi::nvme_share::NvmeAttach>() as u32;
+        // SAFETY: NVME_IOC_ATTACH and NVME_IOC_DETACH (checked above) take an `NvmeAttach` in and out; it holds no pointers.
+        unsafe { self.ioctl(cmd, name, &mut arg)? };
+        Ok(arg)
+    }
+
     /// `RSIO_IOC_GRANT` (admin): `len` bytes of zeroed local memory that
     /// the nodes in `peers` may reach, until revoked or the file closes.
     pub fn grant(&self, peers: u32, len: u64) -> Result<uapi::RsioGrant, IoctlError> {
@@ -446,6 +492,7 @@ pub fn errno_name(code: i32) -> Option<&'static str> {
         libc::EHOSTDOWN => "EHOSTDOWN",
         libc::EHOSTUNREACH => "EHOSTUNREACH",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EDQUOT => "EDQUOT",
         _ => return None,
     })
 }

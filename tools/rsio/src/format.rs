@@ -233,6 +233,48 @@ pub fn size(bytes: u64) -> String {
     bytes.to_string()
 }
 
+/// A size in bytes for people: [`size`] when exact, else one decimal of
+/// the largest unit it reaches (`1.5G`, `3.2M`), plain bytes below 1K.
+pub fn size_human(bytes: u64) -> String {
+    for (shift, suffix) in [(30, "G"), (20, "M"), (10, "K")] {
+        if bytes >= 1 << shift {
+            if bytes.is_multiple_of(1 << shift) {
+                return format!("{}{suffix}", bytes >> shift);
+            }
+            let tenths = (bytes as u128 * 10 + (1 << (shift - 1))) >> shift;
+            return format!("{}.{}{suffix}", tenths / 10, tenths % 10);
+        }
+    }
+    bytes.to_string()
+}
+
+/// The bits of a mask as a list of ranges of 1-based numbers, bit `n`
+/// standing for `n + 1`: `1-4,7,9-10`, or `-` when empty.
+pub fn ranges_1based(mask: u64) -> String {
+    let mut parts = Vec::new();
+    let mut n = 0;
+    while n < 64 {
+        if mask & (1 << n) == 0 {
+            n += 1;
+            continue;
+        }
+        let start = n;
+        while n < 64 && mask & (1 << n) != 0 {
+            n += 1;
+        }
+        parts.push(if n - start == 1 {
+            format!("{}", start + 1)
+        } else {
+            format!("{}-{}", start + 1, n)
+        });
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(",")
+    }
+}
+
 /// An address in hex with a `0x` prefix.
 pub fn hex(v: u64) -> String {
     format!("{v:#x}")
@@ -457,6 +499,26 @@ mod tests {
         assert_eq!(size(2 << 30), "2G");
         assert_eq!(size(1536), "1536");
         assert_eq!(size(1025 << 10), "1025K");
+    }
+
+    #[test]
+    fn human_sizes_round_to_one_decimal_unless_exact() {
+        assert_eq!(size_human(0), "0");
+        assert_eq!(size_human(1023), "1023");
+        assert_eq!(size_human(64 << 20), "64M");
+        assert_eq!(size_human(3 << 29), "1.5G");
+        assert_eq!(size_human((1 << 20) + 1), "1.0M");
+        assert_eq!(size_human(1536), "1.5K");
+        assert_eq!(size_human(u64::MAX), "17179869184.0G");
+    }
+
+    #[test]
+    fn masks_are_shown_as_1_based_ranges() {
+        assert_eq!(ranges_1based(0), "-");
+        assert_eq!(ranges_1based(0b1111), "1-4");
+        assert_eq!(ranges_1based(0b11_0100_1111), "1-4,7,9-10");
+        assert_eq!(ranges_1based(1 << 63), "64");
+        assert_eq!(ranges_1based(u64::MAX), "1-64");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod cmd_debug;
 mod cmd_info;
 mod cmd_lend;
 mod cmd_nodes;
+mod cmd_nvme;
 mod cmd_ping;
 mod cmd_segments;
 mod cmd_sisci;
@@ -97,6 +98,9 @@ enum Command {
     /// Let one borrowed PCI function DMA into a BAR of another (rsio_lend, root).
     #[command(long_about = cmd_lend::P2P_LONG, after_long_help = cmd_lend::P2P_AFTER)]
     P2p(cmd_lend::P2pArgs),
+    /// Share NVMe controllers between nodes: share, unshare, list, attach, detach (rsio_nvme_share).
+    #[command(subcommand, long_about = cmd_nvme::LONG, after_long_help = cmd_nvme::AFTER)]
+    Nvme(cmd_nvme::NvmeCmd),
     /// Grant local memory to peers and hold it (test/debug, root).
     #[command(long_about = cmd_debug::GRANT_LONG, after_long_help = cmd_debug::GRANT_AFTER)]
     Grant(cmd_debug::GrantArgs),
@@ -160,19 +164,26 @@ fn main() {
         std::process::exit(*code);
     }
     if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
-        usage_error(cli.command.name(), msg);
+        usage_error(cli.command.name(), cli.command.nested_name(), msg);
     }
     eprintln!("rsio: {e:#}");
     std::process::exit(1);
 }
 
-/// Exits with status 2 and clap's usage error format for `subcommand`.
-fn usage_error(subcommand: &str, msg: &str) -> ! {
+/// Exits with status 2 and clap's usage error format for `subcommand`
+/// (and its own subcommand `nested`, if it has one).
+fn usage_error(subcommand: &str, nested: Option<&str>, msg: &str) -> ! {
     let mut cli = Cli::command();
     cli.build();
-    match cli.find_subcommand_mut(subcommand) {
-        Some(sub) => sub.error(ErrorKind::InvalidValue, msg).exit(),
-        None => cli.error(ErrorKind::InvalidValue, msg).exit(),
+    let Some(sub) = cli.find_subcommand_mut(subcommand) else {
+        cli.error(ErrorKind::InvalidValue, msg).exit()
+    };
+    match nested {
+        Some(n) if sub.find_subcommand(n).is_some() => {
+            let sub = sub.find_subcommand_mut(n).expect("found above");
+            sub.error(ErrorKind::InvalidValue, msg).exit()
+        }
+        _ => sub.error(ErrorKind::InvalidValue, msg).exit(),
     }
 }
 
@@ -193,9 +204,20 @@ impl Command {
             Command::Borrow(_) => "borrow",
             Command::Return(_) => "return",
             Command::P2p(_) => "p2p",
+            Command::Nvme(_) => "nvme",
             Command::Grant(_) => "grant",
             Command::Poke(_) => "poke",
             Command::Peek(_) => "peek",
+        }
+    }
+}
+
+impl Command {
+    /// The name of the subcommand's own subcommand, for those that have one.
+    fn nested_name(&self) -> Option<&'static str> {
+        match self {
+            Command::Nvme(cmd) => Some(cmd.name()),
+            _ => None,
         }
     }
 }
@@ -215,6 +237,7 @@ fn run(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Borrow(args) => cmd_lend::borrow(ctx, args),
         Command::Return(args) => cmd_lend::return_device(ctx, args),
         Command::P2p(args) => cmd_lend::p2p(ctx, args),
+        Command::Nvme(cmd) => cmd_nvme::run(ctx, cmd),
         Command::Grant(args) => cmd_debug::grant(ctx, args),
         Command::Poke(args) => cmd_debug::poke(ctx, args),
         Command::Peek(args) => cmd_debug::peek(ctx, args),
@@ -263,6 +286,27 @@ mod tests {
             &["return", "0x1"],
             &["return", "0:0"],
             &["borrow", "0:1", "--class", "01"],
+            &["nvme"],
+            &["nvme", "lend"],
+            &["nvme", "share"],
+            &["nvme", "share", "00:20.0"],
+            &["nvme", "share", "00:04.0", "--ns", "1"],
+            &["nvme", "share", "00:04.0", "--ns", "0=shared"],
+            &["nvme", "share", "00:04.0", "--ns", "1=private"],
+            &["nvme", "share", "00:04.0", "--ns", "1=assigned:16"],
+            &["nvme", "share", "00:04.0", "--qpairs-per-client", "0"],
+            &["nvme", "share", "00:04.0", "--qpairs-per-client", "17"],
+            &["nvme", "unshare", "nowhere"],
+            &["nvme", "list", "extra"],
+            &["nvme", "attach"],
+            &["nvme", "attach", "0x10001"],
+            &["nvme", "attach", "2:0x10001"],
+            &["nvme", "attach", "1:0"],
+            &["nvme", "attach", "1:1", "--qpairs", "0"],
+            &["nvme", "attach", "1:1", "--qpairs", "17"],
+            &["nvme", "attach", "1:1", "--ns", "0"],
+            &["nvme", "detach", "1"],
+            &["nvme", "detach", "1:1", "--ro"],
         ] {
             let err = parse(args)
                 .err()
@@ -288,11 +332,91 @@ mod tests {
                 "lend" | "unlend" => &["00:04.0"],
                 "borrow" | "return" => &["0:0x1"],
                 "p2p" => &["0:0x1", "2:0x20001", "--bar", "2"],
+                "nvme" => &["list"],
                 _ => &[],
             });
             let cli = parse(&args).unwrap();
             assert_eq!(cli.command.name(), name);
         }
+    }
+
+    #[test]
+    fn every_nvme_command_knows_its_name() {
+        let nvme = Cli::command();
+        let nvme = nvme.find_subcommand("nvme").expect("rsio nvme");
+        for sub in nvme.get_subcommands() {
+            let name = sub.get_name();
+            if name == "help" {
+                continue;
+            }
+            let mut args = vec!["nvme", name];
+            args.extend(match name {
+                "share" | "unshare" => &["00:04.0"][..],
+                "attach" | "detach" => &["1:0x10001"],
+                _ => &[],
+            });
+            let cli = parse(&args).unwrap();
+            let Command::Nvme(cmd) = &cli.command else {
+                panic!("not nvme");
+            };
+            assert_eq!(cmd.name(), name);
+            assert_eq!(cli.command.name(), "nvme");
+        }
+    }
+
+    #[test]
+    fn nvme_options_are_parsed() {
+        let cli = parse(&[
+            "nvme",
+            "share",
+            "0000:00:04.0",
+            "--ns",
+            "1=shared,ro",
+            "--ns",
+            "2=assigned:0",
+            "--qpairs-per-client",
+            "2",
+            "--force",
+        ])
+        .unwrap();
+        let Command::Nvme(cmd_nvme::NvmeCmd::Share(a)) = cli.command else {
+            panic!("not nvme share");
+        };
+        assert_eq!(a.bdf, (0, 0, 4 << 3));
+        assert_eq!(a.ns.len(), 2);
+        assert_eq!((a.ns[0].nsid, a.ns[0].flags), (1, 1));
+        assert_eq!((a.ns[1].nsid, a.ns[1].kind, a.ns[1].node), (2, 1, 0));
+        assert_eq!(a.qpairs_per_client, Some(2));
+        assert!(a.force);
+        let cli = parse(&[
+            "nvme",
+            "attach",
+            "1:0x10001",
+            "--qpairs",
+            "2",
+            "--ns",
+            "1",
+            "--ro",
+            "--json",
+        ])
+        .unwrap();
+        assert!(cli.json, "--json after the nvme command");
+        let Command::Nvme(cmd_nvme::NvmeCmd::Attach(a)) = cli.command else {
+            panic!("not nvme attach");
+        };
+        assert_eq!(a.target, (1, 0x10001));
+        assert_eq!((a.qpairs, a.ns, a.ro), (Some(2), Some(1), true));
+        let cli = parse(&["nvme", "detach", "1:65537", "--force"]).unwrap();
+        let Command::Nvme(cmd_nvme::NvmeCmd::Detach(d)) = cli.command else {
+            panic!("not nvme detach");
+        };
+        assert_eq!(d.target, (1, 0x10001));
+        assert!(d.force);
+        let cli = parse(&["nvme", "unshare", "00:04.0"]).unwrap();
+        let Command::Nvme(cmd_nvme::NvmeCmd::Unshare(u)) = cli.command else {
+            panic!("not nvme unshare");
+        };
+        assert!(!u.force);
     }
 
     #[test]
@@ -336,6 +460,18 @@ mod tests {
             let help = sub.render_long_help().to_string();
             assert!(help.contains("EXAMPLES:"), "{name}: no examples");
             assert!(help.contains("EXIT STATUS:"), "{name}: no exit status");
+            for nested in sub.get_subcommands_mut() {
+                if nested.get_name() == "help" {
+                    continue;
+                }
+                let nested_name = format!("{name} {}", nested.get_name());
+                let help = nested.render_long_help().to_string();
+                assert!(help.contains("EXAMPLES:"), "{nested_name}: no examples");
+                assert!(
+                    help.contains("EXIT STATUS:"),
+                    "{nested_name}: no exit status"
+                );
+            }
         }
     }
 }
