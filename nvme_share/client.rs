@@ -647,7 +647,11 @@ pub(crate) fn entry_of(node: u32, a: &Announce) -> NvmeCtrlEntry {
         bus: a.bus,
         devfn: a.devfn,
         state: a.state,
-        flags: 0,
+        flags: if a.flags & proto::ANNOUNCE_IOMMU != 0 {
+            NVME_CTRL_IOMMU
+        } else {
+            0
+        },
         generation: a.gen,
         qpairs_total: a.qpairs_total,
         qpairs_free: a.qpairs_free,

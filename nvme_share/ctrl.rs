@@ -14,6 +14,7 @@ use kernel::sync::Mutex;
 use kernel::time::{delay::fsleep, Delta, Instant, Monotonic};
 use rsio_kernel::coherent::CoherentBuf;
 use rsio_kernel::io_mem::IoMem;
+use rsio_kernel::iommu::{Confinement, Isolation};
 use rsio_kernel::pci::StubClaim;
 
 /// Admin queue entries (both queues).
@@ -67,8 +68,14 @@ struct Admin {
     next_cid: u16,
 }
 
-/// A controller the manager drives.
+/// A controller the manager drives. Fields drop in order: the IOMMU
+/// domain after the controller is disabled (`drop`), then the function
+/// goes back to its driver.
 pub(crate) struct Hw {
+    /// Where the function's IOMMU group is its own: a domain that maps the
+    /// admin buffers and, per attachment, the client's span and slot (one
+    /// to one), and nothing else.
+    pub(crate) confined: Option<Confinement>,
     pub(crate) claim: StubClaim,
     /// BAR 0: registers and doorbells.
     regs: IoMem,
@@ -87,6 +94,8 @@ impl Hw {
     /// Brings the claimed controller up: `EOPNOTSUPP` for a controller
     /// this module cannot drive, `EIO` if it fails to come up.
     pub(crate) fn bring_up(claim: StubClaim) -> Result<Self> {
+        // NVMe addresses 64 bits; the direct window lies high.
+        claim.set_dma_mask(64)?;
         claim.config_write16(kernel::bindings::PCI_COMMAND as u16, COMMAND_ON);
         let bar0 = claim.bar_info(0);
         if bar0.len < 0x2000 || bar0.io {
@@ -107,7 +116,9 @@ impl Hw {
             head: CqCursor::new(ADMIN_ENTRIES),
             next_cid: 0,
         };
+        let confined = confine(&claim, &admin)?;
         let mut hw = Self {
+            confined,
             claim,
             regs,
             msix,
@@ -385,6 +396,22 @@ impl Drop for Hw {
         // (the claim's drop re-probes it; its probe resets it).
         let _ = self.disable();
         self.claim.config_write16(kernel::bindings::PCI_COMMAND as u16, 0x400);
+    }
+}
+
+/// Confines the function's DMA to the admin buffers where its IOMMU group
+/// is its own (attachments add their ranges).
+fn confine(claim: &StubClaim, a: &Admin) -> Result<Option<Confinement>> {
+    match claim.isolation() {
+        Isolation::Own => {
+            let r = |b: &CoherentBuf| (b.bus_addr() & !0xfff, (b.len() as u64).next_multiple_of(0x1000));
+            Ok(Some(claim.confine(&[r(&a.sq), r(&a.cq), r(&a.data)])?))
+        }
+        Isolation::Shared => {
+            dev_warn!(claim.device(), "shares its IOMMU group: its DMA is not confined\n");
+            Ok(None)
+        }
+        Isolation::None => Ok(None),
     }
 }
 

@@ -24,6 +24,7 @@ use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 use kernel::sync::{Arc, Mutex};
 use rsio_fabric::api;
+use rsio_kernel::dma_resource::DmaResource;
 use rsio_kernel::pci::{PciFunction, StubClaim, StubDriver};
 use rsio_ntb::adapter::Adapter;
 use rsio_ntb::inbound::InboundWindow;
@@ -44,10 +45,30 @@ struct Attach {
     /// Of `qids`, those the controller has created.
     created: u64,
     ro: bool,
+    /// Where the controller reaches the client's RAM: physical `X` at
+    /// `dma_base + X` (the client's span of the direct window, mapped for
+    /// the controller's DMA).
     dma_base: u64,
     dma_span: u64,
-    /// The `INTERRUPT` slot its MSI-X entries point at.
-    slot: LutRange,
+    /// The bus address the controller's MSI-X messages to the client go
+    /// to (`+ 4 k` for `USER(k)`).
+    msi_base: u64,
+    /// Dropped after the queues are deleted (`end_attach`): the paths of
+    /// the controller's DMA to the span and the slot, the slot.
+    paths: DmaPaths,
+    _slot: LutRange,
+}
+
+/// How the controller reaches a client: through mappings for its DMA
+/// (`dma_map_resource`: identity without an IOMMU or in a passthrough
+/// domain, through the default domain in a translated one), or, where
+/// the function is confined, through ranges its domain admits.
+enum DmaPaths {
+    Mapped {
+        _span: DmaResource,
+        _msi: DmaResource,
+    },
+    Confined([(u64, u64); 2]),
 }
 
 /// A controller's changing state.
@@ -279,7 +300,11 @@ impl Managed {
             ctrl: self.ctrl,
             gen: st.gen,
             state: st.state,
-            flags: 0,
+            flags: if self.hw.confined.is_some() {
+                proto::ANNOUNCE_IOMMU
+            } else {
+                0
+            },
             nn: self.hw.namespaces.len() as u32,
             qpairs_total: self.hw.qpairs.into(),
             qpairs_free: st.allot.free().into(),
@@ -359,6 +384,11 @@ impl Managed {
             }
         }
         st.allot.release(a.qids);
+        if let (DmaPaths::Confined(ranges), Some(c)) = (&a.paths, &self.hw.confined) {
+            for (start, len) in ranges {
+                c.unmap(*start, *len);
+            }
+        }
         if !st.attaches.iter().any(|b| b.node == a.node) {
             st.db_peers &= !(1 << a.node);
             self.update_doorbells(st);
@@ -556,7 +586,7 @@ impl Managed {
         if r.ctrl != self.ctrl {
             return Err(ENOENT);
         }
-        let (dma_base, dma_span) = self.adapter.info().device_dma(node)?;
+        let (window, dma_span) = self.adapter.info().device_dma(node)?;
         let mut st = self.st.lock();
         if st.state != proto::STATE_READY {
             return Err(EAGAIN);
@@ -582,8 +612,8 @@ impl Managed {
             AllotError::NoSpace => ENOSPC,
             AllotError::Zero => EINVAL,
         })?;
-        let slot = match LutRange::alloc(&self.adapter, 1).and_then(|s| s.map_interrupt(0, node).map(|()| s)) {
-            Ok(s) => s,
+        let (paths, slot, dma_base, msi_base) = match self.dma_paths(node, window, dma_span) {
+            Ok(m) => m,
             Err(e) => {
                 st.allot.release(qids);
                 return Err(e);
@@ -599,7 +629,9 @@ impl Managed {
             ro: r.flags & proto::ATTACH_RO != 0,
             dma_base,
             dma_span,
-            slot,
+            msi_base,
+            paths,
+            _slot: slot,
         };
         if let Err(e) = st.attaches.push(a, GFP_KERNEL) {
             st.allot.release(qids);
@@ -633,6 +665,42 @@ impl Managed {
         })
     }
 
+    /// The controller's paths to `node`: its span of the direct window
+    /// (at bus address `window`, `span` bytes) and an `INTERRUPT` slot
+    /// targeting it, each mapped for the controller's DMA (through the
+    /// IOMMU's default domain where there is one: then the controller
+    /// reaches the attached clients' spans and slots and nothing else of
+    /// the fabric; where the function is confined, its domain admits
+    /// them). Returns the paths, the slot, the span's and the MSI's bus
+    /// addresses.
+    fn dma_paths(&self, node: u32, window: u64, span: u64) -> Result<(DmaPaths, LutRange, u64, u64)> {
+        let slot = LutRange::alloc(&self.adapter, 1)?;
+        slot.map_interrupt(0, node)?;
+        let page = slot.bus_addr() & !0xfff;
+        if let Some(c) = &self.hw.confined {
+            c.map(window, span)?;
+            if let Err(e) = c.map(page, 0x1000) {
+                c.unmap(window, span);
+                return Err(e);
+            }
+            let p = DmaPaths::Confined([(window, span), (page, 0x1000)]);
+            let msi_base = slot.bus_addr();
+            return Ok((p, slot, window, msi_base));
+        }
+        let span = self.hw.claim.map_resource(window, span)?;
+        let msi = self.hw.claim.map_resource(page, 0x1000)?;
+        let (base, msi_base) = (span.bus_addr(), msi.bus_addr() + (slot.bus_addr() - page));
+        Ok((
+            DmaPaths::Mapped {
+                _span: span,
+                _msi: msi,
+            },
+            slot,
+            base,
+            msi_base,
+        ))
+    }
+
     fn create(&self, node: u32, r: &proto::CreateQpair) -> Result {
         let mut st = self.st.lock();
         let gen = st.gen;
@@ -646,7 +714,7 @@ impl Managed {
         if a.created & bit != 0 {
             return Err(EBUSY);
         }
-        let msi = a.slot.bus_addr() + 4 * u64::from(r.vector);
+        let msi = a.msi_base + 4 * u64::from(r.vector);
         self.hw.create_qpair(
             r.qid,
             (a.dma_base + r.sq_addr, r.sq_entries),
@@ -829,6 +897,9 @@ pub(crate) fn list(out: &mut KVec<NvmeCtrlEntry>) -> Result {
         let st = m.st.lock();
         let mut e = crate::client::entry_of(local_node(), &a);
         e.flags |= NVME_CTRL_MANAGED_HERE;
+        if m.hw.confined.is_some() {
+            e.flags |= NVME_CTRL_IOMMU;
+        }
         e.clients = st.attaches.len() as u32;
         e.msgs_bad = m.msgs_bad.load(Relaxed);
         e.msgs_refused = m.msgs_refused.load(Relaxed);

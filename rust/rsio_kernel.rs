@@ -20,6 +20,7 @@ pub mod blk_mq;
 pub mod coherent;
 pub mod device;
 pub mod dma_pages;
+pub mod dma_resource;
 pub mod eventfd;
 pub mod io_mem;
 pub mod iommu;

@@ -77,6 +77,11 @@ void rsio_helper_inode_zap(struct inode *inode, u64 offset, u64 len);
 /* Zeroed pages of the direct map and their physical address (NULL: none). */
 void *rsio_helper_phys_pages_alloc(unsigned int order, u64 *phys);
 void rsio_helper_phys_pages_free(void *virt, unsigned int order);
+/* dma_map_resource() (bidirectional) of MMIO [phys, phys + len) for dev: its bus address (-ENOMEM). */
+int rsio_helper_dma_map_resource(struct device *dev, u64 phys, u64 len, u64 *bus);
+void rsio_helper_dma_unmap_resource(struct device *dev, u64 bus, u64 len);
+/* dma_set_mask_and_coherent(dev, DMA_BIT_MASK(bits)). */
+int rsio_helper_dma_set_mask(struct device *dev, unsigned int bits);
 
 /* eventfd.c: eventfd_ctx_fdget() as NULL + errno; eventfd_signal(). */
 void *rsio_helper_eventfd_get(int fd, int *err);

@@ -130,3 +130,26 @@ void rsio_helper_phys_pages_free(void *virt, unsigned int order)
 	free_pages((unsigned long)virt, order);
 }
 EXPORT_SYMBOL_GPL(rsio_helper_phys_pages_free);
+
+int rsio_helper_dma_map_resource(struct device *dev, u64 phys, u64 len, u64 *bus)
+{
+	dma_addr_t addr = dma_map_resource(dev, phys, len, DMA_BIDIRECTIONAL, 0);
+
+	if (dma_mapping_error(dev, addr))
+		return -ENOMEM;
+	*bus = addr;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(rsio_helper_dma_map_resource);
+
+void rsio_helper_dma_unmap_resource(struct device *dev, u64 bus, u64 len)
+{
+	dma_unmap_resource(dev, bus, len, DMA_BIDIRECTIONAL, 0);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_dma_unmap_resource);
+
+int rsio_helper_dma_set_mask(struct device *dev, unsigned int bits)
+{
+	return dma_set_mask_and_coherent(dev, DMA_BIT_MASK(bits));
+}
+EXPORT_SYMBOL_GPL(rsio_helper_dma_set_mask);

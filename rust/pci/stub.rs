@@ -6,7 +6,10 @@
 //! function taken from its driver for the stub and given back on drop.
 
 use super::{BarInfo, PciFunction};
-use crate::{coherent::CoherentBuf, device::raw, io_mem::IoMem, iommu::Confinement};
+use crate::{
+    coherent::CoherentBuf, device::raw, dma_resource::DmaResource, io_mem::IoMem,
+    iommu::Confinement,
+};
 use kernel::{
     device::{Bound, Device},
     error::to_result,
@@ -260,6 +263,24 @@ impl StubClaim {
             let start = pdev.resource_start(bar)?;
             IoMem::map(pdev, start.checked_add(offset).ok_or(EINVAL)?, len)
         })?
+    }
+
+    /// Sets the function's DMA mask (streaming and coherent) to `bits`
+    /// bits, as a driver's probe would (`EIO` if the platform cannot).
+    pub fn set_dma_mask(&self, bits: u32) -> Result {
+        if !(32..=64).contains(&bits) {
+            return Err(EINVAL);
+        }
+        self.with_bound(|dev| {
+            // SAFETY: A bound device; the helper sets its masks under the DMA API's rules.
+            to_result(unsafe { crate::bindings::rsio_helper_dma_set_mask(raw(dev).cast(), bits) })
+        })?
+    }
+
+    /// Maps `len` bytes of another device's MMIO at `phys` for the
+    /// function's DMA (`DmaResource::map`), while the stub holds it.
+    pub fn map_resource(&self, phys: u64, len: u64) -> Result<DmaResource> {
+        self.with_bound(|dev| DmaResource::map(dev, phys, len))?
     }
 
     /// BAR `bar` (as [`PciFunction::bar`]).
