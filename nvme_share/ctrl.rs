@@ -259,7 +259,7 @@ impl Hw {
     }
 
     /// Runs `sqe` with the 4 KiB data buffer as PRP1 and returns the page.
-    fn admin_data(&self, sqe: Sqe) -> Result<KVec<u8>> {
+    pub(crate) fn admin_data(&self, sqe: Sqe) -> Result<KVec<u8>> {
         let (c, page) = self.admin_raw(sqe, true)?;
         if !c.ok() {
             return Err(EIO);

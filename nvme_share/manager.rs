@@ -558,6 +558,15 @@ impl Managed {
                     .admin(crate::logic::nvme::abort(0, r.qid, r.cid))
                     .map(|_| 0)
             }
+            proto::GET_LOG => {
+                let r = proto::GetLogReq::decode(payload).map_err(|_| EPROTO)?;
+                self.attach_of(node, r.attach).or_else(|e| self.refused(e))?;
+                proto::check_get_log(&r).map_err(refusal).or_else(|e| self.refused(e))?;
+                let dwords0 = r.len / 4 - 1;
+                let sqe = crate::logic::nvme::get_log(0, r.lid, r.nsid, dwords0, r.offset.into(), 0, 0);
+                let page = self.hw.admin_data(sqe)?;
+                put(reply, page.get(..r.len as usize).ok_or(EINVAL)?)
+            }
             proto::GET_FEATURE => {
                 let r = proto::GetFeatureReq::decode(payload).map_err(|_| EPROTO)?;
                 self.attach_of(node, r.attach).or_else(|e| self.refused(e))?;
