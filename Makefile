@@ -66,6 +66,7 @@ soak:
 # The kernel Rust files of rsio's modules (not the user-space crates that
 # live beside them: drivers/fabric/logic, sisci/lib, sisci/capi).
 KERNEL_RS = $(filter-out %_generated.rs,$(shell find rust ntb lending tests/kmod -name '*.rs') \
+	$(filter-out nvme_share/logic/%,$(shell find nvme_share -name '*.rs')) \
 	$(wildcard drivers/fabric/*.rs sisci/*.rs))
 KSRC = $(KDIR)/source
 rustfmt_flags =

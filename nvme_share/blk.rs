@@ -76,7 +76,11 @@ impl Driver {
     }
 
     /// The data pointer of `rq`'s segments, its PRP list in `page`.
-    fn dptr(&self, rq: &Request<Self>, page: &rsio_kernel::phys_pages::PhysPages) -> Result<Dptr, Status> {
+    fn dptr(
+        &self,
+        rq: &Request<Self>,
+        page: &rsio_kernel::phys_pages::PhysPages,
+    ) -> Result<Dptr, Status> {
         let segs = rq.segments().map_err(|_| Status::IoError)?;
         if segs
             .iter()
@@ -88,16 +92,27 @@ impl Driver {
         let mut list = [0u64; MAX_LIST];
         let p = prp::build(segs, &mut list, page.phys()).map_err(|_| Status::IoError)?;
         for (i, e) in list.iter().take(p.list_entries).enumerate() {
-            page.write64(i * 8, e + self.dma_base).map_err(|_| Status::IoError)?;
+            page.write64(i * 8, e + self.dma_base)
+                .map_err(|_| Status::IoError)?;
         }
-        let prp2 = if p.prp2 == 0 { 0 } else { p.prp2 + self.dma_base };
+        let prp2 = if p.prp2 == 0 {
+            0
+        } else {
+            p.prp2 + self.dma_base
+        };
         Ok(Dptr::Prp {
             prp1: p.prp1 + self.dma_base,
             prp2,
         })
     }
 
-    fn command(&self, ns: &NsDisk, q: &IoQueue, rq: &Request<Self>, cid: u16) -> Result<nvme::Sqe, Status> {
+    fn command(
+        &self,
+        ns: &NsDisk,
+        q: &IoQueue,
+        rq: &Request<Self>,
+        cid: u16,
+    ) -> Result<nvme::Sqe, Status> {
         let page = q.tag_page(rq.tag()).ok_or(Status::IoError)?;
         let shift = ns.lbads.saturating_sub(9);
         let slba = rq.sector() >> shift;
@@ -124,7 +139,12 @@ impl Driver {
                     let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
                     page.write64(i * 8, v).map_err(|_| Status::IoError)?;
                 }
-                Ok(nvme::dsm_deallocate(cid, ns.nsid, 0, page.phys() + self.dma_base))
+                Ok(nvme::dsm_deallocate(
+                    cid,
+                    ns.nsid,
+                    0,
+                    page.phys() + self.dma_base,
+                ))
             }
             _ => Err(Status::NotSupported),
         }
@@ -243,13 +263,21 @@ impl BlkOps for Driver {
             1 => Some((crate::logic::proto::CLIENT_HUNG, "asking for a reset")),
             _ => None,
         };
-        if let Some((mtype, what)) = step.filter(|_| n < MAX_TIMEOUTS) {
+        if let Some((mtype, what)) = step {
             pr_warn!("queue {}: command {:#x} timed out, {}\n", q.qid, cid, what);
             if (self.report)(mtype, q.qid, cid, gen).is_ok() {
                 return TimeoutAction::ResetTimer;
             }
+        } else if n + 1 < MAX_TIMEOUTS {
+            // The reset asked for is still to come.
+            return TimeoutAction::ResetTimer;
         }
-        pr_err!("queue {}: command {:#x} timed out {} times: failed\n", q.qid, cid, n + 1);
+        pr_err!(
+            "queue {}: command {:#x} timed out {} times: failed\n",
+            q.qid,
+            cid,
+            n + 1
+        );
         rq.try_complete(Status::Timeout);
         TimeoutAction::Done
     }

@@ -97,7 +97,12 @@ impl UserHook for Hook {
     }
 }
 
-fn doorbells(adapter: &Arc<Adapter>, node: u32, ctrl: u32, r: &proto::AttachReply) -> Result<Doorbells> {
+fn doorbells(
+    adapter: &Arc<Adapter>,
+    node: u32,
+    ctrl: u32,
+    r: &proto::AttachReply,
+) -> Result<Doorbells> {
     if node == local_node() {
         return Ok(Doorbells::Local(crate::manager::local_doorbells(ctrl)?));
     }
@@ -158,7 +163,11 @@ fn attach_locked(adapter: &Arc<Adapter>, a: &mut NvmeAttach) -> Result {
     let req = proto::AttachReq {
         ctrl: a.ctrl,
         qpairs: a.qpairs,
-        flags: if flags & NVME_ATTACH_RO != 0 { proto::ATTACH_RO } else { 0 },
+        flags: if flags & NVME_ATTACH_RO != 0 {
+            proto::ATTACH_RO
+        } else {
+            0
+        },
     };
     let rep = call(a.node, proto::ATTACH, &req.encode())?;
     let r = proto::AttachReply::decode(&rep).map_err(|_| EPROTO)?;
@@ -211,11 +220,12 @@ fn create_queues(node: u32, ctrl: u32, attach: u32, driver: &Driver) -> Result {
     Ok(())
 }
 
-/// Everything of an attachment the manager granted in `r`.
-fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Result<Attached> {
-    let db = doorbells(adapter, a.node, a.ctrl, r)?;
-    let qs = queues(r)?;
-    let (node, ctrl, attach, gen) = (a.node, a.ctrl, r.attach, r.gen);
+/// How the driver tells the manager `node` about a command of attachment
+/// `attach` that timed out: `ABORT` (a request) or `CLIENT_HUNG` (an
+/// event), with queue id, command id and generation.
+type Report = dyn Fn(u16, u16, u16, u32) -> Result + Send + Sync;
+
+fn reporter(node: u32, ctrl: u32, attach: u32) -> Result<KBox<Report>> {
     let report = move |mtype: u16, qid: u16, cid: u16, gen: u32| -> Result {
         if mtype == proto::CLIENT_HUNG {
             let h = proto::Hung {
@@ -239,8 +249,41 @@ fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Resu
         };
         call(node, mtype, &m.encode()).map(|_| ())
     };
-    type Report = dyn Fn(u16, u16, u16, u32) -> Result + Send + Sync;
-    let report: KBox<Report> = KBox::new(report, GFP_KERNEL)?;
+    Ok(KBox::new(report, GFP_KERNEL)?)
+}
+
+/// Up to `MAX_VECTORS` remote-interrupt vectors for the queues of `set`,
+/// the queues spread over them.
+fn claim_vectors(adapter: &Arc<Adapter>, set: &Arc<TagSet<Driver>>) -> Result<KVec<UserVector>> {
+    let nq = set.hw_queues();
+    let nv = (nq as usize)
+        .min(MAX_VECTORS)
+        .min(adapter.free_user_vectors() as usize)
+        .max(1);
+    let mut vectors = KVec::new();
+    for v in 0..nv {
+        let mut hwqs = KVec::new();
+        for q in (0..nq).filter(|q| *q as usize % nv == v) {
+            hwqs.push(q, GFP_KERNEL)?;
+        }
+        let hook: Arc<dyn UserHook> = Arc::new(
+            Hook {
+                set: set.clone(),
+                hwqs,
+            },
+            GFP_KERNEL,
+        )?;
+        vectors.push(UserVector::claim(adapter, hook)?, GFP_KERNEL)?;
+    }
+    Ok(vectors)
+}
+
+/// Everything of an attachment the manager granted in `r`.
+fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Result<Attached> {
+    let db = doorbells(adapter, a.node, a.ctrl, r)?;
+    let qs = queues(r)?;
+    let (node, ctrl, attach, gen) = (a.node, a.ctrl, r.attach, r.gen);
+    let report = reporter(node, ctrl, attach)?;
     let driver = Arc::new(
         Driver {
             queues: qs,
@@ -259,23 +302,8 @@ fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Resu
     )?;
     let nq = driver.queues.len() as u32;
     let set = TagSet::new(driver.clone(), nq, DEPTH, MAX_SEGMENTS, IO_TIMEOUT_MS)?;
-    // Vectors: up to MAX_VECTORS, queues spread over them.
-    let nv = (nq as usize).min(MAX_VECTORS).min(adapter.free_user_vectors() as usize).max(1);
-    let mut vectors = KVec::new();
-    for v in 0..nv {
-        let mut hwqs = KVec::new();
-        for q in (0..nq).filter(|q| *q as usize % nv == v) {
-            hwqs.push(q, GFP_KERNEL)?;
-        }
-        let hook: Arc<dyn UserHook> = Arc::new(
-            Hook {
-                set: set.clone(),
-                hwqs,
-            },
-            GFP_KERNEL,
-        )?;
-        vectors.push(UserVector::claim(adapter, hook)?, GFP_KERNEL)?;
-    }
+    let vectors = claim_vectors(adapter, &set)?;
+    let nv = vectors.len();
     for (i, q) in driver.queues.iter().enumerate() {
         q.vector
             .store(vectors.get(i % nv).ok_or(EINVAL)?.vector(), Relaxed);
@@ -340,8 +368,16 @@ fn add_disks(x: &mut Attached, want: u32, r: &proto::AttachReply) -> Result {
             max_segments: MAX_SEGMENTS as u16,
             virt_boundary_mask: 4095,
             dma_alignment: 3,
-            max_discard_sectors: if r.oncs & (1 << 2) != 0 { 0xffff << (lbads - 9) } else { 0 },
-            max_write_zeroes_sectors: if r.oncs & (1 << 3) != 0 { 0xffff << (lbads - 9) } else { 0 },
+            max_discard_sectors: if r.oncs & (1 << 2) != 0 {
+                0xffff << (lbads - 9)
+            } else {
+                0
+            },
+            max_write_zeroes_sectors: if r.oncs & (1 << 3) != 0 {
+                0xffff << (lbads - 9)
+            } else {
+                0
+            },
             write_cache: r.vwc & 1 != 0,
             fua: true,
             read_only: info.access == NVME_ACCESS_RO,
@@ -418,7 +454,11 @@ fn teardown(mut x: Attached, force: bool) {
     };
     if !driver.is_dead() || force {
         if let Err(e) = call(x.node, proto::DETACH, &r.encode()) {
-            pr_warn!("controller {:#x}: detach not acknowledged: {:?}\n", x.ctrl, e);
+            pr_warn!(
+                "controller {:#x}: detach not acknowledged: {:?}\n",
+                x.ctrl,
+                e
+            );
         }
     }
     for hwq in 0..x.set.hw_queues() {
@@ -427,7 +467,11 @@ fn teardown(mut x: Attached, force: bool) {
     driver.fail_all(&x.set);
     x.vectors.clear();
     x.disks.clear();
-    pr_info!("detached from controller {:#x} of node {}\n", x.ctrl, x.node);
+    pr_info!(
+        "detached from controller {:#x} of node {}\n",
+        x.ctrl,
+        x.node
+    );
 }
 
 /// The manager of this node's attachments to `node`'s controllers is gone,
@@ -435,7 +479,10 @@ fn teardown(mut x: Attached, force: bool) {
 /// on; the disks stay until detached.
 fn mark_dead(node: u32, ctrl: u32) {
     let all = ATTACHED.lock();
-    for x in all.iter().filter(|x| x.node == node && (ctrl == 0 || x.ctrl == ctrl)) {
+    for x in all
+        .iter()
+        .filter(|x| x.node == node && (ctrl == 0 || x.ctrl == ctrl))
+    {
         let d = x.set.data();
         if d.dead.xchg(1, Relaxed) == 0 {
             pr_warn!(
@@ -505,7 +552,11 @@ pub(crate) fn recreate(node: u32, ctrl: u32, gen: u32) {
     match create_queues(node, ctrl, attach, d) {
         Ok(()) => {
             d.resetting.store(0, Relaxed);
-            pr_info!("controller {:#x}: queues re-created (generation {})\n", ctrl, gen);
+            pr_info!(
+                "controller {:#x}: queues re-created (generation {})\n",
+                ctrl,
+                gen
+            );
         }
         Err(e) => {
             pr_err!("controller {:#x}: queues not re-created: {:?}\n", ctrl, e);
@@ -545,8 +596,17 @@ pub(crate) fn reattach(node: u32, ctrl: u32) {
         return;
     };
     match attach_locked(&adapter, &mut want) {
-        Ok(()) => pr_info!("controller {:#x} of node {} is back: re-attached\n", ctrl, node),
-        Err(e) => pr_warn!("controller {:#x} of node {} is back, re-attaching failed: {:?}\n", ctrl, node, e),
+        Ok(()) => pr_info!(
+            "controller {:#x} of node {} is back: re-attached\n",
+            ctrl,
+            node
+        ),
+        Err(e) => pr_warn!(
+            "controller {:#x} of node {} is back, re-attaching failed: {:?}\n",
+            ctrl,
+            node,
+            e
+        ),
     }
 }
 
@@ -561,9 +621,23 @@ pub(crate) fn check_all() {
             && now.saturating_sub(d.reset_since.load(Relaxed)) > RESET_BOUND_MS
             && d.dead.xchg(1, Relaxed) == 0
         {
-            pr_err!("controller {:#x} did not come back from its reset: its disks fail I/O\n", x.ctrl);
+            pr_err!(
+                "controller {:#x} did not come back from its reset: its disks fail I/O\n",
+                x.ctrl
+            );
             d.fail_all(&x.set);
         }
+    }
+}
+
+/// Controller event `mtype` of this node's own manager, delivered by the
+/// worker thread.
+pub(crate) fn local_event(mtype: u16, ctrl: u32, value: u32) {
+    let me = local_node();
+    if mtype == proto::CTRL_GONE {
+        ctrl_gone(me, ctrl);
+    } else {
+        ctrl_event(me, mtype, &proto::CtrlEvent { ctrl, value });
     }
 }
 
@@ -595,7 +669,8 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
             let back = ATTACHED.lock().iter().any(|x| {
                 x.ctrl == a.ctrl
                     && x.set.data().is_dead()
-                    && x.info.is_some_and(|i| i.serial == a.serial && i.model == a.model)
+                    && x.info
+                        .is_some_and(|i| i.serial == a.serial && i.model == a.model)
             });
             if back && a.state == proto::STATE_READY {
                 crate::worker::push(crate::worker::Work::Reattach { node, ctrl: a.ctrl });
@@ -610,7 +685,7 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
             ctrl_event(node, mtype, &e);
             Ok(())
         }
-        proto::CLIENT_HUNG => crate::manager::hung(node, payload),
+
         proto::CTRL_GONE => {
             let e = proto::CtrlEvent::decode(payload).map_err(|_| EPROTO)?;
             if e.ctrl >> 16 != node {
@@ -618,10 +693,6 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
             }
             PEERS.lock().retain(|(_, x)| x.ctrl != e.ctrl);
             mark_dead(node, e.ctrl);
-            Ok(())
-        }
-        proto::LIST_REQ => {
-            crate::manager::list_req(node);
             Ok(())
         }
         _ => Err(EOPNOTSUPP),
@@ -638,41 +709,13 @@ pub(crate) fn shutdown() {
     *PEERS.lock() = KVec::new();
 }
 
-/// The list entry of announcement `a` by `node`.
-pub(crate) fn entry_of(node: u32, a: &Announce) -> NvmeCtrlEntry {
-    NvmeCtrlEntry {
-        node,
-        ctrl: a.ctrl,
-        domain: a.domain,
-        bus: a.bus,
-        devfn: a.devfn,
-        state: a.state,
-        flags: if a.flags & proto::ANNOUNCE_IOMMU != 0 {
-            NVME_CTRL_IOMMU
-        } else {
-            0
-        },
-        generation: a.gen,
-        qpairs_total: a.qpairs_total,
-        qpairs_free: a.qpairs_free,
-        quota: a.quota,
-        namespaces: a.nn,
-        clients: 0,
-        msgs_bad: 0,
-        msgs_refused: 0,
-        reserved: 0,
-        serial: a.serial,
-        model: a.model,
-    }
-}
-
 /// `NVME_IOC_LIST` entries of peers' controllers: those announced, and
 /// those this node is attached to whose manager is gone.
 pub(crate) fn list(out: &mut KVec<NvmeCtrlEntry>) -> Result {
     let attached = ATTACHED.lock();
     let peers = PEERS.lock();
     for (node, a) in peers.iter() {
-        let mut e = entry_of(*node, a);
+        let mut e = crate::manager::entry_of(*node, a);
         if let Some(x) = attached.iter().find(|x| x.ctrl == a.ctrl) {
             e.flags |= NVME_CTRL_ATTACHED_HERE;
             e.clients = 1;
@@ -688,11 +731,11 @@ pub(crate) fn list(out: &mut KVec<NvmeCtrlEntry>) -> Result {
             continue;
         }
         let mut e = match &x.info {
-            Some(a) => entry_of(x.node, a),
+            Some(a) => crate::manager::entry_of(x.node, a),
             None => NvmeCtrlEntry {
                 node: x.node,
                 ctrl: x.ctrl,
-                ..entry_of(x.node, &EMPTY)
+                ..crate::manager::entry_of(x.node, &EMPTY)
             },
         };
         e.state = NVME_CTRL_GONE;

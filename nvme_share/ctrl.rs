@@ -104,7 +104,11 @@ impl Hw {
         let regs = claim.iomem(0, 0, bar0.len.min(1 << 16) as usize)?;
         let cap = Cap(rd64(&regs, nvme::REG_CAP));
         if cap.0 == !0 || !cap.nvm_css() || cap.mpsmin() != 0 {
-            dev_err!(claim.device(), "controller unsupported (CAP {:#x})\n", cap.0);
+            dev_err!(
+                claim.device(),
+                "controller unsupported (CAP {:#x})\n",
+                cap.0
+            );
             return Err(EOPNOTSUPP);
         }
         let (msix, msix_entries) = map_msix(&claim)?;
@@ -180,13 +184,21 @@ impl Hw {
             a.cq.zero(0, a.cq.len())?;
             a.tail = 0;
             a.head = CqCursor::new(ADMIN_ENTRIES);
-            wr32(&self.regs, nvme::REG_AQA, nvme::aqa(ADMIN_ENTRIES, ADMIN_ENTRIES));
+            wr32(
+                &self.regs,
+                nvme::REG_AQA,
+                nvme::aqa(ADMIN_ENTRIES, ADMIN_ENTRIES),
+            );
             wr64(&self.regs, nvme::REG_ASQ, a.sq.bus_addr());
             wr64(&self.regs, nvme::REG_ACQ, a.cq.bus_addr());
         }
         wr32(&self.regs, nvme::REG_CC, nvme::cc_enable());
         self.wait_ready(true).inspect_err(|e| {
-            dev_err!(self.claim.device(), "controller did not become ready: {:?}\n", e);
+            dev_err!(
+                self.claim.device(),
+                "controller did not become ready: {:?}\n",
+                e
+            );
         })
     }
 
@@ -200,7 +212,11 @@ impl Hw {
         let c = self.admin(nvme::set_features(0, nvme::FEAT_NUM_QUEUES, 0xfffe_fffe))?;
         let n = ((c.dw0 & 0xffff).min(c.dw0 >> 16) + 1) as u16;
         if n < self.qpairs {
-            dev_err!(self.claim.device(), "after the reset only {} I/O queue pairs\n", n);
+            dev_err!(
+                self.claim.device(),
+                "after the reset only {} I/O queue pairs\n",
+                n
+            );
             return Err(EIO);
         }
         Ok(())
@@ -221,8 +237,14 @@ impl Hw {
         for &nsid in ids.iter().take(n) {
             let page = self.admin_data(nvme::identify(0, nvme::CNS_NAMESPACE, nsid, 0))?;
             match IdNs::parse(&page) {
-                Some(id) if id.nsze > 0 => self.namespaces.push(Namespace { nsid, id }, GFP_KERNEL)?,
-                _ => dev_warn!(self.claim.device(), "namespace {} unusable (format)\n", nsid),
+                Some(id) if id.nsze > 0 => {
+                    self.namespaces.push(Namespace { nsid, id }, GFP_KERNEL)?
+                }
+                _ => dev_warn!(
+                    self.claim.device(),
+                    "namespace {} unusable (format)\n",
+                    nsid
+                ),
             }
         }
         Ok(())
@@ -235,7 +257,9 @@ impl Hw {
         let nsqa = (c.dw0 & 0xffff) as u16;
         let ncqa = (c.dw0 >> 16) as u16;
         let by_vectors = self.msix_entries.saturating_sub(1).min(64) as u16;
-        self.qpairs = (nsqa.min(ncqa).saturating_add(1)).min(by_vectors).min(crate::logic::allot::MAX_QPAIRS);
+        self.qpairs = (nsqa.min(ncqa).saturating_add(1))
+            .min(by_vectors)
+            .min(crate::logic::allot::MAX_QPAIRS);
         if self.qpairs == 0 {
             return Err(EOPNOTSUPP);
         }
@@ -289,7 +313,11 @@ impl Hw {
             let c = Cqe::from_bytes(&b);
             if a.head.is_new(c.phase) {
                 a.head.advance();
-                wr32(&self.regs, nvme::cq_head_doorbell(0, dstrd), a.head.head.into());
+                wr32(
+                    &self.regs,
+                    nvme::cq_head_doorbell(0, dstrd),
+                    a.head.head.into(),
+                );
                 if c.cid != cid {
                     // A completion of an earlier command that timed out.
                     continue;
@@ -348,7 +376,13 @@ impl Hw {
 
     /// Creates I/O queue pair `qid` (CQ on vector `qid`) with queues at
     /// device addresses `sq`/`cq`.
-    pub(crate) fn create_qpair(&self, qid: u16, sq: (u64, u32), cq: (u64, u32), msi: u64) -> Result {
+    pub(crate) fn create_qpair(
+        &self,
+        qid: u16,
+        sq: (u64, u32),
+        cq: (u64, u32),
+        msi: u64,
+    ) -> Result {
         let sq0 = u16::try_from(sq.1.saturating_sub(1)).map_err(|_| EINVAL)?;
         let cq0 = u16::try_from(cq.1.saturating_sub(1)).map_err(|_| EINVAL)?;
         self.set_vector(qid, msi);
@@ -376,7 +410,8 @@ impl Hw {
 
     /// A mapping of the doorbell page(s), for a client on this node.
     pub(crate) fn doorbells(&self) -> Result<IoMem> {
-        self.claim.iomem(0, nvme::DOORBELL_BASE as u64, self.doorbell_len())
+        self.claim
+            .iomem(0, nvme::DOORBELL_BASE as u64, self.doorbell_len())
     }
 
     /// Bytes of the doorbell range every I/O queue needs (4 KiB multiple).
@@ -395,7 +430,8 @@ impl Drop for Hw {
         // No DMA after this: the function then goes back to its driver
         // (the claim's drop re-probes it; its probe resets it).
         let _ = self.disable();
-        self.claim.config_write16(kernel::bindings::PCI_COMMAND as u16, 0x400);
+        self.claim
+            .config_write16(kernel::bindings::PCI_COMMAND as u16, 0x400);
     }
 }
 
@@ -404,11 +440,19 @@ impl Drop for Hw {
 fn confine(claim: &StubClaim, a: &Admin) -> Result<Option<Confinement>> {
     match claim.isolation() {
         Isolation::Own => {
-            let r = |b: &CoherentBuf| (b.bus_addr() & !0xfff, (b.len() as u64).next_multiple_of(0x1000));
+            let r = |b: &CoherentBuf| {
+                (
+                    b.bus_addr() & !0xfff,
+                    (b.len() as u64).next_multiple_of(0x1000),
+                )
+            };
             Ok(Some(claim.confine(&[r(&a.sq), r(&a.cq), r(&a.data)])?))
         }
         Isolation::Shared => {
-            dev_warn!(claim.device(), "shares its IOMMU group: its DMA is not confined\n");
+            dev_warn!(
+                claim.device(),
+                "shares its IOMMU group: its DMA is not confined\n"
+            );
             Ok(None)
         }
         Isolation::None => Ok(None),
@@ -422,8 +466,15 @@ fn map_msix(claim: &StubClaim) -> Result<(IoMem, u32)> {
     let entries = u32::from(ctl & 0x7ff) + 1;
     let table = claim.config_read32(u16::from(pos) + 4);
     let (bir, off) = (table & 7, u64::from(table & !7));
-    let m = claim.iomem(bir, off, entries as usize * 16).inspect_err(|_| {
-        dev_err!(claim.device(), "MSI-X table (BAR {} + {:#x}) unmappable\n", bir, off);
-    })?;
+    let m = claim
+        .iomem(bir, off, entries as usize * 16)
+        .inspect_err(|_| {
+            dev_err!(
+                claim.device(),
+                "MSI-X table (BAR {} + {:#x}) unmappable\n",
+                bir,
+                off
+            );
+        })?;
     Ok((m, entries))
 }

@@ -87,7 +87,8 @@ fn list<E: kernel::transmute::AsBytes + Copy>(
 ) -> Result<isize> {
     let mut a = Arg::<RsioList>::read(cmd, arg, RsioList::LAYOUT)?;
     let known = core::mem::size_of::<E>();
-    let n = uapi::check_entry_size(&a.value, v1, known).map_err(|e| Error::from_errno(-e.errno()))?;
+    let n =
+        uapi::check_entry_size(&a.value, v1, known).map_err(|e| Error::from_errno(-e.errno()))?;
     let (cap, esize) = (a.value.capacity as usize, a.value.entry_size as usize);
     a.value.count = rsio_kernel::abi::list_entries(a.value.entries, cap, esize, n, gather)?;
     a.write_back()?;

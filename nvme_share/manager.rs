@@ -17,7 +17,7 @@
 use crate::ctrl::Hw;
 use crate::logic::allot::{Allot, AllotError};
 use crate::logic::policy;
-use crate::logic::proto::{self, Bad, Refusal};
+use crate::logic::proto::{self, Refusal};
 use crate::nvme_abi::*;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -162,6 +162,51 @@ fn is_nvme(f: &PciFunction) -> bool {
 
 /// Shares local NVMe function `a` (`NVME_IOC_SHARE`).
 pub(crate) fn share(a: &mut NvmeShare) -> Result {
+    let policies = share_args(a)?;
+    let adapter = rsio_ntb::adapter::adapters()?
+        .into_iter()
+        .next()
+        .ok_or(EOPNOTSUPP)?;
+    let node = local_node();
+    adapter.info().device_dma(node)?;
+    let _ops = OPS.lock();
+    if MANAGED
+        .lock()
+        .iter()
+        .any(|m| m.bdf == (a.domain, a.bus, a.devfn))
+    {
+        return Err(EBUSY);
+    }
+    let hw = take(a)?;
+    for p in policies.iter() {
+        if !hw.namespaces.iter().any(|ns| ns.nsid == p.nsid) {
+            return Err(EINVAL);
+        }
+    }
+    let index = (1..=0xffffu32)
+        .find(|i| !MANAGED.lock().iter().any(|m| m.ctrl & 0xffff == *i))
+        .ok_or(ENOSPC)?;
+    let quota = match a.qpairs_per_client {
+        0 => DEFAULT_QUOTA.min(hw.qpairs),
+        q => (q as u16).min(hw.qpairs),
+    };
+    let bdf = (a.domain, a.bus, a.devfn);
+    let m = Managed::new(node << 16 | index, bdf, quota, policies, hw, adapter)?;
+    a.ctrl = m.ctrl;
+    MANAGED.lock().push(m.clone(), GFP_KERNEL)?;
+    pr_info!(
+        "controller {:#x} shared: {} namespaces, {} I/O queue pairs, {} per client\n",
+        m.ctrl,
+        m.hw.namespaces.len(),
+        m.hw.qpairs,
+        m.quota
+    );
+    m.announce_all();
+    Ok(())
+}
+
+/// Checks `NVME_IOC_SHARE`'s argument: the namespace policies it sets.
+fn share_args(a: &NvmeShare) -> Result<KVec<NvmePolicy>> {
     let n = usize::try_from(a.n_policies).map_err(|_| EINVAL)?;
     let nodes = api::num_nodes()?;
     if a.domain > 0xffff {
@@ -187,19 +232,19 @@ pub(crate) fn share(a: &mut NvmeShare) -> Result {
         }
         policies.push(*p, GFP_KERNEL)?;
     }
-    if a.policies.iter().skip(n).any(|p| *p != NvmePolicy::default()) {
+    if a.policies
+        .iter()
+        .skip(n)
+        .any(|p| *p != NvmePolicy::default())
+    {
         return Err(EINVAL);
     }
-    let adapter = rsio_ntb::adapter::adapters()?
-        .into_iter()
-        .next()
-        .ok_or(EOPNOTSUPP)?;
-    let node = local_node();
-    adapter.info().device_dma(node)?;
-    let _ops = OPS.lock();
-    if MANAGED.lock().iter().any(|m| m.bdf == (a.domain, a.bus, a.devfn)) {
-        return Err(EBUSY);
-    }
+    Ok(policies)
+}
+
+/// Takes the function `a` names from its driver and brings the
+/// controller up.
+fn take(a: &NvmeShare) -> Result<Hw> {
     let f = PciFunction::get(a.domain, a.bus, a.devfn).ok_or(ENODEV)?;
     if f.vendor_id() == RSIO_VENDOR_ID {
         return Err(EPERM);
@@ -209,63 +254,51 @@ pub(crate) fn share(a: &mut NvmeShare) -> Result {
     }
     if let Some(user) = f.first_user() {
         if a.header.flags & NVME_SHARE_FORCE == 0 {
-            pr_info!("{:?} is in use ({:?}); --force shares it anyway\n", f.device().name(), user);
+            pr_info!(
+                "{:?} is in use ({:?}); --force shares it anyway\n",
+                f.device().name(),
+                user
+            );
             return Err(EBUSY);
         }
     }
     let claim: StubClaim = STUB.lock().as_ref().ok_or(ENODEV)?.claim(f)?;
-    let hw = Hw::bring_up(claim)?;
-    for p in policies.iter() {
-        if !hw.namespaces.iter().any(|ns| ns.nsid == p.nsid) {
-            return Err(EINVAL);
-        }
+    Hw::bring_up(claim)
+}
+
+impl Managed {
+    fn new(
+        ctrl: u32,
+        bdf: (u32, u32, u32),
+        quota: u16,
+        policies: KVec<NvmePolicy>,
+        hw: Hw,
+        adapter: Arc<Adapter>,
+    ) -> Result<Arc<Self>> {
+        let record = Record {
+            allot: Allot::new(hw.qpairs),
+            attaches: KVec::new(),
+            next_attach: 1,
+            db_window: None,
+            db_peers: 0,
+            gen: 1,
+            state: proto::STATE_READY,
+        };
+        Ok(Arc::new(
+            Managed {
+                ctrl,
+                bdf,
+                quota,
+                policies,
+                st: KBox::pin_init(new_mutex!(record, "rsio_nvme_ctrl"), GFP_KERNEL)?,
+                hw,
+                adapter,
+                msgs_bad: Atomic::new(0),
+                msgs_refused: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?)
     }
-    let index = (1..=0xffffu32)
-        .find(|i| !MANAGED.lock().iter().any(|m| m.ctrl & 0xffff == *i))
-        .ok_or(ENOSPC)?;
-    let quota = match a.qpairs_per_client {
-        0 => DEFAULT_QUOTA.min(hw.qpairs),
-        q => (q as u16).min(hw.qpairs),
-    };
-    let m = Arc::new(
-        Managed {
-            ctrl: node << 16 | index,
-            bdf: (a.domain, a.bus, a.devfn),
-            quota,
-            policies,
-            st: KBox::pin_init(
-                new_mutex!(
-                    Record {
-                        allot: Allot::new(hw.qpairs),
-                        attaches: KVec::new(),
-                        next_attach: 1,
-                        db_window: None,
-                        db_peers: 0,
-                        gen: 1,
-                        state: proto::STATE_READY,
-                    },
-                    "rsio_nvme_ctrl"
-                ),
-                GFP_KERNEL,
-            )?,
-            hw,
-            adapter,
-            msgs_bad: Atomic::new(0),
-            msgs_refused: Atomic::new(0),
-        },
-        GFP_KERNEL,
-    )?;
-    a.ctrl = m.ctrl;
-    MANAGED.lock().push(m.clone(), GFP_KERNEL)?;
-    pr_info!(
-        "controller {:#x} shared: {} namespaces, {} I/O queue pairs, {} per client\n",
-        m.ctrl,
-        m.hw.namespaces.len(),
-        m.hw.qpairs,
-        m.quota
-    );
-    m.announce_all();
-    Ok(())
 }
 
 /// Stops sharing local function `a` (`NVME_IOC_UNSHARE`).
@@ -360,8 +393,12 @@ impl Managed {
         for n in (0..32).filter(|n| up & (1 << n) != 0) {
             let _ = api::send_event(n, proto::CTRL_GONE, &ev);
         }
-        for n in nodes.iter().filter(|&&n| n == local_node()) {
-            crate::client::ctrl_gone(*n, self.ctrl);
+        if nodes.contains(&local_node()) {
+            crate::worker::push(crate::worker::Work::LocalEvent {
+                mtype: proto::CTRL_GONE,
+                ctrl: self.ctrl,
+                value: reason,
+            });
         }
     }
 
@@ -379,7 +416,12 @@ impl Managed {
         for q in 1..=64u16 {
             if a.created & (1u64 << (q - 1)) != 0 {
                 if let Err(e) = self.hw.delete_qpair(q) {
-                    pr_warn!("controller {:#x}: deleting queue {} failed: {:?}\n", self.ctrl, q, e);
+                    pr_warn!(
+                        "controller {:#x}: deleting queue {} failed: {:?}\n",
+                        self.ctrl,
+                        q,
+                        e
+                    );
                 }
             }
         }
@@ -447,10 +489,6 @@ impl Managed {
     }
 }
 
-fn bad(r: core::result::Result<impl Sized, Bad>) -> Result<()> {
-    r.map(|_| ()).map_err(|_| EPROTO)
-}
-
 fn refusal(r: Refusal) -> Error {
     match r {
         Refusal::Stale => ESTALE,
@@ -504,42 +542,21 @@ impl Managed {
     fn serve(&self, node: u32, mtype: u16, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
         match mtype {
             proto::ATTACH => {
-                let r = proto::AttachReq::decode(payload);
-                bad(r)?;
-                let r = r.map_err(|_| EPROTO)?;
+                let r = proto::AttachReq::decode(payload).map_err(|_| EPROTO)?;
                 let out = self.attach(node, &r).or_else(|e| self.refused(e))?;
                 put(reply, &out.encode())
             }
             proto::DETACH => {
                 let r = proto::Ref::decode(payload).map_err(|_| EPROTO)?;
-                let mut st = self.st.lock();
-                if !st.attaches.iter().any(|a| a.id == r.attach && a.node == node) {
-                    drop(st);
-                    return self.refused(ENOENT);
-                }
-                self.end_attach(&mut st, r.attach);
+                self.detach(node, &r).or_else(|e| self.refused(e))?;
                 Ok(0)
             }
             proto::NS_INFO => {
                 let r = proto::NsInfoReq::decode(payload).map_err(|_| EPROTO)?;
-                let ro = self.attach_of(node, r.attach).or_else(|e| self.refused(e))?;
-                let ns = self.hw.namespaces.get(r.index as usize).ok_or(ENOENT)?;
-                let p = self.ns_access(ns.nsid, node, ro);
-                let info = proto::NsInfo {
-                    nsid: ns.nsid,
-                    lbads: ns.id.lbads.into(),
-                    nsze: ns.id.nsze,
-                    nguid: ns.id.nguid,
-                    policy: p.kind,
-                    policy_node: p.node,
-                    policy_flags: self
-                        .policies
-                        .iter()
-                        .find(|q| q.nsid == ns.nsid)
-                        .map_or(0, |q| q.flags),
-                    access: p.flags,
-                };
-                put(reply, &info.encode())
+                let ro = self
+                    .attach_of(node, r.attach)
+                    .or_else(|e| self.refused(e))?;
+                put(reply, &self.ns_info(node, r.index, ro)?.encode())
             }
             proto::CREATE_QPAIR => {
                 let r = proto::CreateQpair::decode(payload).map_err(|_| EPROTO)?;
@@ -560,24 +577,73 @@ impl Managed {
             }
             proto::GET_LOG => {
                 let r = proto::GetLogReq::decode(payload).map_err(|_| EPROTO)?;
-                self.attach_of(node, r.attach).or_else(|e| self.refused(e))?;
-                proto::check_get_log(&r).map_err(refusal).or_else(|e| self.refused(e))?;
-                let dwords0 = r.len / 4 - 1;
-                let sqe = crate::logic::nvme::get_log(0, r.lid, r.nsid, dwords0, r.offset.into(), 0, 0);
-                let page = self.hw.admin_data(sqe)?;
-                put(reply, page.get(..r.len as usize).ok_or(EINVAL)?)
+                self.get_log(node, &r, reply)
             }
             proto::GET_FEATURE => {
                 let r = proto::GetFeatureReq::decode(payload).map_err(|_| EPROTO)?;
-                self.attach_of(node, r.attach).or_else(|e| self.refused(e))?;
-                proto::check_get_feature(&r).map_err(refusal).or_else(|e| self.refused(e))?;
-                let c = self
-                    .hw
-                    .admin(crate::logic::nvme::get_features(0, r.fid, r.nsid, 0))?;
-                put(reply, &proto::FeatureReply { dw0: c.dw0 }.encode())
+                self.get_feature(node, &r, reply)
             }
             _ => self.refused(EOPNOTSUPP),
         }
+    }
+
+    fn detach(&self, node: u32, r: &proto::Ref) -> Result {
+        let mut st = self.st.lock();
+        if !st
+            .attaches
+            .iter()
+            .any(|a| a.id == r.attach && a.node == node)
+        {
+            return Err(ENOENT);
+        }
+        self.end_attach(&mut st, r.attach);
+        Ok(())
+    }
+
+    /// Namespace `index` as node `node` (attached read-only if `ro`) sees
+    /// it.
+    fn ns_info(&self, node: u32, index: u32, ro: bool) -> Result<proto::NsInfo> {
+        let ns = self.hw.namespaces.get(index as usize).ok_or(ENOENT)?;
+        let p = self.ns_access(ns.nsid, node, ro);
+        Ok(proto::NsInfo {
+            nsid: ns.nsid,
+            lbads: ns.id.lbads.into(),
+            nsze: ns.id.nsze,
+            nguid: ns.id.nguid,
+            policy: p.kind,
+            policy_node: p.node,
+            policy_flags: self
+                .policies
+                .iter()
+                .find(|q| q.nsid == ns.nsid)
+                .map_or(0, |q| q.flags),
+            access: p.flags,
+        })
+    }
+
+    fn get_log(&self, node: u32, r: &proto::GetLogReq, reply: &mut [u8]) -> Result<usize> {
+        self.attach_of(node, r.attach)
+            .or_else(|e| self.refused(e))?;
+        proto::check_get_log(r)
+            .map_err(refusal)
+            .or_else(|e| self.refused(e))?;
+        // `decode` keeps `len` in 4..=192, a multiple of 4.
+        let dwords0 = r.len / 4 - 1;
+        let sqe = crate::logic::nvme::get_log(0, r.lid, r.nsid, dwords0, r.offset.into(), 0, 0);
+        let page = self.hw.admin_data(sqe)?;
+        put(reply, page.get(..r.len as usize).ok_or(EINVAL)?)
+    }
+
+    fn get_feature(&self, node: u32, r: &proto::GetFeatureReq, reply: &mut [u8]) -> Result<usize> {
+        self.attach_of(node, r.attach)
+            .or_else(|e| self.refused(e))?;
+        proto::check_get_feature(r)
+            .map_err(refusal)
+            .or_else(|e| self.refused(e))?;
+        let c = self
+            .hw
+            .admin(crate::logic::nvme::get_features(0, r.fid, r.nsid, 0))?;
+        put(reply, &proto::FeatureReply { dw0: c.dw0 }.encode())
     }
 
     /// Whether `node` holds attachment `id`: its read-only flag.
@@ -603,24 +669,7 @@ impl Managed {
         if st.attaches.iter().any(|a| a.node == node) {
             return Err(EBUSY);
         }
-        let want = match r.qpairs {
-            0 => self.quota,
-            q => u16::try_from(q).map_err(|_| EINVAL)?,
-        };
-        let qids = st.allot.grant_quota(want, self.quota).map_err(|e| match e {
-            AllotError::Quota => {
-                pr_info!(
-                    "controller {:#x}: node {} asked for {} queue pairs, the quota is {}\n",
-                    self.ctrl,
-                    node,
-                    want,
-                    self.quota
-                );
-                EDQUOT
-            }
-            AllotError::NoSpace => ENOSPC,
-            AllotError::Zero => EINVAL,
-        })?;
+        let qids = self.grant(&mut st, node, r.qpairs)?;
         let (paths, slot, dma_base, msi_base) = match self.dma_paths(node, window, dma_span) {
             Ok(m) => m,
             Err(e) => {
@@ -661,6 +710,20 @@ impl Managed {
             dma_base,
             dma_span,
             db_window: if node == local_node() { 0 } else { db_window },
+            qids,
+            granted: qids.count_ones(),
+            ..self.identity()
+        })
+    }
+
+    /// What an `ATTACH` reply says of the controller itself.
+    fn identity(&self) -> proto::AttachReply {
+        proto::AttachReply {
+            attach: 0,
+            gen: 0,
+            dma_base: 0,
+            dma_span: 0,
+            db_window: 0,
             db_len: self.hw.doorbell_len() as u32,
             dstrd: self.hw.cap.dstrd(),
             mqes: self.hw.cap.mqes().into(),
@@ -669,8 +732,32 @@ impl Managed {
             oncs: self.hw.id.oncs.into(),
             sgls: self.hw.id.sgls,
             nn: self.hw.namespaces.len() as u32,
-            granted: qids.count_ones(),
-            qids,
+            granted: 0,
+            qids: 0,
+        }
+    }
+
+    /// Grants node `node` the queue pairs it asked for (`0`: the quota):
+    /// `EDQUOT` beyond the quota (logged with it), `ENOSPC` if too few
+    /// are free.
+    fn grant(&self, st: &mut Record, node: u32, asked: u32) -> Result<u64> {
+        let want = match asked {
+            0 => self.quota,
+            q => u16::try_from(q).map_err(|_| EINVAL)?,
+        };
+        st.allot.grant_quota(want, self.quota).map_err(|e| match e {
+            AllotError::Quota => {
+                pr_info!(
+                    "controller {:#x}: node {} asked for {} queue pairs, the quota is {}\n",
+                    self.ctrl,
+                    node,
+                    want,
+                    self.quota
+                );
+                EDQUOT
+            }
+            AllotError::NoSpace => ENOSPC,
+            AllotError::Zero => EINVAL,
         })
     }
 
@@ -682,7 +769,12 @@ impl Managed {
     /// the fabric; where the function is confined, its domain admits
     /// them). Returns the paths, the slot, the span's and the MSI's bus
     /// addresses.
-    fn dma_paths(&self, node: u32, window: u64, span: u64) -> Result<(DmaPaths, LutRange, u64, u64)> {
+    fn dma_paths(
+        &self,
+        node: u32,
+        window: u64,
+        span: u64,
+    ) -> Result<(DmaPaths, LutRange, u64, u64)> {
         let slot = LutRange::alloc(&self.adapter, 1)?;
         slot.map_interrupt(0, node)?;
         let page = slot.bus_addr() & !0xfff;
@@ -822,9 +914,21 @@ fn tell(nodes: &[u32], mtype: u16, ev: &proto::CtrlEvent) {
     let me = local_node();
     for &n in nodes {
         if n == me {
-            crate::client::ctrl_event(n, mtype, ev);
+            // The client on this node hears it from the worker thread (the
+            // manager does not call the client).
+            crate::worker::push(crate::worker::Work::LocalEvent {
+                mtype,
+                ctrl: ev.ctrl,
+                value: ev.value,
+            });
         } else if let Err(e) = api::send_event(n, mtype, &ev.encode()) {
-            pr_warn!("controller {:#x}: event {:#x} to node {}: {:?}\n", ev.ctrl, mtype, n, e);
+            pr_warn!(
+                "controller {:#x}: event {:#x} to node {}: {:?}\n",
+                ev.ctrl,
+                mtype,
+                n,
+                e
+            );
         }
     }
 }
@@ -899,12 +1003,40 @@ pub(crate) fn local_doorbells(ctrl: u32) -> Result<rsio_kernel::io_mem::IoMem> {
     find(ctrl)?.hw.doorbells()
 }
 
+/// The list entry of announcement `a` by `node`.
+pub(crate) fn entry_of(node: u32, a: &proto::Announce) -> NvmeCtrlEntry {
+    NvmeCtrlEntry {
+        node,
+        ctrl: a.ctrl,
+        domain: a.domain,
+        bus: a.bus,
+        devfn: a.devfn,
+        state: a.state,
+        flags: if a.flags & proto::ANNOUNCE_IOMMU != 0 {
+            NVME_CTRL_IOMMU
+        } else {
+            0
+        },
+        generation: a.gen,
+        qpairs_total: a.qpairs_total,
+        qpairs_free: a.qpairs_free,
+        quota: a.quota,
+        namespaces: a.nn,
+        clients: 0,
+        msgs_bad: 0,
+        msgs_refused: 0,
+        reserved: 0,
+        serial: a.serial,
+        model: a.model,
+    }
+}
+
 /// `NVME_IOC_LIST` entries of the controllers managed here.
 pub(crate) fn list(out: &mut KVec<NvmeCtrlEntry>) -> Result {
     for m in MANAGED.lock().iter() {
         let a = m.announce();
         let st = m.st.lock();
-        let mut e = crate::client::entry_of(local_node(), &a);
+        let mut e = entry_of(local_node(), &a);
         e.flags |= NVME_CTRL_MANAGED_HERE;
         if m.hw.confined.is_some() {
             e.flags |= NVME_CTRL_IOMMU;

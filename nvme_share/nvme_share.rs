@@ -91,7 +91,17 @@ impl rsio_fabric::api::Feature for NvmeFeature {
     }
 
     fn event(&self, node: u32, mtype: u16, payload: &[u8]) {
-        if let Err(e) = client::event(node, mtype, payload) {
+        let r = match mtype {
+            // Events to the manager.
+            proto::LIST_REQ => {
+                manager::list_req(node);
+                Ok(())
+            }
+            proto::CLIENT_HUNG => manager::hung(node, payload),
+            // Events to the client.
+            _ => client::event(node, mtype, payload),
+        };
+        if let Err(e) = r {
             pr_debug!("event {:#x} from node {} dropped: {:?}\n", mtype, node, e);
         }
     }
@@ -106,6 +116,21 @@ impl rsio_fabric::api::Feature for NvmeFeature {
 
     fn ioctl(&self, _file: u64, cmd: u32, arg: usize) -> Result<isize> {
         ioctl::ioctl(cmd, arg)
+    }
+}
+
+/// The worker thread's work, run on it (worker.rs knows neither side).
+fn dispatch(w: worker::Work) {
+    use worker::Work;
+    match w {
+        Work::Reset(ctrl) => manager::reset(ctrl),
+        Work::Recreate { node, ctrl, gen } => client::recreate(node, ctrl, gen),
+        Work::Reattach { node, ctrl } => client::reattach(node, ctrl),
+        Work::LocalEvent { mtype, ctrl, value } => client::local_event(mtype, ctrl, value),
+        Work::Tick => {
+            manager::check_all();
+            client::check_all();
+        }
     }
 }
 
@@ -135,7 +160,13 @@ struct NvmeShareModule {
     _debugfs: kernel::debugfs::Dir,
 }
 
-fn setup(module: &'static ThisModule) -> Result<(rsio_fabric::api::FeatureRegistration, worker::Thread, Sharing)> {
+fn setup(
+    module: &'static ThisModule,
+) -> Result<(
+    rsio_fabric::api::FeatureRegistration,
+    worker::Thread,
+    Sharing,
+)> {
     let node = rsio_fabric::api::local_node().inspect_err(|_| {
         pr_err!("the fabric core has no transport (is rsio_fabric loaded on a fabric?)\n");
     })?;
@@ -145,7 +176,7 @@ fn setup(module: &'static ThisModule) -> Result<(rsio_fabric::api::FeatureRegist
     // Undone by its drop, also when a step below fails.
     let sharing = Sharing;
     manager::register_stub(module)?;
-    let thread = worker::start()?;
+    let thread = worker::start(dispatch)?;
     let f: Arc<dyn rsio_fabric::api::Feature> = Arc::new(NvmeFeature { module }, GFP_KERNEL)?;
     let feature = rsio_fabric::api::register_feature(f)?;
     pr_info!("node {}: NVMe sharing ready\n", node);

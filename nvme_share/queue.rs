@@ -6,7 +6,7 @@
 //! directly).
 
 use crate::ctrl;
-use crate::logic::nvme::{self, CqCursor, Cqe, LazyHead, Sqe, SqRing};
+use crate::logic::nvme::{self, CqCursor, Cqe, LazyHead, SqRing, Sqe};
 use core::sync::atomic::{fence, Ordering};
 use kernel::new_spinlock_irq;
 use kernel::prelude::*;

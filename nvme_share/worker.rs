@@ -25,15 +25,23 @@ pub(crate) enum Work {
     /// Client: the manager of `ctrl` (of `node`) announced it again while
     /// this node's attachment is dead: attach anew.
     Reattach { node: u32, ctrl: u32 },
+    /// Client: controller event `mtype` (`CTRL_RESET`, `CTRL_READY`,
+    /// `CTRL_GONE`) from this node's own manager, which does not call the
+    /// client directly.
+    LocalEvent { mtype: u16, ctrl: u32, value: u32 },
+    /// Once a second, when idle: the periodic checks.
+    Tick,
 }
 
-/// The thread's queue.
+/// The thread's queue, and what runs the work (the module root's
+/// dispatcher: this file calls neither the manager nor the client).
 #[pin_data]
 pub(crate) struct Worker {
     #[pin]
     queue: Mutex<KVec<Work>>,
     #[pin]
     wake: CondVar,
+    dispatch: fn(Work),
 }
 
 impl ThreadMain for Worker {
@@ -52,15 +60,7 @@ impl ThreadMain for Worker {
                     q.remove(0).ok()
                 }
             };
-            match next {
-                Some(Work::Reset(ctrl)) => crate::manager::reset(ctrl),
-                Some(Work::Recreate { node, ctrl, gen }) => crate::client::recreate(node, ctrl, gen),
-                Some(Work::Reattach { node, ctrl }) => crate::client::reattach(node, ctrl),
-                None => {
-                    crate::manager::check_all();
-                    crate::client::check_all();
-                }
-            }
+            (self.dispatch)(next.unwrap_or(Work::Tick));
         }
     }
 }
@@ -76,12 +76,13 @@ rsio_kernel::global_lock! {
     static WORKER: Mutex<Option<Arc<Worker>>> = None;
 }
 
-/// Starts the thread.
-pub(crate) fn start() -> Result<Thread> {
+/// Starts the thread, which runs each piece of work with `dispatch`.
+pub(crate) fn start(dispatch: fn(Work)) -> Result<Thread> {
     let worker = Arc::pin_init(
         pin_init!(Worker {
             queue <- new_mutex!(KVec::new(), "rsio_nvme_work"),
             wake <- new_condvar!("rsio_nvme_wake"),
+            dispatch,
         }),
         GFP_KERNEL,
     )?;

@@ -25,8 +25,9 @@ CRATES = {
     "rsio_fabric": "drivers/fabric/fabric.rs",
     "rsio_sisci": "sisci/sisci.rs",
     "rsio_lend": "lending/lend.rs",
+    "rsio_nvme_share": "nvme_share/nvme_share.rs",
 }
-MODULE_DIRS = ["rust", "ntb", "drivers/fabric", "sisci", "lending", "tests/kmod"]
+MODULE_DIRS = ["rust", "ntb", "drivers/fabric", "sisci", "lending", "nvme_share", "tests/kmod"]
 # Test modules: counted apart from the feature modules.
 TEST_DIRS = ("tests/kmod/",)
 # Limits for --check.
@@ -41,7 +42,7 @@ def kernel_files(exts):
         for dirpath, dirs, files in os.walk(base):
             rel = os.path.relpath(dirpath, ROOT)
             # user-space parts living next to kernel code
-            if rel.startswith(("drivers/fabric/logic", "sisci/lib", "sisci/capi",
+            if rel.startswith(("drivers/fabric/logic", "nvme_share/logic", "sisci/lib", "sisci/capi",
                                "sisci/examples", "sisci/include")):
                 dirs[:] = []
                 continue
