@@ -13,6 +13,9 @@ use rsio_kernel::blk_mq::{BlkOps, Op, Request, Status, TagSet, TimeoutAction};
 
 /// Pages after a request's first (PRP list entries): 256 KiB requests.
 pub(crate) const MAX_LIST: usize = 64;
+/// Retries of a transient error (aborted, data transfer, internal)
+/// before the request fails.
+const MAX_RETRIES: u32 = 5;
 /// Timeouts of one issue of a request before it fails.
 const MAX_TIMEOUTS: u32 = 5;
 /// Physical segments of a request.
@@ -24,6 +27,8 @@ pub(crate) struct ReqData {
     gen: Atomic<u32>,
     /// Timeouts seen in this issue.
     timeouts: Atomic<u32>,
+    /// Retries of transient errors since the request last ended.
+    retries: Atomic<u32>,
 }
 
 impl Default for ReqData {
@@ -31,6 +36,7 @@ impl Default for ReqData {
         Self {
             gen: Atomic::new(0),
             timeouts: Atomic::new(0),
+            retries: Atomic::new(0),
         }
     }
 }
@@ -78,10 +84,9 @@ impl Driver {
     /// The data pointer of `rq`'s segments, its PRP list in `page`.
     fn dptr(
         &self,
-        rq: &Request<Self>,
+        segs: &[(u64, u32)],
         page: &rsio_kernel::phys_pages::PhysPages,
     ) -> Result<Dptr, Status> {
-        let segs = rq.segments().map_err(|_| Status::IoError)?;
         if segs
             .iter()
             .any(|&(a, l)| a.saturating_add(l.into()) > self.dma_span)
@@ -111,6 +116,7 @@ impl Driver {
         ns: &NsDisk,
         q: &IoQueue,
         rq: &Request<Self>,
+        segs: &[(u64, u32)],
         cid: u16,
     ) -> Result<nvme::Sqe, Status> {
         let page = q.tag_page(rq.tag()).ok_or(Status::IoError)?;
@@ -125,7 +131,7 @@ impl Driver {
                     return Err(Status::IoError);
                 }
                 let n = nlb0(blocks).ok_or(Status::IoError)?;
-                let d = self.dptr(rq, page)?;
+                let d = self.dptr(segs, page)?;
                 Ok(nvme::rw(write, cid, ns.nsid, slba, n, rq.fua(), d))
             }
             Op::Flush => Ok(nvme::flush(cid, ns.nsid)),
@@ -166,18 +172,23 @@ impl Driver {
                 return;
             }
             q.completed.fetch_add(1, Relaxed);
+            let d = rq.data();
             let status = match nvme::outcome(c.status) {
                 Outcome::Ok => Status::Ok,
-                Outcome::Retry => {
+                // A bounded number of retries: the budget lasts across
+                // the request's requeues and is renewed when it ends.
+                Outcome::Retry if d.retries.fetch_add(1, Relaxed) < MAX_RETRIES => {
                     if !rq.try_requeue() {
                         q.bad_cqes.fetch_add(1, Relaxed);
                     }
                     return;
                 }
+                Outcome::Retry => Status::IoError,
                 Outcome::Medium => Status::Medium,
                 Outcome::NotSupported => Status::NotSupported,
                 Outcome::IoError | Outcome::Aborted => Status::IoError,
             };
+            d.retries.store(0, Relaxed);
             rq.try_complete(status);
         });
     }
@@ -185,21 +196,29 @@ impl Driver {
     /// Requeues every request in flight (the controller dropped them in a
     /// reset).
     pub(crate) fn requeue_all(&self, set: &TagSet<Self>) {
-        for hwq in 0..set.hw_queues() {
-            set.each_in_flight(hwq, |rq| {
-                rq.try_requeue();
-            });
-        }
+        set.each_in_flight(|rq| {
+            rq.try_requeue();
+        });
     }
 
     /// Fails every request in flight (the controller can no longer
     /// complete them).
     pub(crate) fn fail_all(&self, set: &TagSet<Self>) {
-        for hwq in 0..set.hw_queues() {
-            set.each_in_flight(hwq, |rq| {
-                rq.try_complete(Status::IoError);
-            });
+        set.each_in_flight(|rq| {
+            rq.data().retries.store(0, Relaxed);
+            rq.try_complete(Status::IoError);
+        });
+    }
+
+    /// The controller is gone: no request is issued or rung after this
+    /// returns (each queue's lock is a barrier for `submit`), and those
+    /// in flight fail.
+    pub(crate) fn kill(&self, set: &TagSet<Self>) {
+        self.dead.store(1, Relaxed);
+        for q in self.queues.iter() {
+            q.barrier();
         }
+        self.fail_all(set);
     }
 }
 
@@ -207,7 +226,14 @@ impl BlkOps for Driver {
     type RequestData = ReqData;
     type DiskData = NsDisk;
 
-    fn queue_rq(&self, ns: &NsDisk, hwq: u32, rq: &Request<Self>, last: bool) -> Status {
+    fn queue_rq(
+        &self,
+        ns: &NsDisk,
+        hwq: u32,
+        rq: &Request<Self>,
+        segs: &[(u64, u32)],
+        last: bool,
+    ) -> Status {
         let Some(q) = self.queue(hwq) else {
             return Status::IoError;
         };
@@ -223,19 +249,21 @@ impl BlkOps for Driver {
         d.gen.store(gen, Relaxed);
         d.timeouts.store(0, Relaxed);
         let cid = nvme::cid(gen as u8, rq.tag() as u16);
-        let sqe = match self.command(ns, q, rq, cid) {
+        let sqe = match self.command(ns, q, rq, segs, cid) {
             Ok(s) => s,
             Err(s) => return s,
         };
-        if !q.submit(&self.db, &sqe, last) {
-            return Status::DevResource;
+        if !q.submit(&self.db, &sqe, last, &self.dead, || rq.arm()) {
+            // Full, or the controller is gone: the block layer retries
+            // (and a dead driver fails it then).
+            return Status::Resource;
         }
         Status::Ok
     }
 
     fn commit_rqs(&self, hwq: u32) {
         if let Some(q) = self.queue(hwq) {
-            q.ring_tail(&self.db);
+            q.ring_tail(&self.db, &self.dead);
         }
     }
 
@@ -265,9 +293,10 @@ impl BlkOps for Driver {
         };
         if let Some((mtype, what)) = step {
             pr_warn!("queue {}: command {:#x} timed out, {}\n", q.qid, cid, what);
-            if (self.report)(mtype, q.qid, cid, gen).is_ok() {
-                return TimeoutAction::ResetTimer;
+            if let Err(e) = (self.report)(mtype, q.qid, cid, gen) {
+                pr_warn!("queue {}: the manager was not told: {:?}\n", q.qid, e);
             }
+            return TimeoutAction::ResetTimer;
         } else if n + 1 < MAX_TIMEOUTS {
             // The reset asked for is still to come.
             return TimeoutAction::ResetTimer;

@@ -24,6 +24,8 @@ use rsio_ntb::lut::LutRange;
 const REQUEST_MS: u32 = 5000;
 /// Request timeout of the disks.
 const IO_TIMEOUT_MS: u32 = 10_000;
+/// Peers' controllers kept at most (more announcements are dropped).
+const MAX_PEER_CTRLS: usize = 256;
 /// How long a controller reset may take before the attachment is dead.
 const RESET_BOUND_MS: u64 = 30_000;
 /// Remote-interrupt vectors one attachment claims at most.
@@ -428,6 +430,11 @@ pub(crate) fn detach(a: &NvmeAttach) -> Result {
         if !force && all[i].disks.iter().any(|d| d.openers() > 0) {
             return Err(EBUSY);
         }
+        if all[i].set.data().resetting.load(Relaxed) != 0 {
+            // Its requests wait for the queues the worker re-creates
+            // (under `OPS`): retry once the reset is over.
+            return Err(EAGAIN);
+        }
         all.remove(i)?
     };
     teardown(x, force);
@@ -437,11 +444,14 @@ pub(crate) fn detach(a: &NvmeAttach) -> Result {
 /// Ends attachment `x`. Not forced: the disks go first (their I/O
 /// drains), then the queues. Forced: new I/O fails, the manager deletes
 /// the queues (the controller finishes or aborts what it holds), what is
-/// left fails, then the disks go.
+/// left fails, then the disks go. The queues' memory is freed only once
+/// the controller cannot use it any more: the manager confirmed the
+/// deletion, or it (or the controller) is gone; else it is kept.
 fn teardown(mut x: Attached, force: bool) {
     let driver = x.set.data().clone();
-    if force || driver.is_dead() {
-        driver.dead.store(1, Relaxed);
+    let gone = driver.is_dead();
+    if force || gone {
+        driver.kill(&x.set);
         for d in x.disks.iter() {
             d.mark_dead();
         }
@@ -452,26 +462,69 @@ fn teardown(mut x: Attached, force: bool) {
         ctrl: x.ctrl,
         attach: x.attach,
     };
-    if !driver.is_dead() || force {
-        if let Err(e) = call(x.node, proto::DETACH, &r.encode()) {
-            pr_warn!(
-                "controller {:#x}: detach not acknowledged: {:?}\n",
-                x.ctrl,
-                e
-            );
+    // A manager that is gone is still told if it can be (its qids).
+    let acked = match call(x.node, proto::DETACH, &r.encode()) {
+        Ok(_) => true,
+        Err(e) => {
+            if !gone {
+                pr_warn!(
+                    "controller {:#x}: detach not acknowledged: {:?}\n",
+                    x.ctrl,
+                    e
+                );
+            }
+            gone
         }
-    }
+    };
     for hwq in 0..x.set.hw_queues() {
         driver.reap(&x.set, hwq);
     }
     driver.fail_all(&x.set);
     x.vectors.clear();
     x.disks.clear();
+    if !acked {
+        keep(x.node, x.set.clone());
+    }
     pr_info!(
         "detached from controller {:#x} of node {}\n",
         x.ctrl,
         x.node
     );
+}
+
+rsio_kernel::global_lock! {
+    /// Queue memory of attachments whose deletion the manager did not
+    /// confirm while alive: the controller may still write it.
+    static KEPT: Mutex<KVec<(u32, Arc<TagSet<Driver>>)>> = KVec::new();
+}
+
+/// Keeps `set`'s queue memory (see [`KEPT`]).
+fn keep(node: u32, set: Arc<TagSet<Driver>>) {
+    let kib = set.data().queues.len() * (2 + DEPTH as usize) * 4;
+    pr_warn!(
+        "node {}'s controller may still use {} KiB of queue memory: kept\n",
+        node,
+        kib
+    );
+    if KEPT.lock().push((node, set), GFP_KERNEL).is_err() {
+        pr_err!("out of memory: queue memory leaked\n");
+    }
+}
+
+/// Frees kept queue memory of `node` (its manager went away), or all of
+/// it whose manager is not up (`None`: module unload; the rest leaks).
+fn release_kept(node: Option<u32>) {
+    let up = api::up_nodes().unwrap_or(0);
+    let mut kept = KEPT.lock();
+    kept.retain(|(n, _)| match node {
+        Some(m) => *n != m,
+        None => up & (1 << (*n).min(31)) != 0,
+    });
+    if node.is_none() {
+        for (_, set) in core::mem::take(&mut *kept) {
+            core::mem::forget(set);
+        }
+    }
 }
 
 /// The manager of this node's attachments to `node`'s controllers is gone,
@@ -484,14 +537,14 @@ fn mark_dead(node: u32, ctrl: u32) {
         .filter(|x| x.node == node && (ctrl == 0 || x.ctrl == ctrl))
     {
         let d = x.set.data();
-        if d.dead.xchg(1, Relaxed) == 0 {
+        if !d.is_dead() {
             pr_warn!(
                 "controller {:#x} of node {} is gone: its disks fail I/O\n",
                 x.ctrl,
                 x.node
             );
         }
-        d.fail_all(&x.set);
+        d.kill(&x.set);
     }
 }
 
@@ -538,6 +591,9 @@ pub(crate) fn recreate(node: u32, ctrl: u32, gen: u32) {
         (x.set.clone(), x.attach)
     };
     let d = set.data();
+    if d.is_dead() {
+        return;
+    }
     for disk in disks.iter() {
         disk.quiesce();
     }
@@ -649,6 +705,7 @@ pub(crate) fn ctrl_gone(node: u32, ctrl: u32) {
 /// Node `node` went away.
 pub(crate) fn peer_down(node: u32) {
     mark_dead(node, 0);
+    release_kept(Some(node));
     PEERS.lock().retain(|(n, _)| *n != node);
 }
 
@@ -663,6 +720,9 @@ pub(crate) fn event(node: u32, mtype: u16, payload: &[u8]) -> Result {
             {
                 let mut p = PEERS.lock();
                 p.retain(|(_, x)| x.ctrl != a.ctrl);
+                if p.len() >= MAX_PEER_CTRLS {
+                    return Err(ENOSPC);
+                }
                 p.push((node, a), GFP_KERNEL)?;
             }
             // The manager of a dead attachment is back with the same drive.
@@ -707,6 +767,7 @@ pub(crate) fn shutdown() {
     }
     *ATTACHED.lock() = KVec::new();
     *PEERS.lock() = KVec::new();
+    release_kept(None);
 }
 
 /// `NVME_IOC_LIST` entries of peers' controllers: those announced, and

@@ -7,6 +7,7 @@
 //! queues, enable, Identify, Number of Queues.
 
 use crate::logic::nvme::{self, Cap, CqCursor, Cqe, IdCtrl, IdNs, Sqe};
+use core::sync::atomic::{fence, Ordering};
 use kernel::io::Io;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -16,6 +17,10 @@ use rsio_kernel::coherent::CoherentBuf;
 use rsio_kernel::io_mem::IoMem;
 use rsio_kernel::iommu::{Confinement, Isolation};
 use rsio_kernel::pci::StubClaim;
+use rsio_kernel::phys_pages::PhysPages;
+
+/// What Identify data starts as.
+static ZERO_PAGE: [u8; nvme::IDENTIFY_LEN] = [0; nvme::IDENTIFY_LEN];
 
 /// Admin queue entries (both queues).
 const ADMIN_ENTRIES: u16 = 32;
@@ -57,26 +62,74 @@ pub(crate) struct Namespace {
     pub(crate) id: IdNs,
 }
 
+/// Memory of the admin queue: coherent DMA memory, or, where the function
+/// is confined to a domain of its own, pages mapped one to one in it.
+enum Mem {
+    Coherent(CoherentBuf),
+    Phys(PhysPages),
+}
+
+impl Mem {
+    fn alloc(claim: &StubClaim, own_domain: bool, len: usize) -> Result<Self> {
+        if own_domain {
+            Ok(Mem::Phys(PhysPages::alloc(0)?))
+        } else {
+            Ok(Mem::Coherent(claim.coherent(len)?))
+        }
+    }
+
+    /// The address the controller uses.
+    fn bus(&self) -> u64 {
+        match self {
+            Mem::Coherent(b) => b.bus_addr(),
+            Mem::Phys(p) => p.phys(),
+        }
+    }
+
+    fn zero(&self) -> Result {
+        match self {
+            Mem::Coherent(b) => b.zero(0, b.len()),
+            Mem::Phys(p) => {
+                p.zero();
+                Ok(())
+            }
+        }
+    }
+
+    fn write(&self, off: usize, data: &[u8]) -> Result {
+        match self {
+            Mem::Coherent(b) => b.write(off, data),
+            Mem::Phys(p) => p.write(off, data),
+        }
+    }
+
+    fn read(&self, off: usize, out: &mut [u8]) -> Result {
+        match self {
+            Mem::Coherent(b) => b.read(off, out),
+            Mem::Phys(p) => p.read(off, out),
+        }
+    }
+}
+
 /// The admin queue.
 struct Admin {
-    sq: CoherentBuf,
-    cq: CoherentBuf,
+    sq: Mem,
+    cq: Mem,
     /// 4 KiB for Identify and log pages.
-    data: CoherentBuf,
+    data: Mem,
     tail: u16,
     head: CqCursor,
     next_cid: u16,
 }
 
-/// A controller the manager drives. Fields drop in order: the IOMMU
-/// domain after the controller is disabled (`drop`), then the function
-/// goes back to its driver.
+/// A controller the manager drives. Fields drop in order, after `drop`
+/// disabled the controller: the IOMMU domain, the mappings and the admin
+/// memory, and last the function, which goes back to its driver.
 pub(crate) struct Hw {
     /// Where the function's IOMMU group is its own: a domain that maps the
     /// admin buffers and, per attachment, the client's span and slot (one
     /// to one), and nothing else.
     pub(crate) confined: Option<Confinement>,
-    pub(crate) claim: StubClaim,
     /// BAR 0: registers and doorbells.
     regs: IoMem,
     /// The MSI-X table.
@@ -88,6 +141,7 @@ pub(crate) struct Hw {
     pub(crate) qpairs: u16,
     pub(crate) namespaces: KVec<Namespace>,
     admin: Pin<KBox<Mutex<Admin>>>,
+    pub(crate) claim: StubClaim,
 }
 
 impl Hw {
@@ -112,10 +166,11 @@ impl Hw {
             return Err(EOPNOTSUPP);
         }
         let (msix, msix_entries) = map_msix(&claim)?;
+        let own = matches!(claim.isolation(), Isolation::Own);
         let admin = Admin {
-            sq: claim.coherent(usize::from(ADMIN_ENTRIES) * nvme::SQE_SIZE)?,
-            cq: claim.coherent(usize::from(ADMIN_ENTRIES) * nvme::CQE_SIZE)?,
-            data: claim.coherent(nvme::IDENTIFY_LEN)?,
+            sq: Mem::alloc(&claim, own, usize::from(ADMIN_ENTRIES) * nvme::SQE_SIZE)?,
+            cq: Mem::alloc(&claim, own, usize::from(ADMIN_ENTRIES) * nvme::CQE_SIZE)?,
+            data: Mem::alloc(&claim, own, nvme::IDENTIFY_LEN)?,
             tail: 0,
             head: CqCursor::new(ADMIN_ENTRIES),
             next_cid: 0,
@@ -128,7 +183,7 @@ impl Hw {
             msix,
             msix_entries,
             cap,
-            id: IdCtrl::parse(&[0u8; nvme::IDENTIFY_LEN]).ok_or(EINVAL)?,
+            id: IdCtrl::parse(&ZERO_PAGE).ok_or(EINVAL)?,
             qpairs: 0,
             namespaces: KVec::new(),
             admin: KBox::pin_init(new_mutex!(admin, "rsio_nvme_admin"), GFP_KERNEL)?,
@@ -180,8 +235,8 @@ impl Hw {
     fn enable(&self) -> Result {
         {
             let mut a = self.admin.lock();
-            a.sq.zero(0, a.sq.len())?;
-            a.cq.zero(0, a.cq.len())?;
+            a.sq.zero()?;
+            a.cq.zero()?;
             a.tail = 0;
             a.head = CqCursor::new(ADMIN_ENTRIES);
             wr32(
@@ -189,8 +244,8 @@ impl Hw {
                 nvme::REG_AQA,
                 nvme::aqa(ADMIN_ENTRIES, ADMIN_ENTRIES),
             );
-            wr64(&self.regs, nvme::REG_ASQ, a.sq.bus_addr());
-            wr64(&self.regs, nvme::REG_ACQ, a.cq.bus_addr());
+            wr64(&self.regs, nvme::REG_ASQ, a.sq.bus());
+            wr64(&self.regs, nvme::REG_ACQ, a.cq.bus());
         }
         wr32(&self.regs, nvme::REG_CC, nvme::cc_enable());
         self.wait_ready(true).inspect_err(|e| {
@@ -297,10 +352,10 @@ impl Hw {
         a.next_cid = a.next_cid.wrapping_add(1) & 0xfff;
         sqe[0] = (sqe[0] & 0xffff) | u32::from(cid) << 16;
         if data {
-            let bus = a.data.bus_addr();
+            let bus = a.data.bus();
             sqe[6] = bus as u32;
             sqe[7] = (bus >> 32) as u32;
-            a.data.zero(0, a.data.len())?;
+            a.data.zero()?;
         }
         let dstrd = self.cap.dstrd();
         a.sq.write(usize::from(a.tail) * nvme::SQE_SIZE, &nvme::sqe_bytes(&sqe))?;
@@ -308,10 +363,15 @@ impl Hw {
         wr32(&self.regs, nvme::sq_tail_doorbell(0, dstrd), a.tail.into());
         let start = Instant::<Monotonic>::now();
         loop {
-            let mut b = [0u8; nvme::CQE_SIZE];
-            a.cq.read(usize::from(a.head.head) * nvme::CQE_SIZE, &mut b)?;
-            let c = Cqe::from_bytes(&b);
-            if a.head.is_new(c.phase) {
+            // The phase first, the rest after it: never a torn entry.
+            let at = usize::from(a.head.head) * nvme::CQE_SIZE;
+            let mut phase = [0u8; 1];
+            a.cq.read(at + 14, &mut phase)?;
+            if a.head.is_new(phase[0] & 1 != 0) {
+                fence(Ordering::Acquire);
+                let mut b = [0u8; nvme::CQE_SIZE];
+                a.cq.read(at, &mut b)?;
+                let c = Cqe::from_bytes(&b);
                 a.head.advance();
                 wr32(
                     &self.regs,
@@ -440,13 +500,12 @@ impl Drop for Hw {
 fn confine(claim: &StubClaim, a: &Admin) -> Result<Option<Confinement>> {
     match claim.isolation() {
         Isolation::Own => {
-            let r = |b: &CoherentBuf| {
-                (
-                    b.bus_addr() & !0xfff,
-                    (b.len() as u64).next_multiple_of(0x1000),
-                )
-            };
-            Ok(Some(claim.confine(&[r(&a.sq), r(&a.cq), r(&a.data)])?))
+            // The admin memory is pages mapped one to one (`Mem::Phys`).
+            let c = claim.confine(&[])?;
+            for m in [&a.sq, &a.cq, &a.data] {
+                c.map_ram(m.bus(), 0x1000)?;
+            }
+            Ok(Some(c))
         }
         Isolation::Shared => {
             dev_warn!(

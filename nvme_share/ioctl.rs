@@ -58,7 +58,15 @@ fn share(cmd: u32, arg: usize, share: bool) -> Result<isize> {
     if share {
         manager::share(&mut a.value)?;
     } else {
-        manager::unshare(&a.value)?;
+        let v = &a.value;
+        if v.header.flags & NVME_SHARE_FORCE != 0 {
+            // This node's own client stops ringing the controller's
+            // doorbells before the controller goes back to nvme.
+            if let Some(ctrl) = manager::ctrl_of(v.domain, v.bus, v.devfn) {
+                client::ctrl_gone(manager::local_node(), ctrl);
+            }
+        }
+        manager::unshare(v)?;
     }
     a.write_back()?;
     Ok(0)

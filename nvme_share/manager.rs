@@ -152,7 +152,16 @@ fn find(ctrl: u32) -> Result<Arc<Managed>> {
         .ok_or(ENOENT)
 }
 
-fn local_node() -> u32 {
+/// The controller shared from local function `domain:bus:devfn`.
+pub(crate) fn ctrl_of(domain: u32, bus: u32, devfn: u32) -> Option<u32> {
+    MANAGED
+        .lock()
+        .iter()
+        .find(|m| m.bdf == (domain, bus, devfn))
+        .map(|m| m.ctrl)
+}
+
+pub(crate) fn local_node() -> u32 {
     api::local_node().unwrap_or(0)
 }
 
@@ -416,12 +425,17 @@ impl Managed {
         for q in 1..=64u16 {
             if a.created & (1u64 << (q - 1)) != 0 {
                 if let Err(e) = self.hw.delete_qpair(q) {
-                    pr_warn!(
-                        "controller {:#x}: deleting queue {} failed: {:?}\n",
+                    // The queue may still be in use: stop the controller
+                    // (no DMA after this) and bring it back for the others.
+                    pr_err!(
+                        "controller {:#x}: deleting queue {} failed ({:?}): resetting it\n",
                         self.ctrl,
                         q,
                         e
                     );
+                    let _ = self.hw.disable();
+                    crate::worker::push(crate::worker::Work::Reset(self.ctrl));
+                    break;
                 }
             }
         }
@@ -804,6 +818,9 @@ impl Managed {
 
     fn create(&self, node: u32, r: &proto::CreateQpair) -> Result {
         let mut st = self.st.lock();
+        if st.state != proto::STATE_READY {
+            return Err(EAGAIN);
+        }
         let gen = st.gen;
         let a = st
             .attaches
@@ -828,6 +845,9 @@ impl Managed {
 
     fn check_qpair(&self, node: u32, r: &proto::QpairRef) -> Result<u64> {
         let st = self.st.lock();
+        if st.state != proto::STATE_READY {
+            return Err(EAGAIN);
+        }
         let a = st
             .attaches
             .iter()
@@ -897,7 +917,15 @@ pub(crate) fn check_all() {
 pub(crate) fn hung(node: u32, payload: &[u8]) -> Result {
     let h = proto::Hung::decode(payload).map_err(|_| EPROTO)?;
     let m = find(h.ctrl)?;
-    m.attach_of(node, h.attach)?;
+    let q = proto::QpairRef {
+        ctrl: h.ctrl,
+        attach: h.attach,
+        gen: h.gen,
+        qid: h.qid,
+        cid: h.cid,
+    };
+    // A report of an old generation is stale: that reset happened.
+    m.check_qpair(node, &q)?;
     pr_warn!(
         "controller {:#x}: node {} reports command {:#x} on queue {} hung: resetting\n",
         m.ctrl,

@@ -122,6 +122,11 @@ impl IoQueue {
         self.prp.get(tag as usize)
     }
 
+    /// Waits for a `submit` or `ring_tail` running now to end.
+    pub(crate) fn barrier(&self) {
+        drop(self.ring.lock());
+    }
+
     /// Empties the rings, for queues the controller dropped in a reset
     /// (it no longer writes them).
     pub(crate) fn reset(&self) {
@@ -134,12 +139,25 @@ impl IoQueue {
     }
 
     /// Puts `sqe` in the SQ; rings the tail doorbell if `ring` (else a
-    /// later [`IoQueue::ring_tail`] does). `false`: the SQ is full.
-    pub(crate) fn submit(&self, db: &Doorbells, sqe: &Sqe, ring: bool) -> bool {
+    /// later [`IoQueue::ring_tail`] does); `arm` runs first, once the
+    /// command is sure to go in. `false`: the SQ is full, or `dead` (the
+    /// controller is gone: nothing is rung after [`IoQueue::barrier`]).
+    pub(crate) fn submit(
+        &self,
+        db: &Doorbells,
+        sqe: &Sqe,
+        ring: bool,
+        dead: &Atomic<u32>,
+        arm: impl FnOnce(),
+    ) -> bool {
         let mut r = self.ring.lock();
+        if dead.load(Relaxed) != 0 {
+            return false;
+        }
         let Some(slot) = r.sq.push() else {
             return false;
         };
+        arm();
         let _ = self.sq.write_words(usize::from(slot) * nvme::SQE_SIZE, sqe);
         if ring {
             // The entry is in memory before the controller hears of it.
@@ -149,9 +167,12 @@ impl IoQueue {
         true
     }
 
-    /// Rings the SQ tail doorbell.
-    pub(crate) fn ring_tail(&self, db: &Doorbells) {
+    /// Rings the SQ tail doorbell (not once `dead`).
+    pub(crate) fn ring_tail(&self, db: &Doorbells, dead: &Atomic<u32>) {
         let r = self.ring.lock();
+        if dead.load(Relaxed) != 0 {
+            return;
+        }
         fence(Ordering::Release);
         db.ring(self.sq_db, r.sq.tail.into());
     }

@@ -20,7 +20,7 @@ use crate::bindings;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Relaxed};
+use kernel::sync::atomic::{Atomic, Full, Relaxed, Release};
 use kernel::sync::Arc;
 use kernel::types::Opaque;
 
@@ -79,21 +79,37 @@ pub trait BlkOps: Sized + Send + Sync + 'static {
     type DiskData: Send + Sync;
 
     /// Issue `rq` (started already: its timer runs) on hardware queue
-    /// `hwq` for `disk`; `last`: no more requests follow in this batch
-    /// (else [`BlkOps::commit_rqs`] ends it). A status other than
-    /// `Ok` ends the request with it (or, `Resource`/`DevResource`,
-    /// retries it later) and the driver must not complete it.
-    fn queue_rq(&self, disk: &Self::DiskData, hwq: u32, rq: &Request<Self>, last: bool) -> Status;
+    /// `hwq` for `disk`; `segs`: its data as physical ranges (reads and
+    /// writes; empty otherwise); `last`: no more requests follow in this
+    /// batch (else [`BlkOps::commit_rqs`] ends it). The driver arms the
+    /// request ([`Request::arm`]) before the device can see it; a status
+    /// other than `Ok` ends the request with it (or, `Resource`, retries
+    /// it later) unless it was armed and completed meanwhile.
+    fn queue_rq(
+        &self,
+        disk: &Self::DiskData,
+        hwq: u32,
+        rq: &Request<Self>,
+        segs: &[(u64, u32)],
+        last: bool,
+    ) -> Status;
     /// The batch on `hwq` ends without a `last` request.
     fn commit_rqs(&self, hwq: u32);
     /// `rq` on `hwq` timed out.
     fn timeout(&self, hwq: u32, rq: &Request<Self>) -> TimeoutAction;
 }
 
+/// A request handed to the hardware: the first to claim it completes it.
+const ARMED: u32 = 0;
+/// A request in `queue_rq` before [`Request::arm`]: nobody may complete it.
+const ISSUING: u32 = 1;
+/// A request whose completion is claimed (or that is not issued).
+const CLAIMED: u32 = 2;
+
 /// The layer's part of every request's private data; the segments table
 /// follows it.
 struct Pdu<D> {
-    /// 0: the driver owns the request; 1: its completion is claimed.
+    /// `ARMED`, `ISSUING` or `CLAIMED`.
     claimed: Atomic<u32>,
     /// The status [`BlkOps`]'s completion ends it with.
     status: Atomic<u32>,
@@ -175,10 +191,10 @@ impl<T: BlkOps> Request<T> {
     }
 
     /// Its data as physical address ranges (merged where contiguous), in
-    /// order. For [`BlkOps::queue_rq`] only: the table is the request's
-    /// and rewritten by each call. `EINVAL`: more segments than the tag
-    /// set allows.
-    pub fn segments(&self) -> Result<&[(u64, u32)]> {
+    /// order, in the request's own table. Called by `Vtable::queue_rq`
+    /// only, once per issue, before the driver sees the request: nothing
+    /// else writes the table while the driver uses the slice.
+    fn map_segments(&self) -> Result<&[(u64, u32)]> {
         // SAFETY: An issued request's queue and tag set are live; the set is the `set` of a `RawSet` (`TagSet::new`, `#[repr(C)]`).
         let layout = unsafe { (*(*(*self.raw()).q).tag_set.cast::<RawSet>()).layout };
         // SAFETY: The pdu is `layout.total` bytes (the tag set's `cmd_size`).
@@ -203,11 +219,19 @@ impl<T: BlkOps> Request<T> {
         Ok(unsafe { core::slice::from_raw_parts(segs, n as usize) })
     }
 
+    /// Hands the request to the hardware: from now on a completion (or a
+    /// timeout, or a teardown) may claim it. The driver calls this in
+    /// [`BlkOps::queue_rq`] just before the device can see the command.
+    pub fn arm(&self) {
+        self.pdu().claimed.store(ARMED, Release);
+    }
+
     /// Claims the request's completion and completes it with `status`
-    /// (any context). `false`: already claimed since it was issued.
+    /// (any context). `false`: not armed, or already claimed since it was
+    /// issued.
     pub fn try_complete(&self, status: Status) -> bool {
         let pdu = self.pdu();
-        if pdu.claimed.cmpxchg(0, 1, Relaxed).is_err() {
+        if pdu.claimed.cmpxchg(ARMED, CLAIMED, Full).is_err() {
             return false;
         }
         pdu.status.store(status as u32, Relaxed);
@@ -220,7 +244,7 @@ impl<T: BlkOps> Request<T> {
     /// layer to issue again (the requeue list is kicked).
     /// `false`: already claimed.
     pub fn try_requeue(&self) -> bool {
-        if self.pdu().claimed.cmpxchg(0, 1, Relaxed).is_err() {
+        if self.pdu().claimed.cmpxchg(ARMED, CLAIMED, Full).is_err() {
             return false;
         }
         // SAFETY: The request is issued and claimed here only.
@@ -290,10 +314,29 @@ impl<T: BlkOps> Vtable<T> {
         let disk = unsafe { &*(*queue).queuedata.cast::<T::DiskData>() };
         // SAFETY: The set's driver data is its `Arc<T>` (TagSet::new), alive with the set.
         let ops = unsafe { &*(*set).driver_data.cast::<T>() };
-        rq.pdu().claimed.store(0, Relaxed);
+        rq.pdu().claimed.store(ISSUING, Relaxed);
         // SAFETY: The request is being issued to this driver.
         unsafe { kernel::bindings::blk_mq_start_request(rqp) };
-        ops.queue_rq(disk, hwq, rq, last) as kernel::bindings::blk_status_t
+        let segs: &[(u64, u32)] = match rq.op() {
+            Op::Read | Op::Write => match rq.map_segments() {
+                Ok(s) => s,
+                Err(_) => return Self::refuse(rq, Status::IoError),
+            },
+            _ => &[],
+        };
+        match ops.queue_rq(disk, hwq, rq, segs, last) {
+            Status::Ok => Status::Ok as kernel::bindings::blk_status_t,
+            s => Self::refuse(rq, s),
+        }
+    }
+
+    /// `queue_rq` refuses `rq` with `status`, unless the request was armed
+    /// and someone claimed it meanwhile (then it is theirs: "issued").
+    fn refuse(rq: &Request<T>, status: Status) -> kernel::bindings::blk_status_t {
+        match rq.pdu().claimed.xchg(CLAIMED, Full) {
+            CLAIMED => Status::Ok as kernel::bindings::blk_status_t,
+            _ => status as kernel::bindings::blk_status_t,
+        }
     }
 
     /// # Safety
@@ -352,7 +395,7 @@ impl<T: BlkOps> Vtable<T> {
         // SAFETY: As above; uninitialized memory is written, not dropped.
         unsafe {
             pdu.write(Pdu {
-                claimed: Atomic::new(1),
+                claimed: Atomic::new(CLAIMED),
                 status: Atomic::new(0),
                 data: T::RequestData::default(),
             })
@@ -490,14 +533,32 @@ impl<T: BlkOps> TagSet<T> {
         Some(unsafe { Request::from_raw(rq) })
     }
 
-    /// Calls `f` with every request in flight on queue `hwq`.
-    pub fn each_in_flight(&self, hwq: u32, mut f: impl FnMut(&Request<T>)) {
-        for tag in 0..self.depth {
-            if let Some(rq) = self.in_flight(hwq, tag) {
-                f(rq);
-            }
-        }
+    /// Calls `f` with every request in flight on any queue
+    /// (`blk_mq_tagset_busy_iter`: under the tags' locks, with a
+    /// reference on each request).
+    pub fn each_in_flight<F: FnMut(&Request<T>)>(&self, mut f: F) {
+        let set = self.raw.set.get();
+        let data = core::ptr::from_mut(&mut f).cast::<core::ffi::c_void>();
+        // SAFETY: The set is allocated; `data` is `f`, alive for the call; the callback is `F`'s.
+        unsafe { kernel::bindings::blk_mq_tagset_busy_iter(set, Some(busy_fn::<T, F>), data) };
     }
+}
+
+/// `blk_mq_tagset_busy_iter`'s callback for [`TagSet::each_in_flight`].
+///
+/// # Safety
+///
+/// `rq` is a request of a tag set of `T`, referenced for the call; `data`
+/// is the `F` of the caller.
+unsafe extern "C" fn busy_fn<T: BlkOps, F: FnMut(&Request<T>)>(
+    rq: *mut kernel::bindings::request,
+    data: *mut core::ffi::c_void,
+) -> bool {
+    // SAFETY: Per the contract.
+    let f = unsafe { &mut *data.cast::<F>() };
+    // SAFETY: Per the contract.
+    f(unsafe { Request::from_raw(rq) });
+    true
 }
 
 impl<T: BlkOps> Drop for TagSet<T> {
@@ -608,7 +669,7 @@ impl<T: BlkOps> Disk<T> {
                 (*disk).disk_name[i] = *b as kernel::ffi::c_char;
             }
             (*disk).disk_name[name.len()] = 0;
-            (*disk).fops = &DISK_FOPS;
+            (*disk).fops = &DISK_FOPS.0;
             kernel::bindings::set_capacity(disk, p.capacity_sectors);
             if p.read_only {
                 kernel::bindings::set_disk_ro(disk, true);
@@ -704,10 +765,16 @@ impl<T: BlkOps> Drop for Disk<T> {
 }
 
 /// No disk operation of its own: open, release and ioctls are the block
-/// layer's.
-const DISK_FOPS: kernel::bindings::block_device_operations =
-    kernel::bindings::block_device_operations {
-        owner: core::ptr::null_mut(),
-        // SAFETY: All other members are optional callbacks or pointers: `None`/null when zero.
-        ..unsafe { core::mem::zeroed() }
-    };
+/// layer's. `owner` is this layer's module: an open disk pins it, so the
+/// table outlives every open file of a disk (after `del_gendisk` nothing
+/// of the driver's runs for such a file).
+struct Fops(kernel::bindings::block_device_operations);
+
+// SAFETY: A read-only table: pointers to a module and null callbacks.
+unsafe impl Sync for Fops {}
+
+static DISK_FOPS: Fops = Fops(kernel::bindings::block_device_operations {
+    owner: <crate::RsioKernel as kernel::ModuleMetadata>::THIS_MODULE.as_ptr(),
+    // SAFETY: All other members are optional callbacks or pointers: `None`/null when zero.
+    ..unsafe { core::mem::zeroed() }
+});

@@ -102,7 +102,7 @@ impl Confinement {
             Err(e)
         };
         for &(start, len) in ranges {
-            if let Err(e) = map_range(dom, start, len) {
+            if let Err(e) = map_range(dom, start, len, false) {
                 return free(e);
             }
         }
@@ -117,9 +117,17 @@ impl Confinement {
         })
     }
 
-    /// Admits `[start, start + len)` too (page-aligned, one to one).
+    /// Admits `[start, start + len)` of MMIO too (page-aligned, one to
+    /// one).
     pub fn map(&self, start: u64, len: u64) -> Result {
-        map_range(self.dom, start, len)
+        map_range(self.dom, start, len, false)
+    }
+
+    /// Admits `[start, start + len)` of RAM too (page-aligned, one to one,
+    /// cache-coherent): physical pages the device reaches by their
+    /// physical address, e.g. `PhysPages`.
+    pub fn map_ram(&self, start: u64, len: u64) -> Result {
+        map_range(self.dom, start, len, true)
     }
 
     /// Takes a range of [`Confinement::map`] away again.
@@ -135,9 +143,13 @@ impl Confinement {
 }
 
 /// Maps `[start, start + len)` one to one in `dom`, readable and
-/// writable, as MMIO (the ranges a confined device reaches are windows of
-/// an adapter, not RAM).
-fn map_range(dom: NonNull<kernel::bindings::iommu_domain>, start: u64, len: u64) -> Result {
+/// writable: as MMIO (windows of an adapter), or as coherent RAM if `ram`.
+fn map_range(
+    dom: NonNull<kernel::bindings::iommu_domain>,
+    start: u64,
+    len: u64,
+    ram: bool,
+) -> Result {
     let page = kernel::page::PAGE_SIZE as u64;
     // SAFETY: `dom` is a live domain (callers' invariants); the geometry is fixed at allocation.
     let g = unsafe { (*dom.as_ptr()).geometry };
@@ -150,9 +162,12 @@ fn map_range(dom: NonNull<kernel::bindings::iommu_domain>, start: u64, len: u64)
     {
         return Err(EINVAL);
     }
-    let prot = (kernel::bindings::IOMMU_READ
-        | kernel::bindings::IOMMU_WRITE
-        | kernel::bindings::IOMMU_MMIO) as i32;
+    let kind = if ram {
+        kernel::bindings::IOMMU_CACHE
+    } else {
+        kernel::bindings::IOMMU_MMIO
+    };
+    let prot = (kernel::bindings::IOMMU_READ | kernel::bindings::IOMMU_WRITE | kind) as i32;
     // SAFETY: `dom` is live; the range was checked against its aperture.
     to_result(unsafe {
         kernel::bindings::iommu_map(

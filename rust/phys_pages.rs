@@ -100,6 +100,16 @@ impl PhysPages {
         Ok(())
     }
 
+    /// Writes `data` at `off`.
+    pub fn write(&self, off: usize, data: &[u8]) -> Result {
+        let p = self.at(off, data.len(), 1)?;
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: Inside the pages (checked above).
+            unsafe { p.add(i).write_volatile(*b) };
+        }
+        Ok(())
+    }
+
     /// Reads `out.len()` bytes from `off`.
     pub fn read(&self, off: usize, out: &mut [u8]) -> Result {
         let p = self.at(off, out.len(), 1)?;

@@ -498,6 +498,8 @@ impl AttachReply {
         check(m.granted == m.qids.count_ones(), Bad::Value)?;
         check(m.granted <= MAX_CLIENT_QPAIRS, Bad::Value)?;
         check(m.dma_span.is_power_of_two(), Bad::Value)?;
+        // The client adds addresses below the span to the base.
+        check(m.dma_base.checked_add(m.dma_span).is_some(), Bad::Value)?;
         check(m.dstrd <= 0xf, Bad::Value)?;
         check(m.mqes <= 0xffff, Bad::Value)?;
         Ok(m)

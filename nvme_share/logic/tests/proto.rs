@@ -391,6 +391,14 @@ fn attach_codec() {
     assert_eq!(bad(AttachReply { dma_span: 0, ..r }), Err(Bad::Value));
     assert_eq!(
         bad(AttachReply {
+            dma_base: u64::MAX - 0xfff,
+            dma_span: 1 << 20,
+            ..r
+        }),
+        Err(Bad::Value)
+    );
+    assert_eq!(
+        bad(AttachReply {
             dma_span: 3 << 30,
             ..r
         }),
