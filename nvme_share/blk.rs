@@ -58,6 +58,9 @@ pub(crate) struct Driver {
     pub(crate) dma_base: u64,
     pub(crate) dma_span: u64,
     pub(crate) write_zeroes: bool,
+    /// Data pointers are SGLs (the controller offers them, `use_sgl`), else
+    /// PRPs.
+    pub(crate) sgl: bool,
     pub(crate) discard: bool,
     /// The manager or the controller is gone: every request fails.
     pub(crate) dead: Atomic<u32>,
@@ -94,6 +97,9 @@ impl Driver {
             // RAM the controller cannot reach through the fabric.
             return Err(Status::IoError);
         }
+        if self.sgl {
+            return self.sgl(segs, page);
+        }
         let mut list = [0u64; MAX_LIST];
         let p = prp::build(segs, &mut list, page.phys()).map_err(|_| Status::IoError)?;
         for (i, e) in list.iter().take(p.list_entries).enumerate() {
@@ -109,6 +115,32 @@ impl Driver {
             prp1: p.prp1 + self.dma_base,
             prp2,
         })
+    }
+
+    /// The SGL of `rq`'s segments: one Data Block descriptor inline, or a
+    /// Last Segment descriptor to a list of them in `page`.
+    fn sgl(
+        &self,
+        segs: &[(u64, u32)],
+        page: &rsio_kernel::phys_pages::PhysPages,
+    ) -> Result<Dptr, Status> {
+        let mut list = [[0u8; prp::SGL_DESC_SIZE]; MAX_SEGMENTS as usize];
+        let d = prp::build_sgl(segs, &mut list, page.phys()).map_err(|_| Status::IoError)?;
+        // Device addresses: this node's physical ones through the window.
+        let moved = |d: &[u8; 16]| {
+            prp::sgl_desc(
+                prp::sgl_desc_type(d),
+                prp::sgl_desc_addr(d) + self.dma_base,
+                prp::sgl_desc_len(d),
+            )
+        };
+        if segs.len() > 1 {
+            for (i, e) in list.iter().take(segs.len()).enumerate() {
+                page.write(i * prp::SGL_DESC_SIZE, &moved(e))
+                    .map_err(|_| Status::IoError)?;
+            }
+        }
+        Ok(Dptr::Sgl(moved(&d)))
     }
 
     fn command(

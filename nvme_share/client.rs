@@ -293,6 +293,7 @@ fn build(adapter: &Arc<Adapter>, a: &NvmeAttach, r: &proto::AttachReply) -> Resu
             dma_base: r.dma_base,
             dma_span: r.dma_span,
             write_zeroes: r.oncs & (1 << 3) != 0,
+            sgl: r.sgls & 3 != 0 && crate::module_parameters::use_sgl.value(),
             discard: r.oncs & (1 << 2) != 0,
             dead: Atomic::new(0),
             resetting: Atomic::new(0),

@@ -44,6 +44,12 @@ module! {
     authors: ["rsio developers"],
     description: "rsio NVMe sharing without SR-IOV: manager and client",
     license: "GPL",
+    params: {
+        use_sgl: bool {
+            default: true,
+            description: "Give the controller SGLs where it offers them (else PRP lists)",
+        },
+    },
 }
 
 /// Marker-trait impls that let the ABI structs cross the user boundary by
