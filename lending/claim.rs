@@ -11,8 +11,6 @@ use rsio_kernel::{
     pci::{PciFunction, StubClaim, StubDriver},
 };
 
-/// The rsio adapter's vendor id: never lent.
-const RSIO_VENDOR_ID: u16 = 0x7273;
 /// `PCI_BASE_CLASS_BRIDGE`.
 const CLASS_BRIDGE: u32 = 0x06;
 /// `PCI_COMMAND_INTX_DISABLE`: the command register of a stopped function.
@@ -113,7 +111,7 @@ impl Claimed {
         }
         let f = PciFunction::get(domain, bus, devfn).ok_or(ENODEV)?;
         // The adapter first: it is a bridge by class too (0x0680, NTB).
-        if f.vendor_id() == RSIO_VENDOR_ID {
+        if f.vendor_id() == rsio_ntb::adapter::VENDOR_ID {
             return Err(EPERM);
         }
         if f.class() >> 16 == CLASS_BRIDGE {

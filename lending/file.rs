@@ -5,7 +5,7 @@
 
 use crate::ioctl::Arg;
 use crate::lend_abi::*;
-use crate::uapi::{self, RsioList};
+use crate::uapi;
 use crate::{borrow, state};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
@@ -124,14 +124,6 @@ fn p2p(cmd: u32, arg: usize) -> Result<isize> {
 }
 
 fn list(cmd: u32, arg: usize) -> Result<isize> {
-    let mut a = Arg::<RsioList>::read(cmd, arg, RsioList::LAYOUT)?;
-    let known = core::mem::size_of::<LendDevEntry>();
-    let n = uapi::check_entry_size(&a.value, LEND_DEV_ENTRY_SIZE_V1, known)
-        .map_err(|e| Error::from_errno(-e.errno()))?;
-    let (cap, esize) = (a.value.capacity as usize, a.value.entry_size as usize);
     // Entries are gathered under the state lock and copied out afterwards.
-    a.value.count =
-        rsio_kernel::abi::list_entries(a.value.entries, cap, esize, n, |f| state::list(f))?;
-    a.write_back()?;
-    Ok(0)
+    crate::ioctl::list::<LendDevEntry>(cmd, arg, LEND_DEV_ENTRY_SIZE_V1, |f| state::list(f))
 }

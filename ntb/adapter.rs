@@ -229,6 +229,10 @@ pub trait UserHook: Send + Sync {
     fn fire(&self, vector: u32);
 }
 
+/// The adapter's PCI vendor id: feature modules never lend or share the
+/// adapter itself.
+pub const VENDOR_ID: u16 = regs::VENDOR_ID;
+
 /// The first remote-interrupt vector a [`UserVector`] may claim: the ones
 /// below are the fabric core's notifications (`USER(sender node)`).
 pub const FIRST_CLAIMABLE_USER_VECTOR: u32 = regs::MAX_NODES;

@@ -8,7 +8,6 @@
 
 use crate::logic::nvme::{self, Cap, CqCursor, Cqe, IdCtrl, IdNs, Sqe};
 use core::sync::atomic::{fence, Ordering};
-use kernel::io::Io;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -35,24 +34,13 @@ pub(crate) const MAX_NS: usize = 32;
 /// `PCI_COMMAND`: memory decoding, bus mastering, INTx off.
 const COMMAND_ON: u16 = 0x2 | 0x4 | 0x400;
 
-/// Reads dword `off` of a mapping (all-ones when out of range: as a
-/// controller that went away reads).
-pub(crate) fn rd32(m: &IoMem, off: usize) -> u32 {
-    m.io().and_then(|io| io.try_read32(off)).unwrap_or(!0)
-}
-
-/// Writes dword `off` of a mapping (dropped when out of range).
-pub(crate) fn wr32(m: &IoMem, off: usize, v: u32) {
-    let _ = m.io().and_then(|io| io.try_write32(v, off));
-}
-
 fn rd64(m: &IoMem, off: usize) -> u64 {
-    u64::from(rd32(m, off)) | u64::from(rd32(m, off + 4)) << 32
+    u64::from(m.read32(off)) | u64::from(m.read32(off + 4)) << 32
 }
 
 fn wr64(m: &IoMem, off: usize, v: u64) {
-    wr32(m, off, v as u32);
-    wr32(m, off + 4, (v >> 32) as u32);
+    m.write32(off, v as u32);
+    m.write32(off + 4, (v >> 32) as u32);
 }
 
 /// A namespace as Identify described it.
@@ -204,7 +192,7 @@ impl Hw {
     fn wait_ready(&self, ready: bool) -> Result {
         let start = Instant::<Monotonic>::now();
         loop {
-            let csts = rd32(&self.regs, nvme::REG_CSTS);
+            let csts = self.regs.read32(nvme::REG_CSTS);
             if csts == !0 {
                 return Err(ENODEV);
             }
@@ -224,11 +212,11 @@ impl Hw {
     /// `CC.EN = 0` and waits for `CSTS.RDY = 0`: the controller no longer
     /// processes any queue (and deletes the I/O queues).
     pub(crate) fn disable(&self) -> Result {
-        let cc = rd32(&self.regs, nvme::REG_CC);
+        let cc = self.regs.read32(nvme::REG_CC);
         if cc == !0 {
             return Err(ENODEV);
         }
-        wr32(&self.regs, nvme::REG_CC, cc & !nvme::CC_EN);
+        self.regs.write32(nvme::REG_CC, cc & !nvme::CC_EN);
         self.wait_ready(false)
     }
 
@@ -239,15 +227,12 @@ impl Hw {
             a.cq.zero()?;
             a.tail = 0;
             a.head = CqCursor::new(ADMIN_ENTRIES);
-            wr32(
-                &self.regs,
-                nvme::REG_AQA,
-                nvme::aqa(ADMIN_ENTRIES, ADMIN_ENTRIES),
-            );
+            self.regs
+                .write32(nvme::REG_AQA, nvme::aqa(ADMIN_ENTRIES, ADMIN_ENTRIES));
             wr64(&self.regs, nvme::REG_ASQ, a.sq.bus());
             wr64(&self.regs, nvme::REG_ACQ, a.cq.bus());
         }
-        wr32(&self.regs, nvme::REG_CC, nvme::cc_enable());
+        self.regs.write32(nvme::REG_CC, nvme::cc_enable());
         self.wait_ready(true).inspect_err(|e| {
             dev_err!(
                 self.claim.device(),
@@ -279,7 +264,7 @@ impl Hw {
 
     /// Fatal status: the controller must be reset.
     pub(crate) fn failed(&self) -> bool {
-        let csts = rd32(&self.regs, nvme::REG_CSTS);
+        let csts = self.regs.read32(nvme::REG_CSTS);
         csts == !0 || csts & nvme::CSTS_CFS != 0
     }
 
@@ -360,7 +345,8 @@ impl Hw {
         let dstrd = self.cap.dstrd();
         a.sq.write(usize::from(a.tail) * nvme::SQE_SIZE, &nvme::sqe_bytes(&sqe))?;
         a.tail = (a.tail + 1) % ADMIN_ENTRIES;
-        wr32(&self.regs, nvme::sq_tail_doorbell(0, dstrd), a.tail.into());
+        self.regs
+            .write32(nvme::sq_tail_doorbell(0, dstrd), a.tail.into());
         let start = Instant::<Monotonic>::now();
         loop {
             // The phase first, the rest after it: never a torn entry.
@@ -373,11 +359,8 @@ impl Hw {
                 a.cq.read(at, &mut b)?;
                 let c = Cqe::from_bytes(&b);
                 a.head.advance();
-                wr32(
-                    &self.regs,
-                    nvme::cq_head_doorbell(0, dstrd),
-                    a.head.head.into(),
-                );
+                self.regs
+                    .write32(nvme::cq_head_doorbell(0, dstrd), a.head.head.into());
                 if c.cid != cid {
                     // A completion of an earlier command that timed out.
                     continue;
@@ -403,7 +386,7 @@ impl Hw {
 
     fn mask_all_vectors(&self) {
         for k in 0..self.msix_entries as usize {
-            wr32(&self.msix, k * 16 + 12, 1);
+            self.msix.write32(k * 16 + 12, 1);
         }
         let Some(pos) = self.claim.capabilities(CAP_MSIX).next() else {
             return;
@@ -420,17 +403,17 @@ impl Hw {
         if u32::from(iv) >= self.msix_entries {
             return;
         }
-        wr32(&self.msix, off + 12, 1);
-        wr32(&self.msix, off, addr as u32);
-        wr32(&self.msix, off + 4, (addr >> 32) as u32);
-        wr32(&self.msix, off + 8, 0);
-        wr32(&self.msix, off + 12, 0);
+        self.msix.write32(off + 12, 1);
+        self.msix.write32(off, addr as u32);
+        self.msix.write32(off + 4, (addr >> 32) as u32);
+        self.msix.write32(off + 8, 0);
+        self.msix.write32(off + 12, 0);
     }
 
     /// Masks MSI-X entry `iv`.
     pub(crate) fn mask_vector(&self, iv: u16) {
         if u32::from(iv) < self.msix_entries {
-            wr32(&self.msix, usize::from(iv) * 16 + 12, 1);
+            self.msix.write32(usize::from(iv) * 16 + 12, 1);
         }
     }
 

@@ -5,9 +5,9 @@
 //! (size, version, flags), then by the operation; all but the listings
 //! need `CAP_SYS_ADMIN` (checked before the argument is read).
 
-use crate::ioctl_arg::Arg;
+use crate::ioctl_arg::{self, Arg};
 use crate::nvme_abi::*;
-use crate::uapi::{self, RsioList};
+use crate::uapi;
 use crate::{client, manager};
 use kernel::prelude::*;
 
@@ -17,24 +17,26 @@ pub(crate) fn ioctl(cmd: u32, arg: usize) -> Result<isize> {
     match nr(cmd) {
         n if n == nr(NVME_IOC_SHARE) => share(cmd, arg, true),
         n if n == nr(NVME_IOC_UNSHARE) => share(cmd, arg, false),
-        n if n == nr(NVME_IOC_LIST) => list(cmd, arg, NVME_CTRL_ENTRY_SIZE_V1, |f| {
+        n if n == nr(NVME_IOC_LIST) => ioctl_arg::list(cmd, arg, NVME_CTRL_ENTRY_SIZE_V1, |f| {
             let mut v = KVec::new();
             manager::list(&mut v)?;
             client::list(&mut v)?;
             each(&v, f)
         }),
-        n if n == nr(NVME_IOC_LIST_NS) => list(cmd, arg, NVME_NS_ENTRY_SIZE_V1, |f| {
+        n if n == nr(NVME_IOC_LIST_NS) => ioctl_arg::list(cmd, arg, NVME_NS_ENTRY_SIZE_V1, |f| {
             let mut v = KVec::new();
             manager::list_ns(&mut v)?;
             client::list_ns(&mut v)?;
             each(&v, f)
         }),
-        n if n == nr(NVME_IOC_LIST_CLIENTS) => list(cmd, arg, NVME_CLIENT_ENTRY_SIZE_V1, |f| {
-            let mut v = KVec::new();
-            manager::list_clients(&mut v)?;
-            client::list_clients(&mut v)?;
-            each(&v, f)
-        }),
+        n if n == nr(NVME_IOC_LIST_CLIENTS) => {
+            ioctl_arg::list(cmd, arg, NVME_CLIENT_ENTRY_SIZE_V1, |f| {
+                let mut v = KVec::new();
+                manager::list_clients(&mut v)?;
+                client::list_clients(&mut v)?;
+                each(&v, f)
+            })
+        }
         n if n == nr(NVME_IOC_ATTACH) => attaching(cmd, arg, true),
         n if n == nr(NVME_IOC_DETACH) => attaching(cmd, arg, false),
         _ => Err(ENOTTY),
@@ -83,22 +85,6 @@ fn attaching(cmd: u32, arg: usize, attach: bool) -> Result<isize> {
     } else {
         client::detach(&a.value)?;
     }
-    a.write_back()?;
-    Ok(0)
-}
-
-fn list<E: kernel::transmute::AsBytes + Copy>(
-    cmd: u32,
-    arg: usize,
-    v1: usize,
-    gather: impl FnOnce(&mut dyn FnMut(&E) -> Result) -> Result<u32>,
-) -> Result<isize> {
-    let mut a = Arg::<RsioList>::read(cmd, arg, RsioList::LAYOUT)?;
-    let known = core::mem::size_of::<E>();
-    let n =
-        uapi::check_entry_size(&a.value, v1, known).map_err(|e| Error::from_errno(-e.errno()))?;
-    let (cap, esize) = (a.value.capacity as usize, a.value.entry_size as usize);
-    a.value.count = rsio_kernel::abi::list_entries(a.value.entries, cap, esize, n, gather)?;
     a.write_back()?;
     Ok(0)
 }

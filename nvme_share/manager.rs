@@ -30,8 +30,6 @@ use rsio_ntb::adapter::Adapter;
 use rsio_ntb::inbound::InboundWindow;
 use rsio_ntb::lut::LutRange;
 
-/// The rsio adapter's vendor id: never shared.
-const RSIO_VENDOR_ID: u16 = 0x7273;
 /// Class code of an NVMe controller (mass storage, NVM, NVMe).
 const CLASS_NVME: u32 = 0x01_08_02;
 /// Default queue pairs per client.
@@ -255,7 +253,7 @@ fn share_args(a: &NvmeShare) -> Result<KVec<NvmePolicy>> {
 /// controller up.
 fn take(a: &NvmeShare) -> Result<Hw> {
     let f = PciFunction::get(a.domain, a.bus, a.devfn).ok_or(ENODEV)?;
-    if f.vendor_id() == RSIO_VENDOR_ID {
+    if f.vendor_id() == rsio_ntb::adapter::VENDOR_ID {
         return Err(EPERM);
     }
     if !is_nvme(&f) {

@@ -5,7 +5,6 @@
 //! the doorbells it rings through the fabric (or, on the manager's node,
 //! directly).
 
-use crate::ctrl;
 use crate::logic::nvme::{self, CqCursor, Cqe, LazyHead, SqRing, Sqe};
 use core::sync::atomic::{fence, Ordering};
 use kernel::new_spinlock_irq;
@@ -39,7 +38,7 @@ impl Doorbells {
     /// Writes doorbell register `off` (from the doorbell base, 0x1000).
     pub(crate) fn ring(&self, off: usize, v: u32) {
         match self {
-            Doorbells::Local(m) => ctrl::wr32(m, off, v),
+            Doorbells::Local(m) => m.write32(off, v),
             Doorbells::Remote(m) => {
                 // A refused write (the link fell) shows up as a timeout.
                 let _ = m.write32(off, v);

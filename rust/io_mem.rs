@@ -7,7 +7,7 @@
 use kernel::{
     bindings,
     device::Bound,
-    io::{Mmio, MmioRaw, Region},
+    io::{Io, Mmio, MmioRaw, Region},
     pci,
     prelude::*,
 };
@@ -57,6 +57,17 @@ impl IoMem {
     /// Never: a mapping has at least one byte.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Reads the dword at `off` (all-ones out of range or misaligned, as a
+    /// device that went away reads).
+    pub fn read32(&self, off: usize) -> u32 {
+        self.io().and_then(|io| io.try_read32(off)).unwrap_or(!0)
+    }
+
+    /// Writes the dword at `off` (nothing out of range or misaligned).
+    pub fn write32(&self, off: usize, v: u32) {
+        let _ = self.io().and_then(|io| io.try_write32(v, off));
     }
 
     /// The mapping, for I/O accessors.

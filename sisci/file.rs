@@ -8,7 +8,7 @@
 use crate::ioctl::Arg;
 use crate::sisci_abi::{self as abi, *};
 use crate::state::{FileTag, Shared};
-use crate::uapi::{self, RsioList};
+use crate::uapi;
 use crate::{dma, interrupts, mmap, registry, segments};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
@@ -263,14 +263,8 @@ fn info(sh: &Shared, cmd: u32, arg: usize) -> Result<isize> {
 }
 
 fn seg_list(sh: &Shared, cmd: u32, arg: usize) -> Result<isize> {
-    let mut a = Arg::<RsioList>::read(cmd, arg, RsioList::LAYOUT)?;
-    let known = core::mem::size_of::<SisciSegEntry>();
-    let n = uapi::check_entry_size(&a.value, abi::SISCI_SEG_ENTRY_SIZE_V1, known)
-        .map_err(|e| Error::from_errno(-e.errno()))?;
-    let (cap, esize) = (a.value.capacity as usize, a.value.entry_size as usize);
     // Entries are gathered under the state lock and copied out afterwards.
-    a.value.count =
-        rsio_kernel::abi::list_entries(a.value.entries, cap, esize, n, |f| segments::list(sh, f))?;
-    a.write_back()?;
-    Ok(0)
+    crate::ioctl::list::<SisciSegEntry>(cmd, arg, abi::SISCI_SEG_ENTRY_SIZE_V1, |f| {
+        segments::list(sh, f)
+    })
 }

@@ -96,3 +96,24 @@ impl<T: FromBytes + AsBytes + Zeroable> Arg<T> {
             .write_slice(&self.value.as_bytes()[..self.copy_len])
     }
 }
+
+/// A listing ioctl: its `RsioList` argument (entries of `E`, whose first
+/// version is `v1` bytes) is checked, `gather` passes each entry to its
+/// callback (under whatever lock guards them) and returns how many there
+/// are, and the first `capacity` are copied out afterwards with the count.
+/// For the feature modules (the core's own listings gather first).
+#[allow(dead_code)]
+pub(crate) fn list<E: AsBytes + Copy>(
+    cmd: u32,
+    arg: usize,
+    v1: usize,
+    gather: impl FnOnce(&mut dyn FnMut(&E) -> Result) -> Result<u32>,
+) -> Result<isize> {
+    let mut a = Arg::<uapi::RsioList>::read(cmd, arg, uapi::RsioList::LAYOUT)?;
+    let known = core::mem::size_of::<E>();
+    let n = uapi::check_entry_size(&a.value, v1, known).map_err(to_error)?;
+    let (cap, esize) = (a.value.capacity as usize, a.value.entry_size as usize);
+    a.value.count = rsio_kernel::abi::list_entries(a.value.entries, cap, esize, n, gather)?;
+    a.write_back()?;
+    Ok(0)
+}
