@@ -17,6 +17,7 @@
 
 use crate::bridge::{self, BarSpec, BorrowedFn, Bridge, FnParams};
 use crate::lend_abi::{LEND_BAR_64, LEND_DEV_NO_DMA_API, LEND_NUM_BARS};
+use crate::hotadd::Hold;
 use crate::proto::{self, Lease};
 use kernel::new_spinlock_irq;
 use kernel::prelude::*;
@@ -101,6 +102,9 @@ struct Borrowed {
     vectors: KVec<UserVector>,
     _bars: KVec<LutRange>,
     _cfg: LutRange,
+    /// A chassis device's slot, held until the device is stopped and reset
+    /// (last: after the driver let go and the slots closed).
+    hold: Option<Hold>,
 }
 
 impl Drop for Borrowed {
@@ -208,13 +212,20 @@ rsio_kernel::global_lock! {
     static BORROW_OPS: Mutex<()> = ();
 }
 
-/// Maps `count` slots onto `node`'s window `window` from offset 0.
-fn map_window(adapter: &Arc<Adapter>, node: u32, window: u32, len: u64) -> Result<LutRange> {
+/// Maps slots onto `len` bytes of `node`'s window `window` from `offset`.
+fn map_window(
+    adapter: &Arc<Adapter>,
+    node: u32,
+    window: u32,
+    offset: u64,
+    len: u64,
+) -> Result<LutRange> {
     let slot = 1u64 << adapter.info().slot_shift;
     let count = u32::try_from(len.div_ceil(slot)).map_err(|_| ENOSPC)?;
     let r = LutRange::alloc(adapter, count)?;
     for i in 0..count {
-        r.map_memory(i, node, window, u64::from(i) * slot)?;
+        let at = (u64::from(i) * slot).checked_add(offset).ok_or(EINVAL)?;
+        r.map_memory(i, node, window, at)?;
     }
     Ok(r)
 }
@@ -254,7 +265,7 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
             return Err(e);
         }
     };
-    match set_up(adapter, node, fdid, &lease, borrowed) {
+    match set_up(adapter, node, fdid, &lease, borrowed, None) {
         Ok(b) => {
             let at = b.at;
             pr_info!(
@@ -283,6 +294,51 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
     }
 }
 
+/// Puts chassis device `fdid` of chassis `node` under a virtual host
+/// bridge here: `prepare` (run with borrowing serialized, told how many
+/// devices are held) claims its slot and places its BARs, and returns
+/// the lease hotadd.rs built and the hold. Returns where it appeared.
+pub(crate) fn attach(
+    adapter: &Arc<Adapter>,
+    node: u32,
+    fdid: u32,
+    prepare: impl FnOnce() -> Result<(Lease, Hold)>,
+) -> Result<Placed> {
+    let _ops = BORROW_OPS.lock();
+    let borrowed = {
+        let mut bs = BORROWS.lock();
+        if bs.iter().any(|b| b.node == node && b.fdid == fdid) {
+            return Err(EBUSY);
+        }
+        bs.reserve(1, GFP_KERNEL)?;
+        bs.len()
+    };
+    let (lease, hold) = prepare()?;
+    let b = set_up(adapter, node, fdid, &lease, borrowed, Some(hold))?;
+    let at = b.at;
+    // Cannot fail: room was reserved above.
+    BORROWS.lock().push(b, GFP_KERNEL)?;
+    Ok(at)
+}
+
+/// Fabric ids of the devices of chassis `node` attached here.
+pub(crate) fn attached_of(node: u32) -> Result<KVec<u32>> {
+    let mut v = KVec::new();
+    for b in BORROWS.lock().iter().filter(|b| b.node == node && b.hold.is_some()) {
+        v.push(b.fdid, GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+/// Chassis `node`'s device `fdid` is gone (`None`: every one of its
+/// devices, the chassis is gone): removed as on a surprise removal.
+pub(crate) fn chassis_gone(node: u32, fdid: Option<u32>, why: &str) {
+    remove_dead(
+        |b| b.node == node && b.hold.is_some() && fdid.is_none_or(|f| f == b.fdid),
+        why,
+    );
+}
+
 /// Tells the lender we are done with `fdid` (it resets the device).
 fn give_back(node: u32, fdid: u32) {
     if let Err(e) = api::request(node, proto::RETURN, &fdid.to_le_bytes(), REQUEST_MS) {
@@ -296,8 +352,9 @@ fn set_up(
     fdid: u32,
     lease: &Lease,
     borrowed: usize,
+    hold: Option<Hold>,
 ) -> Result<Borrowed> {
-    let cfg = map_window(adapter, node, lease.cfg_window, 4096)?;
+    let cfg = map_window(adapter, node, lease.cfg_window, lease.cfg_offset, 4096)?;
     let (bars, specs) = map_bars(adapter, node, lease)?;
     let hook = Arc::pin_init(
         pin_init!(Hook {
@@ -363,6 +420,7 @@ fn set_up(
         vectors,
         _bars: bars,
         _cfg: cfg,
+        hold,
     };
     bridge::watch(&b.bridge)?;
     // Interrupts reach the bridge from now on: before its driver probes,
@@ -385,7 +443,7 @@ fn map_bars(
         if lb.size == 0 {
             continue;
         }
-        let r = map_window(adapter, node, lb.window, lb.size)?;
+        let r = map_window(adapter, node, lb.window, lb.offset, lb.size)?;
         specs[i] = BarSpec {
             size: lb.size,
             addr: r.bus_addr(),
@@ -444,9 +502,14 @@ pub(crate) fn give_back_borrowed(node: u32, fdid: u32, force: bool) -> Result<Pl
     // The other devices' paths to this one close before its windows do.
     unmap_now(unmaps);
     let at = b.at;
+    let chassis = b.hold.is_some();
     drop(b);
-    give_back(node, fdid);
-    pr_info!("returned fabric device {:#x} to node {}\n", fdid, node);
+    if chassis {
+        pr_info!("detached fabric device {:#x} of chassis {}\n", fdid, node);
+    } else {
+        give_back(node, fdid);
+        pr_info!("returned fabric device {:#x} to node {}\n", fdid, node);
+    }
     Ok(at)
 }
 
@@ -626,8 +689,10 @@ pub(crate) fn return_all() {
     let _ops = BORROW_OPS.lock();
     let all = core::mem::take(&mut *BORROWS.lock());
     for b in all.into_iter() {
-        let (node, fdid) = (b.node, b.fdid);
+        let (node, fdid, chassis) = (b.node, b.fdid, b.hold.is_some());
         drop(b);
-        give_back(node, fdid);
+        if !chassis {
+            give_back(node, fdid);
+        }
     }
 }

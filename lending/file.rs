@@ -6,7 +6,7 @@
 use crate::ioctl::Arg;
 use crate::lend_abi::*;
 use crate::uapi;
-use crate::{borrow, state};
+use crate::{borrow, hotadd, state};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::prelude::*;
@@ -55,6 +55,16 @@ impl MiscDevice for LendFile {
                 borrow::give_back_borrowed(node, fdid, flags & LEND_RETURN_FORCE != 0)
             }),
             n if n == nr(LEND_IOC_P2P) => p2p(cmd, arg),
+            n if n == nr(LEND_IOC_SCAN) => scan(cmd, arg),
+            n if n == nr(LEND_IOC_ATTACH) => borrowing(cmd, arg, |node, fdid, flags| {
+                if flags != 0 {
+                    return Err(EINVAL);
+                }
+                hotadd::attach(node, fdid)
+            }),
+            n if n == nr(LEND_IOC_DETACH) => borrowing(cmd, arg, |node, fdid, flags| {
+                hotadd::detach(node, fdid, flags & LEND_RETURN_FORCE != 0)
+            }),
             _ => Err(ENOTTY),
         }
     }
@@ -126,4 +136,14 @@ fn p2p(cmd: u32, arg: usize) -> Result<isize> {
 fn list(cmd: u32, arg: usize) -> Result<isize> {
     // Entries are gathered under the state lock and copied out afterwards.
     crate::ioctl::list::<LendDevEntry>(cmd, arg, LEND_DEV_ENTRY_SIZE_V1, |f| state::list(f))
+}
+
+/// `SCAN`: root only (sizing a free device's BARs claims it a moment).
+fn scan(cmd: u32, arg: usize) -> Result<isize> {
+    if !rsio_kernel::task::capable_admin() {
+        return Err(EPERM);
+    }
+    crate::ioctl::list::<LendChassisEntry>(cmd, arg, LEND_CHASSIS_ENTRY_SIZE_V1, |f| {
+        hotadd::scan(f)
+    })
 }

@@ -17,8 +17,10 @@
 
 mod borrow;
 mod bridge;
+mod chassis;
 mod claim;
 mod file;
+mod hotadd;
 mod proto;
 mod reset;
 mod serve;
@@ -51,12 +53,13 @@ module! {
 /// Marker-trait impls that let the ABI structs cross the user boundary by
 /// value (the ABI sources must not depend on the `kernel` crate).
 mod uapi_impls {
-    use crate::lend_abi::{LendBdf, LendBorrow, LendDevEntry, LendP2p};
+    use crate::lend_abi::{LendBdf, LendBorrow, LendChassisEntry, LendDevEntry, LendP2p};
     use crate::uapi::{ArgHeader, RsioList};
 
     rsio_kernel::abi_struct!(
         LendBdf,
         LendBorrow,
+        LendChassisEntry,
         LendDevEntry,
         LendP2p,
         ArgHeader,
@@ -136,6 +139,7 @@ struct Lender {
 impl Drop for Lender {
     fn drop(&mut self) {
         borrow::return_all();
+        hotadd::stop_watch();
         state::unlend_all();
         claim::unregister_stub();
         bridge::stop_recoverer();

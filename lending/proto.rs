@@ -183,6 +183,9 @@ pub(crate) struct LeaseBar {
     pub(crate) flags: u32,
     /// Bytes forwarded (0: not forwarded: absent, I/O, or an upper half).
     pub(crate) size: u64,
+    /// Where the BAR starts in the window (not on the wire: a lender's
+    /// windows start at the BAR; a chassis's bus window holds them all).
+    pub(crate) offset: u64,
 }
 
 /// The response to `BORROW`: what the borrower needs to set the device up.
@@ -190,6 +193,9 @@ pub(crate) struct LeaseBar {
 pub(crate) struct Lease {
     /// The lender's inbound window over the function's 4 KiB of ECAM.
     pub(crate) cfg_window: u32,
+    /// Where the 4 KiB start in the window (not on the wire: 0 for a
+    /// lender's lease).
+    pub(crate) cfg_offset: u64,
     /// Lender-side address of its `INTERRUPT` slot targeting the borrower.
     pub(crate) msi_bus: u64,
     /// Lender-side bus address of the borrower's RAM (direct window)...
@@ -247,6 +253,7 @@ impl Lease {
         }
         let mut l = Lease {
             cfg_window: u32_at(b, 0),
+            cfg_offset: 0,
             msi_bus: u64_at(b, 4),
             dma_base: u64_at(b, 12),
             dma_span: u64_at(b, 20),
@@ -269,6 +276,7 @@ impl Lease {
                 window: u32_at(b, at),
                 flags: u32_at(b, at + 4),
                 size: u64_at(b, at + 8),
+                offset: 0,
             };
             at += 16;
             let is_upper_half = core::mem::take(&mut upper_half);

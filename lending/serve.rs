@@ -99,6 +99,7 @@ impl Leased {
         msi.map_interrupt(0, node)?;
         let lease = Lease {
             cfg_window: cfg.index(),
+            cfg_offset: 0,
             msi_bus: msi.bus_addr(),
             dma_base,
             dma_span,
@@ -296,6 +297,7 @@ fn open_bars(
             window: w.index(),
             flags: flags & LEND_BAR_64 | flags & crate::lend_abi::LEND_BAR_PREFETCH,
             size: fwd,
+            offset: 0,
         };
         bars[i] = Some(w);
         bar_fwd[i] = fwd;

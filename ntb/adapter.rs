@@ -68,6 +68,9 @@ pub struct Info {
     /// the memory alias the adapter names (`DIRECT_ALIAS`, docs/adapter.md
     /// section 6). A lender gives a borrowed device addresses in it.
     pub direct_dma: (u64, u64),
+    /// Bit n: node n is an expansion chassis (docs/adapter.md, section
+    /// 12): a node without rsio, whose devices hosts attach.
+    pub chassis_nodes: u32,
 }
 
 impl Info {
@@ -86,6 +89,7 @@ impl Info {
             bar2,
             bar4,
             direct_dma,
+            chassis_nodes: g.chassis_nodes & ((1u32 << g.num_nodes.min(regs::MAX_NODES)) - 1),
         }
     }
 

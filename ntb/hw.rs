@@ -42,6 +42,8 @@ pub(crate) struct Geometry {
     pub(crate) direct_nodes: u32,
     /// `DIRECT_ALIAS`: where device DMA into the direct window goes.
     pub(crate) direct_alias: regs::DIRECT_ALIAS,
+    /// Bit n: node n is an expansion chassis.
+    pub(crate) chassis_nodes: u32,
 }
 
 /// A report of `ERR_STATUS` and the first error's details (section 4.1).
@@ -140,6 +142,7 @@ impl<'a> Regs<'a> {
             direct_shift: bar.read(regs::DIRECT_SHIFT).value(),
             direct_nodes: bar.read(regs::DIRECT_NODES).nodes(),
             direct_alias: bar.read(regs::DIRECT_ALIAS),
+            chassis_nodes: bar.read(regs::CHASSIS_NODES).nodes(),
         };
         if !(2..=regs::MAX_NODES).contains(&g.num_nodes) || g.node_id >= g.num_nodes {
             dev_err!(

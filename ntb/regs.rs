@@ -161,6 +161,11 @@ register! {
         /// The alias's function (devfn) on the adapter's bus.
         7:0 devfn;
     }
+
+    /// `CHASSIS_NODES`: bit n: node n is an expansion chassis (section 12).
+    pub(crate) CHASSIS_NODES(u32) @ 0x068 {
+        31:0 nodes => u32;
+    }
 }
 
 /// The largest `RMMIO_TIMEOUT` the adapter takes (docs/adapter.md).

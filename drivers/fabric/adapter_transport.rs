@@ -134,7 +134,10 @@ impl Transport for AdapterTransport {
     }
 
     fn link_mask(&self) -> u32 {
-        self.adapter.link_status().unwrap_or(0) & !(1 << self.info.node_id)
+        // An expansion chassis runs no fabric core: not a member.
+        self.adapter.link_status().unwrap_or(0)
+            & !(1 << self.info.node_id)
+            & !self.adapter.info().chassis_nodes
     }
 
     fn error_counters(&self) -> (u64, u64) {

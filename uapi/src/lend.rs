@@ -271,6 +271,82 @@ const _: () = assert!(core::mem::size_of::<LendP2p>() == LEND_P2P_SIZE_V1);
 /// slots or path entries left; the lenders' errors otherwise.
 pub const LEND_IOC_P2P: u32 = rsio_iowr(0x65, core::mem::size_of::<LendP2p>());
 
+/// One element of [`LEND_IOC_SCAN`]: a function in an expansion chassis
+/// on the fabric (docs/hot-add.md).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LendChassisEntry {
+    /// The chassis's node id.
+    pub node: u32,
+    /// Its fabric device id: `node << 16 | bus << 8 | devfn` (chassis-side
+    /// location; the bus is never 0).
+    pub fdid: u32,
+    /// Its slot: the device number of its root port on the chassis's bus 0.
+    pub slot: u32,
+    /// The node it is attached to, or [`LEND_HOLDER_NONE`].
+    pub holder: u32,
+    /// Its bus number in the chassis.
+    pub bus: u32,
+    /// Its `devfn` in the chassis.
+    pub devfn: u32,
+    /// PCI vendor id.
+    pub vendor: u16,
+    /// PCI device id.
+    pub device: u16,
+    /// Subsystem vendor id.
+    pub subsystem_vendor: u16,
+    /// Subsystem id.
+    pub subsystem_device: u16,
+    /// Class code (24 bits).
+    pub class: u32,
+    /// Revision id.
+    pub revision: u32,
+    /// Bytes of each standard BAR; 0 for all of them when another node
+    /// holds the device (sizing a BAR needs the device for a moment).
+    pub bar_size: [u64; LEND_NUM_BARS],
+    /// `LEND_BAR_*` of each BAR (as `bar_size`).
+    pub bar_flags: [u32; LEND_NUM_BARS],
+    /// `LEND_CHASSIS_*`.
+    pub flags: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+/// Size of [`LendChassisEntry`]'s first version.
+pub const LEND_CHASSIS_ENTRY_SIZE_V1: usize = 120;
+const _: () = assert!(core::mem::size_of::<LendChassisEntry>() == LEND_CHASSIS_ENTRY_SIZE_V1);
+
+/// [`LendChassisEntry::holder`]: nobody holds the device.
+pub const LEND_HOLDER_NONE: u32 = 0xffff_ffff;
+/// [`LendChassisEntry::flags`]: attached to this node.
+pub const LEND_CHASSIS_HERE: u32 = 1 << 0;
+
+/// Lists the functions of every expansion chassis whose link is up (an
+/// [`RsioList`] of [`LendChassisEntry`]), read from the chassis through
+/// the fabric (`CAP_SYS_ADMIN`: sizing a free device's BARs claims it for
+/// a moment). `ENODEV` no rsio adapter.
+pub const LEND_IOC_SCAN: u32 = rsio_iowr(0x66, core::mem::size_of::<RsioList>());
+/// Attaches a chassis function to this node (`CAP_SYS_ADMIN`; a
+/// [`LendBorrow`] with `node` the chassis and `fdid` from
+/// [`LEND_IOC_SCAN`], `flags` 0): it appears under a virtual host bridge
+/// as a borrowed device does and this node's native driver binds; no PCI
+/// hot-plug of this node is involved. It stays attached until
+/// [`LEND_IOC_DETACH`], the module's unload, the chassis's power or link
+/// going down or the device leaving its slot (then it is removed as on a
+/// surprise removal). Errors: `EPERM` not root; `EINVAL` bad fields, or
+/// `node` is not a chassis; `EHOSTUNREACH` the chassis's link is down;
+/// `ENOENT` no such slot; `ENODEV` no function there, or no adapter;
+/// `EBUSY` attached here or to another node already (the kernel log names
+/// it); `ENOSPC` a BAR does not fit its slot's windows, or no LUT slots or
+/// interrupt vectors are free; `EOPNOTSUPP` the chassis's direct window
+/// does not reach this node's memory.
+pub const LEND_IOC_ATTACH: u32 = rsio_iowr(0x67, core::mem::size_of::<LendBorrow>());
+/// Detaches a chassis function (`CAP_SYS_ADMIN`; `flags`
+/// [`LEND_RETURN_FORCE`] as for [`LEND_IOC_RETURN`]): its driver unbinds,
+/// the bridge goes, the function is stopped and reset (FLR where it has
+/// it) and its slot freed for any node. `ENOENT` not attached here;
+/// `EBUSY` in use here, unless forced; `EINVAL` as for attaching.
+pub const LEND_IOC_DETACH: u32 = rsio_iowr(0x68, core::mem::size_of::<LendBorrow>());
+
 impl LendP2p {
     /// The argument layout the kernel checks requests against.
     pub const LAYOUT: ArgLayout = ArgLayout {
