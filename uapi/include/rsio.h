@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * rsio user-space ABI: the C view of uapi/src/abi.rs and, for rsio_nvme_share,
- * uapi/src/nvme_share.rs (which are the source of truth; tests compile this
- * header and check both agree).
+ * rsio user-space ABI: the C view of uapi/src/abi.rs and, for rsio_nvme_share
+ * and rsio_lend, uapi/src/nvme_share.rs and uapi/src/lend.rs (which are the
+ * source of truth; tests compile this header and check they agree).
  *
  * Every argument struct starts with struct rsio_arg_header. The kernel
  * rejects a header whose size differs from the ioctl number's size or is
@@ -638,5 +638,239 @@ _Static_assert(sizeof(struct rsio_nvme_ns_entry) == RSIO_NVME_NS_ENTRY_SIZE_V1,
 _Static_assert(sizeof(struct rsio_nvme_client_entry) == RSIO_NVME_CLIENT_ENTRY_SIZE_V1,
 	       "rsio_nvme_client_entry size");
 _Static_assert(sizeof(struct rsio_nvme_attach) == RSIO_NVME_ATTACH_SIZE_V1, "rsio_nvme_attach size");
+
+/*
+ * rsio_lend: device lending and expansion chassis (docs/lending.md,
+ * docs/abi.md). The C view of uapi/src/lend.rs, whose names lose the
+ * RSIO_/rsio_ prefix (LEND_IOC_SCAN, struct LendChassisEntry).
+ *
+ * Ioctls of rsio_lend's own device, RSIO_LEND_DEVICE_PATH (not /dev/rsio),
+ * with the same type byte and conventions. LEND, UNLEND, BORROW, RETURN,
+ * P2P, SCAN, ATTACH and DETACH need CAP_SYS_ADMIN (EPERM before the
+ * argument is read); LIST any opener. A lent device is named on the fabric
+ * by fdid = lender node << 16 | index (index never 0); a function in an
+ * expansion chassis by fdid = chassis node << 16 | bus << 8 | devfn (bus
+ * never 0).
+ */
+
+#define RSIO_LEND_DEVICE_PATH "/dev/rsio_lend"
+
+/* Standard BARs of a function. */
+#define RSIO_LEND_NUM_BARS 6
+
+/**
+ * struct rsio_lend_bdf - argument of RSIO_LEND_IOC_LEND and RSIO_LEND_IOC_UNLEND
+ * @header: in: size = sizeof(struct rsio_lend_bdf), flags:
+ *          RSIO_LEND_LEND_FORCE (LEND), RSIO_LEND_UNLEND_FORCE (UNLEND)
+ * @domain: in: PCI domain, at most 0xffff
+ * @bus:    in: bus number, at most 0xff
+ * @devfn:  in: device << 3 | function, at most 0xff
+ * @fdid:   in: zero; out: the fabric device id (UNLEND: the one it had)
+ */
+struct rsio_lend_bdf {
+	struct rsio_arg_header header;
+	__u32 domain;
+	__u32 bus;
+	__u32 devfn;
+	__u32 fdid;
+};
+
+#define RSIO_LEND_BDF_SIZE_V1 24
+
+/* LEND flag: lend it even though this node uses it (its users lose it). */
+#define RSIO_LEND_LEND_FORCE (1U << 0)
+/* UNLEND flag: revoke it from its borrower first. */
+#define RSIO_LEND_UNLEND_FORCE (1U << 0)
+
+/* struct rsio_lend_dev_entry.state */
+#define RSIO_LEND_STATE_LENT 1
+#define RSIO_LEND_STATE_BORROWED 2
+
+/* bar_flags of struct rsio_lend_dev_entry and struct rsio_lend_chassis_entry */
+#define RSIO_LEND_BAR_IO (1U << 0)
+/* A 64-bit memory BAR (the next BAR is its upper half, listed with size 0). */
+#define RSIO_LEND_BAR_64 (1U << 1)
+#define RSIO_LEND_BAR_PREFETCH (1U << 2)
+
+/* struct rsio_lend_dev_entry.dev_flags */
+#define RSIO_LEND_DEV_VF (1U << 0)
+#define RSIO_LEND_DEV_IOMMU (1U << 1)
+#define RSIO_LEND_DEV_NO_DMA_API (1U << 2)
+/* Bits 8..11: how the lender resets it between borrowers, RSIO_LEND_RESET_*. */
+#define RSIO_LEND_DEV_RESET_MASK (0xfU << 8)
+#define RSIO_LEND_DEV_RESET_SHIFT 8
+#define RSIO_LEND_RESET_NONE 0
+#define RSIO_LEND_RESET_FLR 1
+#define RSIO_LEND_RESET_PCI 2
+#define RSIO_LEND_RESET_VIRTIO 3
+#define RSIO_LEND_RESET_AHCI 4
+#define RSIO_LEND_RESET_XHCI 5
+
+/**
+ * struct rsio_lend_dev_entry - one element of RSIO_LEND_IOC_LIST: a device
+ * this node or a peer lends
+ * @node:             the lending node
+ * @fdid:             its fabric device id
+ * @state:            RSIO_LEND_STATE_LENT or _BORROWED
+ * @domain:           its PCI domain on its node
+ * @bus:              its bus number on its node
+ * @devfn:            its devfn on its node
+ * @vendor:           PCI vendor id
+ * @device:           PCI device id
+ * @subsystem_vendor: subsystem vendor id
+ * @subsystem_device: subsystem id
+ * @class:            class code (base, sub, programming interface: 24 bits)
+ * @revision:         revision id
+ * @bar_size:         bytes of each standard BAR (0: no such BAR)
+ * @bar_flags:        RSIO_LEND_BAR_* of each BAR
+ * @sriov_total_vfs:  since version 2: an SR-IOV PF's TotalVFs (0: none)
+ * @dev_flags:        since version 2: RSIO_LEND_DEV_*
+ */
+struct rsio_lend_dev_entry {
+	__u32 node;
+	__u32 fdid;
+	__u32 state;
+	__u32 domain;
+	__u32 bus;
+	__u32 devfn;
+	__u16 vendor;
+	__u16 device;
+	__u16 subsystem_vendor;
+	__u16 subsystem_device;
+	__u32 class;
+	__u32 revision;
+	__u64 bar_size[RSIO_LEND_NUM_BARS];
+	__u32 bar_flags[RSIO_LEND_NUM_BARS];
+	__u32 sriov_total_vfs;
+	__u32 dev_flags;
+};
+
+#define RSIO_LEND_DEV_ENTRY_SIZE_V1 112
+#define RSIO_LEND_DEV_ENTRY_SIZE_V2 120
+
+/**
+ * struct rsio_lend_borrow - argument of RSIO_LEND_IOC_BORROW, _RETURN,
+ * _ATTACH and _DETACH
+ * @header:     in: size = sizeof(struct rsio_lend_borrow), flags:
+ *              RSIO_LEND_RETURN_FORCE (RETURN, DETACH), else 0
+ * @node:       in: the lending node (ATTACH, DETACH: the chassis, fdid >> 16)
+ * @fdid:       in: its fabric device id
+ * @domain:     out: the PCI domain it appeared in here (>= 0x10000); zero in
+ * @bus:        out: its bus number there; zero in
+ * @devfn:      out: its devfn there; zero in
+ * @reserved:   zero
+ * @dma_offset: out: physical address X here is device address
+ *              dma_offset + X (for user-space drivers); zero in
+ */
+struct rsio_lend_borrow {
+	struct rsio_arg_header header;
+	__u32 node;
+	__u32 fdid;
+	__u32 domain;
+	__u32 bus;
+	__u32 devfn;
+	__u32 reserved;
+	__u64 dma_offset;
+};
+
+#define RSIO_LEND_BORROW_SIZE_V1 40
+
+/* RETURN and DETACH flag: even though this node uses it (its users lose it). */
+#define RSIO_LEND_RETURN_FORCE (1U << 0)
+
+/**
+ * struct rsio_lend_p2p - argument of RSIO_LEND_IOC_P2P
+ * @header:    in: size = sizeof(struct rsio_lend_p2p), flags = 0
+ * @from_node: in: the lender of the function that will do the DMA
+ * @from_fdid: in: its fabric device id
+ * @to_node:   in: the lender of the function whose BAR is the target
+ * @to_fdid:   in: its fabric device id
+ * @bar:       in: the target BAR (0..5, a forwarded memory BAR)
+ * @reserved:  zero
+ * @dev_addr:  out: where @from reaches offset 0 of the BAR; zero in
+ * @size:      out: bytes of the BAR reachable from there; zero in
+ */
+struct rsio_lend_p2p {
+	struct rsio_arg_header header;
+	__u32 from_node;
+	__u32 from_fdid;
+	__u32 to_node;
+	__u32 to_fdid;
+	__u32 bar;
+	__u32 reserved;
+	__u64 dev_addr;
+	__u64 size;
+};
+
+#define RSIO_LEND_P2P_SIZE_V1 48
+
+/* struct rsio_lend_chassis_entry.holder: nobody holds the function. */
+#define RSIO_LEND_HOLDER_NONE 0xffffffffU
+/* struct rsio_lend_chassis_entry.flags: attached to this node. */
+#define RSIO_LEND_CHASSIS_HERE (1U << 0)
+
+/**
+ * struct rsio_lend_chassis_entry - one element of RSIO_LEND_IOC_SCAN: a
+ * function in an expansion chassis whose link is up
+ * @node:             the chassis's node id
+ * @fdid:             its fabric device id: node << 16 | bus << 8 | devfn
+ * @slot:             its slot (the device number of its root port on the
+ *                    chassis's bus 0)
+ * @holder:           the node it is attached to, or RSIO_LEND_HOLDER_NONE
+ * @bus:              its bus number in the chassis (never 0)
+ * @devfn:            its devfn in the chassis
+ * @vendor:           PCI vendor id
+ * @device:           PCI device id
+ * @subsystem_vendor: subsystem vendor id
+ * @subsystem_device: subsystem id
+ * @class:            class code (24 bits)
+ * @revision:         revision id
+ * @bar_size:         bytes of each standard BAR; 0 for all of them when the
+ *                    function is held (sizing needs it for a moment)
+ * @bar_flags:        RSIO_LEND_BAR_* of each BAR (as @bar_size)
+ * @flags:            RSIO_LEND_CHASSIS_HERE
+ * @reserved:         zero
+ */
+struct rsio_lend_chassis_entry {
+	__u32 node;
+	__u32 fdid;
+	__u32 slot;
+	__u32 holder;
+	__u32 bus;
+	__u32 devfn;
+	__u16 vendor;
+	__u16 device;
+	__u16 subsystem_vendor;
+	__u16 subsystem_device;
+	__u32 class;
+	__u32 revision;
+	__u64 bar_size[RSIO_LEND_NUM_BARS];
+	__u32 bar_flags[RSIO_LEND_NUM_BARS];
+	__u32 flags;
+	__u32 reserved;
+};
+
+#define RSIO_LEND_CHASSIS_ENTRY_SIZE_V1 120
+
+#define RSIO_LEND_IOC_LEND _IOWR(RSIO_IOC_MAGIC, 0x60, struct rsio_lend_bdf)
+#define RSIO_LEND_IOC_UNLEND _IOWR(RSIO_IOC_MAGIC, 0x61, struct rsio_lend_bdf)
+#define RSIO_LEND_IOC_LIST _IOWR(RSIO_IOC_MAGIC, 0x62, struct rsio_list)
+#define RSIO_LEND_IOC_BORROW _IOWR(RSIO_IOC_MAGIC, 0x63, struct rsio_lend_borrow)
+#define RSIO_LEND_IOC_RETURN _IOWR(RSIO_IOC_MAGIC, 0x64, struct rsio_lend_borrow)
+#define RSIO_LEND_IOC_P2P _IOWR(RSIO_IOC_MAGIC, 0x65, struct rsio_lend_p2p)
+/* Lists every chassis function (root: sizing a free one's BARs claims it a moment). */
+#define RSIO_LEND_IOC_SCAN _IOWR(RSIO_IOC_MAGIC, 0x66, struct rsio_list)
+/* node = the chassis, fdid from SCAN, flags 0; domain/bus/devfn/dma_offset out. */
+#define RSIO_LEND_IOC_ATTACH _IOWR(RSIO_IOC_MAGIC, 0x67, struct rsio_lend_borrow)
+/* flags: RSIO_LEND_RETURN_FORCE. */
+#define RSIO_LEND_IOC_DETACH _IOWR(RSIO_IOC_MAGIC, 0x68, struct rsio_lend_borrow)
+
+_Static_assert(sizeof(struct rsio_lend_bdf) == RSIO_LEND_BDF_SIZE_V1, "rsio_lend_bdf size");
+_Static_assert(sizeof(struct rsio_lend_dev_entry) == RSIO_LEND_DEV_ENTRY_SIZE_V2,
+	       "rsio_lend_dev_entry size");
+_Static_assert(sizeof(struct rsio_lend_borrow) == RSIO_LEND_BORROW_SIZE_V1, "rsio_lend_borrow size");
+_Static_assert(sizeof(struct rsio_lend_p2p) == RSIO_LEND_P2P_SIZE_V1, "rsio_lend_p2p size");
+_Static_assert(sizeof(struct rsio_lend_chassis_entry) == RSIO_LEND_CHASSIS_ENTRY_SIZE_V1,
+	       "rsio_lend_chassis_entry size");
 
 #endif /* _UAPI_RSIO_H */

@@ -3,6 +3,7 @@
 use core::mem::align_of;
 use core::mem::offset_of;
 use core::mem::size_of;
+use rsio_uapi::lend::*;
 use rsio_uapi::nvme_share::*;
 use rsio_uapi::*;
 use std::collections::BTreeMap;
@@ -501,6 +502,70 @@ fn nvme_values_are_distinct_and_fit_their_fields() {
     }
 }
 
+// --- rsio_lend's ioctls (uapi/src/lend.rs, on /dev/rsio_lend).
+
+/// Every lending ioctl: its number, name, `_IOC_NR` and argument size.
+const LEND_IOCTLS: [(u32, &str, u32, usize); 9] = [
+    (LEND_IOC_LEND, "LEND", 0x60, size_of::<LendBdf>()),
+    (LEND_IOC_UNLEND, "UNLEND", 0x61, size_of::<LendBdf>()),
+    (LEND_IOC_LIST, "LIST", 0x62, size_of::<RsioList>()),
+    (LEND_IOC_BORROW, "BORROW", 0x63, size_of::<LendBorrow>()),
+    (LEND_IOC_RETURN, "RETURN", 0x64, size_of::<LendBorrow>()),
+    (LEND_IOC_P2P, "P2P", 0x65, size_of::<LendP2p>()),
+    (LEND_IOC_SCAN, "SCAN", 0x66, size_of::<RsioList>()),
+    (LEND_IOC_ATTACH, "ATTACH", 0x67, size_of::<LendBorrow>()),
+    (LEND_IOC_DETACH, "DETACH", 0x68, size_of::<LendBorrow>()),
+];
+
+#[test]
+fn lend_ioctl_numbers_decode_and_are_the_published_values() {
+    for (cmd, name, nr, size) in LEND_IOCTLS {
+        assert_eq!(ioc_dir(cmd), IOC_READ | IOC_WRITE, "{name} direction");
+        assert_eq!(ioc_type(cmd), RSIO_IOC_MAGIC, "{name} type");
+        assert_eq!(ioc_nr(cmd), nr, "{name} nr");
+        assert_eq!(ioc_size(cmd), size, "{name} size");
+    }
+    assert_eq!(LEND_IOC_LEND, 0xC018_D160);
+    assert_eq!(LEND_IOC_LIST, 0xC020_D162);
+    assert_eq!(LEND_IOC_BORROW, 0xC028_D163);
+    assert_eq!(LEND_IOC_P2P, 0xC030_D165);
+    assert_eq!(LEND_IOC_SCAN, 0xC020_D166);
+    assert_eq!(LEND_IOC_ATTACH, 0xC028_D167);
+    assert_eq!(LEND_IOC_DETACH, 0xC028_D168);
+}
+
+#[test]
+fn lend_structs_have_their_sizes_and_8_byte_u64_offsets() {
+    assert_eq!(size_of::<LendChassisEntry>(), LEND_CHASSIS_ENTRY_SIZE_V1);
+    assert_eq!(size_of::<LendDevEntry>(), LEND_DEV_ENTRY_SIZE_V2);
+    for o in [
+        offset_of!(LendChassisEntry, bar_size),
+        offset_of!(LendDevEntry, bar_size),
+        offset_of!(LendBorrow, dma_offset),
+        offset_of!(LendP2p, dev_addr),
+    ] {
+        assert_eq!(o % 8, 0);
+    }
+    // Elements of a list array follow each other without padding.
+    assert_eq!(size_of::<LendChassisEntry>() % 8, 0);
+    // ATTACH and DETACH take BORROW's struct and flags.
+    let l = LendBorrow::LAYOUT;
+    assert_eq!(
+        check_arg(LEND_IOC_ATTACH, header(40, 0), l, |_| false),
+        Ok(40)
+    );
+    assert_eq!(
+        check_arg(LEND_IOC_DETACH, header(40, LEND_RETURN_FORCE), l, |_| false),
+        Ok(40)
+    );
+    assert_eq!(
+        check_arg(LEND_IOC_DETACH, header(40, 2), l, |_| false),
+        Err(ArgError::UnknownFlags)
+    );
+    // No node can hold a chassis function under the "nobody" id.
+    const { assert!(RSIO_MAX_NODES <= 32 && LEND_HOLDER_NONE == u32::MAX) };
+}
+
 // --- The C header.
 
 /// One value both views must agree on: a C expression, the printf format
@@ -843,6 +908,117 @@ fn checks() -> Vec<Check> {
             NVME_IOC_DETACH,
         ]
     );
+    layout!(
+        c,
+        LendBdf,
+        "rsio_lend_bdf",
+        [header, domain, bus, devfn, fdid]
+    );
+    layout!(
+        c,
+        LendDevEntry,
+        "rsio_lend_dev_entry",
+        [
+            node,
+            fdid,
+            state,
+            domain,
+            bus,
+            devfn,
+            vendor,
+            device,
+            subsystem_vendor,
+            subsystem_device,
+            class,
+            revision,
+            bar_size,
+            bar_flags,
+            sriov_total_vfs,
+            dev_flags,
+        ]
+    );
+    layout!(
+        c,
+        LendBorrow,
+        "rsio_lend_borrow",
+        [header, node, fdid, domain, bus, devfn, reserved, dma_offset]
+    );
+    layout!(
+        c,
+        LendP2p,
+        "rsio_lend_p2p",
+        [header, from_node, from_fdid, to_node, to_fdid, bar, reserved, dev_addr, size]
+    );
+    layout!(
+        c,
+        LendChassisEntry,
+        "rsio_lend_chassis_entry",
+        [
+            node,
+            fdid,
+            slot,
+            holder,
+            bus,
+            devfn,
+            vendor,
+            device,
+            subsystem_vendor,
+            subsystem_device,
+            class,
+            revision,
+            bar_size,
+            bar_flags,
+            flags,
+            reserved,
+        ]
+    );
+    prefixed_constants!(
+        c,
+        [
+            LEND_NUM_BARS,
+            LEND_BDF_SIZE_V1,
+            LEND_LEND_FORCE,
+            LEND_UNLEND_FORCE,
+            LEND_STATE_LENT,
+            LEND_STATE_BORROWED,
+            LEND_BAR_IO,
+            LEND_BAR_64,
+            LEND_BAR_PREFETCH,
+            LEND_DEV_VF,
+            LEND_DEV_IOMMU,
+            LEND_DEV_NO_DMA_API,
+            LEND_DEV_RESET_MASK,
+            LEND_DEV_RESET_SHIFT,
+            LEND_RESET_NONE,
+            LEND_RESET_FLR,
+            LEND_RESET_PCI,
+            LEND_RESET_VIRTIO,
+            LEND_RESET_AHCI,
+            LEND_RESET_XHCI,
+            LEND_DEV_ENTRY_SIZE_V1,
+            LEND_DEV_ENTRY_SIZE_V2,
+            LEND_BORROW_SIZE_V1,
+            LEND_RETURN_FORCE,
+            LEND_P2P_SIZE_V1,
+            LEND_HOLDER_NONE,
+            LEND_CHASSIS_HERE,
+            LEND_CHASSIS_ENTRY_SIZE_V1,
+            LEND_IOC_LEND,
+            LEND_IOC_UNLEND,
+            LEND_IOC_LIST,
+            LEND_IOC_BORROW,
+            LEND_IOC_RETURN,
+            LEND_IOC_P2P,
+            LEND_IOC_SCAN,
+            LEND_IOC_ATTACH,
+            LEND_IOC_DETACH,
+        ]
+    );
+    c.push(Check {
+        c_expr: "RSIO_LEND_DEVICE_PATH".into(),
+        format: "%s",
+        rust: LEND_DEVICE_PATH.into(),
+    });
     c.push(Check {
         c_expr: "RSIO_DEVICE_PATH".into(),
         format: "%s",

@@ -258,10 +258,12 @@ impl Device {
         Ok(a.fdid)
     }
 
-    /// `LEND_IOC_BORROW` or `LEND_IOC_RETURN` (`cmd`, named `name`) of
-    /// `/dev/rsio_lend` (admin) on `node`'s fabric device `fdid`: returns
-    /// where the device is (was) on this node (`domain`, `bus`, `devfn`,
-    /// `dma_offset` of the result). `flags`: `LEND_RETURN_FORCE` or 0.
+    /// `LEND_IOC_BORROW`, `LEND_IOC_RETURN`, `LEND_IOC_ATTACH` or
+    /// `LEND_IOC_DETACH` (`cmd`, named `name`) of `/dev/rsio_lend` (admin)
+    /// on `node`'s fabric device `fdid` (a peer's lent device, or a
+    /// chassis function): returns where the device is (was) on this node
+    /// (`domain`, `bus`, `devfn`, `dma_offset` of the result). `flags`:
+    /// `LEND_RETURN_FORCE` (`RETURN`, `DETACH`) or 0.
     pub fn borrow_or_return(
         &self,
         cmd: u32,
@@ -270,7 +272,13 @@ impl Device {
         fdid: u32,
         flags: u32,
     ) -> Result<uapi::lend::LendBorrow, IoctlError> {
-        if cmd != uapi::lend::LEND_IOC_BORROW && cmd != uapi::lend::LEND_IOC_RETURN {
+        let known = [
+            uapi::lend::LEND_IOC_BORROW,
+            uapi::lend::LEND_IOC_RETURN,
+            uapi::lend::LEND_IOC_ATTACH,
+            uapi::lend::LEND_IOC_DETACH,
+        ];
+        if !known.contains(&cmd) {
             return Err(IoctlError {
                 name,
                 path: self.path.clone(),
@@ -281,7 +289,7 @@ impl Device {
         a.header.flags = flags;
         a.node = node;
         a.fdid = fdid;
-        // SAFETY: LEND_IOC_BORROW and LEND_IOC_RETURN (checked above) take a `LendBorrow` in and out; it holds no pointers.
+        // SAFETY: LEND_IOC_BORROW, _RETURN, _ATTACH and _DETACH (checked above) take a `LendBorrow` in and out; it holds no pointers.
         unsafe { self.ioctl(cmd, name, &mut a)? };
         Ok(a)
     }

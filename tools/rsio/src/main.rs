@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 the operation failed, 2 usage errors.
 
 mod cmd_debug;
+mod cmd_fabric;
 mod cmd_info;
 mod cmd_lend;
 mod cmd_nodes;
@@ -98,6 +99,15 @@ enum Command {
     /// Let one borrowed PCI function DMA into a BAR of another (rsio_lend, root).
     #[command(long_about = cmd_lend::P2P_LONG, after_long_help = cmd_lend::P2P_AFTER)]
     P2p(cmd_lend::P2pArgs),
+    /// Expansion chassis: `rsio fabric scan` lists their functions (rsio_lend, root).
+    #[command(subcommand, long_about = cmd_fabric::FABRIC_LONG, after_long_help = cmd_fabric::FABRIC_AFTER)]
+    Fabric(cmd_fabric::FabricCmd),
+    /// Attach a chassis function to this node: it appears on its PCI bus (rsio_lend, root).
+    #[command(long_about = cmd_fabric::ATTACH_LONG, after_long_help = cmd_fabric::ATTACH_AFTER)]
+    Attach(cmd_fabric::AttachArgs),
+    /// Detach a chassis function from this node; its slot is free again (rsio_lend, root).
+    #[command(long_about = cmd_fabric::DETACH_LONG, after_long_help = cmd_fabric::DETACH_AFTER)]
+    Detach(cmd_fabric::DetachArgs),
     /// Share NVMe controllers between nodes: share, unshare, list, attach, detach (rsio_nvme_share).
     #[command(subcommand, long_about = cmd_nvme::LONG, after_long_help = cmd_nvme::AFTER)]
     Nvme(cmd_nvme::NvmeCmd),
@@ -204,6 +214,9 @@ impl Command {
             Command::Borrow(_) => "borrow",
             Command::Return(_) => "return",
             Command::P2p(_) => "p2p",
+            Command::Fabric(_) => "fabric",
+            Command::Attach(_) => "attach",
+            Command::Detach(_) => "detach",
             Command::Nvme(_) => "nvme",
             Command::Grant(_) => "grant",
             Command::Poke(_) => "poke",
@@ -217,6 +230,7 @@ impl Command {
     fn nested_name(&self) -> Option<&'static str> {
         match self {
             Command::Nvme(cmd) => Some(cmd.name()),
+            Command::Fabric(cmd) => Some(cmd.name()),
             _ => None,
         }
     }
@@ -237,6 +251,9 @@ fn run(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Borrow(args) => cmd_lend::borrow(ctx, args),
         Command::Return(args) => cmd_lend::return_device(ctx, args),
         Command::P2p(args) => cmd_lend::p2p(ctx, args),
+        Command::Fabric(cmd) => cmd_fabric::run(ctx, cmd),
+        Command::Attach(args) => cmd_fabric::attach(ctx, args),
+        Command::Detach(args) => cmd_fabric::detach(ctx, args),
         Command::Nvme(cmd) => cmd_nvme::run(ctx, cmd),
         Command::Grant(args) => cmd_debug::grant(ctx, args),
         Command::Poke(args) => cmd_debug::poke(ctx, args),
@@ -286,6 +303,20 @@ mod tests {
             &["return", "0x1"],
             &["return", "0:0"],
             &["borrow", "0:1", "--class", "01"],
+            &["fabric"],
+            &["fabric", "list"],
+            &["fabric", "scan", "extra"],
+            &["attach"],
+            &["attach", "0x20000"],
+            &["attach", "2:0x20300"],
+            &["attach", "0x100300"],
+            &["attach", "0x20300", "--auto", "0108"],
+            &["attach", "--auto", "010"],
+            &["attach", "0x20300", "--watch", "5"],
+            &["attach", "--auto", "0108", "--watch", "x"],
+            &["detach"],
+            &["detach", "nowhere"],
+            &["detach", "0x20300", "--ro"],
             &["nvme"],
             &["nvme", "lend"],
             &["nvme", "share"],
@@ -333,6 +364,8 @@ mod tests {
                 "borrow" | "return" => &["0:0x1"],
                 "p2p" => &["0:0x1", "2:0x20001", "--bar", "2"],
                 "nvme" => &["list"],
+                "fabric" => &["scan"],
+                "attach" | "detach" => &["0x20300"],
                 _ => &[],
             });
             let cli = parse(&args).unwrap();
@@ -417,6 +450,31 @@ mod tests {
             panic!("not nvme unshare");
         };
         assert!(!u.force);
+    }
+
+    #[test]
+    fn chassis_options_are_parsed() {
+        let cli = parse(&["attach", "0x20300", "--json"]).unwrap();
+        assert!(cli.json);
+        let Command::Attach(a) = cli.command else {
+            panic!("not attach");
+        };
+        assert_eq!((a.fdid, a.auto, a.watch), (Some(0x20300), None, None));
+        let cli = parse(&["attach", "--auto", "0108", "--watch", "30"]).unwrap();
+        let Command::Attach(a) = cli.command else {
+            panic!("not attach");
+        };
+        assert_eq!(a.fdid, None);
+        assert_eq!(a.auto, Some((0x01_0800, 0xff_ff00)));
+        assert_eq!(a.watch, Some(std::time::Duration::from_secs(30)));
+        let cli = parse(&["detach", "131840", "--force"]).unwrap();
+        let Command::Detach(d) = cli.command else {
+            panic!("not detach");
+        };
+        assert_eq!((d.fdid, d.force), (0x20300, true));
+        let cli = parse(&["fabric", "scan", "--json"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.command.nested_name(), Some("scan"));
     }
 
     #[test]
