@@ -2,6 +2,11 @@
 //! fabric emulator and the QEMUs, wait for every node to be ready, run the
 //! steps (in the guests or on the host), shut down, and keep the logs.
 //!
+//! An expansion chassis (a fabric node without an OS) is started with the
+//! nodes (first, so that its firmware is done early), counts as ready once
+//! its QEMU answers on QMP, runs no steps, must keep running through the
+//! steps, and is stopped with QMP `quit` at the end.
+//!
 //! Everything started is owned by a [`Cluster`] whose drop kills the QEMUs,
 //! then stops the fabric emulator and the hubs, and the cluster lives inside
 //! the [`RunDir`] guard that removes the run directory; so every way out of
@@ -224,9 +229,18 @@ impl Cluster<'_> {
             initrd: &initrd,
             run_dir: dir,
         };
-        for index in 0..scenario.nodes {
+        // The chassis first; `nodes` is in index order again below.
+        let order = scenario
+            .chassis
+            .iter()
+            .copied()
+            .chain((0..scenario.nodes).filter(|&i| !scenario.is_chassis(i)));
+        for index in order {
             let paths = NodePaths::new(dir, index);
-            run_dir.socket(&format!("node{index}.ctl"))?;
+            let chassis = scenario.is_chassis(index);
+            if !chassis {
+                run_dir.socket(&format!("node{index}.ctl"))?;
+            }
             run_dir.socket(&format!("node{index}.qmp"))?;
             let fabric_args = match &self.fabric {
                 Some(emulator) => Some(emulator.qemu_args(index)?),
@@ -236,8 +250,13 @@ impl Cluster<'_> {
             let argv = qemu::node_argv(scenario, &boot, index, ram);
             let vm = Vm::spawn(&platform.qemu, &argv, &paths.qemu_log)
                 .with_context(|| format!("node {index}"))?;
-            self.nodes.push(Node::new(index, paths, vm));
+            self.nodes.push(if chassis {
+                Node::new_chassis(index, paths, vm)
+            } else {
+                Node::new(index, paths, vm)
+            });
         }
+        self.nodes.sort_by_key(|node| node.index);
         self.wait_ready()?;
         self.check_consoles()
     }
@@ -264,7 +283,13 @@ impl Cluster<'_> {
         for index in 0..scenario.nodes {
             run_dir.socket(&format!("fabric/node{index}.sock"))?;
         }
-        let argv = fabric::serve_argv(fabric, &dir, scenario.nodes, scenario.memory_mib);
+        let argv = fabric::serve_argv(
+            fabric,
+            &dir,
+            scenario.nodes,
+            scenario.memory_mib,
+            &scenario.chassis,
+        );
         let log = self.logs.fabric();
         let started = Instant::now();
         let result = Emulator::start(
@@ -308,7 +333,12 @@ impl Cluster<'_> {
                 "{}",
                 report::step_line(&format!("node{index}"), "boot", ready, elapsed)
             );
-            let verb = if ready { "ready" } else { "not ready" };
+            let verb = match (ready, self.nodes[index].chassis) {
+                (true, false) => "ready",
+                (false, false) => "not ready",
+                (true, true) => "chassis running (QMP answers)",
+                (false, true) => "chassis not running (QMP does not answer)",
+            };
             self.logs
                 .note(index, &format!("{verb} after {}", secs(elapsed)))?;
             if first_failure.is_none() {
@@ -320,8 +350,15 @@ impl Cluster<'_> {
         }
         if let Some(&first) = timed_out.first() {
             let list: Vec<String> = timed_out.iter().map(usize::to_string).collect();
+            let why = if timed_out.iter().all(|&i| self.scenario.is_chassis(i)) {
+                "an expansion chassis's QEMU does not answer on QMP"
+            } else if timed_out.iter().any(|&i| self.scenario.is_chassis(i)) {
+                "no @@RSIO-READY on the control port, or a chassis's QMP does not answer"
+            } else {
+                "no @@RSIO-READY on the control port"
+            };
             let reason = format!(
-                "node{} {} not ready within {} (no @@RSIO-READY on the control port)",
+                "node{} {} not ready within {} ({why})",
                 if timed_out.len() > 1 { "s" } else { "" },
                 list.join(", "),
                 secs(self.scenario.boot_timeout)
@@ -412,7 +449,30 @@ impl Cluster<'_> {
                 }
             }
             self.check_fabric()?;
+            self.check_chassis()?;
             self.check_consoles()?;
+        }
+        Ok(())
+    }
+
+    /// Fails if an expansion chassis's QEMU has exited: it runs no steps,
+    /// so nothing else would notice.
+    fn check_chassis(&mut self) -> Result<(), Abort> {
+        for node in self.nodes.iter_mut().filter(|n| n.chassis) {
+            let Some(status) = node.wait_exit(Duration::ZERO)? else {
+                continue;
+            };
+            let qemu_log = read_lossy(&node.paths.qemu_log);
+            let details = tail(&qemu_log, QEMU_LOG_LINES)
+                .iter()
+                .map(|l| format!("qemu: {l}"))
+                .collect();
+            let reason = format!(
+                "expansion chassis node {}: QEMU exited during the run ({})",
+                node.index,
+                describe_exit(status)
+            );
+            return Err(Failure::new(reason).with_details(details).into());
         }
         Ok(())
     }
@@ -485,13 +545,20 @@ impl Cluster<'_> {
     }
 
     /// What host steps get besides the runner's environment: the node
-    /// count and, on a fabric, the emulator's directory and binary (for
-    /// `$RSIO_FABRIC ctl --dir $RSIO_FABRIC_DIR ...`).
+    /// count, the run directory (where `node<i>.qmp` is) and the runner
+    /// itself (for `$RSIO_CLUSTER qmp ...`) and, on a fabric, the
+    /// emulator's directory and binary (for `$RSIO_FABRIC ctl --dir
+    /// $RSIO_FABRIC_DIR ...`).
     fn host_env(&self) -> Vec<(String, OsString)> {
         let mut env = vec![(
             "RSIO_NODES".to_owned(),
             self.scenario.nodes.to_string().into(),
         )];
+        let run_dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        env.push(("RSIO_RUN_DIR".to_owned(), run_dir.into()));
+        if let Ok(runner) = std::env::current_exe() {
+            env.push(("RSIO_CLUSTER".to_owned(), runner.into()));
+        }
         if let Some(emulator) = &self.fabric {
             env.push(("RSIO_FABRIC_DIR".to_owned(), emulator.dir().into()));
             env.push(("RSIO_FABRIC".to_owned(), emulator.binary().into()));
@@ -585,9 +652,10 @@ impl Cluster<'_> {
         }
     }
 
-    /// Fails if any node's console matches a `console_reject` pattern.
+    /// Fails if any node's console matches a `console_reject` pattern (a
+    /// chassis runs no kernel: not checked).
     fn check_consoles(&self) -> Result<(), Abort> {
-        for node in &self.nodes {
+        for node in self.nodes.iter().filter(|n| !n.chassis) {
             let console = read_lossy(&node.paths.console);
             let lines = rejected_lines(&console, &self.scenario.console_reject);
             if lines.is_empty() {
@@ -619,19 +687,34 @@ impl Cluster<'_> {
     }
 
     /// Powers the nodes off, kills those that do not exit in time, and
-    /// checks the complete consoles.
+    /// checks the complete consoles. The expansion chassis go after the
+    /// nodes (whose shutdown may still reach their devices): QMP `quit`.
+    /// How a node or chassis ends here is noted in its steps log, and is no
+    /// failure.
     fn shut_down(&mut self) -> Result<(), Abort> {
+        self.stop_nodes(false)?;
+        self.stop_nodes(true)?;
+        self.check_consoles()?;
+        self.stop_fabric()
+    }
+
+    /// Stops the nodes still running (`chassis`: the expansion chassis).
+    fn stop_nodes(&mut self, chassis: bool) -> Result<(), Abort> {
         let killed = &self.killed;
-        for node in self.nodes.iter_mut().filter(|n| !killed.contains(&n.index)) {
+        let stopping = |n: &&mut Node| n.chassis == chassis && !killed.contains(&n.index);
+        for node in self.nodes.iter_mut().filter(stopping) {
             if let Err(e) = node.request_poweroff() {
                 self.logs
                     .note(node.index, &format!("poweroff request failed: {e:#}"))?;
             }
         }
         let deadline = Instant::now() + POWEROFF_GRACE;
-        for node in self.nodes.iter_mut().filter(|n| !killed.contains(&n.index)) {
+        for node in self.nodes.iter_mut().filter(stopping) {
             let left = deadline.saturating_duration_since(Instant::now());
             let note = match node.wait_exit(left)? {
+                Some(status) if chassis => {
+                    format!("chassis QEMU quit ({})", describe_exit(status))
+                }
                 Some(status) => format!("powered off ({})", describe_exit(status)),
                 None => {
                     node.kill();
@@ -640,8 +723,7 @@ impl Cluster<'_> {
             };
             self.logs.note(node.index, &note)?;
         }
-        self.check_consoles()?;
-        self.stop_fabric()
+        Ok(())
     }
 
     /// Stops the fabric emulator once the nodes are gone; it must exit

@@ -7,12 +7,14 @@
 //! ```text
 //! rsio-fabric serve --dir DIR --nodes N --ram-mib M [--multicast 0,1]...
 //!                   [--lut-slots S] [--slot-shift B] [--in-windows W] [--dma-channels C]
-//!                   [--no-direct-alias]
+//!                   [--no-direct-alias] [--chassis I]...
 //! ```
 //!
 //! creates `DIR/fabric.mem`, `DIR/node<i>.sock`, `DIR/control.sock` and
 //! `DIR/node<i>.qemu-args` (node i's QEMU arguments: RAM backend, machine,
-//! adapter), prints `rsio-fabric: ready` on stdout once it listens, and runs
+//! adapter; for an expansion chassis `--chassis I` also `-bios
+//! DIR/node<I>.bios`, the firmware that programs its config space and
+//! halts, and the direct window's alias), prints `rsio-fabric: ready` on stdout once it listens, and runs
 //! until SIGTERM, on which it cleans up and exits 0.
 //!
 //! [`Emulator`] starts it before the QEMUs, waits for the ready line, hands
@@ -48,8 +50,15 @@ pub const LOG_LINES: usize = 10;
 const POLL: Duration = Duration::from_millis(100);
 
 /// The arguments of `rsio-fabric serve` for `fabric` with `nodes` nodes of
-/// `memory_mib` MiB each, working in `dir`.
-pub fn serve_argv(fabric: &Fabric, dir: &Path, nodes: usize, memory_mib: u32) -> Vec<String> {
+/// `memory_mib` MiB each, of which `chassis` are expansion chassis, working
+/// in `dir`.
+pub fn serve_argv(
+    fabric: &Fabric,
+    dir: &Path,
+    nodes: usize,
+    memory_mib: u32,
+    chassis: &[usize],
+) -> Vec<String> {
     let mut argv: Vec<String> = vec![
         "serve".into(),
         "--dir".into(),
@@ -75,6 +84,9 @@ pub fn serve_argv(fabric: &Fabric, dir: &Path, nodes: usize, memory_mib: u32) ->
     }
     if !fabric.direct_alias {
         argv.push("--no-direct-alias".into());
+    }
+    for node in chassis {
+        argv.extend(["--chassis".into(), node.to_string()]);
     }
     argv
 }
@@ -308,7 +320,7 @@ mod tests {
             ..Fabric::default()
         };
         assert_eq!(
-            serve_argv(&fabric, Path::new("/run/r/fabric"), 3, 384),
+            serve_argv(&fabric, Path::new("/run/r/fabric"), 3, 384, &[]),
             [
                 "serve",
                 "--dir",
@@ -329,8 +341,39 @@ mod tests {
             ]
         );
         assert_eq!(
-            serve_argv(&Fabric::default(), Path::new("/f"), 2, 256),
+            serve_argv(&Fabric::default(), Path::new("/f"), 2, 256, &[]),
             ["serve", "--dir", "/f", "--nodes", "2", "--ram-mib", "256"]
+        );
+    }
+
+    #[test]
+    fn expansion_chassis_are_named_to_the_emulator() {
+        assert_eq!(
+            serve_argv(&Fabric::default(), Path::new("/f"), 4, 384, &[1, 3]),
+            [
+                "serve",
+                "--dir",
+                "/f",
+                "--nodes",
+                "4",
+                "--ram-mib",
+                "384",
+                "--chassis",
+                "1",
+                "--chassis",
+                "3",
+            ]
+        );
+        let fabric = Fabric {
+            multicast: vec![vec![0, 1]],
+            direct_alias: false,
+            ..Fabric::default()
+        };
+        let argv = serve_argv(&fabric, Path::new("/f"), 3, 256, &[2]);
+        assert_eq!(
+            argv[7..],
+            ["--multicast", "0,1", "--no-direct-alias", "--chassis", "2"],
+            "after the geometry"
         );
     }
 

@@ -4,7 +4,8 @@
 //! A host step is `sh -c <script>` run in the scenario's run directory (so
 //! scratch files go away with it), with stdin from `/dev/null`, its stdout
 //! and stderr captured together, and the runner's environment plus the
-//! scenario's (for a fabric scenario `RSIO_FABRIC_DIR` and `RSIO_FABRIC`).
+//! scenario's (`RSIO_NODES`, `RSIO_RUN_DIR`, `RSIO_CLUSTER`, and for a
+//! fabric scenario `RSIO_FABRIC_DIR` and `RSIO_FABRIC`).
 //! It is [guarded](crate::process) like every child of the runner; when the
 //! script ends, or overruns its timeout, whatever it left running in its
 //! process group is killed, so a host step leaves nothing behind.

@@ -7,10 +7,14 @@
 //!                  <scenario.toml | dir>...
 //! rsio-cluster check <scenario.toml | dir>...
 //! rsio-cluster list [--filter SUBSTR] <scenario.toml | dir>...
+//! rsio-cluster qmp SOCKET JSON
 //! ```
 //!
 //! Exit codes: 0 all scenarios passed, 1 some failed, 2 usage or
-//! configuration error, 128+N interrupted by signal N.
+//! configuration error, 128+N interrupted by signal N. `qmp` (for host
+//! steps: one command to a QEMU's QMP socket) prints the reply's `return`
+//! and exits 0, or prints the error and exits 1 (2: the JSON is no
+//! command).
 
 mod cluster;
 mod console;
@@ -23,6 +27,7 @@ mod platform;
 mod process;
 mod protocol;
 mod qemu;
+mod qmp;
 mod report;
 mod rundir;
 mod scenario;
@@ -78,6 +83,17 @@ enum Command {
         #[arg(required = true, value_name = "SCENARIO")]
         scenarios: Vec<PathBuf>,
     },
+    /// Send one command to a QEMU's QMP socket (e.g. a node's
+    /// $RSIO_RUN_DIR/node<i>.qmp, from a host step) and print the reply's
+    /// `return` as JSON; an error reply's description goes to stderr, exit 1.
+    Qmp {
+        /// The QMP unix socket.
+        #[arg(value_name = "SOCKET")]
+        socket: PathBuf,
+        /// The command, one JSON object: {"execute":"...","arguments":{...}}.
+        #[arg(value_name = "JSON")]
+        command: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +135,32 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Check { scenarios } => check(&scenarios),
         Command::List { filter, scenarios } => list(filter.as_deref(), &scenarios),
+        Command::Qmp { socket, command } => qmp_command(&socket, &command),
+    }
+}
+
+fn qmp_command(socket: &std::path::Path, command: &str) -> ExitCode {
+    let command = match qmp::parse_command(command) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match qmp::run_command(socket, &command) {
+        Ok(value) => {
+            // Not println!: a reader that stops early (`| head`) is no panic.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), "{value}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            match e.downcast_ref::<qmp::QmpError>() {
+                Some(error) => eprintln!("{error}"),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }
 
@@ -151,11 +193,15 @@ fn check(args: &[PathBuf]) -> ExitCode {
     for result in &results {
         match result {
             Ok(s) => println!(
-                "ok   {}: {}, {} node{}{}, {} step{}",
+                "ok   {}: {}, {} node{}{}{}, {} step{}",
                 s.path.display(),
                 s.name,
                 s.nodes,
                 plural(s.nodes),
+                match s.chassis.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} expansion chassis)"),
+                },
                 if s.fabric.is_some() {
                     " on the fabric"
                 } else {

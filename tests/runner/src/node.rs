@@ -1,5 +1,7 @@
 //! A cluster node: its QEMU process and the control connection to its
-//! guest's init (see [`crate::protocol`]).
+//! guest's init (see [`crate::protocol`]); or an expansion chassis, a QEMU
+//! without a guest OS that the runner only talks to through QMP
+//! ([`crate::qmp`]): it is ready once QMP answers and stops on QMP `quit`.
 //!
 //! Every wait here is bounded by a deadline and polls in short slices, so a
 //! signal, a cancellation or QEMU exiting is noticed within a fraction of a
@@ -14,6 +16,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::protocol::{encode_step, Decoder, Event};
 use crate::qemu::{NodePaths, Vm};
+use crate::qmp::{Json, Qmp};
 use crate::signals::Cancel;
 
 /// The longest single wait before checking for signals and QEMU's exit.
@@ -22,6 +25,11 @@ const POLL: Duration = Duration::from_millis(100);
 const EXIT_GRACE: Duration = Duration::from_secs(5);
 /// How long a write to the guest may block (a stuck guest is not reading).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest single QMP exchange while waiting for a chassis.
+const QMP_TRY: Duration = Duration::from_secs(1);
+/// How long a chassis's QEMU gets to exit after a QMP `quit` that went
+/// unanswered before it gets SIGTERM.
+const QUIT_GRACE: Duration = Duration::from_secs(2);
 
 /// How a wait on a node ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +57,8 @@ pub struct StepRun {
 pub struct Node {
     pub index: usize,
     pub paths: NodePaths,
+    /// An expansion chassis: no guest, no control port.
+    pub chassis: bool,
     vm: Vm,
     control: Option<Control>,
     /// The sequence number of the last script sent.
@@ -66,15 +76,49 @@ impl Node {
         Node {
             index,
             paths,
+            chassis: false,
             vm,
             control: None,
             seq: 0,
         }
     }
 
+    /// An expansion chassis (see the module docs).
+    pub fn new_chassis(index: usize, paths: NodePaths, vm: Vm) -> Node {
+        Node {
+            chassis: true,
+            ..Node::new(index, paths, vm)
+        }
+    }
+
+    /// A chassis: waits until its QEMU answers `query-status` on QMP (it
+    /// has set the machine up and runs), by `deadline`.
+    fn wait_running(&mut self, deadline: Instant, cancel: &Cancel) -> Result<Ending<()>> {
+        loop {
+            cancel.check()?;
+            if let Some(status) = self.vm.try_exit()? {
+                return Ok(Ending::VmExited(status));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Ending::TimedOut);
+            }
+            let answer = Qmp::connect(&self.paths.qmp, left.min(QMP_TRY))
+                .and_then(|mut qmp| qmp.execute(&Json::command("query-status")));
+            if answer.is_ok() {
+                return Ok(Ending::Finished(()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Connects to the control port (QEMU creates its socket shortly after
     /// starting) and waits for the guest's READY, both by `deadline`.
+    /// A chassis is ready once its QEMU answers on QMP.
     pub fn wait_ready(&mut self, deadline: Instant, cancel: &Cancel) -> Result<Ending<()>> {
+        if self.chassis {
+            return self.wait_running(deadline, cancel);
+        }
         match self.connect(deadline, cancel)? {
             Ending::Finished(()) => {}
             Ending::TimedOut => return Ok(Ending::TimedOut),
@@ -134,7 +178,11 @@ impl Node {
 
     /// Asks the guest to power off and closes the control connection (on
     /// which the guest's init powers off by itself, too). Does not wait.
+    /// A chassis gets QMP `quit`, and SIGTERM if that does not take.
     pub fn request_poweroff(&mut self) -> Result<()> {
+        if self.chassis {
+            return self.quit();
+        }
         if self.control.is_some() {
             self.seq += 1;
             let result = self.send(&encode_step(self.seq, "poweroff -f"));
@@ -142,6 +190,20 @@ impl Node {
             result?;
         }
         Ok(())
+    }
+
+    /// A chassis: QMP `quit`. QEMU may exit before its reply arrives, so
+    /// a failed exchange only counts if QEMU keeps running; then it gets
+    /// SIGTERM (on which it exits 0, too).
+    fn quit(&mut self) -> Result<()> {
+        let result = Qmp::connect(&self.paths.qmp, QUIT_GRACE)
+            .and_then(|mut qmp| qmp.execute(&Json::command("quit")));
+        let Err(e) = result else { return Ok(()) };
+        if self.vm.wait_exit(QUIT_GRACE)?.is_some() {
+            return Ok(());
+        }
+        self.vm.terminate();
+        Err(e.context("QMP quit failed; sent SIGTERM"))
     }
 
     /// Waits up to `timeout` for QEMU to exit.

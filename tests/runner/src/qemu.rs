@@ -1,5 +1,9 @@
 //! QEMU for one node: its command line and its process.
 //!
+//! A node runs the scenario's kernel; an expansion chassis (a fabric node
+//! that runs no OS) runs the fabric emulator's firmware and has its devices
+//! behind PCIe root ports ([`chassis_argv`]).
+//!
 //! [`node_argv`] is a pure function of the scenario, the run directory and
 //! the node's RAM, so the exact command line is unit-tested. [`Vm`] owns the
 //! running process and kills it when dropped; like every child of the
@@ -102,8 +106,42 @@ pub enum Ram<'a> {
     Fabric(&'a [String]),
 }
 
-/// The QEMU arguments (without the program) for node `node` of `scenario`.
+/// The first PCI slot of a chassis's root ports (0x2 is the adapter).
+const CHASSIS_FIRST_SLOT: usize = 0x4;
+
+/// The id of root port `k` of an expansion chassis: its device's `bus`.
+pub fn chassis_port(k: usize) -> String {
+    format!("chs{k}")
+}
+
+/// Root port `k` of an expansion chassis: PCI slot 0x4 + k on the root
+/// bus, its own (chassis, slot) pair, hot-plug capable.
+fn root_port(k: usize) -> String {
+    format!(
+        "pcie-root-port,id={},chassis={},slot={k},addr={:#x}.0,bus=pcie.0",
+        chassis_port(k),
+        k + 1,
+        CHASSIS_FIRST_SLOT + k
+    )
+}
+
+/// The RAM backend and machine: the node's own memfd, or the fabric's.
+fn ram_args(argv: &mut Argv, ram: Ram, mib: u32) {
+    match ram {
+        Ram::Memfd => argv.opt("-machine", "q35,memory-backend=ram").opt(
+            "-object",
+            format!("memory-backend-memfd,id=ram,size={mib}M,share=on"),
+        ),
+        Ram::Fabric(args) => argv.extend(args),
+    };
+}
+
+/// The QEMU arguments (without the program) for node `node` of `scenario`
+/// (for an expansion chassis, [`chassis_argv`]'s).
 pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec<String> {
+    if scenario.is_chassis(node) {
+        return chassis_argv(scenario, boot.run_dir, node, ram);
+    }
     let run_dir = boot.run_dir;
     let paths = NodePaths::new(run_dir, node);
     let mib = scenario.memory_mib;
@@ -124,13 +162,7 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
     }
 
     let mut argv = Argv::default();
-    match ram {
-        Ram::Memfd => argv.opt("-machine", "q35,memory-backend=ram").opt(
-            "-object",
-            format!("memory-backend-memfd,id=ram,size={mib}M,share=on"),
-        ),
-        Ram::Fabric(args) => argv.extend(args),
-    };
+    ram_args(&mut argv, ram, mib);
     // Before the node's own devices (QEMU gives a device the IOMMU's address
     // space only if the IOMMU exists when the device is realized): they are
     // remapped; the adapter, from the fabric's arguments above, is not (the
@@ -184,9 +216,55 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
         );
 
     for device in scenario.devices.iter().filter(|d| d.nodes.contains(&node)) {
-        device_args(&mut argv, device, run_dir, node);
+        device_args(&mut argv, device, run_dir, node, None);
     }
+    extra_args(&mut argv, scenario, run_dir, node);
+    argv.0
+}
 
+/// The QEMU arguments of expansion chassis `node`: the fabric's arguments
+/// (RAM, machine, adapter, and the firmware: `-bios`), no kernel, no
+/// control port, the serial console to its log; its QMP socket; then root
+/// port `k` (`chs<k>`) for each slot, followed by the `k`-th of its devices
+/// on that port, if any.
+pub fn chassis_argv(scenario: &Scenario, run_dir: &Path, node: usize, ram: Ram) -> Vec<String> {
+    let paths = NodePaths::new(run_dir, node);
+    let mib = scenario.memory_mib;
+    let mut argv = Argv::default();
+    ram_args(&mut argv, ram, mib);
+    argv.opt(
+        "-global",
+        format!("pci-device.x-max-bounce-buffer-size={BOUNCE_BYTES}"),
+    )
+    .opt("-accel", "tcg")
+    .opt("-cpu", "max")
+    .opt("-smp", "1")
+    .opt("-m", format!("{mib}M"))
+    .flag("-nodefaults")
+    .opt("-display", "none")
+    .flag("-no-reboot")
+    .opt(
+        "-chardev",
+        format!("file,id=con,path={}", opt_path(&paths.console)),
+    )
+    .opt("-serial", "chardev:con")
+    .opt(
+        "-qmp",
+        format!("unix:{},server=on,wait=off", opt_path(&paths.qmp)),
+    );
+    let devices = scenario.chassis_devices(node);
+    for k in 0..scenario.chassis_slots(node) {
+        argv.opt("-device", root_port(k));
+        if let Some(device) = devices.get(k) {
+            device_args(&mut argv, device, run_dir, node, Some(k));
+        }
+    }
+    extra_args(&mut argv, scenario, run_dir, node);
+    argv.0
+}
+
+/// The scenario's `qemu_args`, placeholders filled in.
+fn extra_args(argv: &mut Argv, scenario: &Scenario, run_dir: &Path, node: usize) {
     let run_dir_text = run_dir.display().to_string();
     let node_text = node.to_string();
     for extra in &scenario.qemu_args {
@@ -196,7 +274,6 @@ pub fn node_argv(scenario: &Scenario, boot: &Boot, node: usize, ram: Ram) -> Vec
                 .replace("{node}", &node_text),
         );
     }
-    argv.0
 }
 
 /// The `-netdev` of node `node` on L2 segment `k` (the runner's hub).
@@ -209,9 +286,12 @@ fn netdev_arg(run_dir: &Path, node: usize, k: usize) -> String {
     )
 }
 
-/// Adds the arguments that attach `device` to `node`.
-fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
+/// Adds the arguments that attach `device` to `node`; on a chassis `port`
+/// is its root port's slot: the device (for `qemu`, its first entry; for
+/// NVMe, the controller) goes on that bus, and a NIC gets no option ROM.
+fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize, port: Option<usize>) {
     let k = device.index;
+    let bus = port.map_or(String::new(), |p| format!(",bus={}", chassis_port(p)));
     match &device.kind {
         DeviceKind::Qemu {
             devices,
@@ -228,7 +308,7 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
             if let Some(n) = *net {
                 argv.opt("-netdev", netdev_arg(run_dir, node, n));
             }
-            for d in devices {
+            for (i, d) in devices.iter().enumerate() {
                 let mut a = d
                     .replace("{k}", &k.to_string())
                     .replace("{node}", &node.to_string())
@@ -237,6 +317,9 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
                     a = a
                         .replace("{netdev}", &format!("net{n}"))
                         .replace("{mac}", &mac(node, n));
+                }
+                if i == 0 {
+                    a.push_str(&bus);
                 }
                 argv.opt("-device", a);
             }
@@ -259,14 +342,14 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
                 )
                 .opt(
                     "-device",
-                    format!("nvme,serial=rsio{node}n{k},drive=nvme{k}{cmb}"),
+                    format!("nvme,serial=rsio{node}n{k},drive=nvme{k}{cmb}{bus}"),
                 );
                 return;
             };
             // The controller first: its namespaces name it as their bus.
             argv.opt(
                 "-device",
-                format!("nvme,id=nvme{k},serial=rsio{node}n{k}{cmb}"),
+                format!("nvme,id=nvme{k},serial=rsio{node}n{k}{cmb}{bus}"),
             );
             for j in 0..n {
                 let image = opt_path(&nvme_ns_image(run_dir, node, k, j));
@@ -282,9 +365,11 @@ fn device_args(argv: &mut Argv, device: &Device, run_dir: &Path, node: usize) {
         }
         DeviceKind::E1000e | DeviceKind::Igb => {
             let model = device.kind.nic_model().unwrap_or("e1000e");
+            // A chassis runs no option ROM: none to load.
+            let rom = if port.is_some() { ",romfile=" } else { "" };
             argv.opt("-netdev", netdev_arg(run_dir, node, k)).opt(
                 "-device",
-                format!("{model},netdev=net{k},mac={}", mac(node, k)),
+                format!("{model},netdev=net{k},mac={}{bus}{rom}", mac(node, k)),
             );
         }
     }
@@ -374,6 +459,14 @@ impl Vm {
                 return Ok(None);
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Asks QEMU to exit (SIGTERM: it shuts down and exits 0); does not
+    /// wait. A no-op once it exited.
+    pub fn terminate(&mut self) {
+        if matches!(self.try_exit(), Ok(None)) {
+            process::signal(&self.child, libc::SIGTERM);
         }
     }
 
@@ -699,6 +792,168 @@ mod tests {
             values(&a, "-qmp"),
             ["unix:/a,,b/node0.qmp,server=on,wait=off"]
         );
+    }
+
+    /// The fabric's arguments for chassis node 2, as the emulator writes
+    /// them.
+    fn chassis_fabric_args() -> Vec<String> {
+        [
+            "-object",
+            "memory-backend-file,id=ram,mem-path=/run/r/fabric/fabric.mem,offset=805306368,\
+             size=384M,share=on",
+            "-machine",
+            "q35,memory-backend=ram",
+            "-bios",
+            "/run/r/fabric/node2.bios",
+            "-device",
+            r#"{"driver":"vfio-user-pci","socket":{"path":"/run/r/fabric/node2.sock","type":"unix"},"addr":"02.0"}"#,
+            "-device",
+            "rsio-alias,addr=1e.0",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn a_chassis_runs_the_firmware_with_each_device_behind_a_root_port() {
+        let s = scenario(
+            "nodes = 3\nchassis = [2]\nchassis_slots = 6\n[fabric]\n\
+             [[device]]\nkind = 'nvme'\nnodes = [2]\nnamespaces = 2\n\
+             [[device]]\nkind = 'e1000e'\nnodes = [0, 2]\n\
+             [[device]]\nkind = 'qemu'\nnodes = [2]\nqemu_device = ['edu,id=edu{k}']\n\
+             [[device]]\nkind = 'nvme'\nnodes = [2]\n",
+        );
+        let fabric = chassis_fabric_args();
+        let a = node_argv(
+            &s,
+            &Boot {
+                kernel: Path::new("/k/bzImage"),
+                initrd: Path::new("/run/r/initrd.img"),
+                run_dir: Path::new("/run/r"),
+            },
+            2,
+            Ram::Fabric(&fabric),
+        );
+        let mut expected = fabric.clone();
+        expected.extend(
+            [
+                "-global",
+                "pci-device.x-max-bounce-buffer-size=4194304",
+                "-accel",
+                "tcg",
+                "-cpu",
+                "max",
+                "-smp",
+                "1",
+                "-m",
+                "384M",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-no-reboot",
+                "-chardev",
+                "file,id=con,path=/run/r/node2.console.log",
+                "-serial",
+                "chardev:con",
+                "-qmp",
+                "unix:/run/r/node2.qmp,server=on,wait=off",
+                "-device",
+                "pcie-root-port,id=chs0,chassis=1,slot=0,addr=0x4.0,bus=pcie.0",
+                "-device",
+                "nvme,id=nvme0,serial=rsio2n0,bus=chs0",
+                "-drive",
+                "if=none,id=nvme0n0,file=/run/r/node2-nvme0-ns0.img,format=raw",
+                "-device",
+                "nvme-ns,drive=nvme0n0,bus=nvme0,nsid=1",
+                "-drive",
+                "if=none,id=nvme0n1,file=/run/r/node2-nvme0-ns1.img,format=raw",
+                "-device",
+                "nvme-ns,drive=nvme0n1,bus=nvme0,nsid=2",
+                "-device",
+                "pcie-root-port,id=chs1,chassis=2,slot=1,addr=0x5.0,bus=pcie.0",
+                "-netdev",
+                "dgram,id=net0,local.type=unix,local.path=/run/r/node2-net0.sock,\
+                 remote.type=unix,remote.path=/run/r/net0.hub",
+                "-device",
+                "e1000e,netdev=net0,mac=52:54:00:12:00:02,bus=chs1,romfile=",
+                "-device",
+                "pcie-root-port,id=chs2,chassis=3,slot=2,addr=0x6.0,bus=pcie.0",
+                "-device",
+                "edu,id=edu0,bus=chs2",
+                "-device",
+                "pcie-root-port,id=chs3,chassis=4,slot=3,addr=0x7.0,bus=pcie.0",
+                "-drive",
+                "if=none,id=nvme1,file=/run/r/node2-nvme1.img,format=raw",
+                "-device",
+                "nvme,serial=rsio2n1,drive=nvme1,bus=chs3",
+                "-device",
+                "pcie-root-port,id=chs4,chassis=5,slot=4,addr=0x8.0,bus=pcie.0",
+                "-device",
+                "pcie-root-port,id=chs5,chassis=6,slot=5,addr=0x9.0,bus=pcie.0",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(a, expected);
+        for absent in [
+            "-kernel",
+            "-initrd",
+            "-append",
+            "virtio-serial-pci",
+            "rsio.ctl",
+        ] {
+            assert!(!a.iter().any(|x| x.contains(absent)), "{absent}: {a:?}");
+        }
+        let node0 = node_argv(
+            &s,
+            &Boot {
+                kernel: Path::new("/k/bzImage"),
+                initrd: Path::new("/run/r/initrd.img"),
+                run_dir: Path::new("/run/r"),
+            },
+            0,
+            Ram::Memfd,
+        );
+        assert!(
+            values(&node0, "-device").contains(&"e1000e,netdev=net0,mac=52:54:00:12:00:00"),
+            "the same NIC on an OS node: no port, its ROM"
+        );
+        assert!(!node0.iter().any(|x| x.contains("pcie-root-port")));
+    }
+
+    #[test]
+    fn a_chassis_gets_spare_root_ports_up_to_24_slots() {
+        let s = scenario(
+            "nodes = 2\nchassis = [0]\nqemu_args = ['-trace', 'pci_*']\n[fabric]\n\
+             [[device]]\nkind = 'igb'\nnodes = [0]\n\
+             [[device]]\nkind = 'qemu'\nnodes = [0, 1]\nsize_mib = 8\n\
+             qemu_device = ['ich9-ahci,id=ahci{k}', 'ide-hd,bus=ahci{k}.0,drive={drive}']\n",
+        );
+        let a = argv(&s, 0);
+        let devices = values(&a, "-device");
+        assert_eq!(
+            devices,
+            [
+                "pcie-root-port,id=chs0,chassis=1,slot=0,addr=0x4.0,bus=pcie.0",
+                "igb,netdev=net0,mac=52:54:00:12:00:00,bus=chs0,romfile=",
+                "pcie-root-port,id=chs1,chassis=2,slot=1,addr=0x5.0,bus=pcie.0",
+                "ich9-ahci,id=ahci0,bus=chs1",
+                "ide-hd,bus=ahci0.0,drive=disk0",
+                "pcie-root-port,id=chs2,chassis=3,slot=2,addr=0x6.0,bus=pcie.0",
+                "pcie-root-port,id=chs3,chassis=4,slot=3,addr=0x7.0,bus=pcie.0",
+            ],
+            "devices + 2 ports; only the first qemu_device entry gets the bus"
+        );
+        assert_eq!(
+            a[a.len() - 2..],
+            ["-trace", "pci_*"],
+            "qemu_args apply to a chassis too"
+        );
+        assert_eq!(
+            root_port(23),
+            "pcie-root-port,id=chs23,chassis=24,slot=23,addr=0x1b.0,bus=pcie.0",
+            "the last port stays below the alias at 0x1e"
+        );
+        assert!(values(&argv(&s, 1), "-device").contains(&"ich9-ahci,id=ahci0"));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! ```toml
 //! name = "boot"               # default: the file stem; [A-Za-z0-9._-]
 //! description = "..."         # optional
-//! nodes = 2                   # 1..=4, default 1
+//! nodes = 2                   # 1..=4, default 1 (counting expansion chassis)
+//! chassis = [2]               # expansion chassis among them (fabric only), default none
+//! chassis_slots = 8           # root ports per chassis, 1..=24 (default: its devices + 2)
 //! memory_mib = 384            # 256..=1024, default 384
 //! cmdline = "kmemleak=on"     # extra kernel arguments, optional
 //! boot_timeout = 120          # seconds for every node to be ready, default 180
@@ -14,7 +16,7 @@
 //!
 //! [[device]]
 //! kind = "nvme"               # "nvme" | "e1000e" | "igb" (82576, SR-IOV PF) | "qemu"
-//! nodes = [0]                 # default: all nodes
+//! nodes = [0]                 # default: all nodes but the chassis
 //! size_mib = 64               # nvme and qemu: the disk image per node (nvme: default 64)
 //! cmb_mib = 1                 # nvme only: a controller memory buffer (BAR 2), default none
 //! namespaces = 2              # nvme only: 1..=8 namespaces (nsid 1..), each an nvme-ns
@@ -63,6 +65,13 @@
 //! `nodes` run on the nodes still alive, and naming a killed node is an
 //! error, so this is checked when the file is loaded.
 //!
+//! An expansion chassis (`chassis`) is a fabric node that runs no OS: its
+//! QEMU boots the emulator's firmware, which programs config space and
+//! halts; its devices sit behind PCIe root ports, one each, for the hosts
+//! to reach through the fabric. No step may name a chassis (`node`,
+//! `nodes`, `kill`), and "every node" (a step without a node list) means
+//! every node but the chassis.
+//!
 //! All regexes are in multi-line mode (`^` and `$` match at line ends). The
 //! console patterns are checked against every node's console after boot,
 //! after each step and after shutdown.
@@ -101,6 +110,12 @@ pub const SLOT_SHIFT: RangeInclusive<u32> = 12..=30;
 pub const IN_WINDOWS: RangeInclusive<u32> = 1..=64;
 pub const DMA_CHANNELS: RangeInclusive<u32> = 0..=4;
 pub const MAX_MULTICAST_GROUPS: usize = 8;
+/// Root ports of an expansion chassis: at PCI slots 0x4..=0x1b of its q35
+/// (the adapter is at 0x2, the direct window's alias at 0x1e).
+pub const CHASSIS_SLOTS: RangeInclusive<usize> = 1..=24;
+/// Empty root ports a chassis gets beyond its devices by default, for
+/// devices added at run time.
+pub const CHASSIS_SPARE_SLOTS: usize = 2;
 
 /// Console patterns that fail a scenario unless it lists its own.
 pub const DEFAULT_CONSOLE_REJECT: &[&str] = &[
@@ -125,6 +140,12 @@ pub struct Scenario {
     pub name: String,
     pub description: Option<String>,
     pub nodes: usize,
+    /// The nodes that are expansion chassis (no OS), ascending; only on a
+    /// fabric, and never every node.
+    pub chassis: Vec<usize>,
+    /// `chassis_slots`: the root ports of every chassis, if given (else
+    /// see [`Scenario::chassis_slots`]).
+    pub chassis_slots: Option<usize>,
     pub memory_mib: u32,
     /// Extra kernel command line arguments.
     pub cmdline: String,
@@ -181,6 +202,30 @@ pub struct Device {
     pub index: usize,
     /// The nodes that get this device, ascending.
     pub nodes: Vec<usize>,
+}
+
+impl Scenario {
+    /// Whether `node` is an expansion chassis.
+    pub fn is_chassis(&self, node: usize) -> bool {
+        self.chassis.contains(&node)
+    }
+
+    /// The devices on chassis `node`, in scenario order: the `k`-th sits
+    /// behind root port `k`.
+    pub fn chassis_devices(&self, node: usize) -> Vec<&Device> {
+        self.devices
+            .iter()
+            .filter(|d| d.nodes.contains(&node))
+            .collect()
+    }
+
+    /// How many root ports chassis `node` gets: `chassis_slots`, else its
+    /// devices plus [`CHASSIS_SPARE_SLOTS`], at most 24.
+    pub fn chassis_slots(&self, node: usize) -> usize {
+        self.chassis_slots.unwrap_or_else(|| {
+            (self.chassis_devices(node).len() + CHASSIS_SPARE_SLOTS).min(*CHASSIS_SLOTS.end())
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +310,9 @@ struct RawScenario {
     name: Option<String>,
     description: Option<String>,
     nodes: Option<usize>,
+    #[serde(default)]
+    chassis: Vec<usize>,
+    chassis_slots: Option<usize>,
     memory_mib: Option<u32>,
     cmdline: Option<String>,
     boot_timeout: Option<u64>,
@@ -409,19 +457,25 @@ impl Scenario {
             }
         };
 
+        let chassis = check_chassis(&raw.chassis, nodes, raw.fabric.is_some())?;
         for &node in &raw.iommu {
             ensure!(
                 node < nodes,
                 "iommu: node {node} is not one of the {nodes} nodes"
             );
+            ensure!(
+                !chassis.contains(&node),
+                "iommu: node {node} is an expansion chassis (it runs no OS to use an IOMMU)"
+            );
         }
-        let devices = devices_from_raw(raw.devices, nodes)?;
+        let devices = devices_from_raw(raw.devices, nodes, &chassis)?;
+        let chassis_slots = check_chassis_slots(raw.chassis_slots, &chassis, &devices)?;
         let fabric = raw
             .fabric
             .map(|fabric| Fabric::from_raw(fabric, nodes))
             .transpose()
             .context("[fabric]")?;
-        let mut living = Living::new(nodes);
+        let mut living = Living::new(nodes, &chassis);
         let steps = raw
             .steps
             .into_iter()
@@ -440,6 +494,8 @@ impl Scenario {
             name,
             description: raw.description,
             nodes,
+            chassis,
+            chassis_slots,
             memory_mib,
             cmdline: raw.cmdline.unwrap_or_default().trim().to_owned(),
             boot_timeout: Duration::from_secs(boot_timeout),
@@ -561,22 +617,26 @@ impl Step {
 struct Living {
     /// The scenario's node count.
     nodes: usize,
+    /// The expansion chassis: never alive in this sense (no OS).
+    chassis: Vec<usize>,
     /// Killed node -> the number of the step that killed it.
     killed: std::collections::BTreeMap<usize, usize>,
 }
 
 impl Living {
-    fn new(nodes: usize) -> Living {
+    fn new(nodes: usize, chassis: &[usize]) -> Living {
         Living {
             nodes,
+            chassis: chassis.to_vec(),
             killed: Default::default(),
         }
     }
 
-    /// Every node still alive, ascending; an error if none is.
+    /// Every node still alive (chassis aside), ascending; an error if none
+    /// is.
     fn alive(&self) -> Result<Vec<usize>> {
         let alive: Vec<usize> = (0..self.nodes)
-            .filter(|node| !self.killed.contains_key(node))
+            .filter(|node| !self.killed.contains_key(node) && !self.chassis.contains(node))
             .collect();
         ensure!(!alive.is_empty(), "every node has been killed by now");
         Ok(alive)
@@ -585,6 +645,11 @@ impl Living {
     /// `nodes`, if all of them are still alive.
     fn check(&self, nodes: &[usize]) -> Result<Vec<usize>> {
         for node in nodes {
+            ensure!(
+                !self.chassis.contains(node),
+                "node {node} is an expansion chassis (it runs no OS): no step runs on it or \
+                 kills it"
+            );
             if let Some(step) = self.killed.get(node) {
                 bail!("node {node} was killed by step {step}");
             }
@@ -600,7 +665,65 @@ impl Living {
     }
 }
 
-fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<Device>> {
+/// Checks the `chassis` list: existing nodes, once each, on a fabric, and
+/// not all of them; returns it ascending.
+fn check_chassis(chassis: &[usize], scenario_nodes: usize, fabric: bool) -> Result<Vec<usize>> {
+    if chassis.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut chassis = node_list(chassis, scenario_nodes).context("chassis")?;
+    chassis.sort_unstable();
+    ensure!(
+        fabric,
+        "chassis: an expansion chassis is a fabric node; the scenario needs a [fabric]"
+    );
+    ensure!(
+        chassis.len() < scenario_nodes,
+        "chassis: every node is an expansion chassis; at least one node must run an OS"
+    );
+    Ok(chassis)
+}
+
+/// Checks `chassis_slots` against the chassis and their devices (one root
+/// port each).
+fn check_chassis_slots(
+    slots: Option<usize>,
+    chassis: &[usize],
+    devices: &[Device],
+) -> Result<Option<usize>> {
+    if let Some(slots) = slots {
+        ensure!(
+            !chassis.is_empty(),
+            "chassis_slots is for expansion chassis; the scenario has none (`chassis`)"
+        );
+        check_range("chassis_slots", slots, &CHASSIS_SLOTS)?;
+    }
+    for &node in chassis {
+        let count = devices.iter().filter(|d| d.nodes.contains(&node)).count();
+        match slots {
+            Some(slots) => ensure!(
+                count <= slots,
+                "chassis node {node} has {count} devices, more than its chassis_slots = {slots} \
+                 root ports (one device each)"
+            ),
+            None => ensure!(
+                count <= *CHASSIS_SLOTS.end(),
+                "chassis node {node} has {count} devices, more than the {} root ports of a \
+                 chassis (one device each)",
+                CHASSIS_SLOTS.end()
+            ),
+        }
+    }
+    Ok(slots)
+}
+
+/// Reads the devices; one without `nodes` goes to every node but the
+/// chassis.
+fn devices_from_raw(
+    raw: Vec<RawDevice>,
+    scenario_nodes: usize,
+    chassis: &[usize],
+) -> Result<Vec<Device>> {
     let mut nvme_count = 0;
     let mut net_count = 0;
     let mut qemu_count = 0;
@@ -609,7 +732,9 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
         let label = || format!("device {} ({:?})", i + 1, device.kind);
         let mut nodes = match &device.nodes {
             Some(nodes) => node_list(nodes, scenario_nodes).with_context(label)?,
-            None => (0..scenario_nodes).collect(),
+            None => (0..scenario_nodes)
+                .filter(|node| !chassis.contains(node))
+                .collect(),
         };
         nodes.sort_unstable();
         ensure!(
@@ -629,6 +754,16 @@ fn devices_from_raw(raw: Vec<RawDevice>, scenario_nodes: usize) -> Result<Vec<De
                     .clone()
                     .with_context(|| format!("{}: kind \"qemu\" needs `qemu_device`", label()))?;
                 let (drive, uses_net) = check_qemu_devices(&devices).with_context(label)?;
+                // On a chassis the runner puts the first entry on its root
+                // port (`bus=chs<k>`).
+                if let Some(&node) = nodes.iter().find(|n| chassis.contains(n)) {
+                    ensure!(
+                        !devices[0].split(',').any(|p| p.starts_with("bus=")),
+                        "{}: on chassis node {node} the first `qemu_device` entry goes on \
+                         its root port: it may not give a `bus=`",
+                        label()
+                    );
+                }
                 ensure!(
                     device.cmb_mib.is_none(),
                     "{}: `cmb_mib` is for nvme only",
@@ -1369,5 +1504,170 @@ mod tests {
                 "{key}: {e}"
             );
         }
+    }
+
+    const CHASSIS: &str = r#"
+        nodes = 3
+        chassis = [2]
+        [fabric]
+        [[device]]
+        kind = "nvme"
+        nodes = [2]
+        [[device]]
+        kind = "e1000e"
+        [[device]]
+        kind = "igb"
+        nodes = [0, 2]
+        [[step]]
+        run = "true"
+        [[step]]
+        run = "true"
+        parallel = true
+        [[step]]
+        host = "true"
+        "#;
+
+    #[test]
+    fn an_expansion_chassis_is_a_fabric_node_without_steps() {
+        let s = parse(CHASSIS).unwrap();
+        assert_eq!(s.nodes, 3, "nodes counts the chassis");
+        assert_eq!(s.chassis, [2]);
+        assert!(s.is_chassis(2) && !s.is_chassis(0));
+        assert_eq!(s.devices[0].nodes, [2]);
+        assert_eq!(
+            s.devices[1].nodes,
+            [0, 1],
+            "a device without `nodes` goes to every node but the chassis"
+        );
+        assert_eq!(s.devices[2].nodes, [0, 2]);
+        assert_eq!(
+            s.chassis_devices(2)
+                .iter()
+                .map(|d| &d.kind)
+                .collect::<Vec<_>>(),
+            [&s.devices[0].kind, &s.devices[2].kind],
+            "in scenario order: the port order"
+        );
+        assert_eq!(s.chassis_slots, None);
+        assert_eq!(s.chassis_slots(2), 4, "its 2 devices + 2 spare ports");
+        assert_eq!(s.steps[0].target, Target::Nodes(vec![0, 1]));
+        assert_eq!(
+            s.steps[1].target,
+            Target::Nodes(vec![0, 1]),
+            "parallel over every node: every node but the chassis"
+        );
+        assert_eq!(s.steps[2].target, Target::Host);
+
+        let s = parse(&format!("chassis_slots = 8\n{CHASSIS}")).unwrap();
+        assert_eq!((s.chassis_slots, s.chassis_slots(2)), (Some(8), 8));
+        let s = parse("nodes = 4\nchassis = [3, 1]\n[fabric]\n").unwrap();
+        assert_eq!(s.chassis, [1, 3], "sorted");
+        assert_eq!(s.chassis_slots(1), 2, "no devices: 2 spare ports");
+    }
+
+    #[test]
+    fn a_chassis_needs_the_fabric_and_an_os_node_beside_it() {
+        let e = error("nodes = 2\nchassis = [1]\n");
+        assert!(
+            e.contains(
+                "chassis: an expansion chassis is a fabric node; the scenario needs a [fabric]"
+            ),
+            "{e}"
+        );
+        let e = error("nodes = 2\nchassis = [0, 1]\n[fabric]\n");
+        assert!(
+            e.contains("every node is an expansion chassis; at least one node must run an OS"),
+            "{e}"
+        );
+        let e = error("nodes = 2\nchassis = [2]\n[fabric]\n");
+        assert!(e.contains("chassis: node 2 does not exist"), "{e}");
+        let e = error("nodes = 3\nchassis = [1, 1]\n[fabric]\n");
+        assert!(e.contains("chassis: node 1 is listed twice"), "{e}");
+        let e = error("nodes = 2\nchassis = [1]\niommu = [1]\n[fabric]\n");
+        assert!(e.contains("iommu: node 1 is an expansion chassis"), "{e}");
+    }
+
+    #[test]
+    fn steps_may_not_target_a_chassis() {
+        let base = "nodes = 3\nchassis = [2]\n[fabric]\n[[step]]\nname = 'x'\n";
+        for target in [
+            "node = 2\nrun = 'true'",
+            "nodes = [0, 2]\nrun = 'true'",
+            "nodes = [2]\nparallel = true\nrun = 'true'",
+            "kill = 2",
+        ] {
+            let e = error(&format!("{base}{target}\n"));
+            assert!(
+                e.contains("step 1 (\"x\")")
+                    && e.contains(
+                        "node 2 is an expansion chassis (it runs no OS): no step runs on it or \
+                         kills it"
+                    ),
+                "{target}: {e}"
+            );
+        }
+        let e = error(&format!(
+            "{base}kill = 0\n[[step]]\nkill = 1\n[[step]]\nrun = 'true'\n"
+        ));
+        assert!(
+            e.contains("step 3") && e.contains("every node has been killed by now"),
+            "the chassis does not count as alive: {e}"
+        );
+    }
+
+    #[test]
+    fn chassis_slots_are_1_to_24_and_hold_the_chassis_devices() {
+        let base = "nodes = 2\nchassis = [1]\n[fabric]\n";
+        for bad in [0, 25] {
+            let e = error(&format!("chassis_slots = {bad}\n{base}"));
+            assert!(
+                e.contains(&format!("chassis_slots = {bad} is out of range 1..=24")),
+                "{e}"
+            );
+        }
+        let e = error(&format!(
+            "chassis_slots = 1\n{base}[[device]]\nkind = 'nvme'\nnodes = [1]\n\
+             [[device]]\nkind = 'e1000e'\nnodes = [1]\n"
+        ));
+        assert!(
+            e.contains("chassis node 1 has 2 devices, more than its chassis_slots = 1 root ports"),
+            "{e}"
+        );
+        let e = error("nodes = 2\nchassis_slots = 4\n[fabric]\n");
+        assert!(
+            e.contains("chassis_slots is for expansion chassis; the scenario has none"),
+            "{e}"
+        );
+        let devices = |n: usize| "[[device]]\nkind = 'nvme'\nnodes = [1]\n".repeat(n);
+        let e = error(&format!("{base}{}", devices(25)));
+        assert!(
+            e.contains("chassis node 1 has 25 devices, more than the 24 root ports of a chassis"),
+            "{e}"
+        );
+        let s = parse(&format!("{base}{}", devices(23))).unwrap();
+        assert_eq!(s.chassis_slots(1), 24, "the spare ports stop at 24");
+        let s = parse(&format!("chassis_slots = 24\n{base}{}", devices(24))).unwrap();
+        assert_eq!(s.chassis_slots(1), 24);
+    }
+
+    #[test]
+    fn a_qemu_device_on_a_chassis_leaves_the_bus_to_the_runner() {
+        let base = "nodes = 2\nchassis = [1]\n[fabric]\n[[device]]\nkind = 'qemu'\n";
+        let e = error(&format!(
+            "{base}nodes = [1]\nqemu_device = ['pcie-pci-bridge,id=br{{k}},bus=pcie.0']\n"
+        ));
+        assert!(
+            e.contains("on chassis node 1 the first `qemu_device` entry goes on its root port"),
+            "{e}"
+        );
+        assert!(parse(&format!(
+            "{base}nodes = [0]\nqemu_device = ['ich9-ahci,id=a{{k}},bus=pcie.0']\n"
+        ))
+        .is_ok());
+        assert!(parse(&format!(
+            "{base}nodes = [1]\nsize_mib = 8\n\
+             qemu_device = ['ich9-ahci,id=a{{k}}', 'ide-hd,bus=a{{k}}.0,drive={{drive}}']\n"
+        ))
+        .is_ok());
     }
 }

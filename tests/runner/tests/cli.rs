@@ -794,3 +794,117 @@ fn list_names_the_scenarios_a_filter_picks_and_an_empty_list_is_no_error() {
     let run = list(&[]);
     assert_eq!(run.code(), 2, "invalid scenarios are still errors: {run:?}");
 }
+
+#[test]
+fn an_expansion_chassis_boots_without_a_kernel_runs_no_steps_and_answers_qmp_from_host_steps() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "chassis",
+        r#"
+        nodes = 3
+        chassis = [2]
+        [fabric]
+        [[device]]
+        kind = "nvme"
+        nodes = [2]
+        [[device]]
+        kind = "e1000e"
+        [[step]]
+        name = "every node"
+        run = "echo node $RSIO_NODE"
+        parallel = true
+        [[step]]
+        name = "hot add"
+        host = '''
+        q() { "$RSIO_CLUSTER" qmp "$RSIO_RUN_DIR/node2.qmp" "$1"; }
+        q '{"execute":"device_add","arguments":{"driver":"nvme","id":"hot","bus":"chs1","serial":"h"}}'
+        q '{"execute":"device_del","arguments":{"id":"hot"}}'
+        q '{"execute":"query-status"}'
+        q '{"execute":"nonsense"}' || echo "rc $?"
+        echo "dir $RSIO_RUN_DIR"
+        '''
+        expect = ['^\{\}\n\{\}\n', '"status":"running"', '^The command nonsense has not been found\nrc 1$', '^dir /.*/run-']
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[fabric] start ... ok",
+            "[node0] boot ... ok",
+            "[node1] boot ... ok",
+            "[node2] boot ... ok",
+            "[node0] every node ... ok",
+            "[node1] every node ... ok",
+            "[host] hot add ... ok",
+            "PASS chassis",
+        ],
+        "{run:?}"
+    );
+    let fabric = w.log("chassis", "fabric.log");
+    assert!(
+        fabric.contains("--nodes 3 --ram-mib 384 --chassis 2"),
+        "{fabric}"
+    );
+    let console = w.log("chassis", "node2.console.log");
+    for line in [
+        "fake-chassis: arg pcie-root-port,id=chs0,chassis=1,slot=0,addr=0x4.0,bus=pcie.0\n",
+        "fake-chassis: arg nvme,serial=rsio2n0,drive=nvme0,bus=chs0\n",
+        "fake-chassis: arg pcie-root-port,id=chs2,chassis=3,slot=2,addr=0x6.0,bus=pcie.0\n",
+        "fake-chassis: device_add {\"driver\": \"nvme\", \"id\": \"hot\", \"bus\": \"chs1\", \"serial\": \"h\"}\n",
+        "fake-chassis: device_del {\"id\": \"hot\"}\n",
+        "fake-chassis: quit\n",
+    ] {
+        assert!(console.contains(line), "{line:?} missing: {console}");
+    }
+    for absent in ["-kernel", "chs3", "rsio.ctl", "e1000e"] {
+        assert!(!console.contains(absent), "{absent:?}: {console}");
+    }
+    let steps = w.log("chassis", "node2.steps.log");
+    assert!(
+        steps.contains("# chassis running (QMP answers) after"),
+        "{steps}"
+    );
+    assert!(
+        steps.contains("# chassis QEMU quit (exit code 0)"),
+        "{steps}"
+    );
+    assert!(!steps.contains("==="), "no steps on a chassis: {steps}");
+    assert!(w.leftovers().is_empty(), "{:?}", w.leftovers());
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
+
+#[test]
+fn a_chassis_that_exits_during_the_run_fails_the_scenario() {
+    let Some(w) = World::new() else { return };
+    w.scenario(
+        "chassis-quits",
+        r#"
+        nodes = 2
+        chassis = [0]
+        [fabric]
+        [[step]]
+        name = "quit the chassis"
+        host = '"$RSIO_CLUSTER" qmp "$RSIO_RUN_DIR/node0.qmp" "{\"execute\":\"quit\"}" && sleep 1'
+        [[step]]
+        name = "never runs"
+        run = "true"
+        "#,
+    );
+    let run = w.run_scenarios();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.verdicts(),
+        [
+            "[fabric] start ... ok",
+            "[node0] boot ... ok",
+            "[node1] boot ... ok",
+            "[host] quit the chassis ... ok",
+            "FAIL chassis-quits: expansion chassis node 0: QEMU exited during the run \
+             (exit code 0)",
+        ],
+        "{run:?}"
+    );
+    assert!(w.processes().is_empty(), "{:?}", w.processes());
+}
