@@ -20,6 +20,8 @@
 //! | `latency N US` | each of node N's BAR2 accesses takes US more microseconds (0..=[`MAX_LATENCY_US`]; 0 removes the delay) |
 //! | `drop-doorbells N on` / `off` | doorbells sent to node N are dropped / delivered again |
 //! | `stall-mmio N on` / `off` | remote-MMIO reads node N's adapter performs as a target (a peer reading a device N lends) get no completion: the reader's adapter times out (`RMMIO_TIMEOUT`) / complete again |
+//! | `chassis-power N off` / `on` | chassis N powers off (its link goes down for every node, every slot claim is released, every populated slot is powered off) / on again (link up, populated slots powered on); `GENERATION` increments |
+//! | `slot-power N D off` / `on` | powers the slot of chassis N's root port at device D of bus 0 off / on (its Slot Control, written through the chassis's bus-master path); `GENERATION` increments |
 //! | `shutdown` | the server replies, then stops the fabric |
 //!
 //! Node ids are decimal. Every reply is a JSON object with a boolean `ok`:
@@ -32,11 +34,13 @@
 //!   wrong arguments, not text, too long) or `"refused"` (the request is
 //!   well-formed but the fabric cannot do it, e.g. there is no such node).
 //!
-//! `CONFIG` is the fabric's configuration:
+//! `CONFIG` is the fabric's configuration (`chassis`: the expansion
+//! chassis nodes):
 //!
 //! ```json
 //! {"nodes":2,"ram_mib":384,"lut_slots":64,"slot_shift":21,"in_windows":32,
-//!  "dma_channels":2,"multicast":[[0,1]],"direct":true,"direct_alias":true,"direct_shift":29}
+//!  "dma_channels":2,"multicast":[[0,1]],"direct":true,"direct_alias":true,"direct_shift":29,
+//!  "chassis":[]}
 //! ```
 //!
 //! `NODE` is one node's state ([`NodeStatus`]):
@@ -53,7 +57,10 @@
 //! the node's driver set `LINK_CTRL.ENABLE`. `link_status`: the node's
 //! `LINK_STATUS` register (bit n: the link to node n is up). `counters`: the
 //! adapter's counters (docs/adapter.md 4.1), plus `db_dropped`, the
-//! doorbells `drop-doorbells` discarded.
+//! doorbells `drop-doorbells` discarded. A chassis node also has
+//! `"chassis":{"powered":true,"generation":1,"owners":{"4":0}}`: whether it
+//! is powered, its `GENERATION`, and each claimed slot (device number) with
+//! its owner node.
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -73,7 +80,8 @@ pub const MAX_LATENCY_US: u32 = 1_000_000;
 
 /// The requests, for error messages and help texts.
 pub const COMMANDS: &str = "status, link-down N, link-up N, kill N, revive N, latency N US, \
-                            drop-doorbells N on|off, stall-mmio N on|off, shutdown";
+                            drop-doorbells N on|off, stall-mmio N on|off, \
+                            chassis-power N on|off, slot-power N D on|off, shutdown";
 
 /// One control request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +111,17 @@ pub enum Request {
     SetStallMmio {
         node: usize,
         stall: bool,
+    },
+    /// Power chassis `node` on or off.
+    ChassisPower {
+        node: usize,
+        on: bool,
+    },
+    /// Power the slot of chassis `node`'s root port at device `dev` on or off.
+    SlotPower {
+        node: usize,
+        dev: u8,
+        on: bool,
     },
     /// Stop the fabric.
     Shutdown,
@@ -139,6 +158,11 @@ impl Request {
         let node = |word: &str| -> Result<usize, RequestError> {
             word.parse()
                 .map_err(|_| RequestError(format!("`{word}` is not a node id")))
+        };
+        let on_off = |word: &str| match word {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            other => Err(RequestError(format!("`{other}` is neither on nor off"))),
         };
         match command {
             "status" => arity("status", 0).map(|()| Request::Status),
@@ -186,6 +210,32 @@ impl Request {
                     Request::SetDropDoorbells { node, drop: on }
                 })
             }
+            "chassis-power" => {
+                arity("chassis-power N on|off", 2)?;
+                Ok(Request::ChassisPower {
+                    node: node(args[0])?,
+                    on: on_off(args[1])?,
+                })
+            }
+            "slot-power" => {
+                arity(
+                    "slot-power N D on|off (D: the root port's device number)",
+                    3,
+                )?;
+                let node = node(args[0])?;
+                let dev = args[1]
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|d| *d < 32)
+                    .ok_or_else(|| {
+                        RequestError(format!("`{}` is not a device number (0..=31)", args[1]))
+                    })?;
+                Ok(Request::SlotPower {
+                    node,
+                    dev,
+                    on: on_off(args[2])?,
+                })
+            }
             other => Err(RequestError(format!(
                 "unknown command `{other}`; the commands are: {COMMANDS}"
             ))),
@@ -200,7 +250,9 @@ impl Request {
             | Request::SetKilled { node, .. }
             | Request::SetLatency { node, .. }
             | Request::SetDropDoorbells { node, .. }
-            | Request::SetStallMmio { node, .. } => Some(node),
+            | Request::SetStallMmio { node, .. }
+            | Request::ChassisPower { node, .. }
+            | Request::SlotPower { node, .. } => Some(node),
         }
     }
 }
@@ -224,6 +276,10 @@ impl fmt::Display for Request {
             }
             Request::SetDropDoorbells { node, drop } => {
                 write!(f, "drop-doorbells {node} {}", on_off(drop))
+            }
+            Request::ChassisPower { node, on } => write!(f, "chassis-power {node} {}", on_off(on)),
+            Request::SlotPower { node, dev, on } => {
+                write!(f, "slot-power {node} {dev} {}", on_off(on))
             }
             Request::Shutdown => write!(f, "shutdown"),
         }
@@ -317,6 +373,8 @@ pub struct ConfigStatus {
     pub direct_alias: bool,
     /// log2 of a node's span in BAR4 and in the fabric memory file.
     pub direct_shift: u32,
+    /// The expansion chassis nodes, in ascending order.
+    pub chassis: Vec<usize>,
 }
 
 /// One node's faults, as `status` reports them.
@@ -354,6 +412,19 @@ pub struct NodeStatus {
     pub link_status: u32,
     pub faults: FaultStatus,
     pub counters: CounterStatus,
+    /// A chassis node's chassis state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chassis: Option<ChassisStatus>,
+}
+
+/// A chassis node's state, as `status` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChassisStatus {
+    pub powered: bool,
+    /// The management block's `GENERATION`.
+    pub generation: u32,
+    /// Claimed slots (device number) and their owner node.
+    pub owners: std::collections::BTreeMap<usize, usize>,
 }
 
 /// The whole fabric's state.
@@ -380,6 +451,7 @@ impl Status {
                 direct: c.direct,
                 direct_alias: c.direct_alias,
                 direct_shift: c.direct_shift(),
+                chassis: members(c.chassis),
             },
             nodes: fabric
                 .nodes()
@@ -417,6 +489,11 @@ impl NodeStatus {
                 rmmio: c.rmmio.load(Ordering::Relaxed),
                 db_dropped: c.db_dropped.load(Ordering::Relaxed),
             },
+            chassis: fabric.chassis(node.id()).map(|ch| ChassisStatus {
+                powered: ch.powered(),
+                generation: ch.generation(),
+                owners: ch.owners_map(),
+            }),
         }
     }
 }
@@ -449,6 +526,22 @@ pub fn execute(fabric: &Fabric, request: &Request) -> Reply {
         }
         Request::SetStallMmio { stall, .. } => {
             node.faults.stall_mmio.store(stall, Ordering::SeqCst)
+        }
+        Request::ChassisPower { on, .. } => {
+            if let Err(message) = fabric.chassis_power(id, on) {
+                return Reply::Error {
+                    kind: ErrorKind::Refused,
+                    message,
+                };
+            }
+        }
+        Request::SlotPower { dev, on, .. } => {
+            if let Err(message) = fabric.slot_power(id, dev, on) {
+                return Reply::Error {
+                    kind: ErrorKind::Refused,
+                    message,
+                };
+            }
         }
         Request::Status | Request::Shutdown => {}
     }
@@ -588,6 +681,30 @@ mod tests {
                     stall: false,
                 },
             ),
+            (
+                "chassis-power 2 off",
+                Request::ChassisPower { node: 2, on: false },
+            ),
+            (
+                "chassis-power 2 on",
+                Request::ChassisPower { node: 2, on: true },
+            ),
+            (
+                "slot-power 2 4 off",
+                Request::SlotPower {
+                    node: 2,
+                    dev: 4,
+                    on: false,
+                },
+            ),
+            (
+                "slot-power 0 31 on",
+                Request::SlotPower {
+                    node: 0,
+                    dev: 31,
+                    on: true,
+                },
+            ),
         ];
         for (line, request) in cases {
             assert_eq!(Request::parse(line), Ok(request), "{line}");
@@ -621,6 +738,10 @@ mod tests {
         assert!(usage_error("latency 1 fast").contains("`fast` is not a latency"));
         assert!(usage_error("latency 1 1000001").contains("0..=1000000"));
         assert!(usage_error("drop-doorbells 1 yes").contains("`yes` is neither on nor off"));
+        assert!(usage_error("chassis-power 1").contains("usage: chassis-power N on|off"));
+        assert!(usage_error("chassis-power 1 maybe").contains("neither on nor off"));
+        assert!(usage_error("slot-power 1 4").contains("usage: slot-power N D on|off"));
+        assert!(usage_error("slot-power 1 32 on").contains("not a device number"));
         assert!(
             usage_error("status\nshutdown").contains("usage: status"),
             "one line, one request"
@@ -637,7 +758,7 @@ mod tests {
             json!({
                 "nodes": 3, "ram_mib": 16, "lut_slots": 64, "slot_shift": 21, "in_windows": 32,
                 "dma_channels": 2, "multicast": [[0, 2]], "direct": true, "direct_alias": true,
-                "direct_shift": 24
+                "direct_shift": 24, "chassis": []
             })
         );
         let nodes = reply["nodes"].as_array().unwrap();

@@ -15,6 +15,7 @@
 //! without locks. Interrupts are raised after locks are dropped.
 
 mod bar0;
+mod chassis;
 pub mod config;
 mod dma;
 pub mod memory;
@@ -26,6 +27,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use chassis::Chassis;
 pub use config::FabricConfig;
 pub use memory::FabricMemory;
 
@@ -94,6 +96,8 @@ pub struct Node {
     pub faults: Faults,
     rmmio: RmmioQueue,
     dma: dma::Engine,
+    /// Set if the node is an expansion chassis.
+    chassis: Option<Chassis>,
 }
 
 impl Node {
@@ -160,13 +164,14 @@ impl Fabric {
             let nodes = (0..config.nodes)
                 .map(|id| Node {
                     id,
-                    regs: Mutex::new(NodeRegs::new(&config)),
+                    regs: Mutex::new(NodeRegs::new(&config, id)),
                     host: Mutex::new(None),
-                    link_enabled: AtomicBool::new(false),
+                    link_enabled: AtomicBool::new(config.is_chassis(id)),
                     counters: Counters::default(),
                     faults: Faults::default(),
                     rmmio: RmmioQueue::new(id),
                     dma: dma::Engine::new(weak.clone(), id, config.dma_channels as usize),
+                    chassis: config.is_chassis(id).then(Chassis::new),
                 })
                 .collect();
             Fabric {
@@ -203,6 +208,10 @@ impl Fabric {
         let Some(node) = self.node(id) else { return };
         *node.host.lock().unwrap_or_else(|e| e.into_inner()) = Some(host.clone());
         node.rmmio.set_host(Some(host));
+        if let Some(ch) = &node.chassis {
+            // The chassis powered on.
+            ch.bump();
+        }
         self.update_links();
     }
 
@@ -216,12 +225,14 @@ impl Fabric {
     }
 
     /// Resets node `id`'s adapter (device reset, FLR): every RW register
-    /// returns to its reset value and the link goes down.
+    /// returns to its reset value and the link goes down (a chassis
+    /// adapter's `LINK_CTRL.ENABLE` resets to 1).
     pub fn reset(&self, id: usize) {
         let Some(node) = self.node(id) else { return };
         node.dma.reset();
-        node.link_enabled.store(false, Ordering::SeqCst);
-        *node.regs() = NodeRegs::new(&self.config);
+        node.link_enabled
+            .store(self.config.is_chassis(id), Ordering::SeqCst);
+        *node.regs() = NodeRegs::new(&self.config, id);
         self.update_links();
     }
 
@@ -234,6 +245,7 @@ impl Fabric {
             n.present()
                 && n.link_enabled.load(Ordering::SeqCst)
                 && !n.faults.link_down.load(Ordering::SeqCst)
+                && n.chassis.as_ref().is_none_or(Chassis::powered)
         };
         a != b && up(na) && up(nb)
     }
@@ -269,6 +281,7 @@ impl Fabric {
                 node.raise(regs::vector::LINK);
             }
         }
+        self.release_lost_claims();
     }
 
     /// Fault injection: hold node `id`'s link down (or let it up again).

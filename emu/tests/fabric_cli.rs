@@ -258,7 +258,7 @@ fn status_reports_the_configuration_and_every_node() {
         json!({
             "nodes": 3, "ram_mib": 64, "lut_slots": 16, "slot_shift": 20, "in_windows": 8,
             "dma_channels": 4, "multicast": [[0, 2], [1, 2]], "direct": false, "direct_alias": false,
-            "direct_shift": 26
+            "direct_shift": 26, "chassis": []
         })
     );
     let nodes = status["nodes"].as_array().unwrap();

@@ -60,6 +60,7 @@ pub const ERR_ADDR: u64 = 0x048;
 pub const ERR_INFO: u64 = 0x050;
 pub const RMMIO_TIMEOUT: u64 = 0x060;
 pub const DIRECT_ALIAS: u64 = 0x064;
+pub const CHASSIS_NODES: u64 = 0x068;
 pub const CNT_TX: u64 = 0x100;
 pub const CNT_ERRORS: u64 = 0x108;
 pub const CNT_REFUSED: u64 = 0x110;
@@ -94,6 +95,33 @@ pub mod caps {
     pub const MULTICAST: u32 = 1 << 1;
     pub const DIRECT: u32 = 1 << 2;
     pub const REMOTE_MMIO: u32 = 1 << 3;
+    pub const CHASSIS: u32 = 1 << 4;
+}
+
+/// The management block of a chassis adapter (docs/adapter.md section
+/// 12): its inbound window 1, served by the adapter itself.
+pub mod mgmt {
+    /// The inbound window that holds it.
+    pub const WINDOW: usize = 1;
+    /// Its size.
+    pub const SIZE: u64 = 4096;
+    pub const CH_ID: u64 = 0x000;
+    /// `CH_ID` value: "CHSS".
+    pub const CH_ID_VALUE: u32 = 0x5353_4843;
+    pub const MSI_BASE: u64 = 0x008;
+    pub const DMA_BASE: u64 = 0x010;
+    pub const DMA_SIZE: u64 = 0x018;
+    pub const DIRECT_SHIFT: u64 = 0x020;
+    pub const SLOT_SHIFT: u64 = 0x024;
+    pub const ECAM_BASE: u64 = 0x028;
+    pub const GENERATION: u64 = 0x030;
+    /// `SLOT_OWNER(d)` at `SLOT_OWNER + 4 d`.
+    pub const SLOT_OWNER: u64 = 0x100;
+    /// `SLOT_OWNER` read: claimed, owner in the low bits.
+    pub const OWNED: u32 = 0x8000_0000;
+    /// `SLOT_OWNER` writes.
+    pub const CLAIM: u32 = 1;
+    pub const RELEASE: u32 = 0;
 }
 
 /// `LINK_CTRL.ENABLE`.

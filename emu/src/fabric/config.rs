@@ -26,6 +26,8 @@ pub struct FabricConfig {
     /// Whether the adapter names a memory alias of the direct window for
     /// device DMA (`DIRECT_ALIAS`; rsio-fabric's QEMU arguments add it).
     pub direct_alias: bool,
+    /// Expansion chassis (docs/adapter.md section 12): bit n, node n is one.
+    pub chassis: u16,
 }
 
 impl Default for FabricConfig {
@@ -40,6 +42,7 @@ impl Default for FabricConfig {
             multicast: Vec::new(),
             direct: true,
             direct_alias: true,
+            chassis: 0,
         }
     }
 }
@@ -88,7 +91,40 @@ impl FabricConfig {
                 ));
             }
         }
+        if self.chassis != 0 {
+            self.validate_chassis()?;
+        }
         Ok(())
+    }
+
+    fn validate_chassis(&self) -> Result<(), String> {
+        if u32::from(self.chassis) >> self.nodes != 0 {
+            return Err("chassis: every chassis must be a node of the fabric".into());
+        }
+        if self.chassis.count_ones() as usize >= self.nodes {
+            return Err("chassis: at least one node must not be a chassis".into());
+        }
+        if !self.direct || !self.direct_alias {
+            return Err(
+                "chassis: a chassis needs the direct window and its memory alias (its devices DMA through it)"
+                    .into(),
+            );
+        }
+        if (self.lut_slots as usize) < self.nodes {
+            return Err(format!(
+                "chassis: the chassis adapter presets one interrupt slot per node: lut_slots must be at least {}",
+                self.nodes
+            ));
+        }
+        if self.in_windows < 2 {
+            return Err("chassis: the chassis adapter uses inbound windows 0 and 1: in_windows must be at least 2".into());
+        }
+        crate::chassis::check_layout(self)
+    }
+
+    /// Whether node `id` is an expansion chassis.
+    pub fn is_chassis(&self, id: usize) -> bool {
+        id < 16 && self.chassis & (1 << id) != 0
     }
 
     /// Size of BAR2.
@@ -106,7 +142,16 @@ impl FabricConfig {
         (self.nodes as u64).next_power_of_two() << self.direct_shift()
     }
 
-    /// The `CAPS` register.
+    /// The `CAPS` register of node `id`'s adapter.
+    pub fn caps_of(&self, id: usize) -> u32 {
+        if self.is_chassis(id) {
+            self.caps() | regs::caps::CHASSIS
+        } else {
+            self.caps()
+        }
+    }
+
+    /// The `CAPS` register every adapter but a chassis's reports.
     pub fn caps(&self) -> u32 {
         let mut caps = regs::caps::REMOTE_MMIO;
         if self.dma_channels > 0 {
@@ -172,6 +217,30 @@ mod tests {
             },
             FabricConfig {
                 ram_bytes: 1000,
+                ..Default::default()
+            },
+            FabricConfig {
+                chassis: 0b11,
+                ..Default::default()
+            },
+            FabricConfig {
+                chassis: 0b100,
+                ..Default::default()
+            },
+            FabricConfig {
+                chassis: 0b1,
+                direct_alias: false,
+                ..Default::default()
+            },
+            FabricConfig {
+                nodes: 4,
+                chassis: 0b1,
+                lut_slots: 2,
+                ..Default::default()
+            },
+            FabricConfig {
+                chassis: 0b1,
+                in_windows: 1,
                 ..Default::default()
             },
         ];

@@ -113,9 +113,9 @@ pub struct NodeRegs {
 }
 
 impl NodeRegs {
-    /// The reset state for an adapter of `config`.
-    pub fn new(config: &FabricConfig) -> Self {
-        NodeRegs {
+    /// The reset state for node `id`'s adapter in a fabric of `config`.
+    pub fn new(config: &FabricConfig, id: usize) -> Self {
+        let mut r = NodeRegs {
             link_event: 0,
             link_seen: 0,
             err_status: 0,
@@ -133,6 +133,33 @@ impl NodeRegs {
             intwin: Window::default(),
             mc: vec![Window::default(); config.multicast.len()],
             dma: vec![DmaRegs::default(); config.dma_channels as usize],
+        };
+        if config.is_chassis(id) {
+            r.chassis_presets(config);
+        }
+        r
+    }
+
+    /// A chassis adapter's reset values (docs/adapter.md section 12): no
+    /// driver runs on a chassis to program it.
+    fn chassis_presets(&mut self, config: &FabricConfig) {
+        let everyone = ((1u32 << config.nodes) - 1) << regs::WIN_PEERS_SHIFT;
+        self.inbound[0] = Window {
+            ctrl: regs::WIN_ENABLE | everyone,
+            addr: 0,
+            size: crate::chassis::BUS_SPAN,
+        };
+        self.inbound[regs::mgmt::WINDOW] = Window {
+            ctrl: regs::WIN_ENABLE | everyone,
+            addr: 0,
+            size: regs::mgmt::SIZE,
+        };
+        for h in 0..config.nodes {
+            use regs::lut::*;
+            self.lut[h] = LutEntry {
+                ctrl: VALID | KIND_INTERRUPT << KIND_SHIFT | (h as u32) << NODE_SHIFT,
+                offset: 0,
+            };
         }
     }
 }

@@ -709,3 +709,346 @@ fn the_dma_engine_ignores_link_state_in_the_direct_window_like_the_cpu() {
     );
     assert_eq!(w.ram(1, 0x50_0000, 64), [9; 64]);
 }
+
+// Expansion chassis (docs/adapter.md section 12).
+
+use crate::chassis as ch;
+use regs::mgmt;
+
+/// Node 0 a chassis, nodes 1 and 2 hosts.
+fn chassis_world() -> World {
+    World::new(FabricConfig {
+        nodes: 3,
+        ram_bytes: 16 << 20,
+        chassis: 0b001,
+        ..Default::default()
+    })
+}
+
+impl World {
+    /// Maps slot `slot` of host `host` onto the chassis's management block.
+    fn map_mgmt(&self, host: usize, slot: usize) {
+        self.map(host, slot, lut::KIND_MEMORY, 0, mgmt::WINDOW, 0);
+    }
+    fn mgmt_r32(&self, host: usize, slot: usize, off: u64) -> u32 {
+        let mut b = [0u8; 4];
+        self.f.bar2_read(host, self.slot(slot) + off, &mut b);
+        u32::from_le_bytes(b)
+    }
+    fn mgmt_w32(&self, host: usize, slot: usize, off: u64, v: u32) {
+        self.f
+            .bar2_write(host, self.slot(slot) + off, &v.to_le_bytes());
+    }
+    /// Puts a PCIe root port at chassis bus 0 device `dev` on the fake
+    /// bus: an MSI capability at 0x40, then PCI Express at 0x60, slot
+    /// occupied, powered, indicator on.
+    fn fake_root_port(&self, chassis: usize, dev: u8) {
+        let put = |reg: u16, v: u32| {
+            self.hosts[chassis]
+                .bus_write(ch::ecam(dev, reg), &v.to_le_bytes())
+                .unwrap()
+        };
+        put(0x00, 0x000C_1B36);
+        put(0x04, 0x0010_0000);
+        put(0x34, 0x40);
+        put(0x40, 0x0000_6005);
+        put(0x60, 0x0042_0010);
+        put(0x78, 0x0040_01C0);
+    }
+    fn slot_ctl(&self, chassis: usize, dev: u8) -> u16 {
+        let mut b = [0u8; 2];
+        self.hosts[chassis]
+            .bus_read(ch::ecam(dev, 0x78), &mut b)
+            .unwrap();
+        u16::from_le_bytes(b)
+    }
+}
+
+#[test]
+fn every_adapter_names_the_chassis_and_the_chassis_says_it_is_one() {
+    let w = chassis_world();
+    for n in 0..3 {
+        assert_eq!(w.r32(n, regs::CHASSIS_NODES), 0b001);
+    }
+    assert_ne!(w.r32(0, regs::CAPS) & regs::caps::CHASSIS, 0);
+    assert_eq!(w.r32(1, regs::CAPS) & regs::caps::CHASSIS, 0);
+    assert_eq!(
+        w.r32(0, regs::CAPS) & !regs::caps::CHASSIS,
+        w.r32(1, regs::CAPS)
+    );
+    assert_eq!(World::two().r32(0, regs::CHASSIS_NODES), 0);
+}
+
+#[test]
+fn a_chassis_link_is_enabled_from_reset_and_comes_up_with_each_host() {
+    let w = chassis_world();
+    assert_eq!(w.r32(0, regs::LINK_CTRL), 1);
+    assert_eq!(w.r32(1, regs::LINK_CTRL), 0);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b001);
+    w.w32(1, regs::LINK_CTRL, regs::LINK_ENABLE);
+    assert_eq!(w.r32(1, regs::LINK_STATUS), 0b011);
+    assert_eq!(w.r32(0, regs::LINK_STATUS), 0b011);
+    w.f.reset(0);
+    assert_eq!(w.r32(0, regs::LINK_CTRL), 1, "ENABLE resets to 1");
+    assert_eq!(w.r32(1, regs::LINK_STATUS), 0b011);
+}
+
+#[test]
+fn a_chassis_adapter_resets_with_its_windows_and_interrupt_slots_preset() {
+    let w = chassis_world();
+    let iw = |win: u64, reg: u64| {
+        let off = regs::IW_BASE + regs::IW_STRIDE * win + reg;
+        u64::from(w.r32(0, off)) | u64::from(w.r32(0, off + 4)) << 32
+    };
+    let everyone = u64::from(regs::WIN_ENABLE | 0b111 << regs::WIN_PEERS_SHIFT);
+    assert_eq!(iw(0, regs::IW_CTRL) & 0xFFFF_FFFF, everyone);
+    assert_eq!(iw(0, regs::IW_ADDR), 0);
+    assert_eq!(iw(0, regs::IW_SIZE), 1 << 41);
+    assert_eq!(iw(1, regs::IW_CTRL) & 0xFFFF_FFFF, everyone);
+    assert_eq!(iw(1, regs::IW_SIZE), 4096);
+    assert_eq!(iw(2, regs::IW_CTRL), 0);
+    for h in 0..3u32 {
+        let ctrl = w.r32(0, regs::LUT_BASE + regs::LUT_STRIDE * u64::from(h));
+        assert_eq!(
+            ctrl,
+            lut::VALID | lut::KIND_INTERRUPT << lut::KIND_SHIFT | h << 8
+        );
+    }
+    assert_eq!(w.r32(0, regs::LUT_BASE + regs::LUT_STRIDE * 3), 0);
+    // A host's adapter has none of it.
+    assert_eq!(w.r32(1, regs::IW_BASE), 0);
+    assert_eq!(w.r32(1, regs::LUT_BASE), 0);
+    // The presets survive a reset of the chassis adapter.
+    w.f.reset(0);
+    assert_eq!(iw(0, regs::IW_SIZE), 1 << 41);
+}
+
+#[test]
+fn hosts_reach_chassis_ram_and_mmio_through_window_0() {
+    let w = chassis_world();
+    w.links_up();
+    w.map(1, 2, lut::KIND_MEMORY, 0, 0, 0x1000);
+    w.f.bar2_write(1, w.slot(2) + 8, &0xABCDu32.to_le_bytes());
+    assert_eq!(w.ram(0, 0x1008, 4), 0xABCDu32.to_le_bytes());
+    // ECAM of the chassis: remote MMIO on the chassis's bus.
+    w.fake_root_port(0, 4);
+    w.map(1, 3, lut::KIND_MEMORY, 0, 0, ch::ecam(4, 0));
+    let mut b = [0u8; 4];
+    w.f.bar2_read(1, w.slot(3), &mut b);
+    assert_eq!(u32::from_le_bytes(b), 0x000C_1B36);
+    assert_eq!(w.err(1), 0);
+}
+
+#[test]
+fn the_management_block_reports_the_chassis_geometry_read_only() {
+    let w = chassis_world();
+    w.links_up();
+    w.map_mgmt(1, 5);
+    let r = |off| w.mgmt_r32(1, 5, off);
+    let r64 = |off| u64::from(r(off)) | u64::from(r(off + 4)) << 32;
+    assert_eq!(r(mgmt::CH_ID), 0x5353_4843);
+    assert_eq!(r64(mgmt::MSI_BASE), 0x40_0000_0000);
+    assert_eq!(r64(mgmt::DMA_BASE), 0x20_0000_0000);
+    assert_eq!(r64(mgmt::DMA_SIZE), w.f.config().bar4_size());
+    assert_eq!(r(mgmt::DIRECT_SHIFT), 24);
+    assert_eq!(r(mgmt::SLOT_SHIFT), 21);
+    assert_eq!(r64(mgmt::ECAM_BASE), 0xB000_0000);
+    assert_eq!(
+        r(mgmt::GENERATION),
+        1,
+        "the chassis powered on when it attached"
+    );
+    assert_eq!(r(0x800), 0);
+    // 8-byte reads are register pairs.
+    let mut b = [0u8; 8];
+    w.f.bar2_read(1, w.slot(5) + mgmt::MSI_BASE, &mut b);
+    assert_eq!(u64::from_le_bytes(b), 0x40_0000_0000);
+    // Writes of read-only registers change nothing.
+    for off in [mgmt::CH_ID, mgmt::MSI_BASE, mgmt::GENERATION, 0x800] {
+        w.mgmt_w32(1, 5, off, 0x1234);
+    }
+    assert_eq!(r(mgmt::CH_ID), 0x5353_4843);
+    assert_eq!(r64(mgmt::MSI_BASE), 0x40_0000_0000);
+    assert_eq!(r(mgmt::GENERATION), 1);
+    assert_eq!(w.err(1), 0);
+    // Past the block's 4 KiB the window refuses.
+    w.mgmt_r32(1, 5, 4096);
+    assert_eq!(w.err(1), Err::Refused.bit());
+    // Nothing reaches the chassis's QEMU.
+    assert_eq!(
+        w.f.node(0).unwrap().counters.rmmio.load(Ordering::SeqCst),
+        0
+    );
+}
+
+#[test]
+fn slots_are_claimed_by_one_host_and_released_only_by_it() {
+    let w = chassis_world();
+    w.links_up();
+    w.map_mgmt(1, 5);
+    w.map_mgmt(2, 5);
+    let owner = |d: u64| w.mgmt_r32(1, 5, mgmt::SLOT_OWNER + 4 * d);
+    assert_eq!(owner(4), 0, "free");
+    w.mgmt_w32(1, 5, mgmt::SLOT_OWNER + 16, mgmt::CLAIM);
+    assert_eq!(owner(4), 0x8000_0001);
+    w.mgmt_w32(2, 5, mgmt::SLOT_OWNER + 16, mgmt::CLAIM);
+    assert_eq!(
+        owner(4),
+        0x8000_0001,
+        "a claim of a taken slot changes nothing"
+    );
+    w.mgmt_w32(2, 5, mgmt::SLOT_OWNER + 16, mgmt::RELEASE);
+    assert_eq!(owner(4), 0x8000_0001, "only the owner releases");
+    w.mgmt_w32(1, 5, mgmt::SLOT_OWNER + 16, 7);
+    assert_eq!(owner(4), 0x8000_0001, "other values are ignored");
+    w.mgmt_w32(1, 5, mgmt::SLOT_OWNER + 16, mgmt::RELEASE);
+    assert_eq!(owner(4), 0);
+    w.mgmt_w32(2, 5, mgmt::SLOT_OWNER + 16, mgmt::CLAIM);
+    assert_eq!(owner(4), 0x8000_0002);
+    w.mgmt_w32(1, 5, mgmt::SLOT_OWNER + 4 * 31, mgmt::CLAIM);
+    assert_eq!(owner(31), 0x8000_0001);
+    assert_eq!(
+        w.f.chassis(0).unwrap().owners_map(),
+        [(4, 2), (31, 1)].into_iter().collect()
+    );
+}
+
+#[test]
+fn concurrent_claims_of_one_slot_have_one_winner() {
+    let w = Arc::new(chassis_world());
+    w.links_up();
+    w.map_mgmt(1, 5);
+    w.map_mgmt(2, 5);
+    for d in 0..32u64 {
+        let threads: Vec<_> = [1, 2]
+            .map(|host| {
+                let w = w.clone();
+                std::thread::spawn(move || {
+                    w.mgmt_w32(host, 5, mgmt::SLOT_OWNER + 4 * d, mgmt::CLAIM)
+                })
+            })
+            .into_iter()
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let owner = w.mgmt_r32(1, 5, mgmt::SLOT_OWNER + 4 * d);
+        assert!(owner == 0x8000_0001 || owner == 0x8000_0002, "{owner:#x}");
+    }
+}
+
+#[test]
+fn a_hosts_claims_are_released_when_its_link_to_the_chassis_goes_down() {
+    let w = chassis_world();
+    w.links_up();
+    w.map_mgmt(1, 5);
+    w.map_mgmt(2, 5);
+    let claim = |host: usize, d: u64| w.mgmt_w32(host, 5, mgmt::SLOT_OWNER + 4 * d, mgmt::CLAIM);
+    let owners = || w.f.chassis(0).unwrap().owners_map();
+    claim(1, 4);
+    claim(2, 5);
+    // Host 1 disables its link.
+    w.w32(1, regs::LINK_CTRL, 0);
+    assert_eq!(owners(), [(5, 2)].into_iter().collect());
+    // Host 2's adapter resets (and its LUT with it).
+    w.w32(1, regs::LINK_CTRL, regs::LINK_ENABLE);
+    claim(1, 4);
+    w.f.reset(2);
+    assert_eq!(owners(), [(4, 1)].into_iter().collect());
+    // Host 1 dies.
+    w.f.set_killed(1, true);
+    assert!(owners().is_empty());
+    w.f.set_killed(1, false);
+    claim(1, 4);
+    // The fabric holds host 1's link down.
+    w.f.set_link_down(1, true);
+    assert!(owners().is_empty());
+    // A host whose link is down cannot claim (its access fails at once).
+    claim(1, 6);
+    assert!(owners().is_empty());
+    assert_ne!(w.err(1) & Err::TargetDown.bit(), 0);
+}
+
+#[test]
+fn a_chassis_device_raises_a_hosts_user_vector_through_the_preset_slot() {
+    let w = chassis_world();
+    w.links_up();
+    w.w32(
+        2,
+        regs::INTWIN_CTRL,
+        regs::WIN_ENABLE | 0b001 << regs::WIN_PEERS_SHIFT,
+    );
+    // A chassis device's MSI write: MSI_BASE + (2 << SLOT_SHIFT) + 4 * 5,
+    // which reaches the chassis adapter as a BAR2 write at that offset.
+    w.f.bar2_write(0, w.slot(2) + 4 * 5, &0u32.to_le_bytes());
+    assert_eq!(w.hosts[2].raised(), vec![vector::user(5)]);
+    // Host 1 did not open its interrupt window: refused at the chassis.
+    w.f.bar2_write(0, w.slot(1) + 4 * 5, &0u32.to_le_bytes());
+    assert!(w.hosts[1].raised().is_empty());
+    assert_eq!(w.err(0), Err::Refused.bit());
+}
+
+#[test]
+fn chassis_power_through_the_control_protocol() {
+    use crate::control::respond;
+    let w = chassis_world();
+    w.links_up();
+    w.fake_root_port(0, 4);
+    w.fake_root_port(0, 6);
+    // Port 6's slot is empty: not populated, left alone.
+    w.hosts[0]
+        .bus_write(ch::ecam(6, 0x7A), &0u16.to_le_bytes())
+        .unwrap();
+    w.map_mgmt(1, 5);
+    w.mgmt_w32(1, 5, mgmt::SLOT_OWNER + 16, mgmt::CLAIM);
+    let ctl = |line: &str| respond(&w.f, line.as_bytes()).reply.to_json();
+
+    let reply = ctl("chassis-power 0 off");
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["node"]["chassis"]["powered"], false);
+    assert_eq!(reply["node"]["chassis"]["owners"], serde_json::json!({}));
+    assert_eq!(w.r32(1, regs::LINK_STATUS), 0b110, "the chassis is down");
+    assert_eq!(w.r32(2, regs::LINK_STATUS), 0b110);
+    assert_ne!(w.r32(1, regs::LINK_EVENT) & 1, 0);
+    assert!(w.hosts[1].raised().contains(&vector::LINK));
+    assert_eq!(w.slot_ctl(0, 4), 0x07C0, "powered off, indicator off");
+    assert_eq!(w.slot_ctl(0, 6), 0x01C0, "an empty slot is left alone");
+    assert_eq!(w.mgmt_r32(1, 5, mgmt::CH_ID), !0);
+    assert_ne!(w.err(1) & Err::TargetDown.bit(), 0);
+
+    let generation = w.f.chassis(0).unwrap().generation();
+    let reply = ctl("chassis-power 0 on");
+    assert_eq!(reply["node"]["chassis"]["powered"], true);
+    assert_eq!(w.r32(1, regs::LINK_STATUS), 0b111);
+    assert_eq!(w.slot_ctl(0, 4), 0x01C0, "powered on, indicator on");
+    assert!(w.mgmt_r32(1, 5, mgmt::GENERATION) > generation);
+
+    let before = w.mgmt_r32(1, 5, mgmt::GENERATION);
+    assert_eq!(ctl("slot-power 0 4 off")["ok"], true);
+    assert_eq!(w.slot_ctl(0, 4), 0x07C0);
+    assert_eq!(w.mgmt_r32(1, 5, mgmt::GENERATION), before + 1);
+    assert_eq!(ctl("slot-power 0 4 on")["ok"], true);
+    assert_eq!(w.slot_ctl(0, 4), 0x01C0);
+
+    // Errors: no device, no PCIe capability, not a chassis, not connected.
+    let refused = |line: &str| {
+        let reply = ctl(line);
+        assert_eq!(reply["ok"], false, "{line}: {reply}");
+        assert_eq!(reply["kind"], "refused");
+        reply["error"].as_str().unwrap().to_owned()
+    };
+    // An absent function reads all-ones through the ECAM.
+    w.hosts[0].bus_write(ch::ecam(9, 0), &[0xFF; 4]).unwrap();
+    assert!(refused("slot-power 0 9 on").contains("no device at 00:09.0"));
+    assert!(refused("slot-power 0 10 on").contains("read at 0xb0050000 failed"));
+    w.hosts[0]
+        .bus_write(ch::ecam(4, 0x04), &0u32.to_le_bytes())
+        .unwrap();
+    assert!(refused("slot-power 0 4 on").contains("no PCI Express capability"));
+    assert!(refused("chassis-power 1 off").contains("not a chassis"));
+    w.f.detach(0);
+    assert!(refused("slot-power 0 4 on").contains("not connected"));
+    let status = ctl("status");
+    assert_eq!(status["config"]["chassis"], serde_json::json!([0]));
+    assert!(status["nodes"][1].get("chassis").is_none());
+}

@@ -20,6 +20,8 @@ pub(crate) enum Resolved {
     Interrupt { node: usize, offset: u64 },
     /// Multicast group `group` at `offset` into each member's buffer.
     Multicast { group: usize, offset: u64 },
+    /// Chassis `node`'s management block at `offset`.
+    Mgmt { node: usize, offset: u64 },
 }
 
 impl Fabric {
@@ -59,6 +61,14 @@ impl Fabric {
                     target.counters.refused.fetch_add(1, Ordering::Relaxed);
                     return Err((Err::Refused, t));
                 };
+                if target.chassis.is_some() && window == regs::mgmt::WINDOW {
+                    // Served by the chassis adapter itself.
+                    let base = win.map_or(0, |w| w.addr);
+                    return Ok(Resolved::Mgmt {
+                        node: t,
+                        offset: addr.wrapping_sub(base),
+                    });
+                }
                 if self.memory.locate(t, addr, len).is_ok() {
                     Ok(Resolved::Ram { node: t, addr })
                 } else {
@@ -142,6 +152,10 @@ impl Fabric {
                 .read(node, addr, data)
                 .map_err(|_| (Err::Refused, node)),
             Resolved::Mmio { node, addr } => self.remote_read(src, node, addr, data),
+            Resolved::Mgmt { node, offset } => {
+                self.mgmt_read(node, offset, data);
+                Ok(())
+            }
             // Write-only targets read as all-ones, without an error.
             Resolved::Interrupt { .. } | Resolved::Multicast { .. } => {
                 data.fill(0xFF);
@@ -172,6 +186,10 @@ impl Fabric {
                 self.remote_interrupt(src, node, offset, data.len())
             }
             Resolved::Multicast { group, offset } => self.multicast(src, group, offset, data),
+            Resolved::Mgmt { node, offset } => {
+                self.mgmt_write(node, src, offset, data);
+                Ok(())
+            }
         }
     }
 

@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// goes through QEMU's bounce buffers (docs/emulator.md).
     #[arg(long)]
     pub no_direct_alias: bool,
+    /// Node N is an expansion chassis (docs/adapter.md section 12): its
+    /// QEMU runs the generated firmware DIR/node<N>.bios instead of an OS.
+    /// Repeat the flag for each chassis.
+    #[arg(long = "chassis", value_name = "N")]
+    pub chassis: Vec<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +116,16 @@ impl ServeArgs {
                 ));
             }
         }
+        let mut chassis = 0u16;
+        for &node in &self.chassis {
+            if node >= self.nodes {
+                return Err(format!(
+                    "--chassis: node {node} is not in the {}-node fabric",
+                    self.nodes
+                ));
+            }
+            chassis |= 1 << node;
+        }
         let config = FabricConfig {
             nodes: self.nodes,
             ram_bytes,
@@ -121,6 +136,7 @@ impl ServeArgs {
             multicast: self.multicast.clone(),
             direct: !self.no_direct,
             direct_alias: !self.no_direct && !self.no_direct_alias,
+            chassis,
         };
         config.validate()?;
         Ok(config)
@@ -165,8 +181,27 @@ mod tests {
             multicast: vec![0b0011, 0b1110],
             direct: false,
             direct_alias: false,
+            chassis: 0,
         };
         assert_eq!(args.fabric_config(), Ok(expected));
+    }
+
+    #[test]
+    fn chassis_nodes_are_a_bitmap_of_the_fabric() {
+        assert_eq!(
+            serve("--nodes 4 --chassis 1 --chassis 3")
+                .fabric_config()
+                .unwrap()
+                .chassis,
+            0b1010
+        );
+        let error = |args: &str| serve(args).fabric_config().unwrap_err();
+        assert_eq!(
+            error("--nodes 2 --chassis 2"),
+            "--chassis: node 2 is not in the 2-node fabric"
+        );
+        assert!(error("--nodes 2 --chassis 0 --chassis 1").contains("at least one node"));
+        assert!(error("--nodes 2 --chassis 0 --no-direct-alias").contains("alias"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! | `fabric.mem` | every node's guest RAM (the fabric memory file) |
 //! | `node<i>.sock` | node i's adapter, a vfio-user socket for its QEMU |
 //! | `node<i>.qemu-args` | the arguments node i's QEMU adds, one per line |
+//! | `node<i>.bios` | chassis node i's firmware (only for `--chassis i`) |
 //! | `control.sock` | the control socket (`rsio_emu::control`) |
 
 use std::path::{Path, PathBuf};
@@ -86,6 +87,11 @@ impl Layout {
         self.dir.join(format!("node{node}.qemu-args"))
     }
 
+    /// Chassis node `node`'s firmware image.
+    pub fn bios(&self, node: usize) -> PathBuf {
+        self.dir.join(format!("node{node}.bios"))
+    }
+
     /// The control socket.
     pub fn control_socket(&self) -> PathBuf {
         self.dir.join("control.sock")
@@ -102,6 +108,7 @@ mod tests {
         assert_eq!(layout.memory(), Path::new("/run/f/fabric.mem"));
         assert_eq!(layout.node_socket(3), Path::new("/run/f/node3.sock"));
         assert_eq!(layout.qemu_args(12), Path::new("/run/f/node12.qemu-args"));
+        assert_eq!(layout.bios(1), Path::new("/run/f/node1.bios"));
         assert_eq!(layout.control_socket(), Path::new("/run/f/control.sock"));
     }
 

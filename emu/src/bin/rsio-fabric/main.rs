@@ -4,6 +4,7 @@
 //! ```text
 //! rsio-fabric serve --dir DIR --nodes N [--ram-mib M] [--lut-slots S] [--slot-shift K]
 //!                   [--in-windows W] [--dma-channels C] [--multicast 0,1 ...] [--no-direct]
+//!                   [--no-direct-alias] [--chassis N ...]
 //! rsio-fabric ctl --dir DIR COMMAND...
 //! ```
 //!

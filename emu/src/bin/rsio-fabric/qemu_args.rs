@@ -26,6 +26,14 @@
 //! memory to QEMU, so a node's devices DMA into the direct window through
 //! the alias as into RAM. The VM's `-m` must be `MIBM` too. The file holds
 //! one argument per line.
+//!
+//! An expansion chassis (docs/adapter.md section 12) gets the same, plus
+//! `-bios DIR/node<i>.bios` (its generated firmware), and its adapter at a
+//! fixed address, 00:02.0, where the firmware programs it:
+//! `{"driver":"vfio-user-pci","socket":{...},"addr":"0x2.0"}`, and
+//! `-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off`: no OS runs
+//! ACPI there, so its root ports use native PCIe hotplug (a slot powered
+//! off completes a pending `device_del`).
 
 use std::path::Path;
 
@@ -46,6 +54,8 @@ pub struct NodeArgs<'a> {
     /// The size of BAR4 and of the memory file (0: no direct window, and
     /// no alias).
     pub direct_bytes: u64,
+    /// A chassis: its firmware image.
+    pub bios: Option<&'a str>,
 }
 
 impl NodeArgs<'_> {
@@ -57,8 +67,11 @@ impl NodeArgs<'_> {
             self.offset,
             self.ram_mib
         );
-        let device =
+        let mut device =
             json!({ "driver": "vfio-user-pci", "socket": { "path": self.socket, "type": "unix" } });
+        if self.bios.is_some() {
+            device["addr"] = json!(format!("{:#x}.0", rsio_emu::chassis::ADAPTER_SLOT));
+        }
         let mut args = vec![
             "-object".into(),
             backend,
@@ -80,6 +93,17 @@ impl NodeArgs<'_> {
                     "ivshmem-plain,memdev=rsio-direct,addr={:#x}.0",
                     direct_alias::SLOT
                 ),
+            ]);
+        }
+        if let Some(bios) = self.bios {
+            // No OS runs ACPI hotplug on a chassis: its root ports use
+            // native PCIe hotplug, so powering a slot off completes a
+            // pending device_del (docs/adapter.md section 12).
+            args.extend([
+                "-bios".into(),
+                bios.into(),
+                "-global".into(),
+                "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off".into(),
             ]);
         }
         args
@@ -113,7 +137,31 @@ mod tests {
             ram_mib: 384,
             socket: "/run/f/node1.sock",
             direct_bytes: 4 << 29,
+            bios: None,
         }
+    }
+
+    #[test]
+    fn a_chassis_gets_its_firmware_and_its_adapter_at_00_02_0() {
+        let args = NodeArgs {
+            bios: Some("/run/f/node1.bios"),
+            ..node1()
+        }
+        .args();
+        assert_eq!(args.len(), 14);
+        let device: serde_json::Value = serde_json::from_str(&args[5]).unwrap();
+        assert_eq!(device["addr"], "0x2.0");
+        assert_eq!(device["driver"], "vfio-user-pci");
+        assert_eq!(args[9], "ivshmem-plain,memdev=rsio-direct,addr=0x1e.0");
+        assert_eq!(
+            args[10..],
+            [
+                "-bios",
+                "/run/f/node1.bios",
+                "-global",
+                "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"
+            ]
+        );
     }
 
     #[test]

@@ -92,6 +92,7 @@ struct Service {
     _control: ControlServer,
     _nodes: Vec<Listening>,
     _qemu_args: Vec<RemoveOnDrop>,
+    _bios: Vec<RemoveOnDrop>,
     _fabric: Arc<Fabric>,
     /// The fabric removes its memory file when its last user goes; a
     /// connection thread still winding down may be one, so remove it here
@@ -110,6 +111,7 @@ impl Service {
         let ram_mib = fabric.config().ram_bytes >> 20;
         let mut listening = Vec::with_capacity(nodes);
         let mut qemu_args = Vec::with_capacity(nodes);
+        let mut bios_files = Vec::new();
         for node in 0..nodes {
             let adapter = Adapter::new(fabric.clone(), node)?;
             let socket = layout.node_socket(node);
@@ -121,6 +123,16 @@ impl Service {
             );
 
             let args_file = RemoveOnDrop(layout.qemu_args(node));
+            let bios = if fabric.config().is_chassis(node) {
+                let file = RemoveOnDrop(layout.bios(node));
+                std::fs::write(&file.0, rsio_emu::chassis::firmware())
+                    .map_err(|e| format!("cannot write {}: {e}", file.0.display()))?;
+                let path = utf8(&file.0)?;
+                bios_files.push(file);
+                Some(path)
+            } else {
+                None
+            };
             let args = NodeArgs {
                 memory: &utf8(&memory.0)?,
                 offset: fabric.memory().node_offset(node),
@@ -131,6 +143,7 @@ impl Service {
                 } else {
                     0
                 },
+                bios: bios.as_deref(),
             };
             args.write(&args_file.0)?;
             qemu_args.push(args_file);
@@ -143,10 +156,15 @@ impl Service {
             layout.dir().display(),
             control_path.display()
         );
+        let chassis = fabric.config().chassis;
+        if chassis != 0 {
+            log::info!("expansion chassis: node bitmap {chassis:#x}");
+        }
         Ok(Service {
             _control: control,
             _nodes: listening,
             _qemu_args: qemu_args,
+            _bios: bios_files,
             _fabric: fabric,
             _memory: memory,
         })
