@@ -29,8 +29,14 @@
 //! The feature ioctls of `rsio_nvme_share` (0x70..0x76) are in
 //! rsio_fuzz/nvme.rs: the run finds out once whether the module is loaded
 //! (without it they must fail with ENOTTY, with it ENOTTY is a violation).
+//!
+//! `--lend` fuzzes `rsio_lend`'s own device, `/dev/rsio_lend`, instead
+//! (rsio_fuzz/lend.rs: every `LEND_IOC_*`, chassis SCAN, ATTACH and DETACH
+//! included), with values that cannot name a real device: see that file.
 
 mod fuzz_common;
+#[path = "rsio_fuzz/lend.rs"]
+mod lend;
 #[path = "rsio_fuzz/nvme.rs"]
 mod nvme;
 
@@ -68,11 +74,17 @@ const DOCUMENTED: &[i32] = &[
 ];
 
 #[derive(Parser)]
-#[command(about = "Fuzzes /dev/rsio's ioctls (run it on the debug kernel)")]
+#[command(
+    about = "Fuzzes /dev/rsio's ioctls, or /dev/rsio_lend's (--lend) (run it on the debug kernel)"
+)]
 struct Args {
-    /// The device to fuzz.
-    #[arg(long, default_value = RSIO_DEVICE_PATH)]
-    device: String,
+    /// The device to fuzz (default /dev/rsio, with --lend /dev/rsio_lend).
+    #[arg(long)]
+    device: Option<String>,
+    /// Fuzz rsio_lend's device (/dev/rsio_lend): lending, borrowing, chassis
+    /// scan/attach/detach, with values that name no real device.
+    #[arg(long)]
+    lend: bool,
     #[command(flatten)]
     run: RunArgs,
     /// Round trips of a ping that is not fuzzed on its count.
@@ -954,9 +966,70 @@ impl Fuzzer<Rsio> {
     }
 }
 
-fn run(args: Args) -> Result<u64> {
+/// This node's id and the fabric's size from `/dev/rsio`'s STATUS, if it
+/// opens and has a transport.
+fn fabric_status() -> Option<(u32, u32)> {
+    let file = open_device(RSIO_DEVICE_PATH).ok()?;
+    let mut st = <RsioStatus as Request>::request();
+    // SAFETY: RSIO_IOC_STATUS reads and writes one `RsioStatus`, which `st` is; it holds no pointers.
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            RSIO_IOC_STATUS as libc::c_ulong,
+            &mut st as *mut RsioStatus,
+        )
+    };
+    (rc == 0 && st.transport != RSIO_TRANSPORT_NONE).then_some((st.node_id, st.num_nodes))
+}
+
+/// `rsio-fuzz --lend`: /dev/rsio_lend.
+fn run_lend(args: Args) -> Result<u64> {
     let seed = args.run.start()?;
-    let file = open_device(&args.device).with_context(|| format!("cannot open {}", args.device))?;
+    let device = args
+        .device
+        .unwrap_or_else(|| rsio_uapi::lend::LEND_DEVICE_PATH.into());
+    let file = open_device(&device).with_context(|| format!("cannot open {device}"))?;
+    let privileged = has_sys_admin();
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+    let status = fabric_status();
+    let self_id = status.map(|s| s.0).or(env("RSIO_NODE"));
+    let nodes = status
+        .map(|s| s.1)
+        .or(env("RSIO_NODES"))
+        .unwrap_or(2)
+        .clamp(1, RSIO_MAX_NODES);
+    let own = self_id.unwrap_or(0);
+    let peer = if nodes > 1 {
+        (own + 1) % nodes
+    } else {
+        own ^ 1
+    };
+    let abi = lend::Lend {
+        privileged,
+        self_id,
+        peer,
+        nodes,
+        ..Default::default()
+    };
+    let mut fz = Fuzzer::new(&device, file, seed, args.run.verbose, abi);
+    if privileged {
+        fz.rescan();
+    }
+    println!(
+        "{}, node {self_id:?} of {nodes}, peer {peer}, chassis {:?}",
+        fz.intro(seed, &args.run, privileged),
+        fz.abi.chassis
+    );
+    Ok(fz.fuzz(seed, &args.run))
+}
+
+fn run(args: Args) -> Result<u64> {
+    if args.lend {
+        return run_lend(args);
+    }
+    let seed = args.run.start()?;
+    let device = args.device.unwrap_or_else(|| RSIO_DEVICE_PATH.into());
+    let file = open_device(&device).with_context(|| format!("cannot open {device}"))?;
     let privileged = has_sys_admin();
     let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
     let rsio = Rsio {
@@ -971,7 +1044,7 @@ fn run(args: Args) -> Result<u64> {
             ..Default::default()
         },
     };
-    let mut fz = Fuzzer::new(&args.device, file, seed, args.run.verbose, rsio);
+    let mut fz = Fuzzer::new(&device, file, seed, args.run.verbose, rsio);
     // This node's id and the fabric's size, if there is a transport.
     let st = fz.request(Op::Status);
     fz.mem.arg.write(0, &st);

@@ -300,6 +300,11 @@ pub(crate) trait Abi: Sized {
 
     /// Keeps random bytes from blocking long (say, a wait's timeout).
     fn tame(&mut self, _op: Self::Op, _b: &mut [u8]) {}
+    /// The last word on every call's bytes, whatever the strategy made
+    /// them (random, mutated, boundary values), before the rules are
+    /// applied and the call is placed: an ABI whose valid values would act
+    /// on real devices rewrites them out of reach here.
+    fn make_safe(&mut self, _op: Self::Op, _b: &mut [u8]) {}
     /// Mutates the extra, if `k` has one: what was done.
     fn mutate_extra(&mut self, _k: KnownOf<Self>, _extra: &mut Self::Extra) -> Option<String> {
         None
@@ -339,7 +344,10 @@ where
 {
     // --- Calls.
 
-    pub(crate) fn exec(&mut self, call: Call<<Self as Abi>::Extra>) -> Outcome {
+    pub(crate) fn exec(&mut self, mut call: Call<<Self as Abi>::Extra>) -> Outcome {
+        if let Some(k) = Self::dispatch(call.cmd) {
+            self.make_safe(k.op, &mut call.bytes);
+        }
         let must_fail = self.must_fail(&call);
         self.place_extra(&call);
         let addr = self.place(&call);
