@@ -605,6 +605,31 @@ mod tests {
     }
 
     #[test]
+    fn the_help_example_is_what_the_table_prints() {
+        let mut here = entry();
+        here.holder = 1;
+        here.flags = abi::LEND_CHASSIS_HERE;
+        here.bar_size = [0; abi::LEND_NUM_BARS];
+        let mut nic = entry();
+        (nic.fdid, nic.slot, nic.bus) = (0x20400, 1, 4);
+        (nic.vendor, nic.device, nic.class) = (0x8086, 0x10d3, 0x020000);
+        nic.bar_size = [128 << 10, 128 << 10, 32, 16 << 10, 0, 0];
+        nic.bar_flags = [0, 0, abi::LEND_BAR_IO, 0, 0, 0];
+        let mut held = entry();
+        (held.fdid, held.slot, held.bus, held.holder) = (0x20500, 2, 5, 0);
+        (held.vendor, held.device, held.class) = (0x1af4, 0x1041, 0x020000);
+        held.bar_size = [0; abi::LEND_NUM_BARS];
+        let table = scan_table(&[here, nic, held]);
+        let example: Vec<&str> = SCAN_AFTER
+            .lines()
+            .skip_while(|l| !l.contains("NODE"))
+            .take(4)
+            .map(|l| l.strip_prefix("    ").unwrap())
+            .collect();
+        assert_eq!(table.lines().collect::<Vec<_>>(), example);
+    }
+
+    #[test]
     fn auto_attach_picks_free_functions_of_the_class() {
         let free = entry();
         let mut held = entry();
