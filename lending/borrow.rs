@@ -16,8 +16,8 @@
 //! bridge's memory, then the slots.
 
 use crate::bridge::{self, BarSpec, BorrowedFn, Bridge, FnParams};
+use crate::chassis::Hold;
 use crate::lend_abi::{LEND_BAR_64, LEND_DEV_NO_DMA_API, LEND_NUM_BARS};
-use crate::hotadd::Hold;
 use crate::proto::{self, Lease};
 use kernel::new_spinlock_irq;
 use kernel::prelude::*;
@@ -324,7 +324,11 @@ pub(crate) fn attach(
 /// Fabric ids of the devices of chassis `node` attached here.
 pub(crate) fn attached_of(node: u32) -> Result<KVec<u32>> {
     let mut v = KVec::new();
-    for b in BORROWS.lock().iter().filter(|b| b.node == node && b.hold.is_some()) {
+    for b in BORROWS
+        .lock()
+        .iter()
+        .filter(|b| b.node == node && b.hold.is_some())
+    {
         v.push(b.fdid, GFP_KERNEL)?;
     }
     Ok(v)

@@ -15,6 +15,7 @@
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::time::{delay::fsleep, Delta};
 use rsio_ntb::adapter::Adapter;
 use rsio_ntb::lut::{LutMapping, LutRange};
 
@@ -272,6 +273,53 @@ impl Chassis {
             at = ((v >> 8) & 0xfc) as usize;
         }
         Ok(None)
+    }
+}
+
+/// A chassis device's slot, held by this node while the device is
+/// attached: on drop the function is stopped (decoding and bus mastering
+/// off), reset if it can be (FLR), and the slot freed.
+pub(crate) struct Hold {
+    /// The chassis (the device's config space is reached through it).
+    pub(crate) ch: Chassis,
+    slot: u32,
+    bus: u32,
+    devfn: u32,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let (bus, devfn) = (self.bus, self.devfn);
+        let Some(adapter) = crate::state::adapter() else {
+            return;
+        };
+        if !link_up(&adapter, self.ch.node) {
+            // Gone: the adapter freed the slot with the link.
+            return;
+        }
+        let _ = self.ch.cfg_write(bus, devfn, PCI_COMMAND, 0);
+        if let Ok(Some(exp)) = self.ch.find_cap(bus, devfn, CAP_EXP) {
+            let devcap = self.ch.cfg_read(bus, devfn, exp + 4).unwrap_or(0);
+            if devcap != !0 && devcap & (1 << 28) != 0 {
+                let ctl = self.ch.cfg_read(bus, devfn, exp + 8).unwrap_or(0);
+                let _ = self.ch.cfg_write(bus, devfn, exp + 8, ctl | (1 << 15));
+                // PCIe: software waits 100 ms after an FLR.
+                fsleep(Delta::from_millis(100));
+            }
+        }
+        self.ch.release(self.slot);
+    }
+}
+
+impl Hold {
+    /// Holds `slot` of `ch` (claimed by the caller) for `bus`/`devfn`.
+    pub(crate) fn new(ch: Chassis, slot: u32, bus: u32, devfn: u32) -> Self {
+        Self {
+            ch,
+            slot,
+            bus,
+            devfn,
+        }
     }
 }
 

@@ -19,7 +19,7 @@
 //! a surprise removal.
 
 use crate::borrow::{self, Placed};
-use crate::chassis::{self, Chassis, PortWindows};
+use crate::chassis::{self, Chassis, Hold, PortWindows};
 use crate::lend_abi::{LendChassisEntry, LEND_CHASSIS_HERE, LEND_HOLDER_NONE, LEND_NUM_BARS};
 use crate::proto::{Lease, LeaseBar};
 use kernel::prelude::*;
@@ -35,40 +35,6 @@ const PCI_COMMAND_MEMORY: u32 = 0x2;
 const PCI_COMMAND_MASTER: u32 = 0x4;
 /// How often the watcher looks at the chassis of attached devices.
 const WATCH_MS: i64 = 100;
-
-/// A chassis device's slot, held by this node while the device is
-/// attached: on drop the function is stopped (decoding and bus mastering
-/// off), reset if it can be (FLR), and the slot freed.
-pub(crate) struct Hold {
-    ch: Chassis,
-    slot: u32,
-    bus: u32,
-    devfn: u32,
-}
-
-impl Drop for Hold {
-    fn drop(&mut self) {
-        let (bus, devfn) = (self.bus, self.devfn);
-        let Some(adapter) = crate::state::adapter() else {
-            return;
-        };
-        if !chassis::link_up(&adapter, self.ch.node) {
-            // Gone: the adapter freed the slot with the link.
-            return;
-        }
-        let _ = self.ch.cfg_write(bus, devfn, chassis::PCI_COMMAND, 0);
-        if let Ok(Some(exp)) = self.ch.find_cap(bus, devfn, chassis::CAP_EXP) {
-            let devcap = self.ch.cfg_read(bus, devfn, exp + 4).unwrap_or(0);
-            if devcap != !0 && devcap & (1 << 28) != 0 {
-                let ctl = self.ch.cfg_read(bus, devfn, exp + 8).unwrap_or(0);
-                let _ = self.ch.cfg_write(bus, devfn, exp + 8, ctl | (1 << 15));
-                // PCIe: software waits 100 ms after an FLR.
-                fsleep(Delta::from_millis(100));
-            }
-        }
-        self.ch.release(self.slot);
-    }
-}
 
 /// The function `fdid` names on chassis `node`: (bus, devfn).
 fn location(node: u32, fdid: u32) -> Result<(u32, u32)> {
@@ -109,14 +75,19 @@ fn prepare(adapter: &Arc<Adapter>, node: u32, fdid: u32, me: u32) -> Result<(Lea
     let (bus, devfn) = location(node, fdid)?;
     let mut ch = Chassis::open(adapter, node)?;
     let (slot, windows) = slot_of(&mut ch, bus)?;
+    if ch.owner(slot)? == Some(me) {
+        // Another function of the slot is attached here: the slot is one
+        // claim, freed when that function is detached.
+        pr_warn!(
+            "chassis {} slot {}: a function of it is attached here already (one function of a slot at a time)\n",
+            node,
+            slot
+        );
+        return Err(EBUSY);
+    }
     ch.claim(slot, me)?;
     // Released by the hold's drop from here on, whatever fails.
-    let mut hold = Hold {
-        ch,
-        slot,
-        bus,
-        devfn,
-    };
+    let mut hold = Hold::new(ch, slot, bus, devfn);
     let ch = &mut hold.ch;
     let id = ch.cfg_read(bus, devfn, chassis::PCI_VENDOR_ID)?;
     if id == !0 || id & 0xffff == 0xffff || id == 0 {
@@ -179,9 +150,7 @@ pub(crate) fn attach(node: u32, fdid: u32) -> Result<Placed> {
     }
     location(node, fdid)?;
     let me = adapter.info().node_id;
-    let at = borrow::attach(&adapter, node, fdid, || {
-        prepare(&adapter, node, fdid, me)
-    })?;
+    let at = borrow::attach(&adapter, node, fdid, || prepare(&adapter, node, fdid, me))?;
     pr_info!(
         "attached fabric device {:#x} of chassis {}: {:05x}:{:02x}:{:02x}.{}\n",
         fdid,
@@ -240,36 +209,34 @@ fn scan_fn(
         flags: 0,
         reserved: 0,
     };
-    if let Some(h) = ch.owner(slot)? {
-        e.holder = h;
-        if h != me {
-            return Ok(Some(e));
-        }
-    }
     if mine.contains(&fdid) {
         e.flags |= LEND_CHASSIS_HERE;
-    } else if ch.claim(slot, me).is_err() {
-        // Taken meanwhile: listed without its BARs.
+    }
+    // A held slot (here too: its driver uses the function, or a sibling
+    // function) is listed without BARs: sizing writes them.
+    if let Some(h) = ch.owner(slot)? {
+        e.holder = h;
+        return Ok(Some(e));
+    }
+    if ch.claim(slot, me).is_err() {
+        // Taken meanwhile.
         e.holder = ch.owner(slot)?.unwrap_or(LEND_HOLDER_NONE);
         return Ok(Some(e));
     }
-    // Decoding off while sizing, unless the device is attached here (its
-    // driver is using it: its BARs are sized from the bridge's view).
-    let bars = if e.flags & LEND_CHASSIS_HERE != 0 {
-        None
-    } else {
-        let cmd = ch.cfg_read(bus, devfn, chassis::PCI_COMMAND)? & 0xffff;
+    // Decoding off while sizing.
+    let cmd = ch
+        .cfg_read(bus, devfn, chassis::PCI_COMMAND)
+        .map(|c| c & 0xffff);
+    let bars = cmd.and_then(|cmd| {
         ch.cfg_write(bus, devfn, chassis::PCI_COMMAND, 0)?;
         let r = chassis::size_bars(ch, bus, devfn);
         ch.cfg_write(bus, devfn, chassis::PCI_COMMAND, cmd)?;
-        ch.release(slot);
-        Some(r?)
-    };
-    if let Some(bars) = bars {
-        for (i, b) in bars.iter().enumerate() {
-            e.bar_size[i] = b.size;
-            e.bar_flags[i] = b.flags;
-        }
+        r
+    });
+    ch.release(slot);
+    for (i, b) in bars?.iter().enumerate() {
+        e.bar_size[i] = b.size;
+        e.bar_flags[i] = b.flags;
     }
     Ok(Some(e))
 }

@@ -80,15 +80,30 @@ pub mod pcie {
     pub const SLOT_CTL_PIC: u16 = 0x3 << 8;
     pub const SLOT_CTL_PIC_ON: u16 = 0x1 << 8;
     pub const SLOT_CTL_PIC_OFF: u16 = 0x3 << 8;
+    pub const SLOT_CTL_PIC_BLINK: u16 = 0x2 << 8;
     pub const SLOT_CTL_PCC: u16 = 1 << 10;
 
-    /// Slot Control after powering the slot on or off.
-    pub const fn slot_ctl(old: u16, on: bool) -> u16 {
+    /// What a slot's power becomes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Power {
+        /// Powered, indicator on.
+        On,
+        /// Powered off with the indicator off: the device is taken out
+        /// (QEMU deletes it, as after an unplug): a removal.
+        Removed,
+        /// Powered off with the indicator blinking: the device stays in
+        /// its slot, reset and unpowered, and comes back with the power
+        /// (a chassis losing power).
+        Off,
+    }
+
+    /// Slot Control after powering the slot as `p` says.
+    pub const fn slot_ctl(old: u16, p: Power) -> u16 {
         let kept = old & !(SLOT_CTL_PIC | SLOT_CTL_PCC);
-        if on {
-            kept | SLOT_CTL_PIC_ON
-        } else {
-            kept | SLOT_CTL_PIC_OFF | SLOT_CTL_PCC
+        match p {
+            Power::On => kept | SLOT_CTL_PIC_ON,
+            Power::Removed => kept | SLOT_CTL_PIC_OFF | SLOT_CTL_PCC,
+            Power::Off => kept | SLOT_CTL_PIC_BLINK | SLOT_CTL_PCC,
         }
     }
 }
@@ -339,8 +354,12 @@ mod tests {
 
     #[test]
     fn slot_control_power_bits() {
-        assert_eq!(pcie::slot_ctl(0x01C0 | 0x0100, false), 0x07C0);
-        assert_eq!(pcie::slot_ctl(0x07C0, true), 0x01C0);
+        assert_eq!(
+            pcie::slot_ctl(0x01C0 | 0x0100, pcie::Power::Removed),
+            0x07C0
+        );
+        assert_eq!(pcie::slot_ctl(0x01C0, pcie::Power::Off), 0x06C0);
+        assert_eq!(pcie::slot_ctl(0x07C0, pcie::Power::On), 0x01C0);
     }
 
     #[test]

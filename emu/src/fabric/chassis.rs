@@ -129,8 +129,8 @@ fn populated(host: &dyn NodeHost, dev: u8, port: &Port) -> bool {
 }
 
 /// Powers root port `dev`'s slot on or off by writing its Slot Control.
-fn power_port(host: &dyn NodeHost, dev: u8, port: &Port, on: bool) -> Result<(), String> {
-    let value = pcie::slot_ctl(port.slot_ctl, on);
+fn power_port(host: &dyn NodeHost, dev: u8, port: &Port, p: pcie::Power) -> Result<(), String> {
+    let value = pcie::slot_ctl(port.slot_ctl, p);
     let addr = layout::ecam(dev, port.cap + pcie::SLOT_CTL);
     host.bus_write(addr, &value.to_le_bytes())
         .map_err(|_| format!("the chassis's bus-master write at {addr:#x} failed"))
@@ -245,7 +245,13 @@ impl Fabric {
         }
         let host = self.chassis_host(id)?;
         let port = find_port(host.as_ref(), dev)?;
-        power_port(host.as_ref(), dev, &port, on)?;
+        // A slot powered off by hand is a removal: the device goes.
+        let p = if on {
+            pcie::Power::On
+        } else {
+            pcie::Power::Removed
+        };
+        power_port(host.as_ref(), dev, &port, p)?;
         ch.bump();
         Ok(())
     }
@@ -275,7 +281,13 @@ impl Fabric {
                 if !wanted {
                     continue;
                 }
-                match power_port(host.as_ref(), dev, &port, on) {
+                // The chassis's devices stay in their slots, unpowered.
+                let p = if on {
+                    pcie::Power::On
+                } else {
+                    pcie::Power::Off
+                };
+                match power_port(host.as_ref(), dev, &port, p) {
                     Ok(()) => powered.push(dev),
                     Err(e) => log::warn!("chassis {id}: {e}"),
                 }

@@ -1011,7 +1011,7 @@ fn chassis_power_through_the_control_protocol() {
     assert_eq!(w.r32(2, regs::LINK_STATUS), 0b110);
     assert_ne!(w.r32(1, regs::LINK_EVENT) & 1, 0);
     assert!(w.hosts[1].raised().contains(&vector::LINK));
-    assert_eq!(w.slot_ctl(0, 4), 0x07C0, "powered off, indicator off");
+    assert_eq!(w.slot_ctl(0, 4), 0x06C0, "powered off, indicator blinking");
     assert_eq!(w.slot_ctl(0, 6), 0x01C0, "an empty slot is left alone");
     assert_eq!(w.mgmt_r32(1, 5, mgmt::CH_ID), !0);
     assert_ne!(w.err(1) & Err::TargetDown.bit(), 0);
