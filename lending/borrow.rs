@@ -34,7 +34,7 @@ use rsio_ntb::lut::LutRange;
 const VECTORS_PER_DEVICE: usize = 4;
 /// Borrowed devices a node can always hold: a borrow leaves a vector free
 /// for each of the others up to this many.
-pub(crate) const MIN_BORROWS: usize = 8;
+pub(crate) const MIN_BORROWS: usize = 12;
 
 /// Vectors to claim for a function with `irqs` interrupt vectors (MSI-X
 /// table or MSI count) when `borrowed` devices are held and `free`
@@ -222,7 +222,10 @@ fn map_window(
 ) -> Result<LutRange> {
     let slot = 1u64 << adapter.info().slot_shift;
     let count = u32::try_from(len.div_ceil(slot)).map_err(|_| ENOSPC)?;
-    let r = LutRange::alloc(adapter, count)?;
+    // A BAR is naturally aligned: one larger than a slot starts at a
+    // multiple of its size.
+    let align = if len.is_power_of_two() { count } else { 1 };
+    let r = LutRange::alloc_aligned(adapter, count, align)?;
     for i in 0..count {
         let at = (u64::from(i) * slot).checked_add(offset).ok_or(EINVAL)?;
         r.map_memory(i, node, window, at)?;

@@ -372,14 +372,14 @@ impl Pools {
     }
 
     /// Takes `count` contiguous free slots below `limit`, first fit.
-    pub(crate) fn take_lut(&mut self, count: u32, limit: u32) -> Option<u32> {
-        if count == 0 || count > limit {
+    pub(crate) fn take_lut(&mut self, count: u32, limit: u32, align: u32) -> Option<u32> {
+        if count == 0 || count > limit || !align.is_power_of_two() {
             return None;
         }
         let mut first = 0;
         while first + count <= limit {
             match (first..first + count).find(|&s| self.lut_taken(s)) {
-                Some(busy) => first = busy + 1,
+                Some(busy) => first = (busy + 1).next_multiple_of(align),
                 None => {
                     for s in first..first + count {
                         self.set_lut(s, true);

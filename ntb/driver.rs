@@ -281,7 +281,7 @@ impl<'bound> Fabric<'bound> {
         {
             let mut pools = a.pools.lock();
             let slots = layout.mws * layout.slots_per_mw;
-            pools.take_lut(slots, slots).ok_or(EBUSY)?;
+            pools.take_lut(slots, slots, 1).ok_or(EBUSY)?;
             pools.ntb_lut = (0, slots);
             for p in 0..layout.peers() {
                 for w in 0..layout.mws {

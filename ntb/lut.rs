@@ -32,8 +32,20 @@ impl LutRange {
     /// Takes `count` contiguous free slots (`ENOSPC` if there are none).
     /// They start invalid: accesses read all-ones and set `ERR.UNMAPPED`.
     pub fn alloc(adapter: &Arc<Adapter>, count: u32) -> Result<Self> {
+        Self::alloc_aligned(adapter, count, 1)
+    }
+
+    /// Takes `count` contiguous free slots starting at a multiple of
+    /// `align` slots (a power of two), e.g. for a BAR larger than a slot,
+    /// whose bus address must be a multiple of its size (BAR2 is aligned
+    /// to its own size).
+    pub fn alloc_aligned(adapter: &Arc<Adapter>, count: u32, align: u32) -> Result<Self> {
         let limit = adapter.info().lut_slots;
-        let first = adapter.pools.lock().take_lut(count, limit).ok_or(ENOSPC)?;
+        let first = adapter
+            .pools
+            .lock()
+            .take_lut(count, limit, align)
+            .ok_or(ENOSPC)?;
         // INVARIANT: taken just above, below `lut_slots`.
         let this = Self {
             adapter: adapter.clone(),

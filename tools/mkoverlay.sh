@@ -64,7 +64,7 @@ for b in sisci-pingpong sisci-bandwidth sisci-intr-latency sisci-multicast sisci
 done
 [[ -x "$bin/examples/sisci-pingpong-rs" ]] || die "no $bin/examples/sisci-pingpong-rs (cargo build --release --examples -p libsisci)"
 install -m 0755 "$bin/examples/sisci-pingpong-rs" "$stage/usr/bin/sisci-pingpong-rs"
-for b in rsio rsio-abi-test rsio-ntb-probe rsio-fabric-bench rsio-fuzz rsio-runas rsio-window-test rsio-feature-test rsio-sisci-test rsio-sisci-fuzz rsio-vfio-test; do
+for b in rsio rsio-abi-test rsio-ntb-probe rsio-fabric-bench rsio-fuzz rsio-runas rsio-window-test rsio-feature-test rsio-sisci-test rsio-sisci-fuzz rsio-vfio-test rsio-bar; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run cargo build --release)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
 done
