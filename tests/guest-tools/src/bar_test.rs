@@ -132,7 +132,7 @@ fn main() -> Result<()> {
         .open(&path)
         .with_context(|| path.clone())?;
     let in_bar = |off: u64| -> Result<()> {
-        if off % 4 != 0 || off + 4 > size {
+        if !off.is_multiple_of(4) || off + 4 > size {
             bail!("offset {off:#x} is not a 32-bit word of the {size:#x}-byte BAR");
         }
         Ok(())
