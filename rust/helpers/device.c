@@ -18,6 +18,12 @@ void rsio_helper_device_unlock(struct device *dev)
 }
 EXPORT_SYMBOL_GPL(rsio_helper_device_unlock);
 
+int rsio_helper_dev_to_node(struct device *dev)
+{
+	return dev_to_node(dev);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_dev_to_node);
+
 bool rsio_helper_block_device_busy(struct device *dev)
 {
 	struct block_device *bdev = dev_to_bdev(dev);

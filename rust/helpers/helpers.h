@@ -12,6 +12,13 @@
 
 #include <linux/types.h>
 #include <linux/ntb.h>
+/*
+ * Callback tables and structures the kernel crate only knows by name
+ * (rust/pci_host/: struct dma_map_ops, msi_parent_ops, msi_domain_info,
+ * msi_msg), bound here with msi_create_parent_irq_domain().
+ */
+#include <linux/dma-map-ops.h>
+#include <linux/msi.h>
 
 struct device;
 struct blk_mq_tag_set;
@@ -76,6 +83,8 @@ struct inode *rsio_helper_vma_inode(struct vm_area_struct *vma);
 void rsio_helper_inode_zap(struct inode *inode, u64 offset, u64 len);
 /* Zeroed pages of the direct map and their physical address (NULL: none). */
 void *rsio_helper_phys_pages_alloc(unsigned int order, u64 *phys);
+/* alloc_pages(gfp): page_address() and page_to_phys() of the pages (NULL: none). */
+void *rsio_helper_pages_alloc(gfp_t gfp, unsigned int order, u64 *phys);
 void rsio_helper_phys_pages_free(void *virt, unsigned int order);
 /* dma_map_resource() (bidirectional) of MMIO [phys, phys + len) for dev: its bus address (-ENOMEM). */
 int rsio_helper_dma_map_resource(struct device *dev, u64 phys, u64 len, u64 *bus);
@@ -97,66 +106,11 @@ struct pci_dev *rsio_helper_pci_dev_get(struct pci_dev *pdev);
 /* device.c: device_lock()/device_unlock(); what a class device is doing. */
 void rsio_helper_device_lock(struct device *dev);
 void rsio_helper_device_unlock(struct device *dev);
+int rsio_helper_dev_to_node(struct device *dev);
 /* A "block" class device: its block device is open or has a holder (mounted). */
 bool rsio_helper_block_device_busy(struct device *dev);
 /* A "net" class device: its interface is up (IFF_UP). */
 bool rsio_helper_net_device_up(struct device *dev);
-
-/*
- * pci_host.c: a virtual PCI host bridge, a root bus in an emulated domain
- * whose config accesses, MSI messages and DMA translations its owner
- * decides (rust/pci_host.rs).
- */
-#define RSIO_PCI_HOST_MAX_VECTORS 16
-#define RSIO_PCI_HOST_MAX_WINDOWS 6
-/* What dma_map returns for an address the function cannot reach. */
-#define RSIO_PCI_HOST_NO_DMA (~0ULL)
-/* rsio_helper_pci_host_recover() results. */
-#define RSIO_PCI_HOST_RECOVERED 0
-#define RSIO_PCI_HOST_RECOVERY_NONE 1
-#define RSIO_PCI_HOST_UNBOUND 2
-#define RSIO_PCI_HOST_RECOVERY_FAILED 3
-
-struct rsio_pci_host;
-
-struct rsio_pci_host_ops {
-	/* Config access of function devfn (offset and size checked); false: no such function. */
-	bool (*cfg_read)(void *ctx, unsigned int devfn, int where, int size, u32 *val);
-	bool (*cfg_write)(void *ctx, unsigned int devfn, int where, int size, u32 val);
-	/* DMA address of [phys, phys + size): RAM, or another device's MMIO if mmio; RSIO_PCI_HOST_NO_DMA. */
-	u64 (*dma_map)(void *ctx, u64 phys, u64 size, bool mmio);
-	/* The MSI message (address, data) that raises vector. */
-	void (*msi_msg)(void *ctx, u32 vector, u64 *addr, u32 *data);
-};
-
-struct rsio_pci_host_window {
-	u64 start;
-	u64 size;
-};
-
-struct rsio_pci_host_params {
-	struct device *parent;
-	const struct rsio_pci_host_ops *ops;
-	void *ctx;
-	/* The highest DMA address dma_map returns. */
-	u64 dma_limit;
-	/* The vectors interrupts are spread over (rsio_helper_pci_host_fire). */
-	u32 vectors[RSIO_PCI_HOST_MAX_VECTORS];
-	u32 nr_vectors;
-	/* Memory windows of the bus (size 0: unused); name for their resources. */
-	struct rsio_pci_host_window win[RSIO_PCI_HOST_MAX_WINDOWS];
-	const char *name;
-};
-
-int rsio_helper_pci_host_create(const struct rsio_pci_host_params *p, struct rsio_pci_host **out, u32 *domain,
-				u32 *busnr);
-int rsio_helper_pci_host_set_resource(struct rsio_pci_host *h, unsigned int devfn, int bar, u64 start, u64 size);
-void rsio_helper_pci_host_start(struct rsio_pci_host *h);
-void rsio_helper_pci_host_fire(struct rsio_pci_host *h, u32 vector);
-void rsio_helper_pci_host_set_disconnected(struct rsio_pci_host *h);
-int rsio_helper_pci_host_recover(struct rsio_pci_host *h, bool (*wait_answer)(void *), void *arg);
-void rsio_helper_pci_host_remove(struct rsio_pci_host *h);
-void rsio_helper_pci_host_free(struct rsio_pci_host *h);
 
 /*
  * ntb.c: the inline wrappers of <linux/ntb.h> as functions. Each takes a

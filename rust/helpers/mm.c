@@ -131,6 +131,17 @@ void rsio_helper_phys_pages_free(void *virt, unsigned int order)
 }
 EXPORT_SYMBOL_GPL(rsio_helper_phys_pages_free);
 
+void *rsio_helper_pages_alloc(gfp_t gfp, unsigned int order, u64 *phys)
+{
+	struct page *page = alloc_pages(gfp, order);
+
+	if (!page)
+		return NULL;
+	*phys = page_to_phys(page);
+	return page_address(page);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_pages_alloc);
+
 int rsio_helper_dma_map_resource(struct device *dev, u64 phys, u64 len, u64 *bus)
 {
 	dma_addr_t addr = dma_map_resource(dev, phys, len, DMA_BIDIRECTIONAL, 0);
