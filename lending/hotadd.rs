@@ -316,9 +316,17 @@ impl Watcher {
             for fdid in attached.iter() {
                 let (bus, devfn) = ((fdid >> 8) & 0xff, fdid & 0xff);
                 let id = ch.cfg_read(bus, devfn, chassis::PCI_VENDOR_ID);
-                if id.is_err() || id.is_ok_and(|v| v == !0) {
-                    borrow::chassis_gone(node, Some(*fdid), "removed from its chassis");
+                if id.is_ok_and(|v| v != !0) {
+                    continue;
                 }
+                // The whole chassis, if its link went down meanwhile
+                // (powered off: its reads fail as its devices' do).
+                if !chassis::link_up(adapter, node) {
+                    self.gens[node as usize].store(NO_GEN, Relaxed);
+                    borrow::chassis_gone(node, None, "its chassis is gone");
+                    break;
+                }
+                borrow::chassis_gone(node, Some(*fdid), "removed from its chassis");
             }
         }
     }
