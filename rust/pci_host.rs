@@ -165,8 +165,9 @@ impl<T: HostOps> HostBridge<T> {
         }
     }
 
-    /// Vector `vector` was raised: runs its interrupts' handlers. Any
-    /// context.
+    /// Vector `vector` was raised: runs its interrupts' handlers. Hard
+    /// interrupt context, interrupts off (`generic_handle_irq`): the
+    /// adapter's interrupt handler, through a `UserHook`.
     pub fn fire(&self, vector: u32) {
         self.host.fire(vector);
     }

@@ -85,7 +85,8 @@ unsafe extern "C" fn map_sg(
     let mut sg = sgl;
     for _ in 0..nents {
         if sg.is_null() {
-            break;
+            // Shorter than the caller said: nothing it could use.
+            return EINVAL.to_errno();
         }
         let (mut phys, mut len) = (0, 0);
         // SAFETY: `sg` is an entry of the list (sg_phys(), its length).

@@ -86,6 +86,9 @@ pub(super) struct Host {
     win_name: [[u8; 32]; MAX_WINDOWS],
 }
 
+// x86 reads the PCI domain from `bus->sysdata`: `sd` must be where `Host` starts.
+const _: () = assert!(core::mem::offset_of!(Host, sd) == 0);
+
 // SAFETY: The shared state is atomics; the C structures (`sd`, the resources) are used by the PCI
 // core under its own locks; `ops` is `Send + Sync`; the raw pointers are the kernel's objects,
 // used from any thread.

@@ -87,7 +87,7 @@ impl Host {
     }
 
     /// Vector `vector` was raised: runs the handlers of its enabled
-    /// interrupts. Any context.
+    /// interrupts. Hard interrupt context, interrupts off.
     pub(super) fn fire(&self, vector: u32) {
         let _rcu = rcu::read_lock();
         for slot in &self.irqs {
@@ -230,7 +230,20 @@ unsafe extern "C" fn irq_shutdown(data: *mut bindings::irq_data) {
 unsafe extern "C" fn free(domain: *mut bindings::irq_domain, virq: c_uint, nr_irqs: c_uint) {
     // SAFETY: Our domain's `host_data` is its `Host` (`create_irq_domain`).
     let host = unsafe { &*(*domain).host_data.cast::<Host>() };
-    // Disabled (off the vectors) before they are freed; wait for fire().
+    // Off the vectors even if nothing shut them down (a driver that frees
+    // its vectors without freeing its handlers), then wait for fire().
+    for i in 0..nr_irqs {
+        // SAFETY: An interrupt of `domain`.
+        let d = unsafe { bindings::irq_domain_get_irq_data(domain, virq + i) };
+        if d.is_null() {
+            continue;
+        }
+        // SAFETY: `d` is its live `irq_data` at our level.
+        let hwirq = unsafe { (*d).hwirq };
+        if let Some(slot) = host.irqs.get(hwirq as usize) {
+            slot.enabled.store(false, Release);
+        }
+    }
     // SAFETY: Process context (freeing interrupts sleeps).
     unsafe { bindings::synchronize_rcu() };
     for i in 0..nr_irqs {
