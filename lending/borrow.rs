@@ -233,6 +233,19 @@ fn map_window(
     Ok(r)
 }
 
+/// `EBUSY` if `fdid` of `node` is held here already; else room for one
+/// more record, so that recording it cannot fail once it exists (the
+/// caller holds `BORROW_OPS`, which keeps the room ours). Returns how
+/// many devices are held.
+fn reserve(node: u32, fdid: u32) -> Result<usize> {
+    let mut bs = BORROWS.lock();
+    if bs.iter().any(|b| b.node == node && b.fdid == fdid) {
+        return Err(EBUSY);
+    }
+    bs.reserve(1, GFP_KERNEL)?;
+    Ok(bs.len())
+}
+
 /// Borrows `fdid` from `node`: returns where it appeared (domain, bus,
 /// devfn).
 pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Result<Placed> {
@@ -250,16 +263,7 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
         return Err(EOPNOTSUPP);
     }
     let _ops = BORROW_OPS.lock();
-    let borrowed = {
-        let mut bs = BORROWS.lock();
-        if bs.iter().any(|b| b.node == node && b.fdid == fdid) {
-            return Err(EBUSY);
-        }
-        // Room now, so that recording the borrow cannot fail once it
-        // exists (`BORROW_OPS` keeps the room ours).
-        bs.reserve(1, GFP_KERNEL)?;
-        bs.len()
-    };
+    let borrowed = reserve(node, fdid)?;
     let reply = api::request(node, proto::BORROW, &fdid.to_le_bytes(), REQUEST_MS)?;
     let lease = match Lease::decode(reply.payload()) {
         Ok(l) => l,
@@ -298,9 +302,9 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
 }
 
 /// Puts chassis device `fdid` of chassis `node` under a virtual host
-/// bridge here: `prepare` (run with borrowing serialized, told how many
-/// devices are held) claims its slot and places its BARs, and returns
-/// the lease hotadd.rs built and the hold. Returns where it appeared.
+/// bridge here: `prepare` (run with borrowing serialized) claims its slot
+/// and places its BARs, and returns the lease hotadd.rs built and the
+/// hold. Returns where it appeared.
 pub(crate) fn attach(
     adapter: &Arc<Adapter>,
     node: u32,
@@ -308,14 +312,7 @@ pub(crate) fn attach(
     prepare: impl FnOnce() -> Result<(Lease, Hold)>,
 ) -> Result<Placed> {
     let _ops = BORROW_OPS.lock();
-    let borrowed = {
-        let mut bs = BORROWS.lock();
-        if bs.iter().any(|b| b.node == node && b.fdid == fdid) {
-            return Err(EBUSY);
-        }
-        bs.reserve(1, GFP_KERNEL)?;
-        bs.len()
-    };
+    let borrowed = reserve(node, fdid)?;
     let (lease, hold) = prepare()?;
     let b = set_up(adapter, node, fdid, &lease, borrowed, Some(hold))?;
     let at = b.at;

@@ -419,7 +419,8 @@ impl Parser<'_> {
         }
     }
 
-    /// The code point of `\uXXXX` (a surrogate pair takes two), `\u` read.
+    /// The code point of a `\u` escape and its four hex digits (a surrogate
+    /// pair takes two escapes); `\u` already read.
     fn unicode(&mut self) -> Result<char> {
         let high = self.hex4()?;
         let code = if (0xd800..0xdc00).contains(&high) {
