@@ -490,6 +490,134 @@ const _: () = assert!(core::mem::size_of::<SisciDmaWait>() == SISCI_DMA_WAIT_SIZ
 /// `SISCI_NONBLOCK` returns the state at once).
 pub const SISCI_IOC_DMA_WAIT: u32 = rsio_iowr(0x53, core::mem::size_of::<SisciDmaWait>());
 
+// --- SmartIO: devices borrowed by a process
+
+/// [`SisciDevBorrow`] flag: a shared borrow: processes on this node and on
+/// other nodes may borrow the device at the same time (each drives its
+/// own part of it, e.g. its own NVMe queues). Without it the borrow is
+/// exclusive. Either is refused (`EBUSY`) while a kernel driver somewhere
+/// holds the device, and an exclusive one while anyone holds it.
+pub const SISCI_DEV_SHARED: u32 = 1 << 0;
+
+/// Number of standard BARs.
+pub const SISCI_DEV_NUM_BARS: usize = 6;
+/// BAR `b` of a borrowed device is mapped at `mmap_offset + (b <<
+/// SISCI_DEV_BAR_SHIFT)` (each BAR has 128 GiB of the handle's space).
+pub const SISCI_DEV_BAR_SHIFT: u32 = 37;
+
+/// Argument of [`SISCI_IOC_DEV_BORROW`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SisciDevBorrow {
+    /// `flags`: [`SISCI_DEV_SHARED`].
+    pub header: ArgHeader,
+    /// In: the fabric device id (`lender << 16 | index`, `rsio devices`).
+    pub fdid: u32,
+    /// Out: the borrow's handle.
+    pub handle: u32,
+    /// Out: where `mmap` maps the BARs (see [`SISCI_DEV_BAR_SHIFT`]).
+    pub mmap_offset: u64,
+    /// Out: bytes of each BAR that can be mapped (0: none: absent, I/O,
+    /// or not page-aligned on the lender).
+    pub bar_size: [u64; SISCI_DEV_NUM_BARS],
+    /// Out: PCI vendor id.
+    pub vendor: u16,
+    /// Out: PCI device id.
+    pub device: u16,
+    /// Out: class code (24 bits).
+    pub class: u32,
+}
+/// Size of [`SisciDevBorrow`]'s first version.
+pub const SISCI_DEV_BORROW_SIZE_V1: usize = 80;
+const _: () = assert!(core::mem::size_of::<SisciDevBorrow>() == SISCI_DEV_BORROW_SIZE_V1);
+/// Borrows a device lent by some node for this process
+/// (`SCIBorrowDevice`): its BARs can be mapped, its memory decoding and
+/// bus mastering are on, and segments can be mapped for it
+/// ([`SISCI_IOC_DEV_MAP`]). Needs `CAP_SYS_RAWIO` (the device's DMA
+/// reaches any node's memory through the direct window). `ENOENT` no such
+/// device, `EBUSY` held (see [`SISCI_DEV_SHARED`]), `EHOSTUNREACH` its
+/// lender is not up, `ENODEV` no adapter or no `rsio_lend` lender there,
+/// `EOPNOTSUPP` the device's driver model bypasses the DMA API, `EPERM`.
+/// Returned with [`SISCI_IOC_DEV_RETURN`] or when the file is closed (the
+/// process exits or dies): the last borrower's return stops and resets
+/// the device on its lender.
+pub const SISCI_IOC_DEV_BORROW: u32 = rsio_iowr(0x55, core::mem::size_of::<SisciDevBorrow>());
+/// Returns a borrowed device (`SisciHandle::handle`): its segment
+/// mappings end, then its BAR mappings fault. `EBUSY` while its BARs are
+/// mapped into the process.
+pub const SISCI_IOC_DEV_RETURN: u32 = rsio_iowr(0x56, core::mem::size_of::<SisciHandle>());
+
+/// [`SisciDevMap`] flag: `segment` is a connection (a remote segment,
+/// also one on this node or a multicast group); without it, a local
+/// segment.
+pub const SISCI_DEV_MAP_REMOTE: u32 = 1 << 0;
+
+/// Argument of [`SISCI_IOC_DEV_MAP`] and [`SISCI_IOC_DEV_UNMAP`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SisciDevMap {
+    /// `flags`: [`SISCI_DEV_MAP_REMOTE`].
+    pub header: ArgHeader,
+    /// In: a borrowed device of this file.
+    pub device: u32,
+    /// In: a local segment (prepared) or a connection of this file.
+    pub segment: u32,
+    /// In: the first byte to map (page-aligned).
+    pub offset: u64,
+    /// In: bytes to map (0: to the end of the segment).
+    pub size: u64,
+    /// Out: the address at which the device reaches byte `offset`.
+    pub ioaddr: u64,
+}
+/// Size of [`SisciDevMap`]'s first version.
+pub const SISCI_DEV_MAP_SIZE_V1: usize = 40;
+const _: () = assert!(core::mem::size_of::<SisciDevMap>() == SISCI_DEV_MAP_SIZE_V1);
+/// Maps a segment for a borrowed device (`SCIMapLocalSegmentForDevice`,
+/// `SCIMapRemoteSegmentForDevice`): `ioaddr` is the bus address the
+/// device DMAs to (on its lender's bus). While mapped the segment cannot
+/// be removed (`EBUSY`) nor the connection disconnected. Mapping the same
+/// pair again counts; each unmap takes one back. `EINVAL` bad range or
+/// flags, `ENOENT` no such object, `ERANGE` the range is not contiguous
+/// as the device sees it (segments are in chunks of up to 4 MiB),
+/// `EACCES` the lender confines the device and the memory is outside
+/// what it admits, `ENOTCONN` a lost connection.
+pub const SISCI_IOC_DEV_MAP: u32 = rsio_iowr(0x57, core::mem::size_of::<SisciDevMap>());
+/// Unmaps what [`SISCI_IOC_DEV_MAP`] mapped (`device`, `segment` and the
+/// flag name it; `ENOENT` if not mapped).
+pub const SISCI_IOC_DEV_UNMAP: u32 = rsio_iowr(0x58, core::mem::size_of::<SisciDevMap>());
+
+/// Argument of [`SISCI_IOC_SEG_ADDR`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SisciSegAddr {
+    /// `flags`: [`SISCI_DEV_MAP_REMOTE`] (`handle` is a connection).
+    pub header: ArgHeader,
+    /// In: a local segment or connection of this file.
+    pub handle: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// In: a byte offset in it.
+    pub offset: u64,
+    /// Out: the bus address at which a PCIe device on this node's bus
+    /// reaches that byte (a local segment: its memory; a remote one:
+    /// through the adapter's direct window).
+    pub ioaddr: u64,
+    /// Out: a local segment: the physical address of that byte (0 for a
+    /// connection).
+    pub phys: u64,
+    /// Out: bytes from `offset` that are contiguous at those addresses.
+    pub contiguous: u64,
+}
+/// Size of [`SisciSegAddr`]'s first version.
+pub const SISCI_SEG_ADDR_SIZE_V1: usize = 48;
+const _: () = assert!(core::mem::size_of::<SisciSegAddr>() == SISCI_SEG_ADDR_SIZE_V1);
+/// Reports where a byte of a segment is on this node's bus (`SCIQuery`
+/// `SCI_Q_LOCAL_SEGMENT`/`SCI_Q_REMOTE_SEGMENT`). Needs `CAP_SYS_RAWIO`
+/// for physical addresses (`phys` reads 0 otherwise). `ERANGE` outside
+/// the segment, `EOPNOTSUPP` a connection with no direct window (a
+/// multicast group).
+pub const SISCI_IOC_SEG_ADDR: u32 = rsio_iowr(0x59, core::mem::size_of::<SisciSegAddr>());
+
 macro_rules! sisci_structs {
     ($($t:ident, $v1:expr, $flags:expr;)*) => {$(
         impl $t {
@@ -523,6 +651,9 @@ sisci_structs!(
     SisciIntrEventfd, SISCI_INTR_EVENTFD_SIZE_V1, 0;
     SisciDmaStart, SISCI_DMA_START_SIZE_V1, 0;
     SisciDmaWait, SISCI_DMA_WAIT_SIZE_V1, SISCI_NONBLOCK;
+    SisciDevBorrow, SISCI_DEV_BORROW_SIZE_V1, SISCI_DEV_SHARED;
+    SisciDevMap, SISCI_DEV_MAP_SIZE_V1, SISCI_DEV_MAP_REMOTE;
+    SisciSegAddr, SISCI_SEG_ADDR_SIZE_V1, SISCI_DEV_MAP_REMOTE;
 );
 
 /// The `mmap(2)` offset of a handle's memory.
