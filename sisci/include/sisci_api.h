@@ -294,6 +294,73 @@ void SCIRegisterSegmentMemory(void *address, size_t size,
 		sci_local_segment_t segment, unsigned int flags,
 		sci_error_t *error);
 
+/* ---- SmartIO: devices of the fabric -------------------------------------- */
+
+/* SCIBorrowDevice() flags: exclusive (the default) or shared. */
+#define SCI_FLAG_EXCLUSIVE 0x00000000u
+#define SCI_FLAG_SHARED 0x00000010u
+/* SCIConnectDeviceSegment(): with SCI_MEMTYPE_BAR the id is a BAR. */
+#define SCI_FLAG_BAR 0x00000020u
+/* SCIRegisterPCIeRequester() flag. */
+#define SCI_FLAG_PCIE_REQUESTER_GLOBAL 0x00000001u
+
+/* Memory types of SCIConnectDeviceSegment() / SCICreateDeviceSegment(). */
+#define SCI_MEMTYPE_BAR 0x1u
+#define SCI_MEMTYPE_PRIVATE 0x2u
+#define SCI_MEMTYPE_SHARED 0x4u
+
+/* SCICreateDeviceSegment() access hints. */
+#define SCI_MEMACCESS_DEVICE_READ 0x1u
+#define SCI_MEMACCESS_DEVICE_WRITE 0x2u
+#define SCI_MEMACCESS_HOST_READ 0x4u
+#define SCI_MEMACCESS_HOST_WRITE 0x8u
+
+/* SCIQuery(SCI_Q_DEVICE, sci_smartio_query_device_t *) subcommand. */
+#define SCI_Q_DEVICE 20u
+#define SCI_Q_DEVICE_INFO 1u
+
+size_t SCIGetDeviceList(sci_desc_t sd, uint32_t *fdids, size_t length,
+		const sci_smartio_device_info_t *filter, unsigned int flags,
+		sci_error_t *error);
+void SCIBorrowDevice(sci_desc_t sd, sci_smartio_device_t *device,
+		uint32_t fdid, unsigned int flags, sci_error_t *error);
+void SCIReturnDevice(sci_smartio_device_t device, unsigned int flags,
+		sci_error_t *error);
+uint32_t SCIGetFabricDeviceId(sci_smartio_device_t device);
+void SCIConnectDeviceSegment(sci_smartio_device_t device,
+		sci_remote_segment_t *segment, unsigned int segmentId,
+		unsigned int memoryType, sci_cb_remote_segment_t callback,
+		void *callbackArg, unsigned int flags, sci_error_t *error);
+/* The older name: a BAR (segmentId) of the device. */
+void SCIConnectDeviceMemory(sci_desc_t sd, sci_remote_segment_t *segment,
+		sci_smartio_device_t device, unsigned int segmentId,
+		sci_cb_remote_segment_t callback, void *callbackArg,
+		unsigned int flags, sci_error_t *error);
+void SCICreateDeviceSegment(sci_smartio_device_t device,
+		unsigned int segmentId, size_t size, unsigned int memoryType,
+		unsigned int memoryAccess, unsigned int flags,
+		sci_error_t *error);
+void SCIMapLocalSegmentForDevice(sci_local_segment_t segment,
+		unsigned int localAdapterNo, sci_smartio_device_t device,
+		sci_ioaddr_t *ioaddr, size_t offset, size_t size,
+		unsigned int flags, sci_error_t *error);
+void SCIUnmapLocalSegmentForDevice(sci_local_segment_t segment,
+		unsigned int localAdapterNo, sci_smartio_device_t device,
+		unsigned int flags, sci_error_t *error);
+void SCIMapRemoteSegmentForDevice(sci_remote_segment_t segment,
+		sci_smartio_device_t device, sci_ioaddr_t *ioaddr,
+		size_t offset, size_t size, unsigned int flags,
+		sci_error_t *error);
+void SCIUnmapRemoteSegmentForDevice(sci_remote_segment_t segment,
+		sci_smartio_device_t device, unsigned int flags,
+		sci_error_t *error);
+void SCIRegisterPCIeRequester(sci_desc_t sd, unsigned int localAdapterNo,
+		unsigned int bus, unsigned int devfn, unsigned int flags,
+		sci_error_t *error);
+void SCIUnregisterPCIeRequester(sci_desc_t sd, unsigned int localAdapterNo,
+		unsigned int bus, unsigned int devfn, unsigned int flags,
+		sci_error_t *error);
+
 #ifdef __cplusplus
 }
 #endif

@@ -150,4 +150,40 @@ typedef struct {
 	unsigned int data;
 } sci_query_map_t;
 
+/* ---- SmartIO: devices of the fabric (SCIBorrowDevice, ...) -------------- */
+
+/* A device borrowed by this process (`sci_device_t` is its older name). */
+typedef struct sci_smartio_device *sci_smartio_device_t;
+typedef sci_smartio_device_t sci_device_t;
+
+#define SCI_SMARTIO_USER_NAME_LEN 64
+
+/*
+ * A device as SCIGetDeviceList() filters and SCIQuery(SCI_Q_DEVICE,
+ * SCI_Q_DEVICE_INFO) reports it. As a filter, a field that is 0 (an empty
+ * name) matches anything.
+ */
+typedef struct {
+	uint32_t fdid;			/* fabric device id: lender << 16 | index */
+	unsigned int adapter;		/* local adapter that reaches it (0) */
+	uint32_t pci_class;		/* class code, 24 bits (0x010802: NVMe) */
+	uint16_t pci_vendor_id;
+	uint16_t pci_device_id;
+	uint16_t pci_subsystem_vendor_id;
+	uint16_t pci_subsystem_id;
+	unsigned int lender_node;	/* rsio: the node that lends it */
+	char user_name[SCI_SMARTIO_USER_NAME_LEN]; /* "node N DDDD:BB:DD.F" */
+} sci_smartio_device_info_t;
+
+typedef sci_smartio_device_info_t sci_dev_info_t;
+
+/* SCIQuery(SCI_Q_DEVICE, ...) argument. */
+typedef struct {
+	uint32_t fdid;
+	unsigned int subcommand;	/* SCI_Q_DEVICE_INFO */
+	void *data;			/* sci_smartio_device_info_t * */
+} sci_smartio_query_device_t;
+
+typedef sci_smartio_query_device_t sci_query_dev_t;
+
 #endif /* RSIO_SISCI_TYPES_H */
