@@ -47,7 +47,7 @@ fn vectors_for(irqs: u32, borrowed: usize, free: u32) -> usize {
     want.min((free as usize).saturating_sub(keep)).max(1)
 }
 /// How long the lender may take to answer (a function reset included).
-const REQUEST_MS: u32 = 5000;
+pub(crate) const REQUEST_MS: u32 = 5000;
 
 /// A remote-interrupt vector's hook: the bridge, once it exists.
 #[pin_data]
@@ -213,7 +213,7 @@ rsio_kernel::global_lock! {
 }
 
 /// Maps slots onto `len` bytes of `node`'s window `window` from `offset`.
-fn map_window(
+pub(crate) fn map_window(
     adapter: &Arc<Adapter>,
     node: u32,
     window: u32,
@@ -436,7 +436,7 @@ fn set_up(
 
 /// Maps LUT slots onto the lease's BAR windows: the slots, and the BARs as
 /// the bridge presents them.
-fn map_bars(
+pub(crate) fn map_bars(
     adapter: &Arc<Adapter>,
     node: u32,
     lease: &Lease,
@@ -554,12 +554,14 @@ fn remove_dead(pred: impl Fn(&Borrowed) -> bool, why: &str) {
 
 /// The lender `node` is gone.
 pub(crate) fn lender_down(node: u32) {
+    crate::user::lender_gone(node, None);
     remove_dead(|b| b.node == node, "its lender is gone");
 }
 
 /// `REVOKED` from `node` (untrusted).
 pub(crate) fn revoked(node: u32, payload: &[u8]) -> Result {
     let fdid = proto::decode_fdid(node, payload)?;
+    crate::user::lender_gone(node, Some(fdid));
     remove_dead(
         |b| b.node == node && b.fdid == fdid,
         "revoked by its lender",

@@ -25,6 +25,7 @@ mod proto;
 mod reset;
 mod serve;
 mod state;
+pub mod user;
 
 // The ABI sources are shared with user space, which uses all of them.
 #[path = "../uapi/src/abi.rs"]
@@ -91,6 +92,7 @@ impl rsio_fabric::api::Feature for LendFeature {
     fn request(&self, node: u32, mtype: u16, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
         match mtype {
             proto::BORROW => state::borrow_request(node, payload, reply),
+            proto::USER_BORROW => state::user_borrow_request(node, payload, reply),
             proto::RETURN => state::return_request(node, payload),
             proto::P2P_EXPOSE => state::p2p_expose_request(node, payload, reply),
             proto::P2P_MAP => state::p2p_map_request(node, payload, reply),

@@ -34,7 +34,7 @@
 
 use crate::lend_abi::{
     LendDevEntry, LEND_BAR_64, LEND_BAR_IO, LEND_DEV_IOMMU, LEND_DEV_NO_DMA_API,
-    LEND_DEV_RESET_MASK, LEND_DEV_RESET_SHIFT, LEND_DEV_VF, LEND_NUM_BARS, LEND_RESET_XHCI,
+    LEND_DEV_SHARED, LEND_DEV_USER, LEND_DEV_RESET_MASK, LEND_DEV_RESET_SHIFT, LEND_DEV_VF, LEND_NUM_BARS, LEND_RESET_XHCI,
     LEND_STATE_BORROWED, LEND_STATE_LENT,
 };
 use kernel::prelude::*;
@@ -54,6 +54,34 @@ pub(crate) const P2P_EXPOSE: u16 = MT_FIRST + 6;
 pub(crate) const P2P_MAP: u16 = MT_FIRST + 7;
 pub(crate) const P2P_UNMAP: u16 = MT_FIRST + 8;
 pub(crate) const P2P_UNEXPOSE: u16 = MT_FIRST + 9;
+/// A process's borrow (SmartIO): `fdid`, `USER_*` flags; answered with a
+/// [`Lease`] like `BORROW`.
+pub(crate) const USER_BORROW: u16 = MT_FIRST + 10;
+
+/// [`USER_BORROW`] flag: a shared borrow.
+pub(crate) const USER_SHARED: u32 = 1 << 0;
+/// Bytes of a [`USER_BORROW`] payload.
+pub(crate) const USER_BORROW_LEN: usize = 8;
+
+/// Decodes a [`USER_BORROW`] payload: the fabric device id and flags.
+pub(crate) fn decode_user_borrow(b: &[u8]) -> Result<(u32, u32)> {
+    if b.len() != USER_BORROW_LEN {
+        return Err(EPROTO);
+    }
+    let flags = u32_at(b, 4);
+    if flags & !USER_SHARED != 0 {
+        return Err(EPROTO);
+    }
+    Ok((u32_at(b, 0), flags))
+}
+
+/// The [`USER_BORROW`] payload.
+pub(crate) fn encode_user_borrow(fdid: u32, flags: u32) -> [u8; USER_BORROW_LEN] {
+    let mut b = [0u8; USER_BORROW_LEN];
+    b[..4].copy_from_slice(&fdid.to_le_bytes());
+    b[4..].copy_from_slice(&flags.to_le_bytes());
+    b
+}
 
 /// Bytes of a `DEV_LENT` payload.
 pub(crate) const ENTRY_LEN: usize = 9 * 4 + LEND_NUM_BARS * 12 + 8;
@@ -144,7 +172,12 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
     }
     e.sriov_total_vfs = u32_at(b, at);
     e.dev_flags = u32_at(b, at + 4);
-    let known = LEND_DEV_VF | LEND_DEV_IOMMU | LEND_DEV_NO_DMA_API | LEND_DEV_RESET_MASK;
+    let known = LEND_DEV_VF
+        | LEND_DEV_IOMMU
+        | LEND_DEV_NO_DMA_API
+        | LEND_DEV_USER
+        | LEND_DEV_SHARED
+        | LEND_DEV_RESET_MASK;
     if e.sriov_total_vfs > 0xffff
         || e.dev_flags & !known != 0
         || (e.dev_flags & LEND_DEV_RESET_MASK) >> LEND_DEV_RESET_SHIFT > LEND_RESET_XHCI
@@ -215,6 +248,9 @@ pub(crate) struct Lease {
 
 /// [`Lease::flags`]: the function is an SR-IOV virtual function.
 pub(crate) const LEASE_VF: u32 = 1 << 0;
+/// [`Lease::flags`]: the lender's IOMMU confines the function's DMA to
+/// the borrowers' memory (a user lease: every node's but the lender's).
+pub(crate) const LEASE_CONFINED: u32 = 1 << 1;
 
 /// Bytes of an encoded [`Lease`].
 pub(crate) const LEASE_LEN: usize = 4 + 3 * 8 + 12 + LEND_NUM_BARS * 16;
@@ -265,7 +301,7 @@ impl Lease {
         };
         if l.dma_span == 0
             || l.dma_base.checked_add(l.dma_span).is_none()
-            || l.flags & !LEASE_VF != 0
+            || l.flags & !(LEASE_VF | LEASE_CONFINED) != 0
         {
             return Err(EPROTO);
         }

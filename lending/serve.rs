@@ -30,7 +30,7 @@
 
 use crate::claim::{Claimed, Info};
 use crate::lend_abi::{LEND_BAR_64, LEND_BAR_IO, LEND_NUM_BARS};
-use crate::proto::{Lease, LeaseBar, LEASE_VF};
+use crate::proto::{Lease, LeaseBar, LEASE_CONFINED, LEASE_VF};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_kernel::iommu::{Confinement as Confined, Isolation};
@@ -80,11 +80,15 @@ pub(crate) struct Leased {
 impl Leased {
     /// Opens the windows and the interrupt slot of `claimed` (identity
     /// `info`) for `node` and returns them with the lease to send.
+    /// `confine`: give the function an IOMMU domain admitting `node`'s
+    /// memory only, where it can have one (a kernel borrow; the leases of
+    /// processes' borrows are confined together, see [`confine_users`]).
     pub(crate) fn open(
         adapter: &Arc<Adapter>,
         node: u32,
         claimed: &Claimed,
         info: &Info,
+        confine: bool,
     ) -> Result<(Self, Lease)> {
         let (dma_base, dma_span) = adapter.info().device_dma(node)?;
         let ecam = claimed.ecam();
@@ -110,6 +114,7 @@ impl Leased {
             bars: lease_bars,
         };
         let confined = match claimed.isolation() {
+            _ if !confine => None,
             Isolation::Own => Some(
                 claimed.confine(&[(dma_base, dma_span), (lease.msi_bus & !(PAGE - 1), PAGE)])?,
             ),
@@ -121,6 +126,10 @@ impl Leased {
                 None
             }
             Isolation::None => None,
+        };
+        let lease = Lease {
+            flags: lease.flags | if confined.is_some() { LEASE_CONFINED } else { 0 },
+            ..lease
         };
         Ok((
             Self {
@@ -255,6 +264,28 @@ impl Leased {
         claimed.quiesce();
         drop(self);
     }
+}
+
+/// The IOMMU domain of a function that processes borrow (SmartIO): their
+/// devices DMA into segments of any node but this one (`me`), so the
+/// domain admits the direct window's span of every other node. `None`
+/// where the function cannot have a domain of its own.
+pub(crate) fn confine_users(
+    adapter: &Arc<Adapter>,
+    claimed: &Claimed,
+    me: u32,
+    nodes: u32,
+) -> Result<Option<Confined>> {
+    if claimed.isolation() != Isolation::Own {
+        return Ok(None);
+    }
+    let mut spans = KVec::new();
+    for n in (0..nodes).filter(|n| *n != me) {
+        if let Ok(span) = adapter.info().device_dma(n) {
+            spans.push(span, GFP_KERNEL)?;
+        }
+    }
+    Ok(Some(claimed.confine(&spans)?))
 }
 
 /// The inbound windows over the function's memory BARs, opened to the

@@ -16,7 +16,7 @@ use crate::serve::Leased;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use rsio_fabric::api;
-use rsio_kernel::iommu::Isolation;
+use rsio_kernel::iommu::{Confinement, Isolation};
 use rsio_ntb::adapter::Adapter;
 
 /// Peers' entries kept at most (more are dropped).
@@ -29,8 +29,16 @@ struct Local {
     /// Its identity and BARs as claimed.
     info: Info,
     entry: LendDevEntry,
-    /// The borrower's lease, while a peer borrows it.
+    /// The borrower's lease, while a peer's kernel borrows it.
     lease: Option<Leased>,
+    /// Processes' borrows (SmartIO): one lease per borrowing node, never
+    /// together with `lease`.
+    users: KVec<Leased>,
+    /// `users` share the device; else there is at most one.
+    users_shared: bool,
+    /// The function's IOMMU domain while processes borrow it (dropped
+    /// after the last of them, once the device is reset).
+    users_confined: Option<Confinement>,
 }
 
 impl Local {
@@ -60,6 +68,68 @@ impl Local {
                 node
             );
         }
+        while let Some(u) = self.users.last() {
+            let node = u.node;
+            if revoke {
+                let _ = api::send_event(node, proto::REVOKED, &self.entry.fdid.to_le_bytes());
+            }
+            if !self.end_user(node) {
+                break;
+            }
+        }
+    }
+
+    /// Ends `node`'s part of a processes' borrow: the last one stops and
+    /// resets the device; before that only `node`'s windows close (the
+    /// other borrowers keep using the device).
+    fn end_user(&mut self, node: u32) -> bool {
+        let Some(i) = self.users.iter().position(|u| u.node == node) else {
+            return false;
+        };
+        let Ok(u) = self.users.remove(i) else {
+            return false;
+        };
+        if self.users.is_empty() {
+            u.end(&self.claimed);
+            self.users_confined = None;
+            pr_info!(
+                "fabric device {:#x}: node {}'s processes returned it, device reset\n",
+                self.entry.fdid,
+                node
+            );
+        } else {
+            drop(u);
+            pr_info!(
+                "fabric device {:#x}: node {}'s processes returned it ({} node(s) still share it)\n",
+                self.entry.fdid,
+                node,
+                self.users.len()
+            );
+        }
+        self.update_entry();
+        true
+    }
+
+    /// The entry's state and user flags from the leases.
+    fn update_entry(&mut self) {
+        let users = !self.users.is_empty();
+        self.entry.state = if users || self.lease.is_some() {
+            LEND_STATE_BORROWED
+        } else {
+            LEND_STATE_LENT
+        };
+        self.entry.dev_flags &= !(LEND_DEV_USER | LEND_DEV_SHARED);
+        if users {
+            self.entry.dev_flags |= LEND_DEV_USER;
+            if self.users_shared {
+                self.entry.dev_flags |= LEND_DEV_SHARED;
+            }
+        }
+    }
+
+    /// Whether anyone borrows the device.
+    fn borrowed(&self) -> bool {
+        self.lease.is_some() || !self.users.is_empty()
     }
 }
 
@@ -187,6 +257,9 @@ pub(crate) fn lend(domain: u32, bus: u32, devfn: u32, force: bool) -> Result<u32
                 info,
                 entry,
                 lease: None,
+                users: KVec::new(),
+                users_shared: false,
+                users_confined: None,
             },
             GFP_KERNEL,
         )?;
@@ -252,7 +325,7 @@ pub(crate) fn unlend(domain: u32, bus: u32, devfn: u32, force: bool) -> Result<u
             .iter()
             .position(|l| l.entry.domain == domain && l.entry.bus == bus && l.entry.devfn == devfn)
             .ok_or(ENOENT)?;
-        if st.local[i].lease.is_some() && !force {
+        if st.local[i].borrowed() && !force {
             return Err(EBUSY);
         }
         st.local.remove(i)?
@@ -325,6 +398,9 @@ pub(crate) fn peer_down(node: u32) {
                 l.end_lease(false);
                 let _ = changed.push(l.entry, GFP_KERNEL);
             }
+            if l.end_user(node) {
+                let _ = changed.push(l.entry, GFP_KERNEL);
+            }
         }
     }
     for e in changed.iter() {
@@ -345,7 +421,7 @@ pub(crate) fn borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Res
             .iter_mut()
             .find(|l| l.entry.fdid == fdid)
             .ok_or(ENOENT)?;
-        if l.lease.is_some() {
+        if l.borrowed() {
             return Err(EBUSY);
         }
         if l.info.dma_bypass {
@@ -356,13 +432,76 @@ pub(crate) fn borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Res
             );
             return Err(EOPNOTSUPP);
         }
-        let (leased, lease) = Leased::open(&adapter, node, &l.claimed, &l.info)?;
+        let (leased, lease) = Leased::open(&adapter, node, &l.claimed, &l.info, true)?;
         let b = lease.encode();
         let out = reply.get_mut(..b.len()).ok_or(EOVERFLOW)?;
         out.copy_from_slice(&b);
         l.lease = Some(leased);
         l.entry.state = LEND_STATE_BORROWED;
         pr_info!("fabric device {:#x} lent to node {}\n", fdid, node);
+        (l.entry, b.len())
+    };
+    broadcast(proto::DEV_LENT, &proto::encode(&entry));
+    Ok(n)
+}
+
+/// `USER_BORROW` from `node` (a core request, untrusted): a process of
+/// `node` borrows the device (SmartIO), exclusively or shared. Refused
+/// (`EBUSY`) while a node's kernel holds it, while processes hold it
+/// exclusively, exclusively while anyone holds it, and to a node that
+/// holds it already (its processes share that node's lease).
+pub(crate) fn user_borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+    let (fdid, flags) = proto::decode_user_borrow(payload)?;
+    let shared = flags & proto::USER_SHARED != 0;
+    let nodes = api::num_nodes()?;
+    let (entry, n) = {
+        let mut st = STATE.lock();
+        let st = st.as_mut().ok_or(ENODEV)?;
+        let adapter = st.adapter.clone().ok_or(ENODEV)?;
+        let me = st.node;
+        let l = st
+            .local
+            .iter_mut()
+            .find(|l| l.entry.fdid == fdid)
+            .ok_or(ENOENT)?;
+        if l.lease.is_some()
+            || (!l.users.is_empty() && !(shared && l.users_shared))
+            || l.users.iter().any(|u| u.node == node)
+        {
+            return Err(EBUSY);
+        }
+        if l.info.dma_bypass {
+            return Err(EOPNOTSUPP);
+        }
+        l.users.reserve(1, GFP_KERNEL)?;
+        let (leased, lease) = Leased::open(&adapter, node, &l.claimed, &l.info, false)?;
+        if l.users.is_empty() {
+            l.users_confined = crate::serve::confine_users(&adapter, &l.claimed, me, nodes)?;
+        }
+        let lease = proto::Lease {
+            flags: lease.flags
+                | if l.users_confined.is_some() {
+                    proto::LEASE_CONFINED
+                } else {
+                    0
+                },
+            ..lease
+        };
+        let b = lease.encode();
+        reply
+            .get_mut(..b.len())
+            .ok_or(EOVERFLOW)?
+            .copy_from_slice(&b);
+        // Cannot fail: room was reserved above.
+        l.users.push(leased, GFP_KERNEL)?;
+        l.users_shared = shared;
+        l.update_entry();
+        pr_info!(
+            "fabric device {:#x} lent to processes of node {} ({})\n",
+            fdid,
+            node,
+            if shared { "shared" } else { "exclusive" }
+        );
         (l.entry, b.len())
     };
     broadcast(proto::DEV_LENT, &proto::encode(&entry));
@@ -378,9 +517,13 @@ pub(crate) fn return_request(node: u32, payload: &[u8]) -> Result<usize> {
         let l = st
             .local
             .iter_mut()
-            .find(|l| l.entry.fdid == fdid && l.lease.as_ref().is_some_and(|x| x.node == node))
+            .find(|l| l.entry.fdid == fdid)
             .ok_or(ENOENT)?;
-        l.end_lease(false);
+        if l.lease.as_ref().is_some_and(|x| x.node == node) {
+            l.end_lease(false);
+        } else if !l.end_user(node) {
+            return Err(ENOENT);
+        }
         l.entry
     };
     broadcast(proto::DEV_LENT, &proto::encode(&entry));

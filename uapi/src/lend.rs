@@ -136,6 +136,12 @@ pub const LEND_DEV_IOMMU: u32 = 1 << 1;
 /// addresses of the borrower, which the device would use in the lender's
 /// memory. It cannot be borrowed (`EOPNOTSUPP`).
 pub const LEND_DEV_NO_DMA_API: u32 = 1 << 2;
+/// [`LendDevEntry::dev_flags`]: borrowed by processes (SISCI's
+/// `SCIBorrowDevice` through `/dev/sisci`), not by a node's kernel.
+pub const LEND_DEV_USER: u32 = 1 << 3;
+/// [`LendDevEntry::dev_flags`]: with [`LEND_DEV_USER`]: a shared borrow
+/// (processes of more nodes may borrow it too).
+pub const LEND_DEV_SHARED: u32 = 1 << 4;
 /// [`LendDevEntry::dev_flags`] bits 8..12: how the lender resets the
 /// function between borrowers, one of `LEND_RESET_*`.
 pub const LEND_DEV_RESET_MASK: u32 = 0xf << 8;
