@@ -11,6 +11,8 @@
 //! - [`Interrupt`], [`DataInterrupt`], [`RemoteInterrupt`],
 //!   [`RemoteDataInterrupt`]: remote interrupts, plain and with payload.
 //! - [`DmaQueue`]: the adapter's DMA engine.
+//! - SmartIO: [`lent_devices`], [`BorrowedDevice`] (devices lent on the
+//!   fabric, borrowed by this process: BARs, DMA to segments).
 //!
 //! Every object frees its kernel object on drop; a [`Mapping`] keeps its
 //! segment or connection alive. Errors carry the operation and errno.
@@ -23,6 +25,7 @@ mod eventfd;
 mod interrupt;
 mod mapping;
 mod segment;
+mod smartio;
 mod sys;
 
 pub use device::{Info, SegmentInfo, SegmentKind, Sisci};
@@ -35,4 +38,5 @@ pub use interrupt::{
 pub use mapping::{volatile_copy, volatile_read, Mapping};
 pub use rsio_uapi::sisci as abi;
 pub use segment::{Id, LocalSegment, RemoteSegment, SegmentEvent, SegmentFlags};
+pub use smartio::{lent_devices, lent_devices_at, BorrowedDevice, BusAddress, LentDevice};
 pub use sys::timeout_ms;

@@ -16,6 +16,9 @@ pub(crate) enum Owner {
     #[allow(dead_code)]
     Local(Arc<SegInner>),
     Remote(Arc<ConnInner>),
+    /// A BAR of a borrowed device: held only to keep the device borrowed.
+    #[allow(dead_code)]
+    Device(Arc<crate::smartio::DevInner>),
 }
 
 /// Segment memory mapped into this process; unmapped on drop. Remote
@@ -211,7 +214,7 @@ impl Mapping {
     /// Remote mappings: the connection is dead (always false for local).
     pub fn connection_lost(&self) -> Result<bool> {
         match &self.owner {
-            Owner::Local(_) => Ok(false),
+            Owner::Local(_) | Owner::Device(_) => Ok(false),
             Owner::Remote(c) => c.lost(),
         }
     }

@@ -204,6 +204,11 @@ impl LocalSegment {
         self.inner.handle
     }
 
+    /// The open file the segment belongs to.
+    pub(crate) fn fd(&self) -> &Fd {
+        &self.inner.fd
+    }
+
     /// Size in bytes (rounded up to pages).
     pub fn size(&self) -> u64 {
         self.inner.size
@@ -400,6 +405,11 @@ impl RemoteSegment {
     /// The kernel handle.
     pub fn handle(&self) -> u32 {
         self.inner.handle
+    }
+
+    /// The open file the connection belongs to.
+    pub(crate) fn fd(&self) -> &Fd {
+        &self.inner.fd
     }
 
     /// The segment's size in bytes.
