@@ -554,14 +554,12 @@ fn remove_dead(pred: impl Fn(&Borrowed) -> bool, why: &str) {
 
 /// The lender `node` is gone.
 pub(crate) fn lender_down(node: u32) {
-    crate::user::lender_gone(node, None);
     remove_dead(|b| b.node == node, "its lender is gone");
 }
 
 /// `REVOKED` from `node` (untrusted).
 pub(crate) fn revoked(node: u32, payload: &[u8]) -> Result {
     let fdid = proto::decode_fdid(node, payload)?;
-    crate::user::lender_gone(node, Some(fdid));
     remove_dead(
         |b| b.node == node && b.fdid == fdid,
         "revoked by its lender",

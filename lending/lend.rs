@@ -85,6 +85,7 @@ impl rsio_fabric::api::Feature for LendFeature {
     }
 
     fn peer_down(&self, node: u32) {
+        user::lender_gone(node, None);
         borrow::lender_down(node);
         state::peer_down(node);
     }
@@ -103,7 +104,10 @@ impl rsio_fabric::api::Feature for LendFeature {
 
     fn event(&self, node: u32, mtype: u16, payload: &[u8]) {
         let r = match mtype {
-            proto::REVOKED => borrow::revoked(node, payload),
+            proto::REVOKED => proto::decode_fdid(node, payload).and_then(|fdid| {
+                user::lender_gone(node, Some(fdid));
+                borrow::revoked(node, payload)
+            }),
             _ => state::event(node, mtype, payload),
         };
         if let Err(e) = r {

@@ -128,7 +128,12 @@ impl Leased {
             Isolation::None => None,
         };
         let lease = Lease {
-            flags: lease.flags | if confined.is_some() { LEASE_CONFINED } else { 0 },
+            flags: lease.flags
+                | if confined.is_some() {
+                    LEASE_CONFINED
+                } else {
+                    0
+                },
             ..lease
         };
         Ok((

@@ -464,10 +464,8 @@ pub(crate) fn user_borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -
             .iter_mut()
             .find(|l| l.entry.fdid == fdid)
             .ok_or(ENOENT)?;
-        if l.lease.is_some()
-            || (!l.users.is_empty() && !(shared && l.users_shared))
-            || l.users.iter().any(|u| u.node == node)
-        {
+        let joins = l.users.is_empty() || (shared && l.users_shared);
+        if l.lease.is_some() || !joins || l.users.iter().any(|u| u.node == node) {
             return Err(EBUSY);
         }
         if l.info.dma_bypass {

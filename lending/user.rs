@@ -38,6 +38,8 @@ pub struct UserDevice {
     node: u32,
     fdid: u32,
     shared: bool,
+    /// Class code, as the lender advertised it (0: unknown).
+    class: u32,
     lease: Lease,
     /// Each BAR's address in this node's translated window and bytes
     /// mapped (0: none).
@@ -63,6 +65,11 @@ impl UserDevice {
     /// Whether the borrow is shared.
     pub fn shared(&self) -> bool {
         self.shared
+    }
+
+    /// Class code (24 bits; 0 if the lender's advertisement is missing).
+    pub fn class(&self) -> u32 {
+        self.class
     }
 
     /// PCI vendor and device id.
@@ -160,11 +167,20 @@ impl Drop for UserBorrow {
         if last && !self.dev.is_gone() {
             let (node, fdid) = (self.dev.node, self.dev.fdid);
             match api::request(node, proto::RETURN, &fdid.to_le_bytes(), REQUEST_MS) {
-                Ok(_) => pr_info!("processes returned fabric device {:#x} to node {}\n", fdid, node),
+                Ok(_) => pr_info!(
+                    "processes returned fabric device {:#x} to node {}\n",
+                    fdid,
+                    node
+                ),
                 Err(e) => pr_warn!("node {} did not take {:#x} back: {:?}\n", node, fdid, e),
             }
         }
     }
+}
+
+/// Whether this node's processes still borrow `dev` (not returned).
+pub fn held_here(dev: &Arc<UserDevice>) -> bool {
+    USERS.lock().iter().any(|h| Arc::ptr_eq(&h.dev, dev))
 }
 
 /// Borrows `fdid` of `node` for a process (`shared`: see the module
@@ -250,6 +266,7 @@ fn set_up(
             node,
             fdid,
             shared,
+            class: crate::state::peer_entry(fdid).map_or(0, |e| e.class),
             lease,
             bar_addr: specs.map(|b| b.addr),
             bar_size: specs.map(|b| b.size),

@@ -87,6 +87,13 @@ impl DmaPages {
         self.bus
     }
 
+    /// The pages' physical address (the bus address where no IOMMU
+    /// translates for the device).
+    pub fn phys(&self) -> u64 {
+        // SAFETY: `page` is valid while `self` holds it (invariant).
+        unsafe { bindings::rsio_helper_page_phys(self.page) }
+    }
+
     /// Bytes.
     pub fn len(&self) -> usize {
         kernel::page::PAGE_SIZE << self.order

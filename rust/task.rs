@@ -23,6 +23,13 @@ pub fn capable_admin() -> bool {
     unsafe { bindings::rsio_helper_capable_admin() }
 }
 
+/// Whether the calling task has `CAP_SYS_RAWIO` (raw device access: a
+/// device whose DMA the caller programs).
+pub fn capable_rawio() -> bool {
+    // SAFETY: `capable()` only inspects the current task's credentials.
+    unsafe { bindings::rsio_helper_capable_rawio() }
+}
+
 /// The current task, as an address: an identity to compare, never a
 /// pointer to follow.
 pub fn current_task_id() -> usize {

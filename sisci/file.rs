@@ -9,7 +9,7 @@ use crate::ioctl::Arg;
 use crate::sisci_abi::{self as abi, *};
 use crate::state::{FileTag, Shared};
 use crate::uapi;
-use crate::{dma, interrupts, mmap, registry, segments};
+use crate::{devices, dma, interrupts, mmap, registry, segments};
 use kernel::fs::File;
 use kernel::miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration};
 use kernel::mm::virt::VmaNew;
@@ -35,6 +35,9 @@ pub(crate) struct SisciFile {
 
 impl Drop for SisciFile {
     fn drop(&mut self) {
+        // Borrowed devices first: returned (an exclusive one reset) before
+        // the memory they were given goes.
+        devices::file_closed(&self.sh, self.tag);
         // Connections first: our DMA stops before our own segments go.
         segments::file_closed(&self.sh, self.tag);
         dma::file_closed(&self.sh, self.tag);
@@ -71,6 +74,7 @@ impl MiscDevice for SisciFile {
         segment_ioctl(sh, f, cmd, arg)
             .or_else(|| interrupt_ioctl(sh, f, cmd, arg))
             .or_else(|| dma_ioctl(sh, f, cmd, arg))
+            .or_else(|| device_ioctl(sh, f, cmd, arg))
             .unwrap_or(Err(ENOTTY))
     }
 }
@@ -110,6 +114,34 @@ fn segment_ioctl(sh: &Shared, f: FileTag, cmd: u32, arg: usize) -> Option<Result
             }
             a.value = segments::state(sh, f, a.handle)?;
             Ok(())
+        }),
+        _ => return None,
+    })
+}
+
+/// The SmartIO ioctls (`None`: `cmd` is none of them).
+fn device_ioctl(sh: &Shared, f: FileTag, cmd: u32, arg: usize) -> Option<Result<isize>> {
+    let nr = |c: u32| uapi::ioc_nr(c);
+    Some(match uapi::ioc_nr(cmd) {
+        n if n == nr(SISCI_IOC_DEV_BORROW) => rw(cmd, arg, SisciDevBorrow::LAYOUT, |a| {
+            devices::borrow(sh, f, a)
+        }),
+        n if n == nr(SISCI_IOC_DEV_RETURN) => {
+            handle0(cmd, arg, |a| devices::give_back(sh, f, a.handle))
+        }
+        n if n == nr(SISCI_IOC_DEV_MAP) => {
+            rw(cmd, arg, SisciDevMap::LAYOUT, |a| devices::map(sh, f, a))
+        }
+        n if n == nr(SISCI_IOC_DEV_UNMAP) => {
+            rw(cmd, arg, SisciDevMap::LAYOUT, |a: &mut SisciDevMap| {
+                if a.ioaddr != 0 {
+                    return Err(EINVAL);
+                }
+                devices::unmap(sh, f, a)
+            })
+        }
+        n if n == nr(SISCI_IOC_SEG_ADDR) => rw(cmd, arg, SisciSegAddr::LAYOUT, |a| {
+            devices::seg_addr(sh, f, a)
         }),
         _ => return None,
     })

@@ -105,6 +105,29 @@ impl SegMemory {
         Some((c.bus() + within, (1u64 << self.chunk_shift) - within))
     }
 
+    /// The bus address of byte `offset` and the bytes from there that are
+    /// contiguous on the bus (chunks may happen to be adjacent); `None`
+    /// outside the segment.
+    pub(crate) fn bus_run(&self, offset: u64) -> Option<(u64, u64)> {
+        chunk_run(
+            |i| self.chunks.get(i).map(|c| c.bus()),
+            self.chunk_shift,
+            self.size,
+            offset,
+        )
+    }
+
+    /// The physical address of byte `offset` and the bytes from there
+    /// that are physically contiguous; `None` outside the segment.
+    pub(crate) fn phys_run(&self, offset: u64) -> Option<(u64, u64)> {
+        chunk_run(
+            |i| self.chunks.get(i).map(|c| c.phys()),
+            self.chunk_shift,
+            self.size,
+            offset,
+        )
+    }
+
     /// Maps `[offset, offset + len)` of the memory (page-aligned, inside)
     /// at user address `addr` of `vma`.
     pub(crate) fn map_into(
@@ -128,4 +151,31 @@ impl SegMemory {
         }
         Ok(())
     }
+}
+
+/// Memory in chunks of `1 << shift` bytes (`size` in all) whose chunk `i`
+/// is at `at(i)`: the address of byte `offset` and the bytes from there
+/// to the end of the run of adjacent chunks holding it (at most to
+/// `size`); `None` outside.
+pub(crate) fn chunk_run(
+    at: impl Fn(usize) -> Option<u64>,
+    shift: u32,
+    size: u64,
+    offset: u64,
+) -> Option<(u64, u64)> {
+    if offset >= size || shift >= 64 {
+        return None;
+    }
+    let chunk = 1u64 << shift;
+    let mut i = (offset >> shift) as usize;
+    let start = at(i)?.checked_add(offset & (chunk - 1))?;
+    let mut end = (offset | (chunk - 1)).checked_add(1)?;
+    while let (Some(cur), Some(next)) = (at(i), at(i + 1)) {
+        if end >= size || cur.checked_add(chunk) != Some(next) {
+            break;
+        }
+        end += chunk;
+        i += 1;
+    }
+    Some((start, end.min(size) - offset))
 }

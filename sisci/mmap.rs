@@ -32,6 +32,9 @@ pub(crate) fn mmap(sh: &Shared, file: FileTag, vma: &VmaNew) -> Result {
     let handle = (off >> abi::SISCI_MMAP_SHIFT) as u32;
     let within = off & ((1u64 << abi::SISCI_MMAP_SHIFT) - 1);
     let len = (end - start) as u64;
+    if crate::devices::mmap(sh, file, handle, within, &v)? {
+        return Ok(());
+    }
     let mut st = sh.st.lock();
     if let Some(s) = st
         .segs

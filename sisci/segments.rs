@@ -97,6 +97,7 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciSegCreate) ->
             conns: KVec::new(),
             events: Events::default(),
             mappers: Mappers::default(),
+            dev_maps: 0,
             mc: group,
         },
         GFP_KERNEL,
@@ -209,7 +210,9 @@ fn gone_acked(sh: &Shared, node: u32, conn: u32) {
 pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
     let (notify, seg) = {
         let mut st = sh.st.lock();
-        st.seg_mut(file, handle)?;
+        if st.seg_mut(file, handle)?.dev_maps != 0 {
+            return Err(EBUSY);
+        }
         let notify = revoke(&mut st, handle)?;
         let i = st
             .segs
@@ -259,6 +262,7 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> 
                 lost: lost.clone(),
                 events: Events::default(),
                 mappers: Mappers::default(),
+                dev_maps: 0,
                 mc: None,
             },
             GFP_KERNEL,
@@ -403,6 +407,7 @@ fn connect_multicast(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> R
             lost: Shared::new_lost(CONN_OK)?,
             events: Events::default(),
             mappers: Mappers::default(),
+            dev_maps: 0,
             mc: Some(lut),
         },
         GFP_KERNEL,
@@ -417,7 +422,9 @@ fn connect_multicast(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> R
 pub(crate) fn disconnect(sh: &Shared, file: FileTag, handle: u32) -> Result {
     let c = {
         let mut st = sh.st.lock();
-        st.conn_mut(file, handle)?;
+        if st.conn_mut(file, handle)?.dev_maps != 0 {
+            return Err(EBUSY);
+        }
         let i = st
             .conns
             .iter()
@@ -565,9 +572,13 @@ pub(crate) fn file_closed(sh: &Shared, file: FileTag) {
             .st
             .lock()
             .segs
-            .iter()
+            .iter_mut()
             .find(|s| s.file == file)
-            .map(|s| s.handle);
+            .map(|s| {
+                // The file's devices were returned first (`file.rs`).
+                s.dev_maps = 0;
+                s.handle
+            });
         match h {
             Some(h) => {
                 let _ = remove(sh, file, h);

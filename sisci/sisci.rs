@@ -12,6 +12,7 @@
 //! through the adapter's direct window.
 
 mod conn_state;
+mod devices;
 mod dma;
 mod file;
 mod handlers;

@@ -21,6 +21,7 @@ use kernel::sync::atomic::Atomic;
 use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::time::{msecs_to_jiffies, Jiffies};
 use rsio_kernel::eventfd::EventFd;
+use rsio_lend::user::{UserBorrow, UserDevice};
 use rsio_ntb::adapter::{Adapter, Info};
 use rsio_ntb::dma::DmaChannel;
 use rsio_ntb::lut::LutRange;
@@ -77,6 +78,8 @@ pub(crate) struct LocalSeg {
     pub(crate) conns: KVec<(u32, u32)>,
     pub(crate) events: Events,
     pub(crate) mappers: Mappers,
+    /// Maps of it for borrowed devices (`DEV_MAP`): removal is `EBUSY`.
+    pub(crate) dev_maps: u32,
     /// Multicast segments: the group this node receives.
     pub(crate) mc: Option<McGroup>,
 }
@@ -97,6 +100,9 @@ pub(crate) struct Conn {
     pub(crate) lost: Arc<Atomic<u32>>,
     pub(crate) events: Events,
     pub(crate) mappers: Mappers,
+    /// Maps of it for borrowed devices (`DEV_MAP`): disconnecting is
+    /// `EBUSY`.
+    pub(crate) dev_maps: u32,
     /// Multicast: the translated-window slots that write to the group.
     pub(crate) mc: Option<LutRange>,
 }
@@ -148,6 +154,34 @@ pub(crate) struct QueueEntry {
     pub(crate) q: Arc<Queue>,
 }
 
+/// A device borrowed through a file.
+pub(crate) struct DevObj {
+    pub(crate) handle: u32,
+    pub(crate) file: FileTag,
+    pub(crate) borrow: UserBorrow,
+    /// Where its BARs are mapped into user space.
+    pub(crate) mappers: Mappers,
+    pub(crate) maps: KVec<DevMap>,
+}
+
+/// A segment mapped for a device.
+pub(crate) struct DevMap {
+    /// `segment` is a connection.
+    pub(crate) remote: bool,
+    pub(crate) segment: u32,
+    /// Maps not yet unmapped.
+    pub(crate) count: u32,
+    /// A local segment's memory, held for the device.
+    pub(crate) mem: Option<Arc<SegMemory>>,
+}
+
+/// Memory a closed file had mapped for a shared device, kept while this
+/// node's processes still borrow the device.
+pub(crate) struct DevQuarantine {
+    pub(crate) dev: Arc<UserDevice>,
+    pub(crate) _mem: Arc<SegMemory>,
+}
+
 /// Memory of removed or revoked segments that peers may still reach until
 /// they acknowledge (`SEG_GONE_ACK`) or die.
 pub(crate) struct Quarantined {
@@ -168,6 +202,10 @@ pub(crate) struct State {
     pub(crate) quarantine: KVec<Quarantined>,
     /// DMA channels not used by a queue.
     pub(crate) free_chans: KVec<DmaChannel>,
+    /// Devices borrowed by processes.
+    pub(crate) devs: KVec<DevObj>,
+    /// Memory closed files mapped for shared devices still borrowed here.
+    pub(crate) dev_quarantine: KVec<DevQuarantine>,
 }
 
 impl State {
@@ -177,6 +215,7 @@ impl State {
             || self.lintrs.iter().any(|x| x.handle == h)
             || self.rintrs.iter().any(|x| x.handle == h)
             || self.queues.iter().any(|x| x.handle == h)
+            || self.devs.iter().any(|x| x.handle == h)
     }
 
     /// A handle no object has (never 0).
@@ -270,6 +309,8 @@ impl Shared {
                 queues: KVec::new(),
                 quarantine: KVec::new(),
                 free_chans: chans,
+                devs: KVec::new(),
+                dev_quarantine: KVec::new(),
             }, "rsio_sisci::Shared::st"),
             wake <- new_condvar!("rsio_sisci::Shared::wake"),
         })

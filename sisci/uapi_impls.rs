@@ -22,6 +22,9 @@ rsio_kernel::abi_struct!(
     SisciDmaEntry,
     SisciDmaStart,
     SisciDmaWait,
+    SisciDevBorrow,
+    SisciDevMap,
+    SisciSegAddr,
 );
 
 // `ArgHeader` and `RsioList` of our copy of `abi.rs`.

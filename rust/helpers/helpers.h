@@ -37,6 +37,7 @@ const void *rsio_helper_current_task(void);
 int rsio_helper_current_pid(void);
 u32 rsio_helper_current_uid(void);
 bool rsio_helper_capable_admin(void);
+bool rsio_helper_capable_rawio(void);
 const char *rsio_helper_kernel_release(void);
 void rsio_helper_nodename(char *buf, size_t len);
 u64 rsio_helper_ktime_ns(void);
@@ -70,6 +71,7 @@ void rsio_helper_kthread_stop(struct task_struct *t);
 /* mm.c: DMA-mapped pages, PFN mappings into user space, mapping zaps. */
 struct page *rsio_helper_dma_pages_alloc(struct device *dev, unsigned int order, u64 *bus);
 void rsio_helper_dma_pages_free(struct device *dev, struct page *page, unsigned int order, u64 bus);
+u64 rsio_helper_page_phys(struct page *page);
 struct page *rsio_helper_dma_user_page(struct device *dev, unsigned long uaddr, u64 *bus, int *err);
 void rsio_helper_dma_user_page_put(struct device *dev, struct page *page, u64 bus);
 /* VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTCOPY | VM_DONTDUMP; faults raise SIGBUS. */

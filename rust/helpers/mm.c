@@ -34,6 +34,12 @@ void rsio_helper_dma_pages_free(struct device *dev, struct page *page, unsigned 
 }
 EXPORT_SYMBOL_GPL(rsio_helper_dma_pages_free);
 
+u64 rsio_helper_page_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_page_phys);
+
 struct page *rsio_helper_dma_user_page(struct device *dev, unsigned long uaddr, u64 *bus, int *err)
 {
 	struct page *page;

@@ -36,6 +36,12 @@ bool rsio_helper_capable_admin(void)
 }
 EXPORT_SYMBOL_GPL(rsio_helper_capable_admin);
 
+bool rsio_helper_capable_rawio(void)
+{
+	return capable(CAP_SYS_RAWIO);
+}
+EXPORT_SYMBOL_GPL(rsio_helper_capable_rawio);
+
 const char *rsio_helper_kernel_release(void)
 {
 	return init_utsname()->release;
