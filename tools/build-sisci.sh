@@ -35,6 +35,7 @@ build sisci-bandwidth bandwidth.c
 build sisci-intr-latency intr_latency.c
 build sisci-multicast multicast.c
 build sisci-c-smoke smoke.c
+build sisci-nvme sisci-nvme.c
 
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$RSIO_ROOT/sisci/capi/Cargo.toml" | head -n1)"
 sed -e "s|@PREFIX@|/usr|" -e "s|@VERSION@|$version|" \

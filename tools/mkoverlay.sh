@@ -58,7 +58,7 @@ mkdir -p "$stage/usr/lib/pkgconfig" "$stage/usr/include/sisci"
 install -m 0755 "$bin/libsisci.so" "$stage/usr/lib/libsisci.so"
 install -m 0644 "$bin/sisci.pc" "$stage/usr/lib/pkgconfig/sisci.pc"
 install -m 0644 "$RSIO_ROOT"/sisci/include/*.h "$stage/usr/include/sisci/"
-for b in sisci-pingpong sisci-bandwidth sisci-intr-latency sisci-multicast sisci-c-smoke; do
+for b in sisci-pingpong sisci-bandwidth sisci-intr-latency sisci-multicast sisci-c-smoke sisci-nvme; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run tools/build-sisci.sh)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
 done
