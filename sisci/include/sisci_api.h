@@ -296,29 +296,49 @@ void SCIRegisterSegmentMemory(void *address, size_t size,
 
 /* ---- SmartIO: devices of the fabric -------------------------------------- */
 
-/* SCIBorrowDevice() flags: exclusive (the default) or shared. */
-#define SCI_FLAG_EXCLUSIVE 0x00000000u
+/*
+ * SCIBorrowDevice() flags. Without a flag the borrow is shared (other
+ * processes, here and on other nodes, may borrow the device too);
+ * SCI_FLAG_EXCLUSIVE asks for it alone. SCI_FLAG_SHARED (rsio) says
+ * "shared" explicitly.
+ */
+#define SCI_FLAG_EXCLUSIVE 0x01000000u
 #define SCI_FLAG_SHARED 0x00000010u
-/* SCIConnectDeviceSegment(): with SCI_MEMTYPE_BAR the id is a BAR. */
+/*
+ * SCIConnectDeviceMemory() flags (the older call): the memory kind behind
+ * segmentId. SCI_FLAG_BAR (or no kind): BAR segmentId; SCI_FLAG_PRIVATE:
+ * the SCICreateDeviceSegment() segment; SCI_FLAG_SHARED: a shared one.
+ */
 #define SCI_FLAG_BAR 0x00000020u
 /* SCIRegisterPCIeRequester() flag. */
 #define SCI_FLAG_PCIE_REQUESTER_GLOBAL 0x00000001u
+/* SCICreateDeviceSegment() placement flags (hints). */
+#define SCI_FLAG_DEVICE_SIDE_ONLY 0x02001000u
+#define SCI_FLAG_LOCAL_ONLY 0x02002000u
+#define SCI_FLAG_DEVICE_PREFER_BANDWIDTH 0x04000001u
+#define SCI_FLAG_HOST_PREFER_BANDWIDTH 0x04000002u
 
 /* Memory types of SCIConnectDeviceSegment() / SCICreateDeviceSegment(). */
-#define SCI_MEMTYPE_BAR 0x1u
-#define SCI_MEMTYPE_PRIVATE 0x2u
-#define SCI_MEMTYPE_SHARED 0x4u
+#define SCI_MEMTYPE_BAR 0x00000001u
+#define SCI_MEMTYPE_PRIVATE 0x00000002u
+#define SCI_MEMTYPE_SHARED 0x00000004u
 
-/* SCICreateDeviceSegment() access hints. */
-#define SCI_MEMACCESS_DEVICE_READ 0x1u
-#define SCI_MEMACCESS_DEVICE_WRITE 0x2u
-#define SCI_MEMACCESS_HOST_READ 0x4u
-#define SCI_MEMACCESS_HOST_WRITE 0x8u
+/* SCICreateDeviceSegment() access hints: who reads and writes the memory. */
+#define SCI_MEMACCESS_DEVICE_READ 0x00000001u
+#define SCI_MEMACCESS_DEVICE_WRITE 0x00000002u
+#define SCI_MEMACCESS_HOST_READ 0x00000004u
+#define SCI_MEMACCESS_HOST_WRITE 0x00000008u
+#define SCI_MEMACCESS_MULTIHOST_READ (0x00000010u | SCI_MEMACCESS_HOST_READ)
+#define SCI_MEMACCESS_MULTIHOST_WRITE (0x00000010u | SCI_MEMACCESS_HOST_WRITE)
+#define SCI_MEMACCESS_P2P_READ (0x00000020u | SCI_MEMACCESS_DEVICE_READ)
+#define SCI_MEMACCESS_P2P_WRITE (0x00000020u | SCI_MEMACCESS_DEVICE_WRITE)
 
-/* SCIQuery(SCI_Q_DEVICE, sci_smartio_query_device_t *) subcommand. */
+/* SCIQuery(SCI_Q_DEVICE, sci_smartio_query_device_t *) and its subcommand. */
 #define SCI_Q_DEVICE 20u
 #define SCI_Q_DEVICE_INFO 1u
 
+/* The devices lent in the cluster that match the non-zero fields of filter
+ * (NULL: all); writes up to length fdids, returns how many it wrote. */
 size_t SCIGetDeviceList(sci_desc_t sd, uint32_t *fdids, size_t length,
 		const sci_smartio_device_info_t *filter, unsigned int flags,
 		sci_error_t *error);
@@ -331,10 +351,11 @@ void SCIConnectDeviceSegment(sci_smartio_device_t device,
 		sci_remote_segment_t *segment, unsigned int segmentId,
 		unsigned int memoryType, sci_cb_remote_segment_t callback,
 		void *callbackArg, unsigned int flags, sci_error_t *error);
-/* The older name: a BAR (segmentId) of the device. */
+/* The older call: the memory kind is a flag (SCI_FLAG_BAR, ...); reserved
+ * is ignored (programs pass 0). */
 void SCIConnectDeviceMemory(sci_desc_t sd, sci_remote_segment_t *segment,
-		sci_smartio_device_t device, unsigned int segmentId,
-		sci_cb_remote_segment_t callback, void *callbackArg,
+		unsigned int localAdapterNo, sci_smartio_device_t device,
+		unsigned int segmentId, unsigned int reserved,
 		unsigned int flags, sci_error_t *error);
 void SCICreateDeviceSegment(sci_smartio_device_t device,
 		unsigned int segmentId, size_t size, unsigned int memoryType,

@@ -152,34 +152,51 @@ typedef struct {
 
 /* ---- SmartIO: devices of the fabric (SCIBorrowDevice, ...) -------------- */
 
-/* A device borrowed by this process (`sci_device_t` is its older name). */
+/* A device borrowed by this process; sci_device_t is the older name. */
 typedef struct sci_smartio_device *sci_smartio_device_t;
 typedef sci_smartio_device_t sci_device_t;
 
 #define SCI_SMARTIO_USER_NAME_LEN 64
 
 /*
- * A device as SCIGetDeviceList() filters and SCIQuery(SCI_Q_DEVICE,
- * SCI_Q_DEVICE_INFO) reports it. As a filter, a field that is 0 (an empty
- * name) matches anything.
+ * A lent device, as SCIQuery(SCI_Q_DEVICE, SCI_Q_DEVICE_INFO) reports it
+ * and as SCIGetDeviceList() filters: there every field that is 0 (an
+ * empty user_name) matches any device. sci_dev_info_t is the older name.
  */
 typedef struct {
 	uint32_t fdid;			/* fabric device id: lender << 16 | index */
-	unsigned int adapter;		/* local adapter that reaches it (0) */
+	unsigned int adapter;		/* local adapter that reaches it: 0 */
 	uint32_t pci_class;		/* class code, 24 bits (0x010802: NVMe) */
 	uint16_t pci_vendor_id;
 	uint16_t pci_device_id;
 	uint16_t pci_subsystem_vendor_id;
 	uint16_t pci_subsystem_id;
 	unsigned int lender_node;	/* rsio: the node that lends it */
+	uint32_t bdf;			/* older field: its bus << 8 | devfn there */
 	char user_name[SCI_SMARTIO_USER_NAME_LEN]; /* "node N DDDD:BB:DD.F" */
 } sci_smartio_device_info_t;
 
 typedef sci_smartio_device_info_t sci_dev_info_t;
 
-/* SCIQuery(SCI_Q_DEVICE, ...) argument. */
+/*
+ * The argument of SCIQuery(SCI_Q_DEVICE, ...); sci_query_dev_t is the
+ * older name, global_devid the older name of fdid.
+ */
 typedef struct {
+#if defined(__cplusplus) || \
+	(defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L)
+	union {
+		uint32_t fdid;
+		uint32_t global_devid;
+	};
+#elif defined(__GNUC__)
+	__extension__ union {
+		uint32_t fdid;
+		uint32_t global_devid;
+	};
+#else
 	uint32_t fdid;
+#endif
 	unsigned int subcommand;	/* SCI_Q_DEVICE_INFO */
 	void *data;			/* sci_smartio_device_info_t * */
 } sci_smartio_query_device_t;

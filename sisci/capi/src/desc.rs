@@ -265,6 +265,12 @@ pub unsafe extern "C" fn SCIQuery(
                     _ => Err(SCI_ERR_ILLEGAL_QUERY),
                 }
             }
+            crate::smartio::SCI_Q_DEVICE
+            | crate::smartio::SCI_Q_LOCAL_SEGMENT
+            | crate::smartio::SCI_Q_REMOTE_SEGMENT => {
+                // SAFETY: `data` points to the struct the command takes.
+                unsafe { crate::smartio::query(command, data) }
+            }
             _ => Err(SCI_ERR_ILLEGAL_QUERY),
         }
     })

@@ -107,6 +107,10 @@ const STRINGS: &[(sci_error_t, &str)] = &[
     (SCI_ERR_REMOTE_BUSY, "remote node busy"),
     (SCI_ERR_LOCAL_BUSY, "local node busy"),
     (SCI_ERR_ALL_BUSY, "system busy"),
+    (
+        crate::smartio::SCI_ERR_NO_SUCH_FDID,
+        "no such fabric device (not lent in the cluster)",
+    ),
 ];
 
 /// The description of `e`.

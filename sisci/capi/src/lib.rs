@@ -15,5 +15,6 @@ mod ffi;
 mod interrupt;
 mod map;
 mod segment;
+mod smartio;
 mod types;
 mod watcher;

@@ -125,6 +125,17 @@ pub unsafe extern "C" fn SCIMapRemoteSegment(
 ) -> *mut c_void {
     call(error, std::ptr::null_mut(), || {
         // SAFETY: caller's contract.
+        if let Some(b) = unsafe { crate::smartio::bar(segment) } {
+            // A device's BAR.
+            check_map_args(map, addr, flags & !crate::smartio::SCI_FLAG_IO_MAP_IOSPACE)?;
+            let writable = flags & SCI_FLAG_READONLY_MAP == 0;
+            let m = b
+                .map(offset as u64, size as u64, writable)
+                .map_err(map_err)?;
+            // SAFETY: `map` checked not NULL.
+            return unsafe { finish(map, m, &b.maps) };
+        }
+        // SAFETY: caller's contract.
         let s = unsafe { borrow::<RemoteSeg>(segment)? };
         check_map_args(map, addr, flags)?;
         let writable = flags & SCI_FLAG_READONLY_MAP == 0;

@@ -161,6 +161,17 @@ impl Object for RemoteSeg {
     }
 }
 
+/// A `sci_remote_segment_t` for a connection made by another module
+/// (SmartIO's device segments): no callback.
+pub fn remote_handle(seg: Arc<rs::RemoteSegment>) -> Handle {
+    into_handle(RemoteSeg {
+        magic: RemoteSeg::MAGIC,
+        seg,
+        maps: Arc::new(AtomicUsize::new(0)),
+        watcher: None,
+    })
+}
+
 fn reason(e: rs::SegmentEvent) -> (sci_segment_cb_reason_t, u32) {
     match e {
         rs::SegmentEvent::Connect { node } => (SCI_CB_CONNECT, node),
@@ -576,6 +587,11 @@ pub unsafe extern "C" fn SCIDisconnectSegment(
 ) {
     call(error, (), || {
         // SAFETY: caller's contract.
+        if let Some(b) = unsafe { crate::smartio::bar(segment) } {
+            // SAFETY: `b` is `segment`'s.
+            return unsafe { crate::smartio::disconnect_bar(segment, b, flags) };
+        }
+        // SAFETY: caller's contract.
         let s = unsafe { borrow::<RemoteSeg>(segment)? };
         check_flags(flags, SCI_FLAG_FORCE_DISCONNECT)?;
         if s.maps.load(std::sync::atomic::Ordering::Acquire) > 0 {
@@ -599,6 +615,10 @@ pub unsafe extern "C" fn SCIDisconnectSegment(
 pub unsafe extern "C" fn SCIGetRemoteSegmentSize(segment: Handle) -> usize {
     call_quiet(0, || {
         // SAFETY: caller's contract.
+        if let Some(b) = unsafe { crate::smartio::bar(segment) } {
+            return Some(b.size());
+        }
+        // SAFETY: caller's contract.
         unsafe { borrow::<RemoteSeg>(segment) }
             .ok()
             .map(|s| s.seg.size() as usize)
@@ -614,6 +634,10 @@ pub unsafe extern "C" fn SCIGetRemoteSegmentSize(segment: Handle) -> usize {
 pub unsafe extern "C" fn SCIGetRemoteSegmentId(segment: Handle) -> c_uint {
     call_quiet(0, || {
         // SAFETY: caller's contract.
+        if let Some(b) = unsafe { crate::smartio::bar(segment) } {
+            return Some(b.id());
+        }
+        // SAFETY: caller's contract.
         unsafe { borrow::<RemoteSeg>(segment) }
             .ok()
             .map(|s| s.seg.id())
@@ -628,6 +652,10 @@ pub unsafe extern "C" fn SCIGetRemoteSegmentId(segment: Handle) -> c_uint {
 #[no_mangle]
 pub unsafe extern "C" fn SCIGetRemoteSegmentNodeId(segment: Handle) -> c_uint {
     call_quiet(0, || {
+        // SAFETY: caller's contract.
+        if let Some(b) = unsafe { crate::smartio::bar(segment) } {
+            return Some(b.node());
+        }
         // SAFETY: caller's contract.
         unsafe { borrow::<RemoteSeg>(segment) }
             .ok()
@@ -650,6 +678,10 @@ pub unsafe extern "C" fn SCIWaitForRemoteSegmentEvent(
     error: *mut sci_error_t,
 ) -> sci_segment_cb_reason_t {
     call(error, SCI_CB_NOT_OPERATIONAL, || {
+        // SAFETY: caller's contract.
+        if unsafe { crate::smartio::bar(segment) }.is_some() {
+            return crate::smartio::wait_bar_event(status, timeout_ms, flags);
+        }
         // SAFETY: caller's contract.
         let s = unsafe { borrow::<RemoteSeg>(segment)? };
         if status.is_null() {

@@ -270,6 +270,28 @@ impl BorrowedDevice {
         })
     }
 
+    /// A device object no kernel knows, for tests of code built on this
+    /// crate (the C library's): it has `bar_size`, every ioctl through it
+    /// fails (its handle names nothing) and returning or dropping it
+    /// issues none.
+    #[doc(hidden)]
+    pub fn placeholder(sisci: &Sisci, fdid: u32, bar_size: [u64; SISCI_DEV_NUM_BARS]) -> Self {
+        BorrowedDevice {
+            inner: Arc::new(DevInner {
+                fd: sisci.fd.clone(),
+                handle: u32::MAX,
+                fdid,
+                mmap_offset: 0,
+                bar_size,
+                vendor: 0,
+                device: 0,
+                class: 0,
+                shared: true,
+                returned: AtomicBool::new(true),
+            }),
+        }
+    }
+
     /// The fabric device id.
     pub fn fdid(&self) -> u32 {
         self.inner.fdid
@@ -489,21 +511,8 @@ mod tests {
     /// A device that was never borrowed from a kernel, for the checks
     /// done before any ioctl.
     fn fake(fd: &Fd) -> BorrowedDevice {
-        BorrowedDevice {
-            inner: Arc::new(DevInner {
-                fd: fd.clone(),
-                handle: 7,
-                fdid: 0x30002,
-                mmap_offset: 7 << SISCI_MMAP_SHIFT,
-                bar_size: [0x4000, 0, 0x1000, 0, 0, 0],
-                vendor: 1,
-                device: 2,
-                class: 0x010802,
-                shared: false,
-                // Nothing to give back: drop issues no ioctl.
-                returned: AtomicBool::new(true),
-            }),
-        }
+        let s = Sisci { fd: fd.clone() };
+        BorrowedDevice::placeholder(&s, 0x30002, [0x4000, 0, 0x1000, 0, 0, 0])
     }
 
     #[test]
