@@ -129,9 +129,7 @@ pub unsafe extern "C" fn SCIMapRemoteSegment(
             // A device's BAR.
             check_map_args(map, addr, flags & !crate::smartio::SCI_FLAG_IO_MAP_IOSPACE)?;
             let writable = flags & SCI_FLAG_READONLY_MAP == 0;
-            let m = b
-                .map(offset as u64, size as u64, writable)
-                .map_err(map_err)?;
+            let m = b.map(offset as u64, size as u64, writable)?;
             // SAFETY: `map` checked not NULL.
             return unsafe { finish(map, m, &b.maps) };
         }

@@ -322,8 +322,14 @@ impl BarSeg {
     }
 
     /// `SCIMapRemoteSegment`: maps part of the BAR.
-    pub fn map(&self, offset: u64, len: u64, writable: bool) -> rs::Result<rs::Mapping> {
-        self.shared.dev.map_bar(self.bar, offset, len, writable)
+    pub fn map(&self, offset: u64, len: u64, writable: bool) -> CResult<rs::Mapping> {
+        self.shared
+            .dev
+            .map_bar(self.bar, offset, len, writable)
+            .map_err(|e| match e.errno() {
+                libc::ERANGE => SCI_ERR_OUT_OF_RANGE,
+                e => dev_err(e),
+            })
     }
 }
 
@@ -676,13 +682,21 @@ fn check_range(offset: usize, size: usize, seg_size: u64) -> CResult<()> {
     Ok(())
 }
 
+/// The SISCI error of an errno of an operation on a borrowed device.
+fn dev_err(errno: i32) -> sci_error_t {
+    match errno {
+        // The device is gone (its lender died, or it was taken back).
+        libc::ENODEV => SCI_ERR_NO_SUCH_FDID,
+        e => from_errno(e),
+    }
+}
+
 /// The SISCI error of a failed `DEV_MAP`/`DEV_UNMAP`.
-fn dev_map_err(remote: bool) -> impl Fn(rs::Error) -> sci_error_t {
-    move |e| match e.errno() {
+fn dev_map_err(e: rs::Error) -> sci_error_t {
+    match e.errno() {
         // Not contiguous for the device (or out of the segment).
         libc::ERANGE => SCI_ERR_OUT_OF_RANGE,
-        libc::EINVAL if !remote => SCI_ERR_SEGMENT_NOT_PREPARED,
-        e => from_errno(e),
+        e => dev_err(e),
     }
 }
 
@@ -749,7 +763,7 @@ pub unsafe extern "C" fn SCIMapLocalSegmentForDevice(
             .shared
             .dev
             .map_local(seg, offset as u64, size as u64)
-            .map_err(dev_map_err(false))?;
+            .map_err(dev_map_err)?;
         add_map(&mut st, false, segment as usize, &s.maps);
         // SAFETY: checked not NULL; valid per the contract.
         unsafe { out(ioaddr, a) }
@@ -780,7 +794,7 @@ pub unsafe extern "C" fn SCIUnmapLocalSegmentForDevice(
         let mut st = lock(&d.shared.state);
         let i = find_map(&st, false, segment as usize)?;
         let seg = s.seg()?;
-        d.shared.dev.unmap_local(seg).map_err(dev_map_err(false))?;
+        d.shared.dev.unmap_local(seg).map_err(dev_map_err)?;
         remove_map(&mut st, i);
         Ok(())
     })
@@ -823,7 +837,7 @@ pub unsafe extern "C" fn SCIMapRemoteSegmentForDevice(
             .shared
             .dev
             .map_remote(&r.seg, offset as u64, size as u64)
-            .map_err(dev_map_err(true))?;
+            .map_err(dev_map_err)?;
         add_map(&mut st, true, segment as usize, &r.maps);
         // SAFETY: checked not NULL; valid per the contract.
         unsafe { out(ioaddr, a) }
@@ -855,10 +869,7 @@ pub unsafe extern "C" fn SCIUnmapRemoteSegmentForDevice(
         let r = unsafe { borrow::<RemoteSeg>(segment)? };
         let mut st = lock(&d.shared.state);
         let i = find_map(&st, true, segment as usize)?;
-        d.shared
-            .dev
-            .unmap_remote(&r.seg)
-            .map_err(dev_map_err(true))?;
+        d.shared.dev.unmap_remote(&r.seg).map_err(dev_map_err)?;
         remove_map(&mut st, i);
         Ok(())
     })
@@ -1165,19 +1176,13 @@ mod tests {
         assert_eq!(borrow_err(libc::ENOSPC), SCI_ERR_NOSPC);
 
         let e = |n| rs::Error::new("DEV_MAP", n);
-        assert_eq!(dev_map_err(false)(e(libc::ERANGE)), SCI_ERR_OUT_OF_RANGE);
-        assert_eq!(dev_map_err(true)(e(libc::ERANGE)), SCI_ERR_OUT_OF_RANGE);
-        assert_eq!(
-            dev_map_err(false)(e(libc::EINVAL)),
-            SCI_ERR_SEGMENT_NOT_PREPARED
-        );
-        assert_eq!(
-            dev_map_err(true)(e(libc::EINVAL)),
-            SCI_ERR_ILLEGAL_PARAMETER
-        );
-        assert_eq!(dev_map_err(true)(e(libc::EACCES)), SCI_ERR_ACCESS);
-        assert_eq!(dev_map_err(true)(e(libc::ENOTCONN)), SCI_ERR_NOT_CONNECTED);
-        assert_eq!(dev_map_err(false)(e(libc::ENOENT)), SCI_ERR_NO_SUCH_SEGMENT);
+        assert_eq!(dev_map_err(e(libc::ERANGE)), SCI_ERR_OUT_OF_RANGE);
+        assert_eq!(dev_map_err(e(libc::EINVAL)), SCI_ERR_ILLEGAL_PARAMETER);
+        assert_eq!(dev_map_err(e(libc::EACCES)), SCI_ERR_ACCESS);
+        assert_eq!(dev_map_err(e(libc::ENOTCONN)), SCI_ERR_NOT_CONNECTED);
+        assert_eq!(dev_map_err(e(libc::ENOENT)), SCI_ERR_NO_SUCH_SEGMENT);
+        assert_eq!(dev_map_err(e(libc::ENODEV)), SCI_ERR_NO_SUCH_FDID);
+        assert_eq!(dev_map_err(e(libc::EOPNOTSUPP)), SCI_ERR_NOT_SUPPORTED);
         assert_eq!(addr_err(e(libc::ERANGE)), SCI_ERR_OUT_OF_RANGE);
         assert_eq!(addr_err(e(libc::EOPNOTSUPP)), SCI_ERR_NOT_SUPPORTED);
 

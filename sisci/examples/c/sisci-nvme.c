@@ -97,9 +97,10 @@
  *     client unmap its queues for the device, remove its segments,
  *     disconnect and return the drive;
  *  6. a client that goes away without DELETE_QPAIR (killed, its node down)
- *     drops its connection to the mailbox: the owner sees SCI_CB_DISCONNECT
- *     (or SCI_CB_LOST) for its node and deletes the pair that node held, so
- *     the controller stops using memory that is no longer mapped for it.
+ *     drops its connection to the mailbox: the owner counts each node's
+ *     connections (SCI_CB_CONNECT, SCI_CB_DISCONNECT/SCI_CB_LOST) and when a
+ *     node that holds a pair has none left it deletes that pair, so the
+ *     controller stops using memory that is no longer mapped for it.
  * On SIGTERM the owner marks the header STOPPING, deletes every pair it
  * created, shuts the controller down and returns the drive; a client that
  * still holds a pair then finds its commands unanswered (timeouts).
@@ -1403,6 +1404,7 @@ struct owner {
 	struct {
 		unsigned int qid;
 		unsigned int pid;
+		unsigned int conns;	/* its node's connections to the mailbox */
 	} clients[MBOX_MAX_NODES];
 	unsigned char used[MAX_QID];
 };
@@ -1424,7 +1426,12 @@ static void reclaim(struct owner *o, unsigned int node, const char *why)
 	o->clients[node].qid = 0;
 }
 
-/* Connect/disconnect events of the mailbox: a client that left loses its pair. */
+/*
+ * Connect/disconnect events of the mailbox. A node's pair is deleted when
+ * the node has no connection left: its client went away (a second client
+ * of that node, refused with ST_BUSY, leaving does not cost the first its
+ * pair).
+ */
 static void drain_events(struct owner *o)
 {
 	for (;;) {
@@ -1435,11 +1442,16 @@ static void drain_events(struct owner *o)
 		r = SCIWaitForLocalSegmentEvent(o->mbox, &node, &adapter, 1, NO_FLAGS, &err);
 		if (err != SCI_ERR_OK)
 			return;
+		if (node >= MBOX_MAX_NODES)
+			continue;
 		if (r == SCI_CB_CONNECT) {
+			o->clients[node].conns++;
 			say("node %u connected to the mailbox", node);
 		} else if (r == SCI_CB_DISCONNECT || r == SCI_CB_LOST) {
+			if (o->clients[node].conns)
+				o->clients[node].conns--;
 			say("node %u %s the mailbox", node, r == SCI_CB_LOST ? "lost" : "disconnected from");
-			if (node < MBOX_MAX_NODES)
+			if (!o->clients[node].conns)
 				reclaim(o, node, "is gone");
 		}
 	}
