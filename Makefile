@@ -16,6 +16,12 @@
 #                      warnings as errors
 #   make lint          rustfmtcheck, clippy and tools/kernel-metrics.py --check
 #                      (a part of make test)
+#   make install PREFIX=/opt/DIS [DESTDIR=...]
+#                      install the SISCI library as SISCI programs expect it:
+#                      headers in $(PREFIX)/include and include/dis, libsisci.so
+#                      and libsisci.a in $(PREFIX)/lib64, sisci.pc in
+#                      $(PREFIX)/lib64/pkgconfig (builds it first; SISCI_BUILD=0
+#                      installs what $(SISCI_LIBDIR) holds)
 #   make clean
 #
 # KDIR defaults to the kernel tools/setup.sh built for $(RSIO_FLAVOUR).
@@ -31,7 +37,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(LLVM),LLVM=$(LLVM))
 
 .PHONY: all modules clean userspace setup demo test faults soak check-kdir \
-	rustfmt rustfmtcheck clippy lint
+	rustfmt rustfmtcheck clippy lint install
 
 all: modules
 
@@ -86,6 +92,30 @@ clippy: check-kdir
 
 lint: rustfmtcheck clippy
 	tools/kernel-metrics.py --check
+
+# The SISCI library in the install layout of SISCI programs (Dolphin's
+# /opt/DIS: include/, include/dis/, lib64/ under one prefix), with a
+# pkg-config file pointing at it. sisci-capi's host test tests/compat.rs
+# installs into a temporary prefix with it (so make test covers it).
+PREFIX ?= /opt/DIS
+DESTDIR ?=
+SISCI_BUILD ?= 1
+SISCI_LIBDIR ?= target/release
+SISCI_HEADERS = sisci/include/sisci_api.h sisci/include/sisci_types.h sisci/include/sisci_error.h
+SISCI_VERSION = $(shell sed -n 's/^version = "\(.*\)"/\1/p' sisci/capi/Cargo.toml | head -n1)
+
+install:
+ifneq ($(SISCI_BUILD),0)
+	cargo build --release -p sisci-capi
+endif
+	install -d $(DESTDIR)$(PREFIX)/include/dis $(DESTDIR)$(PREFIX)/lib64/pkgconfig
+	install -m 644 $(SISCI_HEADERS) $(DESTDIR)$(PREFIX)/include/
+	install -m 644 sisci/include/dis/dis_types.h $(DESTDIR)$(PREFIX)/include/dis/
+	install -m 755 $(SISCI_LIBDIR)/libsisci.so $(DESTDIR)$(PREFIX)/lib64/
+	install -m 644 $(SISCI_LIBDIR)/libsisci.a $(DESTDIR)$(PREFIX)/lib64/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$${exec_prefix}/lib64|' \
+		-e 's|@INCLUDEDIR@|$${prefix}/include|' -e 's|@VERSION@|$(SISCI_VERSION)|' \
+		sisci/capi/sisci.pc.in >$(DESTDIR)$(PREFIX)/lib64/pkgconfig/sisci.pc
 
 clean:
 	@[ -z "$(KDIR)" ] || [ ! -f "$(KDIR)/Makefile" ] || $(KMAKE) clean

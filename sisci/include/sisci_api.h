@@ -5,9 +5,15 @@
  * Written for rsio. Function names, parameter lists, flag names and error
  * codes follow the public SISCI API so that SISCI programs build against
  * libsisci from source unchanged. docs/sisci.md lists which calls and flags
- * are supported: calls it does not offer are not declared here, flags it
- * does not know are refused with SCI_ERR_FLAG_NOT_IMPLEMENTED. Every call validates its pointer
+ * are supported: calls it does not offer are not declared here. Flags:
+ * a flag the public API defines for a call that this library does not
+ * offer gives SCI_ERR_FLAG_NOT_IMPLEMENTED, a value that means nothing for
+ * the call SCI_ERR_ILLEGAL_FLAG. Every call validates its pointer
  * arguments and reports through its sci_error_t *error argument.
+ *
+ * Install layout (make install PREFIX=...): this header, sisci_types.h and
+ * sisci_error.h in $PREFIX/include, dis_types.h in $PREFIX/include/dis,
+ * libsisci.so and libsisci.a in $PREFIX/lib64.
  */
 #ifndef RSIO_SISCI_API_H
 #define RSIO_SISCI_API_H
@@ -19,33 +25,135 @@
 extern "C" {
 #endif
 
+/*
+ * ---- Exported names -----------------------------------------------------
+ *
+ * As with the public library, a call NAME links as
+ * _SISCI_PUBLIC_FUNC_MT_NAME when the program is built with _REENTRANT and
+ * as _SISCI_PUBLIC_FUNC_ST_NAME otherwise. libsisci exports every call
+ * under both names and under its plain name. Define
+ * RSIO_SISCI_PLAIN_NAMES before including this header to link against the
+ * plain names.
+ */
+#if defined(_REENTRANT)
+#define _SISCI_EXPANDE_FUNCTION_NAME(name) _SISCI_PUBLIC_FUNC_MT_ ## name
+#define _SISCI_EXPANDE_VARIABLE_NAME(name) _SISCI_PUBLIC_VAR_MT_ ## name
+#else
+#define _SISCI_EXPANDE_FUNCTION_NAME(name) _SISCI_PUBLIC_FUNC_ST_ ## name
+#define _SISCI_EXPANDE_VARIABLE_NAME(name) _SISCI_PUBLIC_VAR_ST_ ## name
+#endif
+#define _SISCI_EXPANDE_CONSTANT_NAME(name) _SISCI_PUBLIC_CONST_ ## name
+
+#ifndef RSIO_SISCI_PLAIN_NAMES
+#define SCIInitialize                  _SISCI_EXPANDE_FUNCTION_NAME(SCIInitialize)
+#define SCITerminate                   _SISCI_EXPANDE_FUNCTION_NAME(SCITerminate)
+#define SCIOpen                        _SISCI_EXPANDE_FUNCTION_NAME(SCIOpen)
+#define SCIClose                       _SISCI_EXPANDE_FUNCTION_NAME(SCIClose)
+#define SCIGetErrorString              _SISCI_EXPANDE_FUNCTION_NAME(SCIGetErrorString)
+#define SCIGetLocalNodeId              _SISCI_EXPANDE_FUNCTION_NAME(SCIGetLocalNodeId)
+#define SCIGetNodeIdByAdapterName      _SISCI_EXPANDE_FUNCTION_NAME(SCIGetNodeIdByAdapterName)
+#define SCIGetNodeInfoByAdapterName    _SISCI_EXPANDE_FUNCTION_NAME(SCIGetNodeInfoByAdapterName)
+#define SCIProbeNode                   _SISCI_EXPANDE_FUNCTION_NAME(SCIProbeNode)
+#define SCIQuery                       _SISCI_EXPANDE_FUNCTION_NAME(SCIQuery)
+#define SCICreateSegment               _SISCI_EXPANDE_FUNCTION_NAME(SCICreateSegment)
+#define SCIRemoveSegment               _SISCI_EXPANDE_FUNCTION_NAME(SCIRemoveSegment)
+#define SCIPrepareSegment              _SISCI_EXPANDE_FUNCTION_NAME(SCIPrepareSegment)
+#define SCISetSegmentAvailable         _SISCI_EXPANDE_FUNCTION_NAME(SCISetSegmentAvailable)
+#define SCISetSegmentUnavailable       _SISCI_EXPANDE_FUNCTION_NAME(SCISetSegmentUnavailable)
+#define SCIWaitForLocalSegmentEvent    _SISCI_EXPANDE_FUNCTION_NAME(SCIWaitForLocalSegmentEvent)
+#define SCIGetLocalSegmentId           _SISCI_EXPANDE_FUNCTION_NAME(SCIGetLocalSegmentId)
+#define SCIGetLocalSegmentSize         _SISCI_EXPANDE_FUNCTION_NAME(SCIGetLocalSegmentSize)
+#define SCIMapLocalSegment             _SISCI_EXPANDE_FUNCTION_NAME(SCIMapLocalSegment)
+#define SCIConnectSegment              _SISCI_EXPANDE_FUNCTION_NAME(SCIConnectSegment)
+#define SCIDisconnectSegment           _SISCI_EXPANDE_FUNCTION_NAME(SCIDisconnectSegment)
+#define SCIGetRemoteSegmentSize        _SISCI_EXPANDE_FUNCTION_NAME(SCIGetRemoteSegmentSize)
+#define SCIGetRemoteSegmentId          _SISCI_EXPANDE_FUNCTION_NAME(SCIGetRemoteSegmentId)
+#define SCIGetRemoteSegmentNodeId      _SISCI_EXPANDE_FUNCTION_NAME(SCIGetRemoteSegmentNodeId)
+#define SCIWaitForRemoteSegmentEvent   _SISCI_EXPANDE_FUNCTION_NAME(SCIWaitForRemoteSegmentEvent)
+#define SCIMapRemoteSegment            _SISCI_EXPANDE_FUNCTION_NAME(SCIMapRemoteSegment)
+#define SCIUnmapSegment                _SISCI_EXPANDE_FUNCTION_NAME(SCIUnmapSegment)
+#define SCIGetMapPointer               _SISCI_EXPANDE_FUNCTION_NAME(SCIGetMapPointer)
+#define SCICreateMapSequence           _SISCI_EXPANDE_FUNCTION_NAME(SCICreateMapSequence)
+#define SCIRemoveSequence              _SISCI_EXPANDE_FUNCTION_NAME(SCIRemoveSequence)
+#define SCIStartSequence               _SISCI_EXPANDE_FUNCTION_NAME(SCIStartSequence)
+#define SCICheckSequence               _SISCI_EXPANDE_FUNCTION_NAME(SCICheckSequence)
+#define SCIStoreBarrier                _SISCI_EXPANDE_FUNCTION_NAME(SCIStoreBarrier)
+#define SCIFlush                       _SISCI_EXPANDE_FUNCTION_NAME(SCIFlush)
+#define SCIMemCpy                      _SISCI_EXPANDE_FUNCTION_NAME(SCIMemCpy)
+#define SCIMemWrite                    _SISCI_EXPANDE_FUNCTION_NAME(SCIMemWrite)
+#define SCICacheSync                   _SISCI_EXPANDE_FUNCTION_NAME(SCICacheSync)
+#define SCICreateDMAQueue              _SISCI_EXPANDE_FUNCTION_NAME(SCICreateDMAQueue)
+#define SCIRemoveDMAQueue              _SISCI_EXPANDE_FUNCTION_NAME(SCIRemoveDMAQueue)
+#define SCIStartDmaTransfer            _SISCI_EXPANDE_FUNCTION_NAME(SCIStartDmaTransfer)
+#define SCIStartDmaTransferVec         _SISCI_EXPANDE_FUNCTION_NAME(SCIStartDmaTransferVec)
+#define SCIWaitForDMAQueue             _SISCI_EXPANDE_FUNCTION_NAME(SCIWaitForDMAQueue)
+#define SCIDMAQueueState               _SISCI_EXPANDE_FUNCTION_NAME(SCIDMAQueueState)
+#define SCICreateInterrupt             _SISCI_EXPANDE_FUNCTION_NAME(SCICreateInterrupt)
+#define SCIRemoveInterrupt             _SISCI_EXPANDE_FUNCTION_NAME(SCIRemoveInterrupt)
+#define SCIWaitForInterrupt            _SISCI_EXPANDE_FUNCTION_NAME(SCIWaitForInterrupt)
+#define SCIConnectInterrupt            _SISCI_EXPANDE_FUNCTION_NAME(SCIConnectInterrupt)
+#define SCIDisconnectInterrupt         _SISCI_EXPANDE_FUNCTION_NAME(SCIDisconnectInterrupt)
+#define SCITriggerInterrupt            _SISCI_EXPANDE_FUNCTION_NAME(SCITriggerInterrupt)
+#define SCICreateDataInterrupt         _SISCI_EXPANDE_FUNCTION_NAME(SCICreateDataInterrupt)
+#define SCIRemoveDataInterrupt         _SISCI_EXPANDE_FUNCTION_NAME(SCIRemoveDataInterrupt)
+#define SCIWaitForDataInterrupt        _SISCI_EXPANDE_FUNCTION_NAME(SCIWaitForDataInterrupt)
+#define SCIConnectDataInterrupt        _SISCI_EXPANDE_FUNCTION_NAME(SCIConnectDataInterrupt)
+#define SCIDisconnectDataInterrupt     _SISCI_EXPANDE_FUNCTION_NAME(SCIDisconnectDataInterrupt)
+#define SCITriggerDataInterrupt        _SISCI_EXPANDE_FUNCTION_NAME(SCITriggerDataInterrupt)
+#define SCIRegisterSegmentMemory       _SISCI_EXPANDE_FUNCTION_NAME(SCIRegisterSegmentMemory)
+#define SCIGetDeviceList               _SISCI_EXPANDE_FUNCTION_NAME(SCIGetDeviceList)
+#define SCIBorrowDevice                _SISCI_EXPANDE_FUNCTION_NAME(SCIBorrowDevice)
+#define SCIReturnDevice                _SISCI_EXPANDE_FUNCTION_NAME(SCIReturnDevice)
+#define SCIGetFabricDeviceId           _SISCI_EXPANDE_FUNCTION_NAME(SCIGetFabricDeviceId)
+#define SCIConnectDeviceSegment        _SISCI_EXPANDE_FUNCTION_NAME(SCIConnectDeviceSegment)
+#define SCIConnectDeviceMemory         _SISCI_EXPANDE_FUNCTION_NAME(SCIConnectDeviceMemory)
+#define SCICreateDeviceSegment         _SISCI_EXPANDE_FUNCTION_NAME(SCICreateDeviceSegment)
+#define SCIMapLocalSegmentForDevice    _SISCI_EXPANDE_FUNCTION_NAME(SCIMapLocalSegmentForDevice)
+#define SCIUnmapLocalSegmentForDevice  _SISCI_EXPANDE_FUNCTION_NAME(SCIUnmapLocalSegmentForDevice)
+#define SCIMapRemoteSegmentForDevice   _SISCI_EXPANDE_FUNCTION_NAME(SCIMapRemoteSegmentForDevice)
+#define SCIUnmapRemoteSegmentForDevice _SISCI_EXPANDE_FUNCTION_NAME(SCIUnmapRemoteSegmentForDevice)
+#define SCIRegisterPCIeRequester       _SISCI_EXPANDE_FUNCTION_NAME(SCIRegisterPCIeRequester)
+#define SCIUnregisterPCIeRequester     _SISCI_EXPANDE_FUNCTION_NAME(SCIUnregisterPCIeRequester)
+#endif /* RSIO_SISCI_PLAIN_NAMES */
+
 /* ---- General values ---------------------------------------------------- */
 
 #define SCI_INFINITE_TIMEOUT 0xffffffffu
 #define DIS_BROADCAST_NODEID_GROUP_ALL 252
 
+/*
+ * Convenience names SISCI programs use for "none". Programs often define
+ * them themselves, before or after including this header: defined only if
+ * not yet defined, and as plain 0, the value programs spell (an identical
+ * redefinition is no error).
+ */
 #ifndef NO_FLAGS
 #define NO_FLAGS 0
 #endif
 #ifndef NO_CALLBACK
-#define NO_CALLBACK NULL
+#define NO_CALLBACK 0
 #endif
 #ifndef NO_ARG
-#define NO_ARG NULL
+#define NO_ARG 0
 #endif
 #ifndef NO_OFFSET
 #define NO_OFFSET 0
+#endif
+#ifndef NO_SUGGESTED_ADDRESS
+#define NO_SUGGESTED_ADDRESS 0
 #endif
 
 /* ---- Flags (each call documents which it takes) ------------------------ */
 
 /* Segments, interrupts, DMA: run a library thread that calls the callback. */
 #define SCI_FLAG_USE_CALLBACK 0x00000001u
+/* SCICreateSegment(). */
 #define SCI_FLAG_EMPTY 0x00000002u
 #define SCI_FLAG_PRIVATE 0x00000004u
+#define SCI_FLAG_AUTO_ID 0x20000000u
+/* SCIPrepareSegment() and DMA: the segment is a DMA source only. */
 #define SCI_FLAG_DMA_SOURCE_ONLY 0x00000008u
 #define SCI_FLAG_PHYSICAL 0x00001000u
-#define SCI_FLAG_AUTO_ID 0x20000000u
 #define SCI_FLAG_CUDA_BUFFER 0x00002000u
 #define SCI_FLAG_SCIF_BUFFER 0x00004000u
 
@@ -60,7 +168,7 @@ extern "C" {
 #define SCI_FLAG_DMA_CHANNEL_SHARED 0x00000001u
 #define SCI_DMA_CHANNEL_ID_DONTCARE 0xFFFFFFFFu
 
-/* Segment removal and connection. */
+/* Segment removal, connection, registration. */
 #define SCI_FLAG_FORCE_REMOVE 0x00000020u
 #define SCI_FLAG_ALLOW_UNICAST 0x00000080u
 #define SCI_FLAG_LOCK_USER_MEM 0x00000400u
@@ -99,6 +207,8 @@ extern "C" {
 #define SCI_FLAG_NO_STORE_BARRIER 0x00080000u
 #define SCI_FLAG_FLUSH_CPU_BUFFERS_ONLY 0x00004000u
 #define FLUSH_CPU_BUFFERS_ONLY SCI_FLAG_FLUSH_CPU_BUFFERS_ONLY
+
+/* SCICacheSync(). */
 #define SCI_FLAG_CACHE_FLUSH 0x00100000u
 #define SCI_FLAG_CACHE_INVALIDATE 0x00200000u
 
@@ -112,7 +222,7 @@ extern "C" {
 #define SCI_Q_REMOTE_SEGMENT 6u
 #define SCI_Q_MAP 7u
 
-/* SCI_Q_ADAPTER subcommands: data points to an unsigned int. */
+/* SCI_Q_ADAPTER subcommands: data points to an unsigned int (but BDF). */
 #define SCI_Q_ADAPTER_DMA_SIZE_ALIGNMENT 1u
 #define SCI_Q_ADAPTER_DMA_OFFSET_ALIGNMENT 2u
 #define SCI_Q_ADAPTER_DMA_MTU 3u
@@ -136,6 +246,13 @@ extern "C" {
 #define SCI_Q_ADAPTER_DMA_CHANNELS 30u
 #define SCI_Q_ADAPTER_MULTICAST_GROUPS 31u
 #define SCI_Q_ADAPTER_NUMBER_OF_NODES 32u
+/*
+ * The adapter's PCI address: data points to a 16-bit value (uint16_t; an
+ * unsigned int set to 0 beforehand works too: only its low 16 bits, at the
+ * lowest address, are written) of bus << 8 | device << 3 | function. The
+ * PCI domain is not part of it.
+ */
+#define SCI_Q_ADAPTER_BDF 33u
 
 /* SCI_Q_SYSTEM subcommands. */
 #define SCI_Q_SYSTEM_HOSTBRIDGE 1u
@@ -157,6 +274,19 @@ void SCIOpen(sci_desc_t *sd, unsigned int flags, sci_error_t *error);
 void SCIClose(sci_desc_t sd, unsigned int flags, sci_error_t *error);
 const char *SCIGetErrorString(sci_error_t error);
 void SCIGetLocalNodeId(unsigned int adapterNo, unsigned int *nodeId,
+		unsigned int flags, sci_error_t *error);
+/*
+ * The node ids of the node an adapter name names (docs/sisci.md, "Adapter
+ * names"): a node's name (its hostname, as the fabric lists it), the same
+ * followed by "_a0" (its adapter 0), or a node id in decimal. (*nodeIdlist)[0]
+ * is the node, the other entries 0; *adapterType is DIS_ADAPTER_TYPE_RSIO.
+ */
+void SCIGetNodeIdByAdapterName(char *adaptername,
+		dis_nodeId_list_t *nodeIdlist, dis_virt_adapter_t *adapterType,
+		unsigned int flags, sci_error_t *error);
+/* As above; adapterNo[i] (DIS_MAX_NSCIS entries) is (*nodeIdlist)[i]'s adapter. */
+void SCIGetNodeInfoByAdapterName(char *adaptername, unsigned int *adapterNo,
+		dis_nodeId_list_t *nodeIdlist, dis_virt_adapter_t *adapterType,
 		unsigned int flags, sci_error_t *error);
 int SCIProbeNode(sci_desc_t sd, unsigned int localAdapterNo,
 		unsigned int nodeId, unsigned int flags, sci_error_t *error);
@@ -227,6 +357,14 @@ void SCIMemCpy(sci_sequence_t sequence, void *memAddr, sci_map_t remoteMap,
 		size_t remoteOffset, size_t size, unsigned int flags,
 		sci_error_t *error);
 void SCIMemWrite(void *memAddr, volatile void *remoteAddr, size_t size,
+		unsigned int flags, sci_error_t *error);
+/*
+ * Makes length bytes at addr (inside map, or anywhere with a NULL map)
+ * coherent: SCI_FLAG_CACHE_FLUSH writes back what the CPU holds,
+ * SCI_FLAG_CACHE_INVALIDATE drops stale lines. rsio's mappings are
+ * cache-coherent: a full memory fence does both.
+ */
+void SCICacheSync(sci_map_t map, void *addr, size_t length,
 		unsigned int flags, sci_error_t *error);
 
 /* ---- DMA ----------------------------------------------------------------- */

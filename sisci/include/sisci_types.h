@@ -12,6 +12,9 @@
 #include <stdint.h>
 
 #include "sisci_error.h"
+/* Found beside this header whatever the include path (programs add
+ * include/dis to it to include <dis_types.h> themselves). */
+#include "dis/dis_types.h"
 
 #ifndef IN
 #define IN
@@ -77,6 +80,9 @@ typedef enum {
 	SCI_DMA_TYPE_SYSTEM,
 	SCI_DMA_TYPE_TRANSPARENT
 } sci_dma_type_t;
+
+/* Most elements of one SCIStartDmaTransferVec() (SISCI_MAX_DMA_ENTRIES). */
+#define DIS_DMA_MAX_VECLEN 256
 
 /* One element of SCIStartDmaTransferVec(). */
 typedef struct {

@@ -5,6 +5,7 @@
 use crate::errors::from_rs;
 use crate::ffi::*;
 use crate::types::*;
+use rsio_uapi as uapi;
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -247,6 +248,11 @@ pub unsafe extern "C" fn SCIQuery(
                 }
                 check_adapter(q.local_adapter_no)?;
                 let sub = q.subcommand;
+                if sub == SCI_Q_ADAPTER_BDF {
+                    let bdf = adapter_bdf().ok_or(SCI_ERR_NO_SUCH_ADAPTERNO)?;
+                    // SAFETY: BDF answers in a 16-bit value (sisci_api.h).
+                    return unsafe { out(q.data.cast::<u16>(), bdf) };
+                }
                 let v = with_info(|i| adapter_value(i, sub))?;
                 // SAFETY: adapter subcommands answer in an `unsigned int`.
                 unsafe { out(q.data.cast::<c_uint>(), v) }
@@ -273,6 +279,264 @@ pub unsafe extern "C" fn SCIQuery(
             }
             _ => Err(SCI_ERR_ILLEGAL_QUERY),
         }
+    })
+}
+
+// ---- The adapter's PCI address (SCI_Q_ADAPTER_BDF) -----------------------
+
+/// The PCI driver the adapter is bound to.
+const RSIO_NTB_DRIVER_DIR: &str = "/sys/bus/pci/drivers/rsio_ntb";
+
+/// `bus << 8 | device << 3 | function` of a PCI name `DDDD:BB:DD.F`.
+fn parse_bdf(name: &str) -> Option<u16> {
+    let (rest, func) = name.rsplit_once('.')?;
+    let mut parts = rest.split(':');
+    let (domain, bus, dev) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || domain.len() != 4 || bus.len() != 2 || dev.len() != 2 {
+        return None;
+    }
+    u32::from_str_radix(domain, 16).ok()?;
+    let bus = u16::from_str_radix(bus, 16).ok()?;
+    let dev = u16::from_str_radix(dev, 16).ok().filter(|&d| d < 32)?;
+    let func = func.parse::<u16>().ok().filter(|&f| f < 8)?;
+    Some(bus << 8 | dev << 3 | func)
+}
+
+/// The BDF of the first PCI device (by name) in a driver's sysfs directory.
+fn bdf_in_driver_dir(dir: &std::path::Path) -> Option<u16> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| parse_bdf(n).is_some())
+        .collect();
+    names.sort();
+    names.first().and_then(|n| parse_bdf(n))
+}
+
+/// The adapter's BDF: the PCI device bound to `rsio_ntb`, else the adapter
+/// the fabric core reports (`RSIO_IOC_STATUS`: also a generic NTB device).
+fn adapter_bdf() -> Option<u16> {
+    bdf_in_driver_dir(std::path::Path::new(RSIO_NTB_DRIVER_DIR)).or_else(|| {
+        let f = open_rsio()?;
+        let mut st = <uapi::RsioStatus as uapi::Request>::request();
+        rsio_ioctl(&f, uapi::RSIO_IOC_STATUS, &mut st)?;
+        parse_bdf(cstr(&st.adapter))
+    })
+}
+
+// ---- Adapter names (SCIGetNodeIdByAdapterName) -----------------------------
+
+/// `/dev/rsio` (`RSIO_DEVICE` overrides the path, for tests), read-write
+/// or else read-only (its listing ioctls need no more).
+fn open_rsio() -> Option<std::fs::File> {
+    let path = std::env::var("RSIO_DEVICE").unwrap_or_else(|_| uapi::RSIO_DEVICE_PATH.to_string());
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .or_else(|_| std::fs::File::open(&path))
+        .ok()
+}
+
+/// Issues an rsio ioctl whose argument is `arg`.
+fn rsio_ioctl<T>(f: &std::fs::File, cmd: u32, arg: &mut T) -> Option<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `arg` is an exclusively borrowed ABI struct of the size `cmd` encodes; pointers inside it (a listing's array) were set up by the caller and outlive the call.
+    let rc = unsafe { libc::ioctl(f.as_raw_fd(), cmd as _, arg as *mut T) };
+    (rc == 0).then_some(())
+}
+
+/// The text of a NUL-terminated byte array.
+fn cstr(b: &[u8]) -> &str {
+    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    std::str::from_utf8(&b[..n]).unwrap_or("")
+}
+
+/// The fabric's nodes as `(id, name)`: from `/dev/rsio`'s node list (names
+/// from the nodes' hellos), else from `/dev/sisci` (ids only, and this
+/// node's hostname); `None` without either device.
+fn fabric_nodes() -> Option<Vec<(u32, String)>> {
+    if let Some(f) = open_rsio() {
+        // SAFETY: every ABI entry is `repr(C)` integers and byte arrays: all-zeroes is valid.
+        let zero: uapi::RsioNodeEntry = unsafe { std::mem::zeroed() };
+        let mut v = vec![zero; uapi::RSIO_MAX_NODES as usize];
+        let mut l = <uapi::RsioList as uapi::Request>::request();
+        l.entries = v.as_mut_ptr() as u64;
+        l.capacity = v.len() as u32;
+        l.entry_size = std::mem::size_of::<uapi::RsioNodeEntry>() as u32;
+        if rsio_ioctl(&f, uapi::RSIO_IOC_NODES, &mut l).is_some() {
+            v.truncate((l.count as usize).min(v.len()));
+            return Some(
+                v.iter()
+                    .map(|e| (e.node_id, cstr(&e.name).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    let i = open().ok()?.info().ok()?;
+    let mut host = [0u8; 256];
+    // SAFETY: `host` is valid for its length; gethostname NUL-terminates
+    // (or truncates, read up to the first NUL below).
+    let rc = unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len() - 1) };
+    let me = if rc == 0 {
+        cstr(&host).to_string()
+    } else {
+        String::new()
+    };
+    Some(
+        (0..i.num_nodes)
+            .map(|n| {
+                (
+                    n,
+                    if n == i.node_id {
+                        me.clone()
+                    } else {
+                        String::new()
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Whether node name `entry` answers to host name `host`: equal, or equal
+/// up to a domain that one of them leaves out.
+fn host_matches(entry: &str, host: &str) -> bool {
+    if entry.is_empty() {
+        return false;
+    }
+    let short = |s: &str| s.split('.').next().unwrap_or("").to_string();
+    entry == host
+        || (!host.contains('.') && short(entry) == host)
+        || (!entry.contains('.') && short(host) == entry)
+}
+
+/// The node ids adapter name `name` names among `nodes` (at most
+/// `DIS_MAX_NSCIS`): a node id in decimal, a node's name, or a node's
+/// name followed by `_a0` (its adapter 0; other adapter numbers name
+/// nothing: rsio nodes have one adapter).
+fn resolve_adapter_name(name: &str, nodes: &[(u32, String)]) -> Vec<u32> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Vec::new();
+    }
+    if name.bytes().all(|b| b.is_ascii_digit()) {
+        return match name.parse::<u32>() {
+            Ok(id) if nodes.iter().any(|(n, _)| *n == id) => vec![id],
+            _ => Vec::new(),
+        };
+    }
+    let host = match name.rsplit_once("_a") {
+        Some((h, a)) if !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()) => {
+            if a.parse::<u32>() != Ok(0) {
+                return Vec::new();
+            }
+            h
+        }
+        _ => name,
+    };
+    let mut ids: Vec<u32> = nodes
+        .iter()
+        .filter(|(_, n)| host_matches(n, host))
+        .map(|(id, _)| *id)
+        .collect();
+    ids.dedup();
+    ids.truncate(DIS_MAX_NSCIS);
+    ids
+}
+
+/// The common part of the two adapter-name calls: fills the lists.
+///
+/// # Safety
+///
+/// Pointers NULL or valid (`adapters` for `DIS_MAX_NSCIS` entries).
+unsafe fn node_ids_by_name(
+    name: *const c_char,
+    adapters: *mut c_uint,
+    list: *mut dis_nodeId_list_t,
+    kind: *mut dis_virt_adapter_t,
+    flags: c_uint,
+) -> CResult<()> {
+    if name.is_null() || list.is_null() || kind.is_null() {
+        return Err(SCI_ERR_ILLEGAL_PARAMETER);
+    }
+    check_flags(flags, 0)?;
+    initialized()?;
+    // SAFETY: a NUL-terminated string per the contract.
+    let name = unsafe { std::ffi::CStr::from_ptr(name) }.to_string_lossy();
+    let nodes = fabric_nodes().ok_or(SCI_ERR_NO_SUCH_ADAPTERNO)?;
+    let ids = resolve_adapter_name(&name, &nodes);
+    let mut l: dis_nodeId_list_t = [0; DIS_MAX_NSCIS];
+    l[..ids.len()].copy_from_slice(&ids);
+    // SAFETY: checked not NULL; valid per the contract.
+    unsafe {
+        out(list, l)?;
+        out(
+            kind,
+            if ids.is_empty() {
+                DIS_ADAPTER_TYPE_UNKNOWN
+            } else {
+                DIS_ADAPTER_TYPE_RSIO
+            },
+        )?;
+        if !adapters.is_null() {
+            // Every node's only adapter is number 0.
+            out(
+                adapters.cast::<[c_uint; DIS_MAX_NSCIS]>(),
+                [0; DIS_MAX_NSCIS],
+            )?;
+        }
+    }
+    if ids.is_empty() {
+        Err(SCI_ERR_NO_SUCH_NODEID)
+    } else {
+        Ok(())
+    }
+}
+
+/// `SCIGetNodeIdByAdapterName`: the node(s) an adapter name names
+/// (docs/sisci.md, "Adapter names"); `SCI_ERR_NO_SUCH_NODEID` (and a list
+/// of zeroes) for a name that names none.
+///
+/// # Safety
+///
+/// `name` NULL or a NUL-terminated string; the out pointers NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn SCIGetNodeIdByAdapterName(
+    name: *const c_char,
+    list: *mut dis_nodeId_list_t,
+    kind: *mut dis_virt_adapter_t,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    // SAFETY: caller's contract.
+    call(error, (), || unsafe {
+        node_ids_by_name(name, std::ptr::null_mut(), list, kind, flags)
+    })
+}
+
+/// `SCIGetNodeInfoByAdapterName`: as `SCIGetNodeIdByAdapterName`, and
+/// `adapters[i]` is the adapter of `(*list)[i]` (always 0).
+///
+/// # Safety
+///
+/// As `SCIGetNodeIdByAdapterName`; `adapters` NULL or valid for
+/// `DIS_MAX_NSCIS` entries.
+#[no_mangle]
+pub unsafe extern "C" fn SCIGetNodeInfoByAdapterName(
+    name: *const c_char,
+    adapters: *mut c_uint,
+    list: *mut dis_nodeId_list_t,
+    kind: *mut dis_virt_adapter_t,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    call(error, (), || {
+        if adapters.is_null() {
+            return Err(SCI_ERR_ILLEGAL_PARAMETER);
+        }
+        // SAFETY: caller's contract.
+        unsafe { node_ids_by_name(name, adapters, list, kind, flags) }
     })
 }
 
@@ -317,6 +581,83 @@ mod tests {
         unsafe { SCIGetLocalNodeId(0, std::ptr::null_mut(), 0, &mut e) };
         assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
         SCITerminate();
+    }
+
+    fn nodes() -> Vec<(u32, String)> {
+        vec![
+            (0, "node0".into()),
+            (1, "node1.cluster".into()),
+            (2, String::new()),
+            (3, "gpu".into()),
+        ]
+    }
+
+    #[test]
+    fn adapter_names() {
+        let n = nodes();
+        assert_eq!(resolve_adapter_name("node0", &n), vec![0]);
+        assert_eq!(resolve_adapter_name(" node0 ", &n), vec![0]);
+        assert_eq!(resolve_adapter_name("node0_a0", &n), vec![0]);
+        assert_eq!(resolve_adapter_name("node0_a1", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("node1", &n), vec![1]);
+        assert_eq!(resolve_adapter_name("node1.cluster_a0", &n), vec![1]);
+        assert_eq!(resolve_adapter_name("gpu.cluster", &n), vec![3]);
+        assert_eq!(resolve_adapter_name("node1.other", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("2", &n), vec![2]);
+        assert_eq!(resolve_adapter_name("0", &n), vec![0]);
+        assert_eq!(resolve_adapter_name("7", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("_a0", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("nodeX", &n), Vec::<u32>::new());
+        let twice = vec![(4, "dup".to_string()), (5, "dup".to_string())];
+        assert_eq!(resolve_adapter_name("dup", &twice), vec![4, 5]);
+    }
+
+    #[test]
+    fn adapter_name_arguments() {
+        let mut e = SCI_ERR_OK;
+        let mut l: dis_nodeId_list_t = [9; DIS_MAX_NSCIS];
+        let mut k: dis_virt_adapter_t = 9;
+        let mut a = [9 as c_uint; DIS_MAX_NSCIS];
+        let name = c"node0";
+        // SAFETY: NULL pointers are refused before use.
+        unsafe {
+            SCIGetNodeIdByAdapterName(std::ptr::null(), &mut l, &mut k, 0, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            SCIGetNodeIdByAdapterName(name.as_ptr(), std::ptr::null_mut(), &mut k, 0, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            SCIGetNodeIdByAdapterName(name.as_ptr(), &mut l, std::ptr::null_mut(), 0, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            SCIGetNodeIdByAdapterName(name.as_ptr(), &mut l, &mut k, 1, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
+            let none = std::ptr::null_mut();
+            SCIGetNodeInfoByAdapterName(name.as_ptr(), none, &mut l, &mut k, 0, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            SCIGetNodeInfoByAdapterName(name.as_ptr(), a.as_mut_ptr(), &mut l, &mut k, 2, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
+        }
+        assert_eq!(l, [9; DIS_MAX_NSCIS]);
+    }
+
+    #[test]
+    fn bdf_parsing() {
+        assert_eq!(parse_bdf("0000:00:03.0"), Some(0x0018));
+        assert_eq!(parse_bdf("0000:af:1f.7"), Some(0xaf << 8 | 31 << 3 | 7));
+        assert_eq!(parse_bdf("0001:02:00.1"), Some(0x0201));
+        assert_eq!(parse_bdf("0000:00:20.0"), None);
+        assert_eq!(parse_bdf("0000:00:03.8"), None);
+        assert_eq!(parse_bdf("module"), None);
+        assert_eq!(parse_bdf("new_id"), None);
+        assert_eq!(parse_bdf("00:03.0"), None);
+        let dir = std::env::temp_dir().join(format!("sisci-bdf-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("0000:05:00.0")).unwrap();
+        std::fs::create_dir_all(dir.join("0000:04:02.1")).unwrap();
+        std::fs::create_dir_all(dir.join("module")).unwrap();
+        std::fs::write(dir.join("bind"), "").unwrap();
+        assert_eq!(bdf_in_driver_dir(&dir), Some(0x0411));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(bdf_in_driver_dir(&dir), None);
     }
 
     #[test]

@@ -38,8 +38,16 @@ fn lock(m: &Mutex<St>) -> std::sync::MutexGuard<'_, St> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The engine-selection flags: every queue takes a channel of the adapter's
+/// DMA engine, which serves any transfer (local segment <-> connection),
+/// so `ADAPTER`, `GLOBAL` (a global DMA segment/queue) and `SYSDMA` (the
+/// system's engine) get the same queue.
+const ENGINE_FLAGS: c_uint = SCI_FLAG_DMA_ADAPTER | SCI_FLAG_DMA_GLOBAL | SCI_FLAG_DMA_SYSDMA;
+
 /// `SCICreateDMAQueue` (`max_entries` is not limited beyond the ABI's
-/// 256 entries per transfer).
+/// 256 entries per transfer). Flags: the engine selection
+/// ([`ENGINE_FLAGS`]); `SCI_FLAG_DMA_PHDMA` (a physical-address queue) is
+/// not offered.
 ///
 /// # Safety
 ///
@@ -60,7 +68,7 @@ pub unsafe extern "C" fn SCICreateDMAQueue(
             return Err(SCI_ERR_ILLEGAL_PARAMETER);
         }
         check_adapter(adapter)?;
-        check_flags(flags, 0)?;
+        check_flags_with(flags, ENGINE_FLAGS, SCI_FLAG_DMA_PHDMA)?;
         let q = rs::DmaQueue::create(&d.sd).map_err(|e| {
             if e.errno() == libc::ENODEV {
                 SCI_ERR_NOT_SUPPORTED
@@ -131,6 +139,45 @@ fn finish(st: &Mutex<St>, r: rs::Result<()>) -> sci_error_t {
     error
 }
 
+/// The flags of the start calls: `DMA_READ`, `DMA_WAIT`, `USE_CALLBACK`,
+/// `BROADCAST` (to a multicast group), the engine selection and
+/// `DMA_SOURCE_ONLY` (a hint: nothing to do).
+const START_FLAGS: c_uint = SCI_FLAG_DMA_READ
+    | SCI_FLAG_DMA_WAIT
+    | SCI_FLAG_USE_CALLBACK
+    | SCI_FLAG_BROADCAST
+    | ENGINE_FLAGS
+    | SCI_FLAG_DMA_SOURCE_ONLY;
+
+/// A transfer to a multicast group: `SCI_FLAG_BROADCAST` needs a
+/// connection to a group (`SCI_ERR_ILLEGAL_PARAMETER`); a group's
+/// connection (with the flag or not) is written to, never read
+/// (`SCI_ERR_ILLEGAL_OPERATION`).
+fn check_broadcast(flags: c_uint, multicast: bool, entries: &[rs::DmaEntry]) -> CResult<()> {
+    if flags & SCI_FLAG_BROADCAST != 0 && !multicast {
+        return Err(SCI_ERR_ILLEGAL_PARAMETER);
+    }
+    if multicast
+        && entries
+            .iter()
+            .any(|e| matches!(e.direction, rs::Direction::FromRemote))
+    {
+        return Err(SCI_ERR_ILLEGAL_OPERATION);
+    }
+    Ok(())
+}
+
+/// The SISCI error of a refused start. A kernel without DMA to multicast
+/// groups refuses a group's connection with `EINVAL` (rsio_sisci up to
+/// now; `EOPNOTSUPP` would say it better): `SCI_ERR_NOT_SUPPORTED`.
+fn start_error(errno: i32, multicast: bool) -> sci_error_t {
+    match errno {
+        libc::ERANGE => SCI_ERR_OUT_OF_RANGE,
+        libc::EINVAL if multicast => SCI_ERR_NOT_SUPPORTED,
+        n => from_errno(n),
+    }
+}
+
 /// Starts a transfer on a queue (the common part of the start calls).
 ///
 /// # Safety
@@ -154,17 +201,7 @@ unsafe fn start(
             borrow::<RemoteSeg>(remote)?,
         )
     };
-    check_flags(
-        flags,
-        SCI_FLAG_DMA_READ
-            | SCI_FLAG_DMA_WAIT
-            | SCI_FLAG_USE_CALLBACK
-            | SCI_FLAG_DMA_GLOBAL
-            | SCI_FLAG_DMA_SYSDMA
-            | SCI_FLAG_DMA_PHDMA
-            | SCI_FLAG_DMA_ADAPTER
-            | SCI_FLAG_DMA_SOURCE_ONLY,
-    )?;
+    check_flags_with(flags, START_FLAGS, SCI_FLAG_DMA_PHDMA)?;
     let cb = if flags & SCI_FLAG_USE_CALLBACK != 0 {
         Some(callback.ok_or(SCI_ERR_ILLEGAL_PARAMETER)?)
     } else {
@@ -176,14 +213,12 @@ unsafe fn start(
     if entries.len() > rs::abi::SISCI_MAX_DMA_ENTRIES as usize {
         return Err(SCI_ERR_MAX_ENTRIES);
     }
+    check_broadcast(flags, r.multicast, &entries)?;
     join_callback(q);
     // An empty local segment (no memory registered) cannot be prepared.
     let lseg = l.seg().map_err(|_| SCI_ERR_SEGMENT_NOT_PREPARED)?;
     q.q.start(lseg, &r.seg, &entries)
-        .map_err(|e| match e.errno() {
-            libc::ERANGE => SCI_ERR_OUT_OF_RANGE,
-            _ => from_rs(e),
-        })?;
+        .map_err(|e| start_error(e.errno(), r.multicast))?;
     *lock(&q.st) = St {
         state: SCI_DMAQUEUE_POSTED,
         error: SCI_ERR_OK,
@@ -218,9 +253,8 @@ fn direction(flags: c_uint) -> rs::Direction {
     }
 }
 
-/// `SCIStartDmaTransfer`. Flags: `SCI_FLAG_DMA_READ`, `SCI_FLAG_DMA_WAIT`,
-/// `SCI_FLAG_USE_CALLBACK`; `GLOBAL`/`SYSDMA`/`PHDMA`/`ADAPTER`/
-/// `SOURCE_ONLY` are accepted and ignored.
+/// `SCIStartDmaTransfer`. Flags: [`START_FLAGS`]; `SCI_FLAG_DMA_PHDMA`
+/// (physical addresses) is not offered.
 ///
 /// # Safety
 ///
@@ -363,4 +397,70 @@ pub unsafe extern "C" fn SCIDMAQueueState(dq: Handle) -> sci_dma_queue_state_t {
             Err(_) => Some(SCI_DMAQUEUE_ERROR),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_rules() {
+        let w = rs::DmaEntry::write(0, 0, 64);
+        let r = rs::DmaEntry::read(0, 0, 64);
+        assert_eq!(check_broadcast(0, false, &[w, r]), Ok(()));
+        assert_eq!(check_broadcast(SCI_FLAG_BROADCAST, true, &[w]), Ok(()));
+        assert_eq!(check_broadcast(0, true, &[w]), Ok(()));
+        assert_eq!(
+            check_broadcast(SCI_FLAG_BROADCAST, false, &[w]),
+            Err(SCI_ERR_ILLEGAL_PARAMETER)
+        );
+        assert_eq!(
+            check_broadcast(SCI_FLAG_BROADCAST, true, &[w, r]),
+            Err(SCI_ERR_ILLEGAL_OPERATION)
+        );
+        assert_eq!(start_error(libc::EINVAL, true), SCI_ERR_NOT_SUPPORTED);
+        assert_eq!(start_error(libc::EINVAL, false), SCI_ERR_ILLEGAL_PARAMETER);
+        assert_eq!(start_error(libc::ERANGE, true), SCI_ERR_OUT_OF_RANGE);
+    }
+
+    #[test]
+    fn queue_flags() {
+        let sd = crate::desc::test_desc();
+        let mut e = SCI_ERR_OK;
+        let mut q: Handle = std::ptr::null_mut();
+        // SAFETY: a live descriptor, valid out pointers.
+        unsafe {
+            SCICreateDMAQueue(sd, &mut q, 0, 16, SCI_FLAG_DMA_PHDMA, &mut e);
+            assert_eq!(e, SCI_ERR_FLAG_NOT_IMPLEMENTED);
+            SCICreateDMAQueue(sd, &mut q, 0, 16, SCI_FLAG_DMA_READ, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
+            // Accepted flags reach the (fake) kernel.
+            SCICreateDMAQueue(sd, &mut q, 0, 16, SCI_FLAG_DMA_GLOBAL, &mut e);
+            assert_eq!(e, SCI_ERR_INCONSISTENT_VERSIONS);
+            assert!(q.is_null());
+            crate::desc::SCIClose(sd, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+        }
+    }
+
+    #[test]
+    fn start_refuses_bad_handles_first() {
+        let mut e = SCI_ERR_OK;
+        let n = std::ptr::null_mut();
+        // SAFETY: NULL handles are refused before use.
+        unsafe {
+            SCIStartDmaTransfer(n, n, n, 0, 64, 0, None, n, SCI_FLAG_BROADCAST, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            SCIStartDmaTransferVec(n, n, n, 0, n.cast(), None, n, 0, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            let mut v = [dis_dma_vec_t {
+                size: 8,
+                local_offset: 0,
+                remote_offset: 0,
+                flags: 0,
+            }; 257];
+            SCIStartDmaTransferVec(n, n, n, 257, v.as_mut_ptr(), None, n, 0, &mut e);
+            assert_eq!(e, SCI_ERR_MAX_ENTRIES);
+        }
+    }
 }

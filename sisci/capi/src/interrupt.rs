@@ -83,10 +83,12 @@ unsafe fn create_args(adapter: c_uint, number: *mut c_uint, flags: c_uint) -> CR
         return Err(SCI_ERR_ILLEGAL_PARAMETER);
     }
     check_adapter(adapter)?;
-    if flags & SCI_FLAG_SHARED_INT != 0 {
-        return Err(SCI_ERR_FLAG_NOT_IMPLEMENTED);
-    }
-    check_flags(flags, SCI_FLAG_FIXED_INTNO | SCI_FLAG_USE_CALLBACK)?;
+    // Shared, counting and externally shared interrupts are not offered.
+    check_flags_with(
+        flags,
+        SCI_FLAG_FIXED_INTNO | SCI_FLAG_USE_CALLBACK,
+        SCI_FLAG_SHARED_INT | SCI_FLAG_COUNTING_INT | SCI_FLAG_SHARE_EXTERNAL,
+    )?;
     Ok(if flags & SCI_FLAG_FIXED_INTNO != 0 {
         // SAFETY: checked not NULL; readable per the contract.
         rs::Id::Fixed(unsafe { number.read() })
@@ -518,4 +520,37 @@ pub unsafe extern "C" fn SCITriggerDataInterrupt(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_flags() {
+        let mut n: c_uint = 5;
+        assert_eq!(
+            // SAFETY: `n` is a valid interrupt number.
+            unsafe { create_args(0, &mut n, SCI_FLAG_FIXED_INTNO) }.ok(),
+            Some(rs::Id::Fixed(5))
+        );
+        for f in [
+            SCI_FLAG_SHARED_INT,
+            SCI_FLAG_COUNTING_INT,
+            SCI_FLAG_SHARE_EXTERNAL,
+        ] {
+            // SAFETY: as above.
+            let r = unsafe { create_args(0, &mut n, f) };
+            assert_eq!(r.err(), Some(SCI_ERR_FLAG_NOT_IMPLEMENTED));
+        }
+        // SAFETY: as above.
+        let r = unsafe { create_args(0, &mut n, SCI_FLAG_DMA_READ) };
+        assert_eq!(r.err(), Some(SCI_ERR_ILLEGAL_FLAG));
+        // SAFETY: NULL is refused.
+        let r = unsafe { create_args(0, std::ptr::null_mut(), 0) };
+        assert_eq!(r.err(), Some(SCI_ERR_ILLEGAL_PARAMETER));
+        // SAFETY: as above.
+        let r = unsafe { create_args(1, &mut n, 0) };
+        assert_eq!(r.err(), Some(SCI_ERR_NO_SUCH_ADAPTERNO));
+    }
 }

@@ -40,8 +40,25 @@ impl Object for Sequence {
     }
 }
 
-const MAP_FLAGS: c_uint =
-    SCI_FLAG_READONLY_MAP | SCI_FLAG_SHARED_MAP | SCI_FLAG_NO_MEMORY_LOOPBACK | 0x4 | 0x8 | 0x10;
+/// Flags of both map calls: `READONLY_MAP` (remote: a read-only mapping;
+/// local: accepted, the mapping is the segment's), `SHARED_MAP` and
+/// `NO_MEMORY_LOOPBACK` (met by construction: mappings are shared, and a
+/// connection to a segment of this node goes through the adapter too).
+const MAP_FLAGS: c_uint = SCI_FLAG_READONLY_MAP | SCI_FLAG_SHARED_MAP | SCI_FLAG_NO_MEMORY_LOOPBACK;
+
+/// Flags only `SCIMapRemoteSegment` takes: `IO_MAP_IOSPACE` (no read
+/// prefetch or speculative hold in the adapter: the direct window has no
+/// adapter read buffers, multicast slots are mapped uncached) and
+/// `BROADCAST` (the connection is to a multicast group).
+const REMOTE_MAP_FLAGS: c_uint = SCI_FLAG_IO_MAP_IOSPACE | SCI_FLAG_BROADCAST;
+
+/// Map flags of the public API this library does not offer: a fixed
+/// address, lock (fetch-and-add) and interrupt mappings, cached maps.
+const MAP_NOT_IMPLEMENTED: c_uint = SCI_FLAG_FIXED_MAP_ADDR
+    | SCI_FLAG_LOCK_OPERATION
+    | SCI_FLAG_CONDITIONAL_INTERRUPT_MAP
+    | SCI_FLAG_UNCONDITIONAL_DATA_INTERRUPT_MAP
+    | SCI_FLAG_WRITE_BACK_CACHE_MAP;
 
 /// Registers a new mapping and writes its handle.
 ///
@@ -65,14 +82,13 @@ unsafe fn finish(
     Ok(p)
 }
 
-fn check_map_args(map: *mut Handle, addr: *mut c_void, flags: c_uint) -> CResult<()> {
+/// Checks a map call's arguments. `addr` without `SCI_FLAG_FIXED_MAP_ADDR`
+/// is a suggestion the public API lets the library ignore (this one does).
+fn check_map_args(map: *mut Handle, flags: c_uint, allowed: c_uint) -> CResult<()> {
     if map.is_null() {
         return Err(SCI_ERR_ILLEGAL_PARAMETER);
     }
-    if flags & SCI_FLAG_FIXED_MAP_ADDR != 0 || !addr.is_null() {
-        return Err(SCI_ERR_FLAG_NOT_IMPLEMENTED);
-    }
-    check_flags(flags, MAP_FLAGS)
+    check_flags_with(flags, allowed, MAP_NOT_IMPLEMENTED)
 }
 
 fn map_err(e: rs::Error) -> sci_error_t {
@@ -101,7 +117,8 @@ pub unsafe extern "C" fn SCIMapLocalSegment(
     call(error, std::ptr::null_mut(), || {
         // SAFETY: caller's contract.
         let s = unsafe { borrow::<LocalSeg>(segment)? };
-        check_map_args(map, addr, flags)?;
+        let _ = addr;
+        check_map_args(map, flags, MAP_FLAGS)?;
         let m = s.seg()?.map(offset as u64, size as u64).map_err(map_err)?;
         // SAFETY: `map` checked not NULL.
         unsafe { finish(map, m, &s.maps) }
@@ -127,7 +144,11 @@ pub unsafe extern "C" fn SCIMapRemoteSegment(
         // SAFETY: caller's contract.
         if let Some(b) = unsafe { crate::smartio::bar(segment) } {
             // A device's BAR.
-            check_map_args(map, addr, flags & !crate::smartio::SCI_FLAG_IO_MAP_IOSPACE)?;
+            check_map_args(
+                map,
+                flags,
+                MAP_FLAGS | crate::smartio::SCI_FLAG_IO_MAP_IOSPACE,
+            )?;
             let writable = flags & SCI_FLAG_READONLY_MAP == 0;
             let m = b.map(offset as u64, size as u64, writable)?;
             // SAFETY: `map` checked not NULL.
@@ -135,7 +156,11 @@ pub unsafe extern "C" fn SCIMapRemoteSegment(
         }
         // SAFETY: caller's contract.
         let s = unsafe { borrow::<RemoteSeg>(segment)? };
-        check_map_args(map, addr, flags)?;
+        let _ = addr;
+        check_map_args(map, flags, MAP_FLAGS | REMOTE_MAP_FLAGS)?;
+        if flags & SCI_FLAG_BROADCAST != 0 && !s.multicast {
+            return Err(SCI_ERR_ILLEGAL_PARAMETER);
+        }
         let writable = flags & SCI_FLAG_READONLY_MAP == 0;
         let m = s
             .seg
@@ -366,6 +391,45 @@ pub unsafe extern "C" fn SCIMemWrite(
     })
 }
 
+/// `SCICacheSync`: makes `length` bytes at `addr` coherent
+/// (`SCI_FLAG_CACHE_FLUSH`: written back; `SCI_FLAG_CACHE_INVALIDATE`: no
+/// stale lines). `map`, if not NULL, must hold the range
+/// (`SCI_ERR_OUT_OF_RANGE`). rsio's mappings are cache-coherent (local
+/// segments are snooped RAM, remote ones uncached or write-combining), so
+/// a full fence does both: it drains the store and write-combining buffers
+/// and orders later loads after it.
+///
+/// # Safety
+///
+/// `map` must be NULL or a live `sci_map_t`; `addr` is not dereferenced.
+#[no_mangle]
+pub unsafe extern "C" fn SCICacheSync(
+    map: Handle,
+    addr: *mut c_void,
+    length: usize,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    call(error, (), || {
+        check_flags(flags, SCI_FLAG_CACHE_FLUSH | SCI_FLAG_CACHE_INVALIDATE)?;
+        if addr.is_null() {
+            return Err(SCI_ERR_ILLEGAL_PARAMETER);
+        }
+        let start = addr as usize;
+        let end = start.checked_add(length).ok_or(SCI_ERR_OUT_OF_RANGE)?;
+        if !map.is_null() {
+            // SAFETY: caller's contract.
+            let m = unsafe { borrow::<Map>(map)? };
+            let base = m.map.as_ptr() as usize;
+            if start < base || end > base + m.map.len() {
+                return Err(SCI_ERR_OUT_OF_RANGE);
+            }
+        }
+        fence(Ordering::SeqCst);
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +492,71 @@ mod tests {
         assert!(unsafe { SCIGetMapPointer(std::ptr::null_mut()) }.is_null());
         SCIFlush(std::ptr::null_mut(), 0);
         SCIStoreBarrier(std::ptr::null_mut(), 0);
+    }
+
+    #[test]
+    fn map_flag_classes() {
+        let m: *mut Handle = &mut std::ptr::null_mut();
+        let local = |f| check_map_args(m, f, MAP_FLAGS);
+        assert_eq!(local(SCI_FLAG_READONLY_MAP | SCI_FLAG_SHARED_MAP), Ok(()));
+        assert_eq!(
+            local(SCI_FLAG_FIXED_MAP_ADDR),
+            Err(SCI_ERR_FLAG_NOT_IMPLEMENTED)
+        );
+        assert_eq!(
+            local(SCI_FLAG_LOCK_OPERATION),
+            Err(SCI_ERR_FLAG_NOT_IMPLEMENTED)
+        );
+        assert_eq!(
+            local(SCI_FLAG_CONDITIONAL_INTERRUPT_MAP),
+            Err(SCI_ERR_FLAG_NOT_IMPLEMENTED)
+        );
+        assert_eq!(local(SCI_FLAG_IO_MAP_IOSPACE), Err(SCI_ERR_ILLEGAL_FLAG));
+        assert_eq!(local(SCI_FLAG_BROADCAST), Err(SCI_ERR_ILLEGAL_FLAG));
+        assert_eq!(local(0x4000_0000), Err(SCI_ERR_ILLEGAL_FLAG));
+        let remote = |f| check_map_args(m, f, MAP_FLAGS | REMOTE_MAP_FLAGS);
+        assert_eq!(
+            remote(SCI_FLAG_IO_MAP_IOSPACE | SCI_FLAG_READONLY_MAP),
+            Ok(())
+        );
+        assert_eq!(remote(SCI_FLAG_BROADCAST), Ok(()));
+        assert_eq!(
+            remote(SCI_FLAG_WRITE_BACK_CACHE_MAP),
+            Err(SCI_ERR_FLAG_NOT_IMPLEMENTED)
+        );
+        assert_eq!(
+            check_map_args(std::ptr::null_mut(), 0, MAP_FLAGS),
+            Err(SCI_ERR_ILLEGAL_PARAMETER)
+        );
+    }
+
+    #[test]
+    fn cache_sync() {
+        let mut buf = [0u8; 64];
+        let p = buf.as_mut_ptr().cast::<c_void>();
+        let mut e = SCI_ERR_SYSTEM;
+        let both = SCI_FLAG_CACHE_FLUSH | SCI_FLAG_CACHE_INVALIDATE;
+        // SAFETY: a NULL map; the address is not dereferenced.
+        unsafe {
+            SCICacheSync(std::ptr::null_mut(), p, 64, SCI_FLAG_CACHE_FLUSH, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCICacheSync(std::ptr::null_mut(), p, 64, both, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCICacheSync(std::ptr::null_mut(), p, 64, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCICacheSync(std::ptr::null_mut(), p, 64, SCI_FLAG_DMA_READ, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
+            SCICacheSync(std::ptr::null_mut(), std::ptr::null_mut(), 64, both, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            SCICacheSync(std::ptr::null_mut(), p, usize::MAX, both, &mut e);
+            assert_eq!(e, SCI_ERR_OUT_OF_RANGE);
+            // A handle that is not a map.
+            let mut not_a_map = [0u64; 8];
+            let h = not_a_map.as_mut_ptr().cast::<c_void>();
+            SCICacheSync(h, p, 64, both, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+            SCICacheSync(std::ptr::null_mut(), p, 8, both, std::ptr::null_mut());
+        }
     }
 
     #[test]

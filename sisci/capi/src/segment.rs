@@ -151,6 +151,8 @@ pub struct RemoteSeg {
     magic: u32,
     pub seg: Arc<rs::RemoteSegment>,
     pub maps: Arc<AtomicUsize>,
+    /// A connection to a multicast group (`SCI_FLAG_BROADCAST`).
+    pub multicast: bool,
     watcher: Option<Watcher>,
 }
 
@@ -168,6 +170,7 @@ pub fn remote_handle(seg: Arc<rs::RemoteSegment>) -> Handle {
         magic: RemoteSeg::MAGIC,
         seg,
         maps: Arc::new(AtomicUsize::new(0)),
+        multicast: false,
         watcher: None,
     })
 }
@@ -206,13 +209,20 @@ pub unsafe extern "C" fn SCICreateSegment(
             return Err(SCI_ERR_ILLEGAL_PARAMETER);
         }
         let empty = flags & SCI_FLAG_EMPTY != 0;
-        if flags & SCI_FLAG_PRIVATE != 0 || (empty && flags & SCI_FLAG_BROADCAST != 0) {
+        // DMA_GLOBAL: every segment is a source and target of the
+        // adapter's DMA engine already.
+        check_flags_with(
+            flags,
+            SCI_FLAG_AUTO_ID
+                | SCI_FLAG_BROADCAST
+                | SCI_FLAG_USE_CALLBACK
+                | SCI_FLAG_EMPTY
+                | SCI_FLAG_DMA_GLOBAL,
+            SCI_FLAG_PRIVATE | SCI_FLAG_ALLOW_UNICAST,
+        )?;
+        if empty && flags & SCI_FLAG_BROADCAST != 0 {
             return Err(SCI_ERR_FLAG_NOT_IMPLEMENTED);
         }
-        check_flags(
-            flags,
-            SCI_FLAG_AUTO_ID | SCI_FLAG_BROADCAST | SCI_FLAG_USE_CALLBACK | SCI_FLAG_EMPTY,
-        )?;
         if size == 0 {
             return Err(SCI_ERR_ILLEGAL_PARAMETER);
         }
@@ -297,7 +307,8 @@ pub unsafe extern "C" fn SCIRegisterSegmentMemory(
     call(error, (), || {
         // SAFETY: caller's contract.
         let s = unsafe { borrow::<LocalSeg>(segment)? };
-        check_flags(flags, 0)?;
+        // LOCK_USER_MEM: the pages are pinned (locked) in any case.
+        check_flags(flags, SCI_FLAG_LOCK_USER_MEM)?;
         let _g = lock(&s.register);
         let e = match (&s.empty, s.seg.get()) {
             (Some(e), None) => e,
@@ -352,15 +363,21 @@ pub unsafe extern "C" fn SCIRemoveSegment(segment: Handle, flags: c_uint, error:
 /// # Safety
 ///
 /// `segment` must be NULL or a live `sci_local_segment_t`.
-unsafe fn local<'a>(segment: Handle, adapter: c_uint, flags: c_uint) -> CResult<&'a LocalSeg> {
+unsafe fn local<'a>(
+    segment: Handle,
+    adapter: c_uint,
+    flags: c_uint,
+    allowed: c_uint,
+) -> CResult<&'a LocalSeg> {
     // SAFETY: forwarded contract.
     let s = unsafe { borrow::<LocalSeg>(segment)? };
     check_adapter(adapter)?;
-    check_flags(flags, 0)?;
+    check_flags(flags, allowed)?;
     Ok(s)
 }
 
-/// `SCIPrepareSegment`.
+/// `SCIPrepareSegment`. `SCI_FLAG_DMA_SOURCE_ONLY` (the segment will only
+/// be a DMA source) is accepted: no preparation differs for it.
 ///
 /// # Safety
 ///
@@ -374,7 +391,7 @@ pub unsafe extern "C" fn SCIPrepareSegment(
 ) {
     call(error, (), || {
         // SAFETY: caller's contract.
-        let s = unsafe { local(segment, adapter, flags)? };
+        let s = unsafe { local(segment, adapter, flags, SCI_FLAG_DMA_SOURCE_ONLY)? };
         s.seg()?.prepare(adapter).map_err(from_rs)
     })
 }
@@ -401,7 +418,7 @@ pub unsafe extern "C" fn SCISetSegmentAvailable(
 ) {
     call(error, (), || {
         // SAFETY: caller's contract.
-        let s = unsafe { local(segment, adapter, flags)? };
+        let s = unsafe { local(segment, adapter, flags, 0)? };
         let seg = s.seg().map_err(|_| SCI_ERR_SEGMENT_NOT_PREPARED)?;
         seg.set_available().map_err(not_prepared)
     })
@@ -521,17 +538,20 @@ pub unsafe extern "C" fn SCIConnectSegment(
             return Err(SCI_ERR_ILLEGAL_PARAMETER);
         }
         check_adapter(adapter)?;
-        if flags & SCI_FLAG_ASYNCHRONOUS_CONNECT != 0 {
-            return Err(SCI_ERR_FLAG_NOT_IMPLEMENTED);
-        }
-        check_flags(flags, SCI_FLAG_BROADCAST | SCI_FLAG_USE_CALLBACK)?;
+        check_flags_with(
+            flags,
+            SCI_FLAG_BROADCAST | SCI_FLAG_USE_CALLBACK,
+            SCI_FLAG_ASYNCHRONOUS_CONNECT,
+        )?;
         let cb = if flags & SCI_FLAG_USE_CALLBACK != 0 {
             Some(callback.ok_or(SCI_ERR_ILLEGAL_PARAMETER)?)
         } else {
             None
         };
         let t = timeout(timeout_ms);
-        let r = if flags & SCI_FLAG_BROADCAST != 0 || node_id == DIS_BROADCAST_NODEID_GROUP_ALL {
+        let multicast =
+            flags & SCI_FLAG_BROADCAST != 0 || node_id == DIS_BROADCAST_NODEID_GROUP_ALL;
+        let r = if multicast {
             rs::RemoteSegment::connect_multicast(&d.sd, segment_id, t)
         } else {
             rs::RemoteSegment::connect(&d.sd, node_id, segment_id, t)
@@ -541,6 +561,7 @@ pub unsafe extern "C" fn SCIConnectSegment(
             magic: RemoteSeg::MAGIC,
             seg: seg.clone(),
             maps: Arc::new(AtomicUsize::new(0)),
+            multicast,
             watcher: None,
         });
         if let Some(cb) = cb {
@@ -876,6 +897,62 @@ mod tests {
         // SAFETY: live descriptor, closed once.
         unsafe { SCIClose(sd, 0, &mut e) };
         assert_eq!(e, SCI_ERR_OK);
+    }
+
+    #[test]
+    fn flag_classes() {
+        let sd = test_desc();
+        let p = page_size();
+        let mut e = SCI_ERR_OK;
+        // Public flags not offered, values meaning nothing for the call.
+        let (_, err) = create(sd, 1, p, SCI_FLAG_PRIVATE);
+        assert_eq!(err, SCI_ERR_FLAG_NOT_IMPLEMENTED);
+        let (_, err) = create(sd, 1, p, SCI_FLAG_BROADCAST | SCI_FLAG_ALLOW_UNICAST);
+        assert_eq!(err, SCI_ERR_FLAG_NOT_IMPLEMENTED);
+        let (_, err) = create(sd, 1, p, SCI_FLAG_PRIVATE | 0x4000_0000);
+        assert_eq!(err, SCI_ERR_ILLEGAL_FLAG);
+        let (_, err) = create(sd, 1, p, SCI_FLAG_DMA_READ);
+        assert_eq!(err, SCI_ERR_ILLEGAL_FLAG);
+        // DMA_GLOBAL is met by construction.
+        let (h, err) = create(sd, 3, p, SCI_FLAG_EMPTY | SCI_FLAG_DMA_GLOBAL);
+        assert_eq!(err, SCI_ERR_OK);
+        // SAFETY: live handle.
+        unsafe {
+            // Flags pass, the empty segment does not.
+            SCIPrepareSegment(h, 0, SCI_FLAG_DMA_SOURCE_ONLY, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_OPERATION);
+            SCIPrepareSegment(h, 0, SCI_FLAG_DMA_READ, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
+            SCISetSegmentAvailable(h, 0, SCI_FLAG_DMA_SOURCE_ONLY, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
+        }
+        // LOCK_USER_MEM passes the checks and reaches the (fake) kernel.
+        let buf = Buf::new(1);
+        assert_eq!(
+            register(h, buf.0, p, SCI_FLAG_LOCK_USER_MEM),
+            SCI_ERR_INCONSISTENT_VERSIONS
+        );
+        let connect = |flags, e: &mut sci_error_t| {
+            let mut r: Handle = std::ptr::null_mut();
+            // SAFETY: live descriptor, valid out pointers.
+            unsafe {
+                SCIConnectSegment(sd, &mut r, 1, 1, 0, None, std::ptr::null_mut(), 0, flags, e)
+            };
+            assert!(r.is_null());
+        };
+        connect(SCI_FLAG_ASYNCHRONOUS_CONNECT, &mut e);
+        assert_eq!(e, SCI_ERR_FLAG_NOT_IMPLEMENTED);
+        connect(SCI_FLAG_DMA_WAIT, &mut e);
+        assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
+        connect(SCI_FLAG_USE_CALLBACK, &mut e);
+        assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+        // SAFETY: live handles, removed/closed once.
+        unsafe {
+            SCIRemoveSegment(h, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCIClose(sd, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+        }
     }
 
     #[test]

@@ -92,6 +92,17 @@ pub const SCI_FLAG_ERROR_CHECK: c_uint = 0x8000;
 pub const SCI_FLAG_NO_FLUSH: c_uint = 0x0002_0000;
 pub const SCI_FLAG_NO_STORE_BARRIER: c_uint = 0x0008_0000;
 pub const SCI_FLAG_FLUSH_CPU_BUFFERS_ONLY: c_uint = 0x4000;
+pub const SCI_FLAG_ALLOW_UNICAST: c_uint = 0x80;
+pub const SCI_FLAG_LOCK_USER_MEM: c_uint = 0x400;
+pub const SCI_FLAG_DMA_USER_MEM: c_uint = 0x200;
+pub const SCI_FLAG_COUNTING_INT: c_uint = 0x20;
+pub const SCI_FLAG_SHARE_EXTERNAL: c_uint = 0x40;
+pub const SCI_FLAG_LOCK_OPERATION: c_uint = 0x4;
+pub const SCI_FLAG_CONDITIONAL_INTERRUPT_MAP: c_uint = 0x8;
+pub const SCI_FLAG_UNCONDITIONAL_DATA_INTERRUPT_MAP: c_uint = 0x10;
+pub const SCI_FLAG_IO_MAP_IOSPACE: c_uint = 0x80;
+pub const SCI_FLAG_CACHE_FLUSH: c_uint = 0x0010_0000;
+pub const SCI_FLAG_CACHE_INVALIDATE: c_uint = 0x0020_0000;
 
 pub const SCI_Q_VENDORID: c_uint = 1;
 pub const SCI_Q_API: c_uint = 2;
@@ -112,6 +123,7 @@ pub const SCI_Q_ADAPTER_FIRMWARE_OK: c_uint = 16;
 pub const SCI_Q_ADAPTER_DMA_CHANNELS: c_uint = 30;
 pub const SCI_Q_ADAPTER_MULTICAST_GROUPS: c_uint = 31;
 pub const SCI_Q_ADAPTER_NUMBER_OF_NODES: c_uint = 32;
+pub const SCI_Q_ADAPTER_BDF: c_uint = 33;
 pub const SCI_Q_SYSTEM_WRITE_POSTING_ENABLED: c_uint = 2;
 pub const SCI_Q_SYSTEM_WRITE_COMBINING_ENABLED: c_uint = 3;
 
@@ -143,6 +155,15 @@ pub const SCI_SEQ_PENDING: c_uint = 3;
 pub type sci_callback_action_t = c_uint;
 pub const SCI_CALLBACK_CANCEL: c_uint = 1;
 pub const SCI_CALLBACK_CONTINUE: c_uint = 2;
+
+/// `DIS_MAX_NSCIS`: entries of `dis_nodeId_list_t` (one per adapter).
+pub const DIS_MAX_NSCIS: usize = 4;
+/// `dis_nodeId_list_t`.
+pub type dis_nodeId_list_t = [c_uint; DIS_MAX_NSCIS];
+/// `dis_virt_adapter_t` / `dis_adapter_type_t` (a C enum).
+pub type dis_virt_adapter_t = c_uint;
+pub const DIS_ADAPTER_TYPE_UNKNOWN: c_uint = 0;
+pub const DIS_ADAPTER_TYPE_RSIO: c_uint = 0x5210;
 
 /// Opaque handles: pointers to library-owned objects.
 pub type Handle = *mut c_void;
