@@ -1554,13 +1554,18 @@ static void handle_request(struct owner *o, unsigned int node, uint32_t seq)
 	answer(o, node, r.reply_intr, &rep);
 }
 
+/*
+ * The admin owner's own I/O while it serves: its range rewritten (the plain
+ * pattern only, so a peer reading it always finds it) and verified every
+ * half second, on its own queue pair, next to the clients' I/O.
+ */
 static void *owner_rounds(void *arg)
 {
 	struct io *x = arg;
 	unsigned int i;
 
 	while (!x->stop_rounds) {
-		for (i = 0; i < 20 && !x->stop_rounds; i++)
+		for (i = 0; i < 50 && !x->stop_rounds; i++)
 			sleep_ms(10);
 		if (x->stop_rounds)
 			break;
