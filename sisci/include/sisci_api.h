@@ -122,26 +122,37 @@ extern "C" {
 #define DIS_BROADCAST_NODEID_GROUP_ALL 252
 
 /*
- * Convenience names SISCI programs use for "none". Programs often define
- * them themselves, before or after including this header: defined only if
- * not yet defined, and as plain 0, the value programs spell (an identical
- * redefinition is no error).
+ * Convenience names SISCI programs use for "none". The public header has
+ * none: programs define them themselves, before or after including this
+ * header, as 0 or NULL. So that no spelling clashes, none is a macro:
+ * the integers are enumeration constants, the pointers null constants
+ * (C++: nullptr), which a program's own #define of the name afterwards
+ * simply hides, and each is left out if the name is a macro already.
  */
 #ifndef NO_FLAGS
-#define NO_FLAGS 0
-#endif
-#ifndef NO_CALLBACK
-#define NO_CALLBACK 0
-#endif
-#ifndef NO_ARG
-#define NO_ARG 0
+enum { NO_FLAGS = 0 };
 #endif
 #ifndef NO_OFFSET
-#define NO_OFFSET 0
+enum { NO_OFFSET = 0 };
+#endif
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define RSIO_SISCI_NULL_CONSTANT(name) static constexpr decltype(nullptr) name = nullptr
+#elif defined(__cplusplus)
+#define RSIO_SISCI_NULL_CONSTANT(name) static void *const name = 0
+#else
+/* (A null void pointer: C converts it to the callback types too.) */
+#define RSIO_SISCI_NULL_CONSTANT(name) static void *const name = 0
+#endif
+#ifndef NO_CALLBACK
+RSIO_SISCI_NULL_CONSTANT(NO_CALLBACK);
+#endif
+#ifndef NO_ARG
+RSIO_SISCI_NULL_CONSTANT(NO_ARG);
 #endif
 #ifndef NO_SUGGESTED_ADDRESS
-#define NO_SUGGESTED_ADDRESS 0
+RSIO_SISCI_NULL_CONSTANT(NO_SUGGESTED_ADDRESS);
 #endif
+#undef RSIO_SISCI_NULL_CONSTANT
 
 /* ---- Flags (each call documents which it takes) ------------------------ */
 

@@ -378,6 +378,8 @@ unsafe fn local<'a>(
 
 /// `SCIPrepareSegment`. `SCI_FLAG_DMA_SOURCE_ONLY` (the segment will only
 /// be a DMA source) is accepted: no preparation differs for it.
+/// `SCI_FLAG_BROADCAST` (Dolphin's reflective-memory demo passes it)
+/// prepares a multicast segment (`SCI_ERR_ILLEGAL_PARAMETER` for another).
 ///
 /// # Safety
 ///
@@ -390,9 +392,14 @@ pub unsafe extern "C" fn SCIPrepareSegment(
     error: *mut sci_error_t,
 ) {
     call(error, (), || {
+        let allowed = SCI_FLAG_DMA_SOURCE_ONLY | SCI_FLAG_BROADCAST;
         // SAFETY: caller's contract.
-        let s = unsafe { local(segment, adapter, flags, SCI_FLAG_DMA_SOURCE_ONLY)? };
-        s.seg()?.prepare(adapter).map_err(from_rs)
+        let s = unsafe { local(segment, adapter, flags, allowed)? };
+        let seg = s.seg()?;
+        if flags & SCI_FLAG_BROADCAST != 0 && !seg.is_multicast() {
+            return Err(SCI_ERR_ILLEGAL_PARAMETER);
+        }
+        seg.prepare(adapter).map_err(from_rs)
     })
 }
 

@@ -217,6 +217,30 @@ fn header_types(text: &str) -> BTreeSet<String> {
     names
 }
 
+/// A C++ program: the headers compile as C++ and link.
+const CXX_PROGRAM: &str = r#"
+#include <sisci_api.h>
+#include <dis_types.h>
+#include <cstdio>
+int main()
+{
+    sci_error_t e = SCI_ERR_OK;
+    sci_local_segment_t seg = NULL;
+    dis_nodeId_list_t nodes;
+    dis_virt_adapter_t kind;
+    SCIInitialize(NO_FLAGS, &e);
+    SCICreateSegment(NULL, &seg, 1, 4096, NO_CALLBACK, NO_ARG, NO_FLAGS, &e);
+    if (e != SCI_ERR_ILLEGAL_PARAMETER)
+        return 1;
+    SCIGetNodeIdByAdapterName(NULL, &nodes, &kind, NO_FLAGS, &e);
+    if (e != SCI_ERR_ILLEGAL_PARAMETER)
+        return 1;
+    SCITerminate();
+    std::printf("C++ ok\n");
+    return 0;
+}
+"#;
+
 #[test]
 fn compat_all_names_everything_the_headers_declare() {
     let inc = include_dir();
@@ -224,6 +248,29 @@ fn compat_all_names_everything_the_headers_declare() {
     let c = read(&root().join("sisci/examples/c/compat-all.c"));
     let declared: BTreeSet<String> = declared_functions(&api).into_iter().collect();
     assert!(declared.contains("SCIOpen") && declared.len() > 50);
+    // A cruder look at the header: every `SCIName(` outside comments and
+    // preprocessor lines is a declared call (the parser missed none).
+    let code: String = strip_comments(&api)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (i, _) in code.match_indices("SCI") {
+        let name: String = code[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let next = code[i + name.len()..].trim_start().chars().next();
+        let boundary =
+            i == 0 || !code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        if boundary && next == Some('(') && name[3..].starts_with(|c: char| c.is_ascii_uppercase())
+        {
+            assert!(
+                declared.contains(&name),
+                "{name} looks declared, the parser missed it"
+            );
+        }
+    }
     let calls = x_list(&c, "CALLS");
     assert_eq!(
         calls.symmetric_difference(&declared).collect::<Vec<_>>(),
@@ -431,6 +478,27 @@ fn compat_all_builds_and_runs_against_the_install_layout() {
         "{text}"
     );
     assert!(text.contains("PASS SCIOpen without /dev/sisci"), "{text}");
+
+    // C++ programs: the headers' extern "C" and the NO_* constants.
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    if have(&cxx, "--version") {
+        let src = tmp.join("cxx.cc");
+        std::fs::write(&src, CXX_PROGRAM).unwrap();
+        let bin = tmp.join("cxx");
+        run(Command::new(&cxx)
+            .args(["-std=c++11", "-Wall", "-Wextra", "-Werror"])
+            .arg(format!("-I{}", prefix.join("include").display()))
+            .arg(format!("-I{}", prefix.join("include/dis").display()))
+            .arg("-o")
+            .arg(&bin)
+            .arg(&src)
+            .arg(format!("-L{}", lib64.display()))
+            .arg("-lsisci"));
+        let out = go(&bin, "/nonexistent/sisci", &[]);
+        assert!(out.contains("C++ ok"), "{out}");
+    } else {
+        eprintln!("no C++ compiler ({cxx}): its part skipped");
+    }
 
     // pkg-config finds the same layout.
     if have("pkg-config", "--version") {

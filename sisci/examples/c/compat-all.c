@@ -75,8 +75,7 @@
 /* Every constant (flags, query codes, limits, convenience names). */
 #define CONSTANTS(X) \
 	X(SCI_INFINITE_TIMEOUT) X(DIS_BROADCAST_NODEID_GROUP_ALL) \
-	X(NO_FLAGS) X(NO_CALLBACK) X(NO_ARG) X(NO_OFFSET) \
-	X(NO_SUGGESTED_ADDRESS) \
+	X(NO_FLAGS) X(NO_OFFSET) \
 	X(SCI_FLAG_USE_CALLBACK) X(SCI_FLAG_EMPTY) X(SCI_FLAG_PRIVATE) \
 	X(SCI_FLAG_AUTO_ID) X(SCI_FLAG_DMA_SOURCE_ONLY) X(SCI_FLAG_PHYSICAL) \
 	X(SCI_FLAG_CUDA_BUFFER) X(SCI_FLAG_SCIF_BUFFER) \
@@ -263,6 +262,13 @@ static void check_tables(void)
 	for (i = 0; i < COUNT(calls); i++)
 		ok &= calls[i].fn != NULL;
 	check(ok, "every call has an address");
+	ok = 1;
+	for (i = 0; i < COUNT(constants); i++) {
+		/* Flags are single or few bits, never the error mask. */
+		if (!strncmp(constants[i].name, "SCI_FLAG_", 9))
+			ok &= constants[i].value != 0 && !(constants[i].value & SCI_ERR_MASK);
+	}
+	check(ok, "every flag is set and apart from SCI_ERR_MASK");
 	ok = 1;
 	for (i = 0; i < COUNT(types); i++)
 		ok &= types[i].size > 0;
