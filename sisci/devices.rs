@@ -105,6 +105,8 @@ fn close(sh: &Shared, d: DevObj, dying: bool) {
         }
     }
     let shared = dev.shared();
+    // Transfers to or from its BARs stop before their slots go.
+    crate::dma::stop_using(sh, d.handle);
     drop(d);
     let mut st = sh.st.lock();
     if dying && shared && user::held_here(&dev) {
@@ -149,6 +151,9 @@ fn locate(
     }
     if !remote {
         let s = st.seg_mut(file, segment)?;
+        if !s.prepared {
+            return Err(EINVAL);
+        }
         let size = s.mem.size;
         let len = if len == 0 {
             size.checked_sub(offset).ok_or(EINVAL)?

@@ -64,7 +64,11 @@ pub(crate) fn remove(sh: &Shared, file: FileTag, handle: u32) -> Result {
 pub(crate) fn start(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Result {
     let entries = read_entries(a)?;
     let p = Parts::lookup(sh, file, a)?;
-    let direct = sh.info.bar4.0 + (u64::from(p.node) << sh.info.direct_shift);
+    let direct = if p.direct {
+        sh.info.bar4.0 + (u64::from(p.node) << sh.info.direct_shift)
+    } else {
+        0
+    };
     let descs = descriptors(&entries, &p, direct)?;
     p.q.start(descs, a.remote, p.lost, p.mem)
 }
@@ -104,6 +108,9 @@ struct Parts {
     rbus: KVec<u64>,
     rsize: u64,
     lost: Arc<Atomic<u32>>,
+    /// `rbus` is in the node's memory, reached through the direct window
+    /// (else: this node's bus addresses, a device BAR's slots).
+    direct: bool,
 }
 
 impl Parts {
@@ -124,6 +131,13 @@ impl Parts {
             .iter()
             .find(|s| s.handle == a.local && s.file == file)
             .ok_or(EINVAL)?;
+        let mem = s.mem.clone();
+        if a.header.flags & abi::SISCI_DMA_DEVICE != 0 {
+            return Self::device_bar(st, q, mem, file, a);
+        }
+        if a.bar != 0 || a.reserved != 0 {
+            return Err(EINVAL);
+        }
         let c = st
             .conns
             .iter()
@@ -139,12 +153,56 @@ impl Parts {
         rbus.extend_from_slice(&c.bus, GFP_KERNEL)?;
         Ok(Self {
             q,
-            mem: s.mem.clone(),
+            mem,
+            direct: true,
             node: c.node,
             rshift: c.chunk_shift,
             rbus,
             rsize: c.size,
             lost: c.lost.clone(),
+        })
+    }
+}
+
+impl Parts {
+    /// The parts of a transfer to or from BAR `a.bar` of the device
+    /// `a.remote` borrowed through `file`: one chunk, the BAR's slots in
+    /// this node's translated window.
+    fn device_bar(
+        st: kernel::sync::lock::Guard<
+            '_,
+            crate::state::State,
+            kernel::sync::lock::mutex::MutexBackend,
+        >,
+        q: Arc<Queue>,
+        mem: Arc<SegMemory>,
+        file: FileTag,
+        a: &abi::SisciDmaStart,
+    ) -> Result<Self> {
+        if a.reserved != 0 {
+            return Err(EINVAL);
+        }
+        let d = st
+            .devs
+            .iter()
+            .find(|d| d.handle == a.remote && d.file == file)
+            .ok_or(EINVAL)?;
+        let dev = d.borrow.device();
+        if dev.is_gone() {
+            return Err(ENODEV);
+        }
+        let (addr, size) = dev.bar(a.bar as usize).ok_or(EINVAL)?;
+        let mut rbus = KVec::with_capacity(1, GFP_KERNEL)?;
+        rbus.push(addr, GFP_KERNEL)?;
+        Ok(Self {
+            q,
+            mem,
+            direct: false,
+            node: dev.lender(),
+            rshift: 63,
+            rbus,
+            rsize: size,
+            lost: Shared::new_lost(CONN_OK)?,
         })
     }
 }

@@ -431,22 +431,35 @@ const _: () = assert!(core::mem::size_of::<SisciDmaEntry>() == SISCI_DMA_ENTRY_S
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SisciDmaStart {
-    /// `flags = 0`.
+    /// `flags`: [`SISCI_DMA_DEVICE`].
     pub header: ArgHeader,
     /// In: the DMA queue.
     pub queue: u32,
     /// In: a local segment of this file.
     pub local: u32,
-    /// In: a connection of this file.
+    /// In: a connection of this file (with [`SISCI_DMA_DEVICE`]: a
+    /// borrowed device).
     pub remote: u32,
     /// In: entries, `1..=SISCI_MAX_DMA_ENTRIES`.
     pub count: u32,
     /// In: user address of `count` [`SisciDmaEntry`]s.
     pub entries: u64,
+    /// Since version 2, with [`SISCI_DMA_DEVICE`]: the BAR of the device
+    /// `remote` names (its offsets are the entries' `remote_offset`).
+    pub bar: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
 }
 /// Size of [`SisciDmaStart`]'s first version.
 pub const SISCI_DMA_START_SIZE_V1: usize = 32;
-const _: () = assert!(core::mem::size_of::<SisciDmaStart>() == SISCI_DMA_START_SIZE_V1);
+/// Size of [`SisciDmaStart`]'s second version (`bar`).
+pub const SISCI_DMA_START_SIZE_V2: usize = 40;
+const _: () = assert!(core::mem::size_of::<SisciDmaStart>() == SISCI_DMA_START_SIZE_V2);
+/// [`SisciDmaStart`] flag: `remote` is a device borrowed through this file
+/// ([`SISCI_IOC_DEV_BORROW`]) and the transfer copies to or from its BAR
+/// `bar` (through the BAR's translated-window slots: the lender's bus
+/// performs the accesses).
+pub const SISCI_DMA_DEVICE: u32 = 1 << 0;
 /// Starts a (vectored) transfer on an idle queue. Every entry is checked
 /// before anything starts (`EINVAL`, `ERANGE` for offsets outside a
 /// segment); `EBUSY` if the queue's last transfer was not waited for;
@@ -542,9 +555,9 @@ const _: () = assert!(core::mem::size_of::<SisciDevBorrow>() == SISCI_DEV_BORROW
 /// process exits or dies): the last borrower's return stops and resets
 /// the device on its lender.
 pub const SISCI_IOC_DEV_BORROW: u32 = rsio_iowr(0x55, core::mem::size_of::<SisciDevBorrow>());
-/// Returns a borrowed device (`SisciHandle::handle`): its segment
-/// mappings end, then its BAR mappings fault. `EBUSY` while its BARs are
-/// mapped into the process.
+/// Returns a borrowed device (`SisciHandle::handle`): its BAR mappings
+/// are revoked (accesses raise `SIGBUS`), the segments mapped for it are
+/// released, then the device is returned.
 pub const SISCI_IOC_DEV_RETURN: u32 = rsio_iowr(0x56, core::mem::size_of::<SisciHandle>());
 
 /// [`SisciDevMap`] flag: `segment` is a connection (a remote segment,
@@ -577,13 +590,15 @@ const _: () = assert!(core::mem::size_of::<SisciDevMap>() == SISCI_DEV_MAP_SIZE_
 /// device DMAs to (on its lender's bus). While mapped the segment cannot
 /// be removed (`EBUSY`) nor the connection disconnected. Mapping the same
 /// pair again counts; each unmap takes one back. `EINVAL` bad range or
-/// flags, `ENOENT` no such object, `ERANGE` the range is not contiguous
+/// flags, no such device or segment of this file, or a local segment not
+/// prepared; `ENODEV` the device's lender died or took it back; `ERANGE`
+/// the range is not contiguous
 /// as the device sees it (segments are in chunks of up to 4 MiB),
 /// `EACCES` the lender confines the device and the memory is outside
 /// what it admits, `ENOTCONN` a lost connection.
 pub const SISCI_IOC_DEV_MAP: u32 = rsio_iowr(0x57, core::mem::size_of::<SisciDevMap>());
 /// Unmaps what [`SISCI_IOC_DEV_MAP`] mapped (`device`, `segment` and the
-/// flag name it; `ENOENT` if not mapped).
+/// flag name it; `EINVAL` no such device, `ENOENT` not mapped).
 pub const SISCI_IOC_DEV_UNMAP: u32 = rsio_iowr(0x58, core::mem::size_of::<SisciDevMap>());
 
 /// Argument of [`SISCI_IOC_SEG_ADDR`].
@@ -649,7 +664,7 @@ sisci_structs!(
     SisciIntrTrigger, SISCI_INTR_TRIGGER_SIZE_V1, 0;
     SisciIntrWait, SISCI_INTR_WAIT_SIZE_V1, SISCI_NONBLOCK;
     SisciIntrEventfd, SISCI_INTR_EVENTFD_SIZE_V1, 0;
-    SisciDmaStart, SISCI_DMA_START_SIZE_V1, 0;
+    SisciDmaStart, SISCI_DMA_START_SIZE_V1, SISCI_DMA_DEVICE;
     SisciDmaWait, SISCI_DMA_WAIT_SIZE_V1, SISCI_NONBLOCK;
     SisciDevBorrow, SISCI_DEV_BORROW_SIZE_V1, SISCI_DEV_SHARED;
     SisciDevMap, SISCI_DEV_MAP_SIZE_V1, SISCI_DEV_MAP_REMOTE;

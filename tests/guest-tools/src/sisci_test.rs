@@ -20,8 +20,12 @@
 //! - `mc-join GROUP SIZE --expect OFF=VAL [--hold S]`: a multicast segment
 //!   of group GROUP; waits for the value.
 //! - `mc-send GROUP OFF=VAL`: writes the value into the group.
+//! - `smartio FDID ...`: a device borrowed by this process (sisci_test/smartio.rs).
 //! - `bench NODE ID`: PIO write bandwidth into the mapped remote segment vs
 //!   local memcpy, DMA bandwidth, trapped read latency vs mapped read.
+
+#[path = "sisci_test/smartio.rs"]
+mod smartio;
 
 use rsio_uapi::sisci::*;
 use rsio_uapi::Request;
@@ -796,6 +800,7 @@ fn main() {
         "bench" => bench(rest),
         "mc-join" => mc_join(rest),
         "mc-send" => mc_send(rest),
+        "smartio" => smartio::smartio(rest),
         _ => die(format!("unknown command {cmd}")),
     }
 }
