@@ -19,7 +19,8 @@
 #   make install PREFIX=/opt/DIS [DESTDIR=...]
 #                      install the SISCI library as SISCI programs expect it:
 #                      headers in $(PREFIX)/include and include/dis, libsisci.so
-#                      and libsisci.a in $(PREFIX)/lib64, sisci.pc in
+#                      and libsisci.a in $(PREFIX)/lib64 (and lib, a link to it
+#                      unless it exists: build scripts look there too), sisci.pc in
 #                      $(PREFIX)/lib64/pkgconfig (builds it first; SISCI_BUILD=0
 #                      installs what $(SISCI_LIBDIR) holds)
 #   make clean
@@ -113,6 +114,7 @@ endif
 	install -m 644 sisci/include/dis/dis_types.h $(DESTDIR)$(PREFIX)/include/dis/
 	install -m 755 $(SISCI_LIBDIR)/libsisci.so $(DESTDIR)$(PREFIX)/lib64/
 	install -m 644 $(SISCI_LIBDIR)/libsisci.a $(DESTDIR)$(PREFIX)/lib64/
+	[ -e $(DESTDIR)$(PREFIX)/lib ] || ln -s lib64 $(DESTDIR)$(PREFIX)/lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$${exec_prefix}/lib64|' \
 		-e 's|@INCLUDEDIR@|$${prefix}/include|' -e 's|@VERSION@|$(SISCI_VERSION)|' \
 		sisci/capi/sisci.pc.in >$(DESTDIR)$(PREFIX)/lib64/pkgconfig/sisci.pc

@@ -395,6 +395,7 @@ fn compat_all_builds_and_runs_against_the_install_layout() {
         "lib64/libsisci.so",
         "lib64/libsisci.a",
         "lib64/pkgconfig/sisci.pc",
+        "lib/libsisci.so",
     ] {
         assert!(prefix.join(f).is_file(), "make install left out {f}");
     }
