@@ -94,6 +94,7 @@ impl rsio_fabric::api::Feature for LendFeature {
         match mtype {
             proto::BORROW => state::borrow_request(node, payload, reply),
             proto::USER_BORROW => state::user_borrow_request(node, payload, reply),
+            proto::USER_MCAST => state::user_mcast_request(node, payload, reply),
             proto::RETURN => state::return_request(node, payload),
             proto::P2P_EXPOSE => state::p2p_expose_request(node, payload, reply),
             proto::P2P_MAP => state::p2p_map_request(node, payload, reply),

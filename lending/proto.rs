@@ -58,6 +58,11 @@ pub(crate) const P2P_UNEXPOSE: u16 = MT_FIRST + 9;
 /// [`Lease`] like `BORROW`.
 pub(crate) const USER_BORROW: u16 = MT_FIRST + 10;
 
+/// A process's device writes to a multicast group: `fdid`, `group`;
+/// answered with the bus address (on the lender) that writes to the
+/// group's first byte ([`crate::serve::MCAST_SPAN`] bytes follow).
+pub(crate) const USER_MCAST: u16 = MT_FIRST + 11;
+
 /// [`USER_BORROW`] flag: a shared borrow.
 pub(crate) const USER_SHARED: u32 = 1 << 0;
 /// Bytes of a [`USER_BORROW`] payload.
@@ -75,7 +80,16 @@ pub(crate) fn decode_user_borrow(b: &[u8]) -> Result<(u32, u32)> {
     Ok((u32_at(b, 0), flags))
 }
 
-/// The [`USER_BORROW`] payload.
+/// Decodes two words (a [`USER_MCAST`] payload: fdid, group).
+pub(crate) fn decode_pair(b: &[u8]) -> Result<(u32, u32)> {
+    if b.len() != 8 {
+        return Err(EPROTO);
+    }
+    Ok((u32_at(b, 0), u32_at(b, 4)))
+}
+
+/// The [`USER_BORROW`] payload (and, with the group for flags, a
+/// [`USER_MCAST`] one).
 pub(crate) fn encode_user_borrow(fdid: u32, flags: u32) -> [u8; USER_BORROW_LEN] {
     let mut b = [0u8; USER_BORROW_LEN];
     b[..4].copy_from_slice(&fdid.to_le_bytes());

@@ -44,6 +44,11 @@ const PAGE: u64 = 4096;
 /// Peer-to-peer paths one lease may hold.
 const MAX_PATHS: usize = 16;
 
+/// Multicast groups one lease may write to, and the bytes of a group
+/// mapped (a multicast segment's largest size).
+const MAX_MCAST: usize = 4;
+pub(crate) const MCAST_SPAN: u64 = 4 << 20;
+
 /// A path from the leased device to a BAR of another device its borrower
 /// holds.
 struct Path {
@@ -75,6 +80,9 @@ pub(crate) struct Leased {
     bar_fwd: [u64; LEND_NUM_BARS],
     exposed: [u32; LEND_NUM_BARS],
     _msi: LutRange,
+    /// A process's lease: slots writing to multicast groups, for the
+    /// device's DMA (`USER_MCAST`).
+    mcast: KVec<(u32, LutRange)>,
 }
 
 impl Leased {
@@ -147,9 +155,31 @@ impl Leased {
                 bar_fwd,
                 exposed: [0; LEND_NUM_BARS],
                 _msi: msi,
+                mcast: KVec::new(),
             },
             lease,
         ))
+    }
+
+    /// The bus address (here) at which the device writes to multicast
+    /// group `group`: [`MCAST_SPAN`] bytes of the group, mapped on the
+    /// first request and kept with the lease.
+    pub(crate) fn multicast(&mut self, adapter: &Arc<Adapter>, group: u32) -> Result<u64> {
+        if let Some((_, r)) = self.mcast.iter().find(|(g, _)| *g == group) {
+            return Ok(r.bus_addr());
+        }
+        if group >= adapter.info().mc_groups || self.mcast.len() >= MAX_MCAST {
+            return Err(EINVAL);
+        }
+        let slot = 1u64 << adapter.info().slot_shift;
+        let count = u32::try_from(MCAST_SPAN.div_ceil(slot)).map_err(|_| EINVAL)?;
+        let r = LutRange::alloc(adapter, count)?;
+        for i in 0..count {
+            r.map_multicast(i, group, u64::from(i) * slot)?;
+        }
+        let addr = r.bus_addr();
+        self.mcast.push((group, r), GFP_KERNEL)?;
+        Ok(addr)
     }
 
     /// BAR `bar`'s bus address and bytes forwarded, if it is forwarded.

@@ -506,6 +506,38 @@ pub(crate) fn user_borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -
     Ok(n)
 }
 
+/// `USER_MCAST` from `node` (untrusted): the address at which the device
+/// its processes borrow writes to a multicast group. `EACCES` where the
+/// lender's IOMMU confines the device (its domain admits memory only).
+pub(crate) fn user_mcast_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Result<usize> {
+    let (fdid, group) = proto::decode_pair(payload)?;
+    let mut st = STATE.lock();
+    let st = st.as_mut().ok_or(ENODEV)?;
+    let adapter = st.adapter.clone().ok_or(ENODEV)?;
+    let l = st
+        .local
+        .iter_mut()
+        .find(|l| l.entry.fdid == fdid)
+        .ok_or(ENOENT)?;
+    if l.users_confined.is_some() {
+        return Err(EACCES);
+    }
+    let u = l.users.iter_mut().find(|u| u.node == node).ok_or(ENOENT)?;
+    let addr = u.multicast(&adapter, group)?;
+    let b = addr.to_le_bytes();
+    reply
+        .get_mut(..b.len())
+        .ok_or(EOVERFLOW)?
+        .copy_from_slice(&b);
+    pr_info!(
+        "fabric device {:#x}: writes to multicast group {} for node {}'s processes\n",
+        fdid,
+        group,
+        node
+    );
+    Ok(b.len())
+}
+
 /// `RETURN` from `node`: ends its lease (`ENOENT` if it holds none).
 pub(crate) fn return_request(node: u32, payload: &[u8]) -> Result<usize> {
     let fdid = proto::decode_fdid_of(payload)?;

@@ -85,6 +85,30 @@ impl UserDevice {
         (size != 0).then(|| (self.bar_addr[bar], size))
     }
 
+    /// The address at which the device writes to multicast group `group`
+    /// (its first byte; 4 MiB of the group follow): the lender maps it
+    /// for this node's lease. Waits for the lender: not under a spinlock
+    /// or a lock the fabric core's thread takes. `EACCES` where the
+    /// lender's IOMMU confines the device.
+    pub fn multicast_addr(&self, group: u32) -> Result<u64> {
+        if self.is_gone() {
+            return Err(ENODEV);
+        }
+        let reply = api::request(
+            self.node,
+            proto::USER_MCAST,
+            &proto::encode_user_borrow(self.fdid, group),
+            REQUEST_MS,
+        )?;
+        let b = reply.payload();
+        if b.len() != 8 {
+            return Err(EPROTO);
+        }
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
     /// Whether the lender died or took the device back.
     pub fn is_gone(&self) -> bool {
         self.gone.load(Relaxed)

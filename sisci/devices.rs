@@ -136,13 +136,15 @@ fn unhold(st: &mut State, m: &DevMap, n: u32) {
 /// Where `dev` reaches the bytes `a` names of the file's local segment or
 /// connection (`size` 0: to the end; the bytes must be contiguous there),
 /// and the segment's memory to hold (local only). Counts the map on the
-/// segment.
+/// segment. A multicast connection's group is at `mc_base` for the device
+/// ([`multicast_of`]).
 fn locate(
     st: &mut State,
     sh: &Shared,
     file: FileTag,
     dev: &UserDevice,
     a: &abi::SisciDevMap,
+    mc_base: Option<u64>,
 ) -> Result<(u64, Option<Arc<SegMemory>>)> {
     let remote = a.header.flags & abi::SISCI_DEV_MAP_REMOTE != 0;
     let (segment, offset, len) = (a.segment, a.offset, a.size);
@@ -175,9 +177,6 @@ fn locate(
     if crate::state::Shared::lost(&c.lost) != CONN_OK {
         return Err(ENOTCONN);
     }
-    if c.mc.is_some() {
-        return Err(EOPNOTSUPP);
-    }
     let len = if len == 0 {
         c.size.checked_sub(offset).ok_or(EINVAL)?
     } else {
@@ -185,6 +184,12 @@ fn locate(
     };
     if offset.checked_add(len).is_none_or(|e| e > c.size) {
         return Err(EINVAL);
+    }
+    if c.mc.is_some() {
+        // A multicast group: where the lender's slots write to it.
+        let base = mc_base.ok_or(EINVAL)?;
+        c.dev_maps += 1;
+        return Ok((base + offset, None));
     }
     let bus = &c.bus;
     let (addr, run) =
@@ -203,6 +208,12 @@ pub(crate) fn map(sh: &Shared, file: FileTag, a: &mut abi::SisciDevMap) -> Resul
     if a.ioaddr != 0 {
         return Err(EINVAL);
     }
+    // The lender maps a multicast group for the device when asked: a
+    // request, so not under `st`.
+    let mc_base = match multicast_of(sh, file, a)? {
+        Some((dev, group)) => Some(dev.multicast_addr(group)?),
+        None => None,
+    };
     let mut st = sh.st.lock();
     let st = &mut *st;
     let dev = st
@@ -222,7 +233,7 @@ pub(crate) fn map(sh: &Shared, file: FileTag, a: &mut abi::SisciDevMap) -> Resul
         .position(|d| d.handle == a.device)
         .ok_or(EINVAL)?;
     st.devs[d].maps.reserve(1, GFP_KERNEL)?;
-    let (ioaddr, mem) = locate(st, sh, file, &dev, a)?;
+    let (ioaddr, mem) = locate(st, sh, file, &dev, a, mc_base)?;
     let maps = &mut st.devs[d].maps;
     if let Some(m) = maps
         .iter_mut()
@@ -243,6 +254,33 @@ pub(crate) fn map(sh: &Shared, file: FileTag, a: &mut abi::SisciDevMap) -> Resul
     }
     a.ioaddr = ioaddr;
     Ok(())
+}
+
+/// The device and group of a `DEV_MAP` of a multicast connection (`None`
+/// for anything else; the rest is checked under the lock by `locate`).
+fn multicast_of(
+    sh: &Shared,
+    file: FileTag,
+    a: &abi::SisciDevMap,
+) -> Result<Option<(Arc<UserDevice>, u32)>> {
+    if a.header.flags & abi::SISCI_DEV_MAP_REMOTE == 0 {
+        return Ok(None);
+    }
+    let mut st = sh.st.lock();
+    let c = st.conn_mut(file, a.segment)?;
+    if c.mc.is_none() {
+        return Ok(None);
+    }
+    let group = c.seg_id;
+    let dev = st
+        .devs
+        .iter()
+        .find(|d| d.handle == a.device && d.file == file)
+        .ok_or(EINVAL)?
+        .borrow
+        .device()
+        .clone();
+    Ok(Some((dev, group)))
 }
 
 /// `DEV_UNMAP`.

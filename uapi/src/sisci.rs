@@ -561,8 +561,8 @@ pub const SISCI_IOC_DEV_BORROW: u32 = rsio_iowr(0x55, core::mem::size_of::<Sisci
 pub const SISCI_IOC_DEV_RETURN: u32 = rsio_iowr(0x56, core::mem::size_of::<SisciHandle>());
 
 /// [`SisciDevMap`] flag: `segment` is a connection (a remote segment,
-/// also one on this node or a multicast group); without it, a local
-/// segment.
+/// also one on this node, or a multicast group: the device's writes there
+/// reach every member); without it, a local segment.
 pub const SISCI_DEV_MAP_REMOTE: u32 = 1 << 0;
 
 /// Argument of [`SISCI_IOC_DEV_MAP`] and [`SISCI_IOC_DEV_UNMAP`].
@@ -595,7 +595,8 @@ const _: () = assert!(core::mem::size_of::<SisciDevMap>() == SISCI_DEV_MAP_SIZE_
 /// the range is not contiguous
 /// as the device sees it (segments are in chunks of up to 4 MiB),
 /// `EACCES` the lender confines the device and the memory is outside
-/// what it admits, `ENOTCONN` a lost connection.
+/// what it admits (a multicast group, another node's memory when the
+/// segment is on the lender), `ENOTCONN` a lost connection.
 pub const SISCI_IOC_DEV_MAP: u32 = rsio_iowr(0x57, core::mem::size_of::<SisciDevMap>());
 /// Unmaps what [`SISCI_IOC_DEV_MAP`] mapped (`device`, `segment` and the
 /// flag name it; `EINVAL` no such device, `ENOENT` not mapped).
