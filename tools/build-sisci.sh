@@ -47,4 +47,4 @@ sed -e "s|@PREFIX@|/usr|" -e "s|@LIBDIR@|\${exec_prefix}/lib|" \
     -e "s|@INCLUDEDIR@|\${prefix}/include/sisci|" -e "s|@VERSION@|$version|" \
     "$RSIO_ROOT/sisci/capi/sisci.pc.in" >"$OUT/sisci.pc"
 log "wrote target/release/sisci.pc (prefix=/usr)"
-log "done: libsisci.so libsisci.a sisci-{pingpong,bandwidth,intr-latency,multicast,c-smoke,compat-all} sisci.pc"
+log "done: libsisci.so libsisci.a sisci-{pingpong,bandwidth,intr-latency,multicast,c-smoke,compat-all,nvme} sisci.pc"

@@ -63,7 +63,12 @@ fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let header = manifest.join("../include/sisci_api.h");
     let src = manifest.join("src");
-    println!("cargo:rerun-if-changed={}", header.display());
+    // The whole include directory: tests/compat.rs wants the libraries
+    // newer than every header.
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("../include").display()
+    );
     println!("cargo:rerun-if-changed={}", src.display());
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=header_names.rs");

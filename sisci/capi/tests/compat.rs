@@ -73,6 +73,7 @@ fn newest_source() -> SystemTime {
         capi.join("src"),
         root().join("sisci/lib/src"),
         include_dir(),
+        include_dir().join("dis"),
     ] {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
             files.push(e.path());
