@@ -109,14 +109,18 @@ struct Parts {
     rsize: u64,
     lost: Arc<Atomic<u32>>,
     /// `rbus` is in the node's memory, reached through the direct window
-    /// (else: this node's bus addresses, a device BAR's slots).
+    /// (else: this node's bus addresses, a device BAR's or a multicast
+    /// group's slots).
     direct: bool,
+    /// A multicast group: nothing to read from.
+    write_only: bool,
 }
 
 impl Parts {
     /// Looks up the queue, local segment and connection `a` names, owned
     /// by `file`, together so that they are consistent: `EINVAL` for a
-    /// missing one or a multicast connection, `ENOTCONN` for a lost one.
+    /// missing one, `ENOTCONN` for a lost one. A multicast connection
+    /// takes writes only.
     fn lookup(sh: &Shared, file: FileTag, a: &abi::SisciDmaStart) -> Result<Self> {
         let st = sh.st.lock();
         let q = st
@@ -143,11 +147,25 @@ impl Parts {
             .iter()
             .find(|c| c.handle == a.remote && c.file == file)
             .ok_or(EINVAL)?;
-        if c.mc.is_some() {
-            return Err(EINVAL);
-        }
         if Shared::lost(&c.lost) != CONN_OK {
             return Err(ENOTCONN);
+        }
+        if let Some(lut) = c.mc.as_ref() {
+            // A multicast group: the engine writes through the
+            // connection's slots (this node's BAR2), the adapter delivers.
+            let mut rbus = KVec::with_capacity(1, GFP_KERNEL)?;
+            rbus.push(lut.bus_addr(), GFP_KERNEL)?;
+            return Ok(Self {
+                q,
+                mem,
+                direct: false,
+                write_only: true,
+                node: c.node,
+                rshift: 63,
+                rbus,
+                rsize: c.size,
+                lost: c.lost.clone(),
+            });
         }
         let mut rbus = KVec::with_capacity(c.bus.len(), GFP_KERNEL)?;
         rbus.extend_from_slice(&c.bus, GFP_KERNEL)?;
@@ -155,6 +173,7 @@ impl Parts {
             q,
             mem,
             direct: true,
+            write_only: false,
             node: c.node,
             rshift: c.chunk_shift,
             rbus,
@@ -198,6 +217,7 @@ impl Parts {
             q,
             mem,
             direct: false,
+            write_only: false,
             node: dev.lender(),
             rshift: 63,
             rbus,
@@ -215,6 +235,9 @@ fn descriptors(entries: &[abi::SisciDmaEntry], p: &Parts, direct: u64) -> Result
     let (mem, rshift) = (&p.mem, p.rshift);
     let mut descs = KVec::new();
     for (i, e) in entries.iter().enumerate() {
+        if p.write_only && e.flags & abi::SISCI_DMA_FROM_REMOTE != 0 {
+            return Err(EINVAL);
+        }
         let lend = e.local_offset.checked_add(e.len).ok_or(ERANGE)?;
         let rend = e.remote_offset.checked_add(e.len).ok_or(ERANGE)?;
         if lend > mem.size || rend > p.rsize {

@@ -460,9 +460,11 @@ const _: () = assert!(core::mem::size_of::<SisciDmaStart>() == SISCI_DMA_START_S
 /// `bar` (through the BAR's translated-window slots: the lender's bus
 /// performs the accesses).
 pub const SISCI_DMA_DEVICE: u32 = 1 << 0;
-/// Starts a (vectored) transfer on an idle queue. Every entry is checked
-/// before anything starts (`EINVAL`, `ERANGE` for offsets outside a
-/// segment); `EBUSY` if the queue's last transfer was not waited for;
+/// Starts a (vectored) transfer on an idle queue. The connection may be a
+/// multicast group's (the engine writes through its slots and every
+/// member receives; entries reading from it are `EINVAL`). Every entry is
+/// checked before anything starts (`EINVAL`, `ERANGE` for offsets outside
+/// a segment); `EBUSY` if the queue's last transfer was not waited for;
 /// `ENOTCONN` if the connection is lost; `EIO`/`ENODEV` if the adapter
 /// is failing or gone.
 pub const SISCI_IOC_DMA_START: u32 = rsio_iowr(0x52, core::mem::size_of::<SisciDmaStart>());
