@@ -41,7 +41,7 @@ fn implemented_functions(src: &std::path::Path) -> Vec<String> {
         let mut exported = false;
         for line in text.lines() {
             let l = line.trim();
-            if l.starts_with("#[no_mangle]") {
+            if l.starts_with("#[no_mangle]") || l.starts_with("#[unsafe(no_mangle)]") {
                 exported = true;
             } else if exported && l.contains("extern \"C\" fn ") {
                 let rest = &l[l.find("fn ").unwrap() + 3..];
