@@ -272,6 +272,21 @@ fn compat_all_names_everything_the_headers_declare() {
             );
         }
     }
+    // Every call links under its public name (the header renames it).
+    for call in &declared {
+        let remap = api.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            w.next() == Some("#define")
+                && w.next() == Some(call.as_str())
+                && w.next() == Some(format!("_SISCI_EXPANDE_FUNCTION_NAME({call})").as_str())
+        });
+        assert!(
+            remap,
+            "sisci_api.h declares {call} but does not rename it: add \
+             `#define {call} _SISCI_EXPANDE_FUNCTION_NAME({call})` to its \
+             \"Exported names\" block"
+        );
+    }
     let calls = x_list(&c, "CALLS");
     assert_eq!(
         calls.symmetric_difference(&declared).collect::<Vec<_>>(),
