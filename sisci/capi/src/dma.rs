@@ -149,8 +149,9 @@ const START_FLAGS: c_uint = SCI_FLAG_DMA_READ
     | ENGINE_FLAGS
     | SCI_FLAG_DMA_SOURCE_ONLY;
 
-/// A transfer to a multicast group: `SCI_FLAG_BROADCAST` needs a
-/// connection to a group (`SCI_ERR_ILLEGAL_PARAMETER`); a group's
+/// A transfer to a multicast group (rsio_sisci's engine writes through the
+/// connection's slots, every member receives): `SCI_FLAG_BROADCAST` needs
+/// a connection to a group (`SCI_ERR_ILLEGAL_PARAMETER`); a group's
 /// connection (with the flag or not) is written to, never read
 /// (`SCI_ERR_ILLEGAL_OPERATION`).
 fn check_broadcast(flags: c_uint, multicast: bool, entries: &[rs::DmaEntry]) -> CResult<()> {
@@ -167,13 +168,10 @@ fn check_broadcast(flags: c_uint, multicast: bool, entries: &[rs::DmaEntry]) -> 
     Ok(())
 }
 
-/// The SISCI error of a refused start. A kernel without DMA to multicast
-/// groups refuses a group's connection with `EINVAL` (rsio_sisci up to
-/// now; `EOPNOTSUPP` would say it better): `SCI_ERR_NOT_SUPPORTED`.
-fn start_error(errno: i32, multicast: bool) -> sci_error_t {
+/// The SISCI error of a refused start.
+fn start_error(errno: i32) -> sci_error_t {
     match errno {
         libc::ERANGE => SCI_ERR_OUT_OF_RANGE,
-        libc::EINVAL if multicast => SCI_ERR_NOT_SUPPORTED,
         n => from_errno(n),
     }
 }
@@ -218,7 +216,7 @@ unsafe fn start(
     // An empty local segment (no memory registered) cannot be prepared.
     let lseg = l.seg().map_err(|_| SCI_ERR_SEGMENT_NOT_PREPARED)?;
     q.q.start(lseg, &r.seg, &entries)
-        .map_err(|e| start_error(e.errno(), r.multicast))?;
+        .map_err(|e| start_error(e.errno()))?;
     *lock(&q.st) = St {
         state: SCI_DMAQUEUE_POSTED,
         error: SCI_ERR_OK,
@@ -418,9 +416,9 @@ mod tests {
             check_broadcast(SCI_FLAG_BROADCAST, true, &[w, r]),
             Err(SCI_ERR_ILLEGAL_OPERATION)
         );
-        assert_eq!(start_error(libc::EINVAL, true), SCI_ERR_NOT_SUPPORTED);
-        assert_eq!(start_error(libc::EINVAL, false), SCI_ERR_ILLEGAL_PARAMETER);
-        assert_eq!(start_error(libc::ERANGE, true), SCI_ERR_OUT_OF_RANGE);
+        assert_eq!(start_error(libc::EINVAL), SCI_ERR_ILLEGAL_PARAMETER);
+        assert_eq!(start_error(libc::ERANGE), SCI_ERR_OUT_OF_RANGE);
+        assert_eq!(start_error(libc::ENOTCONN), SCI_ERR_NOT_CONNECTED);
     }
 
     #[test]
