@@ -315,8 +315,13 @@ impl Fabric {
             End::Ram { node, addr } => self.memory.write(node, addr + at, data).map_err(|_| node),
             End::Window { off } => match self.resolve(id, off + at, data.len() as u64) {
                 // Posted remote writes from the engine wait for nothing.
+                // A member that misses a multicast write is reported (ERR.MC),
+                // as for a CPU's posted write; the descriptor completes.
                 Ok(Resolved::Multicast { group, offset }) => {
-                    self.multicast(id, group, offset, data).map_err(|(_, t)| t)
+                    if let Err((e, t)) = self.multicast(id, group, offset, data) {
+                        self.error(id, e, off + at, true, t);
+                    }
+                    Ok(())
                 }
                 Ok(_) => self.window_write(id, off + at, data).map_err(|(_, t)| t),
                 Err((_, t)) => Err(t),

@@ -612,6 +612,30 @@ fn a_failing_descriptor_stops_the_channel_with_its_index_and_code() {
 }
 
 #[test]
+fn a_dma_write_to_a_multicast_group_completes_when_a_member_misses_it() {
+    let w = World::new(FabricConfig {
+        nodes: 3,
+        ram_bytes: 16 << 20,
+        multicast: vec![0b111],
+        ..Default::default()
+    });
+    w.links_up();
+    // Node 1 receives, node 2 (a member) does not, node 0 sends.
+    w.w64(1, regs::MC_BASE + regs::MC_ADDR, 0x20_0000);
+    w.w64(1, regs::MC_BASE + regs::MC_SIZE, 0x1000);
+    w.w32(1, regs::MC_BASE + regs::MC_CTRL, regs::WIN_ENABLE);
+    w.map(0, 0, lut::KIND_MULTICAST, 0, 0, 0);
+    w.f.memory().write(0, 0x40_0000, &[0xA5; 64]).unwrap();
+    let ring = 0x10_0000;
+    descriptor(&w, ring, 0, 0x40_0000, BAR2 + 0x80, 64, 0);
+    start_dma(&w, ring, 4, 1);
+    assert!(wait_tail(&w, 1), "a missed member does not stop the channel");
+    assert_eq!(w.ram(1, 0x20_0080, 64), [0xA5; 64]);
+    assert_eq!(w.ram(0, ring + 0x18, 4), desc::RESULT_OK.to_le_bytes());
+    assert_eq!(w.err(0) & Err::Multicast.bit(), Err::Multicast.bit());
+}
+
+#[test]
 fn a_zero_length_descriptor_is_a_length_error() {
     let w = World::two();
     let ring = 0x10_0000;

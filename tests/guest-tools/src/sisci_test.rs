@@ -19,7 +19,8 @@
 //! - `intr-trigger NODE NO COUNT [--data]`.
 //! - `mc-join GROUP SIZE --expect OFF=VAL [--hold S]`: a multicast segment
 //!   of group GROUP; waits for the value.
-//! - `mc-send GROUP OFF=VAL`: writes the value into the group.
+//! - `mc-send GROUP OFF=VAL [--dma]`: writes the value into the group (by
+//!   the adapter's DMA engine with `--dma`).
 //! - `smartio FDID ...`: a device borrowed by this process (sisci_test/smartio.rs).
 //! - `bench NODE ID`: PIO write bandwidth into the mapped remote segment vs
 //!   local memcpy, DMA bandwidth, trapped read latency vs mapped read.
@@ -764,6 +765,33 @@ fn mc_send(args: &[String]) {
     a.size = 64 * 1024;
     ioctl(&f, SISCI_IOC_SEG_CONNECT, &mut a)
         .unwrap_or_else(|e| die(format!("connect: {}", ename(e))));
+    if flag(args, "--dma") {
+        // The adapter's DMA engine writes the value into the group.
+        let l = create(&f, 0, 4096, SISCI_SEG_AUTO_ID)
+            .unwrap_or_else(|e| die(format!("segment: {}", ename(e))));
+        let lm = Map::new(&f, l.off, 4096).unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
+        lm.write32(0, v);
+        let mut h = SisciHandle::request();
+        ioctl(&f, SISCI_IOC_DMA_QUEUE_CREATE, &mut h)
+            .unwrap_or_else(|e| die(format!("queue: {}", ename(e))));
+        let dma = Dma { f: &f, q: h.handle };
+        // A group cannot be read.
+        match dma.run(l.handle, a.handle, &[entry(0, o as u64, 4, true)]) {
+            Err(libc::EINVAL) => println!("DMA read from the group: EINVAL"),
+            r => die(format!("DMA read from a group: {r:?}")),
+        }
+        let w = dma
+            .run(l.handle, a.handle, &[entry(0, o as u64, 4, false)])
+            .unwrap_or_else(|e| die(format!("DMA into the group: {}", ename(e))));
+        if w.state != SISCI_DMA_DONE {
+            die(format!(
+                "DMA into the group: state {} error {}",
+                w.state, w.error
+            ));
+        }
+        println!("sent {v:#x} at {o:#x} to group {group} by DMA");
+        return;
+    }
     let m = Map::new(&f, a.mmap_offset, a.size as usize)
         .unwrap_or_else(|e| die(format!("mmap: {}", ename(e))));
     m.write32(o, v);
