@@ -54,10 +54,11 @@ done
 # libsisci (the SISCI C library) and the SISCI example programs: C ones
 # built by tools/build-sisci.sh against our header, the Rust one a cargo
 # example of libsisci.
-mkdir -p "$stage/usr/lib/pkgconfig" "$stage/usr/include/sisci"
+mkdir -p "$stage/usr/lib/pkgconfig" "$stage/usr/include/sisci/dis"
 install -m 0755 "$bin/libsisci.so" "$stage/usr/lib/libsisci.so"
 install -m 0644 "$bin/sisci.pc" "$stage/usr/lib/pkgconfig/sisci.pc"
 install -m 0644 "$RSIO_ROOT"/sisci/include/*.h "$stage/usr/include/sisci/"
+install -m 0644 "$RSIO_ROOT"/sisci/include/dis/*.h "$stage/usr/include/sisci/dis/"
 for b in sisci-pingpong sisci-bandwidth sisci-intr-latency sisci-multicast sisci-c-smoke sisci-nvme; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run tools/build-sisci.sh)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
