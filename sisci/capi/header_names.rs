@@ -21,7 +21,10 @@ fn strip_comments(text: &str) -> String {
 
 /// The names of the functions `header` declares: every top-level statement
 /// (comments and preprocessor lines removed) that is not a typedef and has
-/// the form `<type> NAME(<parameters>);`.
+/// the form `<type> NAME(<parameters>);`, or, for a call that is also a
+/// function-like macro, `<type> (NAME)(<parameters>);` or
+/// `<type> (RSIO_SISCI_LINK_NAME(NAME))(<parameters>);` (the parentheses
+/// keep the macro from expanding).
 fn declared_functions(header: &str) -> Vec<String> {
     let text = strip_comments(header);
     // Drop preprocessor lines (with their continuations).
@@ -41,8 +44,29 @@ fn declared_functions(header: &str) -> Vec<String> {
         if stmt.is_empty() || stmt.starts_with("typedef") || stmt.starts_with("extern \"C\"") {
             continue;
         }
-        let Some(open) = stmt.find('(') else { continue };
-        let before = stmt[..open].trim_end();
+        // The parameter list: the parenthesized group that ends the
+        // statement; the declarator is what precedes it, without the
+        // parentheses around the name.
+        if !stmt.ends_with(')') {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut open = None;
+        for (i, c) in stmt.char_indices().rev() {
+            match c {
+                ')' => depth += 1,
+                '(' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        open = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(open) = open else { continue };
+        let before = stmt[..open].trim_end_matches(|c: char| c == ')' || c.is_whitespace());
         let name: String = before
             .chars()
             .rev()

@@ -44,6 +44,35 @@ extern "C" {
 #endif
 #define _SISCI_EXPANDE_CONSTANT_NAME(name) _SISCI_PUBLIC_CONST_ ## name
 
+/*
+ * The name a call links as, for the calls that are function-like macros
+ * (SmartIO, below): their declarations and dispatchers use it. It pastes
+ * directly, so that it never expands the call's own name.
+ */
+#if defined(RSIO_SISCI_PLAIN_NAMES)
+#define RSIO_SISCI_LINK_NAME(name) name
+#elif defined(_REENTRANT)
+#define RSIO_SISCI_LINK_NAME(name) _SISCI_PUBLIC_FUNC_MT_ ## name
+#else
+#define RSIO_SISCI_LINK_NAME(name) _SISCI_PUBLIC_FUNC_ST_ ## name
+#endif
+
+/*
+ * SCIMapLocalSegmentForDevice and SCIMapRemoteSegmentForDevice take the
+ * parameter lists of several SISCI releases (docs/sisci.md, "SmartIO"):
+ * they are variadic function-like macros, which need C99 or C++11. Older
+ * language modes get ordinary renamed declarations (the current parameter
+ * lists only). -DRSIO_SISCI_VARIADIC_CALLS=0 or =1 overrides the choice.
+ */
+#ifndef RSIO_SISCI_VARIADIC_CALLS
+#if (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L) || \
+	(defined(__cplusplus) && __cplusplus >= 201103L)
+#define RSIO_SISCI_VARIADIC_CALLS 1
+#else
+#define RSIO_SISCI_VARIADIC_CALLS 0
+#endif
+#endif
+
 #ifndef RSIO_SISCI_PLAIN_NAMES
 #define SCIInitialize                  _SISCI_EXPANDE_FUNCTION_NAME(SCIInitialize)
 #define SCITerminate                   _SISCI_EXPANDE_FUNCTION_NAME(SCITerminate)
@@ -108,9 +137,11 @@ extern "C" {
 #define SCIConnectDeviceSegment        _SISCI_EXPANDE_FUNCTION_NAME(SCIConnectDeviceSegment)
 #define SCIConnectDeviceMemory         _SISCI_EXPANDE_FUNCTION_NAME(SCIConnectDeviceMemory)
 #define SCICreateDeviceSegment         _SISCI_EXPANDE_FUNCTION_NAME(SCICreateDeviceSegment)
+#if !RSIO_SISCI_VARIADIC_CALLS /* else function-like macros (SmartIO) */
 #define SCIMapLocalSegmentForDevice    _SISCI_EXPANDE_FUNCTION_NAME(SCIMapLocalSegmentForDevice)
-#define SCIUnmapLocalSegmentForDevice  _SISCI_EXPANDE_FUNCTION_NAME(SCIUnmapLocalSegmentForDevice)
 #define SCIMapRemoteSegmentForDevice   _SISCI_EXPANDE_FUNCTION_NAME(SCIMapRemoteSegmentForDevice)
+#endif
+#define SCIUnmapLocalSegmentForDevice  _SISCI_EXPANDE_FUNCTION_NAME(SCIUnmapLocalSegmentForDevice)
 #define SCIUnmapRemoteSegmentForDevice _SISCI_EXPANDE_FUNCTION_NAME(SCIUnmapRemoteSegmentForDevice)
 #define SCIRegisterPCIeRequester       _SISCI_EXPANDE_FUNCTION_NAME(SCIRegisterPCIeRequester)
 #define SCIUnregisterPCIeRequester     _SISCI_EXPANDE_FUNCTION_NAME(SCIUnregisterPCIeRequester)
@@ -510,26 +541,95 @@ void SCICreateDeviceSegment(sci_smartio_device_t device,
 		unsigned int segmentId, size_t size, unsigned int memoryType,
 		unsigned int memoryAccess, unsigned int flags,
 		sci_error_t *error);
-void SCIMapLocalSegmentForDevice(sci_local_segment_t segment,
-		unsigned int localAdapterNo, sci_smartio_device_t device,
-		sci_ioaddr_t *ioaddr, size_t offset, size_t size,
-		unsigned int flags, sci_error_t *error);
-void SCIUnmapLocalSegmentForDevice(sci_local_segment_t segment,
-		unsigned int localAdapterNo, sci_smartio_device_t device,
-		unsigned int flags, sci_error_t *error);
-void SCIMapRemoteSegmentForDevice(sci_remote_segment_t segment,
+/*
+ * SCIMapLocalSegmentForDevice / SCIMapRemoteSegmentForDevice: makes size
+ * bytes (0: to the end of the segment) at offset reachable by the device;
+ * *ioaddr is where the device reaches byte offset. Declared under the name
+ * they link as (RSIO_SISCI_LINK_NAME) and, for &SCIMap...ForDevice and
+ * (SCIMap...ForDevice)(...), which the function-like macros below leave
+ * alone, under their plain names, which libsisci exports too.
+ */
+void (RSIO_SISCI_LINK_NAME(SCIMapLocalSegmentForDevice))(
+		sci_local_segment_t segment, unsigned int localAdapterNo,
 		sci_smartio_device_t device, sci_ioaddr_t *ioaddr,
 		size_t offset, size_t size, unsigned int flags,
 		sci_error_t *error);
+void SCIUnmapLocalSegmentForDevice(sci_local_segment_t segment,
+		unsigned int localAdapterNo, sci_smartio_device_t device,
+		unsigned int flags, sci_error_t *error);
+void (RSIO_SISCI_LINK_NAME(SCIMapRemoteSegmentForDevice))(
+		sci_remote_segment_t segment, sci_smartio_device_t device,
+		sci_ioaddr_t *ioaddr, size_t offset, size_t size,
+		unsigned int flags, sci_error_t *error);
 void SCIUnmapRemoteSegmentForDevice(sci_remote_segment_t segment,
 		sci_smartio_device_t device, unsigned int flags,
 		sci_error_t *error);
+#if RSIO_SISCI_VARIADIC_CALLS && !defined(RSIO_SISCI_PLAIN_NAMES)
+void (SCIMapLocalSegmentForDevice)(sci_local_segment_t segment,
+		unsigned int localAdapterNo, sci_smartio_device_t device,
+		sci_ioaddr_t *ioaddr, size_t offset, size_t size,
+		unsigned int flags, sci_error_t *error);
+void (SCIMapRemoteSegmentForDevice)(sci_remote_segment_t segment,
+		sci_smartio_device_t device, sci_ioaddr_t *ioaddr,
+		size_t offset, size_t size, unsigned int flags,
+		sci_error_t *error);
+#endif
 void SCIRegisterPCIeRequester(sci_desc_t sd, unsigned int localAdapterNo,
 		unsigned int bus, unsigned int devfn, unsigned int flags,
 		sci_error_t *error);
 void SCIUnregisterPCIeRequester(sci_desc_t sd, unsigned int localAdapterNo,
 		unsigned int bus, unsigned int devfn, unsigned int flags,
 		sci_error_t *error);
+
+#if RSIO_SISCI_VARIADIC_CALLS
+/*
+ * The parameter lists SCIMap{Local,Remote}SegmentForDevice accept, by
+ * their number of arguments; each becomes one call of the function above
+ * (every argument evaluated once; an expression, usable wherever a call
+ * is). Another number of arguments calls the function with them as they
+ * are, so the compiler reports the mismatch against its prototype.
+ *
+ * - local, 8 (current releases; Dolphin's NVMe example):
+ *   (segment, localAdapterNo, device, &ioaddr, offset, size, flags, &err)
+ * - local, 7 (older releases: ssd-gpu-dma's libnvm, its master branch):
+ *   (segment, localAdapterNo, device, &ioaddr, offset, flags, &err),
+ *   the whole segment from offset (size 0)
+ * - remote, 7 (current): (segment, device, &ioaddr, offset, size, flags, &err)
+ * - remote, 6 (older): (segment, device, &ioaddr, offset, flags, &err)
+ */
+/* The 13th argument: after k arguments, the entry for k of a list of 13
+ * for 12, 11, ..., 0 arguments. */
+#define RSIO_SISCI_PICK_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, \
+		a12, chosen, ...) chosen
+
+#define RSIO_SISCI_MAP_LOCAL_ANY_ RSIO_SISCI_LINK_NAME(SCIMapLocalSegmentForDevice)
+#define RSIO_SISCI_MAP_LOCAL_7_(segment, adapter, device, ioaddr, offset, \
+		flags, error) \
+	RSIO_SISCI_LINK_NAME(SCIMapLocalSegmentForDevice)(segment, adapter, \
+		device, ioaddr, offset, 0, flags, error)
+#define SCIMapLocalSegmentForDevice(...) \
+	RSIO_SISCI_PICK_(__VA_ARGS__, RSIO_SISCI_MAP_LOCAL_ANY_, \
+		RSIO_SISCI_MAP_LOCAL_ANY_, RSIO_SISCI_MAP_LOCAL_ANY_, \
+		RSIO_SISCI_MAP_LOCAL_ANY_, RSIO_SISCI_MAP_LOCAL_ANY_, \
+		RSIO_SISCI_MAP_LOCAL_7_, RSIO_SISCI_MAP_LOCAL_ANY_, \
+		RSIO_SISCI_MAP_LOCAL_ANY_, RSIO_SISCI_MAP_LOCAL_ANY_, \
+		RSIO_SISCI_MAP_LOCAL_ANY_, RSIO_SISCI_MAP_LOCAL_ANY_, \
+		RSIO_SISCI_MAP_LOCAL_ANY_, RSIO_SISCI_MAP_LOCAL_ANY_)(__VA_ARGS__)
+
+#define RSIO_SISCI_MAP_REMOTE_ANY_ RSIO_SISCI_LINK_NAME(SCIMapRemoteSegmentForDevice)
+#define RSIO_SISCI_MAP_REMOTE_6_(segment, device, ioaddr, offset, flags, \
+		error) \
+	RSIO_SISCI_LINK_NAME(SCIMapRemoteSegmentForDevice)(segment, device, \
+		ioaddr, offset, 0, flags, error)
+#define SCIMapRemoteSegmentForDevice(...) \
+	RSIO_SISCI_PICK_(__VA_ARGS__, RSIO_SISCI_MAP_REMOTE_ANY_, \
+		RSIO_SISCI_MAP_REMOTE_ANY_, RSIO_SISCI_MAP_REMOTE_ANY_, \
+		RSIO_SISCI_MAP_REMOTE_ANY_, RSIO_SISCI_MAP_REMOTE_ANY_, \
+		RSIO_SISCI_MAP_REMOTE_ANY_, RSIO_SISCI_MAP_REMOTE_6_, \
+		RSIO_SISCI_MAP_REMOTE_ANY_, RSIO_SISCI_MAP_REMOTE_ANY_, \
+		RSIO_SISCI_MAP_REMOTE_ANY_, RSIO_SISCI_MAP_REMOTE_ANY_, \
+		RSIO_SISCI_MAP_REMOTE_ANY_, RSIO_SISCI_MAP_REMOTE_ANY_)(__VA_ARGS__)
+#endif /* RSIO_SISCI_VARIADIC_CALLS */
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,12 @@
 //!   with `-Wall -Wextra -Werror` against that prefix, with and without
 //!   `-D_REENTRANT` (linking the `MT`/`ST` names), dynamically, statically
 //!   and through pkg-config, and passes its host checks (no kernel: error
-//!   strings, argument and flag validation, dlsym of every name).
+//!   strings, argument and flag validation, dlsym of every name);
+//! - `tests/call-forms.c` (no library needed): the parameter lists of
+//!   several SISCI releases that `SCIMap{Local,Remote}SegmentForDevice`
+//!   accept (function-like macros) become the right calls, in every C and
+//!   C++ standard (older ones: the current lists only), under each name a
+//!   call can link as.
 //!
 //! It tests the libraries cargo built for this profile (`make test` builds
 //! the workspace before `cargo test`); missing tools (cc, make, nm) skip it.
@@ -272,7 +277,12 @@ fn compat_all_names_everything_the_headers_declare() {
             );
         }
     }
-    // Every call links under its public name (the header renames it).
+    // Every call links under its public name (the header renames it):
+    // an object-like macro, or, for the calls that are function-like
+    // macros (several parameter lists), a declaration under
+    // RSIO_SISCI_LINK_NAME(call) and a macro whose every expansion calls
+    // that name (tests/call-forms.c checks the expansions).
+    let code = strip_comments(&api);
     for call in &declared {
         let remap = api.lines().any(|l| {
             let mut w = l.split_whitespace();
@@ -280,12 +290,49 @@ fn compat_all_names_everything_the_headers_declare() {
                 && w.next() == Some(call.as_str())
                 && w.next() == Some(format!("_SISCI_EXPANDE_FUNCTION_NAME({call})").as_str())
         });
+        let link_name = format!("RSIO_SISCI_LINK_NAME({call})");
+        let function_like = code.contains(&format!("#define {call}(...)"))
+            && code.contains(&format!("void ({link_name})("));
         assert!(
-            remap,
+            remap || function_like,
             "sisci_api.h declares {call} but does not rename it: add \
              `#define {call} _SISCI_EXPANDE_FUNCTION_NAME({call})` to its \
              \"Exported names\" block"
         );
+        if function_like {
+            // Its dispatchers: the macros its definition names, each of
+            // which expands to a call of the linked name.
+            let def = code.find(&format!("#define {call}(...)")).unwrap();
+            let body: String = code[def..]
+                .lines()
+                .scan(true, |more, l| {
+                    let take = *more;
+                    *more = l.trim_end().ends_with('\\');
+                    take.then(|| l.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut dispatchers: BTreeSet<&str> = BTreeSet::new();
+            for word in body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("RSIO_SISCI_MAP_") {
+                    dispatchers.insert(word);
+                }
+            }
+            assert!(dispatchers.len() >= 2, "{call}: {body}");
+            for d in dispatchers {
+                let start = code
+                    .find(&format!("#define {d}"))
+                    .unwrap_or_else(|| panic!("{call}: no #define {d}"));
+                let end = code[start..]
+                    .find(")\n")
+                    .map_or(code.len(), |e| start + e + 1);
+                let def = &code[start..end];
+                assert!(
+                    def.contains(&link_name),
+                    "{d} (a parameter list of {call}) does not call {link_name}: {def}"
+                );
+            }
+        }
     }
     let calls = x_list(&c, "CALLS");
     assert_eq!(
@@ -463,6 +510,20 @@ fn compat_all_builds_and_runs_against_the_install_layout() {
         "{u_mt}"
     );
     assert!(!u_mt.contains("_SISCI_PUBLIC_FUNC_ST_"), "{u_mt}");
+    // The calls that are function-like macros too, in every form.
+    for call in [
+        "SCIMapLocalSegmentForDevice",
+        "SCIMapRemoteSegmentForDevice",
+    ] {
+        assert!(
+            u_st.contains(&format!("_SISCI_PUBLIC_FUNC_ST_{call}")),
+            "{u_st}"
+        );
+        assert!(
+            u_mt.contains(&format!("_SISCI_PUBLIC_FUNC_MT_{call}")),
+            "{u_mt}"
+        );
+    }
 
     // Host runs: no rsio_sisci (SCIOpen fails cleanly), and a fake device
     // (calls past their checks reach it). RSIO_DEVICE keeps a host's own
@@ -532,5 +593,103 @@ fn compat_all_builds_and_runs_against_the_install_layout() {
     } else {
         eprintln!("no pkg-config: its part skipped");
     }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Builds and runs `tests/call-forms.c` with `compiler` as `std`, with and
+/// without `RSIO_SISCI_PLAIN_NAMES` and `_REENTRANT`: it must build with
+/// `-Wall -Wextra -Werror -pedantic`, report `variadic` for the variadic
+/// macros, and pass.
+fn call_forms(compiler: &str, lang: &str, std: &str, variadic: bool, tmp: &Path) -> usize {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/call-forms.c");
+    let mut passed = 0;
+    let variants = [
+        &[][..],
+        &["-D_REENTRANT"][..],
+        &["-DRSIO_SISCI_PLAIN_NAMES"][..],
+    ];
+    for (i, defines) in variants.iter().enumerate() {
+        let bin = tmp.join(format!("call-forms-{}-{std}-{i}", lang.replace('+', "x")));
+        run(Command::new(compiler)
+            .args(["-x", lang])
+            .arg(format!("-std={std}"))
+            .args(["-pedantic", "-Wall", "-Wextra", "-Werror"])
+            .args(*defines)
+            .arg(format!("-I{}", include_dir().display()))
+            .arg(format!("-I{}", include_dir().join("dis").display()))
+            .arg("-o")
+            .arg(&bin)
+            .arg(&src));
+        let out = Command::new(&bin).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() && !text.contains("FAIL"),
+            "call-forms ({compiler} -std={std} {defines:?}):\n{text}"
+        );
+        let want = format!("INFO variadic forms: {}", u8::from(variadic));
+        assert!(text.contains(&want), "{compiler} -std={std}: {text}");
+        if variadic {
+            assert!(
+                text.contains(
+                    "PASS local (segment, adapter, device, &ioaddr, offset, flags, &err)"
+                ) && text.contains("PASS remote (segment, device, &ioaddr, offset, flags, &err)"),
+                "{text}"
+            );
+        }
+        passed += text.lines().filter(|l| l.starts_with("PASS ")).count();
+    }
+    passed
+}
+
+#[test]
+fn the_parameter_lists_of_older_releases_become_the_right_calls() {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    if !have(&cc, "--version") {
+        eprintln!("no {cc}: skipped");
+        return;
+    }
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sisci-call-forms");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut passed = 0;
+    for (std, variadic) in [
+        ("c89", false),
+        ("gnu89", false),
+        ("c99", true),
+        ("c11", true),
+        ("gnu11", true),
+        ("c17", true),
+    ] {
+        passed += call_forms(&cc, "c", std, variadic, &tmp);
+    }
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    if have(&cxx, "--version") {
+        for (std, variadic) in [
+            ("c++98", false),
+            ("c++11", true),
+            ("c++17", true),
+            ("c++20", true),
+        ] {
+            passed += call_forms(&cxx, "c++", std, variadic, &tmp);
+        }
+    } else {
+        eprintln!("no C++ compiler ({cxx}): its part skipped");
+    }
+    assert!(passed > 100, "{passed} checks passed");
+
+    // A parameter list no release has does not build: the compiler names
+    // the call.
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/call-forms.c");
+    let out = Command::new(&cc)
+        .args(["-std=c11", "-DWRONG_COUNT", "-Werror"])
+        .arg(format!("-I{}", include_dir().display()))
+        .arg("-o")
+        .arg(tmp.join("call-forms-wrong"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a call with 5 arguments built");
+    assert!(err.contains("SCIMapLocalSegmentForDevice"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

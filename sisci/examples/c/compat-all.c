@@ -489,6 +489,15 @@ static void check_null_arguments(void)
 	check(e != SCI_ERR_OK, "SCIUnmapLocalSegmentForDevice(NULL)");
 	SCIMapRemoteSegmentForDevice(NULL, NULL, &io, 0, 4096, NO_FLAGS, &e);
 	check(e != SCI_ERR_OK, "SCIMapRemoteSegmentForDevice(NULL)");
+	/* The parameter lists of older releases (offset, flags: no size; the
+	 * header makes them calls with size 0, the whole segment), as
+	 * ssd-gpu-dma's libnvm passes them. */
+	e = SCI_ERR_OK;
+	SCIMapLocalSegmentForDevice(NULL, 0, NULL, &io, 0, 0, &e);
+	check(e != SCI_ERR_OK, "SCIMapLocalSegmentForDevice(NULL), older 7 arguments");
+	e = SCI_ERR_OK;
+	SCIMapRemoteSegmentForDevice(NULL, NULL, &io, 0, NO_FLAGS, &e);
+	check(e != SCI_ERR_OK, "SCIMapRemoteSegmentForDevice(NULL), older 6 arguments");
 	SCIUnmapRemoteSegmentForDevice(NULL, NULL, NO_FLAGS, &e);
 	check(e != SCI_ERR_OK, "SCIUnmapRemoteSegmentForDevice(NULL)");
 	SCIRegisterPCIeRequester(NULL, 0, 0, 0, SCI_FLAG_PCIE_REQUESTER_GLOBAL, &e);
