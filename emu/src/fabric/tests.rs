@@ -629,7 +629,10 @@ fn a_dma_write_to_a_multicast_group_completes_when_a_member_misses_it() {
     let ring = 0x10_0000;
     descriptor(&w, ring, 0, 0x40_0000, BAR2 + 0x80, 64, 0);
     start_dma(&w, ring, 4, 1);
-    assert!(wait_tail(&w, 1), "a missed member does not stop the channel");
+    assert!(
+        wait_tail(&w, 1),
+        "a missed member does not stop the channel"
+    );
     assert_eq!(w.ram(1, 0x20_0080, 64), [0xA5; 64]);
     assert_eq!(w.ram(0, ring + 0x18, 4), desc::RESULT_OK.to_le_bytes());
     assert_eq!(w.err(0) & Err::Multicast.bit(), Err::Multicast.bit());
