@@ -177,7 +177,21 @@ typedef struct {
 	uint16_t pci_device_id;
 	uint16_t pci_subsystem_vendor_id;
 	uint16_t pci_subsystem_id;
-	unsigned int lender_node;	/* rsio: the node that lends it */
+	/* The node that lends it; nodeid is the name SISCI 5.11 programs use. */
+#if defined(__cplusplus) || \
+	(defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L)
+	union {
+		unsigned int lender_node;
+		unsigned int nodeid;
+	};
+#elif defined(__GNUC__)
+	__extension__ union {
+		unsigned int lender_node;
+		unsigned int nodeid;
+	};
+#else
+	unsigned int lender_node;
+#endif
 	uint32_t bdf;			/* older field: its bus << 8 | devfn there */
 	char user_name[SCI_SMARTIO_USER_NAME_LEN]; /* "node N DDDD:BB:DD.F" */
 } sci_smartio_device_info_t;
