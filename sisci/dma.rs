@@ -297,7 +297,9 @@ pub(crate) fn wait(sh: &Shared, file: FileTag, a: &mut abi::SisciDmaWait) -> Res
             return Err(ETIMEDOUT);
         }
         if kernel::current!().signal_pending() {
-            return Err(EINTR);
+            // EINTR for the caller, or the wait restarts if its handler
+            // asked for that (SA_RESTART), as for other interrupted waits.
+            return Err(ERESTARTSYS);
         }
         fsleep(Delta::from_micros(pause));
         pause = (pause * 2).min(200);

@@ -317,7 +317,9 @@ impl Shared {
     }
 
     /// Waits on `wake` (`guard` is `st`'s) until `ready` returns `Some`,
-    /// the timeout passes (`ETIMEDOUT`) or a signal comes (`EINTR`).
+    /// the timeout passes (`ETIMEDOUT`) or a signal comes (`EINTR`, or the
+    /// call restarts where the handler has `SA_RESTART`: the timeout then
+    /// starts again).
     pub(crate) fn wait_for<R>(
         &self,
         guard: &mut kernel::sync::lock::Guard<'_, State, kernel::sync::lock::mutex::MutexBackend>,
@@ -347,7 +349,8 @@ impl Shared {
                         left = jiffies
                     }
                 }
-                kernel::sync::CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                // EINTR, or restarted for an SA_RESTART handler.
+                kernel::sync::CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
             }
         }
     }
