@@ -39,6 +39,7 @@ build sisci-multicast multicast.c
 build sisci-c-smoke smoke.c
 build sisci-compat-all compat-all.c
 build sisci-nvme sisci-nvme.c
+build sisci-edu sisci-edu.c
 
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$RSIO_ROOT/sisci/capi/Cargo.toml" | head -n1)"
 # The guests' layout: /usr/lib, headers in /usr/include/sisci (make install

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! DMA queues.
+//! DMA queues: the adapter's engine copies between a local segment and a
+//! connection, or a borrowed device's BAR (a BAR segment of smartio.rs).
 
 use crate::desc::desc;
 use crate::errors::{from_errno, from_rs};
 use crate::ffi::*;
 use crate::segment::{LocalSeg, RemoteSeg};
+use crate::smartio::BarSeg;
 use crate::types::*;
 use std::ffi::{c_uint, c_void};
 use std::sync::{Arc, Mutex};
@@ -176,6 +178,76 @@ fn start_error(errno: i32) -> sci_error_t {
     }
 }
 
+/// The remote side of a transfer: a connection, or a device BAR segment
+/// (`SCIConnectDeviceSegment(SCI_MEMTYPE_BAR)`): rsio_sisci's
+/// `SISCI_DMA_DEVICE`, the remote offsets are offsets in the BAR, which the
+/// engine reaches through the lender. The device must be borrowed through
+/// the queue's descriptor (else the kernel's `EINVAL`:
+/// `SCI_ERR_ILLEGAL_PARAMETER`).
+enum Target<'a> {
+    Seg(&'a RemoteSeg),
+    Bar(&'a BarSeg),
+}
+
+impl Target<'_> {
+    /// The target behind `remote`.
+    ///
+    /// # Safety
+    ///
+    /// `remote` NULL or a live handle of this library.
+    unsafe fn of<'a>(remote: Handle) -> CResult<Target<'a>> {
+        // SAFETY: caller's contract; both check the magic.
+        unsafe {
+            match crate::smartio::bar(remote) {
+                Some(b) => Ok(Target::Bar(b)),
+                None => Ok(Target::Seg(borrow::<RemoteSeg>(remote)?)),
+            }
+        }
+    }
+
+    fn multicast(&self) -> bool {
+        matches!(self, Target::Seg(r) if r.multicast)
+    }
+
+    /// A BAR's entries must stay inside it (`SCI_ERR_OUT_OF_RANGE`, as the
+    /// kernel's `ERANGE`); a connection's are checked by the kernel.
+    fn check_range(&self, entries: &[rs::DmaEntry]) -> CResult<()> {
+        if let Target::Bar(b) = self {
+            let size = b.size() as u64;
+            let inside = |e: &rs::DmaEntry| {
+                e.remote_offset
+                    .checked_add(e.len)
+                    .is_some_and(|end| end <= size)
+            };
+            if !entries.iter().all(inside) {
+                return Err(SCI_ERR_OUT_OF_RANGE);
+            }
+        }
+        Ok(())
+    }
+
+    fn start(
+        &self,
+        q: &rs::DmaQueue,
+        l: &rs::LocalSegment,
+        entries: &[rs::DmaEntry],
+    ) -> CResult<()> {
+        match self {
+            Target::Seg(r) => q
+                .start(l, &r.seg, entries)
+                .map_err(|e| start_error(e.errno())),
+            Target::Bar(b) => {
+                q.start_bar(l, b.device(), b.id(), entries)
+                    .map_err(|e| match e.errno() {
+                        // The device is gone (its lender died, or it was taken back).
+                        libc::ENODEV => crate::smartio::SCI_ERR_NO_SUCH_FDID,
+                        n => start_error(n),
+                    })
+            }
+        }
+    }
+}
+
 /// Starts a transfer on a queue (the common part of the start calls).
 ///
 /// # Safety
@@ -196,7 +268,7 @@ unsafe fn start(
         (
             borrow::<Queue>(dq)?,
             borrow::<LocalSeg>(local)?,
-            borrow::<RemoteSeg>(remote)?,
+            Target::of(remote)?,
         )
     };
     check_flags_with(flags, START_FLAGS, SCI_FLAG_DMA_PHDMA)?;
@@ -211,12 +283,12 @@ unsafe fn start(
     if entries.len() > rs::abi::SISCI_MAX_DMA_ENTRIES as usize {
         return Err(SCI_ERR_MAX_ENTRIES);
     }
-    check_broadcast(flags, r.multicast, &entries)?;
+    check_broadcast(flags, r.multicast(), &entries)?;
+    r.check_range(&entries)?;
     join_callback(q);
     // An empty local segment (no memory registered) cannot be prepared.
     let lseg = l.seg().map_err(|_| SCI_ERR_SEGMENT_NOT_PREPARED)?;
-    q.q.start(lseg, &r.seg, &entries)
-        .map_err(|e| start_error(e.errno()))?;
+    r.start(&q.q, lseg, &entries)?;
     *lock(&q.st) = St {
         state: SCI_DMAQUEUE_POSTED,
         error: SCI_ERR_OK,
@@ -252,7 +324,8 @@ fn direction(flags: c_uint) -> rs::Direction {
 }
 
 /// `SCIStartDmaTransfer`. Flags: [`START_FLAGS`]; `SCI_FLAG_DMA_PHDMA`
-/// (physical addresses) is not offered.
+/// (physical addresses) is not offered. `remote` a connection or a device
+/// BAR segment ([`Target`]).
 ///
 /// # Safety
 ///
@@ -459,6 +532,90 @@ mod tests {
             }; 257];
             SCIStartDmaTransferVec(n, n, n, 257, v.as_mut_ptr(), None, n, 0, &mut e);
             assert_eq!(e, SCI_ERR_MAX_ENTRIES);
+        }
+    }
+
+    #[test]
+    fn device_bar_target() {
+        use crate::segment::{SCICreateSegment, SCIDisconnectSegment, SCIRemoveSegment};
+        use crate::smartio::{SCIConnectDeviceSegment, SCIReturnDevice, SCI_MEMTYPE_BAR};
+        let sd = crate::desc::test_desc();
+        let n = std::ptr::null_mut();
+        let mut e = SCI_ERR_OK;
+        // A queue and a device no kernel knows; a local segment without
+        // memory: every check before the kernel's can be seen.
+        // SAFETY: a live descriptor.
+        let d = unsafe { desc(sd) }.unwrap();
+        let q = into_handle(Queue {
+            magic: Queue::MAGIC,
+            q: Arc::new(rs::DmaQueue::placeholder(&d.sd)),
+            st: Arc::new(Mutex::new(St {
+                state: SCI_DMAQUEUE_IDLE,
+                error: SCI_ERR_OK,
+            })),
+            cb: Mutex::new(None),
+        });
+        let dev = crate::smartio::test_device(sd, 0x1, [0x10_0000, 0, 0, 0, 0, 0]);
+        let (mut bar, mut l) = (n, n);
+        // SAFETY: live handles, valid out pointers; each freed once.
+        unsafe {
+            SCIConnectDeviceSegment(dev, &mut bar, 0, SCI_MEMTYPE_BAR, None, n, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCICreateSegment(sd, &mut l, 5, 4096, None, n, SCI_FLAG_EMPTY, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            let start = |lo: usize, len: usize, ro: usize, flags: c_uint| {
+                let mut e = SCI_ERR_OK;
+                SCIStartDmaTransfer(q, l, bar, lo, len, ro, None, n, flags, &mut e);
+                e
+            };
+            // The BAR is a target: the empty local segment is what stops
+            // these (the last 4 bytes of the BAR, either way).
+            assert_eq!(start(0, 4, 0xf_fffc, 0), SCI_ERR_SEGMENT_NOT_PREPARED);
+            assert_eq!(
+                start(0, 4, 0xf_fffc, SCI_FLAG_DMA_READ | SCI_FLAG_DMA_WAIT),
+                SCI_ERR_SEGMENT_NOT_PREPARED
+            );
+            // Beyond the BAR; a BAR is no multicast group.
+            assert_eq!(start(0, 4, 0xf_fffd, 0), SCI_ERR_OUT_OF_RANGE);
+            assert_eq!(start(0, 4, usize::MAX - 1, 0), SCI_ERR_OUT_OF_RANGE);
+            assert_eq!(
+                start(0, 4, 0, SCI_FLAG_BROADCAST),
+                SCI_ERR_ILLEGAL_PARAMETER
+            );
+            let mut v = [
+                dis_dma_vec_t {
+                    size: 4,
+                    local_offset: 0,
+                    remote_offset: 4,
+                    flags: 0,
+                },
+                dis_dma_vec_t {
+                    size: 8,
+                    local_offset: 8,
+                    remote_offset: 0x10_0000,
+                    flags: SCI_FLAG_DMA_READ,
+                },
+            ];
+            SCIStartDmaTransferVec(q, l, bar, 2, v.as_mut_ptr(), None, n, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OUT_OF_RANGE);
+            v[1].remote_offset = 8;
+            SCIStartDmaTransferVec(q, l, bar, 2, v.as_mut_ptr(), None, n, 0, &mut e);
+            assert_eq!(e, SCI_ERR_SEGMENT_NOT_PREPARED);
+            // Not a remote segment of any kind.
+            SCIStartDmaTransfer(q, l, dev, 0, 4, 0, None, n, 0, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
+
+            assert_eq!(SCIDMAQueueState(q), SCI_DMAQUEUE_IDLE);
+            SCIRemoveDMAQueue(q, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCIRemoveSegment(l, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCIDisconnectSegment(bar, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            SCIReturnDevice(dev, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+            crate::desc::SCIClose(sd, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
         }
     }
 }

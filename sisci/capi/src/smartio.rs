@@ -321,6 +321,11 @@ impl BarSeg {
         self.shared.dev.lender()
     }
 
+    /// The borrowed device (DMA queues copy to and from its BAR).
+    pub fn device(&self) -> &rs::BorrowedDevice {
+        &self.shared.dev
+    }
+
     /// `SCIMapRemoteSegment`: maps part of the BAR.
     pub fn map(&self, offset: u64, len: u64, writable: bool) -> CResult<rs::Mapping> {
         self.shared
@@ -403,6 +408,16 @@ fn device_handle(sd: Handle, s: &rs::Sisci, dev: rs::BorrowedDevice) -> Handle {
         }),
         desc: sd as usize,
     })
+}
+
+/// A device handle on test descriptor `sd` that no kernel knows (its BARs
+/// `bar_size`; nothing to return), for other modules' tests.
+#[cfg(test)]
+pub(crate) fn test_device(sd: Handle, fdid: u32, bar_size: [u64; 6]) -> Handle {
+    // SAFETY: the caller passes a live descriptor.
+    let d = unsafe { desc(sd) }.unwrap();
+    let dev = rs::BorrowedDevice::placeholder(&d.sd, fdid, bar_size);
+    device_handle(sd, &d.sd, dev)
 }
 
 /// `SCIBorrowDevice`: borrows fabric device `fdid` for this process.

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! DMA queues: the adapter's engine copies between a local segment and a
-//! connected remote segment.
+//! connected remote segment, or a BAR of a device borrowed by this process.
 
 use crate::device::Sisci;
 use crate::error::{Error, Result};
 use crate::segment::{LocalSegment, RemoteSegment};
+use crate::smartio::BorrowedDevice;
 use crate::sys::{ioctl, ioctl_handle, timeout_ms, Fd};
 use rsio_uapi::sisci::*;
 use rsio_uapi::Request;
@@ -84,6 +85,38 @@ pub enum DmaState {
     },
 }
 
+/// The other side of a transfer (kernel handles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DmaRemote {
+    /// A connection.
+    Segment(u32),
+    /// BAR `bar` of a borrowed device.
+    Bar { device: u32, bar: u32 },
+}
+
+/// The `DMA_START` argument for `entries` (which must outlive its use).
+fn start_arg(
+    queue: u32,
+    local: u32,
+    remote: DmaRemote,
+    entries: &[SisciDmaEntry],
+) -> SisciDmaStart {
+    let mut a = SisciDmaStart::request();
+    a.queue = queue;
+    a.local = local;
+    match remote {
+        DmaRemote::Segment(h) => a.remote = h,
+        DmaRemote::Bar { device, bar } => {
+            a.header.flags = SISCI_DMA_DEVICE;
+            a.remote = device;
+            a.bar = bar;
+        }
+    }
+    a.count = entries.len() as u32;
+    a.entries = entries.as_ptr() as u64;
+    a
+}
+
 /// A DMA queue: one transfer at a time. Removed on drop (after its
 /// transfer ends).
 pub struct DmaQueue {
@@ -108,6 +141,17 @@ impl DmaQueue {
         })
     }
 
+    /// A queue no kernel knows, for tests of code built on this crate (the
+    /// C library's): every ioctl through it fails (its handle names
+    /// nothing).
+    #[doc(hidden)]
+    pub fn placeholder(sisci: &Sisci) -> Self {
+        DmaQueue {
+            fd: sisci.fd.clone(),
+            handle: u32::MAX,
+        }
+    }
+
     /// The kernel handle.
     pub fn handle(&self) -> u32 {
         self.handle
@@ -120,16 +164,34 @@ impl DmaQueue {
         remote: &RemoteSegment,
         entries: &[DmaEntry],
     ) -> Result<()> {
+        self.start_raw(local.handle(), DmaRemote::Segment(remote.handle()), entries)
+    }
+
+    /// Starts a transfer of `entries` between `local` and BAR `bar` of
+    /// `device` (borrowed through the same [`Sisci`] as this queue): the
+    /// entries' `remote_offset`s are offsets in the BAR. `EINVAL` a BAR
+    /// the device lacks or a device of another file, `ERANGE` beyond the
+    /// BAR, `ENODEV` the device is gone.
+    pub fn start_bar(
+        &self,
+        local: &LocalSegment,
+        device: &BorrowedDevice,
+        bar: u32,
+        entries: &[DmaEntry],
+    ) -> Result<()> {
+        let remote = DmaRemote::Bar {
+            device: device.handle(),
+            bar,
+        };
+        self.start_raw(local.handle(), remote, entries)
+    }
+
+    fn start_raw(&self, local: u32, remote: DmaRemote, entries: &[DmaEntry]) -> Result<()> {
         if entries.is_empty() || entries.len() > SISCI_MAX_DMA_ENTRIES as usize {
             return Err(Error::new("DMA_START", libc::EINVAL));
         }
         let v: Vec<SisciDmaEntry> = entries.iter().map(DmaEntry::abi).collect();
-        let mut a = SisciDmaStart::request();
-        a.queue = self.handle;
-        a.local = local.handle();
-        a.remote = remote.handle();
-        a.count = v.len() as u32;
-        a.entries = v.as_ptr() as u64;
+        let mut a = start_arg(self.handle, local, remote, &v);
         ioctl(&self.fd, SISCI_IOC_DMA_START, &mut a, "DMA_START")
     }
 
@@ -190,5 +252,29 @@ impl Drop for DmaQueue {
             0,
             "DMA_QUEUE_REMOVE",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_arguments() {
+        let v = [
+            DmaEntry::write(0, 4, 4).abi(),
+            DmaEntry::read(8, 0, 4).abi(),
+        ];
+        assert_eq!(v[0].flags, 0);
+        assert_eq!(v[1].flags, SISCI_DMA_FROM_REMOTE);
+        let a = start_arg(3, 5, DmaRemote::Segment(7), &v);
+        assert_eq!(a.header.size as usize, SISCI_DMA_START_SIZE_V2);
+        assert_eq!(a.header.flags, 0);
+        assert_eq!((a.queue, a.local, a.remote, a.count), (3, 5, 7, 2));
+        assert_eq!((a.bar, a.reserved), (0, 0));
+        assert_eq!(a.entries, v.as_ptr() as u64);
+        let a = start_arg(3, 5, DmaRemote::Bar { device: 9, bar: 2 }, &v[..1]);
+        assert_eq!(a.header.flags, SISCI_DMA_DEVICE);
+        assert_eq!((a.remote, a.bar, a.count, a.reserved), (9, 2, 1, 0));
     }
 }
