@@ -572,9 +572,13 @@ pub fn devices(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// `borrowed` by a node's kernel; by processes (SISCI's SmartIO calls):
+/// `user` (exclusive) or `shared`.
 fn state(e: &abi::LendDevEntry) -> &'static str {
     match e.state {
         abi::LEND_STATE_LENT => "lent",
+        abi::LEND_STATE_BORROWED if e.dev_flags & abi::LEND_DEV_SHARED != 0 => "shared",
+        abi::LEND_STATE_BORROWED if e.dev_flags & abi::LEND_DEV_USER != 0 => "user",
         abi::LEND_STATE_BORROWED => "borrowed",
         _ => "?",
     }
