@@ -195,14 +195,26 @@ impl DmaQueue {
         ioctl(&self.fd, SISCI_IOC_DMA_START, &mut a, "DMA_START")
     }
 
+    /// A signal does not end the wait: the transfer goes on, and the
+    /// program's own signals (a benchmark's `SIGALRM` timer) must not fail
+    /// it; the wait resumes with the time left.
     fn wait_raw(&self, timeout: Option<Duration>, nonblock: bool) -> Result<DmaState> {
-        let mut a = SisciDmaWait::request();
-        a.queue = self.handle;
-        a.timeout_ms = timeout_ms(timeout);
-        if nonblock {
-            a.header.flags = SISCI_NONBLOCK;
-        }
-        ioctl(&self.fd, SISCI_IOC_DMA_WAIT, &mut a, "DMA_WAIT")?;
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let a = loop {
+            let mut a = SisciDmaWait::request();
+            a.queue = self.handle;
+            a.timeout_ms = timeout_ms(
+                deadline.map(|d| d.saturating_duration_since(std::time::Instant::now())),
+            );
+            if nonblock {
+                a.header.flags = SISCI_NONBLOCK;
+            }
+            match ioctl(&self.fd, SISCI_IOC_DMA_WAIT, &mut a, "DMA_WAIT") {
+                Err(e) if e.errno() == libc::EINTR && !nonblock => continue,
+                r => r?,
+            }
+            break a;
+        };
         Ok(match a.state {
             SISCI_DMA_IDLE => DmaState::Idle,
             SISCI_DMA_POSTED => DmaState::Posted,
