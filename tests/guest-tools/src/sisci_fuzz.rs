@@ -1,27 +1,47 @@
 //! `rsio-sisci-fuzz`: an ioctl and mmap fuzzer for `/dev/sisci`
 //! (`rsio_sisci`), meant to run in a guest on the debug kernel (KASAN,
 //! lockdep, kmemleak), with a peer node serving a few segments and
-//! interrupts.
+//! interrupts, and (`--device FDID`) lending a device.
 //!
 //! Every iteration picks a strategy: a random ioctl number, a random number
-//! with rsio's magic, a known ioctl (0x40..0x54) with the wrong size in its
+//! with rsio's magic, a known ioctl (0x40..0x59) with the wrong size in its
 //! number, a known ioctl with one to three mutations (argument pointer,
 //! header size, flags, a field at a boundary value, the embedded user
 //! pointers, the DMA entries), a valid operation in the current state
 //! (segments created, prepared, made available and unavailable, removed;
 //! connections to the peer's and to this node's segments; interrupts
 //! created, connected, triggered and waited for with tiny timeouts or
-//! NONBLOCK, eventfds attached; DMA queues, transfers and waits), an mmap
-//! at a good or bad offset and length, or a probe of the mappings. Now and
-//! then it reopens the device, or forks a child that works on its own file
-//! and exits or is SIGKILLed mid-loop. Waits that could block long run
-//! under an interval timer whose signal makes them return `EINTR`.
+//! NONBLOCK, eventfds attached; DMA queues, transfers and waits; devices
+//! borrowed, shared or exclusive, segments and connections mapped for them
+//! and unmapped, bus addresses of segments, DMA from a device's BAR), an
+//! mmap at a good or bad offset and length (segments, connections, the
+//! BARs of borrowed devices), a probe of the mappings, or a SmartIO
+//! sequence (a device borrowed, its BAR mapped and its NVMe CAP register
+//! read, a segment mapped for it and removed while mapped, DMA from the BAR
+//! into the segment checked against CAP, the device returned with its
+//! mappings alive, which must then fault, and in a forked child, SIGBUS).
+//! Now and then it reopens the device, or forks a child that works on its
+//! own file (maybe borrowing the device first) and exits or is SIGKILLed
+//! mid-loop. Waits that could block long run under an interval timer
+//! whose signal makes them return `EINTR`.
+//!
+//! A borrowed device is real: its BARs are only read, by the CPU only
+//! where that has no side effect (an NVMe drive's CAP and VS registers),
+//! and DMA only ever copies from a BAR into a segment (every entry of a
+//! `SISCI_DMA_DEVICE` transfer is made `SISCI_DMA_FROM_REMOTE` before the
+//! call, whatever the strategy did to it); only `--device` is borrowed
+//! (other plausible fabric device ids are moved out of reach).
 //!
 //! The run passes (exit 0) if every errno is one the ioctl may return
-//! (model.rs), no call returns a positive value, no call succeeds that the
-//! ABI says must fail, a mapping of a removed segment or of a closed
-//! connection reaches no memory, and every child exited cleanly or by our
-//! SIGKILL. Deterministic for a given seed (and kernel and peer behaviour).
+//! (model.rs), the calls whose failure the state decides fail with the
+//! errno it says (EPERM for DEV_BORROW without CAP_SYS_RAWIO, EBUSY for a
+//! device held by this process and for removing what is mapped for a
+//! device, ENOENT for unmapping what is not), no call returns a positive
+//! value, no call succeeds that the ABI says must fail, a mapping of a
+//! removed segment, a closed connection or a returned device reaches
+//! nothing, every child exited cleanly or by our SIGKILL, and at the end
+//! the device can be borrowed exclusively again (no borrow leaked).
+//! Deterministic for a given seed (and kernel and peer behaviour).
 //!
 //! The engine (the calls, the strategies, the children, the run) is the
 //! one `rsio-fuzz` runs too (fuzz_common/engine.rs); this file holds what
@@ -53,8 +73,22 @@ const HANDLE_LIMIT: u32 = 1 << 23;
 #[derive(Parser)]
 #[command(about = "Fuzzes /dev/sisci's ioctls and mmap (run it on the debug kernel)")]
 struct Args {
+    /// The character device.
     #[arg(long, default_value = SISCI_DEVICE_PATH)]
-    device: String,
+    path: String,
+    /// The fabric device id of a device another node lends, to borrow
+    /// (`rsio devices`; without it the SmartIO calls only meet ids of no
+    /// device). Its BARs are only read (an NVMe drive's CAP and VS).
+    #[arg(long, value_name = "FDID", value_parser = parse_fdid)]
+    device: Option<u32>,
+    /// Forked children that may be SIGKILLed at any moment do not borrow
+    /// the device (their DEV_BORROWs of it are moved out of reach); the
+    /// children that hold it are killed once they hold it. A DEV_BORROW
+    /// interrupted by a signal after its request went out leaves the
+    /// lender's lease behind (the device stays busy for this node), see
+    /// the scenario.
+    #[arg(long)]
+    spare_borrows: bool,
     #[command(flatten)]
     run: RunArgs,
     /// Segment ids the peer serves (comma-separated).
@@ -66,6 +100,14 @@ struct Args {
     /// Data interrupt numbers the peer serves.
     #[arg(long, default_value = "6")]
     peer_data_intrs: String,
+}
+
+fn parse_fdid(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("{s}: {e}"))
 }
 
 fn ids(s: &str) -> Vec<u32> {
@@ -83,7 +125,31 @@ struct Counts {
     maps: u64,
     maps_ok: u64,
     probes: u64,
+    /// SmartIO sequences run.
+    sequences: u64,
+    /// Reads of an NVMe drive's CAP register through a BAR mapping.
+    cap_reads: u64,
+    /// DMA from a BAR completed, how many were checked against CAP, and
+    /// how many ended in SISCI_DMA_ERROR.
+    bar_dma: u64,
+    bar_dma_checked: u64,
+    bar_dma_failed: u64,
+    /// SIGBUS children: run, faulted as they must, skipped (borrow refused).
+    sigbus: u64,
+    sigbus_faulted: u64,
+    sigbus_skipped: u64,
+    /// Children SIGKILLed while they held the device, and skipped ones.
+    holders_killed: u64,
+    holders_skipped: u64,
+    /// DMA from a BAR that ended in SISCI_DMA_ERROR, by length: how many,
+    /// and the last error. (Reading all of a QEMU NVMe drive's BAR0 meets
+    /// the holes around its MSI-X table, which fail.)
+    bar_dma_errors: std::collections::BTreeMap<u64, (u64, u32)>,
 }
+
+/// The class code of an NVMe controller: its BAR0 starts with CAP and VS,
+/// which can be read without side effects.
+const NVME_CLASS: u32 = 0x01_08_02;
 
 /// The fabric, the peer's objects and what the fuzzer's files hold.
 struct Sisci {
@@ -100,6 +166,27 @@ struct Sisci {
     prober: Prober,
     efd: OwnedFd,
     counts: Counts,
+    /// The lent device to borrow (`--device`).
+    device: Option<u32>,
+    /// CAP_SYS_RAWIO: DEV_BORROW is allowed.
+    rawio: bool,
+    /// What is mapped for the fuzzed file's devices.
+    dev_maps: Vec<DevMapRec>,
+    /// The second file's borrow of the device: its handle, shared.
+    other_dev: Option<(u32, bool)>,
+    /// A forked child: the parent's borrows (shared or not), which its
+    /// file still holds.
+    parent_devs: Vec<bool>,
+    /// What the first borrow reported: vendor and device, class.
+    dev_ids: Option<(u32, u32)>,
+    /// The NVMe CAP register as first read.
+    cap: Option<u64>,
+    /// A forked child's first operation is to come (it may borrow).
+    child_first: bool,
+    /// `--spare-borrows`.
+    spare_borrows: bool,
+    /// This process may be SIGKILLed at any moment (a forked child).
+    killable: bool,
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {}
@@ -139,6 +226,7 @@ fn removal(kind: Kind) -> Op {
         Kind::LocalIntr => Op::IntrRemove,
         Kind::RemoteIntr => Op::IntrDisconnect,
         Kind::Queue => Op::DmaQueueRemove,
+        Kind::Dev => Op::DevReturn,
     }
 }
 
@@ -238,8 +326,13 @@ impl Abi for Fuzzer<Sisci> {
             Op::SegRemove | Op::SegPrepare | Op::SegSetAvailable => {
                 handle(Kind::Seg).or_else(|| {
                     let s = self.obj(v(H_HANDLE, 4) as u32, Kind::Seg)?;
-                    (k.op == Op::SegSetAvailable && !s.prepared)
-                        .then(|| "segment not prepared".into())
+                    if k.op == Op::SegSetAvailable && !s.prepared {
+                        Some("segment not prepared".into())
+                    } else if k.op == Op::SegRemove {
+                        self.busy_for_device(s.handle, false)
+                    } else {
+                        None
+                    }
                 })
             }
             Op::SegConnect => {
@@ -259,7 +352,9 @@ impl Abi for Fuzzer<Sisci> {
                     None
                 }
             }
-            Op::SegDisconnect => handle(Kind::Conn),
+            Op::SegDisconnect => {
+                handle(Kind::Conn).or_else(|| self.busy_for_device(v(H_HANDLE, 4) as u32, true))
+            }
             Op::SegState if v(H_VALUE, 4) != 0 => Some("SisciHandle::value not zero".into()),
             Op::SegState => seg_or_conn(v(H_HANDLE, 4)),
             Op::SegWaitEvent => seg_or_conn(v(EV_HANDLE, 4)),
@@ -357,17 +452,39 @@ impl Abi for Fuzzer<Sisci> {
                 let Some(l) = self.obj(v(DS_LOCAL, 4) as u32, Kind::Seg) else {
                     return Some("local is no segment of this file".into());
                 };
-                let Some(r) = self.obj(v(DS_REMOTE, 4) as u32, Kind::Conn) else {
-                    return Some("remote is no connection of this file".into());
+                let (bar, reserved) = (v(DS_BAR, 4), v(DS_RESERVED, 4));
+                let rsize = if flags & SISCI_DMA_DEVICE != 0 {
+                    if reserved != 0 {
+                        return Some("reserved not zero".into());
+                    }
+                    let Some(d) = self.obj(v(DS_REMOTE, 4) as u32, Kind::Dev) else {
+                        return Some("remote is no device of this file".into());
+                    };
+                    if d.bar(bar) == 0 {
+                        return Some(format!("BAR {bar} of the device cannot be mapped"));
+                    }
+                    d.bar(bar)
+                } else {
+                    if bar != 0 || reserved != 0 {
+                        return Some("bar or reserved without SISCI_DMA_DEVICE".into());
+                    }
+                    let Some(r) = self.obj(v(DS_REMOTE, 4) as u32, Kind::Conn) else {
+                        return Some("remote is no connection of this file".into());
+                    };
+                    let reads = call
+                        .extra
+                        .iter()
+                        .position(|e| e.flags & SISCI_DMA_FROM_REMOTE != 0);
+                    if let Some(i) = reads.filter(|_| r.mc) {
+                        return Some(format!("entry {i} reads from a multicast group"));
+                    }
+                    r.size
                 };
-                if r.mc {
-                    return Some("remote is a multicast connection".into());
-                }
                 for (i, e) in call.extra.iter().enumerate() {
                     let lend = e.local_offset.checked_add(e.len);
                     let rend = e.remote_offset.checked_add(e.len);
-                    if lend.is_none_or(|x| x > l.size) || rend.is_none_or(|x| x > r.size) {
-                        return Some(format!("entry {i} outside a segment"));
+                    if lend.is_none_or(|x| x > l.size) || rend.is_none_or(|x| x > rsize) {
+                        return Some(format!("entry {i} outside a segment or BAR"));
                     }
                 }
                 None
@@ -377,6 +494,105 @@ impl Abi for Fuzzer<Sisci> {
                     return Some("reserved not zero".into());
                 }
                 not(v(DW_QUEUE, 4), Kind::Queue)
+            }
+            Op::DevBorrow => {
+                let outs = [(DB_HANDLE, 4), (DB_MMAP, 8), (DB_VENDOR, 4), (DB_CLASS, 4)];
+                let bars = (0..SISCI_DEV_NUM_BARS).map(|b| (db_bar(b), 8));
+                if outs.into_iter().chain(bars).any(|(off, w)| v(off, w) != 0) {
+                    return Some("an output field not zero".into());
+                }
+                if !self.abi.rawio {
+                    return Some(exact(libc::EPERM, "no CAP_SYS_RAWIO".into()));
+                }
+                let fdid = v(DB_FDID, 4) as u32;
+                let node = fdid >> 16;
+                if node >= fab.nodes || node == fab.node || fdid & 0xffff == 0 {
+                    return Some(format!("fdid {fdid:#x}: no device another node lends"));
+                }
+                let holds = self.holds();
+                let shared = flags & SISCI_DEV_SHARED != 0;
+                if Some(fdid) == self.abi.device
+                    && !holds.is_empty()
+                    && (!shared || holds.iter().any(|s| !s))
+                {
+                    return Some(exact(
+                        libc::EBUSY,
+                        format!(
+                            "this process holds {fdid:#x} ({holds:?} shared), {} asked for",
+                            if shared { "shared" } else { "exclusive" }
+                        ),
+                    ));
+                }
+                None
+            }
+            Op::DevReturn => handle(Kind::Dev),
+            Op::DevMap | Op::DevUnmap => {
+                if v(DM_IOADDR, 8) != 0 {
+                    return Some("ioaddr not zero".into());
+                }
+                let dev = v(DM_DEVICE, 4) as u32;
+                if let Some(why) = not(dev as u64, Kind::Dev) {
+                    return Some(why);
+                }
+                let (seg, remote) = (v(DM_SEGMENT, 4) as u32, flags & SISCI_DEV_MAP_REMOTE != 0);
+                if k.op == Op::DevUnmap {
+                    return (self.dev_map_count(Some(dev), seg, remote) == 0).then(|| {
+                        exact(
+                            libc::ENOENT,
+                            format!("segment {seg} (remote {remote}) not mapped for device {dev}"),
+                        )
+                    });
+                }
+                let (offset, size) = (v(DM_OFFSET, 8), v(DM_SIZE, 8));
+                if !offset.is_multiple_of(PAGE as u64) {
+                    return Some(format!("offset {offset:#x} not page-aligned"));
+                }
+                let o = match self.mappable(seg, remote) {
+                    Ok(o) => o,
+                    Err(why) => return Some(why),
+                };
+                let len = if size == 0 {
+                    o.size.saturating_sub(offset)
+                } else {
+                    size
+                };
+                // A multicast group's range may be empty (its end).
+                let past = if o.mc {
+                    offset > o.size
+                } else {
+                    offset >= o.size
+                };
+                if past || offset.checked_add(len).is_none_or(|e| e > o.size) {
+                    return Some(format!(
+                        "{offset:#x}+{size:#x} outside the segment's {:#x} bytes",
+                        o.size
+                    ));
+                }
+                None
+            }
+            Op::SegAddr => {
+                let outs = [
+                    (SA_RESERVED, 4),
+                    (SA_IOADDR, 8),
+                    (SA_PHYS, 8),
+                    (SA_CONTIGUOUS, 8),
+                ];
+                if outs.into_iter().any(|(off, w)| v(off, w) != 0) {
+                    return Some("reserved or an output field not zero".into());
+                }
+                let (h, offset) = (v(SA_HANDLE, 4) as u32, v(SA_OFFSET, 8));
+                let remote = flags & SISCI_DEV_MAP_REMOTE != 0;
+                let kind = if remote { Kind::Conn } else { Kind::Seg };
+                let Some(o) = self.obj(h, kind) else {
+                    return Some(format!("handle {h} is no {kind:?} of this file"));
+                };
+                if o.mc && remote {
+                    Some("a multicast connection (no direct window)".into())
+                } else if offset >= o.size {
+                    Some(format!("offset {offset:#x} beyond {:#x} bytes", o.size))
+                } else {
+                    None
+                }
             }
         }
     }
@@ -587,10 +803,33 @@ impl Abi for Fuzzer<Sisci> {
             Op::DmaStart => {
                 let q = self.some_handle(Some(Kind::Queue));
                 let l = self.some_handle(Some(Kind::Seg));
-                let r = self.some_handle(Some(Kind::Conn));
                 let lsize = self.obj(l, Kind::Seg).map_or(4096, |o| o.size);
-                let rsize = self.obj(r, Kind::Conn).map_or(4096, |o| o.size);
+                let device =
+                    self.abi.objs.iter().any(|o| o.kind == Kind::Dev) && self.rng.chance(1, 3);
+                let (r, rsize) = if device {
+                    // From a BAR of a borrowed device into the segment.
+                    let r = self.some_handle(Some(Kind::Dev));
+                    let d = self.obj(r, Kind::Dev);
+                    let bar = match d {
+                        Some(d) if self.rng.chance(5, 6) => (0..SISCI_DEV_NUM_BARS as u64)
+                            .find(|b| d.bar(*b) != 0)
+                            .unwrap_or(0),
+                        _ => self.rng.below(8),
+                    };
+                    put(&mut b, 4, 4, SISCI_DMA_DEVICE as u64);
+                    put(&mut b, DS_BAR, 4, bar);
+                    (r, d.map_or(0, |d| d.bar(bar)).max(4096))
+                } else {
+                    let r = self.some_handle(Some(Kind::Conn));
+                    (r, self.obj(r, Kind::Conn).map_or(4096, |o| o.size))
+                };
                 dma = self.dma_entries(lsize, rsize);
+                if device {
+                    dma.iter_mut().for_each(|e| e.flags = SISCI_DMA_FROM_REMOTE);
+                } else if self.obj(r, Kind::Conn).is_some_and(|o| o.mc) && self.rng.chance(5, 6) {
+                    // A multicast group takes writes only.
+                    dma.iter_mut().for_each(|e| e.flags = 0);
+                }
                 if self.rng.chance(1, 6) {
                     // One entry beyond a segment: ERANGE.
                     let i = self.rng.below(dma.len() as u64) as usize;
@@ -609,6 +848,57 @@ impl Abi for Fuzzer<Sisci> {
                     put(&mut b, 4, 4, SISCI_NONBLOCK as u64);
                 }
                 put(&mut b, DW_TIMEOUT, 4, self.rng.pick(&[0, 1, 10, 50, 200]));
+            }
+            Op::DevBorrow => {
+                let fdid = self.some_fdid();
+                put(&mut b, DB_FDID, 4, fdid as u64);
+                if self.rng.chance(1, 2) {
+                    put(&mut b, 4, 4, SISCI_DEV_SHARED as u64);
+                }
+            }
+            Op::DevReturn => {
+                let h = self.some_handle(Some(Kind::Dev));
+                put(&mut b, H_HANDLE, 4, h as u64);
+            }
+            Op::DevMap | Op::DevUnmap => {
+                let maps = &self.abi.dev_maps;
+                let (dev, seg, remote) =
+                    if op == Op::DevUnmap && !maps.is_empty() && self.rng.chance(3, 4) {
+                        let m = maps[self.rng.below(maps.len() as u64) as usize];
+                        (m.dev, m.seg, m.remote)
+                    } else {
+                        let remote = self.rng.chance(2, 5);
+                        let kind = if remote { Kind::Conn } else { Kind::Seg };
+                        let seg = self.some_handle(Some(kind));
+                        (self.some_handle(Some(Kind::Dev)), seg, remote)
+                    };
+                let kind = if remote { Kind::Conn } else { Kind::Seg };
+                let size = self.obj(seg, kind).map_or(4096, |o| o.size);
+                let (offset, len) = self.some_range(size);
+                put(&mut b, DM_DEVICE, 4, dev as u64);
+                put(&mut b, DM_SEGMENT, 4, seg as u64);
+                put(&mut b, DM_OFFSET, 8, offset);
+                put(&mut b, DM_SIZE, 8, len);
+                if remote {
+                    put(&mut b, 4, 4, SISCI_DEV_MAP_REMOTE as u64);
+                }
+            }
+            Op::SegAddr => {
+                let remote = self.rng.chance(2, 5);
+                let kind = if remote { Kind::Conn } else { Kind::Seg };
+                let h = self.some_handle(Some(kind));
+                let size = self.obj(h, kind).map_or(4096, |o| o.size);
+                let offset = match self.rng.below(8) {
+                    0..=2 => 0,
+                    3..=5 => self.rng.below(size),
+                    6 => size - 1,
+                    _ => self.rng.pick(&[size, size + 4096, 1 << 40, u64::MAX]),
+                };
+                put(&mut b, SA_HANDLE, 4, h as u64);
+                put(&mut b, SA_OFFSET, 8, offset);
+                if remote {
+                    put(&mut b, 4, 4, SISCI_DEV_MAP_REMOTE as u64);
+                }
             }
         }
         (b, emb, dma)
@@ -683,6 +973,27 @@ impl Abi for Fuzzer<Sisci> {
                 self.rng.next() & !0xfff,
             ],
             Dom::Out => vec![self.rng.next()],
+            Dom::Fdid => {
+                let (node, peer) = (self.abi.fabric.node, self.abi.fabric.peer);
+                let mut v = vec![
+                    (peer as u64) << 16,
+                    ((peer as u64) << 16) | 0xffff,
+                    (node as u64) << 16 | 1,
+                    (self.abi.fabric.nodes as u64) << 16 | 1,
+                    0xffff_0001,
+                ];
+                v.extend(self.abi.device.map(|d| d as u64));
+                v
+            }
+            Dom::Bar => vec![0, 1, 5, 6, 7, 8],
+            Dom::Offset => vec![
+                PAGE as u64,
+                PAGE as u64 - 1,
+                PAGE as u64 + 1,
+                16 << 10,
+                4 << 20,
+                SISCI_MAX_SEGMENT_SIZE,
+            ],
         }
     }
 
@@ -695,7 +1006,7 @@ impl Abi for Fuzzer<Sisci> {
         };
         let nr = match self.rng.below(3) {
             0 => self.rng.below(0x100) as u32,
-            _ => self.rng.range(0x3c, 0x58) as u32,
+            _ => self.rng.range(0x3c, 0x5e) as u32,
         };
         (dir, nr)
     }
@@ -703,6 +1014,23 @@ impl Abi for Fuzzer<Sisci> {
     fn after_call(&mut self, call: &Call<Dma>, out: &Outcome) {
         if out.errno == libc::EINTR {
             self.abi.counts.interrupted += 1;
+        }
+        // A failure the state decides has one errno (model.rs `exact`):
+        // the rules are those of the state before the call.
+        if out.rc < 0 {
+            let want = self.must_fail(call);
+            if let Some(e) = want.as_deref().and_then(exact_errno) {
+                if out.errno != e {
+                    let name = dispatch(call.cmd).map_or("?", |k| k.name);
+                    self.violation(&format!(
+                        "{name}: {} where the ABI says {}: {}\n  what: {}",
+                        errname(out.errno),
+                        errname(e),
+                        want.unwrap_or_default(),
+                        call.what
+                    ));
+                }
+            }
         }
         if out.rc == 0 {
             self.after_success(call, out);
@@ -741,6 +1069,18 @@ impl Abi for Fuzzer<Sisci> {
             put(&mut b, DW_TIMEOUT, 4, self.rng.pick(&[10, 100, 1000]));
             self.exec_request(Op::DmaWait, b, "wait for the transfer");
         }
+        // What was just mapped for a device is sometimes removed at once
+        // (EBUSY).
+        if op == Op::DevMap && out.rc == 0 && self.rng.chance(1, 4) {
+            if let Some(m) = self.abi.dev_maps.last().copied() {
+                let op = if m.remote {
+                    Op::SegDisconnect
+                } else {
+                    Op::SegRemove
+                };
+                self.handle_op(op, m.seg, "remove what is mapped for a device (EBUSY)");
+            }
+        }
         self.trim();
     }
 
@@ -758,22 +1098,49 @@ impl Abi for Fuzzer<Sisci> {
         }
         let gone: Vec<u32> = self.abi.objs.drain(..).map(|o| o.handle).collect();
         self.retire(gone);
+        self.abi.dev_maps.clear();
         if self.rng.chance(1, 2) {
             match open_device(&self.device) {
-                Ok(f) => self.abi.other = f,
+                Ok(f) => {
+                    self.abi.other = f;
+                    self.abi.other_dev = None;
+                }
                 Err(e) => self.violation(&format!("cannot reopen {}: {e}", self.device)),
             }
             self.open_other();
         }
     }
 
-    /// The parent's mappings are not inherited (VM_DONTCOPY).
+    /// The parent's mappings are not inherited (VM_DONTCOPY); its file
+    /// and its borrows stay.
     fn child_reset(&mut self) {
+        self.abi.killable = true;
+        self.abi.parent_devs = self
+            .abi
+            .objs
+            .iter()
+            .filter(|o| o.kind == Kind::Dev)
+            .map(|o| o.shared)
+            .collect();
         self.abi.maps.clear();
         self.abi.objs.clear();
+        self.abi.dev_maps.clear();
+        self.abi.child_first = true;
     }
 
+    /// A child's first operation mostly borrows the device, for a SIGKILL
+    /// to find it holding one.
     fn child_op(&mut self) {
+        if std::mem::take(&mut self.abi.child_first)
+            && self.abi.device.is_some()
+            && !self.abi.spare_borrows
+            && self.rng.chance(2, 3)
+        {
+            let fdid = self.abi.device.unwrap_or(0);
+            let shared = self.rng.chance(1, 2);
+            self.borrow(fdid, shared, "a child borrows the device");
+            return;
+        }
         match self.rng.below(10) {
             0..=5 => self.valid_op(),
             6 => self.fuzz_mmap(),
@@ -787,6 +1154,34 @@ impl Abi for Fuzzer<Sisci> {
 
     fn held(&self) -> String {
         format!("objects     {}", self.abi.objs.len())
+    }
+
+    /// Only `--device` is borrowed: another fabric device id that could
+    /// name a device is moved out of reach (an index no lender uses), so
+    /// that ENOENT stays reachable but no other real device is touched.
+    /// A transfer that names a device whose entries are not in our
+    /// memory (where `before_ioctl` makes them copy from the BAR) nor
+    /// where the kernel cannot read does not name it.
+    fn make_safe(&mut self, op: Op, b: &mut [u8]) {
+        if op == Op::DevBorrow {
+            let fdid = get(b, DB_FDID, 4) as u32;
+            let spare = self.abi.spare_borrows && self.abi.killable;
+            if (Some(fdid) != self.abi.device || spare) && (1..0x7f00).contains(&(fdid & 0xffff)) {
+                put(b, DB_FDID, 4, (fdid | 0x7f00) as u64);
+            }
+        }
+        let flags = get(b, 4, 4) as u32;
+        if op == Op::DmaStart && flags & SISCI_DMA_DEVICE != 0 {
+            let at = get(b, DS_ENTRIES, 8);
+            let inside = |r: &Region| (r.addr(0)..r.addr(r.len)).contains(&at);
+            let ours = inside(&self.mem.entries) || inside(&self.mem.ro);
+            let hole = self.mem.unmapped;
+            let unreadable =
+                at < PAGE as u64 || (hole..hole + PAGE as u64).contains(&at) || at >= 1 << 47;
+            if !ours && !unreadable {
+                put(b, 4, 4, (flags & !SISCI_DMA_DEVICE) as u64);
+            }
+        }
     }
 
     /// Random timeouts of the waits stay short (or are interrupted).
@@ -834,9 +1229,15 @@ impl Abi for Fuzzer<Sisci> {
         }
     }
 
-    /// A wait that could block long is interrupted by a signal.
+    /// A wait that could block long is interrupted by a signal. A
+    /// transfer that names a device only reads its BAR.
     fn before_ioctl(&mut self, call: &Call<Dma>) -> bool {
         let k = dispatch(call.cmd);
+        if k.is_some_and(|k| k.op == Op::DmaStart)
+            && get(&call.bytes, 4, 4) as u32 & SISCI_DMA_DEVICE != 0
+        {
+            self.only_from_device(call);
+        }
         let long = k.and_then(|k| timeout_field(k.op)).is_some_and(|off| {
             let nonblock = get(&call.bytes, 4, 4) as u32 & SISCI_NONBLOCK != 0;
             field(&call.bytes, call.bytes.len(), off, 4) > LONG_WAIT_MS && !nonblock
@@ -859,9 +1260,12 @@ impl Abi for Fuzzer<Sisci> {
         }
     }
 
-    /// An mmap (70 %) or a probe of the mappings.
+    /// With a device to borrow, a SmartIO sequence (1 in 8); else an mmap
+    /// (70 %) or a probe of the mappings.
     fn own_strategy(&mut self) {
-        if self.rng.chance(7, 10) {
+        if self.abi.device.is_some() && self.rng.chance(1, 8) {
+            self.smartio_sequence();
+        } else if self.rng.chance(7, 10) {
             self.fuzz_mmap();
         } else {
             self.touch_some();
@@ -876,12 +1280,18 @@ impl Abi for Fuzzer<Sisci> {
         }
     }
 
-    /// Finally every object of the file goes: the mappings of removed
-    /// segments and closed connections must be dead.
+    /// Finally every object of the file goes, devices first (what is
+    /// mapped for them goes with them): the mappings of removed segments,
+    /// closed connections and returned devices must be dead. Then, with
+    /// nothing of this process holding it, the device must be free for an
+    /// exclusive borrow (no borrow of the run leaked on either side).
     fn finish(&mut self) {
-        for o in self.abi.objs.clone() {
+        let mut objs = self.abi.objs.clone();
+        objs.sort_by_key(|o| o.kind != Kind::Dev);
+        for o in objs {
             self.handle_op(removal(o.kind), o.handle, "clean up");
         }
+        self.check_device_free();
     }
 
     fn counters(&self) -> Vec<String> {
@@ -895,6 +1305,26 @@ impl Abi for Fuzzer<Sisci> {
                 "mmaps       {} ({} mapped), {} probes",
                 c.maps, c.maps_ok, c.probes
             ),
+            format!(
+                "smartio     {} sequences, {} CAP reads, {} DMA from a BAR ({} checked against CAP, {} more failed{}), {} SIGBUS children ({} faulted, {} skipped), {} holders SIGKILLed ({} skipped)",
+                c.sequences,
+                c.cap_reads,
+                c.bar_dma,
+                c.bar_dma_checked,
+                c.bar_dma_failed,
+                c.bar_dma_errors
+                    .iter()
+                    .map(|(len, (n, e))| format!(
+                        ", {n} of {len} bytes: {}",
+                        errname(*e as i32)
+                    ))
+                    .collect::<String>(),
+                c.sigbus,
+                c.sigbus_faulted,
+                c.sigbus_skipped,
+                c.holders_killed,
+                c.holders_skipped
+            ),
         ]
     }
 }
@@ -906,6 +1336,699 @@ impl Fuzzer<Sisci> {
             .iter()
             .copied()
             .find(|o| o.handle == handle && o.kind == kind)
+    }
+
+    // --- SmartIO: the state.
+
+    /// The borrows of the device this process holds (in any of its
+    /// files): shared or not.
+    fn holds(&self) -> Vec<bool> {
+        let own = self.abi.objs.iter().filter(|o| o.kind == Kind::Dev);
+        own.map(|o| o.shared)
+            .chain(self.abi.parent_devs.iter().copied())
+            .chain(self.abi.other_dev.map(|(_, shared)| shared))
+            .collect()
+    }
+
+    /// Maps of segment (or connection) `seg` for device `dev` (`None`: any
+    /// of the file's devices).
+    fn dev_map_count(&self, dev: Option<u32>, seg: u32, remote: bool) -> u32 {
+        self.abi
+            .dev_maps
+            .iter()
+            .filter(|m| m.seg == seg && m.remote == remote && dev.is_none_or(|d| d == m.dev))
+            .map(|m| m.count)
+            .sum()
+    }
+
+    /// Why removing (or disconnecting) `seg` must fail with EBUSY.
+    fn busy_for_device(&self, seg: u32, remote: bool) -> Option<String> {
+        let n = self.dev_map_count(None, seg, remote);
+        (n > 0).then(|| {
+            exact(
+                libc::EBUSY,
+                format!("handle {seg} is mapped for a device {n} time(s)"),
+            )
+        })
+    }
+
+    /// The segment or connection DEV_MAP may map (Err: why not).
+    fn mappable(&self, seg: u32, remote: bool) -> Result<Obj, String> {
+        if remote {
+            self.obj(seg, Kind::Conn)
+                .ok_or(format!("handle {seg} is no connection of this file"))
+        } else {
+            let s = self
+                .obj(seg, Kind::Seg)
+                .ok_or(format!("handle {seg} is no segment of this file"))?;
+            if !s.prepared {
+                return Err("segment not prepared".into());
+            }
+            Ok(s)
+        }
+    }
+
+    /// A fabric device id: mostly the device to borrow, else one of no
+    /// device (index 0, this node, no such node, an index no lender
+    /// uses).
+    fn some_fdid(&mut self) -> u32 {
+        let (node, peer, nodes) = (
+            self.abi.fabric.node,
+            self.abi.fabric.peer,
+            self.abi.fabric.nodes,
+        );
+        match (self.abi.device, self.rng.below(10)) {
+            (Some(d), 0..=6) => d,
+            (_, 7) => peer << 16 | 0x7f00 | self.rng.below(8) as u32,
+            (_, 8) => self
+                .rng
+                .pick(&[peer << 16, node << 16 | 1, nodes << 16 | 1]),
+            _ => self.rng.next() as u32,
+        }
+    }
+
+    /// An offset and a size in an object of `size` bytes: mostly all of
+    /// it (size 0: to the end) or a page, sometimes beyond or unaligned.
+    fn some_range(&mut self, size: u64) -> (u64, u64) {
+        let pages = (size / PAGE as u64).max(1);
+        let offset = match self.rng.below(10) {
+            0..=5 => 0,
+            6 | 7 => self.rng.below(pages) * PAGE as u64,
+            8 => size,
+            _ => self.rng.pick(&[1, PAGE as u64 - 1, 1 << 40]),
+        };
+        let len = match self.rng.below(8) {
+            0..=3 => 0,
+            4 => PAGE as u64,
+            5 => size.saturating_sub(offset),
+            6 => size.saturating_sub(offset) + PAGE as u64,
+            _ => u64::MAX - self.rng.below(PAGE as u64),
+        };
+        (offset, len)
+    }
+
+    // --- SmartIO: calls.
+
+    /// DEV_BORROW of `fdid`.
+    fn borrow(&mut self, fdid: u32, shared: bool, what: &str) -> Option<Obj> {
+        let mut b = self.request(Op::DevBorrow);
+        put(&mut b, DB_FDID, 4, fdid as u64);
+        if shared {
+            put(&mut b, 4, 4, SISCI_DEV_SHARED as u64);
+        }
+        let out = self.exec_request(Op::DevBorrow, b, what);
+        if out.rc != 0 {
+            return None;
+        }
+        let h = self.mem.arg.read(out.addr + DB_HANDLE as u64, 4)? as u32;
+        self.obj(h, Kind::Dev)
+    }
+
+    /// DEV_MAP or DEV_UNMAP of all of `seg` for `dev`.
+    fn dev_map(&mut self, op: Op, dev: u32, seg: u32, remote: bool, what: &str) -> Outcome {
+        let mut b = self.request(op);
+        put(&mut b, DM_DEVICE, 4, dev as u64);
+        put(&mut b, DM_SEGMENT, 4, seg as u64);
+        if remote {
+            put(&mut b, 4, 4, SISCI_DEV_MAP_REMOTE as u64);
+        }
+        self.exec_request(op, b, what)
+    }
+
+    /// Unmaps what is mapped of `seg` for the file's devices.
+    fn unmap_for_devices(&mut self, seg: u32, remote: bool) {
+        let maps: Vec<DevMapRec> = self
+            .abi
+            .dev_maps
+            .iter()
+            .copied()
+            .filter(|m| m.seg == seg && m.remote == remote)
+            .collect();
+        for m in maps {
+            for _ in 0..m.count {
+                self.dev_map(
+                    Op::DevUnmap,
+                    m.dev,
+                    seg,
+                    remote,
+                    "unmap for the device first",
+                );
+            }
+        }
+    }
+
+    /// Removes an object: a segment or connection is unmapped for the
+    /// devices first.
+    fn release(&mut self, o: Obj, what: &str) -> Outcome {
+        if matches!(o.kind, Kind::Seg | Kind::Conn) {
+            self.unmap_for_devices(o.handle, o.kind == Kind::Conn);
+        }
+        self.handle_op(removal(o.kind), o.handle, what)
+    }
+
+    /// Every entry the kernel will read of a transfer that names a device
+    /// (in our memory: the entries are only ever placed there) copies from
+    /// the BAR, whatever the strategy made of the call: its
+    /// `SISCI_DMA_FROM_REMOTE` is set. An entry valid before stays valid,
+    /// an invalid one invalid (the flag is the only one allowed).
+    fn only_from_device(&mut self, call: &Call<Dma>) {
+        let at = get(&call.bytes, DS_ENTRIES, 8);
+        let count = get(&call.bytes, DS_COUNT, 4).min(SISCI_MAX_DMA_ENTRIES as u64);
+        for i in 0..count {
+            let flags = at.wrapping_add(32 * i + 24);
+            if let Some(f) = self.mem.entries.read(flags, 4) {
+                let off = (flags - self.mem.entries.addr(0)) as usize;
+                let f = f as u32 | SISCI_DMA_FROM_REMOTE;
+                self.mem.entries.write(off, &f.to_ne_bytes());
+            } else if let Some(f) = self.mem.ro.read(flags, 4) {
+                let off = (flags - self.mem.ro.addr(0)) as usize;
+                let f = f as u32 | SISCI_DMA_FROM_REMOTE;
+                self.mem.write_ro(off, &f.to_ne_bytes());
+            }
+        }
+    }
+
+    // --- SmartIO: sequences.
+
+    /// A SmartIO sequence on the device (without CAP_SYS_RAWIO only the
+    /// borrow, which must fail with EPERM).
+    fn smartio_sequence(&mut self) {
+        self.abi.counts.sequences += 1;
+        let Some(fdid) = self.abi.device else { return };
+        if !self.abi.rawio {
+            let shared = self.rng.chance(1, 2);
+            self.borrow(fdid, shared, "borrow without CAP_SYS_RAWIO (EPERM)");
+            return;
+        }
+        match self.rng.below(12) {
+            0..=5 => self.map_and_dma(fdid),
+            6 | 7 => self.return_while_mapped(fdid),
+            8 | 9 => self.sigbus_child(fdid),
+            _ => self.killed_holder(fdid),
+        }
+        self.trim();
+    }
+
+    /// A device of the file, borrowed now if it holds none (shared if
+    /// this process holds it already, else either way).
+    fn a_device(&mut self, fdid: u32) -> Option<Obj> {
+        if let Some(d) = self.abi.objs.iter().copied().find(|o| o.kind == Kind::Dev) {
+            return Some(d);
+        }
+        let shared = !self.holds().is_empty() || self.rng.chance(1, 2);
+        self.borrow(fdid, shared, "borrow the device")
+    }
+
+    /// BAR0 of `d` mapped read-only (its first page or all of it) and
+    /// touched (CAP).
+    fn map_bar0(&mut self, d: Obj) -> Option<Mapping> {
+        let pages = d.bar(0) / PAGE as u64;
+        if pages == 0 {
+            return None;
+        }
+        let len = if self.rng.chance(1, 2) {
+            1
+        } else {
+            pages.min(16)
+        } as usize
+            * PAGE;
+        self.mmap_call(sisci_mmap_offset(d.handle), len, libc::PROT_READ, false)
+    }
+
+    /// A new prepared segment of `size` bytes.
+    fn new_segment(&mut self, size: u64) -> Option<Obj> {
+        let mut b = self.request(Op::SegCreate);
+        put(&mut b, 4, 4, SISCI_SEG_AUTO_ID as u64);
+        put(&mut b, SC_SIZE, 8, size);
+        let out = self.exec_request(Op::SegCreate, b, "a segment for the device");
+        if out.rc != 0 {
+            return None;
+        }
+        let h = self.mem.arg.read(out.addr + SC_HANDLE as u64, 4)? as u32;
+        self.handle_op(Op::SegPrepare, h, "prepare it");
+        self.obj(h, Kind::Seg)
+    }
+
+    /// The device borrowed, its BAR0 mapped and CAP read; a segment mapped
+    /// for it (removal refused while mapped), its bus address; a
+    /// connection mapped for it (disconnect refused); DMA from BAR0 into
+    /// the segment, checked against CAP; mostly unmapped again.
+    fn map_and_dma(&mut self, fdid: u32) {
+        let Some(d) = self.a_device(fdid) else { return };
+        self.map_bar0(d);
+        let size = self.rng.pick(&[4096, 16384, 65536]);
+        let Some(s) = self.new_segment(size) else {
+            return;
+        };
+        let mapped = self.dev_map(
+            Op::DevMap,
+            d.handle,
+            s.handle,
+            false,
+            "map the segment for the device",
+        );
+        if mapped.rc == 0 {
+            self.handle_op(
+                Op::SegRemove,
+                s.handle,
+                "remove it while mapped for the device (EBUSY)",
+            );
+        }
+        let mut b = self.request(Op::SegAddr);
+        put(&mut b, SA_HANDLE, 4, s.handle as u64);
+        self.exec_request(Op::SegAddr, b, "its bus address");
+        let conn = self
+            .abi
+            .objs
+            .iter()
+            .copied()
+            .find(|o| o.kind == Kind::Conn && !o.mc);
+        if let Some(c) = conn {
+            let out = self.dev_map(
+                Op::DevMap,
+                d.handle,
+                c.handle,
+                true,
+                "map a connection for the device",
+            );
+            if out.rc == 0 {
+                self.handle_op(
+                    Op::SegDisconnect,
+                    c.handle,
+                    "disconnect it while mapped for the device (EBUSY)",
+                );
+                self.dev_map(
+                    Op::DevUnmap,
+                    d.handle,
+                    c.handle,
+                    true,
+                    "unmap the connection",
+                );
+            }
+        }
+        self.dma_from_bar(d, s);
+        if mapped.rc == 0 && self.rng.chance(3, 4) {
+            self.dev_map(Op::DevUnmap, d.handle, s.handle, false, "unmap the segment");
+        }
+    }
+
+    /// DMA of CAP and more of BAR0 into the start of segment `s` (a
+    /// version 1 argument now and then: BAR 0 implied), waited for; what
+    /// arrived is CAP.
+    fn dma_from_bar(&mut self, d: Obj, s: Obj) {
+        let q = match self.abi.objs.iter().find(|o| o.kind == Kind::Queue) {
+            Some(q) => q.handle,
+            None => {
+                let out = self.handle_op(Op::DmaQueueCreate, 0, "a queue for DMA from the BAR");
+                if out.rc != 0 {
+                    return;
+                }
+                match self.mem.arg.read(out.addr + H_HANDLE as u64, 4) {
+                    Some(h) => h as u32,
+                    None => return,
+                }
+            }
+        };
+        let len = self
+            .rng
+            .pick(&[8u64, 64, 4096, 16384])
+            .min(d.bar(0))
+            .min(s.size);
+        if len == 0 {
+            return;
+        }
+        let entries = vec![SisciDmaEntry {
+            local_offset: 0,
+            remote_offset: 0,
+            len,
+            flags: SISCI_DMA_FROM_REMOTE,
+            reserved: 0,
+        }];
+        let v1 = self.rng.chance(1, 4);
+        let size = if v1 {
+            SISCI_DMA_START_SIZE_V1
+        } else {
+            SISCI_DMA_START_SIZE_V2
+        };
+        let cmd = ioc(
+            IOC_READ | IOC_WRITE,
+            RSIO_IOC_MAGIC,
+            ioc_nr(SISCI_IOC_DMA_START),
+            size,
+        );
+        let mut b = vec![0u8; size];
+        put(&mut b, 0, 4, size as u64);
+        put(&mut b, 4, 4, SISCI_DMA_DEVICE as u64);
+        put(&mut b, DS_QUEUE, 4, q as u64);
+        put(&mut b, DS_LOCAL, 4, s.handle as u64);
+        put(&mut b, DS_REMOTE, 4, d.handle as u64);
+        put(&mut b, DS_COUNT, 4, 1);
+        self.set_emb(Op::DmaStart, &mut b, Ptr::Valid);
+        let out = self.exec(Call {
+            cmd,
+            bytes: b,
+            arg: Ptr::Valid,
+            emb: Some(Ptr::Valid),
+            extra: entries,
+            what: format!(
+                "DMA {len} bytes from BAR0 into a segment (v{})",
+                if v1 { 1 } else { 2 }
+            ),
+        });
+        if out.rc != 0 {
+            return;
+        }
+        let (mut state, mut failed_entry, mut error) = (SISCI_DMA_POSTED, 0, 0);
+        for _ in 0..250 {
+            let mut b = self.request(Op::DmaWait);
+            put(&mut b, DW_QUEUE, 4, q as u64);
+            put(&mut b, DW_TIMEOUT, 4, 20);
+            let out = self.exec_request(Op::DmaWait, b, "wait for the DMA from the BAR");
+            if out.rc != 0 && out.errno != libc::ETIMEDOUT {
+                return;
+            }
+            if out.rc == 0 {
+                let out_u32 = |off: usize| self.mem.arg.read(out.addr + off as u64, 4);
+                state = out_u32(DW_STATE).unwrap_or(0) as u32;
+                failed_entry =
+                    out_u32(std::mem::offset_of!(SisciDmaWait, failed_entry)).unwrap_or(0) as u32;
+                error = out_u32(std::mem::offset_of!(SisciDmaWait, error)).unwrap_or(0) as u32;
+                if state != SISCI_DMA_POSTED {
+                    break;
+                }
+            }
+        }
+        if state != SISCI_DMA_DONE {
+            if state == SISCI_DMA_POSTED {
+                self.violation("DMA of a few bytes from a BAR did not end within 5 s");
+                return;
+            }
+            self.abi.counts.bar_dma_failed += 1;
+            let e = self.abi.counts.bar_dma_errors.entry(len).or_default();
+            *e = (e.0 + 1, error);
+            // An NVMe drive's first page of BAR0 is registers: DMA from it
+            // must work.
+            let nvme = self
+                .abi
+                .dev_ids
+                .is_some_and(|(_, class)| class == NVME_CLASS);
+            if nvme && len <= PAGE as u64 {
+                self.violation(&format!(
+                    "DMA of {len} bytes from BAR0 of the device (its registers) ended in error {} (state {state}, entry {failed_entry})",
+                    errname(error as i32)
+                ));
+            }
+            return;
+        }
+        self.abi.counts.bar_dma += 1;
+        // What arrived: the segment as the CPU sees it.
+        let (Some(cap), Some(_)) = (self.abi.cap, self.abi.dev_ids) else {
+            return;
+        };
+        let Ok(addr) = mapping::map(
+            self.file.as_raw_fd(),
+            sisci_mmap_offset(s.handle),
+            PAGE,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+        ) else {
+            return;
+        };
+        // SAFETY: `addr` is a live read-only shared mapping of a local segment of this file (not removed: this file holds it), aligned, of a page.
+        let got = unsafe { std::ptr::read_volatile(addr as *const u64) };
+        let m = Mapping {
+            addr,
+            len: PAGE,
+            handle: s.handle,
+            local: true,
+            readable: true,
+            writable: false,
+            private: false,
+            dev: None,
+        };
+        mapping::unmap(&m);
+        self.abi.counts.bar_dma_checked += 1;
+        if got != cap {
+            self.violation(&format!(
+                "DMA of {len} bytes from BAR0 of the device (SISCI_DMA_DEVICE, FROM_REMOTE) completed, but the segment starts with {got:#x}, not CAP {cap:#x}"
+            ));
+        }
+    }
+
+    /// The device returned while its BAR is mapped and a segment is mapped
+    /// for it: the mapping must then be dead (`forget` probes it), the
+    /// segment free to go.
+    fn return_while_mapped(&mut self, fdid: u32) {
+        let Some(d) = self.a_device(fdid) else { return };
+        self.map_bar0(d);
+        let seg = self
+            .abi
+            .objs
+            .iter()
+            .copied()
+            .find(|o| o.kind == Kind::Seg && o.prepared);
+        if let Some(s) = seg {
+            self.dev_map(
+                Op::DevMap,
+                d.handle,
+                s.handle,
+                false,
+                "map a segment for the device",
+            );
+        }
+        self.handle_op(
+            Op::DevReturn,
+            d.handle,
+            "return the device with its mappings alive",
+        );
+        if let Some(s) = seg {
+            if self.rng.chance(1, 2) {
+                self.release(s, "remove the segment the device had mapped");
+            }
+        }
+    }
+
+    /// A forked child borrows the device (shared if this process holds
+    /// it), maps BAR0, reads CAP, returns the device and reads CAP again:
+    /// it must die of SIGBUS there. Skipped where the device is held
+    /// exclusively here or is no NVMe drive (nothing else is read).
+    fn sigbus_child(&mut self, fdid: u32) {
+        let holds = self.holds();
+        let nvme = self
+            .abi
+            .dev_ids
+            .is_none_or(|(_, class)| class == NVME_CLASS);
+        if holds.iter().any(|s| !s) || !nvme {
+            self.abi.counts.sigbus_skipped += 1;
+            return;
+        }
+        let shared = !holds.is_empty() || self.rng.chance(1, 2);
+        let (path, cap) = (self.device.clone(), self.abi.cap);
+        self.abi.counts.sigbus += 1;
+        // SAFETY: the fuzzer is single-threaded; the child only makes system calls and leaves through _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            self.violation(&format!("fork failed: {}", std::io::Error::last_os_error()));
+            return;
+        }
+        if pid == 0 {
+            let code = sigbus_child_main(&path, fdid, shared, cap);
+            // SAFETY: _exit ends the forked child without running the parent's cleanup.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: status is a valid int to write to; pid is our child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        let why = if rc != pid {
+            Some(format!("waitpid: {}", std::io::Error::last_os_error()))
+        } else if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGBUS {
+            self.abi.counts.sigbus_faulted += 1;
+            None
+        } else if libc::WIFSIGNALED(status) {
+            Some(format!("it died of signal {}", libc::WTERMSIG(status)))
+        } else {
+            match libc::WEXITSTATUS(status) {
+                SIGBUS_SKIPPED => {
+                    self.abi.counts.sigbus_skipped += 1;
+                    None
+                }
+                c => Some(sigbus_child_failure(c)),
+            }
+        };
+        if let Some(why) = why {
+            self.violation(&format!(
+                "SIGBUS child (borrow {fdid:#x} {}, map BAR0, read CAP, return, read again): {why}",
+                if shared { "shared" } else { "exclusive" }
+            ));
+        }
+    }
+
+    /// A forked child borrows the device (shared if this process holds
+    /// it), maps BAR0 and a segment for it, starts DMA from the BAR, says
+    /// so through a pipe and goes on fuzzing its file: it is SIGKILLed a
+    /// little later, holding all that (its file's release returns the
+    /// device). Skipped where the device is held exclusively here.
+    fn killed_holder(&mut self, fdid: u32) {
+        let holds = self.holds();
+        if holds.iter().any(|s| !s) {
+            self.abi.counts.holders_skipped += 1;
+            return;
+        }
+        let shared = !holds.is_empty() || self.rng.chance(1, 2);
+        let (seed, delay) = (self.rng.next(), self.rng.below(60));
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            self.violation(&format!("pipe2: {}", std::io::Error::last_os_error()));
+            return;
+        }
+        // SAFETY: pipe2 just returned these two descriptors, owned by nobody else.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the fuzzer is single-threaded, so the child may go on running ordinary Rust code; it leaves only through _exit or SIGKILL.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            self.violation(&format!("fork failed: {}", std::io::Error::last_os_error()));
+            return;
+        }
+        if pid == 0 {
+            drop(r);
+            self.holder_main(fdid, shared, seed, w);
+        }
+        drop(w);
+        let mut byte = 0u8;
+        // SAFETY: `byte` is a local byte; the read blocks until the child writes or exits.
+        let n = unsafe { libc::read(r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
+        if n == 1 {
+            std::thread::sleep(Duration::from_millis(delay));
+            // SAFETY: pid is our child, not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let mut status = 0;
+        // SAFETY: status is a valid int to write to; pid is our child.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        let killed =
+            rc == pid && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL;
+        let skipped =
+            rc == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == SIGBUS_SKIPPED;
+        if n == 1 && killed {
+            self.abi.counts.holders_killed += 1;
+        } else if n != 1 && skipped {
+            self.abi.counts.holders_skipped += 1;
+        } else {
+            self.violation(&format!(
+                "device-holding child (borrow {fdid:#x} {}): ready {}, waitpid {rc}, status {status:#x}",
+                if shared { "shared" } else { "exclusive" },
+                n == 1
+            ));
+        }
+    }
+
+    /// The device-holding child: set up, tell the parent, fuzz until
+    /// killed.
+    fn holder_main(&mut self, fdid: u32, shared: bool, seed: u64, ready: OwnedFd) -> ! {
+        self.child = true;
+        self.rng = Rng::new(seed);
+        self.verbose = false;
+        self.child_reset();
+        // Not killed before it says it holds the device.
+        self.abi.killable = false;
+        self.abi.child_first = false;
+        self.file = match open_device(&self.device) {
+            Ok(f) => f,
+            // SAFETY: _exit ends the forked child without running the parent's cleanup.
+            Err(_) => unsafe { libc::_exit(SIGBUS_SKIPPED) },
+        };
+        let Some(d) = self.borrow(fdid, shared, "a child to be killed borrows the device") else {
+            // SAFETY: as above.
+            unsafe { libc::_exit(SIGBUS_SKIPPED) };
+        };
+        self.map_bar0(d);
+        if let Some(s) = self.new_segment(16384) {
+            self.dev_map(
+                Op::DevMap,
+                d.handle,
+                s.handle,
+                false,
+                "map a segment for the device",
+            );
+            self.dma_from_bar_unwaited(d, s);
+        }
+        self.abi.killable = true;
+        // SAFETY: a one-byte local buffer to a pipe of ours.
+        unsafe { libc::write(ready.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        loop {
+            self.child_op();
+        }
+    }
+
+    /// DMA from BAR0 into segment `s`, not waited for (the holder is
+    /// killed with it maybe still running).
+    fn dma_from_bar_unwaited(&mut self, d: Obj, s: Obj) {
+        let out = self.handle_op(Op::DmaQueueCreate, 0, "a queue for DMA from the BAR");
+        let Some(q) = (out.rc == 0)
+            .then(|| self.mem.arg.read(out.addr + H_HANDLE as u64, 4))
+            .flatten()
+        else {
+            return;
+        };
+        let len = d.bar(0).min(s.size);
+        let mut b = self.request(Op::DmaStart);
+        put(&mut b, 4, 4, SISCI_DMA_DEVICE as u64);
+        put(&mut b, DS_QUEUE, 4, q);
+        put(&mut b, DS_LOCAL, 4, s.handle as u64);
+        put(&mut b, DS_REMOTE, 4, d.handle as u64);
+        put(&mut b, DS_COUNT, 4, 1);
+        self.set_emb(Op::DmaStart, &mut b, Ptr::Valid);
+        self.exec(Call {
+            cmd: SISCI_IOC_DMA_START,
+            bytes: b,
+            arg: Ptr::Valid,
+            emb: Some(Ptr::Valid),
+            extra: vec![SisciDmaEntry {
+                local_offset: 0,
+                remote_offset: 0,
+                len,
+                flags: SISCI_DMA_FROM_REMOTE,
+                reserved: 0,
+            }],
+            what: "DMA from BAR0 the holder leaves running".into(),
+        });
+    }
+
+    /// At the end, with nothing of this process holding the device: it
+    /// can be borrowed exclusively again within 10 s (every borrow of the
+    /// run, the killed children's too, was given back on both sides).
+    fn check_device_free(&mut self) {
+        let Some(fdid) = self.abi.device else { return };
+        if !self.abi.rawio || self.child {
+            return;
+        }
+        if let Some((h, _)) = self.abi.other_dev.take() {
+            let mut r = SisciHandle::request();
+            r.handle = h;
+            // SAFETY: `r` is a live SisciHandle, the size SISCI_IOC_DEV_RETURN encodes.
+            unsafe {
+                libc::ioctl(
+                    self.abi.other.as_raw_fd(),
+                    SISCI_IOC_DEV_RETURN as libc::c_ulong,
+                    &mut r,
+                )
+            };
+        }
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(d) = self.borrow(fdid, false, "at the end: borrow the device exclusively") {
+                self.release(d, "return it");
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                self.violation(&format!(
+                    "with every borrow of this process gone, {fdid:#x} cannot be borrowed exclusively for 10 s (a borrow leaked?)"
+                ));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// Reads a u32/u64 the kernel wrote back into the argument.
@@ -938,7 +2061,7 @@ impl Fuzzer<Sisci> {
                     "mapping {:#x}+{:#x} ({} of handle {handle}, {}) still reaches memory after its object is gone",
                     m.addr,
                     m.len,
-                    if m.local { "local segment" } else { "connection" },
+                    m.what(),
                     if m.private { "MAP_PRIVATE" } else { "MAP_SHARED" }
                 ));
             }
@@ -1004,7 +2127,122 @@ impl Fuzzer<Sisci> {
                     self.abi.objs.push(Obj::new(h, Kind::Queue, 0));
                 }
             }
+            Op::DevBorrow => {
+                if let Some(h) = new(self, DB_HANDLE) {
+                    let mut o = Obj::new(h, Kind::Dev, v(DB_FDID, 4) as u32);
+                    o.shared = flags & SISCI_DEV_SHARED != 0;
+                    for (b, size) in o.bars.iter_mut().enumerate() {
+                        *size = self.out_field(call, out, db_bar(b), 8).unwrap_or(0);
+                    }
+                    let mmap = self.out_field(call, out, DB_MMAP, 8).unwrap_or(0);
+                    let ids = self.out_field(call, out, DB_VENDOR, 4).unwrap_or(0) as u32;
+                    let class = self.out_field(call, out, DB_CLASS, 4).unwrap_or(0) as u32;
+                    self.abi.objs.push(o);
+                    self.check_borrow(o, mmap, ids, class);
+                }
+            }
+            Op::DevReturn => {
+                let h = v(H_HANDLE, 4) as u32;
+                self.abi.dev_maps.retain(|m| m.dev != h);
+                self.forget(h);
+            }
+            Op::DevMap => {
+                let (dev, seg) = (v(DM_DEVICE, 4) as u32, v(DM_SEGMENT, 4) as u32);
+                let remote = flags & SISCI_DEV_MAP_REMOTE != 0;
+                let maps = &mut self.abi.dev_maps;
+                match maps
+                    .iter_mut()
+                    .find(|m| (m.dev, m.seg, m.remote) == (dev, seg, remote))
+                {
+                    Some(m) => m.count += 1,
+                    None => maps.push(DevMapRec {
+                        dev,
+                        seg,
+                        remote,
+                        count: 1,
+                    }),
+                }
+            }
+            Op::DevUnmap => {
+                let (dev, seg) = (v(DM_DEVICE, 4) as u32, v(DM_SEGMENT, 4) as u32);
+                let remote = flags & SISCI_DEV_MAP_REMOTE != 0;
+                let maps = &mut self.abi.dev_maps;
+                if let Some(m) = maps
+                    .iter_mut()
+                    .find(|m| (m.dev, m.seg, m.remote) == (dev, seg, remote))
+                {
+                    m.count -= 1;
+                }
+                maps.retain(|m| m.count > 0);
+            }
+            Op::SegAddr => self.check_seg_addr(call, out),
             _ => {}
+        }
+    }
+
+    /// What a successful DEV_BORROW reported must hold together: the mmap
+    /// offset of its handle, the ids of the first borrow, a BAR0.
+    fn check_borrow(&mut self, o: Obj, mmap: u64, ids: u32, class: u32) {
+        let mut bad = Vec::new();
+        if mmap != sisci_mmap_offset(o.handle) {
+            bad.push(format!("mmap_offset {mmap:#x}"));
+        }
+        if ids == u32::MAX || ids == 0 {
+            bad.push(format!("vendor and device {ids:#x}"));
+        }
+        match self.abi.dev_ids {
+            Some(first) if first != (ids, class) => {
+                bad.push(format!("ids {ids:#x} class {class:#x}, first {first:x?}"))
+            }
+            _ => self.abi.dev_ids = Some((ids, class)),
+        }
+        if class == NVME_CLASS && o.bars[0] < PAGE as u64 {
+            bad.push(format!(
+                "an NVMe drive with a BAR0 of {:#x} bytes",
+                o.bars[0]
+            ));
+        }
+        if !bad.is_empty() {
+            self.violation(&format!(
+                "DEV_BORROW of {:#x} succeeded with: {} (bars {:x?})",
+                o.id,
+                bad.join(", "),
+                o.bars
+            ));
+        }
+    }
+
+    /// What a successful SEG_ADDR reported: a contiguous run inside the
+    /// segment from the offset, no physical address without CAP_SYS_RAWIO
+    /// nor for a connection.
+    fn check_seg_addr(&mut self, call: &Call<Dma>, out: &Outcome) {
+        let c = &call.bytes;
+        let v = |off: usize, w: usize| field(c, ioc_size(call.cmd), off, w);
+        let (h, offset) = (v(SA_HANDLE, 4) as u32, v(SA_OFFSET, 8));
+        let remote = get(c, 4, 4) as u32 & SISCI_DEV_MAP_REMOTE != 0;
+        let kind = if remote { Kind::Conn } else { Kind::Seg };
+        let Some(o) = self.obj(h, kind) else { return };
+        let (Some(phys), Some(run)) = (
+            self.out_field(call, out, SA_PHYS, 8),
+            self.out_field(call, out, SA_CONTIGUOUS, 8),
+        ) else {
+            return;
+        };
+        let why = if phys != 0 && (remote || !self.abi.rawio) {
+            Some(format!(
+                "phys {phys:#x} (remote {remote}, CAP_SYS_RAWIO {})",
+                self.abi.rawio
+            ))
+        } else if run == 0 || run > o.size.saturating_sub(offset) {
+            Some(format!(
+                "{run:#x} contiguous bytes from {offset:#x} of {:#x}",
+                o.size
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.violation(&format!("SEG_ADDR of handle {h} succeeded with {why}"));
         }
     }
 
@@ -1112,12 +2350,12 @@ impl Fuzzer<Sisci> {
     fn trim(&mut self) {
         while self.abi.objs.len() > 24 {
             let o = self.abi.objs[self.rng.below(self.abi.objs.len() as u64) as usize];
-            let out = self.handle_op(removal(o.kind), o.handle, "trim the objects");
+            let out = self.release(o, "trim the objects");
             if out.rc != 0 {
                 self.abi.objs.retain(|x| x.handle != o.handle);
             }
         }
-        // Big segments go at once.
+        // Big segments go at once, and devices beyond two.
         if let Some(s) = self
             .abi
             .objs
@@ -1125,7 +2363,17 @@ impl Fuzzer<Sisci> {
             .copied()
             .find(|o| o.kind == Kind::Seg && o.size > 2 << 20)
         {
-            self.handle_op(Op::SegRemove, s.handle, "remove a big segment at once");
+            self.release(s, "remove a big segment at once");
+        }
+        let devs: Vec<Obj> = self
+            .abi
+            .objs
+            .iter()
+            .copied()
+            .filter(|o| o.kind == Kind::Dev)
+            .collect();
+        if devs.len() > 2 {
+            self.release(devs[0], "return the oldest device");
         }
     }
 
@@ -1138,7 +2386,7 @@ impl Fuzzer<Sisci> {
             .objs
             .iter()
             .copied()
-            .filter(|o| matches!(o.kind, Kind::Seg | Kind::Conn))
+            .filter(|o| matches!(o.kind, Kind::Seg | Kind::Conn | Kind::Dev))
             .collect();
         let (handle, obj) = match self.rng.below(10) {
             0..=6 if !mapped.is_empty() => {
@@ -1148,22 +2396,35 @@ impl Fuzzer<Sisci> {
             _ => (self.some_handle(None), None),
         };
         let obj = obj.or_else(|| {
-            self.abi
-                .objs
-                .iter()
-                .copied()
-                .find(|o| o.handle == handle && matches!(o.kind, Kind::Seg | Kind::Conn))
+            self.abi.objs.iter().copied().find(|o| {
+                o.handle == handle && matches!(o.kind, Kind::Seg | Kind::Conn | Kind::Dev)
+            })
         });
-        let size = obj.map_or(4096, |o| o.size);
+        // A device: one of its BARs, mostly one that can be mapped.
+        let (base, size) = match obj {
+            Some(d) if d.kind == Kind::Dev => {
+                let bars: Vec<u64> = (0..SISCI_DEV_NUM_BARS as u64)
+                    .filter(|b| d.bar(*b) != 0)
+                    .collect();
+                let bar = if !bars.is_empty() && self.rng.chance(5, 6) {
+                    self.rng.pick(&bars)
+                } else {
+                    self.rng.below(8)
+                };
+                (bar << SISCI_DEV_BAR_SHIFT, d.bar(bar))
+            }
+            Some(o) => (0, o.size),
+            None => (0, 4096),
+        };
         let total = mapping::pages(size).max(PAGE) as u64;
         let (within, len): (u64, usize) = match self.rng.below(8) {
-            0..=3 => (0, total as usize),
+            0..=3 => (base, total as usize),
             4 => {
                 let p = self.rng.below(total / PAGE as u64) * PAGE as u64;
-                (p, PAGE)
+                (base + p, PAGE)
             }
-            5 => (total, PAGE),
-            6 => (0, total as usize + PAGE),
+            5 => (base + total, PAGE),
+            6 => (base, total as usize + PAGE),
             _ => (
                 self.rng
                     .pick(&[PAGE as u64, 1 << 39, (1 << 40) - PAGE as u64]),
@@ -1180,28 +2441,69 @@ impl Fuzzer<Sisci> {
             1 => libc::PROT_NONE,
             _ => libc::PROT_READ | libc::PROT_WRITE,
         };
+        self.mmap_call(offset, len, prot, private);
+    }
+
+    /// Why an mmap of `len` bytes at `offset` must fail (None: it may
+    /// succeed).
+    fn mmap_must_fail(&self, offset: u64, len: usize, private: bool) -> Option<String> {
+        let handle = (offset >> SISCI_MMAP_SHIFT) as u32;
+        let within = offset & ((1 << SISCI_MMAP_SHIFT) - 1);
+        let len = len as u64;
+        if !offset.is_multiple_of(PAGE as u64)
+            || (offset >> SISCI_MMAP_SHIFT) >= HANDLE_LIMIT as u64
+        {
+            return Some("offset of no handle".into());
+        }
+        if private {
+            return Some("MAP_PRIVATE (revocation could not reach it)".into());
+        }
+        if let Some(d) = self.obj(handle, Kind::Dev) {
+            let bar = within >> SISCI_DEV_BAR_SHIFT;
+            let off = within & ((1 << SISCI_DEV_BAR_SHIFT) - 1);
+            let size = d.bar(bar);
+            return if size == 0 {
+                Some(format!("BAR {bar} of device {handle} cannot be mapped"))
+            } else if off + len > size {
+                Some(format!(
+                    "{off:#x}+{len:#x} beyond BAR {bar}'s {size:#x} bytes"
+                ))
+            } else {
+                None
+            };
+        }
+        let size = [Kind::Seg, Kind::Conn]
+            .into_iter()
+            .find_map(|k| self.obj(handle, k))
+            .map(|o| o.size);
+        match size {
+            None => Some(format!(
+                "handle {handle} is no segment, connection or device of this file"
+            )),
+            Some(size) if within + len > mapping::pages(size) as u64 => Some(format!(
+                "{within:#x}+{len:#x} beyond the object's {size:#x} bytes"
+            )),
+            Some(_) => None,
+        }
+    }
+
+    /// An mmap of the fuzzed file, checked, touched and kept (the
+    /// mapping, if it succeeded).
+    fn mmap_call(&mut self, offset: u64, len: usize, prot: i32, private: bool) -> Option<Mapping> {
         let flags = if private {
             libc::MAP_PRIVATE
         } else {
             libc::MAP_SHARED
         };
+        let must_fail = self.mmap_must_fail(offset, len, private);
         let r = mapping::map(self.file.as_raw_fd(), offset, len, prot, flags);
+        let handle = (offset >> SISCI_MMAP_SHIFT) as u32;
+        let within = offset & ((1 << SISCI_MMAP_SHIFT) - 1);
+        let obj =
+            self.abi.objs.iter().copied().find(|o| {
+                o.handle == handle && matches!(o.kind, Kind::Seg | Kind::Conn | Kind::Dev)
+            });
         let name = "mmap";
-        let must_fail = if offset != sisci_mmap_offset(handle).wrapping_add(within) {
-            Some("offset of no handle".to_string())
-        } else if private {
-            Some("MAP_PRIVATE (revocation could not reach it)".to_string())
-        } else if obj.is_none() {
-            Some(format!(
-                "handle {handle} is no segment or connection of this file"
-            ))
-        } else if within + len as u64 > mapping::pages(size) as u64 {
-            Some(format!(
-                "{within:#x}+{len:#x} beyond the object's {size:#x} bytes"
-            ))
-        } else {
-            None
-        };
         let what = format!(
             "mmap handle {handle} ({:?}) offset {offset:#x} len {len:#x} prot {prot} {}",
             obj.map(|o| o.kind),
@@ -1212,46 +2514,60 @@ impl Fuzzer<Sisci> {
         if self.verbose {
             println!("{} {what} -> {}", self.iteration, errname(errno));
         }
-        match r {
-            Err(e) if !MMAP_ERRNOS.contains(&e) => self.violation(&format!(
-                "mmap: errno {} not one mmap may return\n  {what}",
-                errname(e)
-            )),
-            Err(_) => {}
-            Ok(addr) => {
-                let m = Mapping {
-                    addr,
-                    len,
-                    handle,
-                    local: obj.is_some_and(|o| o.kind == Kind::Seg),
-                    writable: prot & libc::PROT_WRITE != 0,
-                    private,
-                };
-                if let Some(why) = must_fail {
-                    self.violation(&format!("mmap succeeded, but must fail: {why}\n  {what}"));
-                    mapping::unmap(&m);
-                    return;
-                }
-                self.abi.counts.maps_ok += 1;
-                self.touch(m);
-                // The kernel may place a one-page mapping in the hole the
-                // `Unmapped` pointer class points to: it must stay a hole.
-                if (m.addr..m.addr + m.len as u64).contains(&self.mem.unmapped) {
-                    mapping::unmap(&m);
-                    return;
-                }
-                self.abi.maps.push(m);
-                if self.abi.maps.len() > 16 {
-                    let m = self.abi.maps.remove(0);
-                    mapping::unmap(&m);
-                }
+        let addr = match r {
+            Err(e) if !MMAP_ERRNOS.contains(&e) => {
+                self.violation(&format!(
+                    "mmap: errno {} not one mmap may return\n  {what}",
+                    errname(e)
+                ));
+                return None;
             }
+            Err(_) => return None,
+            Ok(addr) => addr,
+        };
+        let dev = obj.filter(|o| o.kind == Kind::Dev).map(|_| {
+            let bar = (within >> SISCI_DEV_BAR_SHIFT) as u32;
+            (bar, within & ((1 << SISCI_DEV_BAR_SHIFT) - 1))
+        });
+        let m = Mapping {
+            addr,
+            len,
+            handle,
+            local: obj.is_some_and(|o| o.kind == Kind::Seg),
+            readable: prot & libc::PROT_READ != 0,
+            writable: prot & libc::PROT_WRITE != 0,
+            private,
+            dev,
+        };
+        if let Some(why) = must_fail {
+            self.violation(&format!("mmap succeeded, but must fail: {why}\n  {what}"));
+            mapping::unmap(&m);
+            return None;
         }
+        self.abi.counts.maps_ok += 1;
+        self.touch(m);
+        // The kernel may place a one-page mapping in the hole the
+        // `Unmapped` pointer class points to: it must stay a hole.
+        if (m.addr..m.addr + m.len as u64).contains(&self.mem.unmapped) {
+            mapping::unmap(&m);
+            return None;
+        }
+        self.abi.maps.push(m);
+        if self.abi.maps.len() > 16 {
+            let old = self.abi.maps.remove(0);
+            mapping::unmap(&old);
+        }
+        Some(m)
     }
 
-    /// Touches a mapping: the CPU for local segments, probes otherwise.
+    /// Touches a mapping: the CPU for local segments, probes otherwise;
+    /// a device's BAR only where reading has no side effect.
     fn touch(&mut self, m: Mapping) {
         self.abi.counts.probes += 1;
+        if m.dev.is_some() {
+            self.touch_device(m);
+            return;
+        }
         let readable = self.abi.prober.can_read(m.addr, 8);
         if m.local && m.writable && !m.private {
             if let Err(e) = readable {
@@ -1273,6 +2589,56 @@ impl Fuzzer<Sisci> {
         }
     }
 
+    /// Reads an NVMe drive's CAP register where the mapping starts at
+    /// BAR0's first byte: the kernel (a probe: a dead mapping is EFAULT,
+    /// not SIGBUS), then the CPU as a driver would (two 32-bit loads).
+    /// Nothing else of a device is touched, and nothing written.
+    fn touch_device(&mut self, m: Mapping) {
+        let nvme = self
+            .abi
+            .dev_ids
+            .is_some_and(|(_, class)| class == NVME_CLASS);
+        if m.dev != Some((0, 0)) || !nvme || !m.readable {
+            return;
+        }
+        let cap = match self.abi.prober.read::<8>(m.addr) {
+            Ok(b) => u64::from_ne_bytes(b),
+            Err(e) => {
+                self.violation(&format!(
+                    "a BAR mapping of a borrowed device is not readable by the kernel ({}): {m:?}",
+                    errname(e)
+                ));
+                return;
+            }
+        };
+        let p = m.addr as *const u32;
+        // SAFETY: `p` is the start of a live, readable, shared mapping of BAR0 of a device this file borrowed (the probe above read it); CAP (offsets 0..8) is a read-only register reading has no side effect on; no Rust reference points into the mapping.
+        let cpu = unsafe {
+            u64::from(std::ptr::read_volatile(p))
+                | u64::from(std::ptr::read_volatile(p.add(1))) << 32
+        };
+        self.abi.counts.cap_reads += 1;
+        self.check_cap(cap, "read by the kernel");
+        self.check_cap(cpu, "read by the CPU");
+    }
+
+    /// An NVMe CAP register value: never all ones (nor zero), always the
+    /// same (it is read-only).
+    fn check_cap(&mut self, cap: u64, how: &str) {
+        let why = match self.abi.cap {
+            _ if cap == u64::MAX || cap == 0 => Some(format!("{cap:#x}")),
+            Some(first) if first != cap => Some(format!("{cap:#x}, first {first:#x}")),
+            Some(_) => None,
+            None => {
+                self.abi.cap = Some(cap);
+                None
+            }
+        };
+        if let Some(why) = why {
+            self.violation(&format!("the device's NVMe CAP {how}: {why}"));
+        }
+    }
+
     fn touch_some(&mut self) {
         if self.abi.maps.is_empty() {
             return;
@@ -1287,9 +2653,29 @@ impl Fuzzer<Sisci> {
 
     // --- Files.
 
+    /// The second file: a segment and an interrupt, and sometimes a
+    /// shared borrow of the device (a foreign device handle, and a holder
+    /// an exclusive borrow of the fuzzed file must meet).
     fn open_other(&mut self) {
         self.abi.foreign.clear();
         let fd = self.abi.other.as_raw_fd();
+        let exclusive_here = self.holds().iter().any(|s| !s);
+        if let Some(fdid) = self
+            .abi
+            .device
+            .filter(|_| self.abi.rawio && !exclusive_here)
+        {
+            if self.abi.other_dev.is_none() && self.rng.chance(1, 3) {
+                let mut b = SisciDevBorrow::request();
+                b.fdid = fdid;
+                b.header.flags = SISCI_DEV_SHARED;
+                // SAFETY: `b` is a live SisciDevBorrow, the size SISCI_IOC_DEV_BORROW encodes.
+                if unsafe { libc::ioctl(fd, SISCI_IOC_DEV_BORROW as libc::c_ulong, &mut b) } == 0 {
+                    self.abi.other_dev = Some((b.handle, true));
+                }
+            }
+        }
+        self.abi.foreign.extend(self.abi.other_dev.map(|(h, _)| h));
         let mut s = SisciSegCreate::request();
         s.header.flags = SISCI_SEG_AUTO_ID;
         s.size = 4096;
@@ -1307,6 +2693,74 @@ impl Fuzzer<Sisci> {
     }
 }
 
+/// Exit status of a SIGBUS child that could not run its test (the borrow
+/// refused, no NVMe drive, no BAR0).
+const SIGBUS_SKIPPED: i32 = 20;
+
+/// Why a SIGBUS child exited with `code`.
+fn sigbus_child_failure(code: i32) -> String {
+    match code {
+        21 => "mmap of BAR0 failed",
+        22 => "CAP read all-ones, or not what the parent read",
+        23 => "DEV_RETURN failed",
+        24 => "reading the returned device's BAR did not fault",
+        _ => return format!("it exited with {code}"),
+    }
+    .into()
+}
+
+/// The SIGBUS child (a fork of the fuzzer): its exit status, unless
+/// SIGBUS ends it where it must.
+fn sigbus_child_main(path: &str, fdid: u32, shared: bool, cap: Option<u64>) -> i32 {
+    let Ok(f) = open_device(path) else {
+        return SIGBUS_SKIPPED;
+    };
+    let fd = f.as_raw_fd();
+    let mut b = SisciDevBorrow::request();
+    b.fdid = fdid;
+    if shared {
+        b.header.flags = SISCI_DEV_SHARED;
+    }
+    // SAFETY: `b` is a live SisciDevBorrow, the size SISCI_IOC_DEV_BORROW encodes.
+    let rc = unsafe { libc::ioctl(fd, SISCI_IOC_DEV_BORROW as libc::c_ulong, &mut b) };
+    if rc != 0 || b.class != NVME_CLASS || b.bar_size[0] < PAGE as u64 {
+        return SIGBUS_SKIPPED;
+    }
+    let Ok(addr) = mapping::map(fd, b.mmap_offset, PAGE, libc::PROT_READ, libc::MAP_SHARED) else {
+        return 21;
+    };
+    let p = addr as *const u32;
+    let read = || {
+        // SAFETY: `p` is the start of a read-only shared mapping of BAR0 of the NVMe drive this file borrowed: CAP, a read-only register reading has no side effect on. Once the device is returned the access raises SIGBUS, which is the test.
+        unsafe {
+            u64::from(std::ptr::read_volatile(p))
+                | u64::from(std::ptr::read_volatile(p.add(1))) << 32
+        }
+    };
+    let first = read();
+    if first == u64::MAX || cap.is_some_and(|c| c != first) {
+        return 22;
+    }
+    let mut r = SisciHandle::request();
+    r.handle = b.handle;
+    // SAFETY: `r` is a live SisciHandle, the size SISCI_IOC_DEV_RETURN encodes.
+    if unsafe { libc::ioctl(fd, SISCI_IOC_DEV_RETURN as libc::c_ulong, &mut r) } != 0 {
+        return 23;
+    }
+    let _ = read();
+    24
+}
+
+/// CAP_SYS_RAWIO (capability 17) is in the effective set.
+fn has_sys_rawio() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << 17) != 0)
+}
+
 fn info(file: &File) -> Result<SisciInfo> {
     let mut i = SisciInfo::request();
     // SAFETY: `i` is a live SisciInfo, the size SISCI_IOC_INFO encodes.
@@ -1319,9 +2773,8 @@ fn info(file: &File) -> Result<SisciInfo> {
 
 fn run(args: Args) -> Result<u64> {
     let seed = args.run.start()?;
-    let file = open_device(&args.device).with_context(|| format!("cannot open {}", args.device))?;
-    let other =
-        open_device(&args.device).with_context(|| format!("cannot open {}", args.device))?;
+    let file = open_device(&args.path).with_context(|| format!("cannot open {}", args.path))?;
+    let other = open_device(&args.path).with_context(|| format!("cannot open {}", args.path))?;
     let i = info(&file)?;
     let nodes = i.num_nodes.max(1);
     let fabric = Fabric {
@@ -1338,6 +2791,7 @@ fn run(args: Args) -> Result<u64> {
     }
     install_alarm();
     let privileged = has_sys_admin();
+    let rawio = has_sys_rawio();
     let sisci = Sisci {
         other,
         foreign: Vec::new(),
@@ -1351,11 +2805,21 @@ fn run(args: Args) -> Result<u64> {
         // SAFETY: eventfd just returned this descriptor, owned by nobody else.
         efd: unsafe { OwnedFd::from_raw_fd(efd) },
         counts: Counts::default(),
+        device: args.device,
+        rawio,
+        dev_maps: Vec::new(),
+        other_dev: None,
+        parent_devs: Vec::new(),
+        dev_ids: None,
+        cap: None,
+        child_first: false,
+        spare_borrows: args.spare_borrows,
+        killable: false,
     };
-    let mut fz = Fuzzer::new(&args.device, file, seed, args.run.verbose, sisci);
+    let mut fz = Fuzzer::new(&args.path, file, seed, args.run.verbose, sisci);
     fz.open_other();
     println!(
-        "{}, node {} of {} (up {:#x}), peer {}, caps {:#x}, {} DMA channel(s), {} multicast group(s)",
+        "{}, node {} of {} (up {:#x}), peer {}, caps {:#x}, {} DMA channel(s), {} multicast group(s), {}",
         fz.intro(seed, &args.run, privileged),
         fabric.node,
         fabric.nodes,
@@ -1363,7 +2827,12 @@ fn run(args: Args) -> Result<u64> {
         fabric.peer,
         fabric.caps,
         i.dma_channels,
-        fabric.mc_groups
+        fabric.mc_groups,
+        match args.device {
+            Some(d) if rawio => format!("device {d:#x} to borrow (CAP_SYS_RAWIO)"),
+            Some(d) => format!("device {d:#x}, no CAP_SYS_RAWIO (DEV_BORROW: EPERM)"),
+            None => "no device to borrow".to_string(),
+        }
     );
     Ok(fz.fuzz(seed, &args.run))
 }
@@ -1448,6 +2917,16 @@ mod tests {
             // SAFETY: eventfd just returned this descriptor, owned by nobody else.
             efd: unsafe { OwnedFd::from_raw_fd(efd) },
             counts: Counts::default(),
+            device: Some(0x1),
+            rawio: true,
+            dev_maps: Vec::new(),
+            other_dev: None,
+            parent_devs: Vec::new(),
+            dev_ids: None,
+            cap: None,
+            child_first: false,
+            spare_borrows: false,
+            killable: false,
         };
         let mut fz = Fuzzer::new(
             "/dev/null",
@@ -1490,6 +2969,246 @@ mod tests {
         assert!(why(Op::SegState, 3, 0).is_some(), "a queue");
         assert_eq!(why(Op::DmaQueueRemove, 3, 0), None);
         assert!(why(Op::IntrRemove, 3, 0).is_some(), "a queue");
+    }
+
+    /// The fuzzer with a borrowed device 5 (BAR0 of 16 KiB, shared) and
+    /// segment 1 mapped for it.
+    fn with_device() -> Fuzzer<Sisci> {
+        let mut fz = fuzzer();
+        fz.abi.fabric.node = 1;
+        fz.abi.fabric.peer = 0;
+        let mut d = Obj::new(5, Kind::Dev, 0x1);
+        d.bars[0] = 16384;
+        d.shared = true;
+        fz.abi.objs.push(d);
+        fz.abi.dev_maps.push(DevMapRec {
+            dev: 5,
+            seg: 1,
+            remote: false,
+            count: 1,
+        });
+        fz
+    }
+
+    #[test]
+    fn smartio_rules() {
+        let mut fz = with_device();
+        let why = |fz: &Fuzzer<Sisci>, op, edit: &dyn Fn(&mut Vec<u8>)| {
+            let c = fz.call(op, |b| edit(b));
+            fz.must_fail(&c)
+        };
+        let errno = |w: Option<String>| w.as_deref().and_then(exact_errno);
+        // Removing what is mapped for a device: EBUSY.
+        assert_eq!(
+            errno(why(&fz, Op::SegRemove, &|b| put(b, H_HANDLE, 4, 1))),
+            Some(libc::EBUSY)
+        );
+        assert_eq!(why(&fz, Op::SegRemove, &|b| put(b, H_HANDLE, 4, 4)), None);
+        assert_eq!(why(&fz, Op::DevReturn, &|b| put(b, H_HANDLE, 4, 5)), None);
+        assert!(why(&fz, Op::DevReturn, &|b| put(b, H_HANDLE, 4, 1)).is_some());
+        // Borrows: shared next to a shared hold, not exclusive; EPERM
+        // without CAP_SYS_RAWIO; ids of no device; outputs not zero.
+        let borrow = |fz: &Fuzzer<Sisci>, fdid: u64, flags: u32| {
+            why(fz, Op::DevBorrow, &|b| {
+                put(b, DB_FDID, 4, fdid);
+                put(b, 4, 4, flags as u64);
+            })
+        };
+        assert_eq!(borrow(&fz, 1, SISCI_DEV_SHARED), None);
+        assert_eq!(errno(borrow(&fz, 1, 0)), Some(libc::EBUSY));
+        assert!(
+            borrow(&fz, 0x1_0001, SISCI_DEV_SHARED).is_some(),
+            "own node"
+        );
+        assert!(
+            borrow(&fz, 0x2_0001, SISCI_DEV_SHARED).is_some(),
+            "no such node"
+        );
+        assert!(borrow(&fz, 0, SISCI_DEV_SHARED).is_some(), "index 0");
+        assert_eq!(borrow(&fz, 7, 0), None, "another device may be lent");
+        assert!(why(&fz, Op::DevBorrow, &|b| {
+            put(b, DB_FDID, 4, 1);
+            put(b, db_bar(3), 8, 1);
+        })
+        .is_some());
+        fz.abi.rawio = false;
+        assert_eq!(errno(borrow(&fz, 1, SISCI_DEV_SHARED)), Some(libc::EPERM));
+        fz.abi.rawio = true;
+        // DEV_MAP: a prepared segment, page-aligned, inside; DEV_UNMAP:
+        // what is mapped (ENOENT otherwise).
+        let map = |fz: &Fuzzer<Sisci>, op, seg: u64, flags: u32, off: u64, size: u64| {
+            why(fz, op, &|b| {
+                put(b, DM_DEVICE, 4, 5);
+                put(b, DM_SEGMENT, 4, seg);
+                put(b, 4, 4, flags as u64);
+                put(b, DM_OFFSET, 8, off);
+                put(b, DM_SIZE, 8, size);
+            })
+        };
+        assert_eq!(map(&fz, Op::DevMap, 1, 0, 0, 0), None);
+        assert_eq!(map(&fz, Op::DevMap, 1, 0, 4096, 4096), None);
+        assert!(map(&fz, Op::DevMap, 1, 0, 4096, 8192).is_some(), "beyond");
+        assert!(map(&fz, Op::DevMap, 1, 0, 8192, 0).is_some(), "at the end");
+        assert!(map(&fz, Op::DevMap, 1, 0, 1, 0).is_some(), "unaligned");
+        assert!(map(&fz, Op::DevMap, 4, 0, 0, 0).is_some(), "not prepared");
+        assert!(map(&fz, Op::DevMap, 1, SISCI_DEV_MAP_REMOTE, 0, 0).is_some());
+        assert_eq!(map(&fz, Op::DevMap, 2, SISCI_DEV_MAP_REMOTE, 0, 0), None);
+        assert_eq!(map(&fz, Op::DevUnmap, 1, 0, 1, 1), None);
+        let unmapped = map(&fz, Op::DevUnmap, 2, SISCI_DEV_MAP_REMOTE, 0, 0);
+        assert_eq!(errno(unmapped), Some(libc::ENOENT));
+        // SEG_ADDR: inside the segment, no outputs.
+        let addr = |fz: &Fuzzer<Sisci>, h: u64, flags: u32, off: u64| {
+            why(fz, Op::SegAddr, &|b| {
+                put(b, SA_HANDLE, 4, h);
+                put(b, 4, 4, flags as u64);
+                put(b, SA_OFFSET, 8, off);
+            })
+        };
+        assert_eq!(addr(&fz, 1, 0, 8191), None);
+        assert!(addr(&fz, 1, 0, 8192).is_some());
+        assert!(
+            addr(&fz, 2, 0, 0).is_some(),
+            "a connection without the flag"
+        );
+        assert_eq!(addr(&fz, 2, SISCI_DEV_MAP_REMOTE, 0), None);
+    }
+
+    #[test]
+    fn dma_from_a_device() {
+        let fz = with_device();
+        let dma = |flags: u32, remote: u64, bar: u64, e: SisciDmaEntry| {
+            let mut c = fz.call(Op::DmaStart, |b| {
+                put(b, 4, 4, flags as u64);
+                put(b, DS_QUEUE, 4, 3);
+                put(b, DS_LOCAL, 4, 1);
+                put(b, DS_REMOTE, 4, remote);
+                put(b, DS_COUNT, 4, 1);
+                put(b, DS_BAR, 4, bar);
+            });
+            c.extra = vec![e];
+            fz.must_fail(&c)
+        };
+        let e = |ro: u64, len: u64| SisciDmaEntry {
+            local_offset: 0,
+            remote_offset: ro,
+            len,
+            flags: SISCI_DMA_FROM_REMOTE,
+            reserved: 0,
+        };
+        assert_eq!(dma(SISCI_DMA_DEVICE, 5, 0, e(8192, 8192)), None);
+        assert!(
+            dma(SISCI_DMA_DEVICE, 5, 0, e(12288, 8192)).is_some(),
+            "beyond the BAR"
+        );
+        assert!(dma(SISCI_DMA_DEVICE, 5, 1, e(0, 8)).is_some(), "no BAR 1");
+        assert!(
+            dma(SISCI_DMA_DEVICE, 2, 0, e(0, 8)).is_some(),
+            "a connection"
+        );
+        assert!(dma(0, 5, 0, e(0, 8)).is_some(), "a device without the flag");
+        assert!(dma(0, 2, 1, e(0, 8)).is_some(), "bar without the flag");
+        assert_eq!(dma(0, 2, 0, e(0, 8)), None);
+    }
+
+    #[test]
+    fn multicast_groups_take_writes_and_device_maps() {
+        let mut fz = with_device();
+        let mut mc = Obj::new(6, Kind::Conn, 0);
+        mc.size = 8192;
+        mc.mc = true;
+        fz.abi.objs.push(mc);
+        let dma = |flags: u32| {
+            let mut c = fz.call(Op::DmaStart, |b| {
+                put(b, DS_QUEUE, 4, 3);
+                put(b, DS_LOCAL, 4, 1);
+                put(b, DS_REMOTE, 4, 6);
+                put(b, DS_COUNT, 4, 1);
+            });
+            c.extra = vec![SisciDmaEntry {
+                local_offset: 0,
+                remote_offset: 4096,
+                len: 4096,
+                flags,
+                reserved: 0,
+            }];
+            fz.must_fail(&c)
+        };
+        assert_eq!(dma(0), None);
+        assert!(dma(SISCI_DMA_FROM_REMOTE).is_some(), "a read from a group");
+        let map = |off: u64, size: u64| {
+            fz.must_fail(&fz.call(Op::DevMap, |b| {
+                put(b, 4, 4, SISCI_DEV_MAP_REMOTE as u64);
+                put(b, DM_DEVICE, 4, 5);
+                put(b, DM_SEGMENT, 4, 6);
+                put(b, DM_OFFSET, 8, off);
+                put(b, DM_SIZE, 8, size);
+            }))
+        };
+        assert_eq!(map(0, 0), None);
+        assert_eq!(map(8192, 0), None, "the empty end of a group");
+        assert!(map(8192, 4096).is_some());
+        assert!(map(12288, 0).is_some());
+    }
+
+    #[test]
+    fn a_transfer_naming_a_device_only_reads_it() {
+        let mut fz = with_device();
+        for _ in 0..200 {
+            let (mut b, emb, dma) = fz.valid_args(Op::DmaStart);
+            put(&mut b, 4, 4, SISCI_DMA_DEVICE as u64);
+            let p = emb.unwrap_or(Ptr::Valid);
+            fz.set_emb(Op::DmaStart, &mut b, p);
+            fz.make_safe(Op::DmaStart, &mut b);
+            let c = Call {
+                cmd: SISCI_IOC_DMA_START,
+                bytes: b,
+                arg: Ptr::Valid,
+                emb: Some(p),
+                extra: dma
+                    .into_iter()
+                    .map(|mut e| {
+                        e.flags = 0;
+                        e
+                    })
+                    .collect(),
+                what: String::new(),
+            };
+            fz.place_extra(&c);
+            fz.only_from_device(&c);
+            let at = get(&c.bytes, DS_ENTRIES, 8);
+            for i in 0..c.extra.len() as u64 {
+                let flags = fz.mem.entries.read(at + 32 * i + 24, 4);
+                assert_eq!(flags, Some(SISCI_DMA_FROM_REMOTE as u64));
+            }
+        }
+        // Entries elsewhere: the call does not name the device.
+        let mut b = fz.request(Op::DmaStart);
+        put(&mut b, 4, 4, SISCI_DMA_DEVICE as u64);
+        put(&mut b, DS_ENTRIES, 8, fz.mem.data.addr(0));
+        fz.make_safe(Op::DmaStart, &mut b);
+        assert_eq!(get(&b, 4, 4), 0);
+        // Only --device is borrowed.
+        let mut b = fz.request(Op::DevBorrow);
+        put(&mut b, DB_FDID, 4, 2);
+        fz.make_safe(Op::DevBorrow, &mut b);
+        assert_eq!(get(&b, DB_FDID, 4), 0x7f02);
+    }
+
+    #[test]
+    fn mmap_rules_of_a_device() {
+        let fz = with_device();
+        let at = |bar: u64, off: u64| sisci_mmap_offset(5) + (bar << SISCI_DEV_BAR_SHIFT) + off;
+        assert_eq!(fz.mmap_must_fail(at(0, 0), 16384, false), None);
+        assert_eq!(fz.mmap_must_fail(at(0, 12288), 4096, false), None);
+        assert!(fz.mmap_must_fail(at(0, 12288), 8192, false).is_some());
+        assert!(fz.mmap_must_fail(at(1, 0), 4096, false).is_some());
+        assert!(fz.mmap_must_fail(at(7, 0), 4096, false).is_some());
+        assert!(fz.mmap_must_fail(at(0, 0), 4096, true).is_some());
+        assert_eq!(fz.mmap_must_fail(sisci_mmap_offset(1), 8192, false), None);
+        assert!(fz
+            .mmap_must_fail(sisci_mmap_offset(1), 12288, false)
+            .is_some());
+        assert!(fz.mmap_must_fail(1 << 63, 4096, false).is_some());
     }
 
     #[test]

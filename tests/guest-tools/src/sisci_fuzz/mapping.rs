@@ -7,6 +7,10 @@
 //! copies from it (`EFAULT` once it is revoked: the fault handler says
 //! SIGBUS, which a kernel access turns into `EFAULT`), `read(2)` from the
 //! pipe into the mapping copies to it.
+//!
+//! A borrowed device's BARs are only ever read, and only where reading
+//! has no side effect (an NVMe drive's CAP and VS registers): never
+//! written, neither by the CPU nor by a probe.
 
 use crate::fuzz_common::PAGE;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -20,8 +24,22 @@ pub(crate) struct Mapping {
     pub(crate) handle: u32,
     /// A local segment (else a connection).
     pub(crate) local: bool,
+    pub(crate) readable: bool,
     pub(crate) writable: bool,
     pub(crate) private: bool,
+    /// A borrowed device's BAR: the BAR and the offset in it mapped first.
+    pub(crate) dev: Option<(u32, u64)>,
+}
+
+impl Mapping {
+    /// What it maps, for reports.
+    pub(crate) fn what(&self) -> &'static str {
+        match (self.dev.is_some(), self.local) {
+            (true, _) => "device BAR",
+            (false, true) => "local segment",
+            (false, false) => "connection",
+        }
+    }
 }
 
 /// Maps `len` bytes at `offset` of the device; the errno on failure.
@@ -90,6 +108,24 @@ impl Prober {
         };
         self.drain();
         r
+    }
+
+    /// The `N` bytes at `addr` as the kernel reads them (Err: the errno).
+    pub(crate) fn read<const N: usize>(&self, addr: u64) -> Result<[u8; N], i32> {
+        self.drain();
+        // SAFETY: The kernel reads user memory at `addr` with fault handling (EFAULT); we do not touch it.
+        let rc = unsafe { libc::write(self.w.as_raw_fd(), addr as *const libc::c_void, N) };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
+        }
+        let mut buf = [0u8; N];
+        // SAFETY: `buf` is a local array of the length passed.
+        let n = unsafe { libc::read(self.r.as_raw_fd(), buf.as_mut_ptr().cast(), N) };
+        self.drain();
+        if n != N as isize {
+            return Err(libc::EIO);
+        }
+        Ok(buf)
     }
 
     /// Whether the kernel can write `bytes` to `addr` (Err: the errno).

@@ -1,4 +1,4 @@
-//! The `/dev/sisci` ABI as the fuzzer sees it: every ioctl (0x40..0x54)
+//! The `/dev/sisci` ABI as the fuzzer sees it: every ioctl (0x40..0x59)
 //! with its argument layout, the errnos it may return (what uapi/src/sisci.rs
 //! documents plus what the kernel side, sisci/*.rs, can return on the way),
 //! the fields a mutation may set, and the objects of the open file that
@@ -32,12 +32,17 @@ pub(crate) enum Op {
     DmaQueueRemove,
     DmaStart,
     DmaWait,
+    DevBorrow,
+    DevReturn,
+    DevMap,
+    DevUnmap,
+    SegAddr,
 }
 
 use libc::{
     E2BIG, EACCES, EAGAIN, EBADF, EBUSY, ECONNREFUSED, ECONNRESET, EEXIST, EFAULT, EHOSTUNREACH,
     EINTR, EINVAL, EIO, EMSGSIZE, ENOBUFS, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOTCONN, EOPNOTSUPP,
-    EPROTO, ERANGE, ETIMEDOUT,
+    EOVERFLOW, EPERM, EPROTO, ERANGE, ETIMEDOUT,
 };
 
 /// Every dispatched ioctl: the argument checks (`Arg::read`).
@@ -115,7 +120,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INFO,
         SISCI_INFO_SIZE_V1,
         0,
-        3,
+        1,
         here(&[]),
     ),
     // ENOSPC: no free id or handle; EBUSY/ENOSPC: the multicast group.
@@ -125,9 +130,10 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_CREATE,
         SISCI_SEG_CREATE_SIZE_V1,
         SEG_FLAGS,
-        10,
+        9,
         here(&[EEXIST, ENOMEM, ENOSPC, EBUSY, EFAULT]),
     ),
+    // EBUSY: mapped for a borrowed device (DEV_MAP).
     k(
         Op::SegRemove,
         "SEG_REMOVE",
@@ -135,7 +141,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_HANDLE_SIZE_V1,
         0,
         5,
-        here(&[ENOMEM]),
+        here(&[ENOMEM, EBUSY]),
     ),
     k(
         Op::SegPrepare,
@@ -143,7 +149,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_PREPARE,
         SISCI_HANDLE_SIZE_V1,
         0,
-        5,
+        4,
         here(&[ENODEV]),
     ),
     k(
@@ -152,7 +158,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_SET_AVAILABLE,
         SISCI_HANDLE_SIZE_V1,
         SISCI_AVAILABLE,
-        6,
+        5,
         here(&[ENOMEM]),
     ),
     // ENOTCONN: revoked while the chunk addresses were fetched; ENOSPC:
@@ -163,9 +169,10 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_CONNECT,
         SISCI_CONNECT_SIZE_V1,
         SISCI_SEG_MULTICAST,
-        10,
+        9,
         remote(&[ENOENT, ECONNREFUSED, EACCES, ENOSPC, ENOTCONN]),
     ),
+    // EBUSY: mapped for a borrowed device (DEV_MAP).
     k(
         Op::SegDisconnect,
         "SEG_DISCONNECT",
@@ -173,7 +180,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_HANDLE_SIZE_V1,
         0,
         4,
-        here(&[]),
+        here(&[EBUSY]),
     ),
     k(
         Op::SegWaitEvent,
@@ -181,7 +188,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_SEG_WAIT_EVENT,
         SISCI_SEG_EVENT_SIZE_V1,
         SISCI_NONBLOCK,
-        4,
+        3,
         here(&[ETIMEDOUT, EAGAIN, EINTR]),
     ),
     k(
@@ -208,7 +215,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_CREATE,
         SISCI_INTR_CREATE_SIZE_V1,
         INTR_FLAGS,
-        5,
+        4,
         here(&[EEXIST, ENOSPC, ENOMEM]),
     ),
     k(
@@ -226,7 +233,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_CONNECT,
         SISCI_INTR_CONNECT_SIZE_V1,
         SISCI_INTR_DATA,
-        6,
+        5,
         remote(&[ENOENT, EACCES, ENOSPC]),
     ),
     k(
@@ -245,7 +252,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_TRIGGER,
         SISCI_INTR_TRIGGER_SIZE_V1,
         0,
-        7,
+        5,
         remote(&[ENOTCONN, ENOBUFS]),
     ),
     k(
@@ -254,7 +261,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_WAIT,
         SISCI_INTR_WAIT_SIZE_V1,
         SISCI_NONBLOCK,
-        5,
+        4,
         here(&[ETIMEDOUT, EAGAIN, EINTR, EMSGSIZE]),
     ),
     // EBADF: fd is no open file; EINVAL: not an eventfd.
@@ -264,7 +271,7 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_INTR_EVENTFD,
         SISCI_INTR_EVENTFD_SIZE_V1,
         0,
-        3,
+        2,
         here(&[EBADF, ENOMEM]),
     ),
     k(
@@ -285,14 +292,14 @@ pub(crate) const KNOWN: &[Known] = &[
         2,
         here(&[]),
     ),
-    // ENODEV: the queue lost its channel (adapter going away); EIO: the
-    // engine's registers.
+    // ENODEV: the queue lost its channel (adapter going away), or the
+    // device (SISCI_DMA_DEVICE) is gone; EIO: the engine's registers.
     k(
         Op::DmaStart,
         "DMA_START",
         SISCI_IOC_DMA_START,
         SISCI_DMA_START_SIZE_V1,
-        0,
+        SISCI_DMA_DEVICE,
         8,
         here(&[ERANGE, EBUSY, ENOTCONN, ENODEV, ENOMEM, EIO]),
     ),
@@ -302,17 +309,77 @@ pub(crate) const KNOWN: &[Known] = &[
         SISCI_IOC_DMA_WAIT,
         SISCI_DMA_WAIT_SIZE_V1,
         SISCI_NONBLOCK,
-        6,
+        5,
         here(&[ETIMEDOUT, EINTR]),
+    ),
+    // The request to the lender (rsio_lend's USER_BORROW): the lender's
+    // refusals (ENOENT no such device, EBUSY held, EOPNOTSUPP its driver
+    // model bypasses the DMA API, ENODEV no lender there) and what setting
+    // the lease up may fail with on either side (windows, translated-window
+    // slots: ENOSPC, ERANGE; EOVERFLOW an answer that does not fit); EIO
+    // also for a device whose config space reads all-ones; ENOSPC no
+    // handle; EPERM without CAP_SYS_RAWIO.
+    k(
+        Op::DevBorrow,
+        "DEV_BORROW",
+        SISCI_IOC_DEV_BORROW,
+        SISCI_DEV_BORROW_SIZE_V1,
+        SISCI_DEV_SHARED,
+        3,
+        remote(&[EPERM, ENOENT, EBUSY, ENODEV, ENOSPC, ERANGE, EOVERFLOW]),
+    ),
+    k(
+        Op::DevReturn,
+        "DEV_RETURN",
+        SISCI_IOC_DEV_RETURN,
+        SISCI_HANDLE_SIZE_V1,
+        0,
+        2,
+        here(&[]),
+    ),
+    // ENODEV: the lender died or took the device back (or no fabric);
+    // ERANGE: not contiguous for the device; EACCES: confined by the
+    // lender; ENOTCONN: a lost connection. A multicast connection asks the
+    // lender for the group's slots (USER_MCAST): its refusals (ENOENT no
+    // such lease, ENOSPC no slots) and the request's errnos.
+    k(
+        Op::DevMap,
+        "DEV_MAP",
+        SISCI_IOC_DEV_MAP,
+        SISCI_DEV_MAP_SIZE_V1,
+        SISCI_DEV_MAP_REMOTE,
+        4,
+        remote(&[ENODEV, ERANGE, EACCES, ENOTCONN, ENOENT, ENOSPC, EOVERFLOW]),
+    ),
+    // ENOENT: not mapped; ENOMEM: the count kept after one unmap.
+    k(
+        Op::DevUnmap,
+        "DEV_UNMAP",
+        SISCI_IOC_DEV_UNMAP,
+        SISCI_DEV_MAP_SIZE_V1,
+        SISCI_DEV_MAP_REMOTE,
+        3,
+        here(&[ENOENT, ENOMEM]),
+    ),
+    // ERANGE: outside the segment; EOPNOTSUPP: no direct window to the
+    // connection's node (a multicast group).
+    k(
+        Op::SegAddr,
+        "SEG_ADDR",
+        SISCI_IOC_SEG_ADDR,
+        SISCI_SEG_ADDR_SIZE_V1,
+        SISCI_DEV_MAP_REMOTE,
+        2,
+        here(&[ERANGE, EOPNOTSUPP]),
     ),
 ];
 
 /// What `mmap(2)` of `/dev/sisci` may fail with: the driver's checks
-/// (`EINVAL`, `ENOTCONN` for a lost connection), `remap_pfn_range`'s
-/// (`ENOMEM`, `EAGAIN`, `EINVAL`), and the VFS's (`EOVERFLOW` for an offset
-/// that overflows, `ENOMEM` without address space).
-pub(crate) const MMAP_ERRNOS: &[i32] = &[EINVAL, ENOTCONN, ENOMEM, EAGAIN, EOVERFLOW];
-use libc::EOVERFLOW;
+/// (`EINVAL`, `ENOTCONN` for a lost connection, `ENODEV` for a borrowed
+/// device whose lender took it back), `remap_pfn_range`'s (`ENOMEM`,
+/// `EAGAIN`, `EINVAL`), and the VFS's (`EOVERFLOW` for an offset that
+/// overflows, `ENOMEM` without address space).
+pub(crate) const MMAP_ERRNOS: &[i32] = &[EINVAL, ENOTCONN, ENODEV, ENOMEM, EAGAIN, EOVERFLOW];
 
 impl Rules {
     /// Whether `errno` is one this ioctl may return.
@@ -354,6 +421,12 @@ pub(crate) enum Dom {
     Reserved,
     /// A user address of registered memory.
     UserAddr,
+    /// A fabric device id.
+    Fdid,
+    /// A BAR number.
+    Bar,
+    /// A byte offset into a segment (page-aligned where valid).
+    Offset,
     /// Output only: the kernel must ignore what comes in.
     Out,
 }
@@ -395,6 +468,30 @@ pub(crate) const DW_QUEUE: usize = offset_of!(SisciDmaWait, queue);
 pub(crate) const DW_TIMEOUT: usize = offset_of!(SisciDmaWait, timeout_ms);
 pub(crate) const DW_STATE: usize = offset_of!(SisciDmaWait, state);
 pub(crate) const DW_RESERVED: usize = offset_of!(SisciDmaWait, reserved);
+pub(crate) const DS_BAR: usize = offset_of!(SisciDmaStart, bar);
+pub(crate) const DS_RESERVED: usize = offset_of!(SisciDmaStart, reserved);
+pub(crate) const DB_FDID: usize = offset_of!(SisciDevBorrow, fdid);
+pub(crate) const DB_HANDLE: usize = offset_of!(SisciDevBorrow, handle);
+pub(crate) const DB_MMAP: usize = offset_of!(SisciDevBorrow, mmap_offset);
+pub(crate) const DB_BAR_SIZE: usize = offset_of!(SisciDevBorrow, bar_size);
+pub(crate) const DB_VENDOR: usize = offset_of!(SisciDevBorrow, vendor);
+pub(crate) const DB_CLASS: usize = offset_of!(SisciDevBorrow, class);
+pub(crate) const DM_DEVICE: usize = offset_of!(SisciDevMap, device);
+pub(crate) const DM_SEGMENT: usize = offset_of!(SisciDevMap, segment);
+pub(crate) const DM_OFFSET: usize = offset_of!(SisciDevMap, offset);
+pub(crate) const DM_SIZE: usize = offset_of!(SisciDevMap, size);
+pub(crate) const DM_IOADDR: usize = offset_of!(SisciDevMap, ioaddr);
+pub(crate) const SA_HANDLE: usize = offset_of!(SisciSegAddr, handle);
+pub(crate) const SA_RESERVED: usize = offset_of!(SisciSegAddr, reserved);
+pub(crate) const SA_OFFSET: usize = offset_of!(SisciSegAddr, offset);
+pub(crate) const SA_IOADDR: usize = offset_of!(SisciSegAddr, ioaddr);
+pub(crate) const SA_PHYS: usize = offset_of!(SisciSegAddr, phys);
+pub(crate) const SA_CONTIGUOUS: usize = offset_of!(SisciSegAddr, contiguous);
+
+/// The BAR field of `SisciDevBorrow::bar_size`.
+pub(crate) const fn db_bar(bar: usize) -> usize {
+    DB_BAR_SIZE + 8 * bar
+}
 
 /// The fields a mutation may set (embedded pointers are mutated apart).
 pub(crate) fn fields(op: Op) -> &'static [Field<Dom>] {
@@ -462,12 +559,40 @@ pub(crate) fn fields(op: Op) -> &'static [Field<Dom>] {
         f("local", DS_LOCAL, 4, Dom::Handle),
         f("remote", DS_REMOTE, 4, Dom::Handle),
         f("count", DS_COUNT, 4, Dom::Count),
+        f("bar", DS_BAR, 4, Dom::Bar),
+        f("reserved", DS_RESERVED, 4, Dom::Reserved),
     ];
     const DWAIT: &[Field<Dom>] = &[
         f("queue", DW_QUEUE, 4, Dom::Handle),
         f("timeout_ms", DW_TIMEOUT, 4, Dom::Timeout),
         f("state", DW_STATE, 4, Dom::Out),
         f("reserved", DW_RESERVED, 4, Dom::Reserved),
+    ];
+    // The outputs of DEV_BORROW, DEV_MAP and SEG_ADDR must come in as
+    // zero (EINVAL otherwise): reserved on input.
+    const BORROW: &[Field<Dom>] = &[
+        f("fdid", DB_FDID, 4, Dom::Fdid),
+        f("handle", DB_HANDLE, 4, Dom::Reserved),
+        f("mmap_offset", DB_MMAP, 8, Dom::Reserved),
+        f("bar_size[0]", db_bar(0), 8, Dom::Reserved),
+        f("bar_size[5]", db_bar(5), 8, Dom::Reserved),
+        f("vendor, device", DB_VENDOR, 4, Dom::Reserved),
+        f("class", DB_CLASS, 4, Dom::Reserved),
+    ];
+    const DEV_MAP: &[Field<Dom>] = &[
+        f("device", DM_DEVICE, 4, Dom::Handle),
+        f("segment", DM_SEGMENT, 4, Dom::Handle),
+        f("offset", DM_OFFSET, 8, Dom::Offset),
+        f("size", DM_SIZE, 8, Dom::Size),
+        f("ioaddr", DM_IOADDR, 8, Dom::Reserved),
+    ];
+    const SEG_ADDR: &[Field<Dom>] = &[
+        f("handle", SA_HANDLE, 4, Dom::Handle),
+        f("reserved", SA_RESERVED, 4, Dom::Reserved),
+        f("offset", SA_OFFSET, 8, Dom::Offset),
+        f("ioaddr", SA_IOADDR, 8, Dom::Reserved),
+        f("phys", SA_PHYS, 8, Dom::Reserved),
+        f("contiguous", SA_CONTIGUOUS, 8, Dom::Reserved),
     ];
     match op {
         Op::Info => INFO,
@@ -480,7 +605,8 @@ pub(crate) fn fields(op: Op) -> &'static [Field<Dom>] {
         | Op::IntrRemove
         | Op::IntrDisconnect
         | Op::DmaQueueCreate
-        | Op::DmaQueueRemove => HANDLE,
+        | Op::DmaQueueRemove
+        | Op::DevReturn => HANDLE,
         Op::SegConnect => CONNECT,
         Op::SegWaitEvent => EVENT,
         Op::SegList => LIST,
@@ -491,6 +617,9 @@ pub(crate) fn fields(op: Op) -> &'static [Field<Dom>] {
         Op::IntrEventfd => EVENTFD,
         Op::DmaStart => START,
         Op::DmaWait => DWAIT,
+        Op::DevBorrow => BORROW,
+        Op::DevMap | Op::DevUnmap => DEV_MAP,
+        Op::SegAddr => SEG_ADDR,
     }
 }
 
@@ -528,6 +657,8 @@ pub(crate) enum Kind {
     LocalIntr,
     RemoteIntr,
     Queue,
+    /// A borrowed device.
+    Dev,
 }
 
 /// An object the current file holds.
@@ -547,6 +678,10 @@ pub(crate) struct Obj {
     pub(crate) mc: bool,
     /// Connections and remote interrupts: the owner node.
     pub(crate) node: u32,
+    /// Devices: a shared borrow.
+    pub(crate) shared: bool,
+    /// Devices: the bytes of each BAR that can be mapped.
+    pub(crate) bars: [u64; SISCI_DEV_NUM_BARS],
 }
 
 impl Obj {
@@ -560,8 +695,40 @@ impl Obj {
             prepared: false,
             mc: false,
             node: 0,
+            shared: false,
+            bars: [0; SISCI_DEV_NUM_BARS],
         }
     }
+
+    /// Devices: the mappable bytes of BAR `bar` (0: none, or no such BAR).
+    pub(crate) fn bar(&self, bar: u64) -> u64 {
+        self.bars.get(bar as usize).copied().unwrap_or(0)
+    }
+}
+
+/// A segment or connection mapped for a borrowed device (`DEV_MAP`),
+/// as the kernel counts it: `count` maps not yet unmapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DevMapRec {
+    pub(crate) dev: u32,
+    pub(crate) seg: u32,
+    /// `seg` is a connection (`SISCI_DEV_MAP_REMOTE`).
+    pub(crate) remote: bool,
+    pub(crate) count: u32,
+}
+
+/// The prefix of a must-fail reason that also says the errno: the
+/// kernel checks it last, after everything the rules before it checked.
+pub(crate) fn exact(errno: i32, why: String) -> String {
+    format!("[{}] {why}", crate::fuzz_common::errname(errno))
+}
+
+/// The errno a must-fail reason made by [`exact`] demands.
+pub(crate) fn exact_errno(why: &str) -> Option<i32> {
+    let name = why.strip_prefix('[')?.split_once(']')?.0;
+    [EBUSY, EPERM, ENOENT]
+        .into_iter()
+        .find(|e| crate::fuzz_common::errname(*e) == name)
 }
 
 /// The fabric and adapter, from `INFO`.
