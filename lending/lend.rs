@@ -105,6 +105,8 @@ impl rsio_fabric::api::Feature for LendFeature {
 
     fn event(&self, node: u32, mtype: u16, payload: &[u8]) {
         let r = match mtype {
+            // A process's borrow whose request was interrupted.
+            proto::RETURN => state::return_request(node, payload).map(|_| ()),
             proto::REVOKED => proto::decode_fdid(node, payload).and_then(|fdid| {
                 user::lender_gone(node, Some(fdid));
                 borrow::revoked(node, payload)
@@ -146,6 +148,7 @@ struct Lender {
 impl Drop for Lender {
     fn drop(&mut self) {
         borrow::return_all();
+        user::release_all();
         hotadd::stop_watch();
         state::unlend_all();
         claim::unregister_stub();

@@ -190,7 +190,10 @@ impl Drop for UserBorrow {
         };
         if last && !self.dev.is_gone() {
             let (node, fdid) = (self.dev.node, self.dev.fdid);
-            match api::request(node, proto::RETURN, &fdid.to_le_bytes(), REQUEST_MS) {
+            // Uninterruptible: a dying process's memory is freed after
+            // this, and the lender resets the device before it answers.
+            let payload = fdid.to_le_bytes();
+            match api::request_uninterruptible(node, proto::RETURN, &payload, REQUEST_MS) {
                 Ok(_) => pr_info!(
                     "processes returned fabric device {:#x} to node {}\n",
                     fdid,
@@ -200,6 +203,12 @@ impl Drop for UserBorrow {
             }
         }
     }
+}
+
+/// Frees the table (module unload: `rsio_sisci`, which holds the borrows,
+/// is gone by then).
+pub(crate) fn release_all() {
+    drop(core::mem::take(&mut *USERS.lock()));
 }
 
 /// Whether this node's processes still borrow `dev` (not returned).
@@ -233,12 +242,24 @@ pub fn borrow(node: u32, fdid: u32, shared: bool) -> Result<UserBorrow> {
         us.reserve(1, GFP_KERNEL)?;
     }
     let flags = if shared { proto::USER_SHARED } else { 0 };
-    let reply = api::request(
+    let reply = match api::request(
         node,
         proto::USER_BORROW,
         &proto::encode_user_borrow(fdid, flags),
         REQUEST_MS,
-    )?;
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            // Interrupted or timed out after it left, the lender may have
+            // opened the lease: take it back (an event: nothing to wait
+            // for; messages to a node keep their order, and the lender
+            // ignores a return of a lease it does not hold).
+            if e == EINTR || e == ETIMEDOUT {
+                let _ = api::send_event(node, proto::RETURN, &fdid.to_le_bytes());
+            }
+            return Err(e);
+        }
+    };
     let dev = match Lease::decode(reply.payload())
         .and_then(|lease| set_up(&adapter, node, fdid, shared, lease))
     {

@@ -49,6 +49,18 @@ pub fn request(node: u32, mtype: u16, payload: &[u8], timeout_ms: u32) -> Result
     registry::cluster()?.request(node, mtype, payload, timeout_ms)
 }
 
+/// As [`request`], but a signal does not end the wait: for what must
+/// complete even when the calling process is dying (a device's return
+/// before the memory it reached is freed).
+pub fn request_uninterruptible(
+    node: u32,
+    mtype: u16,
+    payload: &[u8],
+    timeout_ms: u32,
+) -> Result<Reply> {
+    registry::cluster()?.request_as(node, mtype, payload, timeout_ms, false)
+}
+
 /// Sends event `mtype` to `node`.
 pub fn send_event(node: u32, mtype: u16, payload: &[u8]) -> Result {
     registry::cluster()?.event(node, mtype, payload)

@@ -407,6 +407,20 @@ impl Cluster {
         payload: &[u8],
         timeout_ms: u32,
     ) -> Result<Reply> {
+        self.request_as(peer, mtype, payload, timeout_ms, true)
+    }
+
+    /// As [`Self::request`]; `interruptible = false`: signals do not end
+    /// the wait (for what must complete even in a dying process, e.g.
+    /// giving a device back before its memory is freed).
+    pub(crate) fn request_as(
+        &self,
+        peer: u32,
+        mtype: u16,
+        payload: &[u8],
+        timeout_ms: u32,
+        interruptible: bool,
+    ) -> Result<Reply> {
         if !self.is_peer(peer) || payload.len() > proto::MAX_PAYLOAD {
             return Err(EINVAL);
         }
@@ -446,6 +460,14 @@ impl Cluster {
                 if now >= deadline {
                     self.stats.timeouts.fetch_add(1, Relaxed);
                     break Err(ETIMEDOUT);
+                }
+                if !interruptible {
+                    // No uninterruptible timed wait on the condition
+                    // variable: poll the answer instead.
+                    drop(reqs);
+                    kernel::time::delay::fsleep(kernel::time::Delta::from_micros(500));
+                    reqs = self.requests.lock();
+                    continue;
                 }
                 let left = u32::try_from(deadline - now).unwrap_or(u32::MAX);
                 let r = self
