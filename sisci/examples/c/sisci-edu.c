@@ -229,6 +229,23 @@ static size_t wait_pattern(const volatile uint8_t *p, enum kind k, double second
 
 /* ---- Peers: --serve and --mc-member -------------------------------------- */
 
+/* Waits (up to --timeout) until a connected peer disconnects from seg. */
+static void wait_disconnect(sci_local_segment_t seg)
+{
+	double t0 = now();
+	unsigned int node, adapter;
+	sci_segment_cb_reason_t why;
+	sci_error_t err;
+
+	while (now() - t0 < opt.timeout) {
+		why = SCIWaitForLocalSegmentEvent(seg, &node, &adapter, 1000, NO_FLAGS, &err);
+		if (err == SCI_ERR_OK && (why == SCI_CB_DISCONNECT || why == SCI_CB_LOST))
+			return;
+		if (err != SCI_ERR_OK && err != SCI_ERR_TIMEOUT)
+			return;
+	}
+}
+
 static void run_peer(sci_desc_t sd, int member)
 {
 	unsigned int id = member ? opt.group : opt.segid;
@@ -271,6 +288,10 @@ static void run_peer(sci_desc_t sd, int member)
 		fail("%s: %zu of %u bytes differ after %.0f s (first at %zu: 0x%02x, expected 0x%02x)",
 		     member ? "multicast member" : "served segment", n, SEG_SIZE, now() - t0, first,
 		     p[first], pattern(k, first));
+	/* The driver reads the data back too: keep the segment until it
+	 * disconnects (removing it would take its connection away). */
+	if (!member)
+		wait_disconnect(seg);
 	SCIUnmapSegment(map, NO_FLAGS, &err);
 	ok(err, "SCIUnmapSegment");
 remove:
