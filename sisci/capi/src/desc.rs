@@ -375,8 +375,8 @@ fn fabric_nodes() -> Option<Vec<(u32, String)>> {
     }
     let i = open().ok()?.info().ok()?;
     let mut host = [0u8; 256];
-    // SAFETY: `host` is valid for its length; gethostname NUL-terminates
-    // (or truncates, read up to the first NUL below).
+    // The name is read up to the first NUL below (gethostname truncates).
+    // SAFETY: `host` is valid for its length; gethostname NUL-terminates or truncates.
     let rc = unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len() - 1) };
     let me = if rc == 0 {
         cstr(&host).to_string()

@@ -477,8 +477,8 @@ pub unsafe extern "C" fn SCIReturnDevice(device: Handle, flags: c_uint, error: *
             }
         }
         d.shared.dev.return_now().map_err(from_rs)?;
-        // SAFETY: checked by `borrow`; not used afterwards. Dropping it
-        // removes the device segments.
+        // Dropping the handle removes the device segments.
+        // SAFETY: checked by `borrow`; not used afterwards.
         drop(unsafe { take::<Device>(device) });
         Ok(())
     })
