@@ -141,6 +141,16 @@ pub(crate) struct State {
     peers: KVec<LendDevEntry>,
 }
 
+impl State {
+    /// The device lent from here as `fdid` (`ENOENT`).
+    fn local_mut(&mut self, fdid: u32) -> Result<&mut Local> {
+        self.local
+            .iter_mut()
+            .find(|l| l.entry.fdid == fdid)
+            .ok_or(ENOENT)
+    }
+}
+
 rsio_kernel::global_lock! {
     /// The module's state (`None` before `init`).
     static STATE: Mutex<Option<State>> = None;
@@ -416,11 +426,7 @@ pub(crate) fn borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -> Res
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
         let adapter = st.adapter.clone().ok_or(ENODEV)?;
-        let l = st
-            .local
-            .iter_mut()
-            .find(|l| l.entry.fdid == fdid)
-            .ok_or(ENOENT)?;
+        let l = st.local_mut(fdid)?;
         if l.borrowed() {
             return Err(EBUSY);
         }
@@ -459,11 +465,7 @@ pub(crate) fn user_borrow_request(node: u32, payload: &[u8], reply: &mut [u8]) -
         let st = st.as_mut().ok_or(ENODEV)?;
         let adapter = st.adapter.clone().ok_or(ENODEV)?;
         let me = st.node;
-        let l = st
-            .local
-            .iter_mut()
-            .find(|l| l.entry.fdid == fdid)
-            .ok_or(ENOENT)?;
+        let l = st.local_mut(fdid)?;
         let joins = l.users.is_empty() || (shared && l.users_shared);
         if l.lease.is_some() || !joins || l.users.iter().any(|u| u.node == node) {
             return Err(EBUSY);
@@ -514,11 +516,7 @@ pub(crate) fn user_mcast_request(node: u32, payload: &[u8], reply: &mut [u8]) ->
     let mut st = STATE.lock();
     let st = st.as_mut().ok_or(ENODEV)?;
     let adapter = st.adapter.clone().ok_or(ENODEV)?;
-    let l = st
-        .local
-        .iter_mut()
-        .find(|l| l.entry.fdid == fdid)
-        .ok_or(ENOENT)?;
+    let l = st.local_mut(fdid)?;
     if l.users_confined.is_some() {
         return Err(EACCES);
     }
@@ -544,11 +542,7 @@ pub(crate) fn return_request(node: u32, payload: &[u8]) -> Result<usize> {
     let entry = {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
-        let l = st
-            .local
-            .iter_mut()
-            .find(|l| l.entry.fdid == fdid)
-            .ok_or(ENOENT)?;
+        let l = st.local_mut(fdid)?;
         if l.lease.as_ref().is_some_and(|x| x.node == node) {
             l.end_lease(false);
         } else if !l.end_user(node) {

@@ -76,11 +76,7 @@ pub(crate) fn borrow(sh: &Shared, file: FileTag, a: &mut abi::SisciDevBorrow) ->
 pub(crate) fn give_back(sh: &Shared, file: FileTag, handle: u32) -> Result {
     let d = {
         let mut st = sh.st.lock();
-        let i = st
-            .devs
-            .iter()
-            .position(|d| d.handle == handle && d.file == file)
-            .ok_or(EINVAL)?;
+        let i = st.dev_index(file, handle)?;
         st.devs.remove(i)?
     };
     close(sh, d, false);
@@ -216,22 +212,11 @@ pub(crate) fn map(sh: &Shared, file: FileTag, a: &mut abi::SisciDevMap) -> Resul
     };
     let mut st = sh.st.lock();
     let st = &mut *st;
-    let dev = st
-        .devs
-        .iter()
-        .find(|d| d.handle == a.device && d.file == file)
-        .ok_or(EINVAL)?
-        .borrow
-        .device()
-        .clone();
+    let d = st.dev_index(file, a.device)?;
+    let dev = st.devs[d].borrow.device().clone();
     if dev.is_gone() {
         return Err(ENODEV);
     }
-    let d = st
-        .devs
-        .iter()
-        .position(|d| d.handle == a.device)
-        .ok_or(EINVAL)?;
     st.devs[d].maps.reserve(1, GFP_KERNEL)?;
     let (ioaddr, mem) = locate(st, sh, file, &dev, a, mc_base)?;
     let maps = &mut st.devs[d].maps;
@@ -272,26 +257,15 @@ fn multicast_of(
         return Ok(None);
     }
     let group = c.seg_id;
-    let dev = st
-        .devs
-        .iter()
-        .find(|d| d.handle == a.device && d.file == file)
-        .ok_or(EINVAL)?
-        .borrow
-        .device()
-        .clone();
-    Ok(Some((dev, group)))
+    let d = st.dev_index(file, a.device)?;
+    Ok(Some((st.devs[d].borrow.device().clone(), group)))
 }
 
 /// `DEV_UNMAP`.
 pub(crate) fn unmap(sh: &Shared, file: FileTag, a: &abi::SisciDevMap) -> Result {
     let remote = a.header.flags & abi::SISCI_DEV_MAP_REMOTE != 0;
     let mut st = sh.st.lock();
-    let d = st
-        .devs
-        .iter()
-        .position(|d| d.handle == a.device && d.file == file)
-        .ok_or(EINVAL)?;
+    let d = st.dev_index(file, a.device)?;
     let i = st.devs[d]
         .maps
         .iter()

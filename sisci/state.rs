@@ -245,6 +245,14 @@ impl State {
             .ok_or(EINVAL)
     }
 
+    /// The index of borrowed device `handle` of `file` (`EINVAL`).
+    pub(crate) fn dev_index(&self, file: FileTag, handle: u32) -> Result<usize> {
+        self.devs
+            .iter()
+            .position(|d| d.handle == handle && d.file == file)
+            .ok_or(EINVAL)
+    }
+
     /// Drops quarantined memory nobody may reach any more.
     pub(crate) fn release_quarantine(&mut self) {
         self.quarantine.retain(|q| !q.pending.is_empty());
