@@ -4,6 +4,7 @@
 
 use crate::errors::from_rs;
 use crate::ffi::*;
+use crate::nodeid;
 use crate::types::*;
 use rsio_uapi as uapi;
 use std::ffi::{c_char, c_int, c_uint, c_void};
@@ -138,13 +139,15 @@ pub unsafe extern "C" fn SCIGetLocalNodeId(
         }
         check_flags(flags, 0)?;
         check_adapter(adapter_no)?;
-        let n = with_info(|i| Ok(i.node_id))?;
+        let n = with_info(|i| Ok(nodeid::to_sisci(i.node_id)))?;
         // SAFETY: checked not NULL; valid per the contract.
         unsafe { out(node_id, n) }
     })
 }
 
-/// `SCIProbeNode`: 1 if `node_id`'s core is up, else 0.
+/// `SCIProbeNode`: 1 if `node_id`'s core is up, else 0. An id that names
+/// no node (docs/sisci.md, "Node ids") or a node beyond the fabric:
+/// `SCI_ERR_ILLEGAL_NODEID`.
 ///
 /// # Safety
 ///
@@ -162,11 +165,12 @@ pub unsafe extern "C" fn SCIProbeNode(
         let d = unsafe { desc(sd)? };
         check_flags(flags, 0)?;
         check_adapter(adapter_no)?;
+        let node = nodeid::to_rsio(node_id).ok_or(SCI_ERR_ILLEGAL_NODEID)?;
         let i = d.sd.info().map_err(from_rs)?;
-        if node_id >= 32 || node_id >= i.num_nodes {
+        if node >= 32 || node >= i.num_nodes {
             return Err(SCI_ERR_ILLEGAL_NODEID);
         }
-        if i.up_mask & (1 << node_id) != 0 {
+        if i.up_mask & (1 << node) != 0 {
             Ok(1)
         } else {
             Err(SCI_ERR_NO_LINK_ACCESS)
@@ -177,7 +181,7 @@ pub unsafe extern "C" fn SCIProbeNode(
 fn adapter_value(i: &rs::Info, sub: c_uint) -> CResult<c_uint> {
     let others_up = i.up_mask & !(1u32.checked_shl(i.node_id).unwrap_or(0)) != 0;
     Ok(match sub {
-        SCI_Q_ADAPTER_NODEID => i.node_id,
+        SCI_Q_ADAPTER_NODEID => nodeid::to_sisci(i.node_id),
         SCI_Q_ADAPTER_DMA_SIZE_ALIGNMENT | SCI_Q_ADAPTER_DMA_OFFSET_ALIGNMENT => 1,
         SCI_Q_ADAPTER_DMA_MTU => i.max_segment_size.min(u64::from(u32::MAX)) as c_uint,
         SCI_Q_ADAPTER_SUGGESTED_MIN_DMA_SIZE | SCI_Q_ADAPTER_SUGGESTED_MIN_BLOCK_SIZE => 4096,
@@ -411,18 +415,18 @@ fn host_matches(entry: &str, host: &str) -> bool {
         || (!entry.contains('.') && short(host) == entry)
 }
 
-/// The node ids adapter name `name` names among `nodes` (at most
-/// `DIS_MAX_NSCIS`): a node id in decimal, a node's name, or a node's
-/// name followed by `_a0` (its adapter 0; other adapter numbers name
-/// nothing: rsio nodes have one adapter).
+/// The rsio nodes adapter name `name` names among `nodes` (at most
+/// `DIS_MAX_NSCIS`): a SISCI node id in decimal, a node's name, or a
+/// node's name followed by `_a0` (its adapter 0; other adapter numbers
+/// name nothing: rsio nodes have one adapter).
 fn resolve_adapter_name(name: &str, nodes: &[(u32, String)]) -> Vec<u32> {
     let name = name.trim();
     if name.is_empty() {
         return Vec::new();
     }
     if name.bytes().all(|b| b.is_ascii_digit()) {
-        return match name.parse::<u32>() {
-            Ok(id) if nodes.iter().any(|(n, _)| *n == id) => vec![id],
+        return match name.parse::<c_uint>().ok().and_then(nodeid::to_rsio) {
+            Some(node) if nodes.iter().any(|(n, _)| *n == node) => vec![node],
             _ => Vec::new(),
         };
     }
@@ -467,7 +471,9 @@ unsafe fn node_ids_by_name(
     let nodes = fabric_nodes().ok_or(SCI_ERR_NO_SUCH_ADAPTERNO)?;
     let ids = resolve_adapter_name(&name, &nodes);
     let mut l: dis_nodeId_list_t = [0; DIS_MAX_NSCIS];
-    l[..ids.len()].copy_from_slice(&ids);
+    for (dst, &node) in l.iter_mut().zip(&ids) {
+        *dst = nodeid::to_sisci(node);
+    }
     // SAFETY: checked not NULL; valid per the contract.
     unsafe {
         out(list, l)?;
@@ -603,9 +609,15 @@ mod tests {
         assert_eq!(resolve_adapter_name("node1.cluster_a0", &n), vec![1]);
         assert_eq!(resolve_adapter_name("gpu.cluster", &n), vec![3]);
         assert_eq!(resolve_adapter_name("node1.other", &n), Vec::<u32>::new());
-        assert_eq!(resolve_adapter_name("2", &n), vec![2]);
-        assert_eq!(resolve_adapter_name("0", &n), vec![0]);
+        // Decimal names are SISCI node ids (4 * (rsio node + 1)).
+        assert_eq!(resolve_adapter_name("12", &n), vec![2]);
+        assert_eq!(resolve_adapter_name("4", &n), vec![0]);
+        assert_eq!(resolve_adapter_name("16", &n), vec![3]);
+        assert_eq!(resolve_adapter_name("2", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("0", &n), Vec::<u32>::new());
         assert_eq!(resolve_adapter_name("7", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("20", &n), Vec::<u32>::new());
+        assert_eq!(resolve_adapter_name("252", &n), Vec::<u32>::new());
         assert_eq!(resolve_adapter_name("", &n), Vec::<u32>::new());
         assert_eq!(resolve_adapter_name("_a0", &n), Vec::<u32>::new());
         assert_eq!(resolve_adapter_name("nodeX", &n), Vec::<u32>::new());
@@ -637,6 +649,25 @@ mod tests {
             assert_eq!(e, SCI_ERR_ILLEGAL_FLAG);
         }
         assert_eq!(l, [9; DIS_MAX_NSCIS]);
+    }
+
+    #[test]
+    fn probe_translates_node_ids() {
+        let sd = test_desc();
+        let mut e = SCI_ERR_OK;
+        // Ids that name no node are refused before the kernel is asked.
+        for id in [0, 1, 5, 68, DIS_BROADCAST_NODEID_GROUP_ALL] {
+            // SAFETY: a live descriptor.
+            let r = unsafe { SCIProbeNode(sd, 0, id, 0, &mut e) };
+            assert_eq!((r, e), (0, SCI_ERR_ILLEGAL_NODEID), "{id}");
+        }
+        // A node's id reaches the (fake) kernel.
+        // SAFETY: a live descriptor.
+        let r = unsafe { SCIProbeNode(sd, 0, 4, 0, &mut e) };
+        assert_eq!((r, e), (0, SCI_ERR_INCONSISTENT_VERSIONS));
+        // SAFETY: a live descriptor, closed once.
+        unsafe { SCIClose(sd, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::desc::desc;
 use crate::errors::from_rs;
 use crate::ffi::*;
+use crate::nodeid;
 use crate::types::*;
 use crate::watcher::{Watcher, POLL};
 use std::ffi::{c_uint, c_void};
@@ -206,7 +207,9 @@ pub unsafe extern "C" fn SCIWaitForInterrupt(
     })
 }
 
-/// `SCIConnectInterrupt`.
+/// `SCIConnectInterrupt`. A node id that names no node (docs/sisci.md,
+/// "Node ids"): `SCI_ERR_ILLEGAL_PARAMETER`, as for a node beyond the
+/// fabric.
 ///
 /// # Safety
 ///
@@ -230,7 +233,8 @@ pub unsafe extern "C" fn SCIConnectInterrupt(
         }
         check_adapter(adapter)?;
         check_flags(flags, 0)?;
-        let i = rs::RemoteInterrupt::connect(&d.sd, node_id, number, timeout(timeout_ms))
+        let node = nodeid::to_rsio(node_id).ok_or(SCI_ERR_ILLEGAL_PARAMETER)?;
+        let i = rs::RemoteInterrupt::connect(&d.sd, node, number, timeout(timeout_ms))
             .map_err(from_rs)?;
         let h = into_handle(RemoteIntr {
             magic: RemoteIntr::MAGIC,
@@ -421,7 +425,8 @@ pub unsafe extern "C" fn SCIWaitForDataInterrupt(
     })
 }
 
-/// `SCIConnectDataInterrupt`.
+/// `SCIConnectDataInterrupt`. A node id that names no node:
+/// `SCI_ERR_ILLEGAL_PARAMETER`, as for a node beyond the fabric.
 ///
 /// # Safety
 ///
@@ -445,7 +450,8 @@ pub unsafe extern "C" fn SCIConnectDataInterrupt(
         }
         check_adapter(adapter)?;
         check_flags(flags, 0)?;
-        let i = rs::RemoteDataInterrupt::connect(&d.sd, node_id, number, timeout(timeout_ms))
+        let node = nodeid::to_rsio(node_id).ok_or(SCI_ERR_ILLEGAL_PARAMETER)?;
+        let i = rs::RemoteDataInterrupt::connect(&d.sd, node, number, timeout(timeout_ms))
             .map_err(from_rs)?;
         let h = into_handle(RemoteDataIntr {
             magic: RemoteDataIntr::MAGIC,
@@ -552,5 +558,30 @@ mod tests {
         // SAFETY: as above.
         let r = unsafe { create_args(1, &mut n, 0) };
         assert_eq!(r.err(), Some(SCI_ERR_NO_SUCH_ADAPTERNO));
+    }
+
+    #[test]
+    fn connect_translates_node_ids() {
+        let sd = crate::desc::test_desc();
+        let mut e = SCI_ERR_OK;
+        let mut h: Handle = std::ptr::null_mut();
+        // SAFETY: a live descriptor, valid out pointers.
+        unsafe {
+            // Ids that name no node: refused as a node beyond the fabric.
+            for id in [0, 2, 7, 68, DIS_BROADCAST_NODEID_GROUP_ALL] {
+                SCIConnectInterrupt(sd, &mut h, id, 0, 1, 0, 0, &mut e);
+                assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER, "{id}");
+                SCIConnectDataInterrupt(sd, &mut h, id, 0, 1, 0, 0, &mut e);
+                assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER, "{id}");
+            }
+            // A node's id reaches the (fake) kernel.
+            SCIConnectInterrupt(sd, &mut h, 4, 0, 1, 0, 0, &mut e);
+            assert_eq!(e, SCI_ERR_INCONSISTENT_VERSIONS);
+            SCIConnectDataInterrupt(sd, &mut h, 8, 0, 1, 0, 0, &mut e);
+            assert_eq!(e, SCI_ERR_INCONSISTENT_VERSIONS);
+            assert!(h.is_null());
+            crate::desc::SCIClose(sd, 0, &mut e);
+            assert_eq!(e, SCI_ERR_OK);
+        }
     }
 }

@@ -14,6 +14,7 @@ mod errors;
 mod ffi;
 mod interrupt;
 mod map;
+mod nodeid;
 mod segment;
 mod smartio;
 mod types;

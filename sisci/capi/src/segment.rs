@@ -5,6 +5,7 @@
 use crate::desc::desc;
 use crate::errors::from_rs;
 use crate::ffi::*;
+use crate::nodeid;
 use crate::types::*;
 use crate::watcher::{Watcher, POLL};
 use std::ffi::{c_uint, c_void};
@@ -175,13 +176,15 @@ pub fn remote_handle(seg: Arc<rs::RemoteSegment>) -> Handle {
     })
 }
 
-fn reason(e: rs::SegmentEvent) -> (sci_segment_cb_reason_t, u32) {
-    match e {
+/// A segment event's reason and the SISCI node id of the node it came from.
+fn reason(e: rs::SegmentEvent) -> (sci_segment_cb_reason_t, c_uint) {
+    let (r, node) = match e {
         rs::SegmentEvent::Connect { node } => (SCI_CB_CONNECT, node),
         rs::SegmentEvent::Disconnect { node } => (SCI_CB_DISCONNECT, node),
         rs::SegmentEvent::Lost { node } => (SCI_CB_LOST, node),
         rs::SegmentEvent::Other { node, .. } => (SCI_CB_NOT_OPERATIONAL, node),
-    }
+    };
+    (r, nodeid::to_sisci(node))
 }
 
 /// `SCICreateSegment`. Flags: `SCI_FLAG_AUTO_ID`, `SCI_FLAG_BROADCAST`
@@ -520,7 +523,9 @@ pub unsafe extern "C" fn SCIGetLocalSegmentSize(segment: Handle) -> usize {
 
 /// `SCIConnectSegment`. Flags: `SCI_FLAG_BROADCAST` (or node
 /// `DIS_BROADCAST_NODEID_GROUP_ALL`): connect to multicast group
-/// `segment_id`; `SCI_FLAG_USE_CALLBACK`.
+/// `segment_id` (the node id is not used); `SCI_FLAG_USE_CALLBACK`. A node
+/// id that names no node (docs/sisci.md, "Node ids"):
+/// `SCI_ERR_ILLEGAL_PARAMETER`, as for a node beyond the fabric.
 ///
 /// # Safety
 ///
@@ -561,7 +566,8 @@ pub unsafe extern "C" fn SCIConnectSegment(
         let r = if multicast {
             rs::RemoteSegment::connect_multicast(&d.sd, segment_id, t)
         } else {
-            rs::RemoteSegment::connect(&d.sd, node_id, segment_id, t)
+            let node = nodeid::to_rsio(node_id).ok_or(SCI_ERR_ILLEGAL_PARAMETER)?;
+            rs::RemoteSegment::connect(&d.sd, node, segment_id, t)
         };
         let seg = Arc::new(r.map_err(from_rs)?);
         let h = into_handle(RemoteSeg {
@@ -672,7 +678,9 @@ pub unsafe extern "C" fn SCIGetRemoteSegmentId(segment: Handle) -> c_uint {
     })
 }
 
-/// `SCIGetRemoteSegmentNodeId` (0 for a bad handle).
+/// `SCIGetRemoteSegmentNodeId`: the owner's SISCI node id (a device BAR:
+/// the lender's; a multicast connection: `DIS_BROADCAST_NODEID_GROUP_ALL`;
+/// 0 for a bad handle).
 ///
 /// # Safety
 ///
@@ -685,9 +693,13 @@ pub unsafe extern "C" fn SCIGetRemoteSegmentNodeId(segment: Handle) -> c_uint {
             return Some(b.node());
         }
         // SAFETY: caller's contract.
-        unsafe { borrow::<RemoteSeg>(segment) }
-            .ok()
-            .map(|s| s.seg.node())
+        unsafe { borrow::<RemoteSeg>(segment) }.ok().map(|s| {
+            if s.multicast {
+                DIS_BROADCAST_NODEID_GROUP_ALL
+            } else {
+                nodeid::to_sisci(s.seg.node())
+            }
+        })
     })
 }
 
@@ -960,6 +972,57 @@ mod tests {
             SCIClose(sd, 0, &mut e);
             assert_eq!(e, SCI_ERR_OK);
         }
+    }
+
+    #[test]
+    fn connect_translates_node_ids() {
+        let sd = test_desc();
+        let mut e = SCI_ERR_OK;
+        let connect = |node, flags, e: &mut sci_error_t| {
+            let mut r: Handle = std::ptr::null_mut();
+            // SAFETY: live descriptor, valid out pointers.
+            unsafe {
+                SCIConnectSegment(
+                    sd,
+                    &mut r,
+                    node,
+                    1,
+                    0,
+                    None,
+                    std::ptr::null_mut(),
+                    0,
+                    flags,
+                    e,
+                )
+            };
+            assert!(r.is_null());
+        };
+        for id in [0, 1, 3, 6, 68, 0xffff_fffc] {
+            connect(id, 0, &mut e);
+            assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER, "{id}");
+        }
+        for id in [4, 8, 64] {
+            connect(id, 0, &mut e);
+            assert_eq!(e, SCI_ERR_INCONSISTENT_VERSIONS, "{id}");
+        }
+        // A multicast connection does not use the node id.
+        connect(DIS_BROADCAST_NODEID_GROUP_ALL, 0, &mut e);
+        assert_eq!(e, SCI_ERR_INCONSISTENT_VERSIONS);
+        connect(0, SCI_FLAG_BROADCAST, &mut e);
+        assert_eq!(e, SCI_ERR_INCONSISTENT_VERSIONS);
+        // SAFETY: live descriptor, closed once.
+        unsafe { SCIClose(sd, 0, &mut e) };
+        assert_eq!(e, SCI_ERR_OK);
+    }
+
+    #[test]
+    fn segment_events_carry_sisci_node_ids() {
+        let (r, n) = reason(rs::SegmentEvent::Connect { node: 0 });
+        assert_eq!((r, n), (SCI_CB_CONNECT, 4));
+        let (r, n) = reason(rs::SegmentEvent::Disconnect { node: 2 });
+        assert_eq!((r, n), (SCI_CB_DISCONNECT, 12));
+        let (r, n) = reason(rs::SegmentEvent::Lost { node: 15 });
+        assert_eq!((r, n), (SCI_CB_LOST, 64));
     }
 
     #[test]

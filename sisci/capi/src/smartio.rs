@@ -15,6 +15,7 @@
 use crate::desc::desc;
 use crate::errors::{from_errno, from_rs};
 use crate::ffi::*;
+use crate::nodeid;
 use crate::segment::{LocalSeg, RemoteSeg};
 use crate::types::*;
 use std::collections::HashMap;
@@ -142,7 +143,7 @@ fn info_of(d: &rs::LentDevice) -> sci_smartio_device_info_t {
         pci_device_id: d.device,
         pci_subsystem_vendor_id: d.subsystem_vendor,
         pci_subsystem_id: d.subsystem_device,
-        lender_node: d.node,
+        lender_node: nodeid::to_sisci(d.node),
         bdf: d.bus << 8 | d.devfn,
         user_name: [0; SCI_SMARTIO_USER_NAME_LEN],
     };
@@ -154,9 +155,10 @@ fn info_of(d: &rs::LentDevice) -> sci_smartio_device_info_t {
     i
 }
 
-/// A device's `user_name`: its lender and its PCI address there.
+/// A device's `user_name`: its lender (SISCI node id) and its PCI address
+/// there.
 fn user_name(d: &rs::LentDevice) -> String {
-    format!("node {} {}", d.node, d.bdf_name())
+    format!("node {} {}", nodeid::to_sisci(d.node), d.bdf_name())
 }
 
 /// `name` up to its NUL (all of it if it has none).
@@ -167,9 +169,11 @@ fn c_name(name: &[c_char]) -> Vec<u8> {
         .collect()
 }
 
-/// `d` matches every non-zero field of `f` (a non-empty `user_name`).
+/// `d` matches every non-zero field of `f` (a non-empty `user_name`); a
+/// `lender_node` is a SISCI node id (one that names no node matches none).
 fn matches(d: &rs::LentDevice, f: &sci_smartio_device_info_t) -> bool {
     let eq = |want: u32, have: u32| want == 0 || want == have;
+    let lender_ok = f.lender_node == 0 || nodeid::to_rsio(f.lender_node) == Some(d.node);
     let name = c_name(&f.user_name);
     eq(f.fdid, d.fdid)
         && f.adapter == 0
@@ -178,7 +182,7 @@ fn matches(d: &rs::LentDevice, f: &sci_smartio_device_info_t) -> bool {
         && eq(f.pci_device_id.into(), d.device.into())
         && eq(f.pci_subsystem_vendor_id.into(), d.subsystem_vendor.into())
         && eq(f.pci_subsystem_id.into(), d.subsystem_device.into())
-        && eq(f.lender_node, d.node)
+        && lender_ok
         && eq(f.bdf, d.bus << 8 | d.devfn)
         && (name.is_empty() || name == user_name(d).as_bytes())
 }
@@ -316,9 +320,9 @@ impl BarSeg {
         self.bar
     }
 
-    /// `SCIGetRemoteSegmentNodeId`: the lender.
+    /// `SCIGetRemoteSegmentNodeId`: the lender's SISCI node id.
     pub fn node(&self) -> c_uint {
-        self.shared.dev.lender()
+        nodeid::to_sisci(self.shared.dev.lender())
     }
 
     /// The borrowed device (DMA queues copy to and from its BAR).
@@ -1114,8 +1118,16 @@ mod tests {
         let mut f = filter();
         f.pci_class = 0x010802;
         assert_eq!(select(&all, Some(&f)), vec![0x10002, 0x20001, 0x30007]);
-        f.lender_node = 2;
+        // lender_node is a SISCI node id: 12 is rsio node 2.
+        f.lender_node = 12;
         assert_eq!(select(&all, Some(&f)), vec![0x20001]);
+        f.lender_node = 8;
+        assert_eq!(select(&all, Some(&f)), vec![0x10002]);
+        // Ids that name no node match nothing.
+        for id in [2, 1, 68, DIS_BROADCAST_NODEID_GROUP_ALL] {
+            f.lender_node = id;
+            assert!(select(&all, Some(&f)).is_empty(), "{id}");
+        }
         let mut f = filter();
         f.pci_vendor_id = 0x1af4;
         f.pci_device_id = 0x1000;
@@ -1138,10 +1150,11 @@ mod tests {
         assert!(select(&all, Some(&f)).is_empty());
         // A user name matches exactly.
         assert_eq!(
-            select(&all, Some(&named("node 3 0000:81:02.0"))),
+            select(&all, Some(&named("node 16 0000:81:02.0"))),
             vec![0x30007]
         );
-        assert!(select(&all, Some(&named("node 3 0000:81:02"))).is_empty());
+        assert!(select(&all, Some(&named("node 16 0000:81:02"))).is_empty());
+        assert!(select(&all, Some(&named("node 3 0000:81:02.0"))).is_empty());
         // A name without a NUL in its 64 bytes is compared whole.
         let mut f = filter();
         f.user_name = [b'x' as c_char; SCI_SMARTIO_USER_NAME_LEN];
@@ -1160,13 +1173,20 @@ mod tests {
             (i.pci_subsystem_vendor_id, i.pci_subsystem_id),
             (0x1af4, 0x1100)
         );
-        assert_eq!(i.lender_node, 2);
+        // The lender as a SISCI node id: rsio node 2 is 12.
+        assert_eq!(i.lender_node, 12);
         assert_eq!(i.bdf, 0x301);
-        assert_eq!(c_name(&i.user_name), b"node 2 0000:03:00.1");
+        assert_eq!(c_name(&i.user_name), b"node 12 0000:03:00.1");
         d.domain = 0xabcd;
+        d.node = 15;
+        let i = info_of(&d);
+        assert_eq!(i.lender_node, 64);
+        assert_eq!(c_name(&i.user_name), b"node 64 abcd:03:00.1");
+        // A number no fabric has: no node (0).
         d.node = u32::MAX;
         let i = info_of(&d);
-        assert_eq!(c_name(&i.user_name), b"node 4294967295 abcd:03:00.1");
+        assert_eq!(i.lender_node, 0);
+        assert_eq!(c_name(&i.user_name), b"node 0 abcd:03:00.1");
         assert_eq!(i.user_name[SCI_SMARTIO_USER_NAME_LEN - 1], 0);
     }
 
@@ -1409,7 +1429,8 @@ mod tests {
             assert_eq!(err, SCI_ERR_OK);
             assert_eq!(SCIGetRemoteSegmentSize(b0), 0x4000);
             assert_eq!(SCIGetRemoteSegmentId(b0), 0);
-            assert_eq!(SCIGetRemoteSegmentNodeId(b0), 2);
+            // The lender, rsio node 2, as a SISCI node id.
+            assert_eq!(SCIGetRemoteSegmentNodeId(b0), 12);
             // The older call: BAR 2 through the device's descriptor only.
             SCIConnectDeviceMemory(other, &mut h, 0, dev, 2, 0, SCI_FLAG_BAR, &mut e);
             assert_eq!(e, SCI_ERR_ILLEGAL_PARAMETER);
