@@ -152,6 +152,11 @@ fn locate(
         if !s.prepared {
             return Err(EINVAL);
         }
+        // Device memory: the device would reach it through the direct
+        // window, which holds RAM only.
+        if s.mem.device_window().is_some() {
+            return Err(EOPNOTSUPP);
+        }
         let size = s.mem.size;
         let len = if len == 0 {
             size.checked_sub(offset).ok_or(EINVAL)?
@@ -180,6 +185,10 @@ fn locate(
     };
     if offset.checked_add(len).is_none_or(|e| e > c.size) {
         return Err(EINVAL);
+    }
+    if c.win.is_some() {
+        // The owner's device memory: not in the direct window.
+        return Err(EOPNOTSUPP);
     }
     if c.mc.is_some() {
         // A multicast group: where the lender's slots write to it.
@@ -291,6 +300,9 @@ pub(crate) fn seg_addr(sh: &Shared, file: FileTag, a: &mut abi::SisciSegAddr) ->
     let mut st = sh.st.lock();
     if a.header.flags & abi::SISCI_DEV_MAP_REMOTE == 0 {
         let s = st.seg_mut(file, a.handle)?;
+        if s.mem.is_empty() {
+            return Err(EINVAL);
+        }
         let (bus, run) = s.mem.bus_run(a.offset).ok_or(ERANGE)?;
         let (phys, prun) = s.mem.phys_run(a.offset).ok_or(ERANGE)?;
         let raw = task::capable_rawio();
@@ -300,7 +312,7 @@ pub(crate) fn seg_addr(sh: &Shared, file: FileTag, a: &mut abi::SisciSegAddr) ->
         return Ok(());
     }
     let c = st.conn_mut(file, a.handle)?;
-    if c.mc.is_some() {
+    if c.mc.is_some() || c.win.is_some() {
         return Err(EOPNOTSUPP);
     }
     let bus = &c.bus;

@@ -135,6 +135,9 @@ impl Parts {
             .iter()
             .find(|s| s.handle == a.local && s.file == file)
             .ok_or(EINVAL)?;
+        if s.mem.is_empty() {
+            return Err(EINVAL);
+        }
         let mem = s.mem.clone();
         if a.header.flags & abi::SISCI_DMA_DEVICE != 0 {
             return Self::device_bar(st, q, mem, file, a);
@@ -160,6 +163,22 @@ impl Parts {
                 mem,
                 direct: false,
                 write_only: true,
+                node: c.node,
+                rshift: 63,
+                rbus,
+                rsize: c.size,
+                lost: c.lost.clone(),
+            });
+        }
+        if let Some(lut) = c.win.as_ref() {
+            // The owner's device memory: through the connection's slots.
+            let mut rbus = KVec::with_capacity(1, GFP_KERNEL)?;
+            rbus.push(lut.bus_addr(), GFP_KERNEL)?;
+            return Ok(Self {
+                q,
+                mem,
+                direct: false,
+                write_only: false,
                 node: c.node,
                 rshift: 63,
                 rbus,

@@ -108,6 +108,9 @@ fn segment_ioctl(sh: &Shared, f: FileTag, cmd: u32, arg: usize) -> Option<Result
             segments::wait_event(sh, f, a)
         }),
         n if n == nr(SISCI_IOC_SEG_LIST) => seg_list(sh, cmd, arg),
+        n if n == nr(SISCI_IOC_SEG_ATTACH_PHYS) => rw(cmd, arg, SisciSegAttach::LAYOUT, |a| {
+            segments::attach_phys(sh, f, a)
+        }),
         n if n == nr(SISCI_IOC_SEG_STATE) => handle(cmd, arg, 0, |a| {
             if a.value != 0 {
                 return Err(EINVAL);

@@ -4,7 +4,8 @@
 //! SISCI_MMAP_SHIFT`) and the bytes within it. Local segments map their
 //! pages (cached); connections map the owner's chunks through the direct
 //! window (BAR4, write-combining: CPU stores are not trapped); multicast
-//! connections map their translated-window slots (uncached).
+//! connections and connections to device memory map their
+//! translated-window slots (uncached); local device memory maps uncached.
 //!
 //! Only shared mappings (`MAP_SHARED`); every mapping is remembered by inode so that revocation can
 //! zap it
@@ -58,7 +59,7 @@ pub(crate) fn mmap(sh: &Shared, file: FileTag, vma: &VmaNew) -> Result {
     if within.checked_add(len).is_none_or(|e| e > c.size) {
         return Err(EINVAL);
     }
-    if let Some(lut) = c.mc.as_ref() {
+    if let Some(lut) = c.mc.as_ref().or(c.win.as_ref()) {
         v.map_io(start, lut.bus_addr() + within, len as usize, false)?;
         return c.mappers.add(v.inode());
     }

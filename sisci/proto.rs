@@ -4,7 +4,8 @@
 //! core (types `0x200..0x220`), and their little-endian payloads.
 //!
 //! Segments: `SEG_CONNECT` (request) answers the size, chunk size and the
-//! first chunks' bus addresses; `SEG_CHUNKS` (request) the rest.
+//! first chunks' bus addresses (or, for device memory, the owner's
+//! inbound window); `SEG_CHUNKS` (request) the rest.
 //! `SEG_DISCONNECT` (event, connector to owner). `SEG_GONE` (event, owner
 //! to connector: the segment was removed or made unavailable) is answered
 //! by `SEG_GONE_ACK` once the connector's mappings are zapped and its DMA
@@ -23,7 +24,9 @@ pub(crate) const MT_FIRST: u16 = 0x200;
 pub(crate) const MT_COUNT: u16 = 0x20;
 
 /// `SEG_CONNECT` reply: size (u64), chunk shift, chunk count (u32 each),
-/// then as many chunk bus addresses (u64) as fit.
+/// then as many chunk bus addresses (u64) as fit. Device memory (no
+/// chunks in the direct window): chunk shift [`SHIFT_WINDOW`], chunk count
+/// 0, then the inbound window (u32) to map, from its offset 0.
 pub(crate) const SEG_CONNECT: u16 = MT_FIRST;
 pub(crate) const SEG_CHUNKS: u16 = MT_FIRST + 1;
 pub(crate) const SEG_DISCONNECT: u16 = MT_FIRST + 2;
@@ -37,6 +40,10 @@ pub(crate) const INTR_GONE: u16 = MT_FIRST + 0x14;
 
 /// `SEG_CONNECT`/`INTR_CONNECT` flag: the caller has `CAP_SYS_ADMIN`.
 pub(crate) const CONNECT_ADMIN: u32 = 1;
+
+/// `SEG_CONNECT` reply's chunk shift for a segment reached through an
+/// inbound window of the owner rather than the direct window.
+pub(crate) const SHIFT_WINDOW: u32 = u32::MAX;
 
 /// Bytes of a `SEG_CHUNKS` reply before its addresses: count (4), pad (4).
 pub(crate) const CHUNKS_REPLY_HEAD: usize = 8;

@@ -48,12 +48,15 @@ pub(crate) fn create(sh: &Shared, file: FileTag, a: &mut abi::SisciSegCreate) ->
         return Err(EINVAL);
     }
     let user = flags & abi::SISCI_SEG_USER_MEMORY != 0;
-    if (user && mc) || (!user && a.user_addr != 0) {
+    let empty = flags & abi::SISCI_SEG_EMPTY != 0;
+    if (user && (mc || empty)) || (empty && mc) || (!user && a.user_addr != 0) {
         return Err(EINVAL);
     }
     let size = a.size.div_ceil(PAGE) * PAGE;
     let mem = if user {
         SegMemory::pin_user(&sh.adapter, a.user_addr, size)?
+    } else if empty {
+        SegMemory::empty(size)
     } else {
         SegMemory::alloc(&sh.adapter, size, if mc { 22 } else { 31 })?
     };
@@ -123,8 +126,51 @@ pub(crate) fn prepare(sh: &Shared, file: FileTag, handle: u32, adapter: u32) -> 
     if adapter != 0 {
         return Err(ENODEV);
     }
-    sh.st.lock().seg_mut(file, handle)?.prepared = true;
+    let mut st = sh.st.lock();
+    let s = st.seg_mut(file, handle)?;
+    if s.mem.is_empty() {
+        return Err(EINVAL);
+    }
+    s.prepared = true;
     Ok(())
+}
+
+/// Gives empty segment `a.handle` the device memory at bus address
+/// `a.ioaddr` (`SCIAttachPhysicalMemory`).
+pub(crate) fn attach_phys(sh: &Shared, file: FileTag, a: &abi::SisciSegAttach) -> Result {
+    if !task::capable_rawio() {
+        return Err(EPERM);
+    }
+    if a.reserved != 0 {
+        return Err(EINVAL);
+    }
+    {
+        let mut st = sh.st.lock();
+        let s = st.seg_mut(file, a.handle)?;
+        if s.flags & abi::SISCI_SEG_EMPTY == 0 || !s.mem.is_empty() || a.size != s.mem.size {
+            return Err(EINVAL);
+        }
+    }
+    // Looked up without the lock (it walks the PCI device list).
+    let mem = Arc::new(
+        SegMemory::device(&sh.adapter, a.ioaddr, a.size)?,
+        GFP_KERNEL,
+    )?;
+    let mut st = sh.st.lock();
+    let s = st.seg_mut(file, a.handle)?;
+    // Raced with another attach of the same handle.
+    if !s.mem.is_empty() {
+        return Err(EINVAL);
+    }
+    s.mem = mem;
+    Ok(())
+}
+
+/// Device memory: lets exactly the nodes connected to `s` reach it. A
+/// failure to reopen leaves it closed (the window is shut first).
+fn fence(s: &LocalSeg) -> Result {
+    let peers = s.conns.iter().fold(0u32, |m, &(node, _)| m | (1 << node));
+    s.mem.open_to(peers)
 }
 
 /// Makes a segment available or unavailable (revoking its connections).
@@ -154,6 +200,9 @@ fn revoke(st: &mut State, handle: u32) -> Result<Notify> {
         .find(|s| s.handle == handle)
         .ok_or(EINVAL)?;
     let notify = core::mem::take(&mut s.conns);
+    // Device memory: peers lose their way in at once (the window is the
+    // fence; the acknowledgements still govern the pages of RAM segments).
+    let _ = fence(s);
     if notify.is_empty() {
         return Ok(notify);
     }
@@ -264,13 +313,14 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> 
                 mappers: Mappers::default(),
                 dev_maps: 0,
                 mc: None,
+                win: None,
             },
             GFP_KERNEL,
         )?;
         handle
     };
-    match fetch(sh, a, handle) {
-        Ok((size, shift, bus)) => {
+    match fetch(sh, a, handle).and_then(|(size, reach)| Ok((size, reach.map(sh, a.node, size)?))) {
+        Ok((size, (shift, bus, win))) => {
             let mut st = sh.st.lock();
             let c = st
                 .conns
@@ -286,6 +336,7 @@ pub(crate) fn connect(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> 
             c.size = size;
             c.chunk_shift = shift;
             c.bus = bus;
+            c.win = win;
             a.handle = handle;
             a.size = size;
             a.mmap_offset = abi::sisci_mmap_offset(handle);
@@ -312,8 +363,37 @@ fn forget_conn(sh: &Shared, handle: u32) {
     st.conns.retain(|c| c.handle != handle);
 }
 
-/// Asks the owner for the segment: size, chunk shift and chunk addresses.
-fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, KVec<u64>)> {
+/// How a connection reaches the owner's segment.
+enum Reach {
+    /// Chunks of `1 << shift` bytes at these bus addresses, in the direct
+    /// window.
+    Chunks(u32, KVec<u64>),
+    /// Device memory: the owner's inbound window.
+    Window(u32),
+}
+
+impl Reach {
+    /// What the connection keeps: chunk shift and addresses, or the
+    /// translated-window slots onto the owner's window (`ENOSPC`: none
+    /// left).
+    fn map(self, sh: &Shared, node: u32, size: u64) -> Result<(u32, KVec<u64>, Option<LutRange>)> {
+        match self {
+            Reach::Chunks(shift, bus) => Ok((shift, bus, None)),
+            Reach::Window(window) => {
+                let slot = 1u64 << sh.info.slot_shift;
+                let count = u32::try_from(size.div_ceil(slot)).map_err(|_| ENOSPC)?;
+                let lut = LutRange::alloc(&sh.adapter, count)?;
+                for i in 0..count {
+                    lut.map_memory(i, node, window, u64::from(i) * slot)?;
+                }
+                Ok((0, KVec::new(), Some(lut)))
+            }
+        }
+    }
+}
+
+/// Asks the owner for the segment: its size and how to reach it.
+fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, Reach)> {
     let flags = if task::capable_admin() {
         proto::CONNECT_ADMIN
     } else {
@@ -326,6 +406,13 @@ fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, K
     let size = r.u64()?;
     let shift = r.u32()?;
     let count = r.u32()? as usize;
+    if shift == proto::SHIFT_WINDOW {
+        let window = r.u32()?;
+        if size == 0 || size > abi::SISCI_MAX_SEGMENT_SIZE || count != 0 || size % PAGE != 0 {
+            return Err(EPROTO);
+        }
+        return Ok((size, Reach::Window(window)));
+    }
     if size == 0
         || size > abi::SISCI_MAX_SEGMENT_SIZE
         || !(12..=31).contains(&shift)
@@ -358,7 +445,7 @@ fn fetch(sh: &Shared, a: &abi::SisciConnect, handle: u32) -> Result<(u64, u32, K
     {
         return Err(EPROTO);
     }
-    Ok((size, shift, bus))
+    Ok((size, Reach::Chunks(shift, bus)))
 }
 
 /// Appends the addresses in `bytes` (as many as it holds, up to a total of
@@ -409,6 +496,7 @@ fn connect_multicast(sh: &Shared, file: FileTag, a: &mut abi::SisciConnect) -> R
             mappers: Mappers::default(),
             dev_maps: 0,
             mc: Some(lut),
+            win: None,
         },
         GFP_KERNEL,
     )?;
@@ -625,16 +713,28 @@ pub(crate) fn on_connect(
         return Err(EACCES);
     }
     let mut w = Writer::new(reply);
-    w.u64(s.mem.size)?
-        .u32(s.mem.chunk_shift)?
-        .u32(s.mem.chunk_count() as u32)?;
-    for b in s.mem.bus_addrs() {
-        if w.room() < 8 {
-            break;
+    if let Some(window) = s.mem.device_window() {
+        w.u64(s.mem.size)?
+            .u32(proto::SHIFT_WINDOW)?
+            .u32(0)?
+            .u32(window)?;
+    } else {
+        w.u64(s.mem.size)?
+            .u32(s.mem.chunk_shift)?
+            .u32(s.mem.chunk_count() as u32)?;
+        for b in s.mem.bus_addrs() {
+            if w.room() < 8 {
+                break;
+            }
+            w.u64(b)?;
         }
-        w.u64(b)?;
     }
     s.conns.push((node, conn), GFP_KERNEL)?;
+    if let Err(e) = fence(s) {
+        s.conns.pop();
+        let _ = fence(s);
+        return Err(e);
+    }
     s.events.push(abi::SISCI_EVENT_CONNECT, node);
     let n = w.len();
     drop(st);
@@ -674,6 +774,7 @@ pub(crate) fn on_disconnect(sh: &Shared, node: u32, payload: &[u8]) -> Result {
         let before = s.conns.len();
         s.conns.retain(|c| *c != (node, conn));
         if s.conns.len() != before {
+            let _ = fence(s);
             s.events.push(abi::SISCI_EVENT_DISCONNECT, node);
         }
     }
@@ -743,6 +844,7 @@ pub(crate) fn peer_down(sh: &Shared, node: u32) {
             let before = s.conns.len();
             s.conns.retain(|c| c.0 != node);
             if s.conns.len() != before {
+                let _ = fence(s);
                 s.events.push(abi::SISCI_EVENT_DISCONNECT, node);
             }
         }

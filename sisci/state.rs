@@ -105,6 +105,9 @@ pub(crate) struct Conn {
     pub(crate) dev_maps: u32,
     /// Multicast: the translated-window slots that write to the group.
     pub(crate) mc: Option<LutRange>,
+    /// The owner's device memory: the translated-window slots onto the
+    /// owner's inbound window (`bus` is empty).
+    pub(crate) win: Option<LutRange>,
 }
 
 /// A local interrupt.

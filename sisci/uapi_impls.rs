@@ -25,6 +25,7 @@ rsio_kernel::abi_struct!(
     SisciDevBorrow,
     SisciDevMap,
     SisciSegAddr,
+    SisciSegAttach,
 );
 
 // `ArgHeader` and `RsioList` of our copy of `abi.rs`.

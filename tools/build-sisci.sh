@@ -40,6 +40,7 @@ build sisci-c-smoke smoke.c
 build sisci-compat-all compat-all.c
 build sisci-nvme sisci-nvme.c
 build sisci-edu sisci-edu.c
+build sisci-physmem physmem.c
 
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$RSIO_ROOT/sisci/capi/Cargo.toml" | head -n1)"
 # The guests' layout: /usr/lib, headers in /usr/include/sisci (make install
@@ -48,4 +49,4 @@ sed -e "s|@PREFIX@|/usr|" -e "s|@LIBDIR@|\${exec_prefix}/lib|" \
     -e "s|@INCLUDEDIR@|\${prefix}/include/sisci|" -e "s|@VERSION@|$version|" \
     "$RSIO_ROOT/sisci/capi/sisci.pc.in" >"$OUT/sisci.pc"
 log "wrote target/release/sisci.pc (prefix=/usr)"
-log "done: libsisci.so libsisci.a sisci-{pingpong,bandwidth,intr-latency,multicast,c-smoke,compat-all,nvme} sisci.pc"
+log "done: libsisci.so libsisci.a sisci-{pingpong,bandwidth,intr-latency,multicast,c-smoke,compat-all,nvme,edu,physmem} sisci.pc"

@@ -59,7 +59,7 @@ install -m 0755 "$bin/libsisci.so" "$stage/usr/lib/libsisci.so"
 install -m 0644 "$bin/sisci.pc" "$stage/usr/lib/pkgconfig/sisci.pc"
 install -m 0644 "$RSIO_ROOT"/sisci/include/*.h "$stage/usr/include/sisci/"
 install -m 0644 "$RSIO_ROOT"/sisci/include/dis/*.h "$stage/usr/include/sisci/dis/"
-for b in sisci-pingpong sisci-bandwidth sisci-intr-latency sisci-multicast sisci-c-smoke sisci-nvme sisci-edu; do
+for b in sisci-pingpong sisci-bandwidth sisci-intr-latency sisci-multicast sisci-c-smoke sisci-nvme sisci-edu sisci-physmem; do
     [[ -x "$bin/$b" ]] || die "no $bin/$b (run tools/build-sisci.sh)"
     install -m 0755 "$bin/$b" "$stage/usr/bin/$b"
 done

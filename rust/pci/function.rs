@@ -157,6 +157,33 @@ impl PciFunction {
         }
     }
 
+    /// The function of this node one of whose memory BARs holds the bus
+    /// range `[bus_addr, bus_addr + len)` whole, with that BAR's number and
+    /// the range's CPU physical address (`None` if no BAR holds it).
+    pub fn find_by_bus_range(bus_addr: u64, len: u64) -> Option<(Self, u32, u64)> {
+        let end = bus_addr.checked_add(len)?;
+        let mut from: *mut kernel::bindings::pci_dev = core::ptr::null_mut();
+        loop {
+            // SAFETY: `from` is null or the function the last call returned, whose reference this call drops.
+            let p = unsafe { kernel::bindings::pci_get_device(u32::MAX, u32::MAX, from) };
+            // INVARIANT: `pci_get_device()` took a reference on the function it returned.
+            let f = Self(NonNull::new(p)?);
+            for bar in 0..6u32 {
+                let b = f.bar(bar);
+                let holds = !b.io
+                    && b.len != 0
+                    && bus_addr >= b.bus_addr
+                    && b.bus_addr.checked_add(b.len).is_some_and(|e| end <= e);
+                if holds {
+                    let start = f.fields().resource[bar as usize].start;
+                    return Some((f, bar, start + (bus_addr - b.bus_addr)));
+                }
+            }
+            // The reference passes to the next call, which drops it.
+            from = core::mem::ManuallyDrop::new(f).raw();
+        }
+    }
+
     /// PCI domain, bus number and devfn.
     pub fn location(&self) -> (u32, u32, u32) {
         let f = self.fields();

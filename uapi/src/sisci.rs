@@ -100,13 +100,17 @@ pub const SISCI_SEG_MULTICAST: u32 = 1 << 2;
 /// (`SCIRegisterSegmentMemory`). Without it the kernel allocates zeroed
 /// memory.
 pub const SISCI_SEG_USER_MEMORY: u32 = 1 << 4;
+/// Create flag: the segment has no memory yet (`SCI_FLAG_EMPTY`):
+/// [`SISCI_IOC_SEG_ATTACH_PHYS`] gives it device memory. Until then it
+/// cannot be prepared, mapped, used for DMA or given to a device.
+pub const SISCI_SEG_EMPTY: u32 = 1 << 5;
 
 /// Argument of [`SISCI_IOC_SEG_CREATE`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SisciSegCreate {
     /// `flags`: `SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST
-    /// | SISCI_SEG_USER_MEMORY`.
+    /// | SISCI_SEG_USER_MEMORY | SISCI_SEG_EMPTY`.
     pub header: ArgHeader,
     /// In (or out with `AUTO_ID`): the id peers connect to, `< SISCI_MAX_ID`.
     pub segment_id: u32,
@@ -636,6 +640,39 @@ const _: () = assert!(core::mem::size_of::<SisciSegAddr>() == SISCI_SEG_ADDR_SIZ
 /// multicast group).
 pub const SISCI_IOC_SEG_ADDR: u32 = rsio_iowr(0x59, core::mem::size_of::<SisciSegAddr>());
 
+// --- Device memory as a segment
+
+/// Argument of [`SISCI_IOC_SEG_ATTACH_PHYS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SisciSegAttach {
+    /// `size`, `flags = 0`.
+    pub header: ArgHeader,
+    /// In: a local segment of this file created with [`SISCI_SEG_EMPTY`]
+    /// and not attached yet.
+    pub handle: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// In: the memory's bus address on this node (page-aligned), inside
+    /// one memory BAR of a PCI function of this node.
+    pub ioaddr: u64,
+    /// In: bytes, the segment's size.
+    pub size: u64,
+}
+/// Size of [`SisciSegAttach`]'s first version.
+pub const SISCI_SEG_ATTACH_SIZE_V1: usize = 32;
+const _: () = assert!(core::mem::size_of::<SisciSegAttach>() == SISCI_SEG_ATTACH_SIZE_V1);
+/// Gives an empty segment device memory (`SCIAttachPhysicalMemory`): a
+/// range of a memory BAR of a function on this node (a GPU's, an FPGA's,
+/// a drive's controller memory buffer). Peers reach it through an inbound
+/// window of the adapter that is open only to the nodes connected to the
+/// segment (their mappings are uncached; a device on another node cannot
+/// be given it). `EPERM` without `CAP_SYS_RAWIO`, `EINVAL` not an empty
+/// segment of the file, a size that is not the segment's or an address not
+/// page-aligned, `ENXIO` no memory BAR of a function here holds the range
+/// (or it is the adapter's own), `ENOSPC` no inbound window left.
+pub const SISCI_IOC_SEG_ATTACH_PHYS: u32 = rsio_iowr(0x5A, core::mem::size_of::<SisciSegAttach>());
+
 macro_rules! sisci_structs {
     ($($t:ident, $v1:expr, $flags:expr;)*) => {$(
         impl $t {
@@ -658,7 +695,7 @@ macro_rules! sisci_structs {
 }
 sisci_structs!(
     SisciInfo, SISCI_INFO_SIZE_V1, 0;
-    SisciSegCreate, SISCI_SEG_CREATE_SIZE_V1, SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST | SISCI_SEG_USER_MEMORY;
+    SisciSegCreate, SISCI_SEG_CREATE_SIZE_V1, SISCI_SEG_AUTO_ID | SISCI_SEG_ANY_USER | SISCI_SEG_MULTICAST | SISCI_SEG_USER_MEMORY | SISCI_SEG_EMPTY;
     SisciHandle, SISCI_HANDLE_SIZE_V1, SISCI_AVAILABLE;
     SisciConnect, SISCI_CONNECT_SIZE_V1, SISCI_SEG_MULTICAST;
     SisciSegEvent, SISCI_SEG_EVENT_SIZE_V1, SISCI_NONBLOCK;
@@ -672,6 +709,7 @@ sisci_structs!(
     SisciDevBorrow, SISCI_DEV_BORROW_SIZE_V1, SISCI_DEV_SHARED;
     SisciDevMap, SISCI_DEV_MAP_SIZE_V1, SISCI_DEV_MAP_REMOTE;
     SisciSegAddr, SISCI_SEG_ADDR_SIZE_V1, SISCI_DEV_MAP_REMOTE;
+    SisciSegAttach, SISCI_SEG_ATTACH_SIZE_V1, 0;
 );
 
 /// The `mmap(2)` offset of a handle's memory.

@@ -194,6 +194,53 @@ impl LocalSegment {
         })
     }
 
+    /// Makes `len` bytes of device memory at bus address `ioaddr` of this
+    /// node a segment (`SCIAttachPhysicalMemory`): a range of a memory BAR
+    /// of a PCI function here (a GPU's, an FPGA's), which peers map
+    /// through an inbound window of the adapter open only to the nodes
+    /// connected. Needs `CAP_SYS_RAWIO`; both page-aligned.
+    pub fn attach_phys(
+        sisci: &Sisci,
+        id: Id,
+        ioaddr: u64,
+        len: u64,
+        any_user: bool,
+    ) -> Result<Self> {
+        let mut a = SisciSegCreate::request();
+        a.header.flags = SISCI_SEG_EMPTY;
+        match id {
+            Id::Auto => a.header.flags |= SISCI_SEG_AUTO_ID,
+            Id::Fixed(n) => a.segment_id = n,
+        }
+        if any_user {
+            a.header.flags |= SISCI_SEG_ANY_USER;
+        }
+        a.size = len;
+        ioctl(&sisci.fd, SISCI_IOC_SEG_CREATE, &mut a, "SEG_CREATE")?;
+        // Removed by the drop of `seg` if the attach fails.
+        let seg = LocalSegment {
+            inner: Arc::new(SegInner {
+                fd: sisci.fd.clone(),
+                handle: a.handle,
+                id: a.segment_id,
+                size: a.size,
+                mmap_offset: a.mmap_offset,
+                multicast: false,
+            }),
+        };
+        let mut t = SisciSegAttach::request();
+        t.handle = a.handle;
+        t.ioaddr = ioaddr;
+        t.size = a.size;
+        ioctl(
+            &sisci.fd,
+            SISCI_IOC_SEG_ATTACH_PHYS,
+            &mut t,
+            "SEG_ATTACH_PHYS",
+        )?;
+        Ok(seg)
+    }
+
     /// The id peers connect to.
     pub fn id(&self) -> u32 {
         self.inner.id
