@@ -318,6 +318,10 @@ const char *SCIGetErrorString(sci_error_t error);
 void SCIGetLocalNodeId(unsigned int adapterNo, unsigned int *nodeId,
 		unsigned int flags, sci_error_t *error);
 /*
+ * Node ids, in and out of every call, are SISCI's: rsio node n is node id
+ * 4 * (n + 1) (4, 8, 12, ...; 0 is no node). An id that names no node
+ * fails as a node beyond the fabric does (docs/sisci.md, "Node ids").
+ *
  * The node ids of the node an adapter name names (docs/sisci.md, "Adapter
  * names"): a node's name (its hostname, as the fabric lists it), the same
  * followed by "_a0" (its adapter 0), or a node id in decimal. (*nodeIdlist)[0]

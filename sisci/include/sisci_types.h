@@ -170,14 +170,15 @@ typedef sci_smartio_device_t sci_device_t;
  * empty user_name) matches any device. sci_dev_info_t is the older name.
  */
 typedef struct {
-	uint32_t fdid;			/* fabric device id: lender << 16 | index */
+	uint32_t fdid;			/* fabric device id: (lender's rsio number) << 16 | index */
 	unsigned int adapter;		/* local adapter that reaches it: 0 */
 	uint32_t pci_class;		/* class code, 24 bits (0x010802: NVMe) */
 	uint16_t pci_vendor_id;
 	uint16_t pci_device_id;
 	uint16_t pci_subsystem_vendor_id;
 	uint16_t pci_subsystem_id;
-	/* The node that lends it; nodeid is the name SISCI 5.11 programs use. */
+	/* The node that lends it (its SISCI node id, 4 * (rsio node + 1));
+	 * nodeid is the name SISCI 5.11 programs use. */
 #if defined(__cplusplus) || \
 	(defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L)
 	union {
@@ -193,7 +194,7 @@ typedef struct {
 	unsigned int lender_node;
 #endif
 	uint32_t bdf;			/* older field: its bus << 8 | devfn there */
-	char user_name[SCI_SMARTIO_USER_NAME_LEN]; /* "node N DDDD:BB:DD.F" */
+	char user_name[SCI_SMARTIO_USER_NAME_LEN]; /* "node N DDDD:BB:DD.F", N as lender_node */
 } sci_smartio_device_info_t;
 
 typedef sci_smartio_device_info_t sci_dev_info_t;

@@ -5,6 +5,8 @@
  *   node A: sisci-bandwidth -server -rn <B> [-size max]
  *   node B: sisci-bandwidth -client -rn <A> [-size max] [-loops n]
  *
+ * <A>, <B>: SISCI node ids (4, 8, 12, ...; rsio node n is 4 * (n + 1)).
+ *
  * The server offers a segment of -size bytes and waits until the client
  * disconnects. The client measures, for sizes 4 KiB .. -size: memcpy()
  * into the mapped remote segment, SCIMemCpy(), local memcpy() between two
@@ -46,7 +48,7 @@ static double mbps(size_t bytes, unsigned int loops, double us)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sisci-bandwidth -server|-client -rn <remote node> [-size max bytes] [-loops n]\n");
+	fprintf(stderr, "usage: sisci-bandwidth -server|-client -rn <remote node id> [-size max bytes] [-loops n]\n");
 	exit(2);
 }
 

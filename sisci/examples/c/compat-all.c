@@ -375,7 +375,7 @@ static void check_null_arguments(void)
 
 	SCIClose(NULL, NO_FLAGS, &e);
 	expect("SCIClose(NULL)", e, P);
-	check(SCIProbeNode(NULL, 0, 1, NO_FLAGS, &e) == 0 && e == P, "SCIProbeNode(NULL)");
+	check(SCIProbeNode(NULL, 0, 4, NO_FLAGS, &e) == 0 && e == P, "SCIProbeNode(NULL)");
 	SCIQuery(SCI_Q_ADAPTER, NULL, NO_FLAGS, &e);
 	expect("SCIQuery(NULL data)", e, P);
 	SCICreateSegment(NULL, &ls, 1, 4096, NO_CALLBACK, NO_ARG, NO_FLAGS, &e);
@@ -396,7 +396,7 @@ static void check_null_arguments(void)
 	      "SCIGetLocalSegmentId/Size(NULL) = 0");
 	check(SCIMapLocalSegment(NULL, &map, NO_OFFSET, 4096, NO_SUGGESTED_ADDRESS,
 				 NO_FLAGS, &e) == NULL && e == P, "SCIMapLocalSegment(NULL)");
-	SCIConnectSegment(NULL, &rs, 1, 1, 0, NO_CALLBACK, NO_ARG, SCI_INFINITE_TIMEOUT,
+	SCIConnectSegment(NULL, &rs, 4, 1, 0, NO_CALLBACK, NO_ARG, SCI_INFINITE_TIMEOUT,
 			  NO_FLAGS, &e);
 	expect("SCIConnectSegment(NULL sd)", e, P);
 	SCIDisconnectSegment(NULL, NO_FLAGS, &e);
@@ -445,7 +445,7 @@ static void check_null_arguments(void)
 	expect("SCIRemoveInterrupt(NULL)", e, P);
 	SCIWaitForInterrupt(NULL, 0, NO_FLAGS, &e);
 	expect("SCIWaitForInterrupt(NULL)", e, P);
-	SCIConnectInterrupt(NULL, &ri, 1, 0, 1, 0, NO_FLAGS, &e);
+	SCIConnectInterrupt(NULL, &ri, 4, 0, 1, 0, NO_FLAGS, &e);
 	expect("SCIConnectInterrupt(NULL sd)", e, P);
 	SCIDisconnectInterrupt(NULL, NO_FLAGS, &e);
 	expect("SCIDisconnectInterrupt(NULL)", e, P);
@@ -458,7 +458,7 @@ static void check_null_arguments(void)
 	len = sizeof(buf);
 	SCIWaitForDataInterrupt(NULL, buf, &len, 0, NO_FLAGS, &e);
 	expect("SCIWaitForDataInterrupt(NULL)", e, P);
-	SCIConnectDataInterrupt(NULL, &rdi, 1, 0, 1, 0, NO_FLAGS, &e);
+	SCIConnectDataInterrupt(NULL, &rdi, 4, 0, 1, 0, NO_FLAGS, &e);
 	expect("SCIConnectDataInterrupt(NULL sd)", e, P);
 	SCIDisconnectDataInterrupt(NULL, NO_FLAGS, &e);
 	expect("SCIDisconnectDataInterrupt(NULL)", e, P);
@@ -581,6 +581,53 @@ static void check_local_calls(void)
 	expect("SCIGetNodeInfoByAdapterName(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
 }
 
+/*
+ * Node ids are SISCI's, 4 * (rsio node + 1): 0, ids that are not multiples
+ * of 4 and ids beyond the largest fabric (16 nodes: 64) name no node and
+ * are refused before the kernel is asked, as a node beyond the fabric is.
+ */
+static void check_node_ids(sci_desc_t sd)
+{
+	static const unsigned int bad[] = { 0, 1, 2, 3, 5, 6, 7, 68, 0xfffffffcu };
+	sci_remote_segment_t rs = NULL;
+	sci_remote_interrupt_t ri = NULL;
+	sci_remote_data_interrupt_t rdi = NULL;
+	sci_error_t e = SCI_ERR_OK;
+	size_t i;
+	int ok = 1, r;
+
+	for (i = 0; i < COUNT(bad); i++) {
+		SCIConnectSegment(sd, &rs, bad[i], 1, 0, NO_CALLBACK, NO_ARG, 0, NO_FLAGS, &e);
+		ok &= e == SCI_ERR_ILLEGAL_PARAMETER;
+		SCIConnectInterrupt(sd, &ri, bad[i], 0, 1, 0, NO_FLAGS, &e);
+		ok &= e == SCI_ERR_ILLEGAL_PARAMETER;
+		SCIConnectDataInterrupt(sd, &rdi, bad[i], 0, 1, 0, NO_FLAGS, &e);
+		ok &= e == SCI_ERR_ILLEGAL_PARAMETER;
+		r = SCIProbeNode(sd, 0, bad[i], NO_FLAGS, &e);
+		ok &= r == 0 && e == SCI_ERR_ILLEGAL_NODEID;
+		if (!ok) {
+			printf("FAIL node id %u: 0x%x\n", bad[i], e);
+			break;
+		}
+	}
+	check(ok, "node ids that name no node: connects ILLEGAL_PARAMETER, probe ILLEGAL_NODEID");
+	/* The multicast group's id is no node either, except for a connect. */
+	r = SCIProbeNode(sd, 0, DIS_BROADCAST_NODEID_GROUP_ALL, NO_FLAGS, &e);
+	check(r == 0 && e == SCI_ERR_ILLEGAL_NODEID, "SCIProbeNode(DIS_BROADCAST_NODEID_GROUP_ALL)");
+	SCIConnectInterrupt(sd, &ri, DIS_BROADCAST_NODEID_GROUP_ALL, 0, 1, 0, NO_FLAGS, &e);
+	expect("SCIConnectInterrupt(DIS_BROADCAST_NODEID_GROUP_ALL)", e, SCI_ERR_ILLEGAL_PARAMETER);
+	if (fake_device) {
+		/* A node's id (and a group connect) reaches the kernel. */
+		SCIConnectSegment(sd, &rs, 8, 1, 0, NO_CALLBACK, NO_ARG, 0, NO_FLAGS, &e);
+		expect_accepted("SCIConnectSegment(node 8)", e);
+		SCIConnectSegment(sd, &rs, DIS_BROADCAST_NODEID_GROUP_ALL, 0, 0, NO_CALLBACK,
+				  NO_ARG, 0, NO_FLAGS, &e);
+		expect_accepted("SCIConnectSegment(DIS_BROADCAST_NODEID_GROUP_ALL)", e);
+		SCIConnectDataInterrupt(sd, &rdi, 64, 0, 1, 0, NO_FLAGS, &e);
+		expect_accepted("SCIConnectDataInterrupt(node 64)", e);
+	}
+}
+
 /* With a descriptor: flag classes of the calls that take one. */
 static void check_descriptor(sci_desc_t sd)
 {
@@ -628,12 +675,12 @@ static void check_descriptor(sci_desc_t sd)
 		expect("SCIRemoveSegment(FORCE_REMOVE)", e, SCI_ERR_OK);
 		free(mem);
 	}
-	SCIConnectSegment(sd, &rs, 1, 1, 0, NO_CALLBACK, NO_ARG, 0,
+	SCIConnectSegment(sd, &rs, 4, 1, 0, NO_CALLBACK, NO_ARG, 0,
 			  SCI_FLAG_ASYNCHRONOUS_CONNECT, &e);
 	expect("SCIConnectSegment(ASYNCHRONOUS_CONNECT)", e, SCI_ERR_FLAG_NOT_IMPLEMENTED);
-	SCIConnectSegment(sd, &rs, 1, 1, 0, NO_CALLBACK, NO_ARG, 0, SCI_FLAG_DMA_WAIT, &e);
+	SCIConnectSegment(sd, &rs, 4, 1, 0, NO_CALLBACK, NO_ARG, 0, SCI_FLAG_DMA_WAIT, &e);
 	expect("SCIConnectSegment(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
-	SCIConnectSegment(sd, &rs, 1, 1, 1, NO_CALLBACK, NO_ARG, 0, NO_FLAGS, &e);
+	SCIConnectSegment(sd, &rs, 4, 1, 1, NO_CALLBACK, NO_ARG, 0, NO_FLAGS, &e);
 	expect("SCIConnectSegment(adapter 1)", e, SCI_ERR_NO_SUCH_ADAPTERNO);
 
 	/* DMA queues. */
@@ -659,16 +706,17 @@ static void check_descriptor(sci_desc_t sd)
 	expect("SCICreateInterrupt(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
 	SCICreateDataInterrupt(sd, &ldi, 0, &no, NO_CALLBACK, NO_ARG, SCI_FLAG_SHARED_INT, &e);
 	expect("SCICreateDataInterrupt(SHARED_INT)", e, SCI_ERR_FLAG_NOT_IMPLEMENTED);
-	SCIConnectInterrupt(sd, &ri, 1, 0, 1, 0, SCI_FLAG_FIXED_INTNO, &e);
+	SCIConnectInterrupt(sd, &ri, 4, 0, 1, 0, SCI_FLAG_FIXED_INTNO, &e);
 	expect("SCIConnectInterrupt(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
 	if (fake_device) {
 		SCICreateInterrupt(sd, &li, 0, &no, NO_CALLBACK, NO_ARG, SCI_FLAG_FIXED_INTNO, &e);
 		expect_accepted("SCICreateInterrupt(FIXED_INTNO)", e);
-		SCIProbeNode(sd, 0, 1, NO_FLAGS, &e);
+		SCIProbeNode(sd, 0, 4, NO_FLAGS, &e);
 		expect_accepted("SCIProbeNode", e);
 	}
-	SCIProbeNode(sd, 0, 1, 2, &e);
+	SCIProbeNode(sd, 0, 4, 2, &e);
 	expect("SCIProbeNode(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
+	check_node_ids(sd);
 	SCIClose(sd, 4, &e);
 	expect("SCIClose(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
 }

@@ -5,6 +5,8 @@
  *   node A: sisci-intr-latency -server -rn <B>
  *   node B: sisci-intr-latency -client -rn <A>
  *
+ * <A>, <B>: SISCI node ids (4, 8, 12, ...; rsio node n is 4 * (n + 1)).
+ *
  * The client triggers the server's interrupt and waits for its own; the
  * server waits for its interrupt and triggers the client's. -data uses
  * data interrupts carrying -size bytes.
@@ -39,7 +41,7 @@ static double now_us(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sisci-intr-latency -server|-client -rn <remote node> [-loops n] [-data] [-size bytes]\n");
+	fprintf(stderr, "usage: sisci-intr-latency -server|-client -rn <remote node id> [-loops n] [-data] [-size bytes]\n");
 	exit(2);
 }
 

@@ -5,6 +5,8 @@
  *   node A: sisci-pingpong -server -rn <B>
  *   node B: sisci-pingpong -client -rn <A>
  *
+ * <A>, <B>: SISCI node ids (4, 8, 12, ...; rsio node n is 4 * (n + 1)).
+ *
  * Each side owns a segment the other maps. The client writes a counter
  * into the server's segment; the server spins on its own segment until it
  * sees it and writes it back; repeat. Prints the average one-way latency.
@@ -39,7 +41,7 @@ static double now_us(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sisci-pingpong -server|-client -rn <remote node> [-size bytes] [-loops n]\n");
+	fprintf(stderr, "usage: sisci-pingpong -server|-client -rn <remote node id> [-size bytes] [-loops n]\n");
 	exit(2);
 }
 

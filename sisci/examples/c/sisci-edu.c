@@ -10,6 +10,9 @@
  *   sisci-edu --driver --remote-node N --remote-seg SEGID --group GROUP
  *             [--fdid F] [--exclusive] [--seed S] [--timeout SECONDS]
  *
+ * Node ids (N, and those printed) are SISCI's: 4, 8, 12, ... (rsio node n
+ * is 4 * (n + 1)).
+ *
  * --serve      (a peer node) creates a 4 KiB segment SEGID, prepares it and
  *              makes it available, prints "serving ...", waits until the
  *              driver's "remote" pattern is in it (every byte), prints
@@ -797,7 +800,8 @@ static void usage(void)
 		"usage: sisci-edu --serve SEGID [--seed S] [--timeout SECONDS]\n"
 		"       sisci-edu --mc-member GROUP [--seed S] [--timeout SECONDS]\n"
 		"       sisci-edu --driver --remote-node N --remote-seg SEGID --group GROUP\n"
-		"                 [--fdid F] [--exclusive] [--seed S] [--timeout SECONDS]\n");
+		"                 [--fdid F] [--exclusive] [--seed S] [--timeout SECONDS]\n"
+		"N: a SISCI node id, 4, 8, 12, ... (rsio node n is 4 * (n + 1))\n");
 	exit(2);
 }
 

@@ -33,8 +33,12 @@
  *              anyone else holds it) and does everything an admin owner does
  *              for itself, then shuts the controller down.
  *
+ * Node ids (N, NODE and those printed) are SISCI's: 4, 8, 12, ... (rsio
+ * node n is 4 * (n + 1)). A node's index, id / 4 - 1 (0, 1, 2, ...),
+ * numbers its request slot and its LBA range.
+ *
  * In every mode the process then writes a pattern that depends on its node
- * and on the LBA to its own range, blocks [node * lbas, (node + 1) * lbas)
+ * and on the LBA to its own range, blocks [index * lbas, (index + 1) * lbas)
  * of namespace 1 (first the inverted pattern, read back and checked, then
  * the pattern, read back and checked: each check proves that its write
  * happened, even over the data of an earlier run; read buffers are zeroed
@@ -54,7 +58,7 @@
  * Output: PASS/FAIL lines, a final "PASS: 0 failure(s)" or
  * "FAIL: N failure(s)"; exit status 0, 1 on any failure, 2 on usage errors.
  *
- * ---- Admin owner <-> client protocol (version 1) --------------------------
+ * ---- Admin owner <-> client protocol (version 2) --------------------------
  *
  * The admin owner publishes, once the controller is up and its own pair
  * works:
@@ -64,9 +68,10 @@
  *    drive's fabric device id, the data interrupt for requests, the highest
  *    I/O queue id, the largest queue, namespace 1's size and block size, the
  *    largest transfer, model and serial); then one 128-byte request slot per
- *    node (struct mbox_slot at MBOX_SLOT_OFF + node * MBOX_SLOT_SIZE),
- *    written only by the client on that node: one client process per node
- *    at a time;
+ *    node (struct mbox_slot at MBOX_SLOT_OFF + index * MBOX_SLOT_SIZE, the
+ *    node's index), written only by the client on that node: one client
+ *    process per node at a time. Node fields hold SISCI node ids (version
+ *    1 held rsio's node numbers, 0, 1, 2, ..., and the slot of node n);
  *  - a data interrupt MBOX_INTR_NO (fixed number) for requests.
  *
  * A client:
@@ -141,7 +146,7 @@
 #define SLOT_MAGIC 0x4e564d53u		/* "NVMS" */
 #define REQ_MAGIC 0x4e564d52u		/* "NVMR" */
 #define REP_MAGIC 0x4e564d50u		/* "NVMP" */
-#define PROTO_VERSION 1u
+#define PROTO_VERSION 2u	/* 2: SISCI node ids (4, 8, ...), slots by index */
 
 enum { MBOX_READY = 1, MBOX_STOPPING = 2 };
 enum { OP_CREATE_QPAIR = 1, OP_DELETE_QPAIR = 2 };
@@ -214,6 +219,25 @@ struct mbox_reply {
 
 _Static_assert(sizeof(struct mbox_hdr) <= MBOX_SLOT_OFF, "mailbox header");
 _Static_assert(sizeof(struct mbox_slot) <= MBOX_SLOT_SIZE, "mailbox slot");
+
+/*
+ * SISCI node ids are 4, 8, 12, ... (Dolphin's PCIe numbering, which
+ * libsisci presents for rsio's nodes 0, 1, 2, ...). A node's index
+ * (id / 4 - 1) numbers its mailbox slot, its LBA range and its pattern;
+ * -1 for an id that is no node's or beyond the mailbox's slots.
+ */
+static int node_index(unsigned int id)
+{
+	if (id == 0 || id % 4 || id / 4 > MBOX_MAX_NODES)
+		return -1;
+	return (int)(id / 4) - 1;
+}
+
+/* The SISCI node id of node index i. */
+static unsigned int index_node(unsigned int i)
+{
+	return 4 * (i + 1);
+}
 
 /* ---- NVMe ---------------------------------------------------------------- */
 
@@ -302,7 +326,8 @@ static struct {
 	.timeout = 60,
 };
 
-static unsigned int my_node;
+static unsigned int my_node;	/* this node's SISCI node id */
+static unsigned int my_index;	/* and its index (node_index) */
 static volatile sig_atomic_t stop;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static int failures;
@@ -1220,11 +1245,11 @@ static int verify_own(struct io *x, uint64_t first, uint64_t count, int quiet)
 	long bad;
 
 	for (inv = quiet ? 0 : 1; inv >= 0; inv--) {
-		if (io_pass(x, 1, my_node, inv, first, count) < 0) {
+		if (io_pass(x, 1, my_index, inv, first, count) < 0) {
 			fail("write of LBA %" PRIu64 "..%" PRIu64, first, first + count - 1);
 			return -1;
 		}
-		bad = io_pass(x, 0, my_node, inv, first, count);
+		bad = io_pass(x, 0, my_index, inv, first, count);
 		if (bad) {
 			if (bad > 0)
 				fail("write+read verify: %ld of %" PRIu64 " blocks differ (%s pattern)", bad,
@@ -1240,16 +1265,18 @@ static int verify_own(struct io *x, uint64_t first, uint64_t count, int quiet)
 	return 0;
 }
 
+/* Reads node's range (a SISCI node id with an index) and checks its pattern. */
 static void verify_peer(struct io *x, unsigned int node)
 {
-	uint64_t first = node * opt.lbas;
+	unsigned int idx = (unsigned int)node_index(node);
+	uint64_t first = idx * opt.lbas;
 	long bad;
 
 	if (first + opt.lbas > x->c->nsze) {
 		fail("verify peer node %u: its range ends beyond the namespace", node);
 		return;
 	}
-	bad = io_pass(x, 0, node, 0, first, opt.lbas);
+	bad = io_pass(x, 0, idx, 0, first, opt.lbas);
 	if (bad == 0)
 		pass("verify peer node %u: %" PRIu64 " blocks of its pattern (LBA %" PRIu64 "..%" PRIu64 ")",
 		     node, opt.lbas, first, first + opt.lbas - 1);
@@ -1341,7 +1368,7 @@ static void bench(struct io *x, unsigned int qd, double secs)
 /* Verification, peer check, bench and hold: what every mode does on its pair. */
 static void run_io(struct io *x)
 {
-	uint64_t first = my_node * opt.lbas;
+	uint64_t first = my_index * opt.lbas;
 
 	if (first + opt.lbas > x->c->nsze) {
 		fail("node %u's range LBA %" PRIu64 "..%" PRIu64 " ends beyond the namespace (%" PRIu64 " blocks)",
@@ -1405,13 +1432,15 @@ struct owner {
 		unsigned int qid;
 		unsigned int pid;
 		unsigned int conns;	/* its node's connections to the mailbox */
-	} clients[MBOX_MAX_NODES];
+	} clients[MBOX_MAX_NODES];	/* by node index */
 	unsigned char used[MAX_QID];
 };
 
-static void reclaim(struct owner *o, unsigned int node, const char *why)
+/* Deletes the pair of the node of index idx, if it holds one. */
+static void reclaim(struct owner *o, unsigned int idx, const char *why)
 {
-	unsigned int qid = o->clients[node].qid;
+	unsigned int qid = o->clients[idx].qid;
+	unsigned int node = index_node(idx);
 	int st;
 
 	if (!qid)
@@ -1420,10 +1449,10 @@ static void reclaim(struct owner *o, unsigned int node, const char *why)
 	if (st)
 		fail("node %u: deleting its queue pair qid %u: status %d", node, qid, st);
 	else
-		say("node %u (pid %u) %s: deleted its queue pair qid %u", node, o->clients[node].pid, why,
+		say("node %u (pid %u) %s: deleted its queue pair qid %u", node, o->clients[idx].pid, why,
 		    qid);
 	o->used[qid] = 0;
-	o->clients[node].qid = 0;
+	o->clients[idx].qid = 0;
 }
 
 /*
@@ -1438,21 +1467,23 @@ static void drain_events(struct owner *o)
 		unsigned int node = 0, adapter = 0;
 		sci_error_t err;
 		sci_segment_cb_reason_t r;
+		int idx;
 
 		r = SCIWaitForLocalSegmentEvent(o->mbox, &node, &adapter, 1, NO_FLAGS, &err);
 		if (err != SCI_ERR_OK)
 			return;
-		if (node >= MBOX_MAX_NODES)
+		idx = node_index(node);
+		if (idx < 0)
 			continue;
 		if (r == SCI_CB_CONNECT) {
-			o->clients[node].conns++;
+			o->clients[idx].conns++;
 			say("node %u connected to the mailbox", node);
 		} else if (r == SCI_CB_DISCONNECT || r == SCI_CB_LOST) {
-			if (o->clients[node].conns)
-				o->clients[node].conns--;
+			if (o->clients[idx].conns)
+				o->clients[idx].conns--;
 			say("node %u %s the mailbox", node, r == SCI_CB_LOST ? "lost" : "disconnected from");
-			if (!o->clients[node].conns)
-				reclaim(o, node, "is gone");
+			if (!o->clients[idx].conns)
+				reclaim(o, (unsigned int)idx, "is gone");
 		}
 	}
 }
@@ -1474,10 +1505,12 @@ static void answer(struct owner *o, unsigned int node, uint32_t intr, struct mbo
 	SCIDisconnectDataInterrupt(ri, NO_FLAGS, &err);
 }
 
+/* A request of node (a SISCI node id with an index: serve checked it). */
 static void handle_request(struct owner *o, unsigned int node, uint32_t seq)
 {
+	unsigned int idx = (unsigned int)node_index(node);
 	volatile struct mbox_slot *vs =
-		(volatile struct mbox_slot *)(o->mem + MBOX_SLOT_OFF + node * MBOX_SLOT_SIZE);
+		(volatile struct mbox_slot *)(o->mem + MBOX_SLOT_OFF + idx * MBOX_SLOT_SIZE);
 	struct mbox_slot r;
 	struct mbox_reply rep = { REP_MAGIC, seq, ST_OK, 0, 0 };
 	unsigned int i, qid;
@@ -1502,7 +1535,7 @@ static void handle_request(struct owner *o, unsigned int node, uint32_t seq)
 		say("node %u: a request (seq 0x%x) without a matching slot", node, seq);
 		rep.status = ST_BAD_REQUEST;
 	} else if (r.op == OP_CREATE_QPAIR) {
-		if (o->clients[node].qid) {
+		if (o->clients[idx].qid) {
 			rep.status = ST_BUSY;
 		} else if (r.sq_entries < 2 || r.sq_entries > o->c->max_entries ||
 			   r.cq_entries < 2 || r.cq_entries > o->c->max_entries ||
@@ -1521,8 +1554,8 @@ static void handle_request(struct owner *o, unsigned int node, uint32_t seq)
 					rep.nvme_status = st < 0 ? 0xffffu : (uint32_t)st;
 				} else {
 					o->used[qid] = 1;
-					o->clients[node].qid = qid;
-					o->clients[node].pid = r.pid;
+					o->clients[idx].qid = qid;
+					o->clients[idx].pid = r.pid;
 					rep.qid = qid;
 					say("node %u (pid %u): created I/O queue pair qid %u (SQ %u entries at 0x%" PRIx64 ", CQ %u at 0x%" PRIx64 ")",
 					    node, r.pid, qid, r.sq_entries, r.sq_ioaddr, r.cq_entries,
@@ -1531,13 +1564,13 @@ static void handle_request(struct owner *o, unsigned int node, uint32_t seq)
 			}
 		}
 	} else if (r.op == OP_DELETE_QPAIR) {
-		if (!o->clients[node].qid || o->clients[node].qid != r.qid) {
+		if (!o->clients[idx].qid || o->clients[idx].qid != r.qid) {
 			rep.status = ST_NOT_HELD;
 		} else {
 			qid = r.qid;
 			st = delete_qpair(o->c, qid);
 			o->used[qid] = 0;
-			o->clients[node].qid = 0;
+			o->clients[idx].qid = 0;
 			if (st) {
 				rep.status = ST_NVME;
 				rep.nvme_status = st < 0 ? 0xffffu : (uint32_t)st;
@@ -1569,7 +1602,7 @@ static void *owner_rounds(void *arg)
 			sleep_ms(10);
 		if (x->stop_rounds)
 			break;
-		if (verify_own(x, my_node * opt.lbas, opt.lbas, 1))
+		if (verify_own(x, my_index * opt.lbas, opt.lbas, 1))
 			break;
 		x->rounds++;
 	}
@@ -1667,7 +1700,7 @@ static void serve(struct owner *o)
 		if (!ok(err, "SCIWaitForDataInterrupt(requests)"))
 			break;
 		memcpy(&t, buf, sizeof(t));
-		if (len != sizeof(t) || t.magic != REQ_MAGIC || t.node >= MBOX_MAX_NODES) {
+		if (len != sizeof(t) || t.magic != REQ_MAGIC || node_index(t.node) < 0) {
 			say("ignored a malformed request (%u bytes)", len);
 			continue;
 		}
@@ -1716,7 +1749,7 @@ static void run_owner(sci_desc_t sd, int serving)
 	pthread_t th;
 	int th_started = 0;
 	uint32_t fdid;
-	unsigned int node;
+	unsigned int idx;
 
 	memset(&c, 0, sizeof(c));
 	memset(&x, 0, sizeof(x));
@@ -1759,8 +1792,8 @@ static void run_owner(sci_desc_t sd, int serving)
 			pass("%u background round(s) of write+read verify while serving", x.rounds);
 		}
 		drain_events(&o);
-		for (node = 0; node < MBOX_MAX_NODES; node++)
-			reclaim(&o, node, "still held a pair at shutdown");
+		for (idx = 0; idx < MBOX_MAX_NODES; idx++)
+			reclaim(&o, idx, "still held a pair at shutdown");
 	}
 	hold(&x);
 out:
@@ -1801,7 +1834,7 @@ static int request(struct client *cl, uint32_t op, struct io *x, uint32_t qid,
 		   struct mbox_reply *rep)
 {
 	volatile struct mbox_slot *s =
-		(volatile struct mbox_slot *)(cl->mem + MBOX_SLOT_OFF + my_node * MBOX_SLOT_SIZE);
+		(volatile struct mbox_slot *)(cl->mem + MBOX_SLOT_OFF + my_index * MBOX_SLOT_SIZE);
 	struct mbox_trigger t;
 	unsigned char buf[128];
 	unsigned int len;
@@ -2005,7 +2038,8 @@ static void usage(void)
 		"       sisci-nvme --exclusive [--fdid F] [options]\n"
 		"options: --lbas N (blocks per node, default 1024) --iosize BYTES (16384)\n"
 		"         --qd N (8) --buffers local|device (device) --verify-peer NODE\n"
-		"         --bench SECONDS --hold SECONDS --timeout SECONDS (60)\n");
+		"         --bench SECONDS --hold SECONDS --timeout SECONDS (60)\n"
+		"node ids (N, NODE) are SISCI's: 4, 8, 12, ... (rsio node n is 4 * (n + 1))\n");
 	exit(2);
 }
 
@@ -2057,7 +2091,9 @@ int main(int argc, char **argv)
 			opt.mode = MODE_EXCLUSIVE;
 			break;
 		case 'n':
-			opt.admin_node = (int)num(optarg, MBOX_MAX_NODES - 1);
+			opt.admin_node = (int)num(optarg, index_node(MBOX_MAX_NODES - 1));
+			if (node_index((unsigned int)opt.admin_node) < 0)
+				usage();
 			break;
 		case 'f':
 			opt.fdid = (uint32_t)num(optarg, 0xffffffffu);
@@ -2080,7 +2116,9 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'p':
-			opt.verify_peer = (int)num(optarg, MBOX_MAX_NODES - 1);
+			opt.verify_peer = (int)num(optarg, index_node(MBOX_MAX_NODES - 1));
+			if (node_index((unsigned int)opt.verify_peer) < 0)
+				usage();
 			break;
 		case 'B':
 			opt.bench = (unsigned int)num(optarg, 3600);
@@ -2117,7 +2155,13 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	SCIGetLocalNodeId(0, &my_node, NO_FLAGS, &err);
-	if (ok(err, "SCIGetLocalNodeId")) {
+	if (!ok(err, "SCIGetLocalNodeId")) {
+		/* nothing to run */
+	} else if (node_index(my_node) < 0) {
+		fail("this node's id %u has no request slot (4, 8, ..., %u)", my_node,
+		     index_node(MBOX_MAX_NODES - 1));
+	} else {
+		my_index = (unsigned int)node_index(my_node);
 		say("sisci-nvme on node %u: %s, %" PRIu64 " blocks per node, %u-byte I/Os, qd %u, %s buffers",
 		    my_node,
 		    opt.mode == MODE_ADMIN ? "admin owner" :

@@ -6,6 +6,8 @@
  *   node A: sisci-c-smoke -server -rn <B>
  *   node B: sisci-c-smoke -client -rn <A>
  *
+ * Node ids are SISCI's: 4, 8, 12, ... (rsio node n is 4 * (n + 1)).
+ *
  * The server also offers a buffer of its own (posix_memalign, registered
  * with SCI_FLAG_EMPTY + SCIRegisterSegmentMemory): the client reads the
  * pattern the server stored there and writes a word the server finds.
@@ -71,6 +73,7 @@ static void local_checks(sci_desc_t sd)
 {
 	sci_error_t err;
 	sci_local_segment_t seg;
+	sci_remote_segment_t rseg;
 	sci_map_t map;
 	volatile unsigned int *p;
 	unsigned int node = 0, qnode = ~0u, v;
@@ -86,6 +89,16 @@ static void local_checks(sci_desc_t sd)
 	q.data = &qnode;
 	SCIQuery(SCI_Q_ADAPTER, &q, NO_FLAGS, &err);
 	result(err == SCI_ERR_OK && qnode == node, "SCIQuery(SCI_Q_ADAPTER_NODEID)", err);
+	result(node != 0 && node % 4 == 0, "local node id is a SISCI node id (4, 8, 12, ...)",
+	       SCI_ERR_OK);
+	v = (unsigned int)SCIProbeNode(sd, 0, node, NO_FLAGS, &err);
+	result(err == SCI_ERR_OK && v == 1, "SCIProbeNode(this node)", err);
+	v = (unsigned int)SCIProbeNode(sd, 0, 0, NO_FLAGS, &err);
+	result(err == SCI_ERR_ILLEGAL_NODEID && v == 0, "SCIProbeNode(0) is ILLEGAL_NODEID", err);
+	SCIProbeNode(sd, 0, node + 1, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_ILLEGAL_NODEID, "SCIProbeNode(not a multiple of 4) is ILLEGAL_NODEID");
+	SCIConnectSegment(sd, &rseg, 0, SEG_SMOKE, 0, NO_CALLBACK, NO_ARG, 1000, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_ILLEGAL_PARAMETER, "SCIConnectSegment(node 0) is ILLEGAL_PARAMETER");
 	q.subcommand = 0xdead;
 	q.data = &v;
 	SCIQuery(SCI_Q_ADAPTER, &q, NO_FLAGS, &err);
@@ -510,7 +523,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-rn") && i + 1 < argc)
 			rn = strtoul(argv[++i], NULL, 0);
 		else {
-			fprintf(stderr, "usage: sisci-c-smoke [-server|-client -rn <remote node>]\n");
+			fprintf(stderr, "usage: sisci-c-smoke [-server|-client -rn <remote node id: 4, 8, ...>]\n");
 			return 2;
 		}
 	}

@@ -14,8 +14,9 @@
 
 /*
  * The node ids SCIGetNodeIdByAdapterName() returns, one per adapter of the
- * named node; unused entries are 0. (rsio numbers nodes from 0: node 0 is
- * a valid id in entry 0, see docs/sisci.md.)
+ * named node; unused entries are 0. Node ids are SISCI's, 4, 8, 12, ...
+ * (rsio node n is 4 * (n + 1)), so 0 is never a node: docs/sisci.md,
+ * "Node ids".
  */
 typedef unsigned int dis_nodeId_list_t[DIS_MAX_NSCIS];
 
