@@ -130,6 +130,7 @@ extern "C" {
 #define SCIDisconnectDataInterrupt     _SISCI_EXPANDE_FUNCTION_NAME(SCIDisconnectDataInterrupt)
 #define SCITriggerDataInterrupt        _SISCI_EXPANDE_FUNCTION_NAME(SCITriggerDataInterrupt)
 #define SCIRegisterSegmentMemory       _SISCI_EXPANDE_FUNCTION_NAME(SCIRegisterSegmentMemory)
+#define SCIAttachPhysicalMemory        _SISCI_EXPANDE_FUNCTION_NAME(SCIAttachPhysicalMemory)
 #define SCIGetDeviceList               _SISCI_EXPANDE_FUNCTION_NAME(SCIGetDeviceList)
 #define SCIBorrowDevice                _SISCI_EXPANDE_FUNCTION_NAME(SCIBorrowDevice)
 #define SCIReturnDevice                _SISCI_EXPANDE_FUNCTION_NAME(SCIReturnDevice)
@@ -477,6 +478,14 @@ void SCITriggerDataInterrupt(sci_remote_data_interrupt_t interrupt,
 void SCIRegisterSegmentMemory(void *address, size_t size,
 		sci_local_segment_t segment, unsigned int flags,
 		sci_error_t *error);
+/*
+ * Device memory (a range of a memory BAR of a function on this node, by
+ * its bus address) as the memory of an SCI_FLAG_EMPTY segment. Needs
+ * CAP_SYS_RAWIO. SCI_FLAG_CUDA_BUFFER: SCI_ERR_FLAG_NOT_IMPLEMENTED.
+ */
+void SCIAttachPhysicalMemory(sci_ioaddr_t ioaddress, void *address,
+		unsigned int busNo, size_t size, sci_local_segment_t segment,
+		unsigned int flags, sci_error_t *error);
 
 /* ---- SmartIO: devices of the fabric -------------------------------------- */
 

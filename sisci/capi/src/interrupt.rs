@@ -483,11 +483,14 @@ pub unsafe extern "C" fn SCIDisconnectDataInterrupt(
     })
 }
 
-/// How long SCITriggerDataInterrupt retries while the owner's queue is full.
-const FULL_RETRY: Duration = Duration::from_secs(10);
+/// How long SCITriggerDataInterrupt retries while the owner's queue is
+/// full: long enough to ride out a receiver's scheduling delay.
+const FULL_RETRY: Duration = Duration::from_secs(1);
 
 /// `SCITriggerDataInterrupt`: retries while the owner's queue is full
-/// (`ENOBUFS`), up to 10 s, then `SCI_ERR_REMOTE_BUSY`.
+/// (`ENOBUFS`), up to 1 s, then `SCI_ERR_NOSPC`, as Dolphin's library
+/// reports a full queue (programs that measure trigger rates against a
+/// receiver that takes nothing count it and go on).
 ///
 /// # Safety
 ///
@@ -522,6 +525,7 @@ pub unsafe extern "C" fn SCITriggerDataInterrupt(
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(2));
                 }
+                Err(e) if e.errno() == libc::ENOBUFS => return Err(SCI_ERR_NOSPC),
                 Err(e) => return Err(from_rs(e)),
             }
         }

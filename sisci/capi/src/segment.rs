@@ -50,6 +50,18 @@ impl Object for LocalSeg {
 }
 
 impl LocalSeg {
+    /// Gives an empty segment (handle `h`) its kernel segment, starting
+    /// its callback thread. On failure `seg` is dropped: the kernel segment
+    /// goes and the segment stays empty.
+    fn fill(&self, h: Handle, seg: rs::LocalSegment) -> CResult<()> {
+        let seg = Arc::new(seg);
+        if let Some(cb) = self.cb {
+            let w = watch(h, seg.clone(), cb, self.cb_arg).map_err(|_| SCI_ERR_NOSPC)?;
+            *lock(&self.watcher) = Some(w);
+        }
+        self.seg.set(seg).map_err(|_| SCI_ERR_ILLEGAL_OPERATION)
+    }
+
     /// The kernel segment; `SCI_ERR_ILLEGAL_OPERATION` for an empty
     /// segment (no memory registered yet).
     pub fn seg(&self) -> CResult<&Arc<rs::LocalSegment>> {
@@ -323,17 +335,62 @@ pub unsafe extern "C" fn SCIRegisterSegmentMemory(
         // into it (peers and DMA write it behind our back).
         // SAFETY: page-aligned (checked), live until removal (contract).
         let r = unsafe { rs::LocalSegment::register(&e.sd, e.id, address.cast(), size, true) };
-        let seg = Arc::new(r.map_err(|e| match e.errno() {
+        let seg = r.map_err(|e| match e.errno() {
             libc::EFAULT => SCI_ERR_ILLEGAL_ADDRESS,
             _ => from_rs(e),
-        })?);
-        if let Some(cb) = s.cb {
-            // On failure `seg` is dropped: the kernel segment goes and the
-            // segment stays empty.
-            let w = watch(segment, seg.clone(), cb, s.cb_arg).map_err(|_| SCI_ERR_NOSPC)?;
-            *lock(&s.watcher) = Some(w);
-        }
-        s.seg.set(seg).map_err(|_| SCI_ERR_ILLEGAL_OPERATION)
+        })?;
+        s.fill(segment, seg)
+    })
+}
+
+/// `SCIAttachPhysicalMemory`: makes `size` bytes of device memory at bus
+/// address `ioaddress` of this node (a range of a memory BAR of a PCI
+/// function here: a GPU's, an FPGA's) the memory of `segment` (created
+/// with `SCI_FLAG_EMPTY`). Peers connect and map it as any segment; their
+/// accesses reach the BAR through an inbound window of the adapter that is
+/// open only to the nodes connected. `address` (the caller's own CPU
+/// mapping, if any) and `busNo` are not needed: the kernel finds the
+/// function by the address. Needs `CAP_SYS_RAWIO` (`SCI_ERR_ACCESS`).
+/// `ioaddress` page-aligned and not 0 (`SCI_ERR_OFFSET_ALIGNMENT`,
+/// `SCI_ERR_ILLEGAL_PARAMETER`), `size` a whole number of pages
+/// (`SCI_ERR_SIZE_ALIGNMENT`) equal to the segment's size rounded up to
+/// pages (`SCI_ERR_ILLEGAL_PARAMETER`); no memory BAR of a function here
+/// holds the range (or it is the adapter's): `SCI_ERR_ILLEGAL_ADDRESS`. A
+/// segment with memory already: `SCI_ERR_ILLEGAL_OPERATION`.
+/// `SCI_FLAG_CUDA_BUFFER` (a GPU buffer by its CUDA pointer) is
+/// `SCI_ERR_FLAG_NOT_IMPLEMENTED`: there is no CUDA on this platform.
+///
+/// # Safety
+///
+/// `segment` must be NULL or a live `sci_local_segment_t`.
+#[no_mangle]
+pub unsafe extern "C" fn SCIAttachPhysicalMemory(
+    ioaddress: u64,
+    address: *mut c_void,
+    bus_no: c_uint,
+    size: usize,
+    segment: Handle,
+    flags: c_uint,
+    error: *mut sci_error_t,
+) {
+    call(error, (), || {
+        // SAFETY: caller's contract.
+        let s = unsafe { borrow::<LocalSeg>(segment)? };
+        check_flags_with(flags, 0, SCI_FLAG_CUDA_BUFFER)?;
+        let _ = (address, bus_no);
+        let _g = lock(&s.register);
+        let e = match (&s.empty, s.seg.get()) {
+            (Some(e), None) => e,
+            _ => return Err(SCI_ERR_ILLEGAL_OPERATION),
+        };
+        let addr = usize::try_from(ioaddress).map_err(|_| SCI_ERR_ILLEGAL_ADDRESS)?;
+        check_user_memory(addr, size, s.size)?;
+        let r = rs::LocalSegment::attach_phys(&e.sd, e.id, ioaddress, size as u64, true);
+        let seg = r.map_err(|e| match e.errno() {
+            libc::ENXIO => SCI_ERR_ILLEGAL_ADDRESS,
+            _ => from_rs(e),
+        })?;
+        s.fill(segment, seg)
     })
 }
 

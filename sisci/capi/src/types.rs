@@ -66,6 +66,7 @@ pub const SCI_FLAG_USE_CALLBACK: c_uint = 0x1;
 pub const SCI_FLAG_EMPTY: c_uint = 0x2;
 pub const SCI_FLAG_PRIVATE: c_uint = 0x4;
 pub const SCI_FLAG_DMA_SOURCE_ONLY: c_uint = 0x8;
+pub const SCI_FLAG_CUDA_BUFFER: c_uint = 0x2000;
 pub const SCI_FLAG_AUTO_ID: c_uint = 0x2000_0000;
 pub const SCI_FLAG_DMA_WAIT: c_uint = 0x4;
 pub const SCI_FLAG_DMA_READ: c_uint = 0x10;

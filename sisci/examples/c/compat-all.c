@@ -65,6 +65,7 @@
 	X(SCIRemoveDataInterrupt) X(SCIWaitForDataInterrupt) \
 	X(SCIConnectDataInterrupt) X(SCIDisconnectDataInterrupt) \
 	X(SCITriggerDataInterrupt) X(SCIRegisterSegmentMemory) \
+	X(SCIAttachPhysicalMemory) \
 	X(SCIGetDeviceList) X(SCIBorrowDevice) X(SCIReturnDevice) \
 	X(SCIGetFabricDeviceId) X(SCIConnectDeviceSegment) \
 	X(SCIConnectDeviceMemory) X(SCICreateDeviceSegment) \
@@ -466,6 +467,8 @@ static void check_null_arguments(void)
 	expect("SCITriggerDataInterrupt(NULL)", e, P);
 	SCIRegisterSegmentMemory(buf, sizeof(buf), NULL, NO_FLAGS, &e);
 	expect("SCIRegisterSegmentMemory(NULL segment)", e, P);
+	SCIAttachPhysicalMemory(0x100000, NULL, 0, 4096, NULL, NO_FLAGS, &e);
+	expect("SCIAttachPhysicalMemory(NULL segment)", e, P);
 	/* SmartIO: a clean error for NULL handles (which one is theirs). */
 	check(SCIGetDeviceList(NULL, fdids, 4, NULL, NO_FLAGS, &e) == 0 && e != SCI_ERR_OK,
 	      "SCIGetDeviceList(NULL sd)");
@@ -667,6 +670,12 @@ static void check_descriptor(sci_desc_t sd)
 		expect("SCIRegisterSegmentMemory(NULL, LOCK_USER_MEM)", e, SCI_ERR_ILLEGAL_PARAMETER);
 		SCIRegisterSegmentMemory(NULL, 4096, seg, SCI_FLAG_DMA_READ, &e);
 		expect("SCIRegisterSegmentMemory(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
+		SCIAttachPhysicalMemory(0, NULL, 0, 4096, seg, SCI_FLAG_CUDA_BUFFER, &e);
+		expect("SCIAttachPhysicalMemory(CUDA_BUFFER)", e, SCI_ERR_FLAG_NOT_IMPLEMENTED);
+		SCIAttachPhysicalMemory(0x100000, NULL, 0, 4096, seg, SCI_FLAG_DMA_READ, &e);
+		expect("SCIAttachPhysicalMemory(bad flag)", e, SCI_ERR_ILLEGAL_FLAG);
+		SCIAttachPhysicalMemory(0x100001, NULL, 0, 4096, seg, NO_FLAGS, &e);
+		expect("SCIAttachPhysicalMemory(unaligned)", e, SCI_ERR_OFFSET_ALIGNMENT);
 		if (fake_device && !posix_memalign(&mem, 4096, 4096)) {
 			SCIRegisterSegmentMemory(mem, 4096, seg, SCI_FLAG_LOCK_USER_MEM, &e);
 			expect_accepted("SCIRegisterSegmentMemory(LOCK_USER_MEM)", e);
