@@ -4,7 +4,7 @@
 //! interrupts, and (`--device FDID`) lending a device.
 //!
 //! Every iteration picks a strategy: a random ioctl number, a random number
-//! with rsio's magic, a known ioctl (0x40..0x59) with the wrong size in its
+//! with rsio's magic, a known ioctl (0x40..0x5A) with the wrong size in its
 //! number, a known ioctl with one to three mutations (argument pointer,
 //! header size, flags, a field at a boundary value, the embedded user
 //! pointers, the DMA entries), a valid operation in the current state
@@ -13,7 +13,9 @@
 //! created, connected, triggered and waited for with tiny timeouts or
 //! NONBLOCK, eventfds attached; DMA queues, transfers and waits; devices
 //! borrowed, shared or exclusive, segments and connections mapped for them
-//! and unmapped, bus addresses of segments, DMA from a device's BAR), an
+//! and unmapped, bus addresses of segments, DMA from a device's BAR; empty
+//! segments given device memory: a BAR of a function of this node, as
+//! sysfs lists them), an
 //! mmap at a good or bad offset and length (segments, connections, the
 //! BARs of borrowed devices), a probe of the mappings, or a SmartIO
 //! sequence (a device borrowed, its BAR mapped and its NVMe CAP register
@@ -32,12 +34,25 @@
 //! call, whatever the strategy did to it); only `--device` is borrowed
 //! (other plausible fabric device ids are moved out of reach).
 //!
+//! Device memory (`SEG_ATTACH_PHYS`) is a real BAR of a function of this
+//! node too, whose registers must not be touched: it is only ever given to
+//! an empty segment of the parent with an id of `ATTACH_IDS`, two at a
+//! time (any other call that could attach a BAR has its address moved out
+//! of reach); such segments and the connections to them are mapped but
+//! never accessed, neither by the CPU nor by a probe, nor named by a DMA
+//! transfer; and a forked child never connects to those ids here.
+//!
 //! The run passes (exit 0) if every errno is one the ioctl may return
 //! (model.rs), the calls whose failure the state decides fail with the
 //! errno it says (EPERM for DEV_BORROW without CAP_SYS_RAWIO, EBUSY for a
 //! device held by this process and for removing what is mapped for a
-//! device, ENOENT for unmapping what is not), no call returns a positive
-//! value, no call succeeds that the ABI says must fail, a mapping of a
+//! device, ENOENT for unmapping what is not; SEG_ATTACH_PHYS: EPERM,
+//! EINVAL or ENXIO in the order the kernel checks them; EINVAL for an
+//! empty segment prepared or asked its address, EOPNOTSUPP for device
+//! memory where the direct window is needed), an attach inside a memory
+//! BAR of a function other than the adapter succeeds (or finds no
+//! inbound window left), no call returns a positive value, no call
+//! succeeds that the ABI says must fail, a mapping of a
 //! removed segment, a closed connection or a returned device reaches
 //! nothing, every child exited cleanly or by our SIGKILL, and at the end
 //! the device can be borrowed exclusively again (no borrow leaked).
@@ -53,12 +68,15 @@ mod fuzz_common;
 mod mapping;
 #[path = "sisci_fuzz/model.rs"]
 mod model;
+#[path = "sisci_fuzz/pci.rs"]
+mod pci;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use fuzz_common::*;
 use mapping::{Mapping, Prober};
 use model::*;
+use pci::{PciBars, Place};
 use rsio_uapi::sisci::*;
 use rsio_uapi::*;
 use std::fs::File;
@@ -145,6 +163,8 @@ struct Counts {
     /// and the last error. (Reading all of a QEMU NVMe drive's BAR0 meets
     /// the holes around its MSI-X table, which fail.)
     bar_dma_errors: std::collections::BTreeMap<u64, (u64, u32)>,
+    /// Segments given device memory (SEG_ATTACH_PHYS succeeded).
+    attached: u64,
 }
 
 /// The class code of an NVMe controller: its BAR0 starts with CAP and VS,
@@ -187,6 +207,26 @@ struct Sisci {
     spare_borrows: bool,
     /// This process may be SIGKILLed at any moment (a forked child).
     killable: bool,
+    /// The memory BARs of this node's functions (SEG_ATTACH_PHYS).
+    pci: PciBars,
+}
+
+/// An address no range of a segment's size fits at (`ioaddr + size`
+/// overflows): where an attach that could reach a real BAR is moved.
+const OUT_OF_REACH: u64 = !(PAGE as u64 - 1);
+
+/// At most this many segments hold device memory at a time (each holds an
+/// inbound window of the adapter).
+const MAX_ATTACHED: usize = 2;
+
+/// What `SEG_ATTACH_PHYS` must do, once the rules every ioctl shares
+/// passed.
+#[derive(Debug, PartialEq, Eq)]
+enum Attach {
+    /// Fail with this errno.
+    Fail(i32, String),
+    /// Succeed, or fail with one of these (what the state does not show).
+    May(&'static [i32], String),
 }
 
 extern "C" fn on_alarm(_: libc::c_int) {}
@@ -302,9 +342,12 @@ impl Abi for Fuzzer<Sisci> {
                 let mc = flags & SISCI_SEG_MULTICAST != 0;
                 let auto = flags & SISCI_SEG_AUTO_ID != 0;
                 let user = flags & SISCI_SEG_USER_MEMORY != 0;
+                let empty = flags & SISCI_SEG_EMPTY != 0;
                 let (id, sz, ua) = (v(SC_ID, 4), v(SC_SIZE, 8), v(SC_UADDR, 8));
                 if user && (mc || ua == 0 || ua % 4096 != 0) {
                     Some(format!("user memory at {ua:#x} (multicast: {mc})"))
+                } else if empty && (user || mc) {
+                    Some("SISCI_SEG_EMPTY with user memory or multicast".into())
                 } else if !user && ua != 0 {
                     Some("user_addr without SISCI_SEG_USER_MEMORY".into())
                 } else if sz == 0 || sz > SISCI_MAX_SEGMENT_SIZE || (mc && sz > 4 << 20) {
@@ -328,6 +371,11 @@ impl Abi for Fuzzer<Sisci> {
                     let s = self.obj(v(H_HANDLE, 4) as u32, Kind::Seg)?;
                     if k.op == Op::SegSetAvailable && !s.prepared {
                         Some("segment not prepared".into())
+                    } else if k.op == Op::SegPrepare && s.empty {
+                        Some(exact(
+                            libc::EINVAL,
+                            "an empty segment (no memory) cannot be prepared".into(),
+                        ))
                     } else if k.op == Op::SegRemove {
                         self.busy_for_device(s.handle, false)
                     } else {
@@ -452,6 +500,9 @@ impl Abi for Fuzzer<Sisci> {
                 let Some(l) = self.obj(v(DS_LOCAL, 4) as u32, Kind::Seg) else {
                     return Some("local is no segment of this file".into());
                 };
+                if l.empty {
+                    return Some("local is an empty segment (no memory)".into());
+                }
                 let (bar, reserved) = (v(DS_BAR, 4), v(DS_RESERVED, 4));
                 let rsize = if flags & SISCI_DMA_DEVICE != 0 {
                     if reserved != 0 {
@@ -551,6 +602,14 @@ impl Abi for Fuzzer<Sisci> {
                     Ok(o) => o,
                     Err(why) => return Some(why),
                 };
+                // Device memory is not in the direct window (a device that
+                // is gone, or no memory, the kernel meets first).
+                if !remote && o.io {
+                    return Some(exact_any(
+                        &[libc::EOPNOTSUPP, libc::ENODEV, libc::ENOMEM],
+                        format!("segment {seg} is device memory"),
+                    ));
+                }
                 let len = if size == 0 {
                     o.size.saturating_sub(offset)
                 } else {
@@ -566,6 +625,13 @@ impl Abi for Fuzzer<Sisci> {
                     return Some(format!(
                         "{offset:#x}+{size:#x} outside the segment's {:#x} bytes",
                         o.size
+                    ));
+                }
+                if remote && o.io {
+                    // Also a lost connection, checked before.
+                    return Some(exact_any(
+                        &[libc::EOPNOTSUPP, libc::ENODEV, libc::ENOMEM, libc::ENOTCONN],
+                        format!("connection {seg} is to device memory"),
                     ));
                 }
                 None
@@ -588,12 +654,26 @@ impl Abi for Fuzzer<Sisci> {
                 };
                 if o.mc && remote {
                     Some("a multicast connection (no direct window)".into())
+                } else if remote && o.io {
+                    Some(exact(
+                        libc::EOPNOTSUPP,
+                        format!("connection {h} is to device memory (no direct window)"),
+                    ))
+                } else if !remote && o.empty {
+                    Some(exact(
+                        libc::EINVAL,
+                        format!("segment {h} is empty (no memory)"),
+                    ))
                 } else if offset >= o.size {
                     Some(format!("offset {offset:#x} beyond {:#x} bytes", o.size))
                 } else {
                     None
                 }
             }
+            Op::SegAttachPhys => match self.attach_rule(c, size) {
+                Attach::Fail(e, why) => Some(exact(e, why)),
+                Attach::May(..) => None,
+            },
         }
     }
 
@@ -628,6 +708,26 @@ impl Abi for Fuzzer<Sisci> {
                     sz = self.rng.pick(&[4096, 8192, 65536]);
                     flags |= SISCI_SEG_USER_MEMORY;
                     put(&mut b, SC_UADDR, 8, user_pages(sz as usize));
+                } else if flags & SISCI_SEG_MULTICAST == 0 && self.rng.chance(1, 5) {
+                    // Empty, for device memory: mostly with an id that may
+                    // be given a real BAR, of a size one holds.
+                    flags |= SISCI_SEG_EMPTY;
+                    if self.rng.chance(3, 4) {
+                        flags &= !SISCI_SEG_AUTO_ID;
+                        id = (ATTACH_IDS.start as u64) + self.rng.below(ATTACH_IDS.len() as u64);
+                    }
+                    let fits: Vec<u64> = self
+                        .abi
+                        .pci
+                        .candidates(PAGE as u64)
+                        .iter()
+                        .map(|b| b.len.min(64 << 10))
+                        .collect();
+                    sz = if !fits.is_empty() && self.rng.chance(1, 2) {
+                        self.rng.pick(&fits)
+                    } else {
+                        self.rng.pick(&[1, 4096, 8192, 16384])
+                    };
                 }
                 put(&mut b, 4, 4, flags as u64);
                 put(&mut b, SC_ID, 4, id);
@@ -891,13 +991,41 @@ impl Abi for Fuzzer<Sisci> {
                 let offset = match self.rng.below(8) {
                     0..=2 => 0,
                     3..=5 => self.rng.below(size),
-                    6 => size - 1,
+                    6 => size.saturating_sub(1),
                     _ => self.rng.pick(&[size, size + 4096, 1 << 40, u64::MAX]),
                 };
                 put(&mut b, SA_HANDLE, 4, h as u64);
                 put(&mut b, SA_OFFSET, 8, offset);
                 if remote {
                     put(&mut b, 4, 4, SISCI_DEV_MAP_REMOTE as u64);
+                }
+            }
+            Op::SegAttachPhys => {
+                let empty: Vec<u32> = self
+                    .abi
+                    .objs
+                    .iter()
+                    .filter(|o| o.kind == Kind::Seg && o.empty)
+                    .map(|o| o.handle)
+                    .collect();
+                let h = if !empty.is_empty() && self.rng.chance(4, 5) {
+                    self.rng.pick(&empty)
+                } else {
+                    self.some_handle(Some(Kind::Seg))
+                };
+                let size = self.obj(h, Kind::Seg).map_or(4096, |o| o.size);
+                let len = match self.rng.below(12) {
+                    0 => size + PAGE as u64,
+                    1 => size.saturating_sub(PAGE as u64),
+                    2 => size.saturating_sub(1),
+                    _ => size,
+                };
+                let addr = self.some_ioaddr(size);
+                put(&mut b, AT_HANDLE, 4, h as u64);
+                put(&mut b, AT_IOADDR, 8, addr);
+                put(&mut b, AT_SIZE, 8, len);
+                if self.rng.chance(1, 30) {
+                    put(&mut b, AT_RESERVED, 4, 1);
                 }
             }
         }
@@ -994,6 +1122,16 @@ impl Abi for Fuzzer<Sisci> {
                 4 << 20,
                 SISCI_MAX_SEGMENT_SIZE,
             ],
+            // RAM, the ends of the BARs (make_safe moves what could
+            // attach a real BAR out of reach unless it may).
+            Dom::IoAddr => {
+                let mut v = vec![0, PAGE as u64, 0x10_0000, 0x100_0000, OUT_OF_REACH, 1 << 52];
+                for b in self.abi.pci.bars.iter().take(8) {
+                    let end = b.start.wrapping_add(b.len);
+                    v.extend([b.start, end.wrapping_sub(PAGE as u64), end]);
+                }
+                v
+            }
         }
     }
 
@@ -1019,16 +1157,35 @@ impl Abi for Fuzzer<Sisci> {
         // the rules are those of the state before the call.
         if out.rc < 0 {
             let want = self.must_fail(call);
-            if let Some(e) = want.as_deref().and_then(exact_errno) {
-                if out.errno != e {
-                    let name = dispatch(call.cmd).map_or("?", |k| k.name);
+            let name = dispatch(call.cmd).map_or("?", |k| k.name);
+            if let Some(es) = want.as_deref().and_then(exact_errnos) {
+                if !es.contains(&out.errno) {
                     self.violation(&format!(
                         "{name}: {} where the ABI says {}: {}\n  what: {}",
                         errname(out.errno),
-                        errname(e),
+                        es.iter()
+                            .map(|e| errname(*e))
+                            .collect::<Vec<_>>()
+                            .join(" or "),
                         want.unwrap_or_default(),
                         call.what
                     ));
+                }
+            } else if want.is_none() {
+                // A call that may succeed may still have to succeed, or
+                // fail only in some ways.
+                if let Some(Attach::May(es, why)) = self.attach_expected(call) {
+                    if !es.contains(&out.errno) {
+                        self.violation(&format!(
+                            "{name}: {} where it must succeed or fail with {}: {why}\n  what: {}",
+                            errname(out.errno),
+                            es.iter()
+                                .map(|e| errname(*e))
+                                .collect::<Vec<_>>()
+                                .join(" or "),
+                            call.what
+                        ));
+                    }
                 }
             }
         }
@@ -1049,12 +1206,28 @@ impl Abi for Fuzzer<Sisci> {
                 .copied()
                 .filter(|o| o.kind == Kind::Seg)
             {
+                if s.empty && self.rng.chance(3, 4) {
+                    self.attach(s, "give the new segment device memory");
+                }
                 self.handle_op(Op::SegPrepare, s.handle, "prepare the new segment");
                 self.handle_op(
                     Op::SegSetAvailable,
                     s.handle,
                     "make the new segment available",
                 );
+            }
+        }
+        // Device memory just attached is mostly prepared and made
+        // available.
+        if op == Op::SegAttachPhys && out.rc == 0 && self.rng.chance(2, 3) {
+            let h = self
+                .mem
+                .arg
+                .read(out.addr + AT_HANDLE as u64, 4)
+                .unwrap_or(0) as u32;
+            if self.obj(h, Kind::Seg).is_some_and(|s| s.io) {
+                self.handle_op(Op::SegPrepare, h, "prepare the device memory");
+                self.handle_op(Op::SegSetAvailable, h, "make the device memory available");
             }
         }
         // A started transfer is mostly waited for.
@@ -1162,7 +1335,47 @@ impl Abi for Fuzzer<Sisci> {
     /// A transfer that names a device whose entries are not in our
     /// memory (where `before_ioctl` makes them copy from the BAR) nor
     /// where the kernel cannot read does not name it.
+    ///
+    /// No call may attach a real BAR but one naming an empty segment of
+    /// the parent with an id of `ATTACH_IDS` (two at a time); a child
+    /// never connects to those ids here; no transfer names device memory.
     fn make_safe(&mut self, op: Op, b: &mut [u8]) {
+        if op == Op::SegAttachPhys {
+            let (h, addr, len) = (
+                get(b, AT_HANDLE, 4) as u32,
+                get(b, AT_IOADDR, 8),
+                get(b, AT_SIZE, 8),
+            );
+            if !self.may_attach_bar(h) && self.abi.pci.may_attach(addr, len) {
+                put(b, AT_IOADDR, 8, OUT_OF_REACH | (addr & (PAGE as u64 - 1)));
+            }
+        }
+        if op == Op::SegConnect && self.child {
+            let id = get(b, CO_ID, 4) as u32;
+            let here = get(b, CO_NODE, 4) as u32 == self.abi.fabric.node;
+            let mc = get(b, 4, 4) as u32 & SISCI_SEG_MULTICAST != 0;
+            if here && !mc && ATTACH_IDS.contains(&id) {
+                put(b, CO_ID, 4, (id - ATTACH_IDS.len() as u32) as u64);
+            }
+        }
+        if op == Op::DmaStart {
+            let local = get(b, DS_LOCAL, 4) as u32;
+            if self
+                .obj(local, Kind::Seg)
+                .is_some_and(|o| self.hands_off(&o))
+            {
+                put(b, DS_LOCAL, 4, HANDLE_LIMIT as u64);
+            }
+            let remote = get(b, DS_REMOTE, 4) as u32;
+            let device = get(b, 4, 4) as u32 & SISCI_DMA_DEVICE != 0;
+            if !device
+                && self
+                    .obj(remote, Kind::Conn)
+                    .is_some_and(|o| self.hands_off(&o))
+            {
+                put(b, DS_REMOTE, 4, HANDLE_LIMIT as u64);
+            }
+        }
         if op == Op::DevBorrow {
             let fdid = get(b, DB_FDID, 4) as u32;
             let spare = self.abi.spare_borrows && self.abi.killable;
@@ -1325,6 +1538,16 @@ impl Abi for Fuzzer<Sisci> {
                 c.holders_killed,
                 c.holders_skipped
             ),
+            format!(
+                "device mem  {} segments given a BAR ({} memory BARs of other functions{})",
+                c.attached,
+                self.abi.pci.candidates(PAGE as u64).len(),
+                if self.abi.pci.known {
+                    ""
+                } else {
+                    ", sysfs unread"
+                }
+            ),
         ]
     }
 }
@@ -1336,6 +1559,159 @@ impl Fuzzer<Sisci> {
             .iter()
             .copied()
             .find(|o| o.handle == handle && o.kind == kind)
+    }
+
+    // --- Device memory.
+
+    /// What reaches device memory, or may: never accessed, never named
+    /// by a transfer. Device memory, a connection to it, and any
+    /// connection here to an id of `ATTACH_IDS`.
+    fn hands_off(&self, o: &Obj) -> bool {
+        o.io || (o.kind == Kind::Conn
+            && !o.mc
+            && o.node == self.abi.fabric.node
+            && ATTACH_IDS.contains(&o.id))
+    }
+
+    /// Whether segment `h` may be given a real BAR: an empty segment of
+    /// the parent with an id of `ATTACH_IDS`, fewer than `MAX_ATTACHED`
+    /// holding one.
+    fn may_attach_bar(&self, h: u32) -> bool {
+        let held = self
+            .abi
+            .objs
+            .iter()
+            .filter(|o| o.kind == Kind::Seg && o.io)
+            .count();
+        !self.child
+            && held < MAX_ATTACHED
+            && self
+                .obj(h, Kind::Seg)
+                .is_some_and(|o| o.empty && ATTACH_IDS.contains(&o.id))
+    }
+
+    /// What SEG_ATTACH_PHYS with argument `c` (of `size` bytes) must do,
+    /// in the kernel's order (segments.rs `attach_phys`, memory.rs
+    /// `SegMemory::device`), once the rules every ioctl shares passed.
+    fn attach_rule(&self, c: &[u8], size: usize) -> Attach {
+        let v = |off: usize, w: usize| field(c, size, off, w);
+        if !self.abi.rawio {
+            return Attach::Fail(libc::EPERM, "no CAP_SYS_RAWIO".into());
+        }
+        if v(AT_RESERVED, 4) != 0 {
+            return Attach::Fail(libc::EINVAL, "reserved not zero".into());
+        }
+        let h = v(AT_HANDLE, 4) as u32;
+        let Some(s) = self.obj(h, Kind::Seg) else {
+            return Attach::Fail(
+                libc::EINVAL,
+                format!("handle {h} is no segment of this file"),
+            );
+        };
+        if !s.empty {
+            return Attach::Fail(
+                libc::EINVAL,
+                format!("segment {h} was not created empty, or has memory already"),
+            );
+        }
+        let (addr, len) = (v(AT_IOADDR, 8), v(AT_SIZE, 8));
+        if len != s.size {
+            return Attach::Fail(
+                libc::EINVAL,
+                format!("size {len:#x}, the segment's is {:#x}", s.size),
+            );
+        }
+        if !addr.is_multiple_of(PAGE as u64) {
+            return Attach::Fail(libc::EINVAL, format!("ioaddr {addr:#x} not page-aligned"));
+        }
+        let at = format!("{addr:#x}+{len:#x}");
+        match self.abi.pci.place(addr, len) {
+            Place::Overflow => Attach::Fail(libc::ENXIO, format!("{at} overflows")),
+            Place::Nowhere => Attach::Fail(
+                libc::ENXIO,
+                format!("{at} is inside no memory BAR of a function here"),
+            ),
+            Place::Adapter(bar) => {
+                Attach::Fail(libc::ENXIO, format!("{at} is the adapter's: {bar}"))
+            }
+            Place::Device(bar) => Attach::May(
+                &[libc::ENOSPC, libc::ENOMEM, libc::ENODEV],
+                format!("{at} is inside {bar}"),
+            ),
+            Place::Doubt(bar) => Attach::May(
+                &[libc::ENXIO, libc::ENOSPC, libc::ENOMEM, libc::ENODEV],
+                format!("{at}: {bar}"),
+            ),
+        }
+    }
+
+    /// [`Self::attach_rule`] of a SEG_ATTACH_PHYS call (None: another
+    /// call).
+    fn attach_expected(&self, call: &Call<Dma>) -> Option<Attach> {
+        dispatch(call.cmd).filter(|k| k.op == Op::SegAttachPhys)?;
+        Some(self.attach_rule(&call.bytes, ioc_size(call.cmd)))
+    }
+
+    /// A bus address for device memory of `size` bytes: mostly inside a
+    /// BAR of a function here that holds that much, else RAM, the ends of
+    /// a BAR, the adapter's, random, or one where the range overflows.
+    fn some_ioaddr(&mut self, size: u64) -> u64 {
+        let fits: Vec<(u64, u64)> = self
+            .abi
+            .pci
+            .candidates(size)
+            .iter()
+            .map(|b| (b.start, b.len))
+            .collect();
+        let bars: Vec<(u64, u64, bool)> = self
+            .abi
+            .pci
+            .bars
+            .iter()
+            .map(|b| (b.start, b.len, b.adapter))
+            .collect();
+        let page = PAGE as u64;
+        match self.rng.below(10) {
+            0..=4 if !fits.is_empty() => {
+                let (start, len) = self.rng.pick(&fits);
+                start + self.rng.below((len - size) / page + 1) * page
+            }
+            5 => self.rng.pick(&[page, 0x10_0000, 0x100_0000, 0x2000_0000]),
+            6 if !bars.is_empty() => {
+                let (start, len, _) = self.rng.pick(&bars);
+                let end = start.wrapping_add(len);
+                self.rng.pick(&[
+                    end.wrapping_sub(page),
+                    end,
+                    start + 1,
+                    start.wrapping_sub(page),
+                ])
+            }
+            7 if bars.iter().any(|b| b.2) => {
+                let adapter: Vec<u64> = bars.iter().filter(|b| b.2).map(|b| b.0).collect();
+                self.rng.pick(&adapter)
+            }
+            8 => {
+                let r = self.rng.next();
+                if self.rng.chance(1, 2) {
+                    r & !(page - 1)
+                } else {
+                    r
+                }
+            }
+            _ => OUT_OF_REACH,
+        }
+    }
+
+    /// SEG_ATTACH_PHYS of all of segment `s` at an address
+    /// [`Self::some_ioaddr`] picks.
+    fn attach(&mut self, s: Obj, what: &str) -> Outcome {
+        let mut b = self.request(Op::SegAttachPhys);
+        let addr = self.some_ioaddr(s.size);
+        put(&mut b, AT_HANDLE, 4, s.handle as u64);
+        put(&mut b, AT_IOADDR, 8, addr);
+        put(&mut b, AT_SIZE, 8, s.size);
+        self.exec_request(Op::SegAttachPhys, b, what)
     }
 
     // --- SmartIO: the state.
@@ -1765,6 +2141,7 @@ impl Fuzzer<Sisci> {
             writable: false,
             private: false,
             dev: None,
+            io: false,
         };
         mapping::unmap(&m);
         self.abi.counts.bar_dma_checked += 1;
@@ -2083,7 +2460,22 @@ impl Fuzzer<Sisci> {
                     o.id = self.out_field(call, out, SC_ID, 4).unwrap_or(0) as u32;
                     o.size = self.out_field(call, out, SC_SIZE, 8).unwrap_or(0);
                     o.mc = flags & SISCI_SEG_MULTICAST != 0;
+                    o.empty = flags & SISCI_SEG_EMPTY != 0;
                     self.abi.objs.push(o);
+                }
+            }
+            Op::SegAttachPhys => {
+                let h = v(AT_HANDLE, 4) as u32;
+                self.abi.counts.attached += 1;
+                if let Some(o) = self
+                    .abi
+                    .objs
+                    .iter_mut()
+                    .find(|o| o.handle == h && o.kind == Kind::Seg)
+                {
+                    o.empty = false;
+                    o.io = true;
+                    o.ioaddr = v(AT_IOADDR, 8);
                 }
             }
             Op::SegPrepare => {
@@ -2103,6 +2495,15 @@ impl Fuzzer<Sisci> {
                     o.size = self.out_field(call, out, CO_SIZE, 8).unwrap_or(0);
                     o.mc = flags & SISCI_SEG_MULTICAST != 0;
                     o.node = v(CO_NODE, 4) as u32;
+                    // Segment ids are the node's: to this node's one, ours
+                    // if we hold it.
+                    o.io = !o.mc
+                        && o.node == self.abi.fabric.node
+                        && self
+                            .abi
+                            .objs
+                            .iter()
+                            .any(|s| s.kind == Kind::Seg && !s.mc && s.id == o.id && s.io);
                     self.abi.objs.push(o);
                 }
             }
@@ -2222,13 +2623,22 @@ impl Fuzzer<Sisci> {
         let remote = get(c, 4, 4) as u32 & SISCI_DEV_MAP_REMOTE != 0;
         let kind = if remote { Kind::Conn } else { Kind::Seg };
         let Some(o) = self.obj(h, kind) else { return };
-        let (Some(phys), Some(run)) = (
+        let (Some(ioaddr), Some(phys), Some(run)) = (
+            self.out_field(call, out, SA_IOADDR, 8),
             self.out_field(call, out, SA_PHYS, 8),
             self.out_field(call, out, SA_CONTIGUOUS, 8),
         ) else {
             return;
         };
-        let why = if phys != 0 && (remote || !self.abi.rawio) {
+        let io = !remote && o.io;
+        let why = if io
+            && (ioaddr != o.ioaddr.wrapping_add(offset) || run != o.size.saturating_sub(offset))
+        {
+            Some(format!(
+                "ioaddr {ioaddr:#x}, {run:#x} contiguous bytes from {offset:#x}: device memory at {:#x}+{:#x}",
+                o.ioaddr, o.size
+            ))
+        } else if phys != 0 && (remote || !self.abi.rawio) {
             Some(format!(
                 "phys {phys:#x} (remote {remote}, CAP_SYS_RAWIO {})",
                 self.abi.rawio
@@ -2472,17 +2882,20 @@ impl Fuzzer<Sisci> {
                 None
             };
         }
-        let size = [Kind::Seg, Kind::Conn]
+        let obj = [Kind::Seg, Kind::Conn]
             .into_iter()
-            .find_map(|k| self.obj(handle, k))
-            .map(|o| o.size);
-        match size {
+            .find_map(|k| self.obj(handle, k));
+        match obj {
             None => Some(format!(
                 "handle {handle} is no segment, connection or device of this file"
             )),
-            Some(size) if within + len > mapping::pages(size) as u64 => Some(format!(
-                "{within:#x}+{len:#x} beyond the object's {size:#x} bytes"
+            Some(o) if within + len > mapping::pages(o.size) as u64 => Some(format!(
+                "{within:#x}+{len:#x} beyond the object's {:#x} bytes",
+                o.size
             )),
+            Some(o) if o.kind == Kind::Seg && o.empty => {
+                Some(format!("segment {handle} is empty (no memory)"))
+            }
             Some(_) => None,
         }
     }
@@ -2538,6 +2951,7 @@ impl Fuzzer<Sisci> {
             writable: prot & libc::PROT_WRITE != 0,
             private,
             dev,
+            io: obj.is_some_and(|o| self.hands_off(&o)),
         };
         if let Some(why) = must_fail {
             self.violation(&format!("mmap succeeded, but must fail: {why}\n  {what}"));
@@ -2561,8 +2975,13 @@ impl Fuzzer<Sisci> {
     }
 
     /// Touches a mapping: the CPU for local segments, probes otherwise;
-    /// a device's BAR only where reading has no side effect.
+    /// a device's BAR only where reading has no side effect; device
+    /// memory (and what may reach it) never.
     fn touch(&mut self, m: Mapping) {
+        if m.io {
+            // Device memory: a device's registers, maybe.
+            return;
+        }
         self.abi.counts.probes += 1;
         if m.dev.is_some() {
             self.touch_device(m);
@@ -2792,6 +3211,7 @@ fn run(args: Args) -> Result<u64> {
     install_alarm();
     let privileged = has_sys_admin();
     let rawio = has_sys_rawio();
+    let pci = PciBars::read(std::path::Path::new("/sys/bus/pci/devices"));
     let sisci = Sisci {
         other,
         foreign: Vec::new(),
@@ -2815,6 +3235,7 @@ fn run(args: Args) -> Result<u64> {
         child_first: false,
         spare_borrows: args.spare_borrows,
         killable: false,
+        pci,
     };
     let mut fz = Fuzzer::new(&args.path, file, seed, args.run.verbose, sisci);
     fz.open_other();
@@ -2832,6 +3253,25 @@ fn run(args: Args) -> Result<u64> {
             Some(d) if rawio => format!("device {d:#x} to borrow (CAP_SYS_RAWIO)"),
             Some(d) => format!("device {d:#x}, no CAP_SYS_RAWIO (DEV_BORROW: EPERM)"),
             None => "no device to borrow".to_string(),
+        }
+    );
+    let bars = fz.abi.pci.candidates(PAGE as u64);
+    println!(
+        "{}: device memory: {}",
+        <Fuzzer<Sisci> as Abi>::TOOL,
+        match bars.first() {
+            _ if !fz.abi.pci.known => "the PCI functions are unknown (sysfs)".to_string(),
+            None => "no memory BAR of a function other than the adapter".to_string(),
+            Some(b) => format!(
+                "{} BAR(s) of functions other than the adapter, first {} BAR {} {:#x}+{:#x}, given to segments {:#x}..{:#x} only",
+                bars.len(),
+                b.function,
+                b.bar,
+                b.start,
+                b.len,
+                ATTACH_IDS.start,
+                ATTACH_IDS.end
+            ),
         }
     );
     Ok(fz.fuzz(seed, &args.run))
@@ -2927,6 +3367,21 @@ mod tests {
             child_first: false,
             spare_borrows: false,
             killable: false,
+            pci: PciBars {
+                known: true,
+                bars: pci::parse_resource(
+                    "0000:00:03.0",
+                    "0x00000000febf0000 0x00000000febf3fff 0x0000000000040200\n",
+                    false,
+                )
+                .into_iter()
+                .chain(pci::parse_resource(
+                    "0000:00:02.0",
+                    "0x00000000fe000000 0x00000000fe00ffff 0x0000000000040200\n",
+                    true,
+                ))
+                .collect(),
+            },
         };
         let mut fz = Fuzzer::new(
             "/dev/null",
@@ -3266,6 +3721,271 @@ mod tests {
                 assert_eq!(region.read(entry + 16, 8), Some(e.len), "{p:?}");
             }
         }
+    }
+
+    /// The fuzzer with a device (see `with_device`), on node 1, and: empty
+    /// segment 7 (16 KiB, an id of `ATTACH_IDS`), empty segment 8 (4 KiB,
+    /// id 30), device memory 9 (4 KiB at 0xfebf1000, prepared) and
+    /// connection 10 to it. BARs: 0xfebf0000+16K (a function's),
+    /// 0xfe000000+64K (the adapter's).
+    fn with_device_memory() -> Fuzzer<Sisci> {
+        let mut fz = with_device();
+        let mut e = Obj::new(7, Kind::Seg, ATTACH_IDS.start);
+        e.size = 16384;
+        e.empty = true;
+        let mut f = Obj::new(8, Kind::Seg, 30);
+        f.size = 4096;
+        f.empty = true;
+        let mut m = Obj::new(9, Kind::Seg, ATTACH_IDS.start + 1);
+        m.size = 4096;
+        m.io = true;
+        m.ioaddr = 0xfebf_1000;
+        m.prepared = true;
+        let mut c = Obj::new(10, Kind::Conn, ATTACH_IDS.start + 1);
+        c.size = 4096;
+        c.io = true;
+        c.node = 1;
+        fz.abi.objs.extend([e, f, m, c]);
+        fz
+    }
+
+    fn attach_call(fz: &Fuzzer<Sisci>, h: u64, addr: u64, size: u64) -> Call<Dma> {
+        fz.call(Op::SegAttachPhys, |b| {
+            put(b, AT_HANDLE, 4, h);
+            put(b, AT_IOADDR, 8, addr);
+            put(b, AT_SIZE, 8, size);
+        })
+    }
+
+    #[test]
+    fn attach_rules_in_the_kernels_order() {
+        let mut fz = with_device_memory();
+        let errno =
+            |fz: &Fuzzer<Sisci>, c: &Call<Dma>| fz.must_fail(c).as_deref().and_then(exact_errno);
+        let at = |fz: &Fuzzer<Sisci>, h, addr, size| errno(fz, &attach_call(fz, h, addr, size));
+        // Inside a function's BAR: it must succeed (or run out).
+        let c = attach_call(&fz, 7, 0xfebf_0000, 16384);
+        assert_eq!(fz.must_fail(&c), None);
+        assert!(
+            matches!(fz.attach_expected(&c), Some(Attach::May(e, _)) if !e.contains(&libc::ENXIO))
+        );
+        assert_eq!(fz.must_fail(&attach_call(&fz, 8, 0xfebf_3000, 4096)), None);
+        // EINVAL: reserved, no segment, not empty, attached, size, alignment.
+        let mut r = attach_call(&fz, 7, 0xfebf_0000, 16384);
+        put(&mut r.bytes, AT_RESERVED, 4, 1);
+        assert_eq!(errno(&fz, &r), Some(libc::EINVAL));
+        assert_eq!(
+            at(&fz, 10, 0xfebf_0000, 4096),
+            Some(libc::EINVAL),
+            "a connection"
+        );
+        assert_eq!(
+            at(&fz, 1, 0xfebf_0000, 8192),
+            Some(libc::EINVAL),
+            "not empty"
+        );
+        assert_eq!(
+            at(&fz, 9, 0xfebf_0000, 4096),
+            Some(libc::EINVAL),
+            "attached"
+        );
+        assert_eq!(at(&fz, 7, 0xfebf_0000, 4096), Some(libc::EINVAL), "size");
+        assert_eq!(at(&fz, 7, 0xfebf_0000, 16383), Some(libc::EINVAL), "size");
+        assert_eq!(
+            at(&fz, 7, 0xfebf_0001, 16384),
+            Some(libc::EINVAL),
+            "unaligned"
+        );
+        assert_eq!(
+            at(&fz, 7, 0xfe00_0001, 16384),
+            Some(libc::EINVAL),
+            "unaligned"
+        );
+        // ENXIO: RAM, past a BAR's end, the adapter's, overflow.
+        assert_eq!(at(&fz, 7, 0x10_0000, 16384), Some(libc::ENXIO));
+        assert_eq!(at(&fz, 7, 0xfebf_1000, 16384), Some(libc::ENXIO));
+        assert_eq!(at(&fz, 7, 0xfe00_0000, 16384), Some(libc::ENXIO));
+        assert_eq!(at(&fz, 7, OUT_OF_REACH, 16384), Some(libc::ENXIO));
+        // Flags: the rules every ioctl shares (no errno of its own).
+        let mut f = attach_call(&fz, 7, 0xfebf_0000, 16384);
+        put(&mut f.bytes, 4, 4, 1);
+        assert!(fz.must_fail(&f).is_some_and(|w| exact_errnos(&w).is_none()));
+        // Unknown functions: ENXIO or success.
+        fz.abi.pci.known = false;
+        let c = attach_call(&fz, 7, 0x10_0000, 16384);
+        assert_eq!(fz.must_fail(&c), None);
+        assert!(
+            matches!(fz.attach_expected(&c), Some(Attach::May(e, _)) if e.contains(&libc::ENXIO))
+        );
+        // EPERM first of all.
+        fz.abi.rawio = false;
+        assert_eq!(at(&fz, 10, 1, 0), Some(libc::EPERM));
+        assert_eq!(fz.attach_expected(&fz.call(Op::SegRemove, on(1, 0))), None);
+    }
+
+    #[test]
+    fn empty_segments_and_device_memory() {
+        let fz = with_device_memory();
+        let why = |op, edit: &dyn Fn(&mut Vec<u8>)| fz.must_fail(&fz.call(op, |b| edit(b)));
+        let errnos = |w: Option<String>| w.as_deref().and_then(exact_errnos);
+        // An empty segment: no prepare (EINVAL), no SEG_ADDR, no DMA, no
+        // mmap; DEV_MAP needs it prepared.
+        let prep = why(Op::SegPrepare, &|b| put(b, H_HANDLE, 4, 7));
+        assert_eq!(errnos(prep), Some(vec![libc::EINVAL]));
+        assert_eq!(why(Op::SegPrepare, &|b| put(b, H_HANDLE, 4, 9)), None);
+        assert!(why(Op::SegSetAvailable, &|b| put(b, H_HANDLE, 4, 7)).is_some());
+        assert_eq!(why(Op::SegSetAvailable, &|b| put(b, H_HANDLE, 4, 9)), None);
+        let addr = |h: u64, flags: u32, off: u64| {
+            why(Op::SegAddr, &|b| {
+                put(b, SA_HANDLE, 4, h);
+                put(b, 4, 4, flags as u64);
+                put(b, SA_OFFSET, 8, off);
+            })
+        };
+        assert_eq!(errnos(addr(7, 0, 0)), Some(vec![libc::EINVAL]));
+        assert_eq!(addr(9, 0, 4095), None);
+        assert!(addr(9, 0, 4096).is_some());
+        let remote = addr(10, SISCI_DEV_MAP_REMOTE, 0);
+        assert_eq!(errnos(remote), Some(vec![libc::EOPNOTSUPP]));
+        let map = |seg: u64, flags: u32| {
+            why(Op::DevMap, &|b| {
+                put(b, DM_DEVICE, 4, 5);
+                put(b, DM_SEGMENT, 4, seg);
+                put(b, 4, 4, flags as u64);
+            })
+        };
+        assert!(errnos(map(9, 0)).is_some_and(|e| e.contains(&libc::EOPNOTSUPP)));
+        assert!(
+            errnos(map(10, SISCI_DEV_MAP_REMOTE)).is_some_and(|e| e.contains(&libc::EOPNOTSUPP))
+        );
+        assert!(
+            map(7, 0).is_some_and(|w| exact_errnos(&w).is_none()),
+            "not prepared"
+        );
+        assert!(fz
+            .mmap_must_fail(sisci_mmap_offset(7), 4096, false)
+            .is_some());
+        assert_eq!(fz.mmap_must_fail(sisci_mmap_offset(9), 4096, false), None);
+        let mut dma = fz.call(Op::DmaStart, |b| {
+            put(b, DS_QUEUE, 4, 3);
+            put(b, DS_LOCAL, 4, 7);
+            put(b, DS_REMOTE, 4, 2);
+            put(b, DS_COUNT, 4, 1);
+        });
+        dma.extra = vec![SisciDmaEntry {
+            local_offset: 0,
+            remote_offset: 0,
+            len: 8,
+            flags: 0,
+            reserved: 0,
+        }];
+        assert!(fz.must_fail(&dma).is_some());
+        // SISCI_SEG_EMPTY: not with user memory nor multicast.
+        let create = |flags: u32, ua: u64| {
+            why(Op::SegCreate, &|b| {
+                put(b, 4, 4, flags as u64);
+                put(b, SC_ID, 4, 40);
+                put(b, SC_SIZE, 8, 4096);
+                put(b, SC_UADDR, 8, ua);
+            })
+        };
+        assert_eq!(create(SISCI_SEG_EMPTY, 0), None);
+        assert!(create(SISCI_SEG_EMPTY, 0x1000).is_some());
+        assert!(create(SISCI_SEG_EMPTY | SISCI_SEG_USER_MEMORY, 0x1000).is_some());
+        assert!(create(SISCI_SEG_EMPTY | SISCI_SEG_MULTICAST, 0).is_some());
+    }
+
+    #[test]
+    fn only_the_parents_attach_ids_get_a_real_bar() {
+        let mut fz = with_device_memory();
+        let safe = |fz: &mut Fuzzer<Sisci>, h: u64, addr: u64, size: u64| {
+            let mut b = attach_call(fz, h, addr, size).bytes;
+            fz.make_safe(Op::SegAttachPhys, &mut b);
+            get(&b, AT_IOADDR, 8)
+        };
+        assert_eq!(safe(&mut fz, 7, 0xfebf_0000, 16384), 0xfebf_0000);
+        assert_eq!(
+            safe(&mut fz, 8, 0xfebf_0000, 4096),
+            OUT_OF_REACH,
+            "an id of no device memory"
+        );
+        assert_eq!(safe(&mut fz, 8, 0x10_0000, 4096), 0x10_0000, "RAM: ENXIO");
+        assert_eq!(
+            safe(&mut fz, 8, 0xfe00_0000, 4096),
+            0xfe00_0000,
+            "the adapter: ENXIO"
+        );
+        assert_eq!(safe(&mut fz, 8, 0xfebf_0001, 4096), OUT_OF_REACH | 1);
+        assert_eq!(
+            safe(&mut fz, 1, 0xfebf_0000, 8192),
+            OUT_OF_REACH,
+            "not empty"
+        );
+        let mut more = Obj::new(11, Kind::Seg, ATTACH_IDS.start + 2);
+        more.io = true;
+        fz.abi.objs.push(more);
+        assert_eq!(
+            safe(&mut fz, 7, 0xfebf_0000, 16384),
+            OUT_OF_REACH,
+            "two hold one"
+        );
+        fz.abi.objs.pop();
+        fz.child = true;
+        assert_eq!(
+            safe(&mut fz, 7, 0xfebf_0000, 16384),
+            OUT_OF_REACH,
+            "a child"
+        );
+        // A child does not connect to those ids here; the parent does.
+        let connect = |fz: &mut Fuzzer<Sisci>, node: u64, id: u32| {
+            let mut b = fz.request(Op::SegConnect);
+            put(&mut b, CO_NODE, 4, node);
+            put(&mut b, CO_ID, 4, id as u64);
+            fz.make_safe(Op::SegConnect, &mut b);
+            get(&b, CO_ID, 4) as u32
+        };
+        assert!(!ATTACH_IDS.contains(&connect(&mut fz, 1, ATTACH_IDS.start)));
+        assert_eq!(
+            connect(&mut fz, 0, ATTACH_IDS.start),
+            ATTACH_IDS.start,
+            "the peer's"
+        );
+        fz.child = false;
+        assert_eq!(connect(&mut fz, 1, ATTACH_IDS.start), ATTACH_IDS.start);
+        // No transfer names device memory.
+        let dma = |fz: &mut Fuzzer<Sisci>, local: u64, remote: u64| {
+            let mut b = fz.request(Op::DmaStart);
+            put(&mut b, DS_LOCAL, 4, local);
+            put(&mut b, DS_REMOTE, 4, remote);
+            fz.make_safe(Op::DmaStart, &mut b);
+            (get(&b, DS_LOCAL, 4), get(&b, DS_REMOTE, 4))
+        };
+        assert_eq!(dma(&mut fz, 1, 2), (1, 2));
+        assert_eq!(dma(&mut fz, 9, 2), (HANDLE_LIMIT as u64, 2));
+        assert_eq!(dma(&mut fz, 1, 10), (1, HANDLE_LIMIT as u64));
+        let mut c = Obj::new(12, Kind::Conn, ATTACH_IDS.start + 5);
+        c.node = 1;
+        assert!(fz.hands_off(&c), "a connection here to an id of ATTACH_IDS");
+        c.node = 0;
+        assert!(!fz.hands_off(&c));
+        // Valid attaches stay on the empty segments, and what they pass
+        // the rules may do is success or running out.
+        for _ in 0..200 {
+            let c = fz.valid_call(Op::SegAttachPhys, "");
+            assert!(fz.must_fail(&c).is_some() || fz.attach_expected(&c).is_some());
+        }
+    }
+
+    #[test]
+    fn errno_sets_round_trip() {
+        assert_eq!(
+            exact_errno(&exact(libc::ENXIO, "x".into())),
+            Some(libc::ENXIO)
+        );
+        let w = exact_any(&[libc::EOPNOTSUPP, libc::ENODEV], "x".into());
+        assert_eq!(exact_errnos(&w), Some(vec![libc::EOPNOTSUPP, libc::ENODEV]));
+        assert_eq!(exact_errno(&w), None);
+        assert_eq!(exact_errnos("segment not prepared"), None);
     }
 
     #[test]

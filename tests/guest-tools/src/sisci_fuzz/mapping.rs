@@ -10,7 +10,9 @@
 //!
 //! A borrowed device's BARs are only ever read, and only where reading
 //! has no side effect (an NVMe drive's CAP and VS registers): never
-//! written, neither by the CPU nor by a probe.
+//! written, neither by the CPU nor by a probe. Device memory (a segment
+//! given a BAR of a function here, and connections to it) is never
+//! accessed at all while it lives.
 
 use crate::fuzz_common::PAGE;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -29,15 +31,19 @@ pub(crate) struct Mapping {
     pub(crate) private: bool,
     /// A borrowed device's BAR: the BAR and the offset in it mapped first.
     pub(crate) dev: Option<(u32, u64)>,
+    /// Device memory, or what may reach it: not to be accessed.
+    pub(crate) io: bool,
 }
 
 impl Mapping {
     /// What it maps, for reports.
     pub(crate) fn what(&self) -> &'static str {
-        match (self.dev.is_some(), self.local) {
-            (true, _) => "device BAR",
-            (false, true) => "local segment",
-            (false, false) => "connection",
+        match (self.dev.is_some(), self.local, self.io) {
+            (true, _, _) => "device BAR",
+            (false, true, true) => "local device memory",
+            (false, true, false) => "local segment",
+            (false, false, true) => "connection to device memory",
+            (false, false, false) => "connection",
         }
     }
 }
