@@ -77,14 +77,20 @@ impl NodeHost for VfioHost {
         if !lock(&self.config).bus_master() {
             return Err(BusError);
         }
-        self.peer.dma().dma_read(addr, buf).map_err(|_| BusError)
+        self.peer.dma().dma_read(addr, buf).map_err(|e| {
+            log::debug!("bus read of {} bytes at {addr:#x}: {e}", buf.len());
+            BusError
+        })
     }
 
     fn bus_write(&self, addr: u64, data: &[u8]) -> Result<(), BusError> {
         if !lock(&self.config).bus_master() {
             return Err(BusError);
         }
-        self.peer.dma().dma_write(addr, data).map_err(|_| BusError)
+        self.peer.dma().dma_write(addr, data).map_err(|e| {
+            log::debug!("bus write of {} bytes at {addr:#x}: {e}", data.len());
+            BusError
+        })
     }
 
     fn bar_address(&self, bar: usize) -> Option<u64> {

@@ -208,6 +208,8 @@ pub struct DmaPort {
 struct PortInner {
     current: Mutex<Option<Attached>>,
     timeout: Duration,
+    /// Largest read one `DMA_READ` asks for ([`super::ServerConfig::dma_read_max`]).
+    read_max: usize,
 }
 
 #[derive(Clone)]
@@ -217,12 +219,14 @@ struct Attached {
 }
 
 impl DmaPort {
-    /// A port with no client yet, whose requests time out after `timeout`.
-    pub(crate) fn new(timeout: Duration) -> DmaPort {
+    /// A port with no client yet, whose requests time out after `timeout`
+    /// and whose reads ask for at most `read_max` bytes each.
+    pub(crate) fn new(timeout: Duration, read_max: usize) -> DmaPort {
         DmaPort {
             inner: Arc::new(PortInner {
                 current: Mutex::new(None),
                 timeout,
+                read_max: read_max.max(1),
             }),
         }
     }
@@ -259,7 +263,7 @@ impl DmaPort {
     pub fn dma_read(&self, addr: u64, buf: &mut [u8]) -> Result<(), DmaError> {
         let port = self.ready(addr, buf.len())?;
         let mut done = 0;
-        for chunk in buf.chunks_mut(port.max_transfer) {
+        for chunk in buf.chunks_mut(port.max_transfer.min(self.inner.read_max)) {
             let at = addr + done as u64;
             let request = DmaAccess {
                 address: at,

@@ -32,6 +32,11 @@ pub struct ServerConfig {
     /// How long [`DmaPort`] waits for a reply. Default 5 s, QEMU's own
     /// message timeout.
     pub dma_timeout: Duration,
+    /// Largest `DMA_READ` we send (longer reads are split). Default 64 KiB:
+    /// QEMU 11 does not deliver a reply larger than the socket's send
+    /// buffer (about 208 KiB) until it sends something else, so a larger
+    /// read times out (tests/upstream-bugs/qemu_vfio_user_large_dma_read.toml).
+    pub dma_read_max: usize,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +46,7 @@ impl Default for ServerConfig {
             max_msg_fds: 16,
             max_dma_maps: 65535,
             dma_timeout: Duration::from_secs(5),
+            dma_read_max: 64 << 10,
         }
     }
 }
@@ -99,7 +105,7 @@ impl<D: Device> Server<D> {
         let counts: Vec<u32> = (0..irq_index::COUNT).map(|i| device.irq_count(i)).collect();
         let peer = Peer::new(
             GuestMemory::default(),
-            DmaPort::new(config.dma_timeout),
+            DmaPort::new(config.dma_timeout, config.dma_read_max),
             Interrupts::new(&counts),
         );
         let regions = region_limits(&*device);

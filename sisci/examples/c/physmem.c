@@ -4,10 +4,11 @@
  *
  *   owner: sisci-physmem -owner -bdf 0000:00:05.0 [-bar 2] [-id 77] [-peers n]
  *   peer:  sisci-physmem -peer -rn <owner's node id> [-id 77] [-slot k]
+ *   (both: [-dma-len bytes], at most 256 KiB, the peers' DMA copies)
  *
  * The owner (root: the call needs CAP_SYS_RAWIO) reads the BAR's bus
  * address from sysfs, gives it to an empty segment, writes a pattern into
- * its first 64 KiB and makes it available. Each peer maps the segment,
+ * its first 16 KiB and makes it available. Each peer maps the segment,
  * checks the pattern with CPU reads, writes its slot with CPU stores,
  * copies 256 KiB into the device memory and back out with the adapter's
  * DMA engine, checks the copy and raises its done flag. The owner checks
@@ -16,9 +17,11 @@
  * checks that. A window of device memory on the owner's bus is what a GPU
  * or FPGA buffer would be; here it is QEMU's ivshmem BAR.
  *
- * Layout: [0, 64K) the owner's pattern; 64K + 64 k: slot k's done flag;
- * 1M + 128K k: slot k's 64 KiB of CPU stores; 2M + 256K k: slot k's 256
- * KiB of DMA. At least 4 MiB of device memory, slots 0..7.
+ * Layout: [0, 16K) the owner's pattern; 64K + 64 k: slot k's done flag;
+ * 1M + 128K k: slot k's 8 KiB of CPU stores; 2M + 256K k: slot k's 256
+ * KiB of DMA. At least 4 MiB of device memory, slots 0..7. CPU accesses
+ * through the fabric are trapped one by one on the emulated fabric (about
+ * 60 us each), so the CPU-checked areas are kept small.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,14 +33,17 @@
 #include "sisci_api.h"
 #include "sisci_error.h"
 
-#define PATTERN_LEN (64u << 10)
+#define PATTERN_LEN (16u << 10)
 #define FLAGS_AT (64u << 10)
 #define PIO_AT(k) ((1u << 20) + (k) * (128u << 10))
-#define PIO_LEN (64u << 10)
+#define PIO_LEN (8u << 10)
 #define DMA_AT(k) ((2u << 20) + (k) * (256u << 10))
 #define DMA_LEN (256u << 10)
 #define MIN_SIZE (4u << 20)
 #define MAX_SLOTS 8u
+
+/* Bytes each peer copies with the DMA engine (-dma-len, at most DMA_LEN). */
+static size_t dma_len = DMA_LEN;
 
 static void check(const char *what, sci_error_t err)
 {
@@ -135,7 +141,7 @@ static void refusals(sci_desc_t sd, unsigned int id, uint64_t bus)
 	check("SCIRemoveSegment", err);
 }
 
-/* Copies the first 64 KiB of dev out with the DMA engine into a RAM
+/* Copies the first 16 KiB of dev out with the DMA engine into a RAM
  * segment of this node, through a connection to itself, and checks it. */
 static void dma_out(sci_desc_t sd, sci_local_segment_t dev, unsigned int id)
 {
@@ -229,7 +235,7 @@ static int owner(const char *bdf, unsigned int bar, unsigned int id,
 			if (done & (1u << k) || mem[(FLAGS_AT + 64 * k) / 4] != 1)
 				continue;
 			bad = verify(mem, PIO_AT(k), PIO_LEN, 0x100 + k) +
-			      verify(mem, DMA_AT(k), DMA_LEN, 0x200 + k);
+			      verify(mem, DMA_AT(k), dma_len, 0x200 + k);
 			printf("slot %u: %zu bad words\n", k, bad);
 			fflush(stdout);
 			if (bad)
@@ -270,20 +276,20 @@ static size_t peer_dma(sci_desc_t sd, sci_remote_segment_t rseg, unsigned int k)
 	check("SCIPrepareSegment(local)", err);
 	mem = SCIMapLocalSegment(loc, &map, 0, 2 * DMA_LEN, NULL, 0, &err);
 	check("SCIMapLocalSegment(local)", err);
-	fill(mem, 0, DMA_LEN, 0x200 + k);
+	fill(mem, 0, dma_len, 0x200 + k);
 	SCICreateDMAQueue(sd, &dq, 0, 1, 0, &err);
 	check("SCICreateDMAQueue", err);
-	SCIStartDmaTransfer(dq, loc, rseg, 0, DMA_LEN, DMA_AT(k), NULL, NULL, 0,
+	SCIStartDmaTransfer(dq, loc, rseg, 0, dma_len, DMA_AT(k), NULL, NULL, 0,
 			    &err);
 	check("SCIStartDmaTransfer(into device memory)", err);
 	SCIWaitForDMAQueue(dq, 10000, 0, &err);
-	check("SCIWaitForDMAQueue", err);
-	SCIStartDmaTransfer(dq, loc, rseg, DMA_LEN, DMA_LEN, DMA_AT(k), NULL,
+	check("SCIWaitForDMAQueue(into device memory)", err);
+	SCIStartDmaTransfer(dq, loc, rseg, DMA_LEN, dma_len, DMA_AT(k), NULL,
 			    NULL, SCI_FLAG_DMA_READ, &err);
 	check("SCIStartDmaTransfer(out of device memory)", err);
 	SCIWaitForDMAQueue(dq, 10000, 0, &err);
-	check("SCIWaitForDMAQueue", err);
-	bad = verify(mem, DMA_LEN, DMA_LEN, 0x200 + k);
+	check("SCIWaitForDMAQueue(out of device memory)", err);
+	bad = verify(mem, DMA_LEN, dma_len, 0x200 + k);
 	SCIRemoveDMAQueue(dq, 0, &err);
 	SCIUnmapSegment(map, 0, &err);
 	SCIRemoveSegment(loc, 0, &err);
@@ -338,8 +344,8 @@ static int peer(unsigned int node, unsigned int id, unsigned int k)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: sisci-physmem -owner -bdf BDF [-bar n] [-id n] [-peers n]\n"
-		"       sisci-physmem -peer -rn NODEID [-id n] [-slot k]\n");
+		"usage: sisci-physmem -owner -bdf BDF [-bar n] [-id n] [-peers n] [-dma-len b]\n"
+		"       sisci-physmem -peer -rn NODEID [-id n] [-slot k] [-dma-len b]\n");
 	exit(2);
 }
 
@@ -350,6 +356,7 @@ int main(int argc, char **argv)
 	int is_owner = -1, i;
 	sci_error_t err;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-owner"))
 			is_owner = 1;
@@ -367,11 +374,14 @@ int main(int argc, char **argv)
 			node = strtoul(argv[++i], NULL, 0);
 		else if (i + 1 < argc && !strcmp(argv[i], "-slot"))
 			slot = strtoul(argv[++i], NULL, 0);
+		else if (i + 1 < argc && !strcmp(argv[i], "-dma-len"))
+			dma_len = strtoul(argv[++i], NULL, 0);
 		else
 			usage();
 	}
 	if (is_owner < 0 || (is_owner && (!bdf || bar > 5)) ||
-	    peers > MAX_SLOTS || slot >= MAX_SLOTS || (!is_owner && !node))
+	    peers > MAX_SLOTS || slot >= MAX_SLOTS || (!is_owner && !node) ||
+	    !dma_len || dma_len > DMA_LEN || dma_len % 4)
 		usage();
 	SCIInitialize(0, &err);
 	check("SCIInitialize", err);

@@ -77,6 +77,7 @@ pub fn serve_argv(
         ("--slot-shift", fabric.slot_shift),
         ("--in-windows", fabric.in_windows),
         ("--dma-channels", fabric.dma_channels),
+        ("--dma-read-max", fabric.dma_read_max),
     ] {
         if let Some(value) = value {
             argv.extend([flag.into(), value.to_string()]);

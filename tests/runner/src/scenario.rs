@@ -38,6 +38,8 @@
 //! dma_channels = 2
 //! direct_alias = true         # the direct window's memory alias for device
 //!                             #   DMA (docs/emulator.md), default true
+//! dma_read_max = 65536        # largest vfio-user DMA_READ the emulator
+//!                             #   sends (its default otherwise)
 //!
 //! [[step]]
 //! name = "load module"        # default "step <n>"
@@ -179,6 +181,8 @@ pub struct Fabric {
     /// The direct window's memory alias (`DIRECT_ALIAS`); `false` leaves
     /// it out (`rsio-fabric serve --no-direct-alias`).
     pub direct_alias: bool,
+    /// `rsio-fabric serve --dma-read-max`.
+    pub dma_read_max: Option<u32>,
 }
 
 impl Default for Fabric {
@@ -190,6 +194,7 @@ impl Default for Fabric {
             in_windows: None,
             dma_channels: None,
             direct_alias: true,
+            dma_read_max: None,
         }
     }
 }
@@ -338,6 +343,7 @@ struct RawFabric {
     in_windows: Option<u32>,
     dma_channels: Option<u32>,
     direct_alias: Option<bool>,
+    dma_read_max: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -547,6 +553,7 @@ impl Fabric {
             in_windows: raw.in_windows,
             dma_channels: raw.dma_channels,
             direct_alias: raw.direct_alias.unwrap_or(true),
+            dma_read_max: raw.dma_read_max,
         })
     }
 }
@@ -1331,6 +1338,7 @@ mod tests {
                 in_windows: Some(8),
                 dma_channels: Some(1),
                 direct_alias: false,
+                dma_read_max: None,
             }),
             "multicast members are sorted"
         );

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// DMA channels per adapter.
     #[arg(long, default_value_t = 2)]
     pub dma_channels: u32,
+    /// Largest vfio-user DMA_READ sent to a QEMU (bytes; longer reads are
+    /// split). The default works around QEMU not delivering larger replies.
+    #[arg(long, default_value_t = 64 << 10)]
+    pub dma_read_max: usize,
     /// A multicast group: its member nodes, e.g. 0,1,3. Repeat the flag
     /// for each group.
     #[arg(long = "multicast", value_name = "NODES", value_parser = parse_members)]

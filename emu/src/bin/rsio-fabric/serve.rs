@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use rsio_emu::adapter::Adapter;
 use rsio_emu::fabric::Fabric;
-use rsio_emu::vfio_user::{Listening, Server};
+use rsio_emu::vfio_user::{Listening, Server, ServerConfig};
 
 use crate::cli::ServeArgs;
 use crate::control_server::ControlServer;
@@ -49,7 +49,11 @@ pub fn run(args: &ServeArgs) -> Result<(), Failure> {
     refuse_if_served(&layout)?;
     let memory = layout.memory();
     let fabric = Fabric::new(config, &memory).map_err(Failure::Failed)?;
-    let service = Service::start(&layout, fabric, move || {
+    let server_config = ServerConfig {
+        dma_read_max: args.dma_read_max,
+        ..ServerConfig::default()
+    };
+    let service = Service::start(&layout, fabric, server_config, move || {
         let _ = stop.send(Stop::Shutdown);
     })
     .map_err(Failure::Failed)?;
@@ -104,6 +108,7 @@ impl Service {
     fn start(
         layout: &Layout,
         fabric: Arc<Fabric>,
+        server_config: ServerConfig,
         on_shutdown: impl Fn() + Send + Sync + 'static,
     ) -> Result<Service, String> {
         let memory = RemoveOnDrop(fabric.memory().path().to_path_buf());
@@ -115,7 +120,7 @@ impl Service {
         for node in 0..nodes {
             let adapter = Adapter::new(fabric.clone(), node)?;
             let socket = layout.node_socket(node);
-            let server = Server::new(NodeDevice::new(node, adapter));
+            let server = Server::with_config(NodeDevice::new(node, adapter), server_config.clone());
             listening.push(
                 server
                     .listen(&socket)
