@@ -72,6 +72,10 @@ fn main() {
     println!("cargo:rerun-if-changed={}", src.display());
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=header_names.rs");
+    // A SONAME, as Dolphin's library has: programs whose build system
+    // links the library by its path (CMake's imported targets) then record
+    // `libsisci.so`, not the path they were built against.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsisci.so");
     let text = std::fs::read_to_string(&header).expect("sisci/include/sisci_api.h");
     let declared = declared_functions(&text);
     assert!(

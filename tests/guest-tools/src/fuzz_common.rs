@@ -323,6 +323,7 @@ pub(crate) fn errname(e: i32) -> String {
         libc::EBUSY => "EBUSY",
         libc::EEXIST => "EEXIST",
         libc::ENODEV => "ENODEV",
+        libc::ENXIO => "ENXIO",
         libc::EINVAL => "EINVAL",
         libc::ENOTTY => "ENOTTY",
         libc::ENOSPC => "ENOSPC",
