@@ -423,6 +423,24 @@ fn every_call_is_exported_under_its_three_names() {
 }
 
 #[test]
+fn the_shared_library_is_named_libsisci_so() {
+    let Some((so, _)) = libraries() else { return };
+    if !have("readelf", "--version") {
+        eprintln!("no readelf: skipped");
+        return;
+    }
+    // Programs linked by the library's path (CMake's imported targets)
+    // record its SONAME: without one, the build machine's path.
+    let out = run(Command::new("readelf").arg("-d").arg(&so));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("(SONAME)") && l.contains("[libsisci.so]")),
+        "libsisci.so has no SONAME libsisci.so:\n{text}"
+    );
+}
+
+#[test]
 fn compat_all_builds_and_runs_against_the_install_layout() {
     let Some(_) = libraries() else { return };
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
