@@ -9,6 +9,7 @@ use crate::types::*;
 use rsio_uapi as uapi;
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 static INITIALIZED: AtomicUsize = AtomicUsize::new(0);
 
@@ -44,7 +45,30 @@ fn initialized() -> CResult<()> {
     }
 }
 
-fn open() -> CResult<rs::Sisci> {
+/// The process's open `/dev/sisci`, shared by its descriptors: SISCI
+/// programs combine objects of different descriptors (ssd-gpu-dma borrows
+/// a device through one and maps a segment of another for it), and to the
+/// kernel objects belong to an open file. Each descriptor is a `dup` of it
+/// (its own object count for `SCIClose`); it is closed with the last
+/// descriptor, and a forked child opens its own (its objects must go when
+/// it dies, not when its parent does).
+struct Shared {
+    pid: u32,
+    file: Option<rs::Sisci>,
+    descriptors: usize,
+}
+
+static SHARED: Mutex<Shared> = Mutex::new(Shared {
+    pid: 0,
+    file: None,
+    descriptors: 0,
+});
+
+fn shared() -> MutexGuard<'static, Shared> {
+    SHARED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn open_device() -> CResult<rs::Sisci> {
     let path =
         std::env::var("SISCI_DEVICE").unwrap_or_else(|_| rs::abi::SISCI_DEVICE_PATH.to_string());
     rs::Sisci::open_path(&path).map_err(|e| match e.errno() {
@@ -53,6 +77,42 @@ fn open() -> CResult<rs::Sisci> {
         libc::ENOENT | libc::ENODEV | libc::ENXIO => SCI_ERR_NO_SUCH_ADAPTERNO,
         _ => SCI_ERR_SYSTEM,
     })
+}
+
+/// A handle on the process's open device (opened if need be).
+fn open() -> CResult<rs::Sisci> {
+    let mut sh = shared();
+    let pid = std::process::id();
+    if sh.pid != pid {
+        // First use, or a forked child: its own file.
+        *sh = Shared {
+            pid,
+            file: None,
+            descriptors: 0,
+        };
+    }
+    if sh.file.is_none() {
+        sh.file = Some(open_device()?);
+    }
+    let file = sh.file.as_ref().ok_or(SCI_ERR_SYSTEM)?;
+    file.share().map_err(|_| SCI_ERR_SYSTEM)
+}
+
+/// Counts a descriptor opened (`true`) or closed; the last one closes the
+/// process's file (objects still alive keep it open in the kernel).
+fn count_descriptor(opened: bool) {
+    let mut sh = shared();
+    if sh.pid != std::process::id() {
+        return;
+    }
+    if opened {
+        sh.descriptors += 1;
+    } else {
+        sh.descriptors = sh.descriptors.saturating_sub(1);
+        if sh.descriptors == 0 {
+            sh.file = None;
+        }
+    }
 }
 
 /// `SCIInitialize`: must precede SCIOpen; counted (each needs SCITerminate).
@@ -71,7 +131,8 @@ pub extern "C" fn SCITerminate() {
     let _ = INITIALIZED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
 }
 
-/// `SCIOpen`: opens a SISCI virtual device (one `/dev/sisci` file).
+/// `SCIOpen`: opens a SISCI virtual device (a handle on the process's
+/// `/dev/sisci` file: objects of any descriptor combine with any other's).
 ///
 /// # Safety
 ///
@@ -85,6 +146,7 @@ pub unsafe extern "C" fn SCIOpen(sd: *mut Handle, flags: c_uint, error: *mut sci
         check_flags(flags, SCI_FLAG_THREAD_SAFE)?;
         initialized()?;
         let s = open()?;
+        count_descriptor(true);
         let h = into_handle(Desc {
             magic: Desc::MAGIC,
             sd: s,
@@ -110,13 +172,15 @@ pub unsafe extern "C" fn SCIClose(sd: Handle, flags: c_uint, error: *mut sci_err
         }
         // SAFETY: checked by `desc`; not used afterwards.
         drop(unsafe { take::<Desc>(sd) });
+        count_descriptor(false);
         Ok(())
     })
 }
 
 fn with_info<T>(f: impl FnOnce(&rs::Info) -> CResult<T>) -> CResult<T> {
     initialized()?;
-    let s = open()?;
+    // A query needs no objects: a file of its own, closed at once.
+    let s = open_device()?;
     let i = s.info().map_err(from_rs)?;
     f(&i)
 }

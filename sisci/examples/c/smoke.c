@@ -318,6 +318,44 @@ out:
 }
 
 /* Reads the server's registered buffer and writes USER_WORD into it. */
+/* Objects of one descriptor combine with another's (as in Dolphin's
+ * library; ssd-gpu-dma borrows a device through one descriptor and maps
+ * segments of another for it): a DMA queue of a second descriptor moves
+ * data between the first one's segment and connection. */
+static void dma_other_descriptor(sci_local_segment_t lseg, sci_remote_segment_t rseg,
+				 volatile unsigned char *lmem)
+{
+	sci_desc_t sd2;
+	sci_dma_queue_t dq2;
+	sci_error_t err;
+	size_t i, bad;
+
+	SCIOpen(&sd2, NO_FLAGS, &err);
+	EXPECT_OK("SCIOpen (a second descriptor)");
+	if (err != SCI_ERR_OK)
+		return;
+	SCICreateDMAQueue(sd2, &dq2, 0, 1, NO_FLAGS, &err);
+	EXPECT_OK("SCICreateDMAQueue (second descriptor)");
+	if (err != SCI_ERR_OK) {
+		SCIClose(sd2, NO_FLAGS, &err);
+		return;
+	}
+	for (i = 0; i < 4096; i++)
+		lmem[i] = 0;
+	SCIStartDmaTransfer(dq2, lseg, rseg, 0, 4096, 0, NO_CALLBACK, NO_ARG,
+			    SCI_FLAG_DMA_READ | SCI_FLAG_DMA_WAIT, &err);
+	EXPECT_OK("SCIStartDmaTransfer with another descriptor's queue");
+	for (bad = 0, i = 0; i < 4096; i++)
+		bad += lmem[i] != pat_server(i);
+	result(bad == 0, "DMA through another descriptor's queue verified", SCI_ERR_TRANSFER_FAILED);
+	SCIClose(sd2, NO_FLAGS, &err);
+	EXPECT_ERR(SCI_ERR_BUSY, "SCIClose of a descriptor with a queue is BUSY");
+	SCIRemoveDMAQueue(dq2, NO_FLAGS, &err);
+	EXPECT_OK("SCIRemoveDMAQueue (second descriptor)");
+	SCIClose(sd2, NO_FLAGS, &err);
+	EXPECT_OK("SCIClose (second descriptor)");
+}
+
 static void client_user_segment(sci_desc_t sd, unsigned int rn)
 {
 	sci_error_t err;
@@ -443,6 +481,7 @@ static int client(sci_desc_t sd, unsigned int rn)
 		SCIStartDmaTransfer(dq, lseg, rseg, 0, SEG_SIZE, 0, NO_CALLBACK, NO_ARG,
 				    SCI_FLAG_DMA_WAIT, &err);
 		result(err != SCI_ERR_OK, "SCIStartDmaTransfer beyond the segments fails", err);
+		dma_other_descriptor(lseg, rseg, lmem);
 	} else {
 		printf("SKIP DMA: SCICreateDMAQueue: %s\n", SCIGetErrorString(err));
 		dq = NULL;

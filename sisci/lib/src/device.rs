@@ -7,7 +7,7 @@ use crate::sys::{ioctl, Fd};
 use rsio_uapi::sisci::*;
 use rsio_uapi::{Request, RsioList, RSIO_MAX_LIST};
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 /// What `SISCI_IOC_INFO` reports: this node, the fabric, the adapter.
@@ -108,6 +108,22 @@ impl Sisci {
             return Err(Error::last("open"));
         }
         // SAFETY: `fd` was just returned by open(2) and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Sisci { fd: Arc::new(fd) })
+    }
+
+    /// Another handle on the same open device (`dup(2)`): objects made
+    /// through either may be used with the other (to the kernel they are
+    /// one open file), but each counts its own [`Sisci::live_objects`].
+    /// What SISCI's C API needs: a program may borrow a device through one
+    /// descriptor and map a segment of another for it.
+    pub fn share(&self) -> Result<Self> {
+        // SAFETY: `self.fd` is an open descriptor; F_DUPFD_CLOEXEC returns a new one or -1.
+        let fd = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(Error::last("dup"));
+        }
+        // SAFETY: `fd` was just returned by fcntl(2) and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Sisci { fd: Arc::new(fd) })
     }

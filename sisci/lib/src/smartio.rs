@@ -393,12 +393,16 @@ impl BorrowedDevice {
         ioctl(&self.inner.fd, SISCI_IOC_DEV_UNMAP, &mut a, "DEV_UNMAP")
     }
 
-    fn same_file(&self, fd: &Fd, op: &'static str) -> Result<()> {
-        if Arc::ptr_eq(fd, &self.inner.fd) {
+    fn same_file(&self, fd: &Fd, handle: u32, op: &'static str) -> Result<()> {
+        // The kernel only knows the objects of the file the device was
+        // borrowed through: the same `Sisci` (or a clone), or one
+        // [`Sisci::share`]d with it (a `dup`: the kernel's SEG_STATE of
+        // the handle through the device's file tells).
+        if Arc::ptr_eq(fd, &self.inner.fd)
+            || ioctl_handle(&self.inner.fd, SISCI_IOC_SEG_STATE, handle, 0, 0, op).is_ok()
+        {
             Ok(())
         } else {
-            // The kernel only knows the objects of the file the device
-            // was borrowed through.
             Err(Error::new(op, libc::ENOENT))
         }
     }
@@ -406,19 +410,20 @@ impl BorrowedDevice {
     /// Makes `size` bytes of `seg` at `offset` (0: to its end) reachable
     /// by the device's DMA; returns the bus address at which the device
     /// reaches byte `offset`. The segment must be prepared and made
-    /// through the same [`Sisci`] (`ENOENT` otherwise); `ERANGE` if the
+    /// through the same [`Sisci`] or one [`Sisci::share`]d with it
+    /// (`ENOENT` otherwise); `ERANGE` if the
     /// range is not contiguous for the device (map at most 4 MiB pieces),
     /// `EACCES` the lender confines the device's DMA elsewhere. Each map
     /// needs an [`BorrowedDevice::unmap_local`]; while mapped the segment
     /// cannot be removed.
     pub fn map_local(&self, seg: &LocalSegment, offset: u64, size: u64) -> Result<u64> {
-        self.same_file(seg.fd(), "DEV_MAP")?;
+        self.same_file(seg.fd(), seg.handle(), "DEV_MAP")?;
         self.dev_map(seg.handle(), false, offset, size)
     }
 
     /// Takes back one [`BorrowedDevice::map_local`] of `seg`.
     pub fn unmap_local(&self, seg: &LocalSegment) -> Result<()> {
-        self.same_file(seg.fd(), "DEV_UNMAP")?;
+        self.same_file(seg.fd(), seg.handle(), "DEV_UNMAP")?;
         self.dev_unmap(seg.handle(), false)
     }
 
@@ -426,13 +431,13 @@ impl BorrowedDevice {
     /// any node, this one included): the device reaches it through the
     /// fabric. `ENOTCONN` for a lost connection.
     pub fn map_remote(&self, seg: &RemoteSegment, offset: u64, size: u64) -> Result<u64> {
-        self.same_file(seg.fd(), "DEV_MAP")?;
+        self.same_file(seg.fd(), seg.handle(), "DEV_MAP")?;
         self.dev_map(seg.handle(), true, offset, size)
     }
 
     /// Takes back one [`BorrowedDevice::map_remote`] of `seg`.
     pub fn unmap_remote(&self, seg: &RemoteSegment) -> Result<()> {
-        self.same_file(seg.fd(), "DEV_UNMAP")?;
+        self.same_file(seg.fd(), seg.handle(), "DEV_UNMAP")?;
         self.dev_unmap(seg.handle(), true)
     }
 
@@ -550,7 +555,10 @@ mod tests {
         let b = Sisci::open_path("/dev/null").unwrap();
         let d = fake(&a.fd);
         // Same-file checks compare the shared open file, not fd numbers.
-        assert!(d.same_file(&a.fd, "x").is_ok());
-        assert_eq!(d.same_file(&b.fd, "x").unwrap_err().errno(), libc::ENOENT);
+        assert!(d.same_file(&a.fd, 1, "x").is_ok());
+        assert_eq!(
+            d.same_file(&b.fd, 1, "x").unwrap_err().errno(),
+            libc::ENOENT
+        );
     }
 }
