@@ -153,32 +153,17 @@ impl Parts {
         if Shared::lost(&c.lost) != CONN_OK {
             return Err(ENOTCONN);
         }
-        if let Some(lut) = c.mc.as_ref() {
-            // A multicast group: the engine writes through the
-            // connection's slots (this node's BAR2), the adapter delivers.
+        if let Some(lut) = c.mc.as_ref().or(c.win.as_ref()) {
+            // A multicast group (write-only: the adapter delivers) or the
+            // owner's device memory: the engine goes through the
+            // connection's slots (this node's BAR2).
             let mut rbus = KVec::with_capacity(1, GFP_KERNEL)?;
             rbus.push(lut.bus_addr(), GFP_KERNEL)?;
             return Ok(Self {
                 q,
                 mem,
                 direct: false,
-                write_only: true,
-                node: c.node,
-                rshift: 63,
-                rbus,
-                rsize: c.size,
-                lost: c.lost.clone(),
-            });
-        }
-        if let Some(lut) = c.win.as_ref() {
-            // The owner's device memory: through the connection's slots.
-            let mut rbus = KVec::with_capacity(1, GFP_KERNEL)?;
-            rbus.push(lut.bus_addr(), GFP_KERNEL)?;
-            return Ok(Self {
-                q,
-                mem,
-                direct: false,
-                write_only: false,
+                write_only: c.mc.is_some(),
                 node: c.node,
                 rshift: 63,
                 rbus,

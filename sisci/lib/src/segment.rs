@@ -127,18 +127,27 @@ impl LocalSegment {
 
     /// Creates a segment with options.
     pub fn create_with(sisci: &Sisci, id: Id, size: u64, flags: SegmentFlags) -> Result<Self> {
+        let mut f = 0;
+        if flags.any_user {
+            f |= SISCI_SEG_ANY_USER;
+        }
+        if flags.multicast {
+            f |= SISCI_SEG_MULTICAST;
+        }
+        Self::create_raw(sisci, id, f, size, 0)
+    }
+
+    /// `SEG_CREATE` with `flags` (`SISCI_SEG_*` but `AUTO_ID`, which `id`
+    /// sets).
+    fn create_raw(sisci: &Sisci, id: Id, flags: u32, size: u64, user_addr: u64) -> Result<Self> {
         let mut a = SisciSegCreate::request();
+        a.header.flags = flags;
         match id {
             Id::Auto => a.header.flags |= SISCI_SEG_AUTO_ID,
             Id::Fixed(n) => a.segment_id = n,
         }
-        if flags.any_user {
-            a.header.flags |= SISCI_SEG_ANY_USER;
-        }
-        if flags.multicast {
-            a.header.flags |= SISCI_SEG_MULTICAST;
-        }
         a.size = size;
+        a.user_addr = user_addr;
         ioctl(&sisci.fd, SISCI_IOC_SEG_CREATE, &mut a, "SEG_CREATE")?;
         Ok(LocalSegment {
             inner: Arc::new(SegInner {
@@ -147,7 +156,7 @@ impl LocalSegment {
                 id: a.segment_id,
                 size: a.size,
                 mmap_offset: a.mmap_offset,
-                multicast: flags.multicast,
+                multicast: flags & SISCI_SEG_MULTICAST != 0,
             }),
         })
     }
@@ -170,28 +179,14 @@ impl LocalSegment {
         len: usize,
         any_user: bool,
     ) -> Result<Self> {
-        let mut a = SisciSegCreate::request();
-        a.header.flags = SISCI_SEG_USER_MEMORY;
-        match id {
-            Id::Auto => a.header.flags |= SISCI_SEG_AUTO_ID,
-            Id::Fixed(n) => a.segment_id = n,
-        }
-        if any_user {
-            a.header.flags |= SISCI_SEG_ANY_USER;
-        }
-        a.size = len as u64;
-        a.user_addr = addr as u64;
-        ioctl(&sisci.fd, SISCI_IOC_SEG_CREATE, &mut a, "SEG_CREATE")?;
-        Ok(LocalSegment {
-            inner: Arc::new(SegInner {
-                fd: sisci.fd.clone(),
-                handle: a.handle,
-                id: a.segment_id,
-                size: a.size,
-                mmap_offset: a.mmap_offset,
-                multicast: false,
-            }),
-        })
+        let any = if any_user { SISCI_SEG_ANY_USER } else { 0 };
+        Self::create_raw(
+            sisci,
+            id,
+            SISCI_SEG_USER_MEMORY | any,
+            len as u64,
+            addr as u64,
+        )
     }
 
     /// Makes `len` bytes of device memory at bus address `ioaddr` of this
@@ -206,32 +201,13 @@ impl LocalSegment {
         len: u64,
         any_user: bool,
     ) -> Result<Self> {
-        let mut a = SisciSegCreate::request();
-        a.header.flags = SISCI_SEG_EMPTY;
-        match id {
-            Id::Auto => a.header.flags |= SISCI_SEG_AUTO_ID,
-            Id::Fixed(n) => a.segment_id = n,
-        }
-        if any_user {
-            a.header.flags |= SISCI_SEG_ANY_USER;
-        }
-        a.size = len;
-        ioctl(&sisci.fd, SISCI_IOC_SEG_CREATE, &mut a, "SEG_CREATE")?;
+        let any = if any_user { SISCI_SEG_ANY_USER } else { 0 };
         // Removed by the drop of `seg` if the attach fails.
-        let seg = LocalSegment {
-            inner: Arc::new(SegInner {
-                fd: sisci.fd.clone(),
-                handle: a.handle,
-                id: a.segment_id,
-                size: a.size,
-                mmap_offset: a.mmap_offset,
-                multicast: false,
-            }),
-        };
+        let seg = Self::create_raw(sisci, id, SISCI_SEG_EMPTY | any, len, 0)?;
         let mut t = SisciSegAttach::request();
-        t.handle = a.handle;
+        t.handle = seg.handle();
         t.ioaddr = ioaddr;
-        t.size = a.size;
+        t.size = seg.size();
         ioctl(
             &sisci.fd,
             SISCI_IOC_SEG_ATTACH_PHYS,
