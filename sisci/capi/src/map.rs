@@ -8,7 +8,7 @@ use crate::segment::{LocalSeg, RemoteSeg};
 use crate::types::*;
 use std::ffi::{c_uint, c_void};
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// `sci_map_t`.
 #[repr(C)]
@@ -27,10 +27,15 @@ impl Object for Map {
 }
 
 /// `sci_sequence_t`.
+///
+/// It does not keep its map: `SCIUnmapSegment` unmaps while sequences of
+/// the map exist (public programs unmap and leak them), and a sequence
+/// whose map is gone fails (`SCI_ERR_ILLEGAL_OPERATION`). Nor is it an
+/// object of the descriptor for `SCIClose`.
 #[repr(C)]
 pub struct Sequence {
     magic: u32,
-    map: Arc<rs::Mapping>,
+    map: Weak<rs::Mapping>,
 }
 
 impl Object for Sequence {
@@ -225,7 +230,7 @@ pub unsafe extern "C" fn SCICreateMapSequence(
         check_flags(flags, SCI_FLAG_FAST_BARRIER)?;
         let h = into_handle(Sequence {
             magic: Sequence::MAGIC,
-            map: m.map.clone(),
+            map: Arc::downgrade(&m.map),
         });
         // SAFETY: checked not NULL.
         unsafe { out(sequence, h) }
@@ -255,7 +260,8 @@ pub unsafe extern "C" fn SCIRemoveSequence(
 
 fn seq_status(s: &Sequence) -> CResult<sci_sequence_status_t> {
     fence(Ordering::SeqCst);
-    match s.map.connection_lost() {
+    let map = s.map.upgrade().ok_or(SCI_ERR_ILLEGAL_OPERATION)?;
+    match map.connection_lost() {
         Ok(false) => Ok(SCI_SEQ_OK),
         Ok(true) => Err(SCI_ERR_NOT_CONNECTED),
         Err(e) => Err(from_rs(e)),

@@ -356,6 +356,57 @@ static void dma_other_descriptor(sci_local_segment_t lseg, sci_remote_segment_t 
 	EXPECT_OK("SCIClose (second descriptor)");
 }
 
+/* A sequence does not keep its map (public programs unmap maps whose
+ * sequences they never remove): the map goes at SCIUnmapSegment, the
+ * sequence then fails, and a leaked sequence keeps neither the
+ * connection nor the descriptor busy. */
+static void sequence_outlives_map(unsigned int rn)
+{
+	sci_desc_t sd3;
+	sci_remote_segment_t r3;
+	sci_map_t m3;
+	sci_sequence_t s3;
+	sci_sequence_status_t st;
+	sci_error_t err;
+
+	SCIOpen(&sd3, NO_FLAGS, &err);
+	EXPECT_OK("SCIOpen (a third descriptor)");
+	if (err != SCI_ERR_OK)
+		return;
+	/* The server's registered buffer: it waits for events of SEG_SMOKE. */
+	SCIConnectSegment(sd3, &r3, rn, SEG_SMOKE_USER, 0, NO_CALLBACK, NO_ARG, 1000, NO_FLAGS,
+			  &err);
+	EXPECT_OK("SCIConnectSegment (third descriptor)");
+	if (err != SCI_ERR_OK)
+		goto close;
+	SCIMapRemoteSegment(r3, &m3, 0, 4096, NULL, NO_FLAGS, &err);
+	EXPECT_OK("SCIMapRemoteSegment (third descriptor)");
+	if (err != SCI_ERR_OK)
+		goto disconnect;
+	SCICreateMapSequence(m3, &s3, NO_FLAGS, &err);
+	EXPECT_OK("SCICreateMapSequence (third descriptor)");
+	if (err != SCI_ERR_OK) {
+		SCIUnmapSegment(m3, NO_FLAGS, &err);
+		goto disconnect;
+	}
+	SCIUnmapSegment(m3, NO_FLAGS, &err);
+	EXPECT_OK("SCIUnmapSegment while a sequence of the map exists");
+	st = SCIStartSequence(s3, NO_FLAGS, &err);
+	result(st == SCI_SEQ_NOT_RETRIABLE && err == SCI_ERR_ILLEGAL_OPERATION,
+	       "a sequence whose map is gone is ILLEGAL_OPERATION", err);
+	SCIDisconnectSegment(r3, NO_FLAGS, &err);
+	EXPECT_OK("SCIDisconnectSegment with a leaked sequence");
+	SCIClose(sd3, NO_FLAGS, &err);
+	EXPECT_OK("SCIClose with a leaked sequence");
+	SCIRemoveSequence(s3, NO_FLAGS, &err);
+	EXPECT_OK("SCIRemoveSequence after its map and descriptor went");
+	return;
+disconnect:
+	SCIDisconnectSegment(r3, NO_FLAGS, &err);
+close:
+	SCIClose(sd3, NO_FLAGS, &err);
+}
+
 static void client_user_segment(sci_desc_t sd, unsigned int rn)
 {
 	sci_error_t err;
@@ -488,6 +539,7 @@ static int client(sci_desc_t sd, unsigned int rn)
 	}
 
 	client_user_segment(sd, rn);
+	sequence_outlives_map(rn);
 
 	t0 = time(NULL);
 	do {
