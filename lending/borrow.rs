@@ -264,7 +264,20 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
     }
     let _ops = BORROW_OPS.lock();
     let borrowed = reserve(node, fdid)?;
-    let reply = api::request(node, proto::BORROW, &fdid.to_le_bytes(), REQUEST_MS)?;
+    let reply = match api::request(node, proto::BORROW, &fdid.to_le_bytes(), REQUEST_MS) {
+        Ok(r) => r,
+        Err(e) => {
+            // Interrupted or timed out after it left, the lender may have
+            // opened the lease (or will): take it back. An event: messages
+            // to a node keep their order, and the lender ignores the
+            // return of a lease this node's kernel does not hold.
+            if e == EINTR || e == ETIMEDOUT {
+                let payload = proto::encode_return(fdid, proto::Holder::Kernel);
+                let _ = api::send_event(node, proto::RETURN, &payload);
+            }
+            return Err(e);
+        }
+    };
     let lease = match Lease::decode(reply.payload()) {
         Ok(l) => l,
         Err(e) => {
@@ -345,7 +358,9 @@ pub(crate) fn chassis_gone(node: u32, fdid: Option<u32>, why: &str) {
 
 /// Tells the lender we are done with `fdid` (it resets the device).
 fn give_back(node: u32, fdid: u32) {
-    if let Err(e) = api::request(node, proto::RETURN, &fdid.to_le_bytes(), REQUEST_MS) {
+    let payload = proto::encode_return(fdid, proto::Holder::Kernel);
+    // Uninterruptible: a signal must not leave the lease held.
+    if let Err(e) = api::request_uninterruptible(node, proto::RETURN, &payload, REQUEST_MS) {
         pr_warn!("node {} did not take {:#x} back: {:?}\n", node, fdid, e);
     }
 }

@@ -105,7 +105,7 @@ impl rsio_fabric::api::Feature for LendFeature {
 
     fn event(&self, node: u32, mtype: u16, payload: &[u8]) {
         let r = match mtype {
-            // A process's borrow whose request was interrupted.
+            // A borrow whose request was interrupted or timed out.
             proto::RETURN => state::return_request(node, payload).map(|_| ()),
             proto::REVOKED => proto::decode_fdid(node, payload).and_then(|fdid| {
                 user::lender_gone(node, Some(fdid));

@@ -13,7 +13,9 @@
 //!   [`Lease`]: where the borrower reaches the device's config space
 //!   and BARs, where the device's MSI writes go and where the borrower's
 //!   memory is on the lender's bus;
-//! - `RETURN` (request, fdid `u32`): I give it back (reset it);
+//! - `RETURN` (request, or event for a borrow whose request was
+//!   interrupted; fdid `u32`, [`Holder`] `u32`): I give back the lease my
+//!   kernel (or my processes) hold; the lender resets the device;
 //! - `REVOKED` (event, fdid `u32`): the lender took it back (forced
 //!   unlend): remove it now.
 //!
@@ -201,7 +203,34 @@ pub(crate) fn decode(node: u32, b: &[u8]) -> Result<LendDevEntry> {
     Ok(e)
 }
 
-/// Decodes a fabric device id payload (`BORROW`, `RETURN`).
+/// Whose lease a [`RETURN`] gives back: a node may hold a kernel borrow's
+/// lease and ask for a process's (refused while the other is held, but an
+/// interrupted request's return must not end the one held).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Holder {
+    /// The node's kernel (`rsio borrow`).
+    Kernel = 1,
+    /// The node's processes (SmartIO).
+    Processes = 2,
+}
+
+/// The [`RETURN`] payload.
+pub(crate) fn encode_return(fdid: u32, holder: Holder) -> [u8; 8] {
+    encode_user_borrow(fdid, holder as u32)
+}
+
+/// Decodes a [`RETURN`] payload.
+pub(crate) fn decode_return(b: &[u8]) -> Result<(u32, Holder)> {
+    let (fdid, h) = decode_pair(b)?;
+    let holder = match h {
+        1 => Holder::Kernel,
+        2 => Holder::Processes,
+        _ => return Err(EPROTO),
+    };
+    Ok((fdid, holder))
+}
+
+/// Decodes a fabric device id payload (`BORROW`).
 pub(crate) fn decode_fdid_of(b: &[u8]) -> Result<u32> {
     if b.len() != 4 {
         return Err(EPROTO);

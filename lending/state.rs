@@ -538,15 +538,17 @@ pub(crate) fn user_mcast_request(node: u32, payload: &[u8], reply: &mut [u8]) ->
 
 /// `RETURN` from `node`: ends its lease (`ENOENT` if it holds none).
 pub(crate) fn return_request(node: u32, payload: &[u8]) -> Result<usize> {
-    let fdid = proto::decode_fdid_of(payload)?;
+    let (fdid, holder) = proto::decode_return(payload)?;
     let entry = {
         let mut st = STATE.lock();
         let st = st.as_mut().ok_or(ENODEV)?;
         let l = st.local_mut(fdid)?;
-        if l.lease.as_ref().is_some_and(|x| x.node == node) {
-            l.end_lease(false);
-        } else if !l.end_user(node) {
-            return Err(ENOENT);
+        match holder {
+            proto::Holder::Kernel if l.lease.as_ref().is_some_and(|x| x.node == node) => {
+                l.end_lease(false)
+            }
+            proto::Holder::Processes if l.end_user(node) => {}
+            _ => return Err(ENOENT),
         }
         l.entry
     };

@@ -192,7 +192,7 @@ impl Drop for UserBorrow {
             let (node, fdid) = (self.dev.node, self.dev.fdid);
             // Uninterruptible: a dying process's memory is freed after
             // this, and the lender resets the device before it answers.
-            let payload = fdid.to_le_bytes();
+            let payload = proto::encode_return(fdid, proto::Holder::Processes);
             match api::request_uninterruptible(node, proto::RETURN, &payload, REQUEST_MS) {
                 Ok(_) => pr_info!(
                     "processes returned fabric device {:#x} to node {}\n",
@@ -255,7 +255,8 @@ pub fn borrow(node: u32, fdid: u32, shared: bool) -> Result<UserBorrow> {
             // for; messages to a node keep their order, and the lender
             // ignores a return of a lease it does not hold).
             if e == EINTR || e == ETIMEDOUT {
-                let _ = api::send_event(node, proto::RETURN, &fdid.to_le_bytes());
+                let payload = proto::encode_return(fdid, proto::Holder::Processes);
+                let _ = api::send_event(node, proto::RETURN, &payload);
             }
             return Err(e);
         }
@@ -265,7 +266,8 @@ pub fn borrow(node: u32, fdid: u32, shared: bool) -> Result<UserBorrow> {
     {
         Ok(d) => d,
         Err(e) => {
-            let _ = api::request(node, proto::RETURN, &fdid.to_le_bytes(), REQUEST_MS);
+            let payload = proto::encode_return(fdid, proto::Holder::Processes);
+            let _ = api::request_uninterruptible(node, proto::RETURN, &payload, REQUEST_MS);
             return Err(e);
         }
     };
