@@ -264,20 +264,8 @@ pub(crate) fn borrow(adapter: Option<&Arc<Adapter>>, node: u32, fdid: u32) -> Re
     }
     let _ops = BORROW_OPS.lock();
     let borrowed = reserve(node, fdid)?;
-    let reply = match api::request(node, proto::BORROW, &fdid.to_le_bytes(), REQUEST_MS) {
-        Ok(r) => r,
-        Err(e) => {
-            // Interrupted or timed out after it left, the lender may have
-            // opened the lease (or will): take it back. An event: messages
-            // to a node keep their order, and the lender ignores the
-            // return of a lease this node's kernel does not hold.
-            if e == EINTR || e == ETIMEDOUT {
-                let payload = proto::encode_return(fdid, proto::Holder::Kernel);
-                let _ = api::send_event(node, proto::RETURN, &payload);
-            }
-            return Err(e);
-        }
-    };
+    let payload = fdid.to_le_bytes();
+    let reply = request_lease(node, proto::BORROW, &payload, fdid, proto::Holder::Kernel)?;
     let lease = match Lease::decode(reply.payload()) {
         Ok(l) => l,
         Err(e) => {
@@ -354,6 +342,25 @@ pub(crate) fn chassis_gone(node: u32, fdid: Option<u32>, why: &str) {
         |b| b.node == node && b.hold.is_some() && fdid.is_none_or(|f| f == b.fdid),
         why,
     );
+}
+
+/// Asks `node` for a lease of `fdid` (`mtype`: `BORROW` or `USER_BORROW`)
+/// for `holder`. Interrupted or timed out after it left, the request may
+/// still open the lease: it is taken back with a `RETURN` event (messages
+/// to a node keep their order, and the lender ignores the return of a
+/// lease `holder` does not hold).
+pub(crate) fn request_lease(
+    node: u32,
+    mtype: u16,
+    payload: &[u8],
+    fdid: u32,
+    holder: proto::Holder,
+) -> Result<api::Reply> {
+    api::request(node, mtype, payload, REQUEST_MS).inspect_err(|&e| {
+        if e == EINTR || e == ETIMEDOUT {
+            let _ = api::send_event(node, proto::RETURN, &proto::encode_return(fdid, holder));
+        }
+    })
 }
 
 /// Tells the lender we are done with `fdid` (it resets the device).

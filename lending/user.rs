@@ -18,7 +18,7 @@
 //! sends `RETURN`; the lender resets the device when the last node
 //! returns it.
 
-use crate::borrow::{map_bars, map_window, REQUEST_MS};
+use crate::borrow::{map_bars, map_window, request_lease, REQUEST_MS};
 use crate::lend_abi::LEND_NUM_BARS;
 use crate::proto::{self, Lease};
 use kernel::prelude::*;
@@ -242,25 +242,9 @@ pub fn borrow(node: u32, fdid: u32, shared: bool) -> Result<UserBorrow> {
         us.reserve(1, GFP_KERNEL)?;
     }
     let flags = if shared { proto::USER_SHARED } else { 0 };
-    let reply = match api::request(
-        node,
-        proto::USER_BORROW,
-        &proto::encode_user_borrow(fdid, flags),
-        REQUEST_MS,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            // Interrupted or timed out after it left, the lender may have
-            // opened the lease: take it back (an event: nothing to wait
-            // for; messages to a node keep their order, and the lender
-            // ignores a return of a lease it does not hold).
-            if e == EINTR || e == ETIMEDOUT {
-                let payload = proto::encode_return(fdid, proto::Holder::Processes);
-                let _ = api::send_event(node, proto::RETURN, &payload);
-            }
-            return Err(e);
-        }
-    };
+    let payload = proto::encode_user_borrow(fdid, flags);
+    let holder = proto::Holder::Processes;
+    let reply = request_lease(node, proto::USER_BORROW, &payload, fdid, holder)?;
     let dev = match Lease::decode(reply.payload())
         .and_then(|lease| set_up(&adapter, node, fdid, shared, lease))
     {
